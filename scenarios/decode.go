@@ -1,0 +1,285 @@
+package scenarios
+
+import (
+	"encoding"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Unimplemented marks an Istio field that Faultline knows but does not
+// implement. A document that sets it is rejected with an error naming the
+// field, never silently ignored.
+type Unimplemented struct{}
+
+var (
+	unimplementedType   = reflect.TypeFor[Unimplemented]()
+	rawResourceType     = reflect.TypeFor[RawResource]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// RawResource is an Istio resource held inside spec.traffic, decoded with
+// the rest of the stream.
+type RawResource struct {
+	node *yaml.Node
+}
+
+// MarshalJSON renders the resource as plain JSON.
+func (r RawResource) MarshalJSON() ([]byte, error) {
+	if r.node == nil {
+		return []byte("null"), nil
+	}
+	var v any
+	if err := r.node.Decode(&v); err != nil {
+		return nil, fmt.Errorf("scenarios: render traffic resource: %w", err)
+	}
+	return json.Marshal(v)
+}
+
+// decoder turns a yaml.Node tree into Go values strictly: unknown fields,
+// wrong types and duplicate keys are problems with a field path and a line.
+type decoder struct {
+	rep *reporter
+}
+
+// decode fills v (a settable value) from n; path is the field path of n.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if _, seen := d.rep.lines[path]; !seen {
+		d.rep.lines[path] = n.Line
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // an explicit null leaves the zero value
+	}
+	t := v.Type()
+	if t == rawResourceType {
+		v.Set(reflect.ValueOf(RawResource{node: n}))
+		return
+	}
+	if t == unimplementedType {
+		d.rep.errorf(path, "not implemented by Faultline")
+		return
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		if n.Kind != yaml.ScalarNode {
+			d.rep.errorf(path, "must be a scalar, not a %s", kindName(n))
+			return
+		}
+		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			d.rep.errorf(path, "%v", err)
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		elem := reflect.New(t.Elem())
+		d.decode(n, elem.Elem(), path)
+		v.Set(elem)
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Slice:
+		d.decodeSlice(n, v, path)
+	case reflect.Map:
+		d.decodeMap(n, v, path)
+	case reflect.Interface:
+		var raw any
+		if err := n.Decode(&raw); err != nil {
+			d.rep.errorf(path, "%v", err)
+			return
+		}
+		v.Set(reflect.ValueOf(&raw).Elem())
+	default:
+		d.decodeScalar(n, v, path)
+	}
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.rep.errorf(path, "must be an object, not a %s", kindName(n))
+		return
+	}
+	fields := structFields(v.Type())
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		idx, ok := fields[key.Value]
+		child := joinPath(path, key.Value)
+		if !ok {
+			d.rep.lines[child] = key.Line
+			d.rep.errorf(child, "unknown field %q", key.Value)
+			continue
+		}
+		name := v.Type().Field(idx).Name
+		if seen[name] {
+			d.rep.lines[child] = key.Line
+			d.rep.errorf(child, "field set twice")
+			continue
+		}
+		seen[name] = true
+		d.rep.lines[child] = key.Line
+		d.decode(val, v.Field(idx), child)
+	}
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.rep.errorf(path, "must be a list, not a %s", kindName(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+	}
+	v.Set(s)
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.rep.errorf(path, "must be an object, not a %s", kindName(n))
+		return
+	}
+	if v.Type().Key().Kind() != reflect.String {
+		panic("scenarios: map keys must be strings") // programming error in the model
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		child := path + "." + key.Value
+		d.rep.lines[child] = key.Line
+		k := reflect.New(v.Type().Key()).Elem()
+		k.SetString(key.Value)
+		if m.MapIndex(k).IsValid() {
+			d.rep.errorf(child, "key set twice")
+			continue
+		}
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, elem, child)
+		m.SetMapIndex(k, elem)
+	}
+	v.Set(m)
+}
+
+func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode {
+		d.rep.errorf(path, "must be a %s, not a %s", v.Kind(), kindName(n))
+		return
+	}
+	s := n.Value
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil || n.Tag == "!!int" {
+			d.rep.errorf(path, "must be true or false, not %q", s)
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		i, err := strconv.ParseInt(s, 10, v.Type().Bits())
+		if err != nil {
+			d.rep.errorf(path, "must be an integer in range, not %q", s)
+			return
+		}
+		v.SetInt(i)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		u, err := strconv.ParseUint(s, 10, v.Type().Bits())
+		if err != nil {
+			d.rep.errorf(path, "must be a non-negative integer in range, not %q", s)
+			return
+		}
+		v.SetUint(u)
+	case reflect.Float32, reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			d.rep.errorf(path, "must be a number, not %q", s)
+			return
+		}
+		v.SetFloat(f)
+	default:
+		panic(fmt.Sprintf("scenarios: unsupported model kind %s at %s", v.Kind(), path))
+	}
+}
+
+// structFields maps every accepted key of a struct to its field index: the
+// json name and the proto snake_case spellings Istio's CRDs also accept
+// (mirror_percent for mirrorPercent).
+func structFields(t reflect.Type) map[string]int {
+	out := map[string]int{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		out[name] = i
+		for _, alias := range snakeCases(name) {
+			if _, taken := out[alias]; !taken {
+				out[alias] = i
+			}
+		}
+	}
+	return out
+}
+
+// snakeCases returns the snake_case spellings of a camelCase name, with and
+// without a break before digit runs (proto writes consecutive_5xx_errors but
+// http1_max_pending_requests).
+func snakeCases(name string) []string {
+	var plain, digits strings.Builder
+	for i, r := range name {
+		prevLetter := i > 0 && !isDigit(rune(name[i-1])) && name[i-1] != '_'
+		if r >= 'A' && r <= 'Z' {
+			plain.WriteByte('_')
+			digits.WriteByte('_')
+			r += 'a' - 'A'
+		} else if isDigit(r) && prevLetter {
+			digits.WriteByte('_')
+		}
+		plain.WriteRune(r)
+		digits.WriteRune(r)
+	}
+	var out []string
+	for _, s := range []string{plain.String(), digits.String()} {
+		if s != name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func isDigit(r rune) bool { return r >= '0' && r <= '9' }
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "object"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!str":
+			return "string"
+		case "!!int", "!!float":
+			return "number"
+		case "!!bool":
+			return "boolean"
+		}
+		return "scalar"
+	}
+	return "value"
+}

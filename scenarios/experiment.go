@@ -1,0 +1,124 @@
+package scenarios
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Experiment is Faultline's own document: what to run, against what, and
+// what must hold afterwards.
+type Experiment struct {
+	APIVersion string         `json:"apiVersion"`
+	Kind       string         `json:"kind"`
+	Metadata   ObjectMeta     `json:"metadata"`
+	Spec       ExperimentSpec `json:"spec"`
+}
+
+// ExperimentSpec is the body of an Experiment.
+type ExperimentSpec struct {
+	// IstioVersion selects whose defaults apply ("1.8"); empty means current.
+	IstioVersion string    `json:"istioVersion,omitempty"`
+	Services     []Service `json:"services,omitempty"`
+	Load         *Load     `json:"load,omitempty"`
+	Hypothesis   []Check   `json:"hypothesis,omitempty"`
+	// Seed fixes the fault and routing draws so a run can be replayed; 0
+	// means a fresh seed per run.
+	Seed     int64          `json:"seed,omitempty"`
+	Schedule *Unimplemented `json:"schedule,omitempty"`
+	Abort    *Unimplemented `json:"abort,omitempty"`
+	// Traffic holds Istio resources inline; they mean the same as resources
+	// standing beside the Experiment in the stream.
+	Traffic []RawResource `json:"traffic,omitempty"`
+}
+
+// Service binds an Istio host name to endpoints, since there is no
+// Kubernetes registry.
+type Service struct {
+	Host string `json:"host"`
+	Port uint32 `json:"port,omitempty"`
+	// Gateway binds the host to a Gateway's own listener (the egress
+	// gateway's service, for instance) instead of endpoints.
+	Gateway   string     `json:"gateway,omitempty"`
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+}
+
+// Endpoint is one instance of a service: an address, or a built-in demo
+// target started for the run.
+type Endpoint struct {
+	Address   string            `json:"address,omitempty"`
+	Demo      string            `json:"demo,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Container *Unimplemented    `json:"container,omitempty"`
+}
+
+// Load is the fortio load sent through the proxy.
+type Load struct {
+	URL string `json:"url"`
+	// Via is "mesh" (default) or the name of a Gateway to enter through.
+	Via         string            `json:"via,omitempty"`
+	Method      string            `json:"method,omitempty"`
+	Connections int               `json:"connections,omitempty"`
+	QPS         float64           `json:"qps,omitempty"`
+	Requests    int64             `json:"requests,omitempty"`
+	Duration    *Duration         `json:"duration,omitempty"`
+	Timeout     *Duration         `json:"timeout,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	Body        string            `json:"body,omitempty"`
+	ContentType string            `json:"contentType,omitempty"`
+	Uniform     bool              `json:"uniform,omitempty"`
+	Jitter      bool              `json:"jitter,omitempty"`
+}
+
+// Check is one hypothesis: metric op value.
+type Check struct {
+	Metric string `json:"metric"`
+	// Status is the HTTP code of a status_ratio check.
+	Status int       `json:"status,omitempty"`
+	Op     string    `json:"op"`
+	Value  Threshold `json:"value"`
+}
+
+// String renders the check as a user wrote it: "status_ratio 503 > 0".
+func (c Check) String() string {
+	metric := c.Metric
+	if c.Status != 0 {
+		metric += " " + strconv.Itoa(c.Status)
+	}
+	return fmt.Sprintf("%s %s %s", metric, c.Op, c.Value)
+}
+
+// Threshold is a hypothesis value: a plain number, or a duration ("2s")
+// for latency metrics, kept in milliseconds.
+type Threshold struct {
+	Value    float64
+	Duration bool
+	text     string
+}
+
+// UnmarshalText accepts a number or a duration string.
+func (t *Threshold) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		*t = Threshold{Value: f, text: s}
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("must be a number or a duration such as 250ms, not %q", s)
+	}
+	*t = Threshold{Value: float64(d) / float64(time.Millisecond), Duration: true, text: s}
+	return nil
+}
+
+// MarshalText renders the threshold as written.
+func (t Threshold) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// String renders the threshold as written.
+func (t Threshold) String() string {
+	if t.text != "" {
+		return t.text
+	}
+	return strconv.FormatFloat(t.Value, 'g', -1, 64)
+}

@@ -1,0 +1,427 @@
+package scenarios
+
+// The Istio networking resources, field for field as istio/api defines them
+// under networking.istio.io/v1alpha3 (v1beta1 and v1 share the schema).
+// Fields typed *Unimplemented are known to Istio but not implemented by
+// Faultline: setting one is an error that names it.
+
+// ObjectMeta is the part of Kubernetes metadata an Istio resource carries here.
+type ObjectMeta struct {
+	Name              string            `json:"name"`
+	Namespace         string            `json:"namespace,omitempty"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	Annotations       map[string]string `json:"annotations,omitempty"`
+	Description       string            `json:"description,omitempty"`
+	ResourceVersion   string            `json:"resourceVersion,omitempty"`
+	UID               string            `json:"uid,omitempty"`
+	Generation        int64             `json:"generation,omitempty"`
+	CreationTimestamp string            `json:"creationTimestamp,omitempty"`
+}
+
+// VirtualService is Istio's routing resource.
+type VirtualService struct {
+	APIVersion string             `json:"apiVersion"`
+	Kind       string             `json:"kind"`
+	Metadata   ObjectMeta         `json:"metadata"`
+	Spec       VirtualServiceSpec `json:"spec"`
+	Status     map[string]any     `json:"status,omitempty"`
+}
+
+// VirtualServiceSpec is the spec of a VirtualService.
+type VirtualServiceSpec struct {
+	Hosts    []string         `json:"hosts,omitempty"`
+	Gateways []string         `json:"gateways,omitempty"`
+	HTTP     []HTTPRoute      `json:"http,omitempty"`
+	TLS      []*Unimplemented `json:"tls,omitempty"`
+	TCP      []*Unimplemented `json:"tcp,omitempty"`
+	ExportTo []string         `json:"exportTo,omitempty"`
+}
+
+// HTTPRoute is one rule of a VirtualService.
+type HTTPRoute struct {
+	Name             string                 `json:"name,omitempty"`
+	Match            []HTTPMatchRequest     `json:"match,omitempty"`
+	Route            []HTTPRouteDestination `json:"route,omitempty"`
+	Redirect         *HTTPRedirect          `json:"redirect,omitempty"`
+	DirectResponse   *HTTPDirectResponse    `json:"directResponse,omitempty"`
+	Delegate         *Unimplemented         `json:"delegate,omitempty"`
+	Rewrite          *HTTPRewrite           `json:"rewrite,omitempty"`
+	Timeout          *Duration              `json:"timeout,omitempty"`
+	Retries          *HTTPRetry             `json:"retries,omitempty"`
+	Fault            *HTTPFaultInjection    `json:"fault,omitempty"`
+	Mirror           *Destination           `json:"mirror,omitempty"`
+	Mirrors          []HTTPMirrorPolicy     `json:"mirrors,omitempty"`
+	MirrorPercentage *Percent               `json:"mirrorPercentage,omitempty"`
+	// MirrorPercent is the deprecated integer form (also spelled mirror_percent).
+	MirrorPercent *uint32        `json:"mirrorPercent,omitempty"`
+	CorsPolicy    *Unimplemented `json:"corsPolicy,omitempty"`
+	Headers       *Headers       `json:"headers,omitempty"`
+}
+
+// StringMatch matches a string exactly, by prefix, or by an RE2 regex
+// (full match). Pointers keep `exact: ""` apart from an absent matcher.
+type StringMatch struct {
+	Exact  *string `json:"exact,omitempty"`
+	Prefix *string `json:"prefix,omitempty"`
+	Regex  *string `json:"regex,omitempty"`
+}
+
+// HTTPMatchRequest is one match block: its fields are AND'ed.
+type HTTPMatchRequest struct {
+	Name            string                 `json:"name,omitempty"`
+	URI             *StringMatch           `json:"uri,omitempty"`
+	Scheme          *StringMatch           `json:"scheme,omitempty"`
+	Method          *StringMatch           `json:"method,omitempty"`
+	Authority       *StringMatch           `json:"authority,omitempty"`
+	Headers         map[string]StringMatch `json:"headers,omitempty"`
+	WithoutHeaders  map[string]StringMatch `json:"withoutHeaders,omitempty"`
+	QueryParams     map[string]StringMatch `json:"queryParams,omitempty"`
+	Port            uint32                 `json:"port,omitempty"`
+	SourceLabels    map[string]string      `json:"sourceLabels,omitempty"`
+	Gateways        []string               `json:"gateways,omitempty"`
+	SourceNamespace string                 `json:"sourceNamespace,omitempty"`
+	IgnoreURICase   bool                   `json:"ignoreUriCase,omitempty"`
+	StatPrefix      string                 `json:"statPrefix,omitempty"`
+}
+
+// PortSelector selects a service port.
+type PortSelector struct {
+	Number uint32 `json:"number,omitempty"`
+}
+
+// Destination names a service, optionally a subset and a port.
+type Destination struct {
+	Host   string        `json:"host"`
+	Subset string        `json:"subset,omitempty"`
+	Port   *PortSelector `json:"port,omitempty"`
+}
+
+// HTTPRouteDestination is a weighted destination of a route.
+type HTTPRouteDestination struct {
+	Destination Destination `json:"destination"`
+	Weight      int32       `json:"weight,omitempty"`
+	Headers     *Headers    `json:"headers,omitempty"`
+}
+
+// Headers holds header operations on requests and responses.
+type Headers struct {
+	Request  *HeaderOperations `json:"request,omitempty"`
+	Response *HeaderOperations `json:"response,omitempty"`
+}
+
+// HeaderOperations sets, appends and removes headers.
+type HeaderOperations struct {
+	Set    map[string]string `json:"set,omitempty"`
+	Add    map[string]string `json:"add,omitempty"`
+	Remove []string          `json:"remove,omitempty"`
+}
+
+// HTTPRedirect answers with a redirect.
+type HTTPRedirect struct {
+	URI           string `json:"uri,omitempty"`
+	Authority     string `json:"authority,omitempty"`
+	Port          uint32 `json:"port,omitempty"`
+	DerivePort    string `json:"derivePort,omitempty"`
+	Scheme        string `json:"scheme,omitempty"`
+	RedirectCode  uint32 `json:"redirectCode,omitempty"`
+	PrefixRewrite string `json:"prefixRewrite,omitempty"`
+}
+
+// HTTPDirectResponse answers with a fixed status and body.
+type HTTPDirectResponse struct {
+	Status uint32    `json:"status"`
+	Body   *HTTPBody `json:"body,omitempty"`
+}
+
+// HTTPBody is a direct response body, as text or base64 bytes.
+type HTTPBody struct {
+	String *string `json:"string,omitempty"`
+	Bytes  *string `json:"bytes,omitempty"`
+}
+
+// HTTPRewrite rewrites the path and authority before forwarding.
+type HTTPRewrite struct {
+	URI             string        `json:"uri,omitempty"`
+	Authority       string        `json:"authority,omitempty"`
+	URIRegexRewrite *RegexRewrite `json:"uriRegexRewrite,omitempty"`
+}
+
+// RegexRewrite replaces every match of an RE2 regex.
+type RegexRewrite struct {
+	Match   string `json:"match"`
+	Rewrite string `json:"rewrite"`
+}
+
+// HTTPRetry is a route's retry policy.
+type HTTPRetry struct {
+	Attempts                 int32     `json:"attempts"`
+	PerTryTimeout            *Duration `json:"perTryTimeout,omitempty"`
+	RetryOn                  string    `json:"retryOn,omitempty"`
+	RetryRemoteLocalities    *bool     `json:"retryRemoteLocalities,omitempty"`
+	RetryIgnorePreviousHosts *bool     `json:"retryIgnorePreviousHosts,omitempty"`
+	Backoff                  *Duration `json:"backoff,omitempty"`
+}
+
+// Percent is a percentage in [0, 100].
+type Percent struct {
+	Value float64 `json:"value"`
+}
+
+// HTTPFaultInjection injects delays and aborts before the router.
+type HTTPFaultInjection struct {
+	Delay *FaultDelay `json:"delay,omitempty"`
+	Abort *FaultAbort `json:"abort,omitempty"`
+}
+
+// FaultDelay holds requests for a fixed time.
+type FaultDelay struct {
+	FixedDelay       *Duration `json:"fixedDelay,omitempty"`
+	ExponentialDelay *Duration `json:"exponentialDelay,omitempty"`
+	Percentage       *Percent  `json:"percentage,omitempty"`
+	// Percent is the deprecated integer percentage.
+	Percent *int32 `json:"percent,omitempty"`
+}
+
+// FaultAbort answers instead of forwarding.
+type FaultAbort struct {
+	HTTPStatus *int32   `json:"httpStatus,omitempty"`
+	GRPCStatus string   `json:"grpcStatus,omitempty"`
+	HTTP2Error string   `json:"http2Error,omitempty"`
+	Percentage *Percent `json:"percentage,omitempty"`
+}
+
+// HTTPMirrorPolicy is one entry of `mirrors`.
+type HTTPMirrorPolicy struct {
+	Destination Destination `json:"destination"`
+	Percentage  *Percent    `json:"percentage,omitempty"`
+}
+
+// DestinationRule is Istio's per-destination policy resource.
+type DestinationRule struct {
+	APIVersion string              `json:"apiVersion"`
+	Kind       string              `json:"kind"`
+	Metadata   ObjectMeta          `json:"metadata"`
+	Spec       DestinationRuleSpec `json:"spec"`
+	Status     map[string]any      `json:"status,omitempty"`
+}
+
+// DestinationRuleSpec is the spec of a DestinationRule.
+type DestinationRuleSpec struct {
+	Host             string         `json:"host"`
+	TrafficPolicy    *TrafficPolicy `json:"trafficPolicy,omitempty"`
+	Subsets          []Subset       `json:"subsets,omitempty"`
+	ExportTo         []string       `json:"exportTo,omitempty"`
+	WorkloadSelector *Unimplemented `json:"workloadSelector,omitempty"`
+}
+
+// Subset is a named group of endpoints selected by labels.
+type Subset struct {
+	Name          string            `json:"name"`
+	Labels        map[string]string `json:"labels,omitempty"`
+	TrafficPolicy *TrafficPolicy    `json:"trafficPolicy,omitempty"`
+}
+
+// TrafficPolicy groups load balancing, connection pool, outlier detection and TLS.
+type TrafficPolicy struct {
+	LoadBalancer      *LoadBalancerSettings `json:"loadBalancer,omitempty"`
+	ConnectionPool    *ConnectionPool       `json:"connectionPool,omitempty"`
+	OutlierDetection  *OutlierDetection     `json:"outlierDetection,omitempty"`
+	TLS               *ClientTLSSettings    `json:"tls,omitempty"`
+	PortLevelSettings []PortTrafficPolicy   `json:"portLevelSettings,omitempty"`
+	Tunnel            *Unimplemented        `json:"tunnel,omitempty"`
+	ProxyProtocol     *Unimplemented        `json:"proxyProtocol,omitempty"`
+	RetryBudget       *Unimplemented        `json:"retryBudget,omitempty"`
+}
+
+// PortTrafficPolicy is a traffic policy for one port.
+type PortTrafficPolicy struct {
+	Port             *PortSelector         `json:"port,omitempty"`
+	LoadBalancer     *LoadBalancerSettings `json:"loadBalancer,omitempty"`
+	ConnectionPool   *ConnectionPool       `json:"connectionPool,omitempty"`
+	OutlierDetection *OutlierDetection     `json:"outlierDetection,omitempty"`
+	TLS              *ClientTLSSettings    `json:"tls,omitempty"`
+}
+
+// LoadBalancerSettings picks how endpoints are chosen.
+type LoadBalancerSettings struct {
+	Simple             string            `json:"simple,omitempty"`
+	ConsistentHash     *ConsistentHashLB `json:"consistentHash,omitempty"`
+	LocalityLbSetting  *Unimplemented    `json:"localityLbSetting,omitempty"`
+	WarmupDurationSecs *Unimplemented    `json:"warmupDurationSecs,omitempty"`
+	Warmup             *Unimplemented    `json:"warmup,omitempty"`
+}
+
+// ConsistentHashLB hashes a request property onto the endpoints.
+type ConsistentHashLB struct {
+	HTTPHeaderName         string         `json:"httpHeaderName,omitempty"`
+	HTTPCookie             *HTTPCookie    `json:"httpCookie,omitempty"`
+	UseSourceIP            bool           `json:"useSourceIp,omitempty"`
+	HTTPQueryParameterName string         `json:"httpQueryParameterName,omitempty"`
+	RingHash               *RingHash      `json:"ringHash,omitempty"`
+	Maglev                 *Maglev        `json:"maglev,omitempty"`
+	MinimumRingSize        uint64         `json:"minimumRingSize,omitempty"`
+	Attributes             *Unimplemented `json:"attributes,omitempty"`
+}
+
+// HTTPCookie names the cookie a consistent hash uses.
+type HTTPCookie struct {
+	Name string    `json:"name"`
+	Path string    `json:"path,omitempty"`
+	TTL  *Duration `json:"ttl,omitempty"`
+}
+
+// RingHash configures the ring-hash algorithm.
+type RingHash struct {
+	MinimumRingSize uint64 `json:"minimumRingSize,omitempty"`
+}
+
+// Maglev configures the Maglev algorithm.
+type Maglev struct {
+	TableSize uint64 `json:"tableSize,omitempty"`
+}
+
+// ConnectionPool holds the circuit-breaker limits.
+type ConnectionPool struct {
+	TCP  *TCPSettings  `json:"tcp,omitempty"`
+	HTTP *HTTPSettings `json:"http,omitempty"`
+}
+
+// TCPSettings are the TCP-level pool limits.
+type TCPSettings struct {
+	MaxConnections        int32          `json:"maxConnections,omitempty"`
+	ConnectTimeout        *Duration      `json:"connectTimeout,omitempty"`
+	TCPKeepalive          *Unimplemented `json:"tcpKeepalive,omitempty"`
+	MaxConnectionDuration *Duration      `json:"maxConnectionDuration,omitempty"`
+	IdleTimeout           *Duration      `json:"idleTimeout,omitempty"`
+}
+
+// HTTPSettings are the HTTP-level pool limits.
+type HTTPSettings struct {
+	HTTP1MaxPendingRequests  int32          `json:"http1MaxPendingRequests,omitempty"`
+	HTTP2MaxRequests         int32          `json:"http2MaxRequests,omitempty"`
+	MaxRequestsPerConnection int32          `json:"maxRequestsPerConnection,omitempty"`
+	MaxRetries               int32          `json:"maxRetries,omitempty"`
+	IdleTimeout              *Duration      `json:"idleTimeout,omitempty"`
+	H2UpgradePolicy          string         `json:"h2UpgradePolicy,omitempty"`
+	UseClientProtocol        bool           `json:"useClientProtocol,omitempty"`
+	MaxConcurrentStreams     int32          `json:"maxConcurrentStreams,omitempty"`
+	HTTP2KeepAlive           *Unimplemented `json:"http2KeepAlive,omitempty"`
+}
+
+// OutlierDetection ejects failing endpoints.
+type OutlierDetection struct {
+	// ConsecutiveErrors is deprecated and ignored by Istio since 1.7.
+	ConsecutiveErrors              *int32    `json:"consecutiveErrors,omitempty"`
+	Consecutive5xxErrors           *uint32   `json:"consecutive5xxErrors,omitempty"`
+	ConsecutiveGatewayErrors       *uint32   `json:"consecutiveGatewayErrors,omitempty"`
+	SplitExternalLocalOriginErrors bool      `json:"splitExternalLocalOriginErrors,omitempty"`
+	ConsecutiveLocalOriginFailures *uint32   `json:"consecutiveLocalOriginFailures,omitempty"`
+	Interval                       *Duration `json:"interval,omitempty"`
+	BaseEjectionTime               *Duration `json:"baseEjectionTime,omitempty"`
+	MaxEjectionPercent             int32     `json:"maxEjectionPercent,omitempty"`
+	MinHealthPercent               int32     `json:"minHealthPercent,omitempty"`
+	OutlierDetectionHTTPErrorCodes []uint32  `json:"outlierDetectionHttpErrorCodes,omitempty"`
+}
+
+// ClientTLSSettings is the client-side TLS of a destination.
+type ClientTLSSettings struct {
+	Mode               string         `json:"mode,omitempty"`
+	ClientCertificate  *Unimplemented `json:"clientCertificate,omitempty"`
+	PrivateKey         *Unimplemented `json:"privateKey,omitempty"`
+	CACertificates     *Unimplemented `json:"caCertificates,omitempty"`
+	CredentialName     *Unimplemented `json:"credentialName,omitempty"`
+	SubjectAltNames    *Unimplemented `json:"subjectAltNames,omitempty"`
+	SNI                string         `json:"sni,omitempty"`
+	InsecureSkipVerify *bool          `json:"insecureSkipVerify,omitempty"`
+	CACrl              *Unimplemented `json:"caCrl,omitempty"`
+}
+
+// Gateway describes a load balancer at the edge of the mesh.
+type Gateway struct {
+	APIVersion string         `json:"apiVersion"`
+	Kind       string         `json:"kind"`
+	Metadata   ObjectMeta     `json:"metadata"`
+	Spec       GatewaySpec    `json:"spec"`
+	Status     map[string]any `json:"status,omitempty"`
+}
+
+// GatewaySpec is the spec of a Gateway.
+type GatewaySpec struct {
+	Selector map[string]string `json:"selector,omitempty"`
+	Servers  []Server          `json:"servers"`
+}
+
+// Server is one listener of a Gateway.
+type Server struct {
+	Port            Port           `json:"port"`
+	Bind            string         `json:"bind,omitempty"`
+	Hosts           []string       `json:"hosts"`
+	TLS             *ServerTLS     `json:"tls,omitempty"`
+	Name            string         `json:"name,omitempty"`
+	DefaultEndpoint *Unimplemented `json:"defaultEndpoint,omitempty"`
+}
+
+// Port describes a gateway server port.
+type Port struct {
+	Number     uint32 `json:"number"`
+	Protocol   string `json:"protocol"`
+	Name       string `json:"name"`
+	TargetPort uint32 `json:"targetPort,omitempty"`
+}
+
+// ServerTLS is a gateway server's TLS. Only httpsRedirect is meaningful to a
+// plain-HTTP listener; everything else is unimplemented.
+type ServerTLS struct {
+	HTTPSRedirect      bool           `json:"httpsRedirect,omitempty"`
+	Mode               string         `json:"mode,omitempty"`
+	ServerCertificate  *Unimplemented `json:"serverCertificate,omitempty"`
+	PrivateKey         *Unimplemented `json:"privateKey,omitempty"`
+	CACertificates     *Unimplemented `json:"caCertificates,omitempty"`
+	CredentialName     *Unimplemented `json:"credentialName,omitempty"`
+	CredentialNames    *Unimplemented `json:"credentialNames,omitempty"`
+	SubjectAltNames    *Unimplemented `json:"subjectAltNames,omitempty"`
+	MinProtocolVersion *Unimplemented `json:"minProtocolVersion,omitempty"`
+	MaxProtocolVersion *Unimplemented `json:"maxProtocolVersion,omitempty"`
+	CipherSuites       *Unimplemented `json:"cipherSuites,omitempty"`
+}
+
+// ServiceEntry adds a host to the service registry.
+type ServiceEntry struct {
+	APIVersion string           `json:"apiVersion"`
+	Kind       string           `json:"kind"`
+	Metadata   ObjectMeta       `json:"metadata"`
+	Spec       ServiceEntrySpec `json:"spec"`
+	Status     map[string]any   `json:"status,omitempty"`
+}
+
+// ServiceEntrySpec is the spec of a ServiceEntry.
+type ServiceEntrySpec struct {
+	Hosts            []string        `json:"hosts"`
+	Addresses        []string        `json:"addresses,omitempty"`
+	Ports            []ServicePort   `json:"ports,omitempty"`
+	Location         string          `json:"location,omitempty"`
+	Resolution       string          `json:"resolution,omitempty"`
+	Endpoints        []WorkloadEntry `json:"endpoints,omitempty"`
+	WorkloadSelector *Unimplemented  `json:"workloadSelector,omitempty"`
+	ExportTo         []string        `json:"exportTo,omitempty"`
+	SubjectAltNames  []string        `json:"subjectAltNames,omitempty"`
+}
+
+// ServicePort is a port of a ServiceEntry.
+type ServicePort struct {
+	Number     uint32 `json:"number"`
+	Protocol   string `json:"protocol,omitempty"`
+	Name       string `json:"name"`
+	TargetPort uint32 `json:"targetPort,omitempty"`
+}
+
+// WorkloadEntry is an endpoint of a ServiceEntry.
+type WorkloadEntry struct {
+	Address        string            `json:"address,omitempty"`
+	Ports          map[string]uint32 `json:"ports,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
+	Network        string            `json:"network,omitempty"`
+	Locality       string            `json:"locality,omitempty"`
+	Weight         uint32            `json:"weight,omitempty"`
+	ServiceAccount string            `json:"serviceAccount,omitempty"`
+}

@@ -1,0 +1,445 @@
+package scenarios
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// MeshGateway is the reserved gateway name of the sidecar (the mesh listener).
+const MeshGateway = "mesh"
+
+// Metrics a hypothesis check may name. Latency metrics are in milliseconds;
+// ratios are in [0, 1]; counters are totals over the run.
+var hypothesisMetrics = map[string]string{
+	"status_ratio":      "share of responses with the given status",
+	"error_ratio":       "share of responses that are not 2xx, socket errors included",
+	"requests":          "requests completed",
+	"qps":               "achieved requests per second",
+	"latency_min":       "ms",
+	"latency_avg":       "ms",
+	"latency_p50":       "ms",
+	"latency_p75":       "ms",
+	"latency_p90":       "ms",
+	"latency_p99":       "ms",
+	"latency_p999":      "ms",
+	"latency_max":       "ms",
+	"upstream_requests": "requests the proxy sent upstream",
+	"retries":           "retries the proxy made",
+	"timeouts":          "route timeouts (504 UT)",
+	"overflows":         "circuit-breaker overflows (503 UO)",
+	"ejections":         "outlier ejections",
+	"faults_delayed":    "requests delayed by fault injection",
+	"faults_aborted":    "requests aborted by fault injection",
+	"mirrored":          "requests mirrored",
+}
+
+// HypothesisMetrics lists the metric names a check may use, sorted.
+func HypothesisMetrics() []string {
+	names := make([]string, 0, len(hypothesisMetrics))
+	for k := range hypothesisMetrics {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+var checkOps = []string{"<", "<=", ">", ">=", "==", "!="}
+
+// demoTargets are the built-in targets an endpoint may name.
+var demoTargets = []string{"httpbin"}
+
+// validate runs every rule over the decoded document.
+func (d *Document) validate(problems *Problems) {
+	e := d.Experiment
+	rep := d.reporter(e, "Experiment "+e.Metadata.Name, problems)
+	v, err := ParseIstioVersion(e.Spec.IstioVersion)
+	if err != nil {
+		rep.errorf("spec.istioVersion", "%v", err)
+		v = CurrentIstio
+	}
+	d.Istio = v
+	d.validateExperiment(rep)
+	for _, vs := range d.VirtualServices {
+		r := d.reporter(vs, resourceLabel(d, vs, "VirtualService", vs.Metadata.Name), problems)
+		validateMetadata(r, vs.Metadata)
+		validateVirtualService(r, vs, v)
+		d.validateVirtualServiceRefs(r, vs)
+		rejectUnimplementedRoute(r, vs)
+	}
+	for _, dr := range d.DestinationRules {
+		r := d.reporter(dr, resourceLabel(d, dr, "DestinationRule", dr.Metadata.Name), problems)
+		validateMetadata(r, dr.Metadata)
+		validateDestinationRule(r, dr, v)
+		rejectUnimplementedPolicy(r, dr)
+	}
+	for _, gw := range d.Gateways {
+		r := d.reporter(gw, resourceLabel(d, gw, "Gateway", gw.Metadata.Name), problems)
+		validateMetadata(r, gw.Metadata)
+		validateGateway(r, gw, v)
+	}
+	for _, se := range d.ServiceEntries {
+		r := d.reporter(se, resourceLabel(d, se, "ServiceEntry", se.Metadata.Name), problems)
+		validateMetadata(r, se.Metadata)
+		validateServiceEntry(r, se, v)
+	}
+	d.validateUniqueNames(problems)
+}
+
+// resourceLabel names a resource as its problems do, noting spec.traffic.
+func resourceLabel(d *Document, res any, kind, name string) string {
+	label := kind + " " + name
+	for i, raw := range d.Experiment.Spec.Traffic {
+		if lines := d.lines[res]; lines != nil && lines[""] == raw.node.Line {
+			return fmt.Sprintf("Experiment %s: spec.traffic[%d] (%s)", d.Name(), i, label)
+		}
+	}
+	return label
+}
+
+func validateMetadata(r *reporter, md ObjectMeta) {
+	if md.Name == "" {
+		r.errorf("metadata.name", "is required")
+		return
+	}
+	if !isDNS1123Subdomain(md.Name) {
+		r.errorf("metadata.name", "must be a lowercase DNS-1123 name (a-z, 0-9, '-', '.'), not %q", md.Name)
+	}
+	if md.Namespace != "" && !isDNS1123Label(md.Namespace) {
+		r.errorf("metadata.namespace", "must be a DNS-1123 label, not %q", md.Namespace)
+	}
+}
+
+func (d *Document) validateExperiment(r *reporter) {
+	e := d.Experiment
+	validateMetadata(r, e.Metadata)
+	hosts := map[string]bool{}
+	for i, s := range e.Spec.Services {
+		p := fmt.Sprintf("spec.services[%d]", i)
+		switch {
+		case s.Host == "":
+			r.errorf(p+".host", "is required")
+		case !isHostName(s.Host):
+			r.errorf(p+".host", "must be a DNS name such as httpbin or httpbin.default.svc.cluster.local, not %q", s.Host)
+		case hosts[canonicalHost(s.Host, s.Port)]:
+			r.errorf(p+".host", "%s is bound twice", s.Host)
+		}
+		hosts[canonicalHost(s.Host, s.Port)] = true
+		if s.Gateway != "" {
+			if len(s.Endpoints) > 0 {
+				r.errorf(p+".endpoints", "must be empty when gateway is set: the host is served by the gateway's listener")
+			}
+			if d.gateway(s.Gateway) == nil {
+				r.errorf(p+".gateway", "names no Gateway of this experiment: %q", s.Gateway)
+			}
+			continue
+		}
+		if len(s.Endpoints) == 0 {
+			r.errorf(p+".endpoints", "needs at least one endpoint (address or demo), or a gateway")
+		}
+		for j, ep := range s.Endpoints {
+			ep := ep
+			ip := fmt.Sprintf("%s.endpoints[%d]", p, j)
+			switch {
+			case ep.Address != "" && ep.Demo != "":
+				r.errorf(ip, "set address or demo, not both")
+			case ep.Address != "":
+				if _, port, err := net.SplitHostPort(ep.Address); err != nil || port == "" {
+					r.errorf(ip+".address", "must be host:port such as 127.0.0.1:8080, not %q", ep.Address)
+				}
+			case ep.Demo != "":
+				if !slices.Contains(demoTargets, ep.Demo) {
+					r.errorf(ip+".demo", "must be one of %s, not %q", strings.Join(demoTargets, ", "), ep.Demo)
+				}
+			default:
+				r.errorf(ip, "needs an address or a demo target")
+			}
+			for k := range ep.Labels {
+				if !isLabelKey(k) {
+					r.errorf(ip+".labels."+k, "is not a valid label key")
+				}
+			}
+		}
+	}
+	d.validateLoad(r)
+	for i, c := range e.Spec.Hypothesis {
+		p := fmt.Sprintf("spec.hypothesis[%d]", i)
+		if _, ok := hypothesisMetrics[c.Metric]; !ok {
+			r.errorf(p+".metric", "must be one of %s, not %q", strings.Join(HypothesisMetrics(), ", "), c.Metric)
+		}
+		if !slices.Contains(checkOps, c.Op) {
+			r.errorf(p+".op", "must be one of %s, not %q", strings.Join(checkOps, " "), c.Op)
+		}
+		if c.Metric == "status_ratio" && (c.Status < 100 || c.Status > 599) {
+			r.errorf(p+".status", "status_ratio needs an HTTP status between 100 and 599")
+		}
+		if c.Metric != "status_ratio" && c.Status != 0 {
+			r.errorf(p+".status", "only status_ratio takes a status")
+		}
+		if c.Value.Duration && !strings.HasPrefix(c.Metric, "latency_") {
+			r.errorf(p+".value", "a duration only fits latency metrics")
+		}
+	}
+}
+
+func (d *Document) validateLoad(r *reporter) {
+	l := d.Experiment.Spec.Load
+	if l == nil {
+		r.errorf("spec.load", "is required: the load fortio sends through the proxy")
+		return
+	}
+	u, err := url.Parse(l.URL)
+	switch {
+	case l.URL == "":
+		r.errorf("spec.load.url", "is required")
+	case err != nil || u.Host == "" || u.Scheme != "http":
+		r.errorf("spec.load.url", "must be an http:// URL whose host names a service, such as http://httpbin:8000/get, not %q", l.URL)
+	}
+	if l.Via != "" && l.Via != MeshGateway && d.gateway(l.Via) == nil {
+		r.errorf("spec.load.via", "must be %q or the name of a Gateway of this experiment, not %q", MeshGateway, l.Via)
+	}
+	if l.Connections < 0 {
+		r.errorf("spec.load.connections", "must be >= 0")
+	}
+	if l.QPS < 0 {
+		r.errorf("spec.load.qps", "must be >= 0 (0 means as fast as possible)")
+	}
+	if l.Requests < 0 {
+		r.errorf("spec.load.requests", "must be >= 0")
+	}
+	if l.Requests > 0 && l.Duration != nil {
+		r.errorf("spec.load", "set requests or duration, not both")
+	}
+	if l.Duration != nil && *l.Duration <= 0 {
+		r.errorf("spec.load.duration", "must be positive")
+	}
+	if l.Timeout != nil && *l.Timeout <= 0 {
+		r.errorf("spec.load.timeout", "must be positive")
+	}
+	for k := range l.Headers {
+		if !isToken(k) {
+			r.errorf("spec.load.headers."+k, "is not a valid header name")
+		}
+	}
+}
+
+// validateVirtualServiceRefs checks what a VirtualService names against the
+// rest of the experiment: gateways and subsets.
+func (d *Document) validateVirtualServiceRefs(r *reporter, vs *VirtualService) {
+	for i, g := range vs.Spec.Gateways {
+		if g != MeshGateway && d.gateway(g) == nil {
+			r.errorf(fmt.Sprintf("spec.gateways[%d]", i), "names no Gateway of this experiment: %q", g)
+		}
+	}
+	for i, h := range vs.Spec.HTTP {
+		for j, m := range h.Match {
+			for k, g := range m.Gateways {
+				if g != MeshGateway && d.gateway(g) == nil {
+					r.errorf(fmt.Sprintf("spec.http[%d].match[%d].gateways[%d]", i, j, k), "names no Gateway of this experiment: %q", g)
+				}
+			}
+		}
+		for j, dst := range h.Route {
+			p := fmt.Sprintf("spec.http[%d].route[%d].destination", i, j)
+			if dst.Destination.Subset != "" && d.subset(dst.Destination.Host, dst.Destination.Subset) == nil {
+				// Envoy answers 503 NC at run time; say so up front.
+				r.warnf(p+".subset", "subset %q of %s is defined by no DestinationRule: requests routed here get 503 (NC)", dst.Destination.Subset, dst.Destination.Host)
+			}
+			if !d.knownHost(dst.Destination.Host) {
+				r.errorf(p+".host", "%s is bound to no endpoints: add it to the Experiment's spec.services or a ServiceEntry", dst.Destination.Host)
+			}
+		}
+	}
+}
+
+// rejectUnimplementedRoute refuses route features the proxy does not
+// implement yet, rather than ignoring them.
+func rejectUnimplementedRoute(r *reporter, vs *VirtualService) {
+	for i, h := range vs.Spec.HTTP {
+		p := fmt.Sprintf("spec.http[%d]", i)
+		if h.Retries != nil {
+			r.errorf(p+".retries", "not implemented by Faultline yet")
+		}
+		if h.Mirror != nil || len(h.Mirrors) > 0 || h.MirrorPercentage != nil || h.MirrorPercent != nil {
+			r.errorf(p+".mirror", "not implemented by Faultline yet")
+		}
+	}
+}
+
+// rejectUnimplementedPolicy refuses DestinationRule policies the proxy does
+// not implement yet.
+func rejectUnimplementedPolicy(r *reporter, dr *DestinationRule) {
+	check := func(p string, tp *TrafficPolicy) {
+		if tp == nil {
+			return
+		}
+		if tp.ConnectionPool != nil {
+			r.errorf(p+".connectionPool", "not implemented by Faultline yet")
+		}
+		if tp.OutlierDetection != nil {
+			r.errorf(p+".outlierDetection", "not implemented by Faultline yet")
+		}
+		if tp.LoadBalancer != nil && tp.LoadBalancer.ConsistentHash != nil {
+			r.errorf(p+".loadBalancer.consistentHash", "not implemented by Faultline yet")
+		}
+		if len(tp.PortLevelSettings) > 0 {
+			r.errorf(p+".portLevelSettings", "not implemented by Faultline yet")
+		}
+	}
+	check("spec.trafficPolicy", dr.Spec.TrafficPolicy)
+	for i, s := range dr.Spec.Subsets {
+		check(fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), s.TrafficPolicy)
+	}
+}
+
+func (d *Document) validateUniqueNames(problems *Problems) {
+	seen := map[string]bool{}
+	note := func(kind, name string) {
+		key := kind + "/" + name
+		if name != "" && seen[key] {
+			*problems = append(*problems, Problem{Severity: SeverityError, Document: kind + " " + name, Path: "metadata.name", Message: "two " + kind + "s share this name"})
+		}
+		seen[key] = true
+	}
+	for _, x := range d.VirtualServices {
+		note("VirtualService", x.Metadata.Name)
+	}
+	for _, x := range d.DestinationRules {
+		note("DestinationRule", x.Metadata.Name)
+	}
+	for _, x := range d.Gateways {
+		note("Gateway", x.Metadata.Name)
+	}
+	for _, x := range d.ServiceEntries {
+		note("ServiceEntry", x.Metadata.Name)
+	}
+}
+
+// gateway finds a Gateway by name, bare or namespace-qualified.
+func (d *Document) gateway(name string) *Gateway {
+	if _, n, ok := strings.Cut(name, "/"); ok {
+		name = n
+	}
+	for _, g := range d.Gateways {
+		if g.Metadata.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// subset finds the subset of host defined by any DestinationRule.
+func (d *Document) subset(host, name string) *Subset {
+	for _, dr := range d.DestinationRules {
+		if !SameHost(dr.Spec.Host, host) {
+			continue
+		}
+		for i := range dr.Spec.Subsets {
+			if dr.Spec.Subsets[i].Name == name {
+				return &dr.Spec.Subsets[i]
+			}
+		}
+	}
+	return nil
+}
+
+// knownHost reports whether a destination host resolves to a service of the
+// experiment or a ServiceEntry.
+func (d *Document) knownHost(host string) bool {
+	for _, s := range d.Experiment.Spec.Services {
+		if SameHost(s.Host, host) {
+			return true
+		}
+	}
+	for _, se := range d.ServiceEntries {
+		for _, h := range se.Spec.Hosts {
+			if SameHost(h, host) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// DefaultNamespace is the namespace of resources that name none.
+const DefaultNamespace = "default"
+
+// FQDN expands a short service name the way istiod does: a name without a
+// dot gets "<namespace>.svc.cluster.local" (reviews → reviews.default.svc.cluster.local);
+// any name with a dot is taken as written. Names are lower-cased.
+func FQDN(host, namespace string) string {
+	host = strings.ToLower(host)
+	if namespace == "" {
+		namespace = DefaultNamespace
+	}
+	if host == "" || strings.Contains(host, ".") || strings.HasPrefix(host, "*") {
+		return host
+	}
+	return host + "." + namespace + ".svc.cluster.local"
+}
+
+// SameHost reports whether two host names, each expanded in the default
+// namespace, name the same service.
+func SameHost(a, b string) bool {
+	return FQDN(a, DefaultNamespace) == FQDN(b, DefaultNamespace)
+}
+
+func canonicalHost(h string, port uint32) string {
+	return FQDN(h, DefaultNamespace) + ":" + strconv.FormatUint(uint64(port), 10)
+}
+
+func isHostName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if !isDNS1123Label(label) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDNS1123Label(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i, c := range s {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' && i > 0 && i < len(s)-1
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func isDNS1123Subdomain(s string) bool {
+	return isHostName(s)
+}
+
+func isLabelKey(k string) bool {
+	if k == "" || len(k) > 317 {
+		return false
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
+			return false
+		}
+	}
+	return true
+}
