@@ -1,0 +1,182 @@
+// Package loadgen generates HTTP load against a target and reports what
+// happened: request counts, status codes, latency percentiles and a latency
+// histogram.
+//
+// The package hides its engine behind [Runner]; the only implementation is
+// [Fortio], which embeds fortio.org/fortio as a library. No fortio type
+// crosses this API: callers see [Spec], [Progress] and [Result], plus
+// fortio's own result JSON as an opaque [json.RawMessage] for archiving.
+//
+// A failed request is data, not an error: non-2xx responses and socket
+// errors land in [Result.Codes] and [Result.Errors]. Run returns an error only
+// when the run itself could not happen (invalid [Spec], unresolvable target,
+// context already done).
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// Defaults applied to a zero field of [Spec].
+const (
+	// DefaultConnections is the number of connections (fortio "threads")
+	// used when Spec.Connections is 0. It matches fortio's own default.
+	DefaultConnections = 4
+	// DefaultDuration is the run length used when both Spec.Requests and
+	// Spec.Duration are 0. It matches fortio's own default.
+	DefaultDuration = 5 * time.Second
+	// DefaultTimeout is the per-request timeout used when Spec.Timeout is 0.
+	// It matches fortio's own default.
+	DefaultTimeout = 3 * time.Second
+	// DefaultProgressInterval is the OnProgress period used when
+	// Spec.ProgressInterval is 0.
+	DefaultProgressInterval = 250 * time.Millisecond
+)
+
+// Spec describes one load run. The zero value of every field except URL is
+// usable; what zero means is documented on each field.
+type Spec struct {
+	// URL is the target, "http://" or "https://" with a host. Required.
+	URL string
+	// Method is the HTTP method. "" means GET, or POST when Body is set.
+	Method string
+	// Header holds extra request headers. "Host" overrides the Host header
+	// (virtual hosting); "Content-Type" is overridden by ContentType when
+	// that is set. Values must not contain CR, LF or NUL.
+	Header http.Header
+	// Body is the request payload, sent with every request. nil = no body.
+	Body []byte
+	// ContentType sets the Content-Type header. "" = none, or
+	// "application/octet-stream" when Body is set (fortio's default).
+	ContentType string
+	// QPS is the target rate over all connections. 0 means as fast as
+	// possible (fortio's own 0 would mean 8 qps; this package maps 0 to
+	// fortio's -1). Must not be negative.
+	QPS float64
+	// Connections is the number of concurrent connections (fortio
+	// NumThreads). 0 means DefaultConnections (4). It is lowered to
+	// Requests when Requests is smaller, and fortio lowers it further in
+	// rate-limited count-bound runs (to Requests/2).
+	Connections int
+	// Requests is the exact number of calls to make (fortio Exactly).
+	// 0 means the run is bound by Duration instead.
+	Requests int64
+	// Duration is the run length, used when Requests is 0. 0 means
+	// DefaultDuration (5s). A duration-bound run first sends one uncounted
+	// warm-up request per connection (fortio's parallel warm-up);
+	// count-bound runs send exactly Requests.
+	Duration time.Duration
+	// Timeout is the per-request timeout. 0 means DefaultTimeout (3s).
+	Timeout time.Duration
+	// Uniform staggers the connections' request times evenly. Only
+	// effective when QPS > 0.
+	Uniform bool
+	// Jitter adds ±10% jitter to the pacing. Only effective when QPS > 0.
+	Jitter bool
+	// StdClient uses Go's net/http client instead of fortio's fast raw
+	// client (fortio DisableFastClient). The fast client closes the
+	// connection after every non-2xx response; the std client keeps it
+	// alive, which matters when the target injects faults.
+	StdClient bool
+	// OnProgress, if set, receives live snapshots at most every
+	// ProgressInterval and exactly once more when the run ends (that last
+	// call agrees with the returned Result). It is called from a goroutine
+	// owned by Run, never concurrently with itself, and never after Run
+	// returns. It should return quickly: a slow callback delays the next
+	// snapshot, not the load.
+	OnProgress func(Progress)
+	// ProgressInterval is the OnProgress period. 0 means
+	// DefaultProgressInterval (250ms).
+	ProgressInterval time.Duration
+	// Resolution is the unit of fortio's latency histogram, which has
+	// buckets at 1-11, 12-20, 25-50, ... up to 100000 units and
+	// interpolates percentiles linearly inside a bucket. 0 means 1ms
+	// (fortio's default: fine from 1ms up to 100s). Use e.g. 10µs when
+	// latencies are well under a millisecond, as on loopback, where a 1ms
+	// unit puts every call in the first bucket.
+	Resolution time.Duration
+}
+
+// Progress is a live snapshot of a run, passed to Spec.OnProgress.
+type Progress struct {
+	// Elapsed is the time since Run was called.
+	Elapsed time.Duration
+	// Planned is the requested run length; 0 when the run is count-bound.
+	Planned time.Duration
+	// Requests is the number of completed calls so far. It never decreases
+	// from one snapshot to the next.
+	Requests int64
+	// PlannedRequests is Spec.Requests; 0 when the run is duration-bound.
+	PlannedRequests int64
+	// Errors counts completed calls that were not 2xx, socket errors
+	// included.
+	Errors int64
+	// Codes counts completed calls by HTTP status; -1 is a socket error.
+	// It is a copy the callback may keep.
+	Codes map[int]int64
+	// QPS is the completion rate since the previous snapshot.
+	QPS float64
+	// P50 and P99 are latency percentiles over the calls completed in
+	// roughly the last second (whole progress intervals, at least one).
+	// They come from a log-bucketed histogram with at most 1/16 (6.25%)
+	// relative error. Both are 0 when no call completed in that window.
+	P50, P99 time.Duration
+}
+
+// Percentiles summarises a latency distribution.
+type Percentiles struct {
+	Min, Avg, P50, P75, P90, P99, P999, Max time.Duration
+}
+
+// Bucket is one latency histogram bucket: Count calls took between Start
+// and End.
+type Bucket struct {
+	Start, End time.Duration
+	Count      int64
+}
+
+// Result is the outcome of a run. A cancelled run yields the partial result
+// of the calls made before it stopped.
+type Result struct {
+	// Requests is the number of calls made (warm-up calls excluded).
+	Requests int64
+	// Errors counts calls whose status is not 2xx, socket errors (-1)
+	// included. Note fortio's own error histogram also treats 418 as a
+	// success; this count does not.
+	Errors int64
+	// ActualQPS is Requests divided by ActualDuration.
+	ActualQPS float64
+	// ActualDuration is how long the measured part of the run took.
+	ActualDuration time.Duration
+	// Codes counts calls by HTTP status; -1 is a socket error.
+	Codes map[int]int64
+	// Latency summarises the latency of all calls, failed ones included.
+	Latency Percentiles
+	// Histogram is the latency distribution, buckets in increasing order.
+	Histogram []Bucket
+	// Sockets is the number of connections opened during the measured run.
+	Sockets int64
+	// Raw is fortio's own result JSON (HTTPRunnerResults), for archiving
+	// and fortio-compatible tooling. UserCredentials and Payload are
+	// blanked and any password in the URL is redacted.
+	Raw json.RawMessage
+}
+
+// Runner runs one load run to completion.
+//
+//	Spec ──validate──► engine options ──► N connections ──► target
+//	                                           │ per call (atomics)
+//	                                           ▼
+//	                             progress tracker ──tick──► Spec.OnProgress
+//	  ctx.Done() ──► abort ──► partial Result
+//
+// Run blocks until the run ends: when Requests calls are done, Duration has
+// passed, or ctx is cancelled. Cancelling ctx is not an error; Run then
+// returns the partial result. Run returns an error only when the run could
+// not happen.
+type Runner interface {
+	Run(ctx context.Context, spec Spec) (*Result, error)
+}

@@ -1,0 +1,51 @@
+package scenarios
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+)
+
+//go:embed examples/*.yaml
+var examplesFS embed.FS
+
+// Example is a shipped example experiment.
+type Example struct {
+	// File is the file name under scenarios/examples.
+	File        string
+	Name        string
+	Description string
+	Source      []byte
+}
+
+// Examples returns the shipped example experiments, parsed, sorted by file.
+func Examples() ([]Example, error) {
+	entries, err := fs.ReadDir(examplesFS, "examples")
+	if err != nil {
+		return nil, fmt.Errorf("scenarios: examples: %w", err)
+	}
+	var out []Example
+	for _, e := range entries {
+		src, err := examplesFS.ReadFile(path.Join("examples", e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("scenarios: example %s: %w", e.Name(), err)
+		}
+		doc, err := Parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("scenarios: example %s: %w", e.Name(), err)
+		}
+		out = append(out, Example{File: e.Name(), Name: doc.Name(), Description: doc.Experiment.Metadata.Description, Source: src})
+	}
+	slices.SortFunc(out, func(a, b Example) int {
+		switch {
+		case a.File < b.File:
+			return -1
+		case a.File > b.File:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}

@@ -1,0 +1,353 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Run statuses. A run moves
+//
+//	queued → running → succeeded | failed | stopped | interrupted | error
+//
+// and may also go from queued straight to a terminal status. The last five
+// are terminal: once a run has one, it never changes again.
+const (
+	StatusQueued      = "queued"      // created, waiting to start
+	StatusRunning     = "running"     // started; StartedAt is set
+	StatusSucceeded   = "succeeded"   // ran to the end; Verdict says whether the hypothesis held
+	StatusFailed      = "failed"      // ran, but failed as the engine defines failure
+	StatusStopped     = "stopped"     // halted by a person or an abort condition
+	StatusInterrupted = "interrupted" // the process died while the run was queued or running
+	StatusError       = "error"       // could not be carried out (bad target, setup failure)
+)
+
+// activeStatuses are the statuses a run can still leave.
+var activeStatuses = []string{StatusQueued, StatusRunning}
+
+// validStatus reports whether s is a known status and whether it is terminal.
+func validStatus(s string) (known, terminal bool) {
+	switch s {
+	case StatusQueued, StatusRunning:
+		return true, false
+	case StatusSucceeded, StatusFailed, StatusStopped, StatusInterrupted, StatusError:
+		return true, true
+	}
+	return false, false
+}
+
+// Run is one execution of an experiment version.
+type Run struct {
+	// ID is assigned by CreateRun.
+	ID int64
+	// ExperimentID is the experiment that was run; nil once that experiment
+	// has been deleted (or for a run of a document that was never stored).
+	ExperimentID *int64
+	// ExperimentName and ExperimentVersion name what was run, and stay when
+	// the experiment is deleted.
+	ExperimentName    string
+	ExperimentVersion int
+	// Status is one of the Status* constants.
+	Status string
+	// Reason explains the current status ("" when there is nothing to say).
+	Reason string
+	// Verdict is the hypothesis outcome set by FinishRun ("" until then).
+	Verdict string
+	// Seed drives the run's fault decisions, so a re-run can replay them.
+	Seed int64
+	// CreatedAt is when the run was created (UTC).
+	CreatedAt time.Time
+	// StartedAt is when the run first became running; nil before that, and
+	// for a run that ended without starting.
+	StartedAt *time.Time
+	// EndedAt is when the run reached a terminal status; nil before that.
+	EndedAt *time.Time
+	// Report is the run's report as raw JSON; nil until FinishRun stores
+	// one. ListRuns leaves it nil: fetch it with GetRun.
+	Report []byte
+}
+
+// Transition is one status change of a run.
+type Transition struct {
+	// RunID is the run that changed.
+	RunID int64
+	// Status is the status the run entered, and Reason why.
+	Status, Reason string
+	// At is when it happened (UTC).
+	At time.Time
+}
+
+// RunFilter selects runs for ListRuns.
+type RunFilter struct {
+	// ExperimentID keeps the runs of one experiment; 0 keeps all.
+	ExperimentID int64
+	// Status keeps the runs with that status; "" keeps all.
+	Status string
+	// Page selects the window of the (newest first) result.
+	Page
+}
+
+// runRow is a row of table runs.
+type runRow struct {
+	ID                int64 `gorm:"primaryKey"`
+	ExperimentID      *int64
+	ExperimentName    string
+	ExperimentVersion int
+	Status            string
+	Reason            string
+	Verdict           string
+	Seed              int64
+	CreatedAt         time.Time
+	StartedAt         *time.Time
+	EndedAt           *time.Time
+	// Report is bound as text: a []byte would be stored as a BLOB, which
+	// SQLite's JSON functions read as JSONB rather than JSON text.
+	Report *string
+}
+
+func (runRow) TableName() string { return "runs" }
+
+func (r *runRow) run() Run {
+	out := Run{
+		ID: r.ID, ExperimentID: r.ExperimentID,
+		ExperimentName: r.ExperimentName, ExperimentVersion: r.ExperimentVersion,
+		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed,
+		CreatedAt: r.CreatedAt.UTC(), StartedAt: utcPtr(r.StartedAt), EndedAt: utcPtr(r.EndedAt),
+	}
+	if r.Report != nil {
+		out.Report = []byte(*r.Report)
+	}
+	return out
+}
+
+// transitionRow is a row of table run_transitions.
+type transitionRow struct {
+	ID     int64 `gorm:"primaryKey"`
+	RunID  int64
+	Status string
+	Reason string
+	At     time.Time
+}
+
+func (transitionRow) TableName() string { return "run_transitions" }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// reportText validates a report and returns it as text, or nil for none.
+func reportText(report []byte) (*string, error) {
+	if len(report) == 0 {
+		return nil, nil
+	}
+	if !json.Valid(report) {
+		return nil, fmt.Errorf("report is not valid JSON: %w", ErrInvalid)
+	}
+	s := string(report)
+	return &s, nil
+}
+
+// CreateRun stores r as a new run and records its first transition, in one
+// transaction. r.Status must be a known status (usually StatusQueued). It
+// sets r.ID, and r.CreatedAt to now when zero. A non-nil r.ExperimentID that
+// names no experiment gives ErrNotFound.
+func (db *DB) CreateRun(ctx context.Context, r *Run) error {
+	const op = "create run"
+	if known, _ := validStatus(r.Status); !known {
+		return translate(op, fmt.Errorf("unknown status %q: %w", r.Status, ErrInvalid))
+	}
+	report, err := reportText(r.Report)
+	if err != nil {
+		return translate(op, err)
+	}
+	row := runRow{
+		ExperimentID: r.ExperimentID, ExperimentName: r.ExperimentName, ExperimentVersion: r.ExperimentVersion,
+		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed,
+		CreatedAt: db.utc(r.CreatedAt), StartedAt: utcPtr(r.StartedAt), EndedAt: utcPtr(r.EndedAt),
+		Report: report,
+	}
+	err = db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		return tx.Create(&transitionRow{RunID: row.ID, Status: row.Status, Reason: row.Reason, At: row.CreatedAt}).Error
+	})
+	if err != nil {
+		return translate(op, err)
+	}
+	r.ID, r.CreatedAt, r.StartedAt, r.EndedAt = row.ID, row.CreatedAt, row.StartedAt, row.EndedAt
+	return nil
+}
+
+// GetRun returns the run with the given ID, report included, or ErrNotFound.
+func (db *DB) GetRun(ctx context.Context, id int64) (*Run, error) {
+	var row runRow
+	if err := db.gdb.WithContext(ctx).Take(&row, "id = ?", id).Error; err != nil {
+		return nil, translate(fmt.Sprintf("get run %d", id), err)
+	}
+	r := row.run()
+	return &r, nil
+}
+
+// ListRuns returns one page of the runs that match f, newest first, and the
+// number of matching runs in all. Reports are not loaded (Report is nil);
+// they can be large, and GetRun returns them. An unknown f.Status gives
+// ErrInvalid.
+func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, int64, error) {
+	const op = "list runs"
+	if known, _ := validStatus(f.Status); f.Status != "" && !known {
+		return nil, 0, translate(op, fmt.Errorf("unknown status %q: %w", f.Status, ErrInvalid))
+	}
+	limit, offset := f.window()
+	filter := func(q *gorm.DB) *gorm.DB {
+		if f.ExperimentID != 0 {
+			q = q.Where("experiment_id = ?", f.ExperimentID)
+		}
+		if f.Status != "" {
+			q = q.Where("status = ?", f.Status)
+		}
+		return q
+	}
+	var (
+		rows  []runRow
+		total int64
+	)
+	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := filter(tx.Model(&runRow{})).Count(&total).Error; err != nil {
+			return err
+		}
+		return filter(tx.Omit("report")).Order("id DESC").Limit(limit).Offset(offset).Find(&rows).Error
+	}, readOnly)
+	if err != nil {
+		return nil, 0, translate(op, err)
+	}
+	out := make([]Run, len(rows))
+	for i := range rows {
+		out[i] = rows[i].run()
+	}
+	return out, total, nil
+}
+
+// SetRunStatus moves a queued or running run to a non-terminal status
+// (StatusQueued or StatusRunning; terminal statuses go through FinishRun)
+// and records the transition. The first move to StatusRunning sets
+// StartedAt to at. A zero at means now. An unknown run gives ErrNotFound, a
+// run that has already finished ErrConflict, a terminal or unknown status
+// ErrInvalid.
+func (db *DB) SetRunStatus(ctx context.Context, id int64, status, reason string, at time.Time) error {
+	op := fmt.Sprintf("set run %d status %q", id, status)
+	switch known, terminal := validStatus(status); {
+	case !known:
+		return translate(op, fmt.Errorf("unknown status: %w", ErrInvalid))
+	case terminal:
+		return translate(op, fmt.Errorf("terminal status needs FinishRun: %w", ErrInvalid))
+	}
+	at = db.utc(at)
+	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`UPDATE runs SET status = ?, reason = ?,
+			started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END
+			WHERE id = ? AND status IN ?`,
+			status, reason, status, at, id, activeStatuses)
+		if err := res.Error; err != nil {
+			return err
+		}
+		if res.RowsAffected == 0 {
+			return whyNotActive(tx, id)
+		}
+		return tx.Create(&transitionRow{RunID: id, Status: status, Reason: reason, At: at}).Error
+	})
+	return translate(op, err)
+}
+
+// FinishRun moves a queued or running run to a terminal status, stores its
+// verdict, reason and report (raw JSON, nil for none), sets EndedAt to at
+// (zero means now) and records the transition, in one transaction. An
+// unknown run gives ErrNotFound, a run that has already finished
+// ErrConflict, a non-terminal status or a report that is not JSON
+// ErrInvalid.
+func (db *DB) FinishRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error {
+	op := fmt.Sprintf("finish run %d as %q", id, status)
+	if _, terminal := validStatus(status); !terminal {
+		return translate(op, fmt.Errorf("not a terminal status: %w", ErrInvalid))
+	}
+	text, err := reportText(report)
+	if err != nil {
+		return translate(op, err)
+	}
+	at = db.utc(at)
+	err = db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&runRow{}).Where("id = ? AND status IN ?", id, activeStatuses).Updates(map[string]any{
+			"status": status, "verdict": verdict, "reason": reason, "report": text, "ended_at": at,
+		})
+		if err := res.Error; err != nil {
+			return err
+		}
+		if res.RowsAffected == 0 {
+			return whyNotActive(tx, id)
+		}
+		return tx.Create(&transitionRow{RunID: id, Status: status, Reason: reason, At: at}).Error
+	})
+	return translate(op, err)
+}
+
+// whyNotActive explains why a run could not be moved: it does not exist
+// (ErrNotFound) or has already finished (ErrConflict).
+func whyNotActive(tx *gorm.DB, id int64) error {
+	var row runRow
+	if err := tx.Select("status").Take(&row, "id = ?", id).Error; err != nil {
+		return err
+	}
+	return fmt.Errorf("run is already %s: %w", row.Status, ErrConflict)
+}
+
+// Transitions returns every status change of a run, oldest first, or
+// ErrNotFound for an unknown run (a stored run always has at least one).
+func (db *DB) Transitions(ctx context.Context, runID int64) ([]Transition, error) {
+	op := fmt.Sprintf("transitions of run %d", runID)
+	var rows []transitionRow
+	if err := db.gdb.WithContext(ctx).Where("run_id = ?", runID).Order("id").Find(&rows).Error; err != nil {
+		return nil, translate(op, err)
+	}
+	if len(rows) == 0 {
+		return nil, translate(op, ErrNotFound)
+	}
+	out := make([]Transition, len(rows))
+	for i, r := range rows {
+		out[i] = Transition{RunID: r.RunID, Status: r.Status, Reason: r.Reason, At: r.At.UTC()}
+	}
+	return out, nil
+}
+
+// MarkInterrupted moves every queued or running run to StatusInterrupted
+// with the given reason, sets their EndedAt to at (zero means now) and
+// records the transitions, in one transaction. It returns how many runs it
+// moved. The server calls it at start-up, before it starts any run: a run
+// still active then belonged to a process that died.
+func (db *DB) MarkInterrupted(ctx context.Context, reason string, at time.Time) (int64, error) {
+	at = db.utc(at)
+	var n int64
+	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err := tx.Exec(`INSERT INTO run_transitions (run_id, status, reason, at)
+			SELECT id, ?, ?, ? FROM runs WHERE status IN ? ORDER BY id`,
+			StatusInterrupted, reason, at, activeStatuses).Error
+		if err != nil {
+			return err
+		}
+		res := tx.Model(&runRow{}).Where("status IN ?", activeStatuses).Updates(map[string]any{
+			"status": StatusInterrupted, "reason": reason, "ended_at": at,
+		})
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return 0, translate("mark runs interrupted", err)
+	}
+	return n, nil
+}
