@@ -92,8 +92,8 @@ func parse(src []byte) (*Document, Problems) {
 			problems = append(problems, Problem{Severity: SeverityError, Document: fmt.Sprintf("document %d", i+1), Line: yamlErrorLine(err), Message: "not valid YAML or JSON: " + err.Error()})
 			break
 		}
-		if len(n.Content) == 0 {
-			continue // an empty document between separators
+		if len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null") {
+			continue // an empty document between separators, or after a trailing ---
 		}
 		doc.add(n.Content[0], i, "", &problems)
 	}

@@ -244,11 +244,11 @@ func (d *Document) validateVirtualServiceRefs(r *reporter, vs *VirtualService) {
 		}
 		for j, dst := range h.Route {
 			p := fmt.Sprintf("spec.http[%d].route[%d].destination", i, j)
-			if dst.Destination.Subset != "" && d.subset(dst.Destination.Host, dst.Destination.Subset) == nil {
+			if dst.Destination.Subset != "" && d.subset(dst.Destination.Host, vs.Metadata.Namespace, dst.Destination.Subset) == nil {
 				// Envoy answers 503 NC at run time; say so up front.
 				r.warnf(p+".subset", "subset %q of %s is defined by no DestinationRule: requests routed here get 503 (NC)", dst.Destination.Subset, dst.Destination.Host)
 			}
-			if !d.knownHost(dst.Destination.Host) {
+			if !d.knownHost(dst.Destination.Host, vs.Metadata.Namespace) {
 				r.errorf(p+".host", "%s is bound to no endpoints: add it to the Experiment's spec.services or a ServiceEntry", dst.Destination.Host)
 			}
 		}
@@ -263,8 +263,11 @@ func rejectUnimplementedRoute(r *reporter, vs *VirtualService) {
 		if h.Retries != nil {
 			r.errorf(p+".retries", "not implemented by Faultline yet")
 		}
-		if h.Mirror != nil || len(h.Mirrors) > 0 || h.MirrorPercentage != nil || h.MirrorPercent != nil {
-			r.errorf(p+".mirror", "not implemented by Faultline yet")
+		for field, set := range map[string]bool{"mirror": h.Mirror != nil, "mirrors": len(h.Mirrors) > 0,
+			"mirrorPercentage": h.MirrorPercentage != nil, "mirrorPercent": h.MirrorPercent != nil} {
+			if set {
+				r.errorf(p+"."+field, "not implemented by Faultline yet")
+			}
 		}
 	}
 }
@@ -318,23 +321,33 @@ func (d *Document) validateUniqueNames(problems *Problems) {
 	}
 }
 
-// gateway finds a Gateway by name, bare or namespace-qualified.
-func (d *Document) gateway(name string) *Gateway {
-	if _, n, ok := strings.Cut(name, "/"); ok {
-		name = n
+// gateway finds a Gateway by name: bare, "ns/name" (the namespace must
+// match), or the legacy "name.ns" form.
+func (d *Document) gateway(ref string) *Gateway {
+	ns, name, qualified := strings.Cut(ref, "/")
+	if !qualified {
+		ns, name = "", ref
 	}
 	for _, g := range d.Gateways {
-		if g.Metadata.Name == name {
+		gns := g.Metadata.Namespace
+		if gns == "" {
+			gns = DefaultNamespace
+		}
+		if g.Metadata.Name == name && (ns == "" || ns == gns) {
+			return g
+		}
+		if !qualified && ref == g.Metadata.Name+"."+gns {
 			return g
 		}
 	}
 	return nil
 }
 
-// subset finds the subset of host defined by any DestinationRule.
-func (d *Document) subset(host, name string) *Subset {
+// subset finds the subset of host (a short name expanded in namespace ns)
+// defined by any DestinationRule.
+func (d *Document) subset(host, ns, name string) *Subset {
 	for _, dr := range d.DestinationRules {
-		if !SameHost(dr.Spec.Host, host) {
+		if FQDN(dr.Spec.Host, dr.Metadata.Namespace) != FQDN(host, ns) {
 			continue
 		}
 		for i := range dr.Spec.Subsets {
@@ -346,17 +359,18 @@ func (d *Document) subset(host, name string) *Subset {
 	return nil
 }
 
-// knownHost reports whether a destination host resolves to a service of the
-// experiment or a ServiceEntry.
-func (d *Document) knownHost(host string) bool {
+// knownHost reports whether a destination host (a short name expanded in
+// namespace ns) resolves to a service of the experiment or a ServiceEntry.
+func (d *Document) knownHost(host, ns string) bool {
+	fqdn := FQDN(host, ns)
 	for _, s := range d.Experiment.Spec.Services {
-		if SameHost(s.Host, host) {
+		if FQDN(s.Host, DefaultNamespace) == fqdn || FQDN(s.Host, ns) == fqdn {
 			return true
 		}
 	}
 	for _, se := range d.ServiceEntries {
 		for _, h := range se.Spec.Hosts {
-			if SameHost(h, host) {
+			if FQDN(h, se.Metadata.Namespace) == fqdn {
 				return true
 			}
 		}
