@@ -1,0 +1,254 @@
+// Command faultline is Faultline's single binary: the API server and
+// dashboard, headless experiment runs, validation, the proxy alone and the
+// built-in demo targets.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/server"
+)
+
+// exitError carries a process exit code out of a command.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := rootCommand()
+	err := root.ExecuteContext(ctx)
+	if e, ok := err.(exitError); ok {
+		os.Exit(e.code)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faultline:", err)
+		os.Exit(server.ExitInvalid)
+	}
+}
+
+func rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "faultline",
+		Short:         "Chaos and resilience experiments through an Istio-compatible proxy, with fortio load",
+		Long:          "Faultline stores experiments (Istio VirtualService and DestinationRule YAML plus load and a hypothesis),\nruns them through its own routing proxy with fortio load, and records what came back.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCommand(), runCommand(), validateCommand(), proxyCommand(), demoCommand(), scenariosCommand())
+	return root
+}
+
+func logger(verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func serveCommand() *cobra.Command {
+	var cfg server.Config
+	var noExamples bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the REST API, the dashboard and the run manager",
+		Long: "Serve the REST API under /api/v1, the dashboard at /, /metrics and /openapi.json.\n" +
+			"The first start on an empty database loads the shipped example experiments.\n" +
+			"Environment: FAULTLINE_ADDR, FAULTLINE_DB, FAULTLINE_TOKEN.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.LoadExamples = !noExamples
+			return server.Serve(cmd.Context(), cfg, logger(true), nil)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", envOr("FAULTLINE_ADDR", "127.0.0.1:8080"), "address of the API and dashboard")
+	f.StringVar(&cfg.DB, "db", envOr("FAULTLINE_DB", "faultline.db"), "SQLite database file")
+	f.StringVar(&cfg.Token, "token", os.Getenv("FAULTLINE_TOKEN"), "bearer token the API requires (required beyond loopback)")
+	f.StringSliceVar(&cfg.Allow, "allow", nil, "widen the target allow-list beyond loopback (CIDRs, IPs, host names)")
+	f.IntVar(&cfg.MaxConcurrentRuns, "max-runs", 2, "runs executing at once; more wait queued")
+	f.BoolVar(&noExamples, "no-examples", false, "do not load the example experiments into an empty database")
+	return cmd
+}
+
+func runCommand() *cobra.Command {
+	var o server.RunOptions
+	var accessLog, verbose bool
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run one experiment headless and print its report",
+		Long: "Run the experiment in FILE (- for standard input) through its own proxy listeners with fortio load,\n" +
+			"print the report and store nothing. Exit codes: 0 pass (or no hypothesis), 1 hypothesis failed,\n" +
+			"2 invalid input, 3 run error.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Stdout, o.Stderr, o.Logger = cmd.OutOrStdout(), cmd.ErrOrStderr(), logger(verbose)
+			if accessLog {
+				o.AccessLog = cmd.ErrOrStderr()
+			}
+			var bar *progressBar
+			if !o.JSON && isTerminal(os.Stderr) {
+				bar = newProgressBar(os.Stderr)
+				o.Progress = bar.update
+			}
+			code := server.RunFile(cmd.Context(), args[0], o)
+			if bar != nil {
+				bar.finish()
+			}
+			if code != server.ExitPass {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.JSON, "json", false, "print the report as JSON")
+	f.Int64Var(&o.Seed, "seed", 0, "seed for fault and routing draws (replays a run); 0 uses spec.seed or a fresh one")
+	f.StringSliceVar(&o.Allow, "allow", nil, "widen the target allow-list beyond loopback")
+	f.BoolVar(&accessLog, "access-log", false, "print the proxy's access log (Istio format) to standard error")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to standard error")
+	return cmd
+}
+
+func validateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check an experiment file and list every error and warning",
+		Long:  "Parse and validate FILE (- for standard input) as Istio would, plus Faultline's own rules.\nExit 0 when valid (warnings allowed), 2 when not.",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := server.Validate(args[0], cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+}
+
+func proxyCommand() *cobra.Command {
+	var o server.ProxyOptions
+	var gateways []string
+	var accessLog bool
+	cmd := &cobra.Command{
+		Use:   "proxy FILE",
+		Short: "Run the proxy alone with the routes of FILE until interrupted",
+		Long:  "Start the mesh listener and one listener per Gateway server with the routes of FILE, print each\nlistener's address, and serve until SIGINT or SIGTERM. Demo endpoints in FILE are started too.",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Stdout, o.Stderr, o.Logger = cmd.OutOrStdout(), cmd.ErrOrStderr(), logger(false)
+			if accessLog {
+				o.AccessLog = cmd.OutOrStdout()
+			}
+			o.Gateways = map[string]string{}
+			for _, g := range gateways {
+				name, addr, ok := strings.Cut(g, "=")
+				if !ok || name == "" || addr == "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "faultline proxy: --gateway %q: want NAME=ADDR\n", g)
+					return exitError{server.ExitInvalid}
+				}
+				o.Gateways[name] = addr
+			}
+			if code := server.ServeProxy(cmd.Context(), args[0], o); code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:15001", "address of the mesh listener")
+	f.StringArrayVar(&gateways, "gateway", nil, "NAME=ADDR (or NAME:PORT=ADDR) address of a gateway listener; repeatable")
+	f.StringSliceVar(&o.Allow, "allow", nil, "widen the target allow-list beyond loopback")
+	f.BoolVar(&accessLog, "access-log", false, "print the access log (Istio format) to standard output")
+	return cmd
+}
+
+func demoCommand() *cobra.Command {
+	var o server.DemoOptions
+	var accessLog bool
+	cmd := &cobra.Command{
+		Use:       "demo httpbin",
+		Short:     "Run a built-in demo target",
+		Long:      "Run the httpbin-like demo target: /status/{code}, /delay/{seconds}, /headers, /get, /ip, /anything.",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"httpbin"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Stdout = cmd.OutOrStdout()
+			if accessLog {
+				o.AccessLog = cmd.OutOrStdout()
+			}
+			return server.ServeDemo(cmd.Context(), args[0], o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:18080", "address to listen on")
+	f.StringVar(&o.Version, "version", "", "version label the target reports in X-Demo-Version")
+	f.BoolVar(&accessLog, "access-log", true, "print one line per request")
+	return cmd
+}
+
+func scenariosCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "scenarios",
+		Short: "List the shipped example experiments",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			examples, err := server.Examples()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, ex := range examples {
+				fmt.Fprintf(w, "%-28s scenarios/examples/%-28s %s\n", ex.Name, ex.File, ex.Description)
+			}
+			return nil
+		},
+	}
+}
+
+// progressBar draws a run's progress on a terminal.
+type progressBar struct {
+	bar *progressbar.ProgressBar
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	return &progressBar{bar: progressbar.NewOptions(1000,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetDescription("starting"))}
+}
+
+func (p *progressBar) update(pr server.Progress) {
+	p.bar.Describe(fmt.Sprintf("%6d req %7.0f qps  p50 %6.1f ms  p99 %6.1f ms  errors %d", pr.Requests, pr.QPS, pr.P50Ms, pr.P99Ms, pr.Errors))
+	if f := pr.Fraction(); f >= 0 {
+		_ = p.bar.Set(int(f * 1000))
+	}
+}
+
+func (p *progressBar) finish() { _ = p.bar.Finish() }
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

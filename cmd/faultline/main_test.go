@@ -1,0 +1,176 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// binary is the faultline binary built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "faultline-cli")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "faultline")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		panic("build faultline: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// faultline runs the binary and returns its stdout, stderr and exit code.
+func faultline(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("faultline %v: %v", args, err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "experiment.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const experiment = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: cli-abort}
+spec:
+  services:
+  - host: httpbin
+    port: 8000
+    endpoints: [{demo: httpbin}]
+  load: {url: "http://httpbin:8000/status/200", connections: 2, requests: 50}
+  hypothesis:
+  - {metric: status_ratio, status: 418, op: "==", value: HYPOTHESIS}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin]
+  http:
+  - fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+    route: [{destination: {host: httpbin}}]
+`
+
+func TestRunExitCodesAndJSONReport(t *testing.T) {
+	pass := writeFile(t, strings.Replace(experiment, "HYPOTHESIS", "1", 1))
+	stdout, stderr, code := faultline(t, "run", "--json", pass)
+	if code != 0 {
+		t.Fatalf("run pass: exit %d, stderr %s", code, stderr)
+	}
+	var rep struct {
+		Status   string           `json:"status"`
+		Verdict  string           `json:"verdict"`
+		Requests int64            `json:"requests"`
+		Codes    map[string]int64 `json:"codes"`
+		Proxy    struct {
+			FaultsAborted int64 `json:"faultsAborted"`
+		} `json:"proxy"`
+		Hypothesis []struct {
+			Check    string  `json:"check"`
+			Observed float64 `json:"observed"`
+			Pass     bool    `json:"pass"`
+		} `json:"hypothesis"`
+		Fortio json.RawMessage `json:"fortio"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, stdout)
+	}
+	if rep.Status != "succeeded" || rep.Verdict != "pass" || rep.Requests != 50 || rep.Codes["418"] != 50 || rep.Proxy.FaultsAborted != 50 {
+		t.Errorf("report = %+v", rep)
+	}
+	if len(rep.Hypothesis) != 1 || rep.Hypothesis[0].Check != "status_ratio 418 == 1" || rep.Hypothesis[0].Observed != 1 {
+		t.Errorf("hypothesis = %+v", rep.Hypothesis)
+	}
+	if len(rep.Fortio) == 0 {
+		t.Error("no fortio JSON in the report")
+	}
+
+	fail := writeFile(t, strings.Replace(experiment, "HYPOTHESIS", "0", 1))
+	stdout, _, code = faultline(t, "run", fail)
+	if code != 1 {
+		t.Errorf("run with a falsified hypothesis: exit %d, want 1", code)
+	}
+	for _, want := range []string{"Code 418 : 50 (100.0 %)", "# target 99%", "FAIL  status_ratio 418 == 0 (observed 1)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("text summary lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	invalid := writeFile(t, strings.Replace(experiment, "httpStatus: 418", "httpStatus: 99", 1))
+	_, stderr, code = faultline(t, "run", invalid)
+	if code != 2 || !strings.Contains(stderr, "VirtualService httpbin: spec.http[0].fault.abort.httpStatus") {
+		t.Errorf("run invalid: exit %d, stderr %s", code, stderr)
+	}
+
+	closedPort := strings.Replace(strings.Replace(experiment, "HYPOTHESIS", "1", 1), "[{demo: httpbin}]", "[{address: 127.0.0.1:1}]", 1)
+	closedPort = strings.Replace(closedPort, "percentage: {value: 100}", "percentage: {value: 0}", 1)
+	stdout, _, code = faultline(t, "run", "--json", writeFile(t, closedPort))
+	if code != 1 || !strings.Contains(stdout, `"status": "failed"`) || !strings.Contains(stdout, `"UF": 50`) {
+		t.Errorf("run against a closed port is data (503 UF), not a run error: exit %d\n%s", code, stdout)
+	}
+
+	refused := writeFile(t, strings.Replace(strings.Replace(experiment, "HYPOTHESIS", "1", 1), "[{demo: httpbin}]", "[{address: 192.0.2.1:80}]", 1))
+	_, stderr, code = faultline(t, "run", refused)
+	if code != 2 || !strings.Contains(stderr, "spec.services[0].endpoints[0].address") {
+		t.Errorf("run against a target off the allow-list: exit %d, stderr %s", code, stderr)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	good := writeFile(t, strings.Replace(experiment, "HYPOTHESIS", "1", 1))
+	stdout, _, code := faultline(t, "validate", good)
+	if code != 0 || !strings.Contains(stdout, "valid") {
+		t.Errorf("validate good: exit %d\n%s", code, stdout)
+	}
+	bad := strings.Replace(experiment, "HYPOTHESIS", "1", 1)
+	bad = strings.Replace(bad, "percentage: {value: 100}", "percentage: {value: 120}", 1)
+	bad = strings.Replace(bad, "connections: 2", "connections: 2, conns: 3", 1)
+	stdout, _, code = faultline(t, "validate", writeFile(t, bad))
+	if code != 2 {
+		t.Errorf("validate bad: exit %d, want 2", code)
+	}
+	for _, want := range []string{"spec.load.conns: unknown field", "spec.http[0].fault.abort.percentage.value"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, cmd := range []string{"serve", "run", "validate", "proxy", "demo", "scenarios"} {
+		stdout, _, code := faultline(t, cmd, "--help")
+		if code != 0 || !strings.Contains(stdout, "Usage:") {
+			t.Errorf("%s --help: exit %d\n%s", cmd, code, stdout)
+		}
+	}
+	stdout, _, _ := faultline(t, "scenarios")
+	if !strings.Contains(stdout, "httpbin-abort") {
+		t.Errorf("scenarios lists no example:\n%s", stdout)
+	}
+}

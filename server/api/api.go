@@ -1,0 +1,136 @@
+// Package api is Faultline's REST API under /api/v1 (gin): experiments,
+// runs, live run events, plus /healthz, /metrics and /openapi.json. Handlers
+// depend on the small interfaces below, not on the store or engine types.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/store"
+)
+
+// ExperimentStore keeps experiments.
+type ExperimentStore interface {
+	ListExperiments(ctx context.Context, p store.Page) ([]store.Experiment, int64, error)
+	GetExperiment(ctx context.Context, id int64) (*store.Experiment, error)
+	CreateExperiment(ctx context.Context, e *store.Experiment) error
+	UpdateExperiment(ctx context.Context, e *store.Experiment) error
+	DeleteExperiment(ctx context.Context, id int64) error
+}
+
+// RunStore reads recorded runs.
+type RunStore interface {
+	GetRun(ctx context.Context, id int64) (*store.Run, error)
+	ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, int64, error)
+	Transitions(ctx context.Context, runID int64) ([]store.Transition, error)
+}
+
+// Runs starts, stops and follows runs.
+type Runs interface {
+	Start(ctx context.Context, experimentID, seed int64) (*store.Run, error)
+	Stop(ctx context.Context, id int64) error
+	Subscribe(id int64) (current report.Progress, updates <-chan report.Progress, cancel func(), ok bool)
+}
+
+// Config wires the API.
+type Config struct {
+	Experiments ExperimentStore
+	RunStore    RunStore
+	Runs        Runs
+	// Admit applies the server's safety policy (target allow-list, load
+	// ceilings) to a parsed document; nil admits everything.
+	Admit func(doc *scenarios.Document) error
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// /api/v1 and /metrics.
+	Token string
+	// MaxBodyBytes bounds request bodies (413 beyond); default 1 MiB.
+	MaxBodyBytes int64
+	// Metrics serves /metrics; nil leaves it out.
+	Metrics http.Handler
+	// Dashboard is the embedded web UI, served under /ui/.
+	Dashboard fs.FS
+	Logger    *slog.Logger
+}
+
+// handlers holds the configured dependencies of every route.
+type handlers struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns the API's HTTP handler.
+func New(cfg Config) http.Handler {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &handlers{cfg: cfg, log: cfg.Logger}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.CustomRecovery(func(c *gin.Context, v any) {
+		h.log.Error("api: panic", "path", c.Request.URL.Path, "panic", v)
+		writeError(c, h.log, &Error{Status: http.StatusInternalServerError, Message: "internal error"})
+	}))
+	_ = r.SetTrustedProxies(nil)
+	r.NoRoute(func(c *gin.Context) {
+		writeError(c, h.log, &Error{Status: http.StatusNotFound, Message: "no such route: " + c.Request.Method + " " + c.Request.URL.Path})
+	})
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/openapi.json", serveOpenAPI)
+	if cfg.Dashboard != nil {
+		r.StaticFS("/ui", http.FS(cfg.Dashboard))
+		r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/ui/") })
+	}
+	auth := h.bearerAuth()
+	if cfg.Metrics != nil {
+		r.GET("/metrics", auth, gin.WrapH(cfg.Metrics))
+	}
+	v1 := r.Group("/api/v1", auth, h.limitBody())
+	v1.GET("/experiments", h.listExperiments)
+	v1.POST("/experiments", h.createExperiment)
+	v1.GET("/experiments/:id", h.getExperiment)
+	v1.PUT("/experiments/:id", h.updateExperiment)
+	v1.DELETE("/experiments/:id", h.deleteExperiment)
+	v1.POST("/experiments/:id/runs", h.startRun)
+	v1.GET("/runs", h.listRuns)
+	v1.GET("/runs/:id", h.getRun)
+	v1.GET("/runs/:id/events", h.runEvents)
+	v1.POST("/runs/:id/stop", h.stopRun)
+	return r
+}
+
+// bearerAuth requires the configured token; with no token it admits all.
+func (h *handlers) bearerAuth() gin.HandlerFunc {
+	if h.cfg.Token == "" {
+		return func(c *gin.Context) { c.Next() }
+	}
+	want := []byte("Bearer " + h.cfg.Token)
+	return func(c *gin.Context) {
+		if subtle.ConstantTimeCompare([]byte(c.GetHeader("Authorization")), want) != 1 {
+			c.Header("WWW-Authenticate", `Bearer realm="faultline"`)
+			writeError(c, h.log, &Error{Status: http.StatusUnauthorized, Message: "missing or wrong bearer token", Field: "Authorization"})
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+// limitBody caps request bodies; reading past the cap yields a 413.
+func (h *handlers) limitBody() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxBodyBytes)
+		c.Next()
+	}
+}

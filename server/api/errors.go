@@ -1,0 +1,75 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/store"
+)
+
+// Error is an API error that carries its HTTP status and the field at fault.
+type Error struct {
+	Status  int
+	Message string
+	Field   string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// fieldError is an error that names the input field at fault (the
+// engine's load ceilings and target allow-list errors are).
+type fieldError interface {
+	error
+	FieldPath() string
+}
+
+// errorBody is the JSON shape of every error (DESIGN.md "Interfaces").
+type errorBody struct {
+	Error struct {
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+	// Problems lists every validation problem of a refused document.
+	Problems []scenarios.Problem `json:"problems,omitempty"`
+	Warnings []scenarios.Problem `json:"warnings,omitempty"`
+}
+
+// writeError is the one place errors become HTTP statuses.
+func writeError(c *gin.Context, log *slog.Logger, err error) {
+	var body errorBody
+	status := http.StatusInternalServerError
+	var (
+		apiErr   *Error
+		invalid  *scenarios.InvalidError
+		tooLarge *http.MaxBytesError
+		fielded  fieldError
+	)
+	switch {
+	case errors.As(err, &apiErr):
+		status, body.Error.Message, body.Error.Field = apiErr.Status, apiErr.Message, apiErr.Field
+	case errors.As(err, &invalid):
+		status = http.StatusUnprocessableEntity
+		first := invalid.First()
+		body.Error.Message = first.String()
+		body.Error.Field = first.Path
+		body.Problems, body.Warnings = invalid.Problems, invalid.Warnings
+	case errors.As(err, &tooLarge):
+		status = http.StatusRequestEntityTooLarge
+		body.Error.Message = "request body is larger than the limit of " + itoa(tooLarge.Limit) + " bytes"
+	case errors.As(err, &fielded):
+		status = http.StatusUnprocessableEntity
+		body.Error.Message, body.Error.Field = fielded.Error(), fielded.FieldPath()
+	case errors.Is(err, store.ErrNotFound):
+		status, body.Error.Message = http.StatusNotFound, "not found"
+	case errors.Is(err, store.ErrConflict):
+		status, body.Error.Message = http.StatusConflict, err.Error()
+	default:
+		log.Error("api: request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		body.Error.Message = "internal error"
+	}
+	c.AbortWithStatusJSON(status, body)
+}

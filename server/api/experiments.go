@@ -1,0 +1,206 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/store"
+)
+
+// experimentJSON is an experiment as the API shows it.
+type experimentJSON struct {
+	ID          int64               `json:"id"`
+	Name        string              `json:"name"`
+	Description string              `json:"description"`
+	Version     int                 `json:"version"`
+	Format      string              `json:"format"`
+	Source      string              `json:"source"`
+	CreatedAt   time.Time           `json:"createdAt"`
+	UpdatedAt   time.Time           `json:"updatedAt"`
+	Warnings    []scenarios.Problem `json:"warnings,omitempty"`
+}
+
+// listJSON is a page of a list.
+type listJSON[T any] struct {
+	Items  []T   `json:"items"`
+	Total  int64 `json:"total"`
+	Limit  int   `json:"limit"`
+	Offset int   `json:"offset"`
+}
+
+func toExperimentJSON(e *store.Experiment, warnings scenarios.Problems) experimentJSON {
+	return experimentJSON{ID: e.ID, Name: e.Name, Description: e.Description, Version: e.Version, Format: e.Format,
+		Source: e.Source, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Warnings: warnings}
+}
+
+func (h *handlers) listExperiments(c *gin.Context) {
+	page, err := pageOf(c)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	items, total, err := h.cfg.Experiments.ListExperiments(c.Request.Context(), page)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	out := listJSON[experimentJSON]{Items: make([]experimentJSON, len(items)), Total: total, Limit: page.Limit, Offset: page.Offset}
+	for i := range items {
+		out.Items[i] = toExperimentJSON(&items[i], nil)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *handlers) getExperiment(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	e, err := h.cfg.Experiments.GetExperiment(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, toExperimentJSON(e, nil))
+}
+
+func (h *handlers) createExperiment(c *gin.Context) {
+	e, doc, err := h.readExperiment(c)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	if err := h.cfg.Experiments.CreateExperiment(c.Request.Context(), e); err != nil {
+		writeError(c, h.log, conflictName(err, e.Name))
+		return
+	}
+	c.Header("Location", fmt.Sprintf("/api/v1/experiments/%d", e.ID))
+	c.JSON(http.StatusCreated, toExperimentJSON(e, doc.Warnings))
+}
+
+func (h *handlers) updateExperiment(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	e, doc, err := h.readExperiment(c)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	e.ID = id
+	if err := h.cfg.Experiments.UpdateExperiment(c.Request.Context(), e); err != nil {
+		writeError(c, h.log, conflictName(err, e.Name))
+		return
+	}
+	// Read back for the timestamps the store set.
+	if stored, err := h.cfg.Experiments.GetExperiment(c.Request.Context(), id); err == nil {
+		e = stored
+	}
+	c.JSON(http.StatusOK, toExperimentJSON(e, doc.Warnings))
+}
+
+func (h *handlers) deleteExperiment(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	if err := h.cfg.Experiments.DeleteExperiment(c.Request.Context(), id); err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// readExperiment reads, parses and admits the document in the body: YAML
+// (application/yaml), or JSON — the document itself, or {"source": "…"}
+// carrying the YAML text, which keeps it verbatim.
+func (h *handlers) readExperiment(c *gin.Context) (*store.Experiment, *scenarios.Document, error) {
+	src, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(bytes.TrimSpace(src)) == 0 {
+		return nil, nil, &Error{Status: http.StatusBadRequest, Message: "the body must hold an experiment document (YAML or JSON)"}
+	}
+	format := "yaml"
+	mediaType, _, _ := mime.ParseMediaType(c.ContentType())
+	switch mediaType {
+	case "application/json":
+		format = "json"
+		var envelope struct {
+			Source     *string `json:"source"`
+			APIVersion string  `json:"apiVersion"`
+		}
+		if err := json.Unmarshal(src, &envelope); err != nil {
+			return nil, nil, &Error{Status: http.StatusBadRequest, Message: "body is not valid JSON: " + err.Error()}
+		}
+		if envelope.Source != nil && envelope.APIVersion == "" {
+			src, format = []byte(*envelope.Source), "yaml"
+		}
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain", "":
+	default:
+		return nil, nil, &Error{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/yaml or application/json, not " + mediaType, Field: "Content-Type"}
+	}
+	doc, err := scenarios.Parse(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.cfg.Admit != nil {
+		if err := h.cfg.Admit(doc); err != nil {
+			return nil, nil, err
+		}
+	}
+	e := &store.Experiment{Name: doc.Name(), Description: doc.Experiment.Metadata.Description, Source: string(src), Format: format}
+	return e, doc, nil
+}
+
+func conflictName(err error, name string) error {
+	if err == store.ErrConflict {
+		return &Error{Status: http.StatusConflict, Message: "an experiment named " + strconv.Quote(name) + " exists already", Field: "metadata.name"}
+	}
+	return err
+}
+
+// idParam reads a positive integer path parameter.
+func idParam(c *gin.Context, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &Error{Status: http.StatusBadRequest, Message: name + " must be a positive integer, not " + strconv.Quote(c.Param(name)), Field: name}
+	}
+	return id, nil
+}
+
+// pageOf reads ?limit= (1–500, default 50) and ?offset= (≥ 0).
+func pageOf(c *gin.Context) (store.Page, error) {
+	p := store.Page{Limit: 50}
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			return p, &Error{Status: http.StatusBadRequest, Message: "limit must be an integer from 1 to 500", Field: "limit"}
+		}
+		p.Limit = n
+	}
+	if s := c.Query("offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return p, &Error{Status: http.StatusBadRequest, Message: "offset must be a non-negative integer", Field: "offset"}
+		}
+		p.Offset = n
+	}
+	return p, nil
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

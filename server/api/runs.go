@@ -1,0 +1,200 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/faultline/faultline/server/store"
+)
+
+// runJSON is a run as the API shows it.
+type runJSON struct {
+	ID                int64            `json:"id"`
+	ExperimentID      *int64           `json:"experimentId"`
+	Experiment        string           `json:"experiment"`
+	ExperimentVersion int              `json:"experimentVersion"`
+	Status            string           `json:"status"`
+	Reason            string           `json:"reason,omitempty"`
+	Verdict           string           `json:"verdict,omitempty"`
+	Seed              int64            `json:"seed"`
+	CreatedAt         time.Time        `json:"createdAt"`
+	StartedAt         *time.Time       `json:"startedAt,omitempty"`
+	EndedAt           *time.Time       `json:"endedAt,omitempty"`
+	Transitions       []transitionJSON `json:"transitions,omitempty"`
+	Report            json.RawMessage  `json:"report,omitempty"`
+}
+
+type transitionJSON struct {
+	Status string    `json:"status"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+func toRunJSON(r *store.Run, withReport bool) runJSON {
+	out := runJSON{ID: r.ID, ExperimentID: r.ExperimentID, Experiment: r.ExperimentName, ExperimentVersion: r.ExperimentVersion,
+		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt}
+	if withReport && len(r.Report) > 0 {
+		out.Report = json.RawMessage(r.Report)
+	}
+	return out
+}
+
+// startRunJSON is the optional body of POST /experiments/{id}/runs.
+type startRunJSON struct {
+	// Seed replays a previous run's fault decisions; 0 draws a new seed.
+	Seed int64 `json:"seed"`
+}
+
+func (h *handlers) startRun(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	var body startRunJSON
+	raw, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			writeError(c, h.log, &Error{Status: http.StatusBadRequest, Message: "body must be JSON like {\"seed\": 42}: " + err.Error()})
+			return
+		}
+	}
+	run, err := h.cfg.Runs.Start(c.Request.Context(), id, body.Seed)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
+	c.JSON(http.StatusAccepted, toRunJSON(run, false))
+}
+
+func (h *handlers) listRuns(c *gin.Context) {
+	page, err := pageOf(c)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	f := store.RunFilter{Page: page, Status: c.Query("status")}
+	if s := c.Query("experiment"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			writeError(c, h.log, &Error{Status: http.StatusBadRequest, Message: "experiment must be an experiment id", Field: "experiment"})
+			return
+		}
+		f.ExperimentID = id
+	}
+	runs, total, err := h.cfg.RunStore.ListRuns(c.Request.Context(), f)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	out := listJSON[runJSON]{Items: make([]runJSON, len(runs)), Total: total, Limit: page.Limit, Offset: page.Offset}
+	for i := range runs {
+		out.Items[i] = toRunJSON(&runs[i], false)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *handlers) getRun(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	run, err := h.cfg.RunStore.GetRun(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	out := toRunJSON(run, true)
+	ts, err := h.cfg.RunStore.Transitions(c.Request.Context(), id)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	for _, t := range ts {
+		out.Transitions = append(out.Transitions, transitionJSON{Status: t.Status, Reason: t.Reason, At: t.At})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *handlers) stopRun(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	if err := h.cfg.Runs.Stop(c.Request.Context(), id); err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"id": id, "stopping": true})
+}
+
+// runEvents streams the run's progress as server-sent events: the current
+// state first, then a "progress" event per snapshot, then one "end" event
+// with the run as stored. A run that already ended gets the "end" event
+// at once.
+func (h *handlers) runEvents(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	ctx := c.Request.Context()
+	if _, err := h.cfg.RunStore.GetRun(ctx, id); err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	// SSE outlives any server write timeout.
+	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
+	c.Header("Cache-Control", "no-cache")
+	c.Header("X-Accel-Buffering", "no")
+	current, updates, cancel, live := h.cfg.Runs.Subscribe(id)
+	defer cancel()
+	if live {
+		c.SSEvent("progress", current)
+		c.Writer.Flush()
+	}
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	c.Stream(func(w io.Writer) bool {
+		if !live {
+			h.sendEnd(c, id)
+			return false
+		}
+		select {
+		case p, ok := <-updates:
+			if !ok {
+				live = false
+				return true
+			}
+			c.SSEvent("progress", p)
+			return true
+		case <-heartbeat.C:
+			_, _ = io.WriteString(w, ": keep-alive\n\n")
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	})
+}
+
+func (h *handlers) sendEnd(c *gin.Context, id int64) {
+	run, err := h.cfg.RunStore.GetRun(c.Request.Context(), id)
+	if err != nil {
+		c.SSEvent("error", gin.H{"message": "run vanished"})
+		return
+	}
+	c.SSEvent("end", toRunJSON(run, false))
+}

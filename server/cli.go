@@ -1,0 +1,240 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/faultline/faultline/proxy"
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/demo"
+	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/report"
+)
+
+// Exit codes of `faultline run` and `faultline validate` (DESIGN.md).
+const (
+	ExitPass     = 0
+	ExitFail     = 1
+	ExitInvalid  = 2
+	ExitRunError = 3
+)
+
+// Progress is a live snapshot of a run.
+type Progress = report.Progress
+
+// RunOptions configure a headless run.
+type RunOptions struct {
+	JSON      bool
+	Seed      int64
+	Allow     []string
+	Limits    engine.Limits
+	AccessLog io.Writer
+	// Progress, when set, receives live progress (the CLI's progress bar).
+	Progress func(report.Progress)
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Logger   *slog.Logger
+}
+
+// RunFile runs the experiment in path once, prints its report (JSON or
+// text), stores nothing, and returns the exit code.
+func RunFile(ctx context.Context, path string, o RunOptions) int {
+	doc, code := readDocument(path, o.Stderr)
+	if doc == nil {
+		return code
+	}
+	for _, w := range doc.Warnings {
+		fmt.Fprintln(o.Stderr, "warning:", w)
+	}
+	allow, err := engine.AllowList(o.Allow)
+	if err != nil {
+		fmt.Fprintln(o.Stderr, "faultline run: --allow:", err)
+		return ExitInvalid
+	}
+	if o.Limits == (engine.Limits{}) {
+		o.Limits = engine.DefaultLimits
+	}
+	if err := engine.CheckTargets(doc, allow); err != nil {
+		fmt.Fprintln(o.Stderr, "faultline run:", err)
+		return ExitInvalid
+	}
+	if err := engine.CheckLimits(doc.Experiment.Spec.Load, o.Limits); err != nil {
+		fmt.Fprintln(o.Stderr, "faultline run:", err)
+		return ExitInvalid
+	}
+	rep, err := engine.Execute(ctx, doc, engine.Options{Seed: o.Seed, AllowTarget: allow, Limits: o.Limits,
+		OnProgress: o.Progress, AccessLog: o.AccessLog, Logger: o.Logger})
+	if err != nil {
+		fmt.Fprintln(o.Stderr, "faultline run:", err)
+		return ExitRunError
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(o.Stderr, "faultline run: write report:", err)
+			return ExitRunError
+		}
+	} else if err := report.WriteText(o.Stdout, rep); err != nil {
+		fmt.Fprintln(o.Stderr, "faultline run: write report:", err)
+		return ExitRunError
+	}
+	switch rep.Status {
+	case report.StatusFailed:
+		return ExitFail
+	case report.StatusSucceeded:
+		return ExitPass
+	}
+	return ExitRunError // stopped before the end: no verdict to give
+}
+
+// Validate prints every problem of the document in path and returns 0 when
+// it is valid (warnings allowed) or 2 when it is not.
+func Validate(path string, stdout, stderr io.Writer) int {
+	src, err := readSource(path)
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline validate:", err)
+		return ExitInvalid
+	}
+	problems := scenarios.Lint(src)
+	for _, p := range problems {
+		fmt.Fprintf(stdout, "%s: %s\n", p.Severity, p)
+	}
+	if n := len(problems.Errors()); n > 0 {
+		fmt.Fprintf(stdout, "%s: invalid, %d error(s), %d warning(s)\n", path, n, len(problems.Warnings()))
+		return ExitInvalid
+	}
+	fmt.Fprintf(stdout, "%s: valid, %d warning(s)\n", path, len(problems.Warnings()))
+	return ExitPass
+}
+
+// ProxyOptions configure `faultline proxy`.
+type ProxyOptions struct {
+	Listen    string            // mesh listener; default 127.0.0.1:15001
+	Gateways  map[string]string // gateway name (or name:port) → address
+	Allow     []string
+	AccessLog io.Writer
+	Stdout    io.Writer
+	Stderr    io.Writer
+	Logger    *slog.Logger
+}
+
+// ServeProxy runs the proxy alone with the routes of the experiment in
+// path (and its demo targets) until ctx ends; it returns the exit code.
+func ServeProxy(ctx context.Context, path string, o ProxyOptions) int {
+	doc, code := readDocument(path, o.Stderr)
+	if doc == nil {
+		return code
+	}
+	allow, err := engine.AllowList(o.Allow)
+	if err != nil {
+		fmt.Fprintln(o.Stderr, "faultline proxy: --allow:", err)
+		return ExitInvalid
+	}
+	if err := engine.CheckTargets(doc, allow); err != nil {
+		fmt.Fprintln(o.Stderr, "faultline proxy:", err)
+		return ExitInvalid
+	}
+	targets, err := engine.StartDemoTargets(ctx, doc)
+	if err != nil {
+		fmt.Fprintln(o.Stderr, "faultline proxy:", err)
+		return ExitRunError
+	}
+	defer targets.Close()
+	listen := o.Listen
+	if listen == "" {
+		listen = "127.0.0.1:15001"
+	}
+	px, err := proxy.Start(ctx, doc, listen, o.Gateways, proxy.Options{Seed: doc.Experiment.Spec.Seed, AccessLog: o.AccessLog, AllowTarget: allow, Logger: o.Logger})
+	if err != nil {
+		fmt.Fprintln(o.Stderr, "faultline proxy:", err)
+		return ExitRunError
+	}
+	defer px.Close()
+	for _, l := range px.Listeners() {
+		fmt.Fprintf(o.Stdout, "listener %s on http://%s\n", l.Name, l.Addr)
+	}
+	<-ctx.Done()
+	return ExitPass
+}
+
+// DemoOptions configure `faultline demo`.
+type DemoOptions struct {
+	Listen    string // default 127.0.0.1:18080
+	Version   string
+	AccessLog io.Writer
+	Stdout    io.Writer
+}
+
+// ServeDemo runs a built-in demo target until ctx ends.
+func ServeDemo(ctx context.Context, name string, o DemoOptions) error {
+	if name != "httpbin" {
+		return fmt.Errorf("unknown demo target %q (known: httpbin)", name)
+	}
+	listen := o.Listen
+	if listen == "" {
+		listen = "127.0.0.1:18080"
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("demo %s: %w", name, err)
+	}
+	fmt.Fprintf(o.Stdout, "demo httpbin (version %q) on http://%s\n", o.Version, ln.Addr())
+	return demo.Serve(ctx, ln, demo.NewHTTPBin(demo.HTTPBinOptions{Version: o.Version, AccessLog: o.AccessLog}))
+}
+
+// Examples lists the shipped example experiments.
+func Examples() ([]scenarios.Example, error) { return scenarios.Examples() }
+
+// readDocument reads and parses path, printing problems; a nil document
+// comes with the exit code to return.
+func readDocument(path string, stderr io.Writer) (*scenarios.Document, int) {
+	src, err := readSource(path)
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline:", err)
+		return nil, ExitInvalid
+	}
+	doc, err := scenarios.Parse(src)
+	var invalid *scenarios.InvalidError
+	if errors.As(err, &invalid) {
+		for _, p := range invalid.Problems {
+			fmt.Fprintln(stderr, "error:", p)
+		}
+		for _, p := range invalid.Warnings {
+			fmt.Fprintln(stderr, "warning:", p)
+		}
+		return nil, ExitInvalid
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline:", err)
+		return nil, ExitInvalid
+	}
+	return doc, ExitPass
+}
+
+// readSource reads a document from a file, or standard input for "-".
+func readSource(path string) ([]byte, error) {
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	src, err := io.ReadAll(io.LimitReader(r, scenarios.MaxSourceBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(src) > scenarios.MaxSourceBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, scenarios.MaxSourceBytes)
+	}
+	return src, nil
+}

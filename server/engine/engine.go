@@ -1,0 +1,403 @@
+// Package engine executes one experiment run: it starts the run's demo
+// targets and its own proxy listeners, drives fortio load through them,
+// collects the proxy's counters, evaluates the hypothesis and tears
+// everything down. It stores nothing; callers decide what to keep.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/faultline/faultline/loadgen"
+	"github.com/faultline/faultline/proxy"
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/report"
+)
+
+// Limits are the safety ceilings on the load a run may send.
+type Limits struct {
+	MaxQPS         float64       // 0 = no ceiling on a positive rate; "as fast as possible" is always allowed
+	MaxConnections int           // 0 = no ceiling
+	MaxDuration    time.Duration // 0 = no ceiling
+	MaxRequests    int64         // 0 = no ceiling
+}
+
+// DefaultLimits are the ceilings `serve` and `run` apply unless told otherwise.
+var DefaultLimits = Limits{MaxQPS: 10000, MaxConnections: 256, MaxDuration: 10 * time.Minute, MaxRequests: 10_000_000}
+
+// Options configure one run.
+type Options struct {
+	// Seed draws every fault and routing decision; 0 means the
+	// experiment's spec.seed, or a fresh random seed.
+	Seed int64
+	// AllowTarget refuses upstream addresses outside the allow-list; nil
+	// allows loopback only.
+	AllowTarget func(hostport string) error
+	Limits      Limits
+	// OnProgress receives live snapshots, at least once a second.
+	OnProgress func(report.Progress)
+	// AccessLog receives the proxy's access log in Istio's format; nil = off.
+	AccessLog io.Writer
+	Logger    *slog.Logger
+	// Runner sends the load; nil means fortio.
+	Runner loadgen.Runner
+	// OnProxy, when set, is called once the run's proxy is listening, so a
+	// caller can read its live counters until the run ends.
+	OnProxy func(*proxy.Proxy)
+}
+
+// LimitError is a load setting above a safety ceiling.
+type LimitError struct {
+	Field   string
+	Message string
+}
+
+func (e *LimitError) Error() string { return e.Field + ": " + e.Message }
+
+// CheckLimits refuses a load that exceeds the ceilings, naming the field.
+func CheckLimits(l *scenarios.Load, lim Limits) error {
+	if l == nil {
+		return nil
+	}
+	switch {
+	case lim.MaxQPS > 0 && l.QPS > lim.MaxQPS:
+		return &LimitError{"spec.load.qps", fmt.Sprintf("%g is above the ceiling of %g", l.QPS, lim.MaxQPS)}
+	case lim.MaxConnections > 0 && l.Connections > lim.MaxConnections:
+		return &LimitError{"spec.load.connections", fmt.Sprintf("%d is above the ceiling of %d", l.Connections, lim.MaxConnections)}
+	case lim.MaxDuration > 0 && l.Duration != nil && l.Duration.D() > lim.MaxDuration:
+		return &LimitError{"spec.load.duration", fmt.Sprintf("%s is above the ceiling of %s", l.Duration, lim.MaxDuration)}
+	case lim.MaxRequests > 0 && l.Requests > lim.MaxRequests:
+		return &LimitError{"spec.load.requests", fmt.Sprintf("%d is above the ceiling of %d", l.Requests, lim.MaxRequests)}
+	}
+	return nil
+}
+
+// Execute runs doc once. It returns an error only when the run could not
+// happen (a target refused, a port in use); a stopped run (ctx cancelled)
+// returns its partial report with status "stopped".
+func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*report.Report, error) {
+	load := doc.Experiment.Spec.Load
+	if err := CheckLimits(load, opts.Limits); err != nil {
+		return nil, err
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = doc.Experiment.Spec.Seed
+	}
+	if seed == 0 {
+		seed = NewSeed()
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	targets, err := StartDemoTargets(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	defer targets.Close()
+
+	px, err := proxy.Start(ctx, doc, "127.0.0.1:0", nil, proxy.Options{Seed: seed, AccessLog: opts.AccessLog, AllowTarget: opts.AllowTarget, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("engine: start proxy: %w", err)
+	}
+	defer px.Close()
+	if opts.OnProxy != nil {
+		opts.OnProxy(px)
+	}
+
+	spec, err := loadSpec(load, px)
+	if err != nil {
+		return nil, err
+	}
+	if opts.OnProgress != nil {
+		spec.OnProgress = func(p loadgen.Progress) { opts.OnProgress(progressOf(p)) }
+	}
+	runner := opts.Runner
+	if runner == nil {
+		runner = loadgen.NewFortio()
+	}
+
+	r := &report.Report{
+		Experiment:   doc.Name(),
+		Seed:         seed,
+		IstioVersion: doc.Istio.String(),
+		Target:       load.URL,
+		Via:          via(load),
+		Connections:  spec.Connections,
+		StartedAt:    time.Now().UTC(),
+	}
+	log.Info("run started", "experiment", r.Experiment, "seed", seed, "mesh", px.MeshAddr())
+	res, err := runner.Run(ctx, spec)
+	r.EndedAt = time.Now().UTC()
+	if err != nil {
+		return nil, fmt.Errorf("engine: load: %w", err)
+	}
+	fill(r, res)
+	r.Proxy = px.Stats()
+	for _, w := range doc.Warnings {
+		r.Warnings = append(r.Warnings, w.String())
+	}
+
+	r.Verdict = report.Evaluate(doc.Experiment.Spec.Hypothesis, r)
+	switch {
+	case ctx.Err() != nil:
+		r.Status, r.Verdict = report.StatusStopped, report.VerdictNone
+		r.Reason = "stopped before the load finished"
+	case r.Verdict == report.VerdictFail:
+		r.Status = report.StatusFailed
+		r.Reason = "hypothesis falsified"
+	default:
+		r.Status = report.StatusSucceeded
+	}
+	log.Info("run ended", "experiment", r.Experiment, "status", r.Status, "verdict", r.Verdict, "requests", r.Requests)
+	return r, nil
+}
+
+// loadSpec aims the experiment's load at the proxy listener its URL enters
+// through, keeping the URL's host as the Host header.
+func loadSpec(l *scenarios.Load, px *proxy.Proxy) (loadgen.Spec, error) {
+	u, err := url.Parse(l.URL)
+	if err != nil {
+		return loadgen.Spec{}, fmt.Errorf("engine: spec.load.url: %w", err)
+	}
+	addr := px.MeshAddr()
+	if v := via(l); v != scenarios.MeshGateway {
+		port := uint32(80)
+		if p := u.Port(); p != "" {
+			n, _ := strconv.ParseUint(p, 10, 32)
+			port = uint32(n)
+		}
+		a, ok := px.GatewayAddr(v, port)
+		if !ok {
+			return loadgen.Spec{}, fmt.Errorf("engine: spec.load.via: gateway %s has no server on port %d", v, port)
+		}
+		addr = a
+	}
+	target := *u
+	target.Host = addr
+	h := http.Header{}
+	for k, v := range l.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Host", u.Host)
+	spec := loadgen.Spec{
+		URL:         target.String(),
+		Method:      l.Method,
+		Header:      h,
+		Body:        []byte(l.Body),
+		ContentType: l.ContentType,
+		QPS:         l.QPS,
+		Connections: l.Connections,
+		Requests:    l.Requests,
+		Uniform:     l.Uniform,
+		Jitter:      l.Jitter,
+		// 100 µs buckets: loopback latencies are sub-millisecond, and the
+		// histogram still reaches 10 s before its overflow bucket.
+		Resolution: 100 * time.Microsecond,
+	}
+	if l.Duration != nil {
+		spec.Duration = l.Duration.D()
+	}
+	if l.Timeout != nil {
+		spec.Timeout = l.Timeout.D()
+	}
+	return spec, nil
+}
+
+func via(l *scenarios.Load) string {
+	if l.Via == "" {
+		return scenarios.MeshGateway
+	}
+	return l.Via
+}
+
+// fill copies the load result into the report.
+func fill(r *report.Report, res *loadgen.Result) {
+	r.Requests = res.Requests
+	r.QPS = res.ActualQPS
+	r.Errors = res.Errors
+	r.Sockets = res.Sockets
+	r.DurationMs = ms(res.ActualDuration)
+	r.Codes = codesOf(res.Codes)
+	l := res.Latency
+	r.LatencyMs = report.Latency{Min: ms(l.Min), Avg: ms(l.Avg), P50: ms(l.P50), P75: ms(l.P75), P90: ms(l.P90), P99: ms(l.P99), P999: ms(l.P999), Max: ms(l.Max)}
+	r.Histogram = make([]report.Bucket, len(res.Histogram))
+	for i, b := range res.Histogram {
+		r.Histogram[i] = report.Bucket{StartMs: ms(b.Start), EndMs: ms(b.End), Count: b.Count}
+	}
+	r.Fortio = res.Raw
+}
+
+func progressOf(p loadgen.Progress) report.Progress {
+	return report.Progress{
+		Status:          report.StatusRunning,
+		ElapsedMs:       ms(p.Elapsed),
+		PlannedMs:       ms(p.Planned),
+		Requests:        p.Requests,
+		PlannedRequests: p.PlannedRequests,
+		Errors:          p.Errors,
+		QPS:             p.QPS,
+		Codes:           codesOf(p.Codes),
+		P50Ms:           ms(p.P50),
+		P99Ms:           ms(p.P99),
+	}
+}
+
+func codesOf(codes map[int]int64) map[string]int64 {
+	out := make(map[string]int64, len(codes))
+	for c, n := range codes {
+		out[strconv.Itoa(c)] = n
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// NewSeed returns a fresh non-zero random seed.
+func NewSeed() int64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if s := int64(binary.LittleEndian.Uint64(b[:]) >> 1); s != 0 {
+			return s
+		}
+	}
+}
+
+// LoopbackOnly is the default target allow-list: 127.0.0.0/8 and ::1.
+func LoopbackOnly(hostport string) error {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("target %q: %w", hostport, err)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	return fmt.Errorf("target %s is not on the allow-list (loopback only; widen it with --allow)", hostport)
+}
+
+// FieldPath names the field at fault.
+func (e *LimitError) FieldPath() string { return e.Field }
+
+// TargetError is an endpoint address outside the allow-list.
+type TargetError struct {
+	Field string
+	Err   error
+}
+
+func (e *TargetError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// FieldPath names the field at fault.
+func (e *TargetError) FieldPath() string { return e.Field }
+
+// Unwrap returns the allow-list's reason.
+func (e *TargetError) Unwrap() error { return e.Err }
+
+// CheckTargets refuses an experiment whose endpoint addresses fall outside
+// the allow-list (nil = loopback only), naming the first such field.
+func CheckTargets(doc *scenarios.Document, allow func(hostport string) error) error {
+	if allow == nil {
+		allow = LoopbackOnly
+	}
+	for i, svc := range doc.Experiment.Spec.Services {
+		for j, ep := range svc.Endpoints {
+			if ep.Address == "" || ep.Demo != "" {
+				continue
+			}
+			if err := allow(ep.Address); err != nil {
+				return &TargetError{Field: fmt.Sprintf("spec.services[%d].endpoints[%d].address", i, j), Err: err}
+			}
+		}
+	}
+	for _, se := range doc.ServiceEntries {
+		for j, ep := range se.Spec.Endpoints {
+			if ep.Address == "" {
+				continue
+			}
+			for _, p := range se.Spec.Ports {
+				port := p.Number
+				if n, ok := ep.Ports[p.Name]; ok {
+					port = n
+				}
+				if err := allow(net.JoinHostPort(ep.Address, strconv.FormatUint(uint64(port), 10))); err != nil {
+					return &TargetError{Field: fmt.Sprintf("ServiceEntry %s: spec.endpoints[%d].address", se.Metadata.Name, j), Err: err}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// AllowList builds a target allow-list from CIDRs ("10.0.0.0/8"), IPs and
+// host names; loopback is always allowed.
+func AllowList(entries []string) (func(hostport string) error, error) {
+	var nets []*net.IPNet
+	hosts := map[string]bool{}
+	for _, e := range entries {
+		if e == "" {
+			continue
+		}
+		if _, n, err := net.ParseCIDR(e); err == nil {
+			nets = append(nets, n)
+			continue
+		}
+		if ip := net.ParseIP(e); ip != nil {
+			bits := 32
+			if ip.To4() == nil {
+				bits = 128
+			}
+			nets = append(nets, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		if !isHostName(e) {
+			return nil, fmt.Errorf("allow-list entry %q is not a CIDR, IP or host name", e)
+		}
+		hosts[e] = true
+	}
+	return func(hostport string) error {
+		if LoopbackOnly(hostport) == nil {
+			return nil
+		}
+		host, _, err := net.SplitHostPort(hostport)
+		if err != nil {
+			return fmt.Errorf("target %q: %w", hostport, err)
+		}
+		if hosts[host] {
+			return nil
+		}
+		if ip := net.ParseIP(host); ip != nil {
+			for _, n := range nets {
+				if n.Contains(ip) {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("target %s is not on the allow-list (loopback by default; widen it with --allow)", hostport)
+	}, nil
+}
+
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/faultline/faultline/proxy"
+)
+
+// liveProxies lists the proxies of running runs, by run id.
+type liveProxies interface {
+	Proxies() map[int64]*proxy.Proxy
+}
+
+// metrics exports run counts and the proxy counters of every run, finished
+// and live, under Envoy's stat names as Istio's Prometheus integration
+// spells them (envoy_cluster_upstream_rq_total{cluster_name="outbound|…"}).
+type metrics struct {
+	live liveProxies
+
+	mu       sync.Mutex
+	finished map[string]int64 // runs finished, by status
+	done     map[int64]bool   // finished runs whose proxy may still be listed live
+	totals   proxyTotals
+}
+
+// proxyTotals accumulates proxy counters across runs.
+type proxyTotals struct {
+	clusters map[string]map[string]int64 // cluster → stat → value
+	flags    map[string]int64
+	delays   int64
+	aborts   int64
+}
+
+func newProxyTotals() proxyTotals {
+	return proxyTotals{clusters: map[string]map[string]int64{}, flags: map[string]int64{}}
+}
+
+func (t *proxyTotals) add(s *proxy.Stats) {
+	for _, c := range s.Clusters {
+		m := t.clusters[c.Name]
+		if m == nil {
+			m = map[string]int64{}
+			t.clusters[c.Name] = m
+		}
+		for k, v := range c.Counters() {
+			m[k] += v
+		}
+	}
+	for f, n := range s.ByFlag {
+		t.flags[f] += n
+	}
+	t.delays += s.FaultsDelayed
+	t.aborts += s.FaultsAborted
+}
+
+func (t *proxyTotals) clone() proxyTotals {
+	out := newProxyTotals()
+	for c, m := range t.clusters {
+		out.clusters[c] = map[string]int64{}
+		for k, v := range m {
+			out.clusters[c][k] = v
+		}
+	}
+	for f, n := range t.flags {
+		out.flags[f] = n
+	}
+	out.delays, out.aborts = t.delays, t.aborts
+	return out
+}
+
+func newMetrics(live liveProxies) *metrics {
+	return &metrics{live: live, finished: map[string]int64{}, done: map[int64]bool{}, totals: newProxyTotals()}
+}
+
+// runFinished records a run's end; it is the run manager's OnFinish hook.
+func (m *metrics) runFinished(id int64, status string, stats *proxy.Stats) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.finished[status]++
+	m.done[id] = true
+	if stats != nil {
+		m.totals.add(stats)
+	}
+}
+
+// handler serves the metrics from a registry of their own.
+func (m *metrics) handler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+var (
+	descRunsFinished = prometheus.NewDesc("faultline_runs_finished_total", "Runs that ended, by status.", []string{"status"}, nil)
+	descRunsActive   = prometheus.NewDesc("faultline_runs_active", "Runs with a proxy running now.", nil, nil)
+	descFlags        = prometheus.NewDesc("faultline_proxy_response_flags_total", "Proxy responses by Envoy response flag.", []string{"flag"}, nil)
+	descDelays       = prometheus.NewDesc("envoy_http_fault_delays_injected_total", "Requests delayed by fault injection.", nil, nil)
+	descAborts       = prometheus.NewDesc("envoy_http_fault_aborts_injected_total", "Requests aborted by fault injection.", nil, nil)
+)
+
+// Describe sends nothing: the cluster metrics depend on the runs, so this
+// is an unchecked collector.
+func (m *metrics) Describe(chan<- *prometheus.Desc) {}
+
+// Collect adds the live proxies' counters to the finished runs' totals.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	live := m.live.Proxies()
+	m.mu.Lock()
+	totals := m.totals.clone()
+	for status, n := range m.finished {
+		ch <- prometheus.MustNewConstMetric(descRunsFinished, prometheus.CounterValue, float64(n), status)
+	}
+	running := 0
+	for id, px := range live {
+		if m.done[id] {
+			continue // already counted in the totals
+		}
+		running++
+		s := px.Stats()
+		totals.add(&s)
+	}
+	for id := range m.done {
+		if _, ok := live[id]; !ok {
+			delete(m.done, id)
+		}
+	}
+	m.mu.Unlock()
+
+	ch <- prometheus.MustNewConstMetric(descRunsActive, prometheus.GaugeValue, float64(running))
+	ch <- prometheus.MustNewConstMetric(descDelays, prometheus.CounterValue, float64(totals.delays))
+	ch <- prometheus.MustNewConstMetric(descAborts, prometheus.CounterValue, float64(totals.aborts))
+	for f, n := range totals.flags {
+		ch <- prometheus.MustNewConstMetric(descFlags, prometheus.CounterValue, float64(n), f)
+	}
+	clusters := make([]string, 0, len(totals.clusters))
+	for c := range totals.clusters {
+		clusters = append(clusters, c)
+	}
+	sort.Strings(clusters)
+	for _, c := range clusters {
+		for stat, v := range totals.clusters[c] {
+			name, kind := "envoy_cluster_"+sanitize(stat), prometheus.GaugeValue
+			if stat != "upstream_rq_active" && stat != "membership_total" {
+				name, kind = name+"_total", prometheus.CounterValue
+			}
+			desc := prometheus.NewDesc(name, "Envoy cluster stat "+stat+", summed over runs.", []string{"cluster_name"}, nil)
+			ch <- prometheus.MustNewConstMetric(desc, kind, float64(v), c)
+		}
+	}
+}
+
+// sanitize turns an Envoy stat name into a Prometheus metric name part.
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,117 @@
+// Package report defines a run's report — the JSON that `faultline run
+// --json` prints and the API returns — and evaluates an experiment's
+// hypothesis against it.
+package report
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/faultline/faultline/proxy"
+)
+
+// Run statuses (DESIGN.md "A run").
+const (
+	StatusQueued      = "queued"
+	StatusRunning     = "running"
+	StatusSucceeded   = "succeeded"
+	StatusFailed      = "failed"
+	StatusStopped     = "stopped"
+	StatusInterrupted = "interrupted"
+	StatusError       = "error"
+)
+
+// Verdicts of a hypothesis.
+const (
+	VerdictPass = "pass"
+	VerdictFail = "fail"
+	// VerdictNone is given when the experiment states no hypothesis or the
+	// run did not finish.
+	VerdictNone = "none"
+)
+
+// Report is everything a finished run recorded.
+type Report struct {
+	Experiment        string    `json:"experiment"`
+	ExperimentVersion int       `json:"experimentVersion,omitempty"`
+	RunID             int64     `json:"runId,omitempty"`
+	Status            string    `json:"status"`
+	Verdict           string    `json:"verdict"`
+	Reason            string    `json:"reason,omitempty"`
+	StartedAt         time.Time `json:"startedAt"`
+	EndedAt           time.Time `json:"endedAt"`
+	// Seed drew every fault and routing decision; replaying with it draws
+	// the same for the same request order.
+	Seed         int64  `json:"seed"`
+	IstioVersion string `json:"istioVersion"`
+	// Target is what the load was aimed at, as the experiment wrote it.
+	Target      string           `json:"target"`
+	Via         string           `json:"via"`
+	Requests    int64            `json:"requests"`
+	QPS         float64          `json:"qps"`
+	Errors      int64            `json:"errors"`
+	Connections int              `json:"connections"`
+	Sockets     int64            `json:"sockets"`
+	DurationMs  float64          `json:"durationMs"`
+	Codes       map[string]int64 `json:"codes"`
+	LatencyMs   Latency          `json:"latencyMs"`
+	Histogram   []Bucket         `json:"histogram"`
+	Proxy       proxy.Stats      `json:"proxy"`
+	Hypothesis  []CheckResult    `json:"hypothesis"`
+	Warnings    []string         `json:"warnings,omitempty"`
+	// Fortio is fortio's own result JSON, verbatim, so its report viewer
+	// can load it.
+	Fortio json.RawMessage `json:"fortio,omitempty"`
+}
+
+// Latency holds latency statistics in milliseconds.
+type Latency struct {
+	Min  float64 `json:"min"`
+	Avg  float64 `json:"avg"`
+	P50  float64 `json:"p50"`
+	P75  float64 `json:"p75"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+}
+
+// Bucket is one histogram bucket, bounds in milliseconds.
+type Bucket struct {
+	StartMs float64 `json:"startMs"`
+	EndMs   float64 `json:"endMs"`
+	Count   int64   `json:"count"`
+}
+
+// CheckResult is the outcome of one hypothesis check.
+type CheckResult struct {
+	Check    string  `json:"check"`
+	Observed float64 `json:"observed"`
+	Pass     bool    `json:"pass"`
+}
+
+// Progress is a live snapshot of a running run, sent at least once a second.
+type Progress struct {
+	RunID           int64            `json:"runId,omitempty"`
+	Status          string           `json:"status"`
+	ElapsedMs       float64          `json:"elapsedMs"`
+	PlannedMs       float64          `json:"plannedMs,omitempty"`
+	Requests        int64            `json:"requests"`
+	PlannedRequests int64            `json:"plannedRequests,omitempty"`
+	Errors          int64            `json:"errors"`
+	QPS             float64          `json:"qps"`
+	Codes           map[string]int64 `json:"codes"`
+	P50Ms           float64          `json:"p50Ms"`
+	P99Ms           float64          `json:"p99Ms"`
+}
+
+// Fraction is how far the run is, in [0, 1], or -1 when unknown.
+func (p Progress) Fraction() float64 {
+	switch {
+	case p.PlannedRequests > 0:
+		return min(1, float64(p.Requests)/float64(p.PlannedRequests))
+	case p.PlannedMs > 0:
+		return min(1, p.ElapsedMs/p.PlannedMs)
+	}
+	return -1
+}

@@ -1,0 +1,100 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// WriteText prints the report the way `fortio load` prints its summary:
+// counts, the percentile table, the code distribution with percentages,
+// the histogram, then the proxy's counters and the hypothesis.
+func WriteText(w io.Writer, r *Report) error {
+	ew := &errWriter{w: w}
+	ew.printf("Experiment %s: %s, verdict %s", r.Experiment, r.Status, r.Verdict)
+	if r.Reason != "" {
+		ew.printf(" (%s)", r.Reason)
+	}
+	ew.printf("\n")
+	ew.printf("Target %s via %s, Istio %s defaults, seed %d\n", r.Target, r.Via, r.IstioVersion, r.Seed)
+	ew.printf("Ended after %.3fs : %d calls. qps=%.4g\n", r.DurationMs/1000, r.Requests, r.QPS)
+	l := r.LatencyMs
+	ew.printf("Aggregated Function Time : count %d avg %.3f ms min %.3f ms max %.3f ms\n", r.Requests, l.Avg, l.Min, l.Max)
+	ew.printf("# target 50%% %.3f ms\n# target 75%% %.3f ms\n# target 90%% %.3f ms\n# target 99%% %.3f ms\n# target 99.9%% %.3f ms\n",
+		l.P50, l.P75, l.P90, l.P99, l.P999)
+	ew.printf("Sockets used: %d (for perfect keepalive, would be %d)\n", r.Sockets, r.Connections)
+	for _, code := range sortedCodes(r.Codes) {
+		label := "Code " + code
+		if code == "-1" {
+			label = "Socket errors"
+		}
+		ew.printf("%s : %d (%.1f %%)\n", label, r.Codes[code], 100*ratio(r.Codes[code], r.Requests))
+	}
+	if len(r.Histogram) > 0 {
+		ew.printf("Histogram (ms):\n")
+		max := int64(1)
+		for _, b := range r.Histogram {
+			max = maxInt(max, b.Count)
+		}
+		for _, b := range r.Histogram {
+			bar := strings.Repeat("#", int(40*b.Count/max))
+			ew.printf("  %9.3f - %9.3f  %6d  %s\n", b.StartMs, b.EndMs, b.Count, bar)
+		}
+	}
+	t := r.Proxy.Totals
+	ew.printf("Proxy: upstream requests %d, retries %d, timeouts %d, overflows %d, ejections %d, delayed %d, aborted %d, mirrored %d\n",
+		t.UpstreamRequests, t.Retries, t.Timeouts, t.Overflows, t.Ejections, t.FaultsDelayed, t.FaultsAborted, t.Mirrored)
+	if len(r.Proxy.ByFlag) > 0 {
+		flags := make([]string, 0, len(r.Proxy.ByFlag))
+		for f, n := range r.Proxy.ByFlag {
+			flags = append(flags, fmt.Sprintf("%s=%d", f, n))
+		}
+		slices.Sort(flags)
+		ew.printf("Response flags: %s\n", strings.Join(flags, " "))
+	}
+	for _, c := range r.Hypothesis {
+		mark := "PASS"
+		if !c.Pass {
+			mark = "FAIL"
+		}
+		ew.printf("%s  %s (observed %g)\n", mark, c.Check, c.Observed)
+	}
+	for _, warn := range r.Warnings {
+		ew.printf("warning: %s\n", warn)
+	}
+	return ew.err
+}
+
+func sortedCodes(codes map[string]int64) []string {
+	keys := make([]string, 0, len(codes))
+	for k := range codes {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		return x - y
+	})
+	return keys
+}
+
+func maxInt(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// errWriter keeps the first write error so printing code stays linear.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}

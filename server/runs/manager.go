@@ -1,0 +1,317 @@
+// Package runs manages the runs the API starts: it records each one in the
+// store, executes it in the background under a concurrency limit, streams
+// its progress to subscribers, and stops it on request or at shutdown.
+package runs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/proxy"
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/store"
+)
+
+// Store is what the manager needs of the database.
+type Store interface {
+	GetExperiment(ctx context.Context, id int64) (*store.Experiment, error)
+	CreateRun(ctx context.Context, r *store.Run) error
+	GetRun(ctx context.Context, id int64) (*store.Run, error)
+	SetRunStatus(ctx context.Context, id int64, status, reason string, at time.Time) error
+	FinishRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error
+}
+
+// Executor runs one experiment document; engine.Execute is the real one.
+type Executor func(ctx context.Context, doc *scenarios.Document, opts engine.Options) (*report.Report, error)
+
+// ErrNotRunning is returned when stopping a run that already ended.
+var ErrNotRunning = fmt.Errorf("runs: %w: the run is not queued or running", store.ErrConflict)
+
+// Config configures a Manager.
+type Config struct {
+	// MaxConcurrent runs execute at once; the rest wait as "queued". Default 2.
+	MaxConcurrent int
+	// Engine holds the options every run starts from (allow-list, limits, logger).
+	Engine engine.Options
+	Logger *slog.Logger
+	// OnFinish, when set, learns every run's end and its proxy's final
+	// counters (nil when the run never got a proxy).
+	OnFinish func(runID int64, status string, stats *proxy.Stats)
+}
+
+// Manager owns every background run.
+type Manager struct {
+	store Store
+	exec  Executor
+	cfg   Config
+	log   *slog.Logger
+	slots chan struct{}
+
+	base     context.Context
+	shutdown context.CancelFunc
+	wg       sync.WaitGroup
+
+	mu     sync.Mutex
+	active map[int64]*activeRun
+}
+
+// activeRun is the live state of one queued or running run.
+type activeRun struct {
+	cancel context.CancelCauseFunc
+
+	mu    sync.Mutex
+	last  report.Progress
+	subs  map[chan report.Progress]struct{}
+	proxy *proxy.Proxy
+	ended bool
+}
+
+// errStopRequested is the cancel cause of a run stopped through the API.
+var errStopRequested = errors.New("stopped by request")
+
+// New returns a Manager; call Run to tie its runs to a lifetime.
+func New(st Store, exec Executor, cfg Config) *Manager {
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 2
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base, cancel := context.WithCancel(context.Background())
+	return &Manager{
+		store: st, exec: exec, cfg: cfg, log: log,
+		slots: make(chan struct{}, cfg.MaxConcurrent),
+		base:  base, shutdown: cancel,
+		active: map[int64]*activeRun{},
+	}
+}
+
+// Run blocks until ctx ends, then stops every run and waits for each to
+// record its end.
+func (m *Manager) Run(ctx context.Context) error {
+	<-ctx.Done()
+	m.Close()
+	return nil
+}
+
+// Close stops every run and waits for them.
+func (m *Manager) Close() {
+	m.shutdown()
+	m.wg.Wait()
+}
+
+// Start records a queued run of the experiment's current version and
+// executes it in the background. A document that no longer validates is
+// returned as *scenarios.InvalidError, a load above the ceilings as
+// *engine.LimitError; nothing is recorded then.
+func (m *Manager) Start(ctx context.Context, experimentID int64, seed int64) (*store.Run, error) {
+	exp, err := m.store.GetExperiment(ctx, experimentID)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := scenarios.Parse([]byte(exp.Source))
+	if err != nil {
+		return nil, err
+	}
+	if err := engine.CheckLimits(doc.Experiment.Spec.Load, m.cfg.Engine.Limits); err != nil {
+		return nil, err
+	}
+	if seed == 0 {
+		seed = doc.Experiment.Spec.Seed
+	}
+	if seed == 0 {
+		seed = engine.NewSeed()
+	}
+	if m.base.Err() != nil {
+		return nil, errors.New("runs: shutting down")
+	}
+	id := exp.ID
+	run := &store.Run{ExperimentID: &id, ExperimentName: exp.Name, ExperimentVersion: exp.Version, Status: report.StatusQueued, Seed: seed}
+	if err := m.store.CreateRun(ctx, run); err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancelCause(m.base)
+	a := &activeRun{cancel: cancel, subs: map[chan report.Progress]struct{}{},
+		last: report.Progress{RunID: run.ID, Status: report.StatusQueued, Codes: map[string]int64{}}}
+	m.mu.Lock()
+	m.active[run.ID] = a
+	m.mu.Unlock()
+	m.wg.Add(1)
+	go m.execute(runCtx, run, exp.Version, doc, a)
+	return run, nil
+}
+
+// execute waits for a slot, runs the experiment and records the outcome.
+func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc *scenarios.Document, a *activeRun) {
+	defer m.wg.Done()
+	defer func() {
+		m.mu.Lock()
+		delete(m.active, run.ID)
+		m.mu.Unlock()
+	}()
+	// The store must record the end even when ctx is cancelled.
+	bg := context.WithoutCancel(ctx)
+	select {
+	case m.slots <- struct{}{}:
+		defer func() { <-m.slots }()
+	case <-ctx.Done():
+		m.finish(bg, a, run.ID, report.StatusStopped, report.VerdictNone, stopReason(ctx, "stopped while queued"), nil)
+		return
+	}
+	if err := m.store.SetRunStatus(bg, run.ID, report.StatusRunning, "", time.Now().UTC()); err != nil {
+		m.log.Error("run: record running", "run", run.ID, "err", err)
+	}
+	a.publish(report.Progress{RunID: run.ID, Status: report.StatusRunning, Codes: map[string]int64{}})
+
+	opts := m.cfg.Engine
+	opts.Seed = run.Seed
+	opts.OnProgress = func(p report.Progress) {
+		p.RunID = run.ID
+		a.publish(p)
+	}
+	opts.OnProxy = func(px *proxy.Proxy) { a.setProxy(px) }
+	rep, err := m.exec(ctx, doc, opts)
+	if err != nil {
+		m.finish(bg, a, run.ID, report.StatusError, report.VerdictNone, err.Error(), nil)
+		return
+	}
+	rep.RunID, rep.ExperimentVersion = run.ID, version
+	if rep.Status == report.StatusStopped {
+		rep.Reason = stopReason(ctx, rep.Reason)
+	}
+	m.finish(bg, a, run.ID, rep.Status, rep.Verdict, rep.Reason, rep)
+}
+
+func stopReason(ctx context.Context, fallback string) string {
+	if cause := context.Cause(ctx); errors.Is(cause, errStopRequested) {
+		return errStopRequested.Error()
+	}
+	if errors.Is(context.Cause(ctx), context.Canceled) {
+		return "stopped: the server is shutting down"
+	}
+	return fallback
+}
+
+func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status, verdict, reason string, rep *report.Report) {
+	if m.cfg.OnFinish != nil {
+		var stats *proxy.Stats
+		if rep != nil {
+			stats = &rep.Proxy
+		}
+		m.cfg.OnFinish(id, status, stats)
+	}
+	a.setProxy(nil)
+	var body []byte
+	if rep != nil {
+		var err error
+		if body, err = json.Marshal(rep); err != nil {
+			status, reason, body = report.StatusError, fmt.Sprintf("encode report: %v", err), nil
+		}
+	}
+	if err := m.store.FinishRun(ctx, id, status, verdict, reason, body, time.Now().UTC()); err != nil {
+		m.log.Error("run: record end", "run", id, "err", err)
+	}
+	m.log.Info("run finished", "run", id, "status", status, "verdict", verdict, "reason", reason)
+	a.end(status)
+}
+
+// Stop halts a queued or running run. It returns ErrNotRunning for a run
+// that already ended and store.ErrNotFound for an unknown one.
+func (m *Manager) Stop(ctx context.Context, id int64) error {
+	m.mu.Lock()
+	a := m.active[id]
+	m.mu.Unlock()
+	if a != nil {
+		a.cancel(errStopRequested)
+		return nil
+	}
+	if _, err := m.store.GetRun(ctx, id); err != nil {
+		return err
+	}
+	return ErrNotRunning
+}
+
+// Subscribe returns the run's current progress and a channel of later
+// snapshots, closed when the run ends. ok is false when the run is not
+// active. cancel releases the subscription.
+func (m *Manager) Subscribe(id int64) (current report.Progress, updates <-chan report.Progress, cancel func(), ok bool) {
+	m.mu.Lock()
+	a := m.active[id]
+	m.mu.Unlock()
+	if a == nil {
+		return report.Progress{}, nil, func() {}, false
+	}
+	ch := make(chan report.Progress, 16)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ended {
+		return a.last, nil, func() {}, false
+	}
+	a.subs[ch] = struct{}{}
+	return a.last, ch, func() { a.unsubscribe(ch) }, true
+}
+
+// Proxies returns the live proxy of every running run, by run id.
+func (m *Manager) Proxies() map[int64]*proxy.Proxy {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[int64]*proxy.Proxy{}
+	for id, a := range m.active {
+		a.mu.Lock()
+		if a.proxy != nil {
+			out[id] = a.proxy
+		}
+		a.mu.Unlock()
+	}
+	return out
+}
+
+func (a *activeRun) publish(p report.Progress) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.last = p
+	for ch := range a.subs {
+		select {
+		case ch <- p:
+		default: // a slow subscriber misses a snapshot, never blocks the run
+		}
+	}
+}
+
+func (a *activeRun) setProxy(px *proxy.Proxy) {
+	a.mu.Lock()
+	a.proxy = px
+	a.mu.Unlock()
+}
+
+func (a *activeRun) end(status string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.last.Status = status
+	a.ended = true
+	for ch := range a.subs {
+		select {
+		case ch <- a.last:
+		default:
+		}
+		close(ch)
+		delete(a.subs, ch)
+	}
+}
+
+func (a *activeRun) unsubscribe(ch chan report.Progress) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.subs[ch]; ok {
+		delete(a.subs, ch)
+		close(ch)
+	}
+}

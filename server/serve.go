@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/oklog/run"
+
+	"github.com/faultline/faultline/proxy"
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/api"
+	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/runs"
+	"github.com/faultline/faultline/server/store"
+	"github.com/faultline/faultline/web"
+)
+
+// Serve runs the API, dashboard and run manager until ctx ends. ready, if
+// not nil, receives the listening address once the server accepts
+// connections.
+func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr string)) error {
+	cfg.setDefaults()
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	allow, err := engine.AllowList(cfg.Allow)
+	if err != nil {
+		return fmt.Errorf("server: --allow: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return fmt.Errorf("server: open database: %w", err)
+	}
+	defer db.Close()
+
+	n, err := db.MarkInterrupted(ctx, "the server stopped while the run was active", time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("server: mark interrupted runs: %w", err)
+	}
+	if n > 0 {
+		log.Warn("runs left active by a previous process marked interrupted", "count", n)
+	}
+	if cfg.LoadExamples {
+		if err := loadExamples(ctx, db, log); err != nil {
+			return err
+		}
+	}
+
+	engineOpts := engine.Options{AllowTarget: allow, Limits: cfg.Limits, Logger: log}
+	var met *metrics
+	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, Engine: engineOpts, Logger: log,
+		OnFinish: func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) }})
+	met = newMetrics(manager)
+	handler := api.New(api.Config{
+		Experiments: db,
+		RunStore:    db,
+		Runs:        manager,
+		Admit: func(doc *scenarios.Document) error {
+			if err := engine.CheckLimits(doc.Experiment.Spec.Load, cfg.Limits); err != nil {
+				return err
+			}
+			return engine.CheckTargets(doc, allow)
+		},
+		Token:     cfg.Token,
+		Metrics:   met.handler(),
+		Dashboard: web.FS(),
+		Logger:    log,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	// Requests (server-sent event streams above all) end when the server
+	// stops, not only when their client leaves.
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
+
+	var g run.Group
+	// Interrupts run in the order actors were added: stop the runs first,
+	// then end the streams, then drain the HTTP server.
+	managerCtx, stopManager := context.WithCancel(context.Background())
+	g.Add(func() error { return manager.Run(managerCtx) }, func(error) { stopManager() })
+	g.Add(func() error {
+		log.Info("faultline serving", "addr", ln.Addr().String(), "db", cfg.DB, "auth", cfg.Token != "")
+		if ready != nil {
+			ready(ln.Addr().String())
+		}
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("server: serve: %w", err)
+		}
+		return nil
+	}, func(error) {
+		cancelRequests()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+	g.Add(func() error {
+		<-ctx.Done()
+		return nil
+	}, func(error) {})
+	// The context actor returns first on shutdown; its interrupt is a no-op
+	// because ctx is the caller's to cancel.
+	return g.Run()
+}
+
+// loadExamples stores the shipped examples into an empty database so the
+// first screen is not empty.
+func loadExamples(ctx context.Context, db *store.DB, log *slog.Logger) error {
+	_, total, err := db.ListExperiments(ctx, store.Page{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("server: list experiments: %w", err)
+	}
+	if total > 0 {
+		return nil
+	}
+	examples, err := scenarios.Examples()
+	if err != nil {
+		return err
+	}
+	for _, ex := range examples {
+		e := &store.Experiment{Name: ex.Name, Description: ex.Description, Source: string(ex.Source), Format: "yaml"}
+		if err := db.CreateExperiment(ctx, e); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("server: load example %s: %w", ex.File, err)
+		}
+	}
+	log.Info("loaded example experiments", "count", len(examples))
+	return nil
+}

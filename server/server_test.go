@@ -1,0 +1,470 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/faultline/faultline/server"
+	"github.com/faultline/faultline/server/store"
+)
+
+// startServer runs Serve on a loopback port with its own database and
+// returns the base URL; the server stops when the test ends (or stop is called).
+func startServer(t *testing.T, cfg server.Config) (base string, stop func()) {
+	t.Helper()
+	if cfg.DB == "" {
+		cfg.DB = filepath.Join(t.TempDir(), "faultline.db")
+	}
+	cfg.Addr = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Serve(ctx, cfg, slog.New(slog.DiscardHandler), func(addr string) { ready <- addr })
+	}()
+	select {
+	case addr := <-ready:
+		base = "http://" + addr
+	case err := <-done:
+		cancel()
+		t.Fatalf("Serve: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("server did not start")
+	}
+	var stopped bool
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve returned %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("server did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	return base, stop
+}
+
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c client) do(method, path, contentType string, body []byte) (*http.Response, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp, out
+}
+
+func (c client) json(method, path, contentType string, body []byte, wantStatus int, into any) http.Header {
+	c.t.Helper()
+	resp, out := c.do(method, path, contentType, body)
+	if resp.StatusCode != wantStatus {
+		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, wantStatus, out)
+	}
+	if into != nil {
+		if err := json.Unmarshal(out, into); err != nil {
+			c.t.Fatalf("%s %s: decode %s: %v", method, path, out, err)
+		}
+	}
+	return resp.Header
+}
+
+const abortExperiment = `# a comment that must survive verbatim
+apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata:
+  name: e2e-abort
+  description: every call aborted with 503
+spec:
+  seed: 7
+  services:
+  - host: httpbin
+    port: 8000
+    endpoints:
+    - demo: httpbin
+  load:
+    url: http://httpbin:8000/get
+    connections: 2
+    requests: 60
+  hypothesis:
+  - {metric: status_ratio, status: 503, op: "==", value: 1}
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin]
+  http:
+  - fault:
+      abort: {httpStatus: 503, percentage: {value: 100}}
+    route:
+    - destination: {host: httpbin}
+`
+
+type experimentJSON struct {
+	ID      int64  `json:"id"`
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	Source  string `json:"source"`
+}
+
+type runJSON struct {
+	ID                int64           `json:"id"`
+	Status            string          `json:"status"`
+	Verdict           string          `json:"verdict"`
+	Reason            string          `json:"reason"`
+	ExperimentVersion int             `json:"experimentVersion"`
+	Seed              int64           `json:"seed"`
+	Report            json.RawMessage `json:"report"`
+}
+
+type errorJSON struct {
+	Error struct {
+		Message string `json:"message"`
+		Field   string `json:"field"`
+	} `json:"error"`
+	Problems []struct {
+		Path string `json:"path"`
+	} `json:"problems"`
+}
+
+func TestExperimentLifecycleAndRunThroughAPI(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "faultline.db")
+	base, stop := startServer(t, server.Config{DB: db, LoadExamples: true})
+	c := client{t: t, base: base}
+
+	var list struct {
+		Items []experimentJSON `json:"items"`
+		Total int64            `json:"total"`
+	}
+	c.json("GET", "/api/v1/experiments", "", nil, 200, &list)
+	if list.Total == 0 {
+		t.Fatal("the examples were not loaded into the empty database")
+	}
+	examples := list.Total
+
+	var created experimentJSON
+	h := c.json("POST", "/api/v1/experiments", "application/yaml", []byte(abortExperiment), 201, &created)
+	if created.Version != 1 || created.Source != abortExperiment {
+		t.Fatalf("created = %+v, want version 1 and the source verbatim", created)
+	}
+	if want := fmt.Sprintf("/api/v1/experiments/%d", created.ID); h.Get("Location") != want {
+		t.Errorf("Location = %q, want %q", h.Get("Location"), want)
+	}
+	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(abortExperiment), 409, nil)
+
+	updated := strings.Replace(abortExperiment, "requests: 60", "requests: 40", 1)
+	var got experimentJSON
+	c.json("PUT", fmt.Sprintf("/api/v1/experiments/%d", created.ID), "application/yaml", []byte(updated), 200, &got)
+	if got.Version != 2 {
+		t.Fatalf("version after update = %d, want 2", got.Version)
+	}
+
+	var run runJSON
+	h = c.json("POST", fmt.Sprintf("/api/v1/experiments/%d/runs", created.ID), "application/json", nil, 202, &run)
+	if h.Get("Location") != fmt.Sprintf("/api/v1/runs/%d", run.ID) || run.Status != "queued" {
+		t.Fatalf("start: Location %q, run %+v", h.Get("Location"), run)
+	}
+	events := readEvents(t, c, run.ID)
+	if events[len(events)-1].name != "end" {
+		t.Fatalf("last event = %q, want end; events %v", events[len(events)-1].name, events)
+	}
+
+	done := waitRun(t, c, run.ID)
+	if done.Status != "succeeded" || done.Verdict != "pass" || done.ExperimentVersion != 2 || done.Seed != 7 {
+		t.Fatalf("run = %+v (reason %q)", done, done.Reason)
+	}
+	var rep struct {
+		Requests int64            `json:"requests"`
+		Codes    map[string]int64 `json:"codes"`
+		Proxy    struct {
+			UpstreamRequests int64            `json:"upstreamRequests"`
+			FaultsAborted    int64            `json:"faultsAborted"`
+			ByFlag           map[string]int64 `json:"byFlag"`
+		} `json:"proxy"`
+		Fortio map[string]any `json:"fortio"`
+	}
+	if err := json.Unmarshal(done.Report, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Requests != 40 || rep.Codes["503"] != 40 {
+		t.Errorf("report requests %d codes %v, want 40 × 503", rep.Requests, rep.Codes)
+	}
+	if rep.Proxy.UpstreamRequests != 0 || rep.Proxy.FaultsAborted != 40 || rep.Proxy.ByFlag["FI"] != 40 {
+		t.Errorf("proxy counters %+v, want 0 upstream, 40 aborted, FI=40", rep.Proxy)
+	}
+	if rep.Fortio["RetCodes"] == nil {
+		t.Error("the report lacks fortio's own JSON")
+	}
+
+	var runs struct {
+		Items []runJSON `json:"items"`
+		Total int64     `json:"total"`
+	}
+	c.json("GET", fmt.Sprintf("/api/v1/runs?experiment=%d&limit=1", created.ID), "", nil, 200, &runs)
+	if runs.Total != 1 || len(runs.Items) != 1 || runs.Items[0].ID != run.ID {
+		t.Errorf("runs of the experiment = %+v", runs)
+	}
+	c.json("POST", fmt.Sprintf("/api/v1/runs/%d/stop", run.ID), "", nil, 409, nil)
+
+	// The experiment survives a restart of the server on the same database.
+	stop()
+	base, _ = startServer(t, server.Config{DB: db, LoadExamples: true})
+	c.base = base
+	c.json("GET", fmt.Sprintf("/api/v1/experiments/%d", created.ID), "", nil, 200, &got)
+	if got.Version != 2 || got.Source != updated {
+		t.Errorf("after restart: %+v", got)
+	}
+	c.json("GET", "/api/v1/experiments", "", nil, 200, &list)
+	if list.Total != examples+1 {
+		t.Errorf("after restart %d experiments, want %d (examples are not loaded twice)", list.Total, examples+1)
+	}
+}
+
+func TestInvalidDocumentIsRefusedAndNothingStored(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	bad := strings.Replace(abortExperiment, "httpStatus: 503", "httpStatus: 700", 1)
+	var e errorJSON
+	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(bad), 422, &e)
+	if !strings.Contains(e.Error.Field, "spec.http[0].fault.abort") || !strings.Contains(e.Error.Message, "VirtualService httpbin") {
+		t.Errorf("error = %+v, want the field path and document named", e)
+	}
+	unknown := strings.Replace(abortExperiment, "connections: 2", "connections: 2\n    conections: 3", 1)
+	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(unknown), 422, &e)
+	if e.Error.Field != "spec.load.conections" {
+		t.Errorf("unknown field error = %+v", e)
+	}
+	refused := strings.Replace(abortExperiment, "- demo: httpbin", "- address: 10.1.2.3:80", 1)
+	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(refused), 422, &e)
+	if e.Error.Field != "spec.services[0].endpoints[0].address" || !strings.Contains(e.Error.Message, "10.1.2.3:80") {
+		t.Errorf("refused target error = %+v", e)
+	}
+	c.json("POST", "/api/v1/experiments", "application/yaml", bytes.Repeat([]byte("#"), 2<<20), 413, nil)
+	var list struct{ Total int64 }
+	c.json("GET", "/api/v1/experiments", "", nil, 200, &list)
+	if list.Total != 0 {
+		t.Errorf("%d experiments stored after refusals, want 0", list.Total)
+	}
+	c.json("GET", "/api/v1/experiments/999", "", nil, 404, nil)
+	c.json("GET", "/api/v1/experiments/abc", "", nil, 400, nil)
+	c.json("POST", "/api/v1/experiments/999/runs", "", nil, 404, nil)
+	c.json("GET", "/api/v1/runs?limit=0", "", nil, 400, nil)
+}
+
+func TestTokenGuardsTheAPI(t *testing.T) {
+	base, _ := startServer(t, server.Config{Token: "s3cret"})
+	anon := client{t: t, base: base}
+	var e errorJSON
+	anon.json("GET", "/api/v1/experiments", "", nil, 401, &e)
+	if e.Error.Message == "" {
+		t.Error("401 without an error message")
+	}
+	wrong := client{t: t, base: base, token: "nope"}
+	wrong.json("GET", "/api/v1/experiments", "", nil, 401, nil)
+	wrong.json("GET", "/metrics", "", nil, 401, nil)
+	good := client{t: t, base: base, token: "s3cret"}
+	good.json("GET", "/api/v1/experiments", "", nil, 200, nil)
+	anon.json("GET", "/healthz", "", nil, 200, nil)
+
+	err := server.Serve(context.Background(), server.Config{Addr: "0.0.0.0:0", DB: filepath.Join(t.TempDir(), "x.db")}, slog.New(slog.DiscardHandler), nil)
+	if err == nil || !strings.Contains(err.Error(), "FAULTLINE_TOKEN") {
+		t.Errorf("serving beyond loopback without a token: err = %v", err)
+	}
+}
+
+func TestRunLeftRunningIsInterruptedAfterRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "faultline.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &store.Experiment{Name: "left-running", Source: abortExperiment, Format: "yaml"}
+	if err := db.CreateExperiment(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	r := &store.Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: "queued", Seed: 1}
+	if err := db.CreateRun(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetRunStatus(ctx, r.ID, "running", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close() // as if the process had died mid-run
+
+	base, _ := startServer(t, server.Config{DB: path})
+	c := client{t: t, base: base}
+	var got runJSON
+	c.json("GET", fmt.Sprintf("/api/v1/runs/%d", r.ID), "", nil, 200, &got)
+	if got.Status != "interrupted" {
+		t.Errorf("status after restart = %q, want interrupted", got.Status)
+	}
+}
+
+func TestStopARunningRun(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	long := strings.Replace(abortExperiment, "requests: 60", "duration: 30s\n    qps: 50", 1)
+	var created experimentJSON
+	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(long), 201, &created)
+	var run runJSON
+	c.json("POST", fmt.Sprintf("/api/v1/experiments/%d/runs", created.ID), "", nil, 202, &run)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var r runJSON
+		c.json("GET", fmt.Sprintf("/api/v1/runs/%d", run.ID), "", nil, 200, &r)
+		if r.Status == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run never started: %+v", r)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.json("POST", fmt.Sprintf("/api/v1/runs/%d/stop", run.ID), "", nil, 202, nil)
+	got := waitRun(t, c, run.ID)
+	if got.Status != "stopped" || got.Reason != "stopped by request" {
+		t.Errorf("run after stop = %+v", got)
+	}
+}
+
+func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	_, body := c.do("GET", "/openapi.json", "", nil)
+	doc, err := openapi3.NewLoader().LoadFromData(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.json does not validate: %v", err)
+	}
+	for _, route := range []struct{ method, path string }{
+		{"GET", "/healthz"}, {"GET", "/metrics"}, {"GET", "/openapi.json"},
+		{"GET", "/api/v1/experiments"}, {"POST", "/api/v1/experiments"},
+		{"GET", "/api/v1/experiments/{id}"}, {"PUT", "/api/v1/experiments/{id}"}, {"DELETE", "/api/v1/experiments/{id}"},
+		{"POST", "/api/v1/experiments/{id}/runs"}, {"GET", "/api/v1/runs"}, {"GET", "/api/v1/runs/{id}"},
+		{"GET", "/api/v1/runs/{id}/events"}, {"POST", "/api/v1/runs/{id}/stop"},
+	} {
+		item := doc.Paths.Find(route.path)
+		if item == nil || item.GetOperation(route.method) == nil {
+			t.Errorf("openapi.json lacks %s %s", route.method, route.path)
+		}
+	}
+}
+
+func TestMetricsExposeRunsAndProxyCounters(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	var created experimentJSON
+	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(abortExperiment), 201, &created)
+	var run runJSON
+	c.json("POST", fmt.Sprintf("/api/v1/experiments/%d/runs", created.ID), "", nil, 202, &run)
+	waitRun(t, c, run.ID)
+	resp, body := c.do("GET", "/metrics", "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	for _, want := range []string{`faultline_runs_finished_total{status="succeeded"} 1`, `envoy_http_fault_aborts_injected_total 60`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+type event struct{ name, data string }
+
+// readEvents follows a run's event stream to its end.
+func readEvents(t *testing.T, c client, id int64) []event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/runs/%d/events", c.base, id), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("events Content-Type = %q", ct)
+	}
+	var out []event
+	var cur event
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event:"):
+			cur.name = strings.TrimPrefix(line, "event:")
+		case strings.HasPrefix(line, "data:"):
+			cur.data = strings.TrimPrefix(line, "data:")
+		case line == "" && cur.name != "":
+			out = append(out, cur)
+			cur = event{}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no events")
+	}
+	return out
+}
+
+func waitRun(t *testing.T, c client, id int64) runJSON {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var r runJSON
+		c.json("GET", fmt.Sprintf("/api/v1/runs/%d", id), "", nil, 200, &r)
+		switch r.Status {
+		case "succeeded", "failed", "stopped", "error", "interrupted":
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %d still %s", id, r.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestMain(m *testing.M) { os.Exit(m.Run()) }
