@@ -128,6 +128,9 @@ func (d *Document) validateExperiment(r *reporter) {
 			r.errorf(p+".host", "%s is bound twice", s.Host)
 		}
 		hosts[canonicalHost(s.Host, s.Port)] = true
+		if s.Port == 0 || s.Port > 65535 {
+			r.errorf(p+".port", "is required: the port the service listens on, 1-65535")
+		}
 		if s.Gateway != "" {
 			if len(s.Endpoints) > 0 {
 				r.errorf(p+".endpoints", "must be empty when gateway is set: the host is served by the gateway's listener")

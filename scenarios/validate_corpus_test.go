@@ -46,8 +46,8 @@ func TestValidateCorpus(t *testing.T) {
 		"bookinfo-fault-injection-details-v1.yaml": {
 			{"VirtualService details", warnAt("spec.http[1]", "is unreachable: spec.http[0] before it matches every request")},
 		},
-		"bookinfo-gateway.yaml": nil,
-		"certmanager-gateway.yaml": nil,
+		"bookinfo-gateway.yaml":      nil,
+		"certmanager-gateway.yaml":   nil,
 		"httpbin-gateway.yaml":       nil,
 		"ingress-httpbin-paths.yaml": nil,
 		"egress-gateway.yaml":        nil,

@@ -106,8 +106,13 @@ func validatePolicyBlocks(r *reporter, p string, b policyBlocks, v IstioVersion)
 
 // validateLoadBalancer checks loadBalancer at p.
 func validateLoadBalancer(r *reporter, p string, lb *LoadBalancerSettings) {
-	if oneOf(r, p+".simple", lb.Simple, "UNSPECIFIED", "LEAST_REQUEST", "LEAST_CONN", "ROUND_ROBIN", "RANDOM", "PASSTHROUGH") && lb.Simple == "LEAST_CONN" {
-		r.warnf(p+".simple", "LEAST_CONN is a deprecated alias of LEAST_REQUEST: use LEAST_REQUEST")
+	if oneOf(r, p+".simple", lb.Simple, "UNSPECIFIED", "LEAST_REQUEST", "LEAST_CONN", "ROUND_ROBIN", "RANDOM", "PASSTHROUGH") {
+		switch lb.Simple {
+		case "LEAST_CONN":
+			r.warnf(p+".simple", "LEAST_CONN is a deprecated alias of LEAST_REQUEST: use LEAST_REQUEST")
+		case "PASSTHROUGH":
+			r.errorf(p+".simple", "PASSTHROUGH is not implemented by Faultline: it forwards to the original destination address, which Faultline never dials")
+		}
 	}
 	ch := lb.ConsistentHash
 	if ch == nil {

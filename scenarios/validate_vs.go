@@ -191,13 +191,13 @@ func validateMatch(r *reporter, p string, m *HTTPMatchRequest, mesh bool) {
 	}
 	if len(m.SourceLabels) > 0 {
 		validateLabels(r, p+".sourceLabels", m.SourceLabels)
-		r.warnf(p+".sourceLabels", "has no effect in Faultline: there are no client workloads to select, so the match applies to all traffic of the listener")
+		r.errorf(p+".sourceLabels", "not implemented by Faultline: there are no client workloads to select")
 	}
 	if m.SourceNamespace != "" {
 		if !isIstioLabel(m.SourceNamespace) {
 			r.errorf(p+".sourceNamespace", "sourceNamespace match %s is invalid: must be a DNS-1123 label", m.SourceNamespace)
 		}
-		r.warnf(p+".sourceNamespace", "has no effect in Faultline: there are no client workloads in namespaces, so the match applies to all traffic of the listener")
+		r.errorf(p+".sourceNamespace", "not implemented by Faultline: there are no client workloads in namespaces")
 	}
 	validateGatewayNames(r, p+".gateways", m.Gateways)
 }

@@ -167,9 +167,9 @@ func TestValidateVirtualServiceMatch(t *testing.T) {
 		{name: "source selectors", yaml: vs("", "  - match: [{sourceLabels: {app: productpage, \"bad key\": x}, sourceNamespace: Bad_ns}]\n"+toV1),
 			want: []want{
 				errAt("spec.http[0].match[0].sourceLabels.bad key", "invalid label key"),
-				warnAt("spec.http[0].match[0].sourceLabels", "has no effect in Faultline"),
+				errAt("spec.http[0].match[0].sourceLabels", "not implemented by Faultline"),
 				errAt("spec.http[0].match[0].sourceNamespace", "sourceNamespace match Bad_ns is invalid"),
-				warnAt("spec.http[0].match[0].sourceNamespace", "has no effect in Faultline"),
+				errAt("spec.http[0].match[0].sourceNamespace", "not implemented by Faultline"),
 			}},
 		{name: "port out of range", yaml: vs("", "  - match: [{port: 70000}]\n"+toV1),
 			want: []want{errAt("spec.http[0].match[0].port", "port number 70000 must be in the range 1..65535")}},

@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"strconv"
+	"time"
+)
+
+// fault is a compiled HTTPFaultInjection: Envoy's fault filter, which runs
+// before the router for requests that matched the route.
+type fault struct {
+	delay        time.Duration
+	delayPercent uint64 // numerator over a million; 0 = never
+	abortPercent uint64
+	abortStatus  int
+	// grpcStatus is set ("14") for grpcStatus aborts: HTTP 200 with
+	// grpc-status and grpc-message.
+	grpcStatus []string
+	hasAbort   bool
+}
+
+// grpcCodes maps gRPC code names (as Istio spells them) to numbers.
+var grpcCodes = map[string]int{
+	"OK": 0, "CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4,
+	"NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8,
+	"FAILED_PRECONDITION": 9, "ABORTED": 10, "OUT_OF_RANGE": 11, "UNIMPLEMENTED": 12,
+	"INTERNAL": 13, "UNAVAILABLE": 14, "DATA_LOSS": 15, "UNAUTHENTICATED": 16,
+}
+
+func grpcStatusValue(code int) []string { return []string{strconv.Itoa(code)} }
+
+// faultOutcome is what the fault stage decided.
+type faultOutcome uint8
+
+const (
+	faultPass faultOutcome = iota
+	faultAborted
+	faultCancelled // the client went away during the delay
+)
+
+// apply is the fault stage: draw for the delay, hold the request (giving
+// up at once if the client goes away: no goroutine and no timer outlive
+// it), then draw for the abort. The two draws are independent, as in
+// Envoy's fault filter.
+func (f *fault) apply(x *exchange) faultOutcome {
+	if x.rng.hit(f.delayPercent) {
+		x.flags |= flagDI
+		x.lt.stats.delays.Add(1)
+		if x.entry.rule.stats != nil {
+			x.entry.rule.stats.delays.Add(1)
+		}
+		t := time.NewTimer(f.delay)
+		select {
+		case <-t.C:
+		case <-x.r.Context().Done():
+			t.Stop()
+			return faultCancelled
+		}
+	}
+	if f.hasAbort && x.rng.hit(f.abortPercent) {
+		x.flags |= flagFI
+		x.lt.stats.aborts.Add(1)
+		if x.entry.rule.stats != nil {
+			x.entry.rule.stats.aborts.Add(1)
+		}
+		if f.grpcStatus != nil {
+			h := x.w.Header()
+			h[hdrContentType] = valGRPC
+			h[hdrGRPCStatus] = f.grpcStatus
+			h[hdrGRPCMessage] = valFaultAbort
+			x.finishLocal(200, nil, "fault_filter_abort")
+			return faultAborted
+		}
+		x.localReply(f.abortStatus, bodyFaultAbort, "fault_filter_abort")
+		return faultAborted
+	}
+	return faultPass
+}

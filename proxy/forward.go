@@ -1,0 +1,247 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufferBytes); return &b }}
+
+var valTrailers = []string{"trailers"}
+
+// upstreamRequest builds the request sent to ep. It is a shallow copy of
+// the downstream request (no Clone: the body streams through, header
+// values are shared read-only) with a new URL, a new header map and the
+// route's rewrites and header operations.
+func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination, ep *endpoint, trace bool) *http.Request {
+	in := x.r
+	var out *http.Request
+	if ctx != in.Context() {
+		out = in.WithContext(ctx)
+	} else {
+		out = new(http.Request)
+		*out = *in
+	}
+	if trace {
+		out = out.WithContext(httptrace.WithClientTrace(out.Context(), &httptrace.ClientTrace{
+			GotConn: func(ci httptrace.GotConnInfo) { x.upstreamLocal = ci.Conn.LocalAddr().String() },
+		}))
+	}
+	out.RequestURI = ""
+	out.Close = false
+	if in.ContentLength == 0 {
+		out.Body = nil // no body: lets the transport reuse connections freely
+	}
+
+	u := &url.URL{Scheme: "http", Host: ep.addr}
+	rawPath, rawQuery := x.path, x.rawQuery
+	if r.hasRewrite {
+		var newRaw string
+		if r.rewriteRegex != nil {
+			newRaw = r.rewriteRegex.ReplaceAllString(x.path, r.rewriteRepl)
+			if x.rawQuery != "" {
+				newRaw += "?" + x.rawQuery
+			}
+		} else {
+			newRaw = x.replacePath(r.rewriteURI)
+		}
+		rawPath, rawQuery, _ = strings.Cut(newRaw, "?")
+	}
+	if strings.HasPrefix(rawPath, "/") && !strings.HasPrefix(rawPath, "//") || rawPath == "*" {
+		u.Opaque = rawPath // sent verbatim: no re-escaping of the path
+	} else {
+		u.Path = rawPath
+		if p, err := url.PathUnescape(rawPath); err == nil {
+			u.Path, u.RawPath = p, rawPath
+		}
+	}
+	u.RawQuery = rawQuery
+	out.URL = u
+
+	h := make(http.Header, len(in.Header)+8)
+	tokens := connectionTokens(in.Header)
+	for k, vv := range in.Header {
+		if isHopByHop(k) || tokens != nil && contains(tokens, k) {
+			continue
+		}
+		h[k] = vv
+	}
+	if te := in.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
+		h["Te"] = valTrailers
+	}
+	h[hdrXFF] = forwardedFor(in.Header[hdrXFF], in.RemoteAddr)
+	h[hdrXFP] = valHTTP
+	if len(h[hdrRequestID]) == 0 || h[hdrRequestID][0] == "" {
+		h[hdrRequestID] = []string{x.ensureRequestID()}
+	} else {
+		x.requestID = h[hdrRequestID][0]
+	}
+	h[hdrAttemptCount] = valOne
+	if r.timeoutVal != nil {
+		h[hdrExpectedTimeout] = r.timeoutVal
+	}
+	if r.hasRewrite {
+		h[hdrOriginalPath] = []string{x.rawPath}
+	}
+	r.reqOps.apply(h)
+	d.reqOps.apply(h)
+	out.Header = h
+	switch {
+	case r.authority != "":
+		out.Host = r.authority
+	case d.authority != "":
+		out.Host = d.authority
+	}
+	return out
+}
+
+func headerHasToken(vv []string, token string) bool {
+	for _, v := range vv {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// upstreamFailure turns a transport error into Envoy's local reply.
+func (x *exchange) upstreamFailure(ctx context.Context, r *rule, c *cluster, err error) {
+	switch {
+	case timedOut(ctx):
+		x.routeTimeout(r, c)
+	case x.r.Context().Err() != nil:
+		c.stats.rqCancelled.Add(1)
+		x.clientGone()
+	default:
+		var de *DialError
+		if errors.As(err, &de) {
+			c.stats.cxConnectFail.Add(1)
+			c.stats.code(http.StatusServiceUnavailable)
+			x.flags |= flagUF
+			reason, details := connectFailure(de)
+			x.transportFailure = reason
+			body := bodyResetPrefix + "remote connection failure"
+			if reason != "" {
+				body += ", transport failure reason: " + reason
+			}
+			if errors.Is(de, os.ErrDeadlineExceeded) {
+				body = bodyResetPrefix + "connection timeout"
+			}
+			x.localReply(http.StatusServiceUnavailable, body, details)
+			return
+		}
+		// The upstream closed or reset the connection before headers.
+		c.stats.rqRxReset.Add(1)
+		c.stats.code(http.StatusServiceUnavailable)
+		x.flags |= flagUC
+		x.localReply(http.StatusServiceUnavailable, bodyResetPrefix+"connection termination",
+			"upstream_reset_before_response_started{connection_termination}")
+	}
+}
+
+// connectFailure renders a dial error as Envoy's transport failure reason
+// ("delayed connect error: 111") and response code details.
+func connectFailure(de *DialError) (reason, details string) {
+	if errors.Is(de, os.ErrDeadlineExceeded) {
+		return "", "upstream_reset_before_response_started{connection_timeout}"
+	}
+	var errno syscall.Errno
+	if errors.As(de, &errno) {
+		reason = "delayed connect error: " + strconv.Itoa(int(errno))
+		return reason, "upstream_reset_before_response_started{remote_connection_failure|" + strings.ReplaceAll(reason, " ", "_") + "}"
+	}
+	return "", "upstream_reset_before_response_started{remote_connection_failure}"
+}
+
+// copyResponse streams the upstream response to the client: headers minus
+// hop-by-hop ones, server and x-envoy-upstream-service-time, response
+// header ops, then the body through a pooled buffer.
+func (x *exchange) copyResponse(ctx context.Context, res *http.Response, r *rule, d *destination, c *cluster) {
+	h := x.w.Header()
+	tokens := connectionTokens(res.Header)
+	for k, vv := range res.Header {
+		if isHopByHop(k) || tokens != nil && contains(tokens, k) {
+			continue
+		}
+		h[k] = vv
+	}
+	if _, ok := h[hdrContentType]; !ok {
+		h[hdrContentType] = nil // relay as is: no content sniffing
+	}
+	h[hdrServer] = x.lt.server
+	h[hdrServiceTime] = serviceTimeValue(x.serviceTime)
+	r.respOps.apply(h)
+	d.respOps.apply(h)
+	if len(res.Trailer) > 0 {
+		keys := make([]string, 0, len(res.Trailer))
+		for k := range res.Trailer {
+			keys = append(keys, k)
+		}
+		h["Trailer"] = []string{strings.Join(keys, ", ")}
+	}
+	c.stats.code(res.StatusCode)
+	x.code, x.details, x.wroteHeader = res.StatusCode, "via_upstream", true
+	x.w.WriteHeader(res.StatusCode)
+
+	bp := bufPool.Get().(*[]byte)
+	readErr, writeErr := x.copyBody(res.Body, *bp, res.ContentLength == -1)
+	bufPool.Put(bp)
+	res.Body.Close()
+	switch {
+	case writeErr != nil:
+		x.clientGone()
+		x.abort = true
+	case readErr != nil:
+		if timedOut(ctx) {
+			x.routeTimeout(r, c)
+		} else if x.r.Context().Err() != nil {
+			x.clientGone()
+		} else {
+			c.stats.rqRxReset.Add(1)
+			x.flags |= flagUR
+		}
+		x.abort = true
+	}
+	for k, vv := range res.Trailer {
+		h[http.TrailerPrefix+k] = vv
+	}
+}
+
+// copyBody copies src to the client, flushing after every write when the
+// response streams (unknown length), as httputil.ReverseProxy does.
+func (x *exchange) copyBody(src io.Reader, buf []byte, flush bool) (readErr, writeErr error) {
+	var flusher http.Flusher
+	if flush {
+		flusher, _ = x.w.(http.Flusher)
+	}
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			m, werr := x.w.Write(buf[:n])
+			x.bytesSent += int64(m)
+			if werr != nil {
+				return nil, werr
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return err, nil
+		}
+	}
+}

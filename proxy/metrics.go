@@ -1,0 +1,444 @@
+package proxy
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Counters are atomics owned by a registry that outlives route tables, so a
+// Proxy's numbers keep accumulating across Apply. Tables hold pointers to
+// them; the hot path only ever does atomic adds.
+
+// flag is one Envoy response flag; a request's flags are a bit set.
+type flag uint32
+
+// Response flags, in the order Envoy prints them (its ResponseFlag enum).
+const (
+	flagLH    flag = 1 << iota // local health check failed
+	flagUH                     // no healthy upstream
+	flagUT                     // upstream request timeout
+	flagLR                     // local reset
+	flagUR                     // upstream remote reset
+	flagUF                     // upstream connection failure
+	flagUC                     // upstream connection termination
+	flagUO                     // upstream overflow
+	flagNR                     // no route
+	flagDI                     // delay injected
+	flagFI                     // fault (abort) injected
+	flagRL                     // rate limited
+	flagUAEX                   // unauthorized external service
+	flagRLSE                   // rate limit service error
+	flagDC                     // downstream connection termination
+	flagURX                    // upstream retry limit exceeded
+	flagSI                     // stream idle timeout
+	flagIH                     // invalid envoy request headers
+	flagDPE                    // downstream protocol error
+	flagUMSDR                  // upstream max stream duration reached
+	flagRFCF                   // response from cache filter
+	flagNFCF                   // no filter config found
+	flagDT                     // duration timeout
+	flagUPE                    // upstream protocol error
+	flagNC                     // no cluster found
+	flagOM                     // overload manager
+	flagDF                     // DNS resolution failed
+	numFlags  = iota
+)
+
+var flagNames = [numFlags]string{
+	"LH", "UH", "UT", "LR", "UR", "UF", "UC", "UO", "NR", "DI", "FI", "RL", "UAEX", "RLSE",
+	"DC", "URX", "SI", "IH", "DPE", "UMSDR", "RFCF", "NFCF", "DT", "UPE", "NC", "OM", "DF",
+}
+
+// appendFlags writes a flag set as %RESPONSE_FLAGS% does: "DI,FI", or "-".
+func appendFlags(b []byte, f flag) []byte {
+	if f == 0 {
+		return append(b, '-')
+	}
+	first := true
+	for i := 0; i < numFlags; i++ {
+		if f&(1<<i) == 0 {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, flagNames[i]...)
+	}
+	return b
+}
+
+// listenerStats are Envoy's http.<prefix>.* counters of one listener.
+type listenerStats struct {
+	name         string
+	requests     atomic.Int64 // downstream_rq_total; also the request sequence
+	active       atomic.Int64 // downstream_rq_active
+	byClass      [6]atomic.Int64
+	noRoute      atomic.Int64
+	noCluster    atomic.Int64
+	blockAll     atomic.Int64
+	redirects    atomic.Int64
+	direct       atomic.Int64
+	delays       atomic.Int64
+	aborts       atomic.Int64
+	clientCancel atomic.Int64
+}
+
+// routeKey names a rule: VirtualService, rule index, route name.
+type routeKey struct {
+	vs   string
+	rule int
+	name string
+}
+
+// routeStats count what happened to requests matched by one HTTPRoute
+// (all its match blocks, on every listener it is emitted for).
+type routeStats struct {
+	key      routeKey
+	matched  atomic.Int64
+	delays   atomic.Int64
+	aborts   atomic.Int64
+	timeouts atomic.Int64
+	direct   atomic.Int64
+	redirect atomic.Int64
+}
+
+// clusterStats are Envoy's cluster.<name>.* counters.
+type clusterStats struct {
+	name           string
+	rqTotal        atomic.Int64 // upstream_rq_total
+	rqActive       atomic.Int64 // upstream_rq_active (gauge)
+	rqTimeout      atomic.Int64 // upstream_rq_timeout
+	rqCancelled    atomic.Int64 // upstream_rq_cancelled
+	cxConnectFail  atomic.Int64 // upstream_cx_connect_fail
+	cxNoneHealthy  atomic.Int64 // upstream_cx_none_healthy
+	rqRxReset      atomic.Int64 // upstream_rq_rx_reset
+	codes          [600]atomic.Int64
+	membershipSize atomic.Int64 // membership_total of the current table
+}
+
+func (c *clusterStats) code(status int) {
+	if status >= 100 && status < 600 {
+		c.codes[status].Add(1)
+	}
+}
+
+// registry owns every counter and every upstream transport of a Proxy.
+// Its maps are touched only while compiling and snapshotting, never per
+// request.
+type registry struct {
+	mu         sync.Mutex
+	listeners  map[string]*listenerStats
+	listenerID map[string]int
+	routes     map[routeKey]*routeStats
+	clusters   map[string]*clusterStats
+	transports map[string]*clusterTransport
+	flags      [numFlags]atomic.Int64
+}
+
+func newRegistry() *registry {
+	return &registry{
+		listeners:  map[string]*listenerStats{},
+		listenerID: map[string]int{},
+		routes:     map[routeKey]*routeStats{},
+		clusters:   map[string]*clusterStats{},
+		transports: map[string]*clusterTransport{},
+	}
+}
+
+// listener returns the counters and the stable index of a listener name.
+func (r *registry) listener(name string) (*listenerStats, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.listeners[name]
+	if !ok {
+		s = &listenerStats{name: name}
+		r.listeners[name] = s
+		r.listenerID[name] = len(r.listenerID)
+	}
+	return s, r.listenerID[name]
+}
+
+func (r *registry) route(k routeKey) *routeStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.routes[k]
+	if !ok {
+		s = &routeStats{key: k}
+		r.routes[k] = s
+	}
+	return s
+}
+
+func (r *registry) cluster(name string) *clusterStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.clusters[name]
+	if !ok {
+		s = &clusterStats{name: name}
+		r.clusters[name] = s
+	}
+	return s
+}
+
+// transport returns the cluster's upstream transport, created once and
+// kept across tables so keep-alive connections survive an Apply.
+func (r *registry) transport(name string) *clusterTransport {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.transports[name]
+	if !ok {
+		t = newClusterTransport()
+		r.transports[name] = t
+	}
+	return t
+}
+
+func (r *registry) countFlags(f flag) {
+	for f != 0 {
+		i := trailingZeros(uint32(f))
+		r.flags[i].Add(1)
+		f &^= 1 << i
+	}
+}
+
+func trailingZeros(x uint32) int {
+	n := 0
+	for x&1 == 0 {
+		x >>= 1
+		n++
+	}
+	return n
+}
+
+func (r *registry) closeIdle() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.transports {
+		t.CloseIdleConnections()
+	}
+}
+
+// Stats is a plain-value snapshot of a Proxy's counters. Its embedded
+// Totals carry the fields of the run report's "proxy" block (DESIGN.md), so
+// the snapshot marshals into that block directly and adds the detail.
+type Stats struct {
+	Totals
+	Listeners []ListenerStats `json:"listeners"`
+	Routes    []RouteStats    `json:"routes"`
+	Clusters  []ClusterStats  `json:"clusters"`
+}
+
+// Totals is the report's "proxy" block.
+type Totals struct {
+	// UpstreamRequests counts requests sent to upstream endpoints (every
+	// attempt; equals client requests until retries exist).
+	UpstreamRequests int64 `json:"upstreamRequests"`
+	// Retries is always 0 until retries are implemented.
+	Retries int64 `json:"retries"`
+	// Timeouts counts route timeouts (504, flag UT).
+	Timeouts int64 `json:"timeouts"`
+	// Overflows is always 0 until connection pools are implemented.
+	Overflows int64 `json:"overflows"`
+	// Ejections is always 0 until outlier detection is implemented.
+	Ejections     int64 `json:"ejections"`
+	FaultsDelayed int64 `json:"faultsDelayed"`
+	FaultsAborted int64 `json:"faultsAborted"`
+	// Mirrored is always 0 until mirroring is implemented.
+	Mirrored int64 `json:"mirrored"`
+	// ByFlag counts responses per Envoy response flag; a response with
+	// several flags ("DI,FI") counts once under each. Flags never seen are
+	// absent.
+	ByFlag map[string]int64 `json:"byFlag"`
+}
+
+// ListenerStats are one listener's http.<listener>.* counters.
+type ListenerStats struct {
+	Name            string `json:"name"`
+	Requests        int64  `json:"downstream_rq_total"`
+	Active          int64  `json:"downstream_rq_active"`
+	Rq1xx           int64  `json:"downstream_rq_1xx"`
+	Rq2xx           int64  `json:"downstream_rq_2xx"`
+	Rq3xx           int64  `json:"downstream_rq_3xx"`
+	Rq4xx           int64  `json:"downstream_rq_4xx"`
+	Rq5xx           int64  `json:"downstream_rq_5xx"`
+	NoRoute         int64  `json:"no_route"`
+	NoCluster       int64  `json:"no_cluster"`
+	BlockAll        int64  `json:"block_all"`
+	Redirects       int64  `json:"rq_redirect"`
+	DirectResponses int64  `json:"rq_direct_response"`
+	DelaysInjected  int64  `json:"fault.delays_injected"`
+	AbortsInjected  int64  `json:"fault.aborts_injected"`
+	ClientCancelled int64  `json:"downstream_cx_destroy_remote_active_rq"`
+}
+
+// RouteStats count the requests one HTTPRoute matched and what was done
+// to them.
+type RouteStats struct {
+	VirtualService string `json:"virtualService"`
+	// Rule is the index of the HTTPRoute in spec.http.
+	Rule int `json:"rule"`
+	// Name is the route name as %ROUTE_NAME% prints it (may be empty).
+	Name            string `json:"name"`
+	Matched         int64  `json:"matched"`
+	DelaysInjected  int64  `json:"delaysInjected"`
+	AbortsInjected  int64  `json:"abortsInjected"`
+	Timeouts        int64  `json:"timeouts"`
+	DirectResponses int64  `json:"directResponses"`
+	Redirects       int64  `json:"redirects"`
+}
+
+// ClusterStats are one cluster's counters under Envoy's names.
+type ClusterStats struct {
+	// Name is Envoy's cluster name, outbound|<port>|<subset>|<fqdn>.
+	Name                  string `json:"name"`
+	UpstreamRqTotal       int64  `json:"upstream_rq_total"`
+	UpstreamRqActive      int64  `json:"upstream_rq_active"`
+	UpstreamRqTimeout     int64  `json:"upstream_rq_timeout"`
+	UpstreamRqCancelled   int64  `json:"upstream_rq_cancelled"`
+	UpstreamRqRxReset     int64  `json:"upstream_rq_rx_reset"`
+	UpstreamCxConnectFail int64  `json:"upstream_cx_connect_fail"`
+	UpstreamCxNoneHealthy int64  `json:"upstream_cx_none_healthy"`
+	MembershipTotal       int64  `json:"membership_total"`
+	// Codes holds upstream_rq_<code> and upstream_rq_<N>xx, keyed by those
+	// names. Local timeouts (504) and connect failures (503) count here too,
+	// as Envoy charges them.
+	Codes map[string]int64 `json:"codes"`
+}
+
+// Counters flattens the cluster's counters into Envoy's stat names
+// (without the "cluster.<name>." prefix), for a metrics exporter.
+func (c ClusterStats) Counters() map[string]int64 {
+	m := map[string]int64{
+		"upstream_rq_total":        c.UpstreamRqTotal,
+		"upstream_rq_active":       c.UpstreamRqActive,
+		"upstream_rq_timeout":      c.UpstreamRqTimeout,
+		"upstream_rq_cancelled":    c.UpstreamRqCancelled,
+		"upstream_rq_rx_reset":     c.UpstreamRqRxReset,
+		"upstream_cx_connect_fail": c.UpstreamCxConnectFail,
+		"upstream_cx_none_healthy": c.UpstreamCxNoneHealthy,
+		"membership_total":         c.MembershipTotal,
+	}
+	for k, v := range c.Codes {
+		m[k] = v
+	}
+	return m
+}
+
+// Cluster returns the named cluster's stats, or false.
+func (s Stats) Cluster(name string) (ClusterStats, bool) {
+	for _, c := range s.Clusters {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return ClusterStats{}, false
+}
+
+// Listener returns the named listener's stats, or false.
+func (s Stats) Listener(name string) (ListenerStats, bool) {
+	for _, l := range s.Listeners {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return ListenerStats{}, false
+}
+
+// Route returns the stats of rule index rule of a VirtualService, or false.
+func (s Stats) Route(virtualService string, rule int) (RouteStats, bool) {
+	for _, r := range s.Routes {
+		if r.VirtualService == virtualService && r.Rule == rule {
+			return r, true
+		}
+	}
+	return RouteStats{}, false
+}
+
+func (r *registry) snapshot() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Stats{Totals: Totals{ByFlag: map[string]int64{}}}
+	for _, l := range r.listeners {
+		ls := ListenerStats{
+			Name:            l.name,
+			Requests:        l.requests.Load(),
+			Active:          l.active.Load(),
+			Rq1xx:           l.byClass[1].Load(),
+			Rq2xx:           l.byClass[2].Load(),
+			Rq3xx:           l.byClass[3].Load(),
+			Rq4xx:           l.byClass[4].Load(),
+			Rq5xx:           l.byClass[5].Load(),
+			NoRoute:         l.noRoute.Load(),
+			NoCluster:       l.noCluster.Load(),
+			BlockAll:        l.blockAll.Load(),
+			Redirects:       l.redirects.Load(),
+			DirectResponses: l.direct.Load(),
+			DelaysInjected:  l.delays.Load(),
+			AbortsInjected:  l.aborts.Load(),
+			ClientCancelled: l.clientCancel.Load(),
+		}
+		s.FaultsDelayed += ls.DelaysInjected
+		s.FaultsAborted += ls.AbortsInjected
+		s.Listeners = append(s.Listeners, ls)
+	}
+	for _, rt := range r.routes {
+		s.Routes = append(s.Routes, RouteStats{
+			VirtualService:  rt.key.vs,
+			Rule:            rt.key.rule,
+			Name:            rt.key.name,
+			Matched:         rt.matched.Load(),
+			DelaysInjected:  rt.delays.Load(),
+			AbortsInjected:  rt.aborts.Load(),
+			Timeouts:        rt.timeouts.Load(),
+			DirectResponses: rt.direct.Load(),
+			Redirects:       rt.redirect.Load(),
+		})
+	}
+	for _, c := range r.clusters {
+		cs := ClusterStats{
+			Name:                  c.name,
+			UpstreamRqTotal:       c.rqTotal.Load(),
+			UpstreamRqActive:      c.rqActive.Load(),
+			UpstreamRqTimeout:     c.rqTimeout.Load(),
+			UpstreamRqCancelled:   c.rqCancelled.Load(),
+			UpstreamRqRxReset:     c.rqRxReset.Load(),
+			UpstreamCxConnectFail: c.cxConnectFail.Load(),
+			UpstreamCxNoneHealthy: c.cxNoneHealthy.Load(),
+			MembershipTotal:       c.membershipSize.Load(),
+			Codes:                 map[string]int64{},
+		}
+		var classes [6]int64
+		for code := 100; code < 600; code++ {
+			if n := c.codes[code].Load(); n > 0 {
+				cs.Codes["upstream_rq_"+strconv.Itoa(code)] = n
+				classes[code/100] += n
+			}
+		}
+		for k := 1; k < 6; k++ {
+			if classes[k] > 0 {
+				cs.Codes["upstream_rq_"+strconv.Itoa(k)+"xx"] = classes[k]
+			}
+		}
+		s.UpstreamRequests += cs.UpstreamRqTotal
+		s.Timeouts += cs.UpstreamRqTimeout
+		s.Clusters = append(s.Clusters, cs)
+	}
+	for i := range r.flags {
+		if n := r.flags[i].Load(); n > 0 {
+			s.ByFlag[flagNames[i]] = n
+		}
+	}
+	slices.SortFunc(s.Listeners, func(a, b ListenerStats) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.Clusters, func(a, b ClusterStats) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.Routes, func(a, b RouteStats) int {
+		if c := strings.Compare(a.VirtualService, b.VirtualService); c != 0 {
+			return c
+		}
+		return a.Rule - b.Rule
+	})
+	return s
+}

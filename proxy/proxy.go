@@ -1,0 +1,404 @@
+// Package proxy is Faultline's L7 data plane: an HTTP/1.1 routing proxy
+// that does to traffic what Envoy does under Istio, from the VirtualService,
+// DestinationRule, Gateway and ServiceEntry resources of an experiment
+// (ISTIO.md is the reference for every behaviour).
+//
+// An experiment compiles once (Compile) into an immutable Table of
+// listeners, virtual hosts, routes and clusters; a Proxy serves one table
+// at a time and swaps it atomically (Apply). The "mesh" listener plays the
+// sidecar: it routes by Host, or by the absolute URI of a client that uses
+// it as HTTP_PROXY. Each Gateway server port gets its own listener, named
+// "<gateway>:<port>". Per-request state is pooled, counters are atomics,
+// random draws come from a per-request generator derived from
+// Options.Seed, and nothing on the request path takes a shared lock (the
+// access log, when enabled, is the one exception: a buffered writer behind
+// a mutex).
+//
+// Deliberate differences from Envoy under Istio:
+//
+//   - Unknown hosts on the mesh are refused as REGISTRY_ONLY does (502,
+//     empty body, route block_all) instead of ALLOW_ANY's passthrough:
+//     Faultline never dials an address the experiment did not name.
+//     ServiceEntry resolution NONE, DYNAMIC_DNS and DNS of names are
+//     compile errors for the same reason, unless the host is bound in the
+//     Experiment's spec.services; ISTIO_MUTUAL is plain text.
+//   - Every dial target is checked against Options.AllowTarget when the
+//     table compiles (loopback only by default).
+//   - No default retry policy yet: Istio retries connect failures twice
+//     by default; Faultline makes one attempt until retries land. Retries,
+//     connection pools (circuit breaking), outlier detection, mirroring and
+//     consistent-hash load balancing are rejected by validation for now.
+//   - The route timeout starts when the router starts (after any fault
+//     delay), not when the request body has been fully received.
+//   - Paths are matched as sent: no RFC 3986 normalisation, no slash
+//     merging. Envoy %FORMATTER% header values, TLS, HTTP/2, upgrades
+//     (WebSocket) and 100-continue relaying are not implemented.
+//   - On the mesh, which merges every sidecar port into one listener, a
+//     match's port is compared at run time with the request's port (from
+//     Host, else the service's only port, else 80).
+//   - Request and destination header operations apply route level first,
+//     then destination level (a destination "set" wins).
+//   - Unused gateway listeners stay open after an Apply that drops their
+//     Gateway; they answer 404 (NR) until Close.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/faultline/faultline/scenarios"
+)
+
+// Options configure a Proxy and the compilation of its tables.
+type Options struct {
+	// Seed drives every random decision (fault draws, weighted routing,
+	// RANDOM and LEAST_REQUEST picks). Requests arriving in the same order
+	// on a listener draw the same values under the same seed. Zero is a
+	// seed like any other: the engine picks a fresh one when the
+	// experiment names none.
+	Seed int64
+	// AccessLog receives Istio's TEXT access log, one line per request.
+	// Nil disables it at no cost.
+	AccessLog io.Writer
+	// AllowTarget approves every upstream address ("host:port") when a
+	// table compiles; a refusal is a compile error naming the address. Nil
+	// allows loopback only (127.0.0.0/8, ::1, localhost).
+	AllowTarget func(hostport string) error
+	// Logger receives compile warnings and server errors. Nil discards.
+	Logger *slog.Logger
+	// DrainTimeout bounds how long Close waits for requests in flight
+	// before closing their connections. Zero means 5s.
+	DrainTimeout time.Duration
+}
+
+// Listener describes an open listener.
+type Listener struct {
+	// Name is "mesh" or "<gateway>:<port>".
+	Name string `json:"name"`
+	// Gateway is the Gateway's name; empty for the mesh.
+	Gateway string `json:"gateway,omitempty"`
+	// Port is the Gateway server port; 0 for the mesh.
+	Port uint32 `json:"port,omitempty"`
+	// Addr is the address the listener accepts on.
+	Addr string `json:"addr"`
+}
+
+// Proxy serves route tables on its listeners.
+//
+// Per request, outer to inner (ISTIO.md §1.14):
+//
+//	listener ──► vhost by Host ──► first matching route ──┬─► redirect | directResponse
+//	                                                      └─► fault (delay, then abort)
+//	  ──► router: weighted destination ──► cluster (503 NC if missing)
+//	  ──► route timeout (one deadline over all attempts; 504 UT)
+//	  ──► retry (one attempt for now)
+//	  ──► pick endpoint (LB; 503 UH if none) [+ breaker admission, later]
+//	  ──► transport (per-cluster keep-alive pool; 503 UF on connect failure)
+type Proxy struct {
+	opts   Options
+	logger *slog.Logger
+	seed   uint64
+	reg    *registry
+	table  atomic.Pointer[Table]
+	log    *accessLogger
+
+	mu           sync.Mutex // control plane only: listeners, Apply, Close
+	listeners    []*openListener
+	gatewayAddrs map[string]string
+	handlers     map[string]*listenerHandler
+	closed       bool
+	stopCtx      func() bool
+	serving      sync.WaitGroup
+}
+
+type openListener struct {
+	Listener
+	ln  net.Listener
+	srv *http.Server
+}
+
+func newProxy(opts Options) *Proxy {
+	p := &Proxy{
+		opts:     opts,
+		logger:   opts.logger(),
+		seed:     uint64(opts.Seed),
+		reg:      newRegistry(),
+		handlers: map[string]*listenerHandler{},
+	}
+	if opts.AccessLog != nil {
+		p.log = newAccessLogger(opts.AccessLog)
+	}
+	return p
+}
+
+// Start opens the mesh listener on meshAddr ("127.0.0.1:0" typically) and
+// one listener per Gateway server port, on gatewayAddrs["<gateway>:<port>"]
+// or gatewayAddrs["<gateway>"] when given, else on 127.0.0.1:0; compiles
+// doc; and serves until Close or until ctx is done.
+func Start(ctx context.Context, doc *scenarios.Document, meshAddr string, gatewayAddrs map[string]string, opts Options) (*Proxy, error) {
+	p := newProxy(opts)
+	p.gatewayAddrs = gatewayAddrs
+	if doc == nil {
+		return nil, errors.New("proxy: start: no document")
+	}
+	var opened []*openListener
+	for _, spec := range listenerSpecs(doc) {
+		addr := meshAddr
+		if spec.Name != meshListener {
+			addr = p.gatewayListenAddr(spec.Listener)
+		}
+		ol, err := p.open(spec.Listener, addr)
+		if err != nil {
+			for _, o := range opened {
+				o.ln.Close()
+			}
+			return nil, err
+		}
+		opened = append(opened, ol)
+	}
+	p.listeners = opened
+	t, err := compile(doc, opts, p.gatewayAddrLocked, p.reg)
+	if err != nil {
+		for _, o := range opened {
+			o.ln.Close()
+		}
+		return nil, err
+	}
+	p.table.Store(t)
+	for _, o := range opened {
+		p.startServing(o)
+	}
+	p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Close() })
+	return p, nil
+}
+
+func (p *Proxy) gatewayListenAddr(l Listener) string {
+	if a, ok := p.gatewayAddrs[l.Name]; ok {
+		return a
+	}
+	if a, ok := p.gatewayAddrs[l.Gateway]; ok {
+		return a
+	}
+	return "127.0.0.1:0"
+}
+
+// open listens for one listener; serving starts with serve.
+func (p *Proxy) open(l Listener, addr string) (*openListener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: listen %s on %s: %w", l.Name, addr, err)
+	}
+	l.Addr = ln.Addr().String()
+	srv := &http.Server{
+		Handler:                      p.handler(l.Name),
+		ReadHeaderTimeout:            30 * time.Second,
+		IdleTimeout:                  time.Hour,
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(p.logger.Handler(), slog.LevelDebug),
+	}
+	return &openListener{Listener: l, ln: ln, srv: srv}, nil
+}
+
+func (p *Proxy) startServing(o *openListener) {
+	p.serving.Add(1)
+	go func() {
+		defer p.serving.Done()
+		if err := o.srv.Serve(o.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.logger.Error("proxy: listener stopped", "listener", o.Name, "err", err)
+		}
+	}()
+}
+
+// handler returns the listener's handler, one per name for the Proxy's life.
+func (p *Proxy) handler(name string) *listenerHandler {
+	if h, ok := p.handlers[name]; ok {
+		return h
+	}
+	stats, id := p.reg.listener(name)
+	h := &listenerHandler{p: p, id: id, salt: hashString(name), stats: stats}
+	p.handlers[name] = h
+	return h
+}
+
+// Handler serves the named listener ("mesh" or "<gateway>:<port>") in
+// process, from the current table, with the same pipeline and counters as
+// its socket. A name the table lacks answers 404 (NR).
+func (p *Proxy) Handler(listener string) http.Handler {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.handler(listener)
+}
+
+// Listeners lists the open listeners, the mesh first.
+func (p *Proxy) Listeners() []Listener {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Listener, len(p.listeners))
+	for i, o := range p.listeners {
+		out[i] = o.Listener
+	}
+	return out
+}
+
+// MeshAddr is the mesh listener's address.
+func (p *Proxy) MeshAddr() string {
+	a, _ := p.listenerAddr(meshListener)
+	return a
+}
+
+// GatewayAddr is the address of a Gateway server port's listener.
+func (p *Proxy) GatewayAddr(gateway string, port uint32) (string, bool) {
+	return p.listenerAddr(gateway + ":" + strconv.FormatUint(uint64(port), 10))
+}
+
+func (p *Proxy) listenerAddr(name string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.addrLocked(name)
+}
+
+func (p *Proxy) addrLocked(name string) (string, bool) {
+	for _, o := range p.listeners {
+		if o.Name == name {
+			return o.Addr, true
+		}
+	}
+	return "", false
+}
+
+func (p *Proxy) gatewayAddrLocked(gateway string, port uint32) (string, bool) {
+	return p.addrLocked(gateway + ":" + strconv.FormatUint(uint64(port), 10))
+}
+
+// Apply compiles doc and swaps it in atomically. Requests in flight finish
+// on the table they started with; on error the old table keeps serving.
+// Gateway server ports new in doc get listeners.
+func (p *Proxy) Apply(doc *scenarios.Document) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	if doc == nil {
+		return errors.New("proxy: apply: no document")
+	}
+	var added []*openListener
+	for _, spec := range listenerSpecs(doc) {
+		if _, ok := p.addrLocked(spec.Name); ok {
+			continue
+		}
+		ol, err := p.open(spec.Listener, p.gatewayListenAddr(spec.Listener))
+		if err != nil {
+			p.dropLocked(added)
+			return err
+		}
+		added = append(added, ol)
+		p.listeners = append(p.listeners, ol)
+	}
+	t, err := compile(doc, p.opts, p.gatewayAddrLocked, p.reg)
+	if err != nil {
+		p.dropLocked(added)
+		return err
+	}
+	p.table.Store(t)
+	for _, o := range added {
+		p.startServing(o)
+	}
+	return nil
+}
+
+func (p *Proxy) dropLocked(added []*openListener) {
+	for _, o := range added {
+		o.ln.Close()
+		p.listeners = slices.DeleteFunc(p.listeners, func(x *openListener) bool { return x == o })
+	}
+}
+
+// Table returns the table being served.
+func (p *Proxy) Table() *Table { return p.table.Load() }
+
+// Stats returns a snapshot of every counter.
+func (p *Proxy) Stats() Stats { return p.reg.snapshot() }
+
+// Close stops the listeners, lets requests in flight finish for up to
+// Options.DrainTimeout, then closes what remains, waits for handlers to
+// return, closes idle upstream connections and flushes the access log.
+// It is safe to call more than once.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	listeners := slices.Clone(p.listeners)
+	p.mu.Unlock()
+	if p.stopCtx != nil {
+		p.stopCtx()
+	}
+	grace := p.opts.DrainTimeout
+	if grace <= 0 {
+		grace = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var wg sync.WaitGroup
+	var errs []error
+	var errMu sync.Mutex
+	for _, o := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := o.srv.Shutdown(ctx); err != nil {
+				// Drain timed out: cut the remaining connections, which
+				// cancels their requests.
+				if cerr := o.srv.Close(); cerr != nil {
+					errMu.Lock()
+					errs = append(errs, cerr)
+					errMu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	p.serving.Wait()
+	p.waitIdle(2 * time.Second)
+	p.reg.closeIdle()
+	if p.log != nil {
+		p.log.close()
+	}
+	return errors.Join(errs...)
+}
+
+// waitIdle waits, bounded, for handlers still running (cancelled requests
+// and in-process Handler callers) to return.
+func (p *Proxy) waitIdle(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		busy := false
+		p.reg.mu.Lock()
+		for _, l := range p.reg.listeners {
+			if l.active.Load() > 0 {
+				busy = true
+			}
+		}
+		p.reg.mu.Unlock()
+		if !busy {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Interface guards.
+var _ http.Handler = (*listenerHandler)(nil)

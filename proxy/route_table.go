@@ -1,0 +1,209 @@
+package proxy
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Table is a compiled, immutable route table: listeners with their virtual
+// hosts and routes, and the clusters routes send to. A Proxy swaps tables
+// atomically; requests in flight keep the table they started with.
+type Table struct {
+	listeners []*listenerTable // by the registry's stable listener index
+	names     []string         // listener names in a stable order
+	clusters  map[string]*cluster
+	seed      uint64
+	reg       *registry
+}
+
+// ListenerNames lists the listeners the table serves: "mesh" and
+// "<gateway>:<port>" for every Gateway server port.
+func (t *Table) ListenerNames() []string { return slices.Clone(t.names) }
+
+// ClusterNames lists the table's clusters by Envoy name, sorted.
+func (t *Table) ClusterNames() []string {
+	out := make([]string, 0, len(t.clusters))
+	for n := range t.clusters {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (t *Table) listener(id int) *listenerTable {
+	if id < 0 || id >= len(t.listeners) {
+		return nil
+	}
+	return t.listeners[id]
+}
+
+// listenerTable is the route configuration of one listener.
+type listenerTable struct {
+	name    string
+	gateway string // "" on the mesh listener
+	port    uint32 // gateway server port; 0 on the mesh
+	mesh    bool
+	salt    uint64 // per-listener randomness salt
+	server  []string
+	stats   *listenerStats
+
+	exact  map[string]*vhost
+	suffix []wildDomain // "*.foo.com" stored as ".foo.com", longest first
+	prefix []wildDomain // "foo.*" stored as "foo.", longest first
+	star   *vhost
+	// blockAll answers hosts no vhost claims: on the mesh Faultline acts as
+	// REGISTRY_ONLY (502, route block_all); nil on gateways (404 NR).
+	blockAll bool
+}
+
+type wildDomain struct {
+	affix string
+	vh    *vhost
+}
+
+// selectVhost finds the virtual host of host (lower-case, port stripped)
+// in Envoy's order: exact, longest suffix wildcard, longest prefix wildcard,
+// then "*". Wildcards never match the empty string.
+func (lt *listenerTable) selectVhost(host string) *vhost {
+	if vh, ok := lt.exact[host]; ok {
+		return vh
+	}
+	for _, w := range lt.suffix {
+		if len(host) > len(w.affix) && strings.HasSuffix(host, w.affix) {
+			return w.vh
+		}
+	}
+	for _, w := range lt.prefix {
+		if len(host) > len(w.affix) && strings.HasPrefix(host, w.affix) {
+			return w.vh
+		}
+	}
+	return lt.star
+}
+
+// vhost is an Envoy virtual host: domains and ordered routes.
+type vhost struct {
+	name   string
+	routes []*routeEntry
+	// servicePort is the port of a single-port service this vhost stands
+	// for; the mesh uses it when Host names no port.
+	servicePort uint32
+	// requireTLS answers every request with a 301 to https (gateway server
+	// tls.httpsRedirect).
+	requireTLS bool
+}
+
+// routeEntry is one Envoy route: one match block of an HTTPRoute.
+type routeEntry struct {
+	match matcher
+	rule  *rule
+	// prefix is the uri prefix of the match, for prefix rewrites; "/" when
+	// the match has no uri (Envoy's route is then prefix "/").
+	prefix   string
+	wholeURI bool // exact/regex uri: rewrites replace the whole path
+	name     string
+}
+
+// actionKind says what a rule does with a matched request.
+type actionKind uint8
+
+const (
+	actionForward actionKind = iota
+	actionRedirect
+	actionDirect
+)
+
+// rule is a compiled HTTPRoute, shared by its route entries.
+type rule struct {
+	kind  actionKind
+	stats *routeStats // nil for the default route
+
+	fault   *fault
+	timeout time.Duration
+	// timeoutVal is x-envoy-expected-rq-timeout-ms, nil without a timeout.
+	timeoutVal []string
+
+	dests       []*destination
+	totalWeight uint64
+
+	rewriteURI   string
+	rewriteRegex *regexp.Regexp
+	rewriteRepl  string
+	hasRewrite   bool
+	authority    string // rewrite.authority or a host set/add
+
+	reqOps  headerOps
+	respOps headerOps
+
+	redirect *redirect
+	direct   *directResponse
+}
+
+// destination is one weighted destination of a rule.
+type destination struct {
+	weight uint64
+	// cluster is fixed when the port is known at compile time.
+	cluster *cluster
+	// byPort resolves the cluster from the request's port (mesh, service
+	// with several ports, destination without port).
+	byPort []portCluster
+	// missingSubset: the subset is defined by no DestinationRule, so the
+	// cluster does not exist (503 NC).
+	missingSubset bool
+	name          string // cluster name, for NC logs
+	authority     string
+	reqOps        headerOps
+	respOps       headerOps
+}
+
+type portCluster struct {
+	port uint32
+	c    *cluster
+}
+
+func (d *destination) resolve(port uint32) *cluster {
+	if d.cluster != nil || d.missingSubset {
+		return d.cluster
+	}
+	for i := range d.byPort {
+		if d.byPort[i].port == port {
+			return d.byPort[i].c
+		}
+	}
+	return nil
+}
+
+// pick chooses a weighted destination: uniform in [0, total).
+func (r *rule) pick(g *rng) *destination {
+	if len(r.dests) == 1 {
+		return r.dests[0]
+	}
+	n := g.below(r.totalWeight)
+	for _, d := range r.dests {
+		if n < d.weight {
+			return d
+		}
+		n -= d.weight
+	}
+	return r.dests[len(r.dests)-1]
+}
+
+// redirect is a compiled HTTPRedirect.
+type redirect struct {
+	code       int
+	uri        string
+	prefix     string
+	hasPrefix  bool
+	authority  string
+	scheme     string
+	port       uint32
+	derivePort string
+}
+
+// directResponse is a compiled HTTPDirectResponse.
+type directResponse struct {
+	status int
+	body   []byte
+}

@@ -1,0 +1,73 @@
+package server_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// allowedImports is STYLE.md's import table: the in-repo packages each
+// package may import directly. Anything else in the repo is forbidden.
+var allowedImports = map[string][]string{
+	"bench":         {"loadgen", "proxy", "scenarios", "server/demo"},
+	"cmd/faultline": {"server"},
+	"loadgen":       {},
+	"migrations":    {},
+	"proxy":         {"scenarios"},
+	"scenarios":     {},
+	"server":        {"proxy", "scenarios", "server/api", "server/demo", "server/engine", "server/report", "server/runs", "server/store", "web"},
+	"server/api":    {"scenarios", "server/report", "server/store"},
+	"server/demo":   {},
+	"server/engine": {"loadgen", "proxy", "scenarios", "server/demo", "server/report"},
+	"server/report": {"proxy", "scenarios"},
+	"server/runs":   {"proxy", "scenarios", "server/engine", "server/report", "server/store"},
+	"server/store":  {"migrations"},
+	"web":           {},
+}
+
+// forbiddenModules keeps heavy dependencies out of the packages that must
+// stay usable as libraries.
+var forbiddenModules = map[string][]string{
+	"proxy":     {"github.com/gin-gonic/", "gorm.io/", "fortio.org/"},
+	"loadgen":   {"github.com/gin-gonic/", "gorm.io/"},
+	"scenarios": {"github.com/gin-gonic/", "gorm.io/", "fortio.org/"},
+}
+
+func TestImportsFollowTheLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", "github.com/faultline/faultline/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const module = "github.com/faultline/faultline/"
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var pkg struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&pkg); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(pkg.ImportPath, module)
+		allowed, known := allowedImports[name]
+		if !known {
+			t.Errorf("package %s is not in the import table; add it with its allowed imports", name)
+			continue
+		}
+		for _, imp := range pkg.Imports {
+			if dep, ok := strings.CutPrefix(imp, module); ok && !slices.Contains(allowed, dep) {
+				t.Errorf("%s imports %s, which the layering forbids", name, dep)
+			}
+			for _, bad := range forbiddenModules[name] {
+				if strings.HasPrefix(imp, bad) {
+					t.Errorf("%s imports %s; it must stay free of %s", name, imp, bad)
+				}
+			}
+		}
+	}
+}
