@@ -140,7 +140,11 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	log.Info("run started", "experiment", r.Experiment, "seed", seed, "mesh", px.MeshAddr())
 	res, err := runner.Run(ctx, spec)
 	r.EndedAt = time.Now().UTC()
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Stopped before the load began: an empty, stopped report.
+		res = &loadgen.Result{}
+	case err != nil:
 		return nil, fmt.Errorf("engine: load: %w", err)
 	}
 	fill(r, res)
