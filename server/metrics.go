@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -144,9 +145,12 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	sort.Strings(clusters)
 	for _, c := range clusters {
 		for stat, v := range totals.clusters[c] {
-			name, kind := "envoy_cluster_"+sanitize(stat), prometheus.GaugeValue
-			if stat != "upstream_rq_active" && stat != "membership_total" {
-				name, kind = name+"_total", prometheus.CounterValue
+			name, kind := "envoy_cluster_"+sanitize(stat), prometheus.CounterValue
+			switch {
+			case stat == "upstream_rq_active" || stat == "membership_total":
+				kind = prometheus.GaugeValue // Envoy gauges
+			case !strings.HasSuffix(name, "_total"):
+				name += "_total"
 			}
 			desc := prometheus.NewDesc(name, "Envoy cluster stat "+stat+", summed over runs.", []string{"cluster_name"}, nil)
 			ch <- prometheus.MustNewConstMetric(desc, kind, float64(v), c)

@@ -191,7 +191,11 @@ func TestExperimentLifecycleAndRunThroughAPI(t *testing.T) {
 	if want := fmt.Sprintf("/api/v1/experiments/%d", created.ID); h.Get("Location") != want {
 		t.Errorf("Location = %q, want %q", h.Get("Location"), want)
 	}
-	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(abortExperiment), 409, nil)
+	var conflict errorJSON
+	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(abortExperiment), 409, &conflict)
+	if conflict.Error.Field != "metadata.name" || !strings.Contains(conflict.Error.Message, `"e2e-abort" exists already`) {
+		t.Errorf("conflict error = %+v", conflict.Error)
+	}
 
 	updated := strings.Replace(abortExperiment, "requests: 60", "requests: 40", 1)
 	var got experimentJSON
@@ -406,7 +410,8 @@ func TestMetricsExposeRunsAndProxyCounters(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}
-	for _, want := range []string{`faultline_runs_finished_total{status="succeeded"} 1`, `envoy_http_fault_aborts_injected_total 60`} {
+	for _, want := range []string{`faultline_runs_finished_total{status="succeeded"} 1`, `envoy_http_fault_aborts_injected_total 60`,
+		`envoy_cluster_upstream_rq_total{cluster_name="outbound|8000||httpbin.default.svc.cluster.local"} 0`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -168,7 +169,7 @@ func (h *handlers) readExperiment(c *gin.Context) (*store.Experiment, *scenarios
 }
 
 func conflictName(err error, name string) error {
-	if err == store.ErrConflict {
+	if errors.Is(err, store.ErrConflict) {
 		return &Error{Status: http.StatusConflict, Message: "an experiment named " + strconv.Quote(name) + " exists already", Field: "metadata.name"}
 	}
 	return err
