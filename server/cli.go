@@ -45,24 +45,12 @@ type RunOptions struct {
 // RunFile runs the experiment in path once, prints its report (JSON or
 // text), stores nothing, and returns the exit code.
 func RunFile(ctx context.Context, path string, o RunOptions) int {
-	doc, code := readDocument(path, o.Stderr)
+	doc, allow, code := admitFile("run", path, o.Allow, o.Stderr)
 	if doc == nil {
 		return code
 	}
-	for _, w := range doc.Warnings {
-		fmt.Fprintln(o.Stderr, "warning:", w)
-	}
-	allow, err := engine.AllowList(o.Allow)
-	if err != nil {
-		fmt.Fprintln(o.Stderr, "faultline run: --allow:", err)
-		return ExitInvalid
-	}
 	if o.Limits == (engine.Limits{}) {
 		o.Limits = engine.DefaultLimits
-	}
-	if err := engine.CheckTargets(doc, allow); err != nil {
-		fmt.Fprintln(o.Stderr, "faultline run:", err)
-		return ExitInvalid
 	}
 	if err := engine.CheckLimits(doc.Experiment.Spec.Load, o.Limits); err != nil {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
@@ -128,18 +116,9 @@ type ProxyOptions struct {
 // ServeProxy runs the proxy alone with the routes of the experiment in
 // path (and its demo targets) until ctx ends; it returns the exit code.
 func ServeProxy(ctx context.Context, path string, o ProxyOptions) int {
-	doc, code := readDocument(path, o.Stderr)
+	doc, allow, code := admitFile("proxy", path, o.Allow, o.Stderr)
 	if doc == nil {
 		return code
-	}
-	allow, err := engine.AllowList(o.Allow)
-	if err != nil {
-		fmt.Fprintln(o.Stderr, "faultline proxy: --allow:", err)
-		return ExitInvalid
-	}
-	if err := engine.CheckTargets(doc, allow); err != nil {
-		fmt.Fprintln(o.Stderr, "faultline proxy:", err)
-		return ExitInvalid
 	}
 	targets, err := engine.StartDemoTargets(ctx, doc)
 	if err != nil {
@@ -191,6 +170,29 @@ func ServeDemo(ctx context.Context, name string, o DemoOptions) error {
 
 // Examples lists the shipped example experiments.
 func Examples() ([]scenarios.Example, error) { return scenarios.Examples() }
+
+// admitFile reads and parses path, prints its warnings, and applies the
+// target allow-list built from entries; a nil document comes with the exit
+// code to return.
+func admitFile(command, path string, entries []string, stderr io.Writer) (*scenarios.Document, func(string) error, int) {
+	doc, code := readDocument(path, stderr)
+	if doc == nil {
+		return nil, nil, code
+	}
+	for _, w := range doc.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	allow, err := engine.AllowList(entries)
+	if err != nil {
+		fmt.Fprintf(stderr, "faultline %s: --allow: %v\n", command, err)
+		return nil, nil, ExitInvalid
+	}
+	if err := engine.CheckTargets(doc, allow); err != nil {
+		fmt.Fprintf(stderr, "faultline %s: %v\n", command, err)
+		return nil, nil, ExitInvalid
+	}
+	return doc, allow, ExitPass
+}
 
 // readDocument reads and parses path, printing problems; a nil document
 // comes with the exit code to return.
