@@ -4,16 +4,15 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
 	"slices"
 )
 
-//go:embed examples/*.yaml
+//go:embed *.yaml
 var examplesFS embed.FS
 
 // Example is a shipped example experiment.
 type Example struct {
-	// File is the file name under scenarios/examples.
+	// File is the file name under scenarios/.
 	File        string
 	Name        string
 	Description string
@@ -22,13 +21,13 @@ type Example struct {
 
 // Examples returns the shipped example experiments, parsed, sorted by file.
 func Examples() ([]Example, error) {
-	entries, err := fs.ReadDir(examplesFS, "examples")
+	entries, err := fs.ReadDir(examplesFS, ".")
 	if err != nil {
 		return nil, fmt.Errorf("scenarios: examples: %w", err)
 	}
 	var out []Example
 	for _, e := range entries {
-		src, err := examplesFS.ReadFile(path.Join("examples", e.Name()))
+		src, err := examplesFS.ReadFile(e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("scenarios: example %s: %w", e.Name(), err)
 		}

@@ -218,7 +218,7 @@ func scenariosCommand() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			for _, ex := range examples {
-				fmt.Fprintf(w, "%-28s scenarios/examples/%-28s %s\n", ex.Name, ex.File, ex.Description)
+				fmt.Fprintf(w, "%-28s scenarios/%-30s %s\n", ex.Name, ex.File, ex.Description)
 			}
 			return nil
 		},
