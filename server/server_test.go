@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"fortio.org/fortio/fhttp"
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/faultline/faultline/server"
@@ -389,7 +392,9 @@ func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
 		{"GET", "/api/v1/experiments"}, {"POST", "/api/v1/experiments"},
 		{"GET", "/api/v1/experiments/{id}"}, {"PUT", "/api/v1/experiments/{id}"}, {"DELETE", "/api/v1/experiments/{id}"},
 		{"POST", "/api/v1/experiments/{id}/runs"}, {"GET", "/api/v1/runs"}, {"GET", "/api/v1/runs/{id}"},
-		{"GET", "/api/v1/runs/{id}/events"}, {"POST", "/api/v1/runs/{id}/stop"},
+		{"GET", "/api/v1/runs/{id}/events"}, {"POST", "/api/v1/runs/{id}/stop"}, {"POST", "/api/v1/runs/{id}/rerun"},
+		{"GET", "/api/v1/runs/{id}/compare/{other}"}, {"GET", "/api/v1/runs/{id}/fortio.json"},
+		{"GET", "/api/v1/runs/{id}/junit.xml"}, {"GET", "/api/v1/runs/{id}/histogram.csv"},
 	} {
 		item := doc.Paths.Find(route.path)
 		if item == nil || item.GetOperation(route.method) == nil {
@@ -469,6 +474,161 @@ func waitRun(t *testing.T, c client, id int64) runJSON {
 			t.Fatalf("run %d still %s", id, r.Status)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const halfAbort = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: half-abort}
+spec:
+  services:
+  - {host: httpbin, port: 8000, endpoints: [{demo: httpbin}]}
+  load: {url: "http://httpbin:8000/get", connections: 1, requests: 200}
+  hypothesis:
+  - {metric: status_ratio, status: 503, op: ">", value: 0.3}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin]
+  http:
+  - fault: {abort: {httpStatus: 503, percentage: {value: PCT}}}
+    route: [{destination: {host: httpbin}}]
+`
+
+// runToEnd creates (or reuses) an experiment from src, runs it and returns the finished run.
+func runToEnd(t *testing.T, c client, src string) runJSON {
+	t.Helper()
+	var e experimentJSON
+	resp, body := c.do("POST", "/api/v1/experiments", "application/yaml", []byte(src))
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatal(err)
+	}
+	var run runJSON
+	c.json("POST", fmt.Sprintf("/api/v1/experiments/%d/runs", e.ID), "", nil, 202, &run)
+	return waitRun(t, c, run.ID)
+}
+
+type reportJSON struct {
+	Codes     map[string]int64 `json:"codes"`
+	Seed      int64            `json:"seed"`
+	Injection []struct {
+		Kind              string  `json:"kind"`
+		ConfiguredPercent float64 `json:"configuredPercent"`
+		Matched           int64   `json:"matched"`
+		Injected          int64   `json:"injected"`
+		OK                bool    `json:"ok"`
+	} `json:"injection"`
+}
+
+func TestRerunReplaysTheSameFaultDecisions(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	first := runToEnd(t, c, strings.Replace(halfAbort, "PCT", "50", 1))
+	var again runJSON
+	h := c.json("POST", fmt.Sprintf("/api/v1/runs/%d/rerun", first.ID), "", nil, 202, &again)
+	if h.Get("Location") != fmt.Sprintf("/api/v1/runs/%d", again.ID) || again.Seed != first.Seed {
+		t.Fatalf("rerun = %+v, Location %q; want the seed %d", again, h.Get("Location"), first.Seed)
+	}
+	second := waitRun(t, c, again.ID)
+	var a, b reportJSON
+	if err := json.Unmarshal(first.Report, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(second.Report, &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Codes["503"] == 0 || a.Codes["503"] != b.Codes["503"] || a.Codes["200"] != b.Codes["200"] {
+		t.Errorf("replay drew differently: %v then %v", a.Codes, b.Codes)
+	}
+	if len(a.Injection) != 1 || a.Injection[0].Matched != 200 || a.Injection[0].Injected != a.Codes["503"] || !a.Injection[0].OK {
+		t.Errorf("injection accounting = %+v, codes %v", a.Injection, a.Codes)
+	}
+	c.json("POST", "/api/v1/runs/9999/rerun", "", nil, 404, nil)
+}
+
+func TestCompareRunsSaysWhatIsSignificant(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	half := runToEnd(t, c, strings.Replace(halfAbort, "PCT", "50", 1))
+	none := runToEnd(t, c, strings.Replace(strings.Replace(halfAbort, "PCT", "0", 1), "half-abort", "no-abort", 1))
+	var cmp struct {
+		ErrorRatio struct {
+			A, B        float64
+			Significant bool
+		} `json:"errorRatio"`
+		Codes []struct {
+			Code string
+			A, B int64
+		} `json:"codes"`
+	}
+	c.json("GET", fmt.Sprintf("/api/v1/runs/%d/compare/%d", half.ID, none.ID), "", nil, 200, &cmp)
+	if !cmp.ErrorRatio.Significant || cmp.ErrorRatio.B != 0 || cmp.ErrorRatio.A < 0.3 {
+		t.Errorf("50 %% aborts against none: %+v", cmp.ErrorRatio)
+	}
+	c.json("GET", fmt.Sprintf("/api/v1/runs/%d/compare/%d", half.ID, half.ID), "", nil, 200, &cmp)
+	if cmp.ErrorRatio.Significant {
+		t.Errorf("a run against itself is significant: %+v", cmp.ErrorRatio)
+	}
+	var warned reportJSON
+	if err := json.Unmarshal(none.Report, &warned); err != nil {
+		t.Fatal(err)
+	}
+	if len(warned.Injection) != 1 || warned.Injection[0].Injected != 0 || !warned.Injection[0].OK {
+		t.Errorf("0 %% configured, 0 injected is as configured: %+v", warned.Injection)
+	}
+}
+
+func TestExports(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	run := runToEnd(t, c, strings.Replace(halfAbort, "PCT", "50", 1))
+
+	resp, body := c.do("GET", fmt.Sprintf("/api/v1/runs/%d/fortio.json", run.ID), "", nil)
+	var fr fhttp.HTTPRunnerResults
+	if resp.StatusCode != 200 || json.Unmarshal(body, &fr) != nil || fr.DurationHistogram == nil || fr.DurationHistogram.Count != 200 {
+		t.Errorf("fortio.json: %d, %d calls in fortio's own type", resp.StatusCode, fr.DurationHistogram.Count)
+	}
+
+	resp, body = c.do("GET", fmt.Sprintf("/api/v1/runs/%d/junit.xml", run.ID), "", nil)
+	var suites struct {
+		XMLName xml.Name `xml:"testsuites"`
+		Tests   int      `xml:"tests,attr"`
+		Suites  []struct {
+			Name  string `xml:"name,attr"`
+			Tests int    `xml:"tests,attr"`
+			Cases []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(body, &suites); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("junit.xml: %d %v\n%s", resp.StatusCode, err, body)
+	}
+	if len(suites.Suites) != 1 || suites.Suites[0].Tests != 1 || suites.Suites[0].Cases[0].Name != "status_ratio 503 > 0.3" || suites.Suites[0].Cases[0].Failure != nil {
+		t.Errorf("junit = %+v", suites)
+	}
+
+	resp, body = c.do("GET", fmt.Sprintf("/api/v1/runs/%d/histogram.csv", run.ID), "", nil)
+	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil || resp.StatusCode != 200 || len(rows) < 2 || rows[0][0] != "start_ms" || rows[len(rows)-1][4] != "100.000" {
+		t.Errorf("histogram.csv: %d %v %v", resp.StatusCode, err, rows)
+	}
+	c.json("GET", "/api/v1/runs/9999/junit.xml", "", nil, 404, nil)
+}
+
+func TestUnreachableTargetMakesTheRunAnError(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	src := strings.Replace(strings.Replace(halfAbort, "PCT", "0", 1), "[{demo: httpbin}]", "[{address: 127.0.0.1:1}]", 1)
+	run := runToEnd(t, c, src)
+	if run.Status != "error" || !strings.Contains(run.Reason, "127.0.0.1:1 of httpbin is unreachable") {
+		t.Errorf("run = %+v", run)
 	}
 }
 

@@ -129,10 +129,9 @@ func TestRunExitCodesAndJSONReport(t *testing.T) {
 	}
 
 	closedPort := strings.Replace(strings.Replace(experiment, "HYPOTHESIS", "1", 1), "[{demo: httpbin}]", "[{address: 127.0.0.1:1}]", 1)
-	closedPort = strings.Replace(closedPort, "percentage: {value: 100}", "percentage: {value: 0}", 1)
-	stdout, _, code = faultline(t, "run", "--json", writeFile(t, closedPort))
-	if code != 1 || !strings.Contains(stdout, `"status": "failed"`) || !strings.Contains(stdout, `"UF": 50`) {
-		t.Errorf("run against a closed port is data (503 UF), not a run error: exit %d\n%s", code, stdout)
+	_, stderr, code = faultline(t, "run", "--json", writeFile(t, closedPort))
+	if code != 3 || !strings.Contains(stderr, "spec.services[0].endpoints[0]: target 127.0.0.1:1 of httpbin is unreachable") {
+		t.Errorf("run against a closed port is a run error naming the target: exit %d, stderr %s", code, stderr)
 	}
 
 	refused := writeFile(t, strings.Replace(strings.Replace(experiment, "HYPOTHESIS", "1", 1), "[{demo: httpbin}]", "[{address: 192.0.2.1:80}]", 1))

@@ -36,6 +36,7 @@ type RunStore interface {
 // Runs starts, stops and follows runs.
 type Runs interface {
 	Start(ctx context.Context, experimentID, seed int64) (*store.Run, error)
+	Rerun(ctx context.Context, runID int64) (*store.Run, error)
 	Stop(ctx context.Context, id int64) error
 	Subscribe(id int64) (current report.Progress, updates <-chan report.Progress, cancel func(), ok bool)
 }
@@ -107,6 +108,11 @@ func New(cfg Config) http.Handler {
 	v1.GET("/runs/:id", h.getRun)
 	v1.GET("/runs/:id/events", h.runEvents)
 	v1.POST("/runs/:id/stop", h.stopRun)
+	v1.POST("/runs/:id/rerun", h.rerun)
+	v1.GET("/runs/:id/compare/:other", h.compareRuns)
+	v1.GET("/runs/:id/fortio.json", h.exportFortio)
+	v1.GET("/runs/:id/junit.xml", h.exportJUnit)
+	v1.GET("/runs/:id/histogram.csv", h.exportCSV)
 	return r
 }
 

@@ -101,6 +101,9 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 		log = slog.New(slog.DiscardHandler)
 	}
 
+	if err := Preflight(ctx, doc); err != nil {
+		return nil, err
+	}
 	targets, err := StartDemoTargets(ctx, doc)
 	if err != nil {
 		return nil, err
@@ -153,6 +156,7 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 		r.Warnings = append(r.Warnings, w.String())
 	}
 
+	report.Account(doc, r)
 	r.Verdict = report.Evaluate(doc.Experiment.Spec.Hypothesis, r)
 	switch {
 	case ctx.Err() != nil:

@@ -57,8 +57,12 @@ type Report struct {
 	LatencyMs   Latency          `json:"latencyMs"`
 	Histogram   []Bucket         `json:"histogram"`
 	Proxy       proxy.Stats      `json:"proxy"`
-	Hypothesis  []CheckResult    `json:"hypothesis"`
-	Warnings    []string         `json:"warnings,omitempty"`
+	// Injection sets every configured fault beside what the proxy did.
+	Injection []Injection `json:"injection"`
+	// RetryAmplification is upstream attempts ÷ client requests.
+	RetryAmplification float64       `json:"retryAmplification"`
+	Hypothesis         []CheckResult `json:"hypothesis"`
+	Warnings           []string      `json:"warnings,omitempty"`
 	// Fortio is fortio's own result JSON, verbatim, so its report viewer
 	// can load it.
 	Fortio json.RawMessage `json:"fortio,omitempty"`

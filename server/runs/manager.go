@@ -26,6 +26,7 @@ type Store interface {
 	GetRun(ctx context.Context, id int64) (*store.Run, error)
 	SetRunStatus(ctx context.Context, id int64, status, reason string, at time.Time) error
 	FinishRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error
+	GetExperimentVersion(ctx context.Context, id int64, version int) (*store.ExperimentVersion, error)
 }
 
 // Executor runs one experiment document; engine.Execute is the real one.
@@ -117,12 +118,39 @@ func (m *Manager) Start(ctx context.Context, experimentID int64, seed int64) (*s
 	if err != nil {
 		return nil, err
 	}
-	doc, err := scenarios.Parse([]byte(exp.Source))
+	return m.start(ctx, exp.ID, exp.Name, exp.Version, exp.Source, seed)
+}
+
+// Rerun replays a run: the same experiment version with the same seed, so
+// the proxy draws the same fault and routing decisions for the same
+// request order.
+func (m *Manager) Rerun(ctx context.Context, runID int64) (*store.Run, error) {
+	prev, err := m.store.GetRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	if prev.ExperimentID == nil {
+		return nil, fmt.Errorf("runs: rerun %d: %w: its experiment was deleted", runID, store.ErrConflict)
+	}
+	v, err := m.store.GetExperimentVersion(ctx, *prev.ExperimentID, prev.ExperimentVersion)
+	if err != nil {
+		return nil, fmt.Errorf("runs: rerun %d: version %d: %w", runID, prev.ExperimentVersion, err)
+	}
+	return m.start(ctx, *prev.ExperimentID, prev.ExperimentName, prev.ExperimentVersion, v.Source, prev.Seed)
+}
+
+func (m *Manager) start(ctx context.Context, experimentID int64, name string, version int, source string, seed int64) (*store.Run, error) {
+	doc, err := scenarios.Parse([]byte(source))
 	if err != nil {
 		return nil, err
 	}
 	if err := engine.CheckLimits(doc.Experiment.Spec.Load, m.cfg.Engine.Limits); err != nil {
 		return nil, err
+	}
+	if m.cfg.Engine.AllowTarget != nil {
+		if err := engine.CheckTargets(doc, m.cfg.Engine.AllowTarget); err != nil {
+			return nil, err
+		}
 	}
 	if seed == 0 {
 		seed = doc.Experiment.Spec.Seed
@@ -133,8 +161,8 @@ func (m *Manager) Start(ctx context.Context, experimentID int64, seed int64) (*s
 	if m.base.Err() != nil {
 		return nil, errors.New("runs: shutting down")
 	}
-	id := exp.ID
-	run := &store.Run{ExperimentID: &id, ExperimentName: exp.Name, ExperimentVersion: exp.Version, Status: report.StatusQueued, Seed: seed}
+	id := experimentID
+	run := &store.Run{ExperimentID: &id, ExperimentName: name, ExperimentVersion: version, Status: report.StatusQueued, Seed: seed}
 	if err := m.store.CreateRun(ctx, run); err != nil {
 		return nil, err
 	}
@@ -145,7 +173,7 @@ func (m *Manager) Start(ctx context.Context, experimentID int64, seed int64) (*s
 	m.active[run.ID] = a
 	m.mu.Unlock()
 	m.wg.Add(1)
-	go m.execute(runCtx, run, exp.Version, doc, a)
+	go m.execute(runCtx, run, version, doc, a)
 	return run, nil
 }
 
