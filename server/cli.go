@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/demo"
 	"github.com/faultline/faultline/server/engine"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/store"
 )
 
 // Exit codes of `faultline run` and `faultline validate` (DESIGN.md).
@@ -40,6 +42,9 @@ type RunOptions struct {
 	Stdout   io.Writer
 	Stderr   io.Writer
 	Logger   *slog.Logger
+	// JUnitFile, FortioFile and CSVFile, when set, receive the run's JUnit
+	// XML, fortio's result JSON and the latency histogram as CSV.
+	JUnitFile, FortioFile, CSVFile string
 }
 
 // RunFile runs the experiment in path once, prints its report (JSON or
@@ -62,6 +67,10 @@ func RunFile(ctx context.Context, path string, o RunOptions) int {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
 		return ExitRunError
 	}
+	if err := writeExports(rep, o); err != nil {
+		fmt.Fprintln(o.Stderr, "faultline run:", err)
+		return ExitRunError
+	}
 	if o.JSON {
 		enc := json.NewEncoder(o.Stdout)
 		enc.SetIndent("", "  ")
@@ -80,6 +89,91 @@ func RunFile(ctx context.Context, path string, o RunOptions) int {
 		return ExitPass
 	}
 	return ExitRunError // stopped before the end: no verdict to give
+}
+
+// writeExports writes the export files the options ask for.
+func writeExports(rep *report.Report, o RunOptions) error {
+	if o.JUnitFile != "" {
+		body, err := report.JUnit(rep)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.JUnitFile, body, 0o644); err != nil {
+			return fmt.Errorf("write --junit: %w", err)
+		}
+	}
+	if o.FortioFile != "" {
+		if err := os.WriteFile(o.FortioFile, rep.Fortio, 0o644); err != nil {
+			return fmt.Errorf("write --fortio-json: %w", err)
+		}
+	}
+	if o.CSVFile != "" {
+		if err := os.WriteFile(o.CSVFile, report.HistogramCSV(rep), 0o644); err != nil {
+			return fmt.Errorf("write --csv: %w", err)
+		}
+	}
+	return nil
+}
+
+// Compare prints run b set against run a. Each of a and b is a report
+// JSON file (from `faultline run --json`) or a run id in the database at
+// dbPath. It returns the exit code.
+func Compare(ctx context.Context, a, b, dbPath string, asJSON bool, stdout, stderr io.Writer) int {
+	ra, err := loadReport(ctx, a, dbPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline compare:", err)
+		return ExitInvalid
+	}
+	rb, err := loadReport(ctx, b, dbPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline compare:", err)
+		return ExitInvalid
+	}
+	cmp := report.Compare(ra, rb)
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(cmp)
+	} else {
+		err = report.WriteComparison(stdout, cmp)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline compare:", err)
+		return ExitRunError
+	}
+	return ExitPass
+}
+
+// loadReport reads a report JSON file, or the report of run id ref.
+func loadReport(ctx context.Context, ref, dbPath string) (*report.Report, error) {
+	var body []byte
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && !fileExists(ref) {
+		db, err := store.Open(ctx, dbPath)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", dbPath, err)
+		}
+		defer db.Close()
+		run, err := db.GetRun(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("run %d: %w", id, err)
+		}
+		if len(run.Report) == 0 {
+			return nil, fmt.Errorf("run %d has no report (status %s)", id, run.Status)
+		}
+		body = run.Report
+	} else if body, err = os.ReadFile(ref); err != nil {
+		return nil, err
+	}
+	var r report.Report
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("%s is not a Faultline report: %w", ref, err)
+	}
+	return &r, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // Validate prints every problem of the document in path and returns 0 when

@@ -47,7 +47,7 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), runCommand(), validateCommand(), proxyCommand(), demoCommand(), scenariosCommand())
+	root.AddCommand(serveCommand(), runCommand(), validateCommand(), proxyCommand(), demoCommand(), scenariosCommand(), compareCommand())
 	return root
 }
 
@@ -127,6 +127,31 @@ func runCommand() *cobra.Command {
 	f.StringSliceVar(&o.Allow, "allow", nil, "widen the target allow-list beyond loopback")
 	f.BoolVar(&accessLog, "access-log", false, "print the proxy's access log (Istio format) to standard error")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to standard error")
+	f.StringVar(&o.JUnitFile, "junit", "", "write JUnit XML (one test case per hypothesis check) to this file")
+	f.StringVar(&o.FortioFile, "fortio-json", "", "write fortio's result JSON (loadable by fortio's report viewer) to this file")
+	f.StringVar(&o.CSVFile, "csv", "", "write the latency histogram as CSV to this file")
+	return cmd
+}
+
+func compareCommand() *cobra.Command {
+	var db string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "compare A B",
+		Short: "Set two runs side by side, with deltas and significance",
+		Long: "Compare run B against run A. Each is a run id in the database (--db) or a report file written by\n" +
+			"`faultline run --json`. Prints code distributions, the error ratio with a two-proportion z-test,\n" +
+			"latency percentiles with a Kolmogorov-Smirnov test on the histograms, and the proxy's counters.",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := server.Compare(cmd.Context(), args[0], args[1], db, asJSON, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&db, "db", envOr("FAULTLINE_DB", "faultline.db"), "SQLite database holding the runs")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the comparison as JSON")
 	return cmd
 }
 

@@ -111,6 +111,25 @@ func TestRunExitCodesAndJSONReport(t *testing.T) {
 		t.Error("no fortio JSON in the report")
 	}
 
+	dir := t.TempDir()
+	junit, fortio, csvFile := filepath.Join(dir, "j.xml"), filepath.Join(dir, "f.json"), filepath.Join(dir, "h.csv")
+	reportFile := filepath.Join(dir, "a.json")
+	if err := os.WriteFile(reportFile, []byte(stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := faultline(t, "run", "--junit", junit, "--fortio-json", fortio, "--csv", csvFile, pass); code != 0 {
+		t.Fatalf("run with exports: exit %d %s", code, stderr)
+	}
+	for _, f := range []struct{ path, want string }{{junit, `<testcase name="status_ratio 418 == 1"`}, {fortio, `"RetCodes"`}, {csvFile, "start_ms,end_ms,count"}} {
+		if b, err := os.ReadFile(f.path); err != nil || !strings.Contains(string(b), f.want) {
+			t.Errorf("%s lacks %q (%v)", f.path, f.want, err)
+		}
+	}
+	cmpOut, stderr, code := faultline(t, "compare", reportFile, reportFile)
+	if code != 0 || !strings.Contains(cmpOut, "error ratio") || !strings.Contains(cmpOut, "not significant") {
+		t.Errorf("compare a report with itself: exit %d %s\n%s", code, stderr, cmpOut)
+	}
+
 	fail := writeFile(t, strings.Replace(experiment, "HYPOTHESIS", "0", 1))
 	stdout, _, code = faultline(t, "run", fail)
 	if code != 1 {
@@ -162,7 +181,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, cmd := range []string{"serve", "run", "validate", "proxy", "demo", "scenarios"} {
+	for _, cmd := range []string{"serve", "run", "validate", "proxy", "demo", "scenarios", "compare"} {
 		stdout, _, code := faultline(t, cmd, "--help")
 		if code != 0 || !strings.Contains(stdout, "Usage:") {
 			t.Errorf("%s --help: exit %d\n%s", cmd, code, stdout)

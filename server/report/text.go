@@ -98,3 +98,40 @@ func (e *errWriter) printf(format string, args ...any) {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
 }
+
+// WriteComparison prints a comparison as aligned tables: codes, error
+// ratio with its test, latency percentiles, proxy counters.
+func WriteComparison(w io.Writer, c Comparison) error {
+	ew := &errWriter{w: w}
+	side := func(s RunSummary) string {
+		id := ""
+		if s.RunID != 0 {
+			id = fmt.Sprintf("run %d, ", s.RunID)
+		}
+		return fmt.Sprintf("%s%s v%d, %s/%s, %d requests at %.1f qps, seed %d", id, s.Experiment, s.Version, s.Status, s.Verdict, s.Requests, s.QPS, s.Seed)
+	}
+	ew.printf("A: %s\nB: %s\n\n", side(c.A), side(c.B))
+	ew.printf("%-8s %10s %10s %9s %9s %9s\n", "code", "A", "B", "A %", "B %", "Δ pts")
+	for _, d := range c.Codes {
+		ew.printf("%-8s %10d %10d %9.2f %9.2f %+9.2f\n", d.Code, d.A, d.B, 100*d.RatioA, 100*d.RatioB, 100*d.Delta)
+	}
+	e := c.ErrorRatio
+	ew.printf("\nerror ratio %.4f → %.4f (Δ %+.4f), z = %.2f, p = %.4f: %s\n", e.A, e.B, e.Delta, e.Z, e.PValue, significance(e.Significant))
+	ew.printf("\n%-8s %12s %12s %12s %9s\n", "latency", "A ms", "B ms", "Δ ms", "change")
+	for _, d := range c.Latency.Percentiles {
+		ew.printf("%-8s %12.3f %12.3f %+12.3f %+8.1f%%\n", d.Name, d.A, d.B, d.Delta, 100*d.Change)
+	}
+	ew.printf("distribution: KS D = %.4f against %.4f at 95 %%: %s\n", c.Latency.KS, c.Latency.KSCritical, significance(c.Latency.Significant))
+	ew.printf("\n%-18s %10s %10s %10s\n", "proxy counter", "A", "B", "Δ")
+	for _, d := range c.Counters {
+		ew.printf("%-18s %10.0f %10.0f %+10.0f\n", d.Name, d.A, d.B, d.Delta)
+	}
+	return ew.err
+}
+
+func significance(s bool) string {
+	if s {
+		return "significant"
+	}
+	return "not significant"
+}
