@@ -27,7 +27,9 @@ type ExperimentSpec struct {
 	// means a fresh seed per run.
 	Seed     int64          `json:"seed,omitempty"`
 	Schedule *Unimplemented `json:"schedule,omitempty"`
-	Abort    *Unimplemented `json:"abort,omitempty"`
+	// Abort lists conditions on the live data that halt the run (status
+	// "stopped"), separate from the hypothesis that grades it.
+	Abort []AbortCondition `json:"abort,omitempty"`
 	// Traffic holds Istio resources inline; they mean the same as resources
 	// standing beside the Experiment in the stream.
 	Traffic []RawResource `json:"traffic,omitempty"`
@@ -87,6 +89,48 @@ func (c Check) String() string {
 		metric += " " + strconv.Itoa(c.Status)
 	}
 	return fmt.Sprintf("%s %s %s", metric, c.Op, c.Value)
+}
+
+// AbortCondition halts a run when a metric over a sliding window crosses a
+// threshold on For consecutive checks (one check a second).
+type AbortCondition struct {
+	// Metric is error_ratio, status_ratio, qps, latency_p50 or latency_p99.
+	// Ratios and qps are computed over Window; latencies are the rolling
+	// percentiles of the last second.
+	Metric string    `json:"metric"`
+	Status int       `json:"status,omitempty"`
+	Op     string    `json:"op"`
+	Value  Threshold `json:"value"`
+	// Window is the sliding window of ratios and qps; default 10s.
+	Window *Duration `json:"window,omitempty"`
+	// For is how many consecutive checks must hold; default 1.
+	For int `json:"for,omitempty"`
+}
+
+// String renders the condition: "error_ratio > 0.5 over 10s, 3 checks in a row".
+func (a AbortCondition) String() string {
+	s := Check{Metric: a.Metric, Status: a.Status, Op: a.Op, Value: a.Value}.String()
+	s += " over " + a.WindowOrDefault().String()
+	if n := a.ForOrDefault(); n > 1 {
+		s += fmt.Sprintf(", %d checks in a row", n)
+	}
+	return s
+}
+
+// WindowOrDefault is Window, or 10 s when unset.
+func (a AbortCondition) WindowOrDefault() time.Duration {
+	if a.Window == nil {
+		return 10 * time.Second
+	}
+	return a.Window.D()
+}
+
+// ForOrDefault is For, or 1 when unset.
+func (a AbortCondition) ForOrDefault() int {
+	if a.For <= 0 {
+		return 1
+	}
+	return a.For
 }
 
 // Threshold is a hypothesis value: a plain number, or a duration ("2s")

@@ -49,8 +49,13 @@ func HypothesisMetrics() []string {
 
 var checkOps = []string{"<", "<=", ">", ">=", "==", "!="}
 
-// demoTargets are the built-in targets an endpoint may name.
-var demoTargets = []string{"httpbin"}
+// demoTargets are the built-in targets an endpoint may name: httpbin, and
+// Bookinfo's productpage → reviews → ratings chain.
+var demoTargets = []string{"httpbin", "productpage", "reviews", "ratings"}
+
+// reviewsVersions are the version labels the reviews demo needs: v1 shows
+// no ratings, v2 black stars, v3 red stars.
+var reviewsVersions = []string{"v1", "v2", "v3"}
 
 // validate runs every rule over the decoded document.
 func (d *Document) validate(problems *Problems) {
@@ -157,6 +162,9 @@ func (d *Document) validateExperiment(r *reporter) {
 				if !slices.Contains(demoTargets, ep.Demo) {
 					r.errorf(ip+".demo", "must be one of %s, not %q", strings.Join(demoTargets, ", "), ep.Demo)
 				}
+				if v := ep.Labels["version"]; ep.Demo == "reviews" && !slices.Contains(reviewsVersions, v) {
+					r.errorf(ip+".labels.version", "demo reviews needs version v1 (no ratings), v2 (black stars) or v3 (red stars), not %q", v)
+				}
 			default:
 				r.errorf(ip, "needs an address or a demo target")
 			}
@@ -168,6 +176,7 @@ func (d *Document) validateExperiment(r *reporter) {
 		}
 	}
 	d.validateLoad(r)
+	validateAbortConditions(r, e.Spec.Abort)
 	for i, c := range e.Spec.Hypothesis {
 		p := fmt.Sprintf("spec.hypothesis[%d]", i)
 		if _, ok := hypothesisMetrics[c.Metric]; !ok {

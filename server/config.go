@@ -25,6 +25,9 @@ type Config struct {
 	Limits engine.Limits
 	// MaxConcurrentRuns execute at once; more wait queued. Default 2.
 	MaxConcurrentRuns int
+	// KeepRuns bounds the stored runs per experiment (oldest finished ones
+	// are pruned); 0 keeps all.
+	KeepRuns int
 	// LoadExamples stores the shipped example experiments into an empty database.
 	LoadExamples bool
 	// ShutdownTimeout bounds the graceful stop; default 10s.

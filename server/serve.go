@@ -53,7 +53,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 
 	engineOpts := engine.Options{AllowTarget: allow, Limits: cfg.Limits, Logger: log}
 	var met *metrics
-	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, Engine: engineOpts, Logger: log,
+	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
 		OnFinish: func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) }})
 	met = newMetrics(manager)
 	handler := api.New(api.Config{

@@ -622,6 +622,23 @@ func TestExports(t *testing.T) {
 	c.json("GET", "/api/v1/runs/9999/junit.xml", "", nil, 404, nil)
 }
 
+func TestRetentionPrunesTheOldestRuns(t *testing.T) {
+	base, _ := startServer(t, server.Config{KeepRuns: 2})
+	c := client{t: t, base: base}
+	first := runToEnd(t, c, strings.Replace(halfAbort, "PCT", "0", 1))
+	var runs struct{ Total int64 }
+	for range 3 {
+		var run runJSON
+		c.json("POST", fmt.Sprintf("/api/v1/runs/%d/rerun", first.ID), "", nil, 202, &run)
+		waitRun(t, c, run.ID)
+		first = run
+	}
+	c.json("GET", "/api/v1/runs", "", nil, 200, &runs)
+	if runs.Total != 2 {
+		t.Errorf("%d runs stored, want 2", runs.Total)
+	}
+}
+
 func TestUnreachableTargetMakesTheRunAnError(t *testing.T) {
 	base, _ := startServer(t, server.Config{})
 	c := client{t: t, base: base}

@@ -87,6 +87,7 @@ func serveCommand() *cobra.Command {
 	f.StringVar(&cfg.Token, "token", os.Getenv("FAULTLINE_TOKEN"), "bearer token the API requires (required beyond loopback)")
 	f.StringSliceVar(&cfg.Allow, "allow", nil, "widen the target allow-list beyond loopback (CIDRs, IPs, host names)")
 	f.IntVar(&cfg.MaxConcurrentRuns, "max-runs", 2, "runs executing at once; more wait queued")
+	f.IntVar(&cfg.KeepRuns, "keep-runs", 200, "stored runs kept per experiment; the oldest finished ones are pruned (0 keeps all)")
 	f.BoolVar(&noExamples, "no-examples", false, "do not load the example experiments into an empty database")
 	return cmd
 }

@@ -53,6 +53,10 @@ type Options struct {
 	// OnProxy, when set, is called once the run's proxy is listening, so a
 	// caller can read its live counters until the run ends.
 	OnProxy func(*proxy.Proxy)
+	// OnTargets, when set, is called once the run's demo targets are
+	// started and pointed at the proxy, so a caller can read what reached
+	// each of them.
+	OnTargets func(*DemoTargets)
 }
 
 // LimitError is a load setting above a safety ceiling.
@@ -115,6 +119,9 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 		return nil, fmt.Errorf("engine: start proxy: %w", err)
 	}
 	defer px.Close()
+	if opts.OnTargets != nil {
+		opts.OnTargets(targets)
+	}
 	if opts.OnProxy != nil {
 		opts.OnProxy(px)
 	}
@@ -123,8 +130,14 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	if err != nil {
 		return nil, err
 	}
-	if opts.OnProgress != nil {
-		spec.OnProgress = func(p loadgen.Progress) { opts.OnProgress(progressOf(p)) }
+	loadCtx, stopLoad := context.WithCancelCause(ctx)
+	defer stopLoad(nil)
+	watch := newAbortWatch(doc.Experiment.Spec.Abort, stopLoad)
+	spec.OnProgress = func(p loadgen.Progress) {
+		watch.observe(p)
+		if opts.OnProgress != nil {
+			opts.OnProgress(progressOf(p))
+		}
 	}
 	runner := opts.Runner
 	if runner == nil {
@@ -141,10 +154,10 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 		StartedAt:    time.Now().UTC(),
 	}
 	log.Info("run started", "experiment", r.Experiment, "seed", seed, "mesh", px.MeshAddr())
-	res, err := runner.Run(ctx, spec)
+	res, err := runner.Run(loadCtx, spec)
 	r.EndedAt = time.Now().UTC()
 	switch {
-	case err != nil && ctx.Err() != nil:
+	case err != nil && loadCtx.Err() != nil:
 		// Stopped before the load began: an empty, stopped report.
 		res = &loadgen.Result{}
 	case err != nil:
@@ -159,6 +172,9 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	report.Account(doc, r)
 	r.Verdict = report.Evaluate(doc.Experiment.Spec.Hypothesis, r)
 	switch {
+	case watch.fired != nil:
+		r.Status, r.Verdict = report.StatusStopped, report.VerdictNone
+		r.Abort, r.Reason = watch.fired, watch.reason()
 	case ctx.Err() != nil:
 		r.Status, r.Verdict = report.StatusStopped, report.VerdictNone
 		r.Reason = "stopped before the load finished"

@@ -102,3 +102,54 @@ func TestAllowList(t *testing.T) {
 		t.Errorf("CheckTargets = %v", err)
 	}
 }
+
+const abortDoc = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: abort}
+spec:
+  services:
+  - {host: httpbin, port: 8000, endpoints: [{demo: httpbin}]}
+  load: {url: "http://httpbin:8000/get", connections: 2, qps: 100, duration: DURATION}
+  abort:
+  - {metric: error_ratio, op: ">", value: 0.5, window: 2s, for: 2}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin]
+  http:
+  - fault: {abort: {httpStatus: 503, percentage: {value: PCT}}}
+    route: [{destination: {host: httpbin}}]
+`
+
+func TestAbortConditionHaltsTheRun(t *testing.T) {
+	src := strings.NewReplacer("DURATION", "30s", "PCT", "90").Replace(abortDoc)
+	start := time.Now()
+	r, err := engine.Execute(context.Background(), parse(t, src), engine.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != report.StatusStopped || r.Abort == nil || r.Abort.Index != 0 {
+		t.Fatalf("status %s abort %+v reason %q", r.Status, r.Abort, r.Reason)
+	}
+	if !strings.Contains(r.Reason, "spec.abort[0] (error_ratio > 0.5 over 2s, 2 checks in a row)") {
+		t.Errorf("reason = %q", r.Reason)
+	}
+	// Two consecutive checks, one a second: it fires after about 2 s, far
+	// before the 30 s the load would have run.
+	if r.Abort.AtMs < 1900 || time.Since(start) > 20*time.Second || r.Abort.Observed <= 0.5 {
+		t.Errorf("fired at %.0f ms (observed %v) after %s", r.Abort.AtMs, r.Abort.Observed, time.Since(start))
+	}
+}
+
+func TestAbortConditionThatNeverHoldsLetsTheRunFinish(t *testing.T) {
+	src := strings.NewReplacer("DURATION", "3s", "PCT", "10").Replace(abortDoc)
+	r, err := engine.Execute(context.Background(), parse(t, src), engine.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != report.StatusSucceeded || r.Abort != nil {
+		t.Errorf("status %s abort %+v reason %q", r.Status, r.Abort, r.Reason)
+	}
+}

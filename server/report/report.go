@@ -62,10 +62,21 @@ type Report struct {
 	// RetryAmplification is upstream attempts ÷ client requests.
 	RetryAmplification float64       `json:"retryAmplification"`
 	Hypothesis         []CheckResult `json:"hypothesis"`
-	Warnings           []string      `json:"warnings,omitempty"`
+	// Abort names the abort condition that halted the run, if one did.
+	Abort    *AbortFired `json:"abort,omitempty"`
+	Warnings []string    `json:"warnings,omitempty"`
 	// Fortio is fortio's own result JSON, verbatim, so its report viewer
 	// can load it.
 	Fortio json.RawMessage `json:"fortio,omitempty"`
+}
+
+// AbortFired records the abort condition that halted a run.
+type AbortFired struct {
+	// Index is the condition's position in spec.abort.
+	Index     int     `json:"index"`
+	Condition string  `json:"condition"`
+	AtMs      float64 `json:"atMs"`
+	Observed  float64 `json:"observed"`
 }
 
 // Latency holds latency statistics in milliseconds.

@@ -27,6 +27,7 @@ type Store interface {
 	SetRunStatus(ctx context.Context, id int64, status, reason string, at time.Time) error
 	FinishRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error
 	GetExperimentVersion(ctx context.Context, id int64, version int) (*store.ExperimentVersion, error)
+	PruneRuns(ctx context.Context, experimentID int64, keep int) (int64, error)
 }
 
 // Executor runs one experiment document; engine.Execute is the real one.
@@ -42,6 +43,9 @@ type Config struct {
 	// Engine holds the options every run starts from (allow-list, limits, logger).
 	Engine engine.Options
 	Logger *slog.Logger
+	// KeepRuns bounds the stored runs of each experiment: after a run ends,
+	// the oldest finished ones beyond it are deleted. 0 keeps every run.
+	KeepRuns int
 	// OnFinish, when set, learns every run's end and its proxy's final
 	// counters (nil when the run never got a proxy).
 	OnFinish func(runID int64, status string, stats *proxy.Stats)
@@ -65,7 +69,8 @@ type Manager struct {
 
 // activeRun is the live state of one queued or running run.
 type activeRun struct {
-	cancel context.CancelCauseFunc
+	cancel       context.CancelCauseFunc
+	experimentID int64
 
 	mu    sync.Mutex
 	last  report.Progress
@@ -167,7 +172,7 @@ func (m *Manager) start(ctx context.Context, experimentID int64, name string, ve
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancelCause(m.base)
-	a := &activeRun{cancel: cancel, subs: map[chan report.Progress]struct{}{},
+	a := &activeRun{cancel: cancel, experimentID: experimentID, subs: map[chan report.Progress]struct{}{},
 		last: report.Progress{RunID: run.ID, Status: report.StatusQueued, Codes: map[string]int64{}}}
 	m.mu.Lock()
 	m.active[run.ID] = a
@@ -249,6 +254,13 @@ func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status, ve
 	}
 	m.log.Info("run finished", "run", id, "status", status, "verdict", verdict, "reason", reason)
 	a.end(status)
+	if m.cfg.KeepRuns > 0 && a.experimentID != 0 {
+		if n, err := m.store.PruneRuns(ctx, a.experimentID, m.cfg.KeepRuns); err != nil {
+			m.log.Error("run: prune old runs", "experiment", a.experimentID, "err", err)
+		} else if n > 0 {
+			m.log.Info("pruned old runs", "experiment", a.experimentID, "deleted", n)
+		}
+	}
 }
 
 // Stop halts a queued or running run. It returns ErrNotRunning for a run

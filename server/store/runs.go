@@ -351,3 +351,31 @@ func (db *DB) MarkInterrupted(ctx context.Context, reason string, at time.Time) 
 	}
 	return n, nil
 }
+
+// PruneRuns deletes the oldest finished runs of an experiment so that at
+// most keep of its runs remain; queued and running runs are never deleted
+// and take their places first. It returns how many runs it deleted.
+func (db *DB) PruneRuns(ctx context.Context, experimentID int64, keep int) (int64, error) {
+	op := fmt.Sprintf("prune runs of experiment %d", experimentID)
+	if keep < 1 {
+		return 0, translate(op, fmt.Errorf("keep must be >= 1: %w", ErrInvalid))
+	}
+	var deleted int64
+	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var active int64
+		if err := tx.Model(&runRow{}).Where("experiment_id = ? AND status IN ?", experimentID, activeStatuses).Count(&active).Error; err != nil {
+			return err
+		}
+		var ids []int64
+		err := tx.Model(&runRow{}).
+			Where("experiment_id = ? AND status NOT IN ?", experimentID, activeStatuses).
+			Order("id DESC").Offset(max(0, keep-int(active))).Pluck("id", &ids).Error
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		res := tx.Where("id IN ?", ids).Delete(&runRow{})
+		deleted = res.RowsAffected
+		return res.Error
+	})
+	return deleted, translate(op, err)
+}

@@ -975,3 +975,41 @@ read:
 		t.Errorf("MarkInterrupted: %d runs, reported %d", n, len(runs))
 	}
 }
+
+func TestPruneRunsKeepsTheNewestAndNeverAnActiveOne(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTestDB(t)
+	e := &Experiment{Name: "prune", Source: "x", Format: FormatYAML}
+	if err := db.CreateExperiment(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for i := range 6 {
+		r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: StatusQueued, Seed: 1}
+		if err := db.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+		if i == 0 {
+			continue // the oldest stays queued: it must survive
+		}
+		if err := db.FinishRun(ctx, r.ID, StatusSucceeded, "pass", "", nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := db.PruneRuns(ctx, e.ID, 3)
+	if err != nil || n != 3 {
+		t.Fatalf("PruneRuns = %d, %v; want 3 deleted", n, err)
+	}
+	runs, total, err := db.ListRuns(ctx, RunFilter{ExperimentID: e.ID})
+	if err != nil || total != 3 {
+		t.Fatalf("ListRuns total %d, %v", total, err)
+	}
+	got := []int64{runs[0].ID, runs[1].ID, runs[2].ID}
+	if want := []int64{ids[5], ids[4], ids[0]}; got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Errorf("kept %v, want %v (the newest two finished and the queued one)", got, want)
+	}
+	if _, err := db.PruneRuns(ctx, e.ID, 0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("keep 0: err = %v", err)
+	}
+}
