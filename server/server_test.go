@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -646,6 +647,33 @@ func TestUnreachableTargetMakesTheRunAnError(t *testing.T) {
 	run := runToEnd(t, c, src)
 	if run.Status != "error" || !strings.Contains(run.Reason, "127.0.0.1:1 of httpbin is unreachable") {
 		t.Errorf("run = %+v", run)
+	}
+}
+
+func TestNoGoroutineOrListenerOutlivesTheServer(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		base, stop := startServer(t, server.Config{})
+		c := client{t: t, base: base}
+		runToEnd(t, c, strings.Replace(halfAbort, "PCT", "50", 1))
+		runToEnd(t, c, strings.NewReplacer("PCT", "0", "[{demo: httpbin}]", "[{address: 127.0.0.1:1}]", "half-abort", "down").Replace(halfAbort))
+		long := strings.NewReplacer("requests: 200", "duration: 30s, qps: 20", "half-abort", "long", "PCT", "0").Replace(halfAbort)
+		var e experimentJSON
+		c.json("POST", "/api/v1/experiments", "application/yaml", []byte(long), 201, &e)
+		var run runJSON
+		c.json("POST", fmt.Sprintf("/api/v1/experiments/%d/runs", e.ID), "", nil, 202, &run)
+		// Stop the server with the run still going: it must end as stopped.
+		time.Sleep(300 * time.Millisecond)
+		stop()
+	}()
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before+2 {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines after the server stopped, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
 
