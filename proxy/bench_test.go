@@ -69,8 +69,9 @@ func runRequests(b *testing.B, client *http.Client, url, host string, size int) 
 
 // realisticTable is BENCH.md's "realistic table" within what this pass
 // implements: ten VirtualServices, the hit route behind header matches,
-// with a timeout and faults configured at 0 %, a DestinationRule with
-// subsets. (Retries, pools and outlier detection are not implemented yet.)
+// with a timeout, retries with a per-try timeout and faults configured at
+// 0 %, a DestinationRule with subsets. (Pools and outlier detection are
+// not implemented yet.)
 func realisticTable(addr string) string {
 	var extra []string
 	for i := 0; i < 9; i++ {
@@ -94,6 +95,7 @@ spec:
   - match: [{uri: {regex: "/admin/.*"}}]
     directResponse: {status: 403}
   - timeout: 10s
+    retries: {attempts: 2, perTryTimeout: 5s, retryOn: "gateway-error,connect-failure,refused-stream"}
     fault:
       delay: {fixedDelay: 7s, percentage: {value: 0}}
       abort: {httpStatus: 500, percentage: {value: 0}}

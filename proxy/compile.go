@@ -667,7 +667,7 @@ func (b *builder) defaultRoute(svc *service) *routeEntry {
 		}
 		d.name = clusterName(0, "", svc.fqdn)
 	}
-	r := &rule{kind: actionForward, dests: []*destination{d}, totalWeight: 1}
+	r := &rule{kind: actionForward, dests: []*destination{d}, totalWeight: 1, retry: b.retryPolicy("", "", nil, 0)}
 	return &routeEntry{rule: r, prefix: "/", name: "default"}
 }
 
@@ -1003,6 +1003,7 @@ func (b *builder) rule(label, path string, vs *scenarios.VirtualService, index i
 		r.timeout = h.Timeout.D()
 		r.timeoutVal = []string{strconv.FormatInt(r.timeout.Milliseconds(), 10)}
 	}
+	r.retry = b.retryPolicy(label, path+".retries", h.Retries, r.timeout)
 	if rw := h.Rewrite; rw != nil {
 		if rw.URI != "" && rw.URIRegexRewrite != nil {
 			b.errorf(label, path+".rewrite", "set uri or uriRegexRewrite, not both")
@@ -1056,6 +1057,7 @@ func (b *builder) rule(label, path string, vs *scenarios.VirtualService, index i
 	if multi && b.defaults.WeightsMustSumTo100 && total != 100 {
 		b.errorf(label, path+".route", "total destination weight %d != 100 (Istio %s requires weights to sum to 100)", total, b.doc.Istio)
 	}
+	r.mirrors = b.mirrorPolicies(label, path, vs, h, lc)
 	return r
 }
 

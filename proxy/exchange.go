@@ -46,6 +46,21 @@ type exchange struct {
 	wroteHeader      bool
 	abort            bool // reset the downstream stream after logging
 
+	// Retry and mirror state (retry.go, body.go, mirror.go).
+	attempt       int  // attempts started, 1-based
+	retriesLeft   int  // retries the policy still allows
+	retryArmed    bool // the last outcome was retried (Envoy's armed callback)
+	retried       bool // at least one retry happened
+	tried         [4]*endpoint
+	nTried        int
+	reqBody       []byte        // the buffered request body, when replay
+	replay        bool          // reqBody holds the whole body: retries and shadows may resend it
+	noReplay      bool          // the body was too large to buffer: no retries, no shadows
+	streamBody    io.ReadCloser // buffered head + rest of an over-limit body
+	mirrorDraw    uint64        // the request's mirror draw, below fractionDenominator
+	mirrorPending bool          // mirrors are due with the first attempt
+	perTry        perTryTimer   // the current attempt's per-try timeout
+
 	// body counts request bytes when the access log is on. It is not part
 	// of the pooled exchange: the transport may still read or close a
 	// request body after RoundTrip returns.
@@ -115,7 +130,8 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //
 //	listener ─► vhost (Host) ─► route (first match) ─┬─► redirect / directResponse (local reply)
 //	                                                 └─► fault ─► router: destination ─► cluster
-//	                                                      ─► route timeout ─► retry ─► pick endpoint ─► transport
+//	                                                      ─► mirror draw, body ─► route timeout
+//	                                                      ─► retry loop (pick endpoint ─► shadows ─► transport)
 func (p *Proxy) serve(x *exchange, listenerID int) {
 	t := p.table.Load()
 	lt := t.listener(listenerID)
@@ -260,8 +276,9 @@ func (x *exchange) ensureRequestID() string {
 	return x.requestID
 }
 
-// route is the router: weighted destination, cluster, then the route
-// timeout around the attempt stages.
+// route is the router: weighted destination, cluster, the mirror draw,
+// the request body (buffered when a retry or a shadow may resend it), then
+// the route timeout around the attempt loop (forward, in retry.go).
 func (p *Proxy) route(x *exchange, r *rule) {
 	d := r.pick(&x.rng)
 	x.dest = d
@@ -275,38 +292,58 @@ func (p *Proxy) route(x *exchange, r *rule) {
 	}
 	x.cluster = c
 	x.clusterName = c.name
+	if len(r.mirrors) > 0 {
+		// One draw per request for every mirror: Envoy evaluates each
+		// shadow policy against the stream's one stable random value.
+		x.mirrorDraw = x.rng.next() % fractionDenominator
+		x.mirrorPending = true
+	}
+	if !x.bufferBody(r, c) {
+		return
+	}
+	// Envoy starts the route timeout once the request is complete: here,
+	// after a buffered body was read.
 	routerStart := time.Now()
 	ctx, cancel := withRouteTimeout(x.r.Context(), r.timeout)
 	defer cancel()
-	// Retry stage: a single attempt until retries are implemented. A retry
-	// loop goes here, re-entering attempt with a fresh endpoint pick.
-	p.attempt(ctx, x, r, d, c, routerStart)
+	p.forward(ctx, x, r, d, c, routerStart)
 }
 
-// attempt picks an endpoint (the breaker's admission will sit here) and
-// sends the request over the cluster's transport.
-func (p *Proxy) attempt(ctx context.Context, x *exchange, r *rule, d *destination, c *cluster, routerStart time.Time) {
-	ep := c.pickEndpoint(&x.rng)
+// try is one attempt (Envoy's UpstreamRequest): pick an endpoint (on a
+// retry preferring one not tried yet), [circuit-breaker admission], start
+// the shadows with the first attempt that got this far, and send the
+// request over the cluster's transport. actx is the attempt's context
+// (the route's, or a per-try timeout's child of it).
+//
+// It returns the upstream response headers, or an error classify
+// understands: errNoHealthyUpstream, an overflower (never retried), a
+// *DialError, or whatever the transport returned after actx ended or the
+// connection broke. Every attempt that picked an endpoint ends with
+// exactly one attemptDone: at once on error, else once its response has
+// been relayed or discarded.
+func (p *Proxy) try(actx context.Context, x *exchange, r *rule, c *cluster, base *http.Request, routerStart time.Time) (*http.Response, error) {
+	ep := x.pickEndpoint(c, r.retry)
 	if ep == nil {
-		c.stats.cxNoneHealthy.Add(1)
-		x.flags |= flagUH
-		x.localReply(http.StatusServiceUnavailable, bodyNoHealthyUpstream, "no_healthy_upstream")
-		return
+		return nil, errNoHealthyUpstream
 	}
 	x.ep = ep
-	out := x.upstreamRequest(ctx, r, d, ep, p.log != nil)
+	if x.mirrorPending {
+		p.startShadows(x, r, base)
+	}
+	out := x.attemptRequest(actx, base, r, ep, routerStart)
 	c.stats.rqTotal.Add(1)
 	c.stats.rqActive.Add(1)
 	ep.active.Add(1)
 	res, err := c.transport.RoundTrip(out)
 	if err != nil {
-		ep.active.Add(-1)
-		c.stats.rqActive.Add(-1)
-		x.upstreamFailure(ctx, r, c, err)
-		return
+		x.attemptDone(c)
+		return nil, err
 	}
-	x.serviceTime = time.Since(routerStart).Milliseconds()
-	x.copyResponse(ctx, res, r, d, c)
-	ep.active.Add(-1)
+	return res, nil
+}
+
+// attemptDone ends the attempt try sent to x.ep.
+func (x *exchange) attemptDone(c *cluster) {
+	x.ep.active.Add(-1)
 	c.stats.rqActive.Add(-1)
 }

@@ -245,23 +245,44 @@ func TestRouteTimeout(t *testing.T) {
 	}
 }
 
-// A refused connection is Envoy's 503 UF with its exact body.
+// A refused connection is Envoy's 503 UF with its exact body. Istio's
+// default retry policy retries connect failures twice, so the reply says
+// "retried and the latest reset reason" and carries URX; with retries off
+// it is the plain reset body.
 func TestConnectFailure(t *testing.T) {
 	dead := deadAddr(t)
-	h := start(t, experiment(svc("reviews", 9080, dead)))
-	r := h.get("reviews", "/")
-	expect(t, r, 503, "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: 111")
-	if r.header.Get("X-Envoy-Upstream-Service-Time") != "" {
-		t.Error("local reply carries x-envoy-upstream-service-time")
-	}
-	s := h.p.Stats()
-	c, _ := s.Cluster("outbound|9080||reviews.default.svc.cluster.local")
-	if c.UpstreamCxConnectFail != 1 || s.ByFlag["UF"] != 1 {
-		t.Errorf("cluster %+v flags %v", c, s.ByFlag)
-	}
-	l := h.accessLog()[0]
-	want := `" 503 UF upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_111} - "delayed_connect_error:_111" `
-	if !strings.Contains(l, want) || !strings.Contains(l, `"`+dead+`" outbound|9080||reviews.default.svc.cluster.local`) {
-		t.Errorf("log %q", l)
-	}
+	t.Run("default retry policy", func(t *testing.T) {
+		h := start(t, experiment(svc("reviews", 9080, dead)))
+		r := h.get("reviews", "/")
+		expect(t, r, 503, "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: delayed connect error: 111")
+		if r.header.Get("X-Envoy-Upstream-Service-Time") != "" {
+			t.Error("local reply carries x-envoy-upstream-service-time")
+		}
+		s := h.p.Stats()
+		c, _ := s.Cluster("outbound|9080||reviews.default.svc.cluster.local")
+		if c.UpstreamCxConnectFail != 3 || c.UpstreamRqRetry != 2 || c.UpstreamRqRetryLimitExceeded != 1 || c.Codes["upstream_rq_503"] != 1 ||
+			s.ByFlag["UF"] != 1 || s.ByFlag["URX"] != 1 || s.Retries != 2 {
+			t.Errorf("cluster %+v flags %v", c, s.ByFlag)
+		}
+		l := h.accessLog()[0]
+		want := `" 503 UF,URX upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_111} - "delayed_connect_error:_111" `
+		if !strings.Contains(l, want) || !strings.Contains(l, `"`+dead+`" outbound|9080||reviews.default.svc.cluster.local`) {
+			t.Errorf("log %q", l)
+		}
+	})
+	t.Run("attempts 0", func(t *testing.T) {
+		h := start(t, experiment(svc("reviews", 9080, dead), fmt.Sprintf(reviewsVS, "  - retries: {attempts: 0}\n    route: [{destination: {host: reviews}}]\n")))
+		r := h.get("reviews", "/")
+		expect(t, r, 503, "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: 111")
+		s := h.p.Stats()
+		c, _ := s.Cluster("outbound|9080||reviews.default.svc.cluster.local")
+		if c.UpstreamCxConnectFail != 1 || c.UpstreamRqRetry != 0 || s.ByFlag["UF"] != 1 || s.ByFlag["URX"] != 0 {
+			t.Errorf("cluster %+v flags %v", c, s.ByFlag)
+		}
+		l := h.accessLog()[0]
+		want := `" 503 UF upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_111} - "delayed_connect_error:_111" `
+		if !strings.Contains(l, want) {
+			t.Errorf("log %q", l)
+		}
+	})
 }

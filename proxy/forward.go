@@ -18,11 +18,21 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufferBytes); re
 
 var valTrailers = []string{"trailers"}
 
-// upstreamRequest builds the request sent to ep. It is a shallow copy of
-// the downstream request (no Clone: the body streams through, header
-// values are shared read-only) with a new URL, a new header map and the
-// route's rewrites and header operations.
-func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination, ep *endpoint, trace bool) *http.Request {
+// traceContext adds the client trace that records the upstream local
+// address for the access log.
+func (x *exchange) traceContext(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(ci httptrace.GotConnInfo) { x.upstreamLocal = ci.Conn.LocalAddr().String() },
+	})
+}
+
+// upstreamRequest builds the request of the first attempt, with the
+// attempt's context, minus the endpoint (attemptRequest sets it). It is a
+// shallow copy of the downstream request (no Clone: an unbuffered body
+// streams through, header values are shared read-only) with a new URL, a
+// new header map and the route's rewrites and header operations. Retries
+// and shadows copy it; it is never modified once sent.
+func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination) *http.Request {
 	in := x.r
 	var out *http.Request
 	if ctx != in.Context() {
@@ -31,18 +41,12 @@ func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination,
 		out = new(http.Request)
 		*out = *in
 	}
-	if trace {
-		out = out.WithContext(httptrace.WithClientTrace(out.Context(), &httptrace.ClientTrace{
-			GotConn: func(ci httptrace.GotConnInfo) { x.upstreamLocal = ci.Conn.LocalAddr().String() },
-		}))
-	}
 	out.RequestURI = ""
 	out.Close = false
-	if in.ContentLength == 0 {
-		out.Body = nil // no body: lets the transport reuse connections freely
-	}
+	// No body: nil lets the transport reuse connections freely.
+	out.Body = x.attemptBody()
 
-	u := &url.URL{Scheme: "http", Host: ep.addr}
+	u := &url.URL{Scheme: "http"}
 	rawPath, rawQuery := x.path, x.rawQuery
 	if r.hasRewrite {
 		var newRaw string
@@ -86,7 +90,9 @@ func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination,
 		x.requestID = h[hdrRequestID][0]
 	}
 	h[hdrAttemptCount] = valOne
-	if r.timeoutVal != nil {
+	if r.retry != nil && r.retry.perTryVal != nil {
+		h[hdrExpectedTimeout] = r.retry.perTryVal
+	} else if r.timeoutVal != nil {
 		h[hdrExpectedTimeout] = r.timeoutVal
 	}
 	if r.hasRewrite {
@@ -115,39 +121,65 @@ func headerHasToken(vv []string, token string) bool {
 	return false
 }
 
-// upstreamFailure turns a transport error into Envoy's local reply.
-func (x *exchange) upstreamFailure(ctx context.Context, r *rule, c *cluster, err error) {
-	switch {
-	case timedOut(ctx):
-		x.routeTimeout(r, c)
-	case x.r.Context().Err() != nil:
+// upstreamFailure answers for the last attempt's failure with Envoy's
+// local reply. After a retry, reset bodies say "retried and the latest
+// reset reason".
+func (x *exchange) upstreamFailure(r *rule, c *cluster, f failure, err error) {
+	switch f {
+	case failRouteTimeout:
+		x.routeTimeout(r, c, true)
+	case failClientGone:
 		c.stats.rqCancelled.Add(1)
 		x.clientGone()
-	default:
-		var de *DialError
-		if errors.As(err, &de) {
-			c.stats.cxConnectFail.Add(1)
-			c.stats.code(http.StatusServiceUnavailable)
-			x.flags |= flagUF
-			reason, details := connectFailure(de)
-			x.transportFailure = reason
-			body := bodyResetPrefix + "remote connection failure"
-			if reason != "" {
-				body += ", transport failure reason: " + reason
-			}
-			if errors.Is(de, os.ErrDeadlineExceeded) {
-				body = bodyResetPrefix + "connection timeout"
-			}
-			x.localReply(http.StatusServiceUnavailable, body, details)
-			return
+	case failNoHealthy:
+		c.stats.cxNoneHealthy.Add(1)
+		x.flags |= flagUH
+		x.localReply(http.StatusServiceUnavailable, bodyNoHealthyUpstream, "no_healthy_upstream")
+	case failPerTryTimeout:
+		// The per-try timeout on the final try: Envoy's onPerTryTimeout
+		// answers as a timeout, not as a reset.
+		c.stats.code(http.StatusGatewayTimeout)
+		if r.stats != nil {
+			r.stats.timeouts.Add(1)
 		}
+		x.flags |= flagUT
+		x.localReply(http.StatusGatewayTimeout, bodyTimeout, "upstream_per_try_timeout")
+	case failOverflow:
+		c.stats.code(http.StatusServiceUnavailable)
+		x.flags |= flagUO
+		x.w.Header()["X-Envoy-Overloaded"] = []string{"true"}
+		x.localReply(http.StatusServiceUnavailable, x.resetBody("overflow"),
+			"upstream_reset_before_response_started{overflow}")
+	case failConnect:
+		var de *DialError
+		errors.As(err, &de)
+		c.stats.code(http.StatusServiceUnavailable)
+		x.flags |= flagUF
+		reason, details := connectFailure(de)
+		x.transportFailure = reason
+		body := x.resetBody("remote connection failure")
+		if reason != "" {
+			body += ", transport failure reason: " + reason
+		}
+		if errors.Is(de, os.ErrDeadlineExceeded) {
+			body = x.resetBody("connection timeout")
+		}
+		x.localReply(http.StatusServiceUnavailable, body, details)
+	default:
 		// The upstream closed or reset the connection before headers.
-		c.stats.rqRxReset.Add(1)
 		c.stats.code(http.StatusServiceUnavailable)
 		x.flags |= flagUC
-		x.localReply(http.StatusServiceUnavailable, bodyResetPrefix+"connection termination",
+		x.localReply(http.StatusServiceUnavailable, x.resetBody("connection termination"),
 			"upstream_reset_before_response_started{connection_termination}")
 	}
+}
+
+// resetBody is Envoy's reset reply body for a reset reason.
+func (x *exchange) resetBody(reason string) string {
+	if x.retried {
+		return bodyResetRetried + reason
+	}
+	return bodyResetPrefix + reason
 }
 
 // connectFailure renders a dial error as Envoy's transport failure reason
@@ -204,7 +236,7 @@ func (x *exchange) copyResponse(ctx context.Context, res *http.Response, r *rule
 		x.abort = true
 	case readErr != nil:
 		if timedOut(ctx) {
-			x.routeTimeout(r, c)
+			x.routeTimeout(r, c, false) // headers came: not an upstream_rq_timeout
 		} else if x.r.Context().Err() != nil {
 			x.clientGone()
 		} else {

@@ -104,6 +104,11 @@ type routeStats struct {
 	timeouts atomic.Int64
 	direct   atomic.Int64
 	redirect atomic.Int64
+	retries  atomic.Int64 // retries of requests this rule forwarded
+	mirrored atomic.Int64 // shadow requests sent
+	// mirrorsDropped are shadows not sent because the in-flight limit
+	// (Options.MaxMirrorsInFlight) was reached.
+	mirrorsDropped atomic.Int64
 }
 
 // clusterStats are Envoy's cluster.<name>.* counters.
@@ -118,11 +123,29 @@ type clusterStats struct {
 	rqRxReset      atomic.Int64 // upstream_rq_rx_reset
 	codes          [600]atomic.Int64
 	membershipSize atomic.Int64 // membership_total of the current table
+
+	rqRetry                atomic.Int64 // upstream_rq_retry
+	rqRetrySuccess         atomic.Int64 // upstream_rq_retry_success
+	rqRetryLimitExceeded   atomic.Int64 // upstream_rq_retry_limit_exceeded
+	rqPerTryTimeout        atomic.Int64 // upstream_rq_per_try_timeout
+	retryOrShadowAbandoned atomic.Int64 // retry_or_shadow_abandoned
+	// retryCodes are retry.upstream_rq_<code>: responses that were retried.
+	retryCodes [600]atomic.Int64
+	// shadowRq counts the shadow requests among rqTotal (not an Envoy
+	// stat: it keeps mirrors out of Totals.UpstreamRequests).
+	shadowRq atomic.Int64
 }
 
 func (c *clusterStats) code(status int) {
 	if status >= 100 && status < 600 {
 		c.codes[status].Add(1)
+	}
+}
+
+// retryCode counts an upstream response that was retried.
+func (c *clusterStats) retryCode(status int) {
+	if status >= 100 && status < 600 {
+		c.retryCodes[status].Add(1)
 	}
 }
 
@@ -234,12 +257,16 @@ type Stats struct {
 
 // Totals is the report's "proxy" block.
 type Totals struct {
-	// UpstreamRequests counts requests sent to upstream endpoints (every
-	// attempt; equals client requests until retries exist).
+	// UpstreamRequests counts requests sent to upstream endpoints for
+	// clients: every attempt, retries included. Mirrored copies are not
+	// counted here (see Mirrored), only in their cluster's
+	// upstream_rq_total.
 	UpstreamRequests int64 `json:"upstreamRequests"`
-	// Retries is always 0 until retries are implemented.
+	// Retries counts retries (upstream_rq_retry over every cluster).
 	Retries int64 `json:"retries"`
-	// Timeouts counts route timeouts (504, flag UT).
+	// Timeouts counts requests that ended in a timeout (flag UT): the
+	// route timeout, wherever it struck (attempt, back-off, body), and the
+	// per-try timeout on the final try (504 upstream request timeout).
 	Timeouts int64 `json:"timeouts"`
 	// Overflows is always 0 until connection pools are implemented.
 	Overflows int64 `json:"overflows"`
@@ -247,8 +274,12 @@ type Totals struct {
 	Ejections     int64 `json:"ejections"`
 	FaultsDelayed int64 `json:"faultsDelayed"`
 	FaultsAborted int64 `json:"faultsAborted"`
-	// Mirrored is always 0 until mirroring is implemented.
+	// Mirrored counts shadow requests sent (one per mirror target a
+	// request was mirrored to).
 	Mirrored int64 `json:"mirrored"`
+	// MirrorsDropped counts shadows not sent because
+	// Options.MaxMirrorsInFlight shadows were already in flight.
+	MirrorsDropped int64 `json:"mirrorsDropped"`
 	// ByFlag counts responses per Envoy response flag; a response with
 	// several flags ("DI,FI") counts once under each. Flags never seen are
 	// absent.
@@ -289,6 +320,12 @@ type RouteStats struct {
 	Timeouts        int64  `json:"timeouts"`
 	DirectResponses int64  `json:"directResponses"`
 	Redirects       int64  `json:"redirects"`
+	// Retries counts the retries of requests the rule forwarded.
+	Retries int64 `json:"retries"`
+	// Mirrored counts shadow requests the rule sent; MirrorsDropped those
+	// dropped at the in-flight limit.
+	Mirrored       int64 `json:"mirrored"`
+	MirrorsDropped int64 `json:"mirrorsDropped"`
 }
 
 // ClusterStats are one cluster's counters under Envoy's names.
@@ -303,9 +340,21 @@ type ClusterStats struct {
 	UpstreamCxConnectFail int64  `json:"upstream_cx_connect_fail"`
 	UpstreamCxNoneHealthy int64  `json:"upstream_cx_none_healthy"`
 	MembershipTotal       int64  `json:"membership_total"`
+	// Retry counters: retries made, requests that succeeded after a retry
+	// (Envoy counts any final outcome its retryOn does not cover), retries
+	// refused by the retry budget (num_retries), per-try timeouts (retried
+	// or not), and requests whose body was too large to buffer for a retry
+	// or a shadow.
+	UpstreamRqRetry              int64 `json:"upstream_rq_retry"`
+	UpstreamRqRetrySuccess       int64 `json:"upstream_rq_retry_success"`
+	UpstreamRqRetryLimitExceeded int64 `json:"upstream_rq_retry_limit_exceeded"`
+	UpstreamRqPerTryTimeout      int64 `json:"upstream_rq_per_try_timeout"`
+	RetryOrShadowAbandoned       int64 `json:"retry_or_shadow_abandoned"`
 	// Codes holds upstream_rq_<code> and upstream_rq_<N>xx, keyed by those
-	// names. Local timeouts (504) and connect failures (503) count here too,
-	// as Envoy charges them.
+	// names, for final responses; retried responses count under
+	// retry.upstream_rq_<code> and retry.upstream_rq_<N>xx. Local timeouts
+	// (504) and connect failures (503) count here too, as Envoy charges
+	// them.
 	Codes map[string]int64 `json:"codes"`
 }
 
@@ -321,6 +370,12 @@ func (c ClusterStats) Counters() map[string]int64 {
 		"upstream_cx_connect_fail": c.UpstreamCxConnectFail,
 		"upstream_cx_none_healthy": c.UpstreamCxNoneHealthy,
 		"membership_total":         c.MembershipTotal,
+
+		"upstream_rq_retry":                c.UpstreamRqRetry,
+		"upstream_rq_retry_success":        c.UpstreamRqRetrySuccess,
+		"upstream_rq_retry_limit_exceeded": c.UpstreamRqRetryLimitExceeded,
+		"upstream_rq_per_try_timeout":      c.UpstreamRqPerTryTimeout,
+		"retry_or_shadow_abandoned":        c.RetryOrShadowAbandoned,
 	}
 	for k, v := range c.Codes {
 		m[k] = v
@@ -396,7 +451,12 @@ func (r *registry) snapshot() Stats {
 			Timeouts:        rt.timeouts.Load(),
 			DirectResponses: rt.direct.Load(),
 			Redirects:       rt.redirect.Load(),
+			Retries:         rt.retries.Load(),
+			Mirrored:        rt.mirrored.Load(),
+			MirrorsDropped:  rt.mirrorsDropped.Load(),
 		})
+		s.Mirrored += rt.mirrored.Load()
+		s.MirrorsDropped += rt.mirrorsDropped.Load()
 	}
 	for _, c := range r.clusters {
 		cs := ClusterStats{
@@ -410,21 +470,17 @@ func (r *registry) snapshot() Stats {
 			UpstreamCxNoneHealthy: c.cxNoneHealthy.Load(),
 			MembershipTotal:       c.membershipSize.Load(),
 			Codes:                 map[string]int64{},
+
+			UpstreamRqRetry:              c.rqRetry.Load(),
+			UpstreamRqRetrySuccess:       c.rqRetrySuccess.Load(),
+			UpstreamRqRetryLimitExceeded: c.rqRetryLimitExceeded.Load(),
+			UpstreamRqPerTryTimeout:      c.rqPerTryTimeout.Load(),
+			RetryOrShadowAbandoned:       c.retryOrShadowAbandoned.Load(),
 		}
-		var classes [6]int64
-		for code := 100; code < 600; code++ {
-			if n := c.codes[code].Load(); n > 0 {
-				cs.Codes["upstream_rq_"+strconv.Itoa(code)] = n
-				classes[code/100] += n
-			}
-		}
-		for k := 1; k < 6; k++ {
-			if classes[k] > 0 {
-				cs.Codes["upstream_rq_"+strconv.Itoa(k)+"xx"] = classes[k]
-			}
-		}
-		s.UpstreamRequests += cs.UpstreamRqTotal
-		s.Timeouts += cs.UpstreamRqTimeout
+		addCodes(cs.Codes, "upstream_rq_", &c.codes)
+		addCodes(cs.Codes, "retry.upstream_rq_", &c.retryCodes)
+		s.UpstreamRequests += cs.UpstreamRqTotal - c.shadowRq.Load()
+		s.Retries += cs.UpstreamRqRetry
 		s.Clusters = append(s.Clusters, cs)
 	}
 	for i := range r.flags {
@@ -432,6 +488,7 @@ func (r *registry) snapshot() Stats {
 			s.ByFlag[flagNames[i]] = n
 		}
 	}
+	s.Timeouts = r.flags[trailingZeros(uint32(flagUT))].Load()
 	slices.SortFunc(s.Listeners, func(a, b ListenerStats) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(s.Clusters, func(a, b ClusterStats) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(s.Routes, func(a, b RouteStats) int {
@@ -441,4 +498,20 @@ func (r *registry) snapshot() Stats {
 		return a.Rule - b.Rule
 	})
 	return s
+}
+
+// addCodes adds prefix<code> and prefix<N>xx for every code seen.
+func addCodes(m map[string]int64, prefix string, codes *[600]atomic.Int64) {
+	var classes [6]int64
+	for code := 100; code < 600; code++ {
+		if n := codes[code].Load(); n > 0 {
+			m[prefix+strconv.Itoa(code)] = n
+			classes[code/100] += n
+		}
+	}
+	for k := 1; k < 6; k++ {
+		if classes[k] > 0 {
+			m[prefix+strconv.Itoa(k)+"xx"] = classes[k]
+		}
+	}
 }

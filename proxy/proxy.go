@@ -24,12 +24,28 @@
 //     Experiment's spec.services; ISTIO_MUTUAL is plain text.
 //   - Every dial target is checked against Options.AllowTarget when the
 //     table compiles (loopback only by default).
-//   - No default retry policy yet: Istio retries connect failures twice
-//     by default; Faultline makes one attempt until retries land. Retries,
-//     connection pools (circuit breaking), outlier detection, mirroring and
+//   - Connection pools (circuit breaking), outlier detection and
 //     consistent-hash load balancing are rejected by validation for now.
-//   - The route timeout starts when the router starts (after any fault
-//     delay), not when the request body has been fully received.
+//   - Request bodies are buffered (up to 1 MiB) for retries and mirrors
+//     before the first attempt, where Envoy buffers while the first
+//     attempt streams. The route timeout starts once the body is read, as
+//     in Envoy. A larger body goes to a single attempt, streaming, without
+//     retries or shadows (retry_or_shadow_abandoned); Envoy's 507 never
+//     happens. Requests without a body, and rules with neither retries
+//     nor mirrors, stream as before.
+//   - Retries: reset-before-request treats a per-try timeout or a reset as
+//     sent (Faultline cannot tell how much of the request went out) and a
+//     connect failure as not sent. refused-stream and
+//     http3-post-connect-failure never fire over HTTP/1.1; retriable-headers
+//     matches nothing (Istio gives no header list); retryRemoteLocalities
+//     has no localities to act on. Back-off draws from [0, (2^n − 1) ×
+//     base) capped at 10 × base (ISTIO.md; newer Envoy doubles the interval
+//     instead). The retry circuit breaker (maxRetries) comes with
+//     connection pools.
+//   - Mirrors: at most Options.MaxMirrorsInFlight shadows run at once;
+//     one over the limit is dropped and counted (Envoy would queue it in
+//     the mirror cluster's pool). Shadows are sent with the first attempt,
+//     once the body is buffered (Envoy's non-streaming shadowing).
 //   - Paths are matched as sent: no RFC 3986 normalisation, no slash
 //     merging. Envoy %FORMATTER% header values, TLS, HTTP/2, upgrades
 //     (WebSocket) and 100-continue relaying are not implemented.
@@ -62,7 +78,7 @@ import (
 // Options configure a Proxy and the compilation of its tables.
 type Options struct {
 	// Seed drives every random decision (fault draws, weighted routing,
-	// RANDOM and LEAST_REQUEST picks). Requests arriving in the same order
+	// RANDOM and LEAST_REQUEST picks, retry back-off, mirror draws). Requests arriving in the same order
 	// on a listener draw the same values under the same seed. Zero is a
 	// seed like any other: the engine picks a fresh one when the
 	// experiment names none.
@@ -79,6 +95,11 @@ type Options struct {
 	// DrainTimeout bounds how long Close waits for requests in flight
 	// before closing their connections. Zero means 5s.
 	DrainTimeout time.Duration
+	// MaxMirrorsInFlight bounds the shadow (mirrored) requests in flight
+	// at once; a shadow over the limit is dropped and counted
+	// (Totals.MirrorsDropped), so a slow mirror target never delays
+	// clients nor grows goroutines without bound. Zero means 1024.
+	MaxMirrorsInFlight int
 }
 
 // Listener describes an open listener.
@@ -100,10 +121,13 @@ type Listener struct {
 //	listener ──► vhost by Host ──► first matching route ──┬─► redirect | directResponse
 //	                                                      └─► fault (delay, then abort)
 //	  ──► router: weighted destination ──► cluster (503 NC if missing)
-//	  ──► route timeout (one deadline over all attempts; 504 UT)
-//	  ──► retry (one attempt for now)
-//	  ──► pick endpoint (LB; 503 UH if none) [+ breaker admission, later]
-//	  ──► transport (per-cluster keep-alive pool; 503 UF on connect failure)
+//	  ──► mirror draw; request body buffered for replay (≤ 1 MiB)
+//	  ──► route timeout (one deadline over all attempts and back-off; 504 UT)
+//	  ──► retry loop: per attempt, per-try timeout ─► pick endpoint (LB,
+//	      previous hosts avoided on retry; 503 UH if none) [+ breaker
+//	      admission, later] ─► shadows fire with the first attempt ─►
+//	      transport (per-cluster keep-alive pool; 503 UF on connect failure)
+//	      ─► retryOn decides: relay, local reply, or back off and retry
 type Proxy struct {
 	opts   Options
 	logger *slog.Logger
@@ -111,6 +135,8 @@ type Proxy struct {
 	reg    *registry
 	table  atomic.Pointer[Table]
 	log    *accessLogger
+	// shadows are the mirrored requests in flight (mirror.go).
+	shadows *shadows
 
 	mu           sync.Mutex // control plane only: listeners, Apply, Close
 	listeners    []*openListener
@@ -134,6 +160,7 @@ func newProxy(opts Options) *Proxy {
 		seed:     uint64(opts.Seed),
 		reg:      newRegistry(),
 		handlers: map[string]*listenerHandler{},
+		shadows:  newShadows(opts.MaxMirrorsInFlight),
 	}
 	if opts.AccessLog != nil {
 		p.log = newAccessLogger(opts.AccessLog)
@@ -332,7 +359,8 @@ func (p *Proxy) Stats() Stats { return p.reg.snapshot() }
 
 // Close stops the listeners, lets requests in flight finish for up to
 // Options.DrainTimeout, then closes what remains, waits for handlers to
-// return, closes idle upstream connections and flushes the access log.
+// return, cancels the shadow requests still in flight and waits for them,
+// closes idle upstream connections and flushes the access log.
 // It is safe to call more than once.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
@@ -373,6 +401,7 @@ func (p *Proxy) Close() error {
 	wg.Wait()
 	p.serving.Wait()
 	p.waitIdle(2 * time.Second)
+	p.shadows.close(2 * time.Second)
 	p.reg.closeIdle()
 	if p.log != nil {
 		p.log.close()

@@ -1,11 +1,12 @@
 package proxy
 
 // Every random decision of a request (fault delay, fault abort, weighted
-// destination, RANDOM and LEAST_REQUEST endpoint picks) comes from a small
-// generator seeded from Options.Seed, the listener and the request's
-// sequence number on that listener. Re-running the same experiment with the
-// same seed and the same request order therefore draws the same values, and
-// nothing on the hot path shares a locked source.
+// destination, RANDOM and LEAST_REQUEST endpoint picks, retry back-off,
+// the mirror draw) comes from a small generator seeded from Options.Seed,
+// the listener and the request's sequence number on that listener.
+// Re-running the same experiment with the same seed and the same request
+// order therefore draws the same values, and nothing on the hot path
+// shares a locked source.
 
 const (
 	golden = 0x9e3779b97f4a7c15 // 2^64 / φ, the splitmix64 increment

@@ -13,6 +13,7 @@ const (
 	bodyNoHealthyUpstream = "no healthy upstream"
 	bodyTimeout           = "upstream request timeout"
 	bodyResetPrefix       = "upstream connect error or disconnect/reset before headers. reset reason: "
+	bodyResetRetried      = "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: "
 )
 
 // localReply answers with a router- or filter-generated reply: a text body,

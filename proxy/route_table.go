@@ -124,6 +124,11 @@ type rule struct {
 	timeout time.Duration
 	// timeoutVal is x-envoy-expected-rq-timeout-ms, nil without a timeout.
 	timeoutVal []string
+	// retry is the retry policy (istiod's default when the rule has no
+	// retries block); nil when retries are disabled (attempts 0).
+	retry *retryPolicy
+	// mirrors are the rule's shadow policies, in order (mirror or mirrors).
+	mirrors []*mirrorPolicy
 
 	dests       []*destination
 	totalWeight uint64

@@ -73,7 +73,6 @@ func (d *Document) validate(problems *Problems) {
 		validateMetadata(r, vs.Metadata)
 		validateVirtualService(r, vs, v)
 		d.validateVirtualServiceRefs(r, vs)
-		rejectUnimplementedRoute(r, vs)
 	}
 	for _, dr := range d.DestinationRules {
 		r := d.reporter(dr, resourceLabel(d, dr, "DestinationRule", dr.Metadata.Name), problems)
@@ -262,23 +261,6 @@ func (d *Document) validateVirtualServiceRefs(r *reporter, vs *VirtualService) {
 			}
 			if !d.knownHost(dst.Destination.Host, vs.Metadata.Namespace) {
 				r.errorf(p+".host", "%s is bound to no endpoints: add it to the Experiment's spec.services or a ServiceEntry", dst.Destination.Host)
-			}
-		}
-	}
-}
-
-// rejectUnimplementedRoute refuses route features the proxy does not
-// implement yet, rather than ignoring them.
-func rejectUnimplementedRoute(r *reporter, vs *VirtualService) {
-	for i, h := range vs.Spec.HTTP {
-		p := fmt.Sprintf("spec.http[%d]", i)
-		if h.Retries != nil {
-			r.errorf(p+".retries", "not implemented by Faultline yet")
-		}
-		for field, set := range map[string]bool{"mirror": h.Mirror != nil, "mirrors": len(h.Mirrors) > 0,
-			"mirrorPercentage": h.MirrorPercentage != nil, "mirrorPercent": h.MirrorPercent != nil} {
-			if set {
-				r.errorf(p+"."+field, "not implemented by Faultline yet")
 			}
 		}
 	}

@@ -19,9 +19,8 @@ type docWant struct {
 // TestValidateCorpus lints the examples of ISTIO.md §7 and SCENARIOS.md
 // (testdata/validate) and checks that each yields exactly the expected
 // problems: Istio accepts them all, so the only errors are the features
-// validate.go still refuses (retries, mirror, connectionPool,
-// outlierDetection), and the only warnings are the deprecations and
-// dead rules Istio itself reports.
+// validate.go still refuses (connectionPool, outlierDetection), and the
+// only warnings are the deprecations and dead rules Istio itself reports.
 func TestValidateCorpus(t *testing.T) {
 	notYetAt := func(doc, path string) docWant { return docWant{doc, errAt(path, notYet)} }
 	mtls := func(doc string) docWant {
@@ -58,15 +57,12 @@ func TestValidateCorpus(t *testing.T) {
 				"is deprecated and ignored by Istio since 1.7; Envoy's default of 5 consecutive 5xx applies")},
 		},
 		"mirror.yaml": {
-			notYetAt("VirtualService httpbin", "spec.http[0].mirror"),
-			notYetAt("VirtualService httpbin", "spec.http[0].mirrorPercent"),
 			{"VirtualService httpbin", warnAt("spec.http[0].mirrorPercent", "mirror_percent is deprecated: use mirrorPercentage: {value: 100}")},
 		},
 		"reviews-timeout.yaml": {
 			{"VirtualService ratings", warnAt("spec.http[0].fault.delay.percent", "is deprecated")},
 		},
 		"ratings-retries.yaml": {
-			notYetAt("VirtualService ratings", "spec.http[0].retries"),
 			{"VirtualService ratings", warnAt("spec.http[0].fault.delay.percent", "is deprecated")},
 		},
 	}
