@@ -13,7 +13,7 @@ type Injection struct {
 	VirtualService string `json:"virtualService"`
 	Rule           int    `json:"rule"`
 	Name           string `json:"name,omitempty"`
-	// Kind is "delay" or "abort".
+	// Kind is "delay", "abort" or "mirror".
 	Kind              string  `json:"kind"`
 	ConfiguredPercent float64 `json:"configuredPercent"`
 	// Matched is how many requests the rule matched (the fault's draws).
@@ -35,10 +35,15 @@ func Account(doc *scenarios.Document, r *Report) {
 	r.Injection = nil
 	for _, vs := range doc.VirtualServices {
 		for i, rule := range vs.Spec.HTTP {
+			rs, _ := r.Proxy.Route(vs.Metadata.Name, i)
+			if rule.Mirror != nil {
+				// Aborted requests are never mirrored, so only the others
+				// were drawn; dropped shadows were drawn too.
+				r.Injection = append(r.Injection, account(vs.Metadata.Name, i, rule.Name, "mirror", mirrorPercent(&rule), rs.Matched-rs.AbortsInjected, rs.Mirrored+rs.MirrorsDropped))
+			}
 			if rule.Fault == nil {
 				continue
 			}
-			rs, _ := r.Proxy.Route(vs.Metadata.Name, i)
 			if d := rule.Fault.Delay; d != nil {
 				r.Injection = append(r.Injection, account(vs.Metadata.Name, i, rule.Name, "delay", delayPercent(d), rs.Matched, rs.DelaysInjected))
 			}
@@ -61,6 +66,18 @@ func Account(doc *scenarios.Document, r *Report) {
 	}
 }
 
+// mirrorPercent is the share of requests a single `mirror` copies:
+// mirrorPercentage, else the deprecated integer, else 100 %.
+func mirrorPercent(rule *scenarios.HTTPRoute) float64 {
+	switch {
+	case rule.MirrorPercentage != nil:
+		return rule.MirrorPercentage.Value
+	case rule.MirrorPercent != nil:
+		return float64(*rule.MirrorPercent)
+	}
+	return 100
+}
+
 func delayPercent(d *scenarios.FaultDelay) float64 {
 	switch {
 	case d.Percentage != nil:
@@ -74,6 +91,9 @@ func delayPercent(d *scenarios.FaultDelay) float64 {
 func account(vs string, rule int, name, kind string, configured float64, matched, injected int64) Injection {
 	in := Injection{VirtualService: vs, Rule: rule, Name: name, Kind: kind, ConfiguredPercent: configured, Matched: matched, Injected: injected, OK: true}
 	where := fmt.Sprintf("VirtualService %s spec.http[%d] fault %s", vs, rule, kind)
+	if kind == "mirror" {
+		where = fmt.Sprintf("VirtualService %s spec.http[%d] mirror", vs, rule)
+	}
 	if matched == 0 {
 		in.OK = false
 		in.Warning = where + ": matched no request, so the fault never took effect"
