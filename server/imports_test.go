@@ -19,7 +19,7 @@ var allowedImports = map[string][]string{
 	"proxy":         {"scenarios"},
 	"scenarios":     {},
 	"server":        {"proxy", "scenarios", "server/api", "server/demo", "server/engine", "server/report", "server/runs", "server/store", "web"},
-	"server/api":    {"scenarios", "server/report", "server/store"},
+	"server/api":    {"proxy", "scenarios", "server/report", "server/store"},
 	"server/demo":   {},
 	"server/engine": {"loadgen", "proxy", "scenarios", "server/demo", "server/report"},
 	"server/report": {"proxy", "scenarios"},

@@ -370,8 +370,32 @@ func TestStopARunningRun(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	var live struct {
+		Listeners []struct{ Name, Addr string }
+		Stats     struct {
+			Listeners []struct{ Name string }
+		}
+	}
+	// "running" is recorded just before the run opens its proxy: poll.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		resp, body := c.do("GET", fmt.Sprintf("/api/v1/runs/%d/proxy", run.ID), "", nil)
+		if resp.StatusCode == 200 {
+			if err := json.Unmarshal(body, &live); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("live proxy: %d %s", resp.StatusCode, body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(live.Listeners) == 0 || live.Listeners[0].Name != "mesh" || !strings.HasPrefix(live.Listeners[0].Addr, "127.0.0.1:") {
+		t.Errorf("live proxy = %+v", live)
+	}
 	c.json("POST", fmt.Sprintf("/api/v1/runs/%d/stop", run.ID), "", nil, 202, nil)
 	got := waitRun(t, c, run.ID)
+	c.json("GET", fmt.Sprintf("/api/v1/runs/%d/proxy", run.ID), "", nil, 409, nil)
 	if got.Status != "stopped" || got.Reason != "stopped by request" {
 		t.Errorf("run after stop = %+v", got)
 	}
@@ -395,7 +419,7 @@ func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
 		{"POST", "/api/v1/experiments/{id}/runs"}, {"GET", "/api/v1/runs"}, {"GET", "/api/v1/runs/{id}"},
 		{"GET", "/api/v1/runs/{id}/events"}, {"POST", "/api/v1/runs/{id}/stop"}, {"POST", "/api/v1/runs/{id}/rerun"},
 		{"GET", "/api/v1/runs/{id}/compare/{other}"}, {"GET", "/api/v1/runs/{id}/fortio.json"},
-		{"GET", "/api/v1/runs/{id}/junit.xml"}, {"GET", "/api/v1/runs/{id}/histogram.csv"},
+		{"GET", "/api/v1/runs/{id}/junit.xml"}, {"GET", "/api/v1/runs/{id}/histogram.csv"}, {"GET", "/api/v1/runs/{id}/proxy"},
 	} {
 		item := doc.Paths.Find(route.path)
 		if item == nil || item.GetOperation(route.method) == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/store"
@@ -39,6 +40,7 @@ type Runs interface {
 	Rerun(ctx context.Context, runID int64) (*store.Run, error)
 	Stop(ctx context.Context, id int64) error
 	Subscribe(id int64) (current report.Progress, updates <-chan report.Progress, cancel func(), ok bool)
+	LiveProxy(id int64) (listeners []proxy.Listener, stats proxy.Stats, ok bool)
 }
 
 // Config wires the API.
@@ -109,6 +111,7 @@ func New(cfg Config) http.Handler {
 	v1.GET("/runs/:id/events", h.runEvents)
 	v1.POST("/runs/:id/stop", h.stopRun)
 	v1.POST("/runs/:id/rerun", h.rerun)
+	v1.GET("/runs/:id/proxy", h.liveProxy)
 	v1.GET("/runs/:id/compare/:other", h.compareRuns)
 	v1.GET("/runs/:id/fortio.json", h.exportFortio)
 	v1.GET("/runs/:id/junit.xml", h.exportJUnit)

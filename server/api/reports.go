@@ -94,3 +94,22 @@ func (h *handlers) exportCSV(c *gin.Context) {
 	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="run-%s-histogram.csv"`, c.Param("id")))
 	c.Data(http.StatusOK, "text/csv", report.HistogramCSV(r))
 }
+
+// liveProxy shows a running run's proxy: its listeners and counters now.
+func (h *handlers) liveProxy(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	listeners, stats, ok := h.cfg.Runs.LiveProxy(id)
+	if !ok {
+		if _, err := h.cfg.RunStore.GetRun(c.Request.Context(), id); err != nil {
+			writeError(c, h.log, err)
+			return
+		}
+		writeError(c, h.log, &Error{Status: http.StatusConflict, Message: fmt.Sprintf("run %d has no proxy running (it is not running)", id), Field: "id"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"runId": id, "listeners": listeners, "stats": stats})
+}

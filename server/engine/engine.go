@@ -133,8 +133,10 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	loadCtx, stopLoad := context.WithCancelCause(ctx)
 	defer stopLoad(nil)
 	watch := newAbortWatch(doc.Experiment.Spec.Abort, stopLoad)
+	var timeline []report.Point
 	spec.OnProgress = func(p loadgen.Progress) {
 		watch.observe(p)
+		timeline = appendPoint(timeline, p)
 		if opts.OnProgress != nil {
 			opts.OnProgress(progressOf(p))
 		}
@@ -164,6 +166,7 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 		return nil, fmt.Errorf("engine: load: %w", err)
 	}
 	fill(r, res)
+	r.Timeline = timeline
 	r.Proxy = px.Stats()
 	for _, w := range doc.Warnings {
 		r.Warnings = append(r.Warnings, w.String())
@@ -261,6 +264,19 @@ func fill(r *report.Report, res *loadgen.Result) {
 		r.Histogram[i] = report.Bucket{StartMs: ms(b.Start), EndMs: ms(b.End), Count: b.Count}
 	}
 	r.Fortio = res.Raw
+}
+
+// appendPoint adds a progress snapshot to the run's timeline, at most one
+// a second (plus the final one), so a long run stays small.
+func appendPoint(tl []report.Point, p loadgen.Progress) []report.Point {
+	pt := report.Point{ElapsedMs: ms(p.Elapsed), Requests: p.Requests, Errors: p.Errors, QPS: p.QPS, P50Ms: ms(p.P50), P99Ms: ms(p.P99)}
+	if n := len(tl); n > 0 && pt.ElapsedMs-tl[n-1].ElapsedMs < 1000 {
+		if n > 1 && tl[n-1].ElapsedMs-tl[n-2].ElapsedMs < 1000 {
+			tl[n-1] = pt // replace the interim point; keep one a second
+			return tl
+		}
+	}
+	return append(tl, pt)
 }
 
 func progressOf(p loadgen.Progress) report.Progress {

@@ -48,6 +48,9 @@ func TestExecuteReportsTheRun(t *testing.T) {
 	if c, ok := r.Proxy.Cluster("outbound|8000||httpbin.default.svc.cluster.local"); !ok || c.UpstreamRqTotal != 20 {
 		t.Errorf("cluster stats = %+v (found %v)", c, ok)
 	}
+	if n := len(r.Timeline); n == 0 || r.Timeline[n-1].Requests != 20 {
+		t.Errorf("timeline = %+v", r.Timeline)
+	}
 	if len(progress) == 0 || progress[len(progress)-1].Requests != 20 {
 		t.Errorf("progress = %+v", progress)
 	}

@@ -56,7 +56,10 @@ type Report struct {
 	Codes       map[string]int64 `json:"codes"`
 	LatencyMs   Latency          `json:"latencyMs"`
 	Histogram   []Bucket         `json:"histogram"`
-	Proxy       proxy.Stats      `json:"proxy"`
+	// Timeline holds the live progress about once a second: throughput,
+	// errors and rolling percentiles over time.
+	Timeline []Point     `json:"timeline"`
+	Proxy    proxy.Stats `json:"proxy"`
 	// Injection sets every configured fault beside what the proxy did.
 	Injection []Injection `json:"injection"`
 	// RetryAmplification is upstream attempts ÷ client requests.
@@ -68,6 +71,16 @@ type Report struct {
 	// Fortio is fortio's own result JSON, verbatim, so its report viewer
 	// can load it.
 	Fortio json.RawMessage `json:"fortio,omitempty"`
+}
+
+// Point is one moment of a run's timeline.
+type Point struct {
+	ElapsedMs float64 `json:"elapsedMs"`
+	Requests  int64   `json:"requests"`
+	Errors    int64   `json:"errors"`
+	QPS       float64 `json:"qps"`
+	P50Ms     float64 `json:"p50Ms"`
+	P99Ms     float64 `json:"p99Ms"`
 }
 
 // AbortFired records the abort condition that halted a run.

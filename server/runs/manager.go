@@ -299,6 +299,16 @@ func (m *Manager) Subscribe(id int64) (current report.Progress, updates <-chan r
 	return a.last, ch, func() { a.unsubscribe(ch) }, true
 }
 
+// LiveProxy returns the listeners and current counters of a running run's
+// proxy; ok is false when the run has no proxy running.
+func (m *Manager) LiveProxy(id int64) (listeners []proxy.Listener, stats proxy.Stats, ok bool) {
+	px := m.Proxies()[id]
+	if px == nil {
+		return nil, proxy.Stats{}, false
+	}
+	return px.Listeners(), px.Stats(), true
+}
+
 // Proxies returns the live proxy of every running run, by run id.
 func (m *Manager) Proxies() map[int64]*proxy.Proxy {
 	m.mu.Lock()
