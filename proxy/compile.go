@@ -164,6 +164,7 @@ func compile(doc *scenarios.Document, opts Options, gatewayAddr func(string, uin
 	for _, c := range b.clusters {
 		c.stats.membershipSize.Store(int64(len(c.endpoints)))
 	}
+	reg.adopt(b.clusters)
 	return t, nil
 }
 
@@ -382,18 +383,15 @@ var lbPolicies = map[string]bool{"": true, "UNSPECIFIED": true, "ROUND_ROBIN": t
 // checkDestinationRules reports policies the proxy cannot honour, whether
 // or not a route uses them.
 func (b *builder) checkDestinationRules() {
-	check := func(label, path string, tp *scenarios.TrafficPolicy) {
-		if tp == nil {
-			return
-		}
-		if lb := tp.LoadBalancer; lb != nil && !lbPolicies[lb.Simple] {
+	checkBlocks := func(label, path string, lb *scenarios.LoadBalancerSettings, cp *scenarios.ConnectionPool, tls *scenarios.ClientTLSSettings) {
+		if lb != nil && !lbPolicies[lb.Simple] {
 			if lb.Simple == "PASSTHROUGH" {
 				b.errorf(label, path+".loadBalancer.simple", "PASSTHROUGH forwards to the original destination, which Faultline never dials")
 			} else {
 				b.errorf(label, path+".loadBalancer.simple", "must be one of ROUND_ROBIN, RANDOM, LEAST_REQUEST, LEAST_CONN, not %q", lb.Simple)
 			}
 		}
-		if tls := tp.TLS; tls != nil {
+		if tls != nil {
 			switch strings.ToUpper(tls.Mode) {
 			case "", "DISABLE", "ISTIO_MUTUAL":
 				// ISTIO_MUTUAL is the mesh's own mTLS: between Faultline's
@@ -401,6 +399,19 @@ func (b *builder) checkDestinationRules() {
 			default:
 				b.errorf(label, path+".tls.mode", "TLS origination (%s) is not implemented by Faultline", tls.Mode)
 			}
+		}
+		if cp != nil && cp.HTTP != nil && strings.EqualFold(cp.HTTP.H2UpgradePolicy, "UPGRADE") {
+			b.errorf(label, path+".connectionPool.http.h2UpgradePolicy", "UPGRADE (HTTP/2 to the endpoints) is not implemented by Faultline: it speaks HTTP/1.1 upstream")
+		}
+	}
+	check := func(label, path string, tp *scenarios.TrafficPolicy) {
+		if tp == nil {
+			return
+		}
+		checkBlocks(label, path, tp.LoadBalancer, tp.ConnectionPool, tp.TLS)
+		for i := range tp.PortLevelSettings {
+			pl := &tp.PortLevelSettings[i]
+			checkBlocks(label, fmt.Sprintf("%s.portLevelSettings[%d]", path, i), pl.LoadBalancer, pl.ConnectionPool, pl.TLS)
 		}
 	}
 	for _, dr := range b.doc.DestinationRules {
@@ -424,42 +435,23 @@ func (b *builder) cluster(svc *service, port uint32, subset string) (c *cluster,
 		return c, false
 	}
 	drs := b.destinationRules(svc.fqdn)
-	var sub *scenarios.Subset
-	if subset != "" {
-		for _, dr := range drs {
-			for i := range dr.Spec.Subsets {
-				if dr.Spec.Subsets[i].Name == subset && sub == nil {
-					sub = &dr.Spec.Subsets[i]
-				}
-			}
-		}
-		if sub == nil {
-			return nil, true
-		}
-	}
-	lbName := ""
+	var top, sub policySource
+	found := subset == ""
 	for _, dr := range drs {
-		if tp := dr.Spec.TrafficPolicy; tp != nil {
-			if tp.LoadBalancer != nil {
-				lbName = tp.LoadBalancer.Simple
+		label := "DestinationRule " + dr.Metadata.Name
+		if top.tp == nil && dr.Spec.TrafficPolicy != nil {
+			top = policySource{tp: dr.Spec.TrafficPolicy, label: label, path: "spec.trafficPolicy"} // the first top-level policy wins
+		}
+		for i := range dr.Spec.Subsets {
+			if !found && dr.Spec.Subsets[i].Name == subset {
+				found = true // the first definition of a subset wins
+				sub = policySource{tp: dr.Spec.Subsets[i].TrafficPolicy, label: label,
+					path: fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), labels: dr.Spec.Subsets[i].Labels}
 			}
-			break // the first top-level policy wins
 		}
 	}
-	if sub != nil && sub.TrafficPolicy != nil && sub.TrafficPolicy.LoadBalancer != nil {
-		lbName = sub.TrafficPolicy.LoadBalancer.Simple
-	}
-	if lbName == "" || lbName == "UNSPECIFIED" {
-		lbName = b.defaults.DefaultLoadBalancer
-	}
-	c = &cluster{name: name, stats: b.reg.cluster(name), transport: b.reg.transport(name)}
-	switch lbName {
-	case "ROUND_ROBIN":
-		c.lb = roundRobin{}
-	case "RANDOM":
-		c.lb = random{}
-	default: // LEAST_REQUEST, LEAST_CONN
-		c.lb = leastRequest{}
+	if !found {
+		return nil, true
 	}
 	var eps []epSpec
 	if gw, ok := svc.gateway[port]; ok {
@@ -477,11 +469,32 @@ func (b *builder) cluster(svc *service, port uint32, subset string) (c *cluster,
 	} else {
 		eps = svc.eps[port]
 	}
+	var members []epSpec
 	for _, ep := range eps {
-		if sub != nil && !labelsMatch(ep.labels, sub.Labels) {
-			continue
+		if subset == "" || labelsMatch(ep.labels, sub.labels) {
+			members = append(members, ep)
 		}
-		c.endpoints = append(c.endpoints, &endpoint{addr: ep.addr, labels: ep.labels})
+	}
+	// The cluster's DestinationRule policy (policy.go): DR level, port
+	// level, subset, each block replaced as a whole.
+	pol := resolvePolicy(top, sub, port)
+	pool, od, lb := b.poolConfig(pol.cp), b.outlierConfig(pol.od), b.lbConfig(pol.lb)
+	st := b.reg.cluster(name)
+	fp := fingerprint(members, pool, od, lb)
+	rt := b.reg.runtime(name, fp)
+	if rt == nil {
+		rt = newClusterRuntime(name, fp, members, pool, od, lb, st, b.opts.clock())
+	}
+	c = &cluster{name: name, stats: st, rt: rt, endpoints: rt.endpoints, transport: rt.transport, breaker: rt.breaker}
+	switch {
+	case lb.hash != nil:
+		c.lb = consistentHash{lb.hash}
+	case lb.simple == "ROUND_ROBIN":
+		c.lb = &roundRobin{}
+	case lb.simple == "RANDOM":
+		c.lb = random{}
+	default: // LEAST_REQUEST
+		c.lb = leastRequest{}
 	}
 	b.clusters[name] = c
 	return c, false

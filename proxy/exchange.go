@@ -61,6 +61,14 @@ type exchange struct {
 	mirrorPending bool          // mirrors are due with the first attempt
 	perTry        perTryTimer   // the current attempt's per-try timeout
 
+	// Consistent-hash cookie generated for this request (hash.go): its
+	// value, and the Set-Cookie sent with the upstream response.
+	cookieValue string
+	setCookie   string
+	// retryHeld: a retry of this request holds one of the cluster's
+	// maxRetries (breaker.go).
+	retryHeld bool
+
 	// body counts request bytes when the access log is on. It is not part
 	// of the pooled exchange: the transport may still read or close a
 	// request body after RoundTrip returns.
@@ -327,6 +335,11 @@ func (p *Proxy) try(actx context.Context, x *exchange, r *rule, c *cluster, base
 		return nil, errNoHealthyUpstream
 	}
 	x.ep = ep
+	// Circuit-breaker admission (breaker.go): an *OverflowError is never
+	// retried nor reported to outlier detection.
+	if err := c.breaker.acquire(actx); err != nil {
+		return nil, err
+	}
 	if x.mirrorPending {
 		p.startShadows(x, r, base)
 	}
@@ -336,9 +349,11 @@ func (p *Proxy) try(actx context.Context, x *exchange, r *rule, c *cluster, base
 	ep.active.Add(1)
 	res, err := c.transport.RoundTrip(out)
 	if err != nil {
+		c.outlierFailure(x, ep, actx)
 		x.attemptDone(c)
 		return nil, err
 	}
+	c.outlierResponse(ep, res.StatusCode)
 	return res, nil
 }
 
@@ -346,4 +361,5 @@ func (p *Proxy) try(actx context.Context, x *exchange, r *rule, c *cluster, base
 func (x *exchange) attemptDone(c *cluster) {
 	x.ep.active.Add(-1)
 	c.stats.rqActive.Add(-1)
+	c.breaker.release()
 }

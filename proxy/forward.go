@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,7 +160,7 @@ func (x *exchange) upstreamFailure(r *rule, c *cluster, f failure, err error) {
 		if reason != "" {
 			body += ", transport failure reason: " + reason
 		}
-		if errors.Is(de, os.ErrDeadlineExceeded) {
+		if de.connectTimedOut() {
 			body = x.resetBody("connection timeout")
 		}
 		x.localReply(http.StatusServiceUnavailable, body, details)
@@ -185,7 +184,7 @@ func (x *exchange) resetBody(reason string) string {
 // connectFailure renders a dial error as Envoy's transport failure reason
 // ("delayed connect error: 111") and response code details.
 func connectFailure(de *DialError) (reason, details string) {
-	if errors.Is(de, os.ErrDeadlineExceeded) {
+	if de.connectTimedOut() {
 		return "", "upstream_reset_before_response_started{connection_timeout}"
 	}
 	var errno syscall.Errno
@@ -213,6 +212,10 @@ func (x *exchange) copyResponse(ctx context.Context, res *http.Response, r *rule
 	}
 	h[hdrServer] = x.lt.server
 	h[hdrServiceTime] = serviceTimeValue(x.serviceTime)
+	if x.setCookie != "" {
+		// A consistent-hash cookie the proxy generated (hash.go).
+		h["Set-Cookie"] = append(h["Set-Cookie"][:len(h["Set-Cookie"]):len(h["Set-Cookie"])], x.setCookie)
+	}
 	r.respOps.apply(h)
 	d.respOps.apply(h)
 	if len(res.Trailer) > 0 {
@@ -242,6 +245,7 @@ func (x *exchange) copyResponse(ctx context.Context, res *http.Response, r *rule
 		} else {
 			c.stats.rqRxReset.Add(1)
 			x.flags |= flagUR
+			c.outlierReset(x.ep)
 		}
 		x.abort = true
 	}

@@ -134,6 +134,8 @@ type clusterStats struct {
 	// shadowRq counts the shadow requests among rqTotal (not an Envoy
 	// stat: it keeps mirrors out of Totals.UpstreamRequests).
 	shadowRq atomic.Int64
+
+	policyCounters // connection pool, breakers, balancer, outlier detection (cluster_stats.go)
 }
 
 func (c *clusterStats) code(status int) {
@@ -158,8 +160,12 @@ type registry struct {
 	listenerID map[string]int
 	routes     map[routeKey]*routeStats
 	clusters   map[string]*clusterStats
-	transports map[string]*clusterTransport
-	flags      [numFlags]atomic.Int64
+	// runtimes are the clusters' runtimes (endpoints, pools, breakers,
+	// outlier detectors) of the current table; retired ones were replaced
+	// by an Apply and only close their connections (cluster_stats.go).
+	runtimes map[string]*clusterRuntime
+	retired  []*clusterRuntime
+	flags    [numFlags]atomic.Int64
 }
 
 func newRegistry() *registry {
@@ -168,7 +174,7 @@ func newRegistry() *registry {
 		listenerID: map[string]int{},
 		routes:     map[routeKey]*routeStats{},
 		clusters:   map[string]*clusterStats{},
-		transports: map[string]*clusterTransport{},
+		runtimes:   map[string]*clusterRuntime{},
 	}
 }
 
@@ -207,19 +213,6 @@ func (r *registry) cluster(name string) *clusterStats {
 	return s
 }
 
-// transport returns the cluster's upstream transport, created once and
-// kept across tables so keep-alive connections survive an Apply.
-func (r *registry) transport(name string) *clusterTransport {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t, ok := r.transports[name]
-	if !ok {
-		t = newClusterTransport()
-		r.transports[name] = t
-	}
-	return t
-}
-
 func (r *registry) countFlags(f flag) {
 	for f != 0 {
 		i := trailingZeros(uint32(f))
@@ -240,8 +233,11 @@ func trailingZeros(x uint32) int {
 func (r *registry) closeIdle() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, t := range r.transports {
-		t.CloseIdleConnections()
+	for _, rt := range r.runtimes {
+		rt.transport.CloseIdleConnections()
+	}
+	for _, rt := range r.retired {
+		rt.transport.CloseIdleConnections()
 	}
 }
 
@@ -268,9 +264,11 @@ type Totals struct {
 	// route timeout, wherever it struck (attempt, back-off, body), and the
 	// per-try timeout on the final try (504 upstream request timeout).
 	Timeouts int64 `json:"timeouts"`
-	// Overflows is always 0 until connection pools are implemented.
+	// Overflows counts requests a circuit breaker refused (503, flag UO):
+	// upstream_rq_pending_overflow over every cluster.
 	Overflows int64 `json:"overflows"`
-	// Ejections is always 0 until outlier detection is implemented.
+	// Ejections counts endpoints ejected by outlier detection:
+	// outlier_detection.ejections_enforced_total over every cluster.
 	Ejections     int64 `json:"ejections"`
 	FaultsDelayed int64 `json:"faultsDelayed"`
 	FaultsAborted int64 `json:"faultsAborted"`
@@ -356,6 +354,7 @@ type ClusterStats struct {
 	// (504) and connect failures (503) count here too, as Envoy charges
 	// them.
 	Codes map[string]int64 `json:"codes"`
+	PolicyStats
 }
 
 // Counters flattens the cluster's counters into Envoy's stat names
@@ -377,6 +376,7 @@ func (c ClusterStats) Counters() map[string]int64 {
 		"upstream_rq_per_try_timeout":      c.UpstreamRqPerTryTimeout,
 		"retry_or_shadow_abandoned":        c.RetryOrShadowAbandoned,
 	}
+	c.PolicyStats.counters(m)
 	for k, v := range c.Codes {
 		m[k] = v
 	}
@@ -481,6 +481,9 @@ func (r *registry) snapshot() Stats {
 		addCodes(cs.Codes, "retry.upstream_rq_", &c.retryCodes)
 		s.UpstreamRequests += cs.UpstreamRqTotal - c.shadowRq.Load()
 		s.Retries += cs.UpstreamRqRetry
+		cs.PolicyStats = policyStats(c, r.runtimes[c.name])
+		s.Overflows += cs.UpstreamRqPendingOverflow
+		s.Ejections += cs.EjectionsEnforcedTotal
 		s.Clusters = append(s.Clusters, cs)
 	}
 	for i := range r.flags {

@@ -14,6 +14,16 @@
 // access log, when enabled, is the one exception: a buffered writer behind
 // a mutex).
 //
+// DestinationRules shape each cluster (one per host, port and subset, as
+// Envoy's outbound|port|subset|host): its policy is merged per block from
+// the DR level, port-level settings and the subset (policy.go); its
+// connectionPool becomes circuit breakers and a sized keep-alive pool
+// (breaker.go, upstream.go), its loadBalancer a picker, consistent hashes
+// included (hash.go), its outlierDetection a per-endpoint detector whose
+// interval sweeps run lazily against a monotonic clock (outlier.go). A
+// cluster whose endpoints and policy an Apply leaves unchanged keeps its
+// connections, breakers and ejections, as Envoy keeps an unchanged cluster.
+//
 // Deliberate differences from Envoy under Istio:
 //
 //   - Unknown hosts on the mesh are refused as REGISTRY_ONLY does (502,
@@ -24,8 +34,29 @@
 //     Experiment's spec.services; ISTIO_MUTUAL is plain text.
 //   - Every dial target is checked against Options.AllowTarget when the
 //     table compiles (loopback only by default).
-//   - Connection pools (circuit breaking), outlier detection and
-//     consistent-hash load balancing are rejected by validation for now.
+//   - Circuit breakers are exact: at most maxConnections requests are on
+//     connections at once, cluster-wide (Envoy lets each worker open a
+//     connection per endpoint beyond it), and a request waiting only for
+//     its TCP connect is not pending (Envoy counts it, so istio.io sees a
+//     few 503s with 2 clients at maxConnections 1, http1MaxPendingRequests
+//     1; Faultline sees none). http1MaxPendingRequests therefore bites
+//     only together with maxConnections. A connection past
+//     maxConnectionDuration serves the request that finds it, then closes
+//     (Envoy drains it when the duration ends). connectionPool fields for
+//     HTTP/2 upstreams (maxConcurrentStreams, http2KeepAlive) have nothing
+//     to act on; h2UpgradePolicy UPGRADE is a compile error.
+//   - Outlier detection has the consecutive detectors only (Istio turns
+//     success-rate detection off). maxEjectionPercent follows the
+//     experiment's Istio release: from 1.19 (Envoy 1.27) the ejected share
+//     after an ejection must stay within it, so a single endpoint at the
+//     default 10 % is never ejected; before, the first ejection always
+//     happened. Ejection time is min(base × k, max(300 s, base)) for every
+//     release (older Envoy had no cap and no decay). A listed
+//     outlierDetectionHttpErrorCodes code counts as an error (under 500:
+//     as a 500), an unlisted one as a success.
+//   - Consistent hashes use FNV-1a, not xxHash: stickiness and spread as
+//     Envoy's, different key-to-endpoint assignments; shadows pick at
+//     random (Envoy's async client carries no hash key).
 //   - Request bodies are buffered (up to 1 MiB) for retries and mirrors
 //     before the first attempt, where Envoy buffers while the first
 //     attempt streams. The route timeout starts once the body is read, as
@@ -40,8 +71,7 @@
 //     matches nothing (Istio gives no header list); retryRemoteLocalities
 //     has no localities to act on. Back-off draws from [0, (2^n − 1) ×
 //     base) capped at 10 × base (ISTIO.md; newer Envoy doubles the interval
-//     instead). The retry circuit breaker (maxRetries) comes with
-//     connection pools.
+//     instead).
 //   - Mirrors: at most Options.MaxMirrorsInFlight shadows run at once;
 //     one over the limit is dropped and counted (Envoy would queue it in
 //     the mirror cluster's pool). Shadows are sent with the first attempt,
@@ -100,6 +130,10 @@ type Options struct {
 	// (Totals.MirrorsDropped), so a slow mirror target never delays
 	// clients nor grows goroutines without bound. Zero means 1024.
 	MaxMirrorsInFlight int
+
+	// now is outlier detection's monotonic clock; nil means the process's
+	// (cluster_stats.go). Tests set it to advance time without sleeping.
+	now func() time.Duration
 }
 
 // Listener describes an open listener.
@@ -124,10 +158,13 @@ type Listener struct {
 //	  ──► mirror draw; request body buffered for replay (≤ 1 MiB)
 //	  ──► route timeout (one deadline over all attempts and back-off; 504 UT)
 //	  ──► retry loop: per attempt, per-try timeout ─► pick endpoint (LB,
-//	      previous hosts avoided on retry; 503 UH if none) [+ breaker
-//	      admission, later] ─► shadows fire with the first attempt ─►
-//	      transport (per-cluster keep-alive pool; 503 UF on connect failure)
-//	      ─► retryOn decides: relay, local reply, or back off and retry
+//	      previous hosts avoided on retry unless consistent hashing; 503
+//	      UH if none, ejected endpoints excluded) ─► circuit breaker
+//	      (pending queue; 503 UO on overflow, never retried) ─► shadows fire
+//	      with the first attempt ─► transport (per-cluster keep-alive pool
+//	      sized by connectionPool; 503 UF on connect failure) ─► outcome to
+//	      outlier detection ─► retryOn decides: relay, local reply, or back
+//	      off and retry (within http.maxRetries outstanding; else UO)
 type Proxy struct {
 	opts   Options
 	logger *slog.Logger

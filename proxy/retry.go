@@ -335,6 +335,7 @@ func (x *exchange) shouldRetry(r *rule, c *cluster, would bool) retryStatus {
 		c.stats.rqRetrySuccess.Add(1)
 	}
 	x.retryArmed = false
+	x.endRetry(c) // the retried attempt has its outcome (Envoy's resetRetry)
 	if !would {
 		return retryNo
 	}
@@ -344,8 +345,12 @@ func (x *exchange) shouldRetry(r *rule, c *cluster, would bool) retryStatus {
 		return retryLimitExceeded
 	}
 	x.retriesLeft--
-	// The retry circuit breaker (connectionPool.http.maxRetries) would
-	// refuse here: upstream_rq_retry_overflow, flag UO.
+	// The retry circuit breaker (connectionPool.http.maxRetries): over
+	// the limit the outcome stands, flagged UO (upstream_rq_retry_overflow).
+	if !x.admitRetry(c) {
+		x.flags |= flagUO
+		return retryNo
+	}
 	x.retryArmed = true
 	x.retried = true
 	c.stats.rqRetry.Add(1)
@@ -470,6 +475,9 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *rule, d *destinatio
 		pol = nil // the body could not be buffered: Envoy drops the retry state
 	}
 	x.retriesLeft = pol.retriesFor()
+	// A retry reservation (connectionPool.http.maxRetries) ends with the
+	// request at the latest.
+	defer x.endRetry(c)
 	rctx := ctx // the parent of every attempt's context
 	if p.log != nil {
 		rctx = x.traceContext(ctx)
@@ -546,13 +554,13 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *rule, d *destinatio
 // times, while the pick is an endpoint this request already tried, then
 // keeps the last pick (Envoy's behaviour with a single endpoint).
 func (x *exchange) pickEndpoint(c *cluster, pol *retryPolicy) *endpoint {
-	ep := c.pickEndpoint(&x.rng)
+	ep := c.pick(x)
 	if ep == nil {
 		return nil
 	}
-	if x.attempt > 1 && pol != nil && pol.previousHosts {
+	if x.attempt > 1 && pol != nil && pol.previousHosts && !c.consistentHashing() {
 		for i := 0; i < hostSelectionTries && x.triedBefore(ep); i++ {
-			ep = c.pickEndpoint(&x.rng)
+			ep = c.pick(x)
 		}
 	}
 	if x.nTried < len(x.tried) {

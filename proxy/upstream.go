@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync/atomic"
 	"time"
 )
@@ -16,15 +18,18 @@ const (
 	copyBufferBytes = 32 << 10
 )
 
-// cluster is an Envoy cluster: outbound|<port>|<subset>|<fqdn>, its
-// endpoints, its load balancer and its connection pool.
+// cluster is an Envoy cluster as one table sees it:
+// outbound|<port>|<subset>|<fqdn>, its load balancer, and the runtime
+// (endpoints, connection pool, circuit breakers, outlier detector) that it
+// shares with later tables while its configuration is unchanged.
 type cluster struct {
 	name      string
 	endpoints []*endpoint
 	lb        picker
 	transport *clusterTransport
+	breaker   breaker
 	stats     *clusterStats
-	rr        atomic.Uint64 // ROUND_ROBIN cursor
+	rt        *clusterRuntime
 }
 
 // endpoint is one upstream host of a cluster.
@@ -32,85 +37,296 @@ type endpoint struct {
 	addr   string
 	labels map[string]string
 	active atomic.Int64 // requests in flight, for LEAST_REQUEST
+	host   hostMonitor  // outlier detection state (outlier.go)
 }
 
-// picker chooses an endpoint (Envoy's load balancer). It is the seam where
-// outlier ejection and consistent hashing will slot in.
+// hostSet is what the load balancer picks from, replaced as a whole
+// (atomically) when outlier detection ejects or returns an endpoint.
+type hostSet struct {
+	all     []*endpoint
+	lb      []*endpoint // the healthy endpoints, or all of them in panic mode
+	healthy int
+	panic   bool      // healthy share under the panic threshold: balance over all
+	ring    *hashRing // consistent hash over lb; nil for other balancers
+}
+
+// picker chooses an endpoint (Envoy's load balancer) among hs.lb, which is
+// never empty. x is the request (nil for a shadow request, which, like
+// Envoy's async client, carries no hash key); g its random stream.
 type picker interface {
-	pick(c *cluster, g *rng) *endpoint
+	pick(hs *hostSet, x *exchange, g *rng) *endpoint
 }
 
-type roundRobin struct{}
+// roundRobin is ROUND_ROBIN: a cursor over the endpoints.
+type roundRobin struct{ next atomic.Uint64 }
 
-func (roundRobin) pick(c *cluster, _ *rng) *endpoint {
-	n := uint64(len(c.endpoints))
-	return c.endpoints[(c.rr.Add(1)-1)%n]
+func (r *roundRobin) pick(hs *hostSet, _ *exchange, _ *rng) *endpoint {
+	return hs.lb[(r.next.Add(1)-1)%uint64(len(hs.lb))]
 }
 
 type random struct{}
 
-func (random) pick(c *cluster, g *rng) *endpoint {
-	return c.endpoints[g.below(uint64(len(c.endpoints)))]
+func (random) pick(hs *hostSet, _ *exchange, g *rng) *endpoint {
+	return hs.lb[g.below(uint64(len(hs.lb)))]
 }
 
 // leastRequest is Envoy's LEAST_REQUEST with equal weights: the power of two
 // choices over active request counts.
 type leastRequest struct{}
 
-func (leastRequest) pick(c *cluster, g *rng) *endpoint {
-	n := uint64(len(c.endpoints))
+func (leastRequest) pick(hs *hostSet, _ *exchange, g *rng) *endpoint {
+	n := uint64(len(hs.lb))
 	if n == 1 {
-		return c.endpoints[0]
+		return hs.lb[0]
 	}
-	a := c.endpoints[g.below(n)]
-	b := c.endpoints[g.below(n)]
+	a := hs.lb[g.below(n)]
+	b := hs.lb[g.below(n)]
 	if b.active.Load() < a.active.Load() {
 		return b
 	}
 	return a
 }
 
-// pickEndpoint is the "pick upstream" stage; nil means no healthy upstream.
-// The circuit breaker's admission will sit beside it.
+// pick is the "pick upstream" stage of an attempt; nil means no healthy
+// upstream (503 UH). A due outlier-detection sweep runs first.
+func (c *cluster) pick(x *exchange) *endpoint {
+	return c.choose(x, &x.rng)
+}
+
+// pickEndpoint picks without a request (shadow requests): a consistent
+// hash balancer draws a random point.
 func (c *cluster) pickEndpoint(g *rng) *endpoint {
-	if len(c.endpoints) == 0 {
+	return c.choose(nil, g)
+}
+
+func (c *cluster) choose(x *exchange, g *rng) *endpoint {
+	rt := c.rt
+	if od := rt.outlier; od != nil {
+		od.maybeSweep()
+	}
+	hs := rt.hosts.Load()
+	if len(hs.lb) == 0 {
 		return nil
 	}
-	return c.lb.pick(c, g)
+	if hs.panic {
+		c.stats.lbHealthyPanic.Add(1)
+	}
+	return c.lb.pick(hs, x, g)
+}
+
+// consistentHashing reports whether the cluster balances by consistent
+// hash, which turns off the retry previous_hosts predicate (istiod drops it
+// for such routes).
+func (c *cluster) consistentHashing() bool { return c.rt.hash != nil }
+
+// clusterRuntime is the state of a cluster that outlives a table: its
+// endpoints, host set, connection pool, circuit breakers and outlier
+// detector. A later table with the same cluster name and the same
+// fingerprint (endpoints and policy) reuses it, as Envoy keeps a cluster
+// whose configuration did not change; any change builds a new one, as a
+// CDS update does.
+type clusterRuntime struct {
+	name      string
+	fp        string
+	endpoints []*endpoint
+	hosts     atomic.Pointer[hostSet]
+	hash      *hashPolicy
+	pool      poolConfig
+	breaker   breaker
+	limits    *limits // nil when the pool sets no limit
+	outlier   *outlierDetector
+	transport *clusterTransport
+	stats     *clusterStats
+}
+
+func newClusterRuntime(name, fp string, eps []epSpec, pool poolConfig, od *outlierConfig, lb lbConfig, st *clusterStats, now func() time.Duration) *clusterRuntime {
+	rt := &clusterRuntime{name: name, fp: fp, hash: lb.hash, pool: pool, stats: st}
+	for _, ep := range eps {
+		rt.endpoints = append(rt.endpoints, &endpoint{addr: ep.addr, labels: ep.labels})
+	}
+	rt.breaker = openBreaker{}
+	if pool.limited() || pool.maxRetries < unlimited {
+		rt.limits = newLimits(pool, st)
+		rt.breaker = rt.limits
+	}
+	rt.transport = newClusterTransport(pool, st)
+	if od != nil {
+		rt.outlier = newOutlierDetector(rt, *od, now)
+	}
+	rt.publish()
+	return rt
+}
+
+// publish replaces the host set from the endpoints' ejection state. It runs
+// at creation and under the outlier detector's lock.
+func (rt *clusterRuntime) publish() {
+	hs := &hostSet{all: rt.endpoints}
+	for _, ep := range rt.endpoints {
+		if !ep.host.ejected {
+			hs.lb = append(hs.lb, ep)
+		}
+	}
+	hs.healthy = len(hs.lb)
+	if od := rt.outlier; od != nil && len(hs.all) > 0 {
+		// Envoy's panic mode: below the threshold the balancer ignores
+		// health (Istio sets it to minHealthPercent, 0 by default: never).
+		if pct := 100 * float64(hs.healthy) / float64(len(hs.all)); pct < od.cfg.panicThreshold {
+			hs.panic, hs.lb = true, hs.all
+		}
+	}
+	if len(hs.lb) == len(hs.all) {
+		hs.lb = hs.all
+	}
+	if rt.hash != nil {
+		if old := rt.hosts.Load(); old != nil && old.ring != nil && sameEndpoints(old.ring.eps, hs.lb) {
+			hs.ring = old.ring
+		} else {
+			hs.ring = rt.hash.buildRing(hs.lb)
+		}
+	}
+	rt.hosts.Store(hs)
+}
+
+func sameEndpoints(a, b []*endpoint) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // clusterTransport is a cluster's connection pool: an http.Transport tuned
-// for a sidecar (keep-alive, no compression, no proxy from the environment,
-// HTTP/1.1 upstream as Istio's default h2UpgradePolicy).
+// for a sidecar (keep-alive, no compression, no proxy from the
+// environment, HTTP/1.1 upstream as Istio's default h2UpgradePolicy) and
+// sized by the connectionPool policy: at most maxConnections connections
+// per endpoint (the breaker keeps requests on connections within
+// maxConnections for the whole cluster), as many kept idle, closed after
+// idleTimeout; connectTimeout bounds every dial; maxRequestsPerConnection
+// 1 disables keep-alive.
 type clusterTransport struct {
 	*http.Transport
+	// track is set when connections must be followed per request
+	// (maxRequestsPerConnection > 1, maxConnectionDuration).
+	track       bool
+	maxRequests int64
+	maxDuration time.Duration
+	stats       *clusterStats
 }
 
-func newClusterTransport() *clusterTransport {
-	d := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
-	return &clusterTransport{&http.Transport{
+func newClusterTransport(pool poolConfig, st *clusterStats) *clusterTransport {
+	d := &net.Dialer{Timeout: pool.connectTimeout, KeepAlive: 30 * time.Second}
+	t := &clusterTransport{
+		track:       pool.maxRqPerConn > 1 || pool.maxConnDuration > 0,
+		maxRequests: pool.maxRqPerConn,
+		maxDuration: pool.maxConnDuration,
+		stats:       st,
+	}
+	idle := maxIdlePerHost
+	perHost := 0 // no limit
+	if pool.maxConnections < unlimited {
+		perHost = int(pool.maxConnections)
+		idle = min(idle, perHost)
+	}
+	t.Transport = &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := d.DialContext(ctx, network, addr)
 			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+					st.cxConnectTimeout.Add(1)
+				}
 				return nil, &DialError{Addr: addr, Err: err}
 			}
-			return conn, nil
+			st.cxTotal.Add(1)
+			st.cxActive.Add(1)
+			return &upstreamConn{Conn: conn, stats: st, born: time.Now()}, nil
 		},
 		ForceAttemptHTTP2:   false,
 		MaxIdleConns:        0,
-		MaxIdleConnsPerHost: maxIdlePerHost,
-		IdleConnTimeout:     upstreamIdle,
+		MaxIdleConnsPerHost: idle,
+		MaxConnsPerHost:     perHost,
+		IdleConnTimeout:     pool.idleTimeout,
+		DisableKeepAlives:   pool.maxRqPerConn == 1,
 		DisableCompression:  true,
 		WriteBufferSize:     16 << 10,
 		ReadBufferSize:      16 << 10,
+	}
+	return t
+}
+
+// RoundTrip sends req; with maxRequestsPerConnection > 1 or
+// maxConnectionDuration it watches which connection the request gets and
+// asks for that connection to close after this request once it has served
+// its quota or outlived its duration.
+func (t *clusterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.track {
+		res, err := t.Transport.RoundTrip(req)
+		if err == nil && t.DisableKeepAlives {
+			t.stats.cxMaxRequests.Add(1) // every connection serves one request
+		}
+		return res, err
+	}
+	return t.trackedRoundTrip(req)
+}
+
+// trackedRoundTrip is RoundTrip for a transport that follows connections
+// (kept apart so the plain path captures nothing and allocates nothing).
+func (t *clusterTransport) trackedRoundTrip(req *http.Request) (*http.Response, error) {
+	trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+		uc, ok := ci.Conn.(*upstreamConn)
+		if !ok {
+			return
+		}
+		n := uc.requests.Add(1)
+		switch {
+		case t.maxRequests > 0 && n >= t.maxRequests:
+			req.Close = true
+			t.stats.cxMaxRequests.Add(1)
+		case t.maxDuration > 0 && time.Since(uc.born) >= t.maxDuration:
+			req.Close = true
+			t.stats.cxMaxDuration.Add(1)
+		}
 	}}
+	// req is ours (the attempt's copy): setting Close before the transport
+	// writes it is how a connection is told to end after this exchange.
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	return t.Transport.RoundTrip(req)
+}
+
+// upstreamConn counts a connection for upstream_cx_* and remembers its
+// age and requests.
+type upstreamConn struct {
+	net.Conn
+	stats    *clusterStats
+	born     time.Time
+	requests atomic.Int64
+	closed   atomic.Bool
+}
+
+func (c *upstreamConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.stats.cxActive.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
+// connectTimedOut reports whether a dial failed because the connect timeout
+// (tcp.connectTimeout) expired.
+func (e *DialError) connectTimedOut() bool {
+	var ne net.Error
+	return errors.As(e.Err, &ne) && ne.Timeout()
 }
 
 // Interface guards.
 var (
-	_ picker            = roundRobin{}
+	_ picker            = (*roundRobin)(nil)
 	_ picker            = random{}
 	_ picker            = leastRequest{}
 	_ http.RoundTripper = (*clusterTransport)(nil)
+	_ net.Conn          = (*upstreamConn)(nil)
 )

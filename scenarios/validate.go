@@ -78,7 +78,6 @@ func (d *Document) validate(problems *Problems) {
 		r := d.reporter(dr, resourceLabel(d, dr, "DestinationRule", dr.Metadata.Name), problems)
 		validateMetadata(r, dr.Metadata)
 		validateDestinationRule(r, dr, v)
-		rejectUnimplementedPolicy(r, dr)
 	}
 	for _, gw := range d.Gateways {
 		r := d.reporter(gw, resourceLabel(d, gw, "Gateway", gw.Metadata.Name), problems)
@@ -263,32 +262,6 @@ func (d *Document) validateVirtualServiceRefs(r *reporter, vs *VirtualService) {
 				r.errorf(p+".host", "%s is bound to no endpoints: add it to the Experiment's spec.services or a ServiceEntry", dst.Destination.Host)
 			}
 		}
-	}
-}
-
-// rejectUnimplementedPolicy refuses DestinationRule policies the proxy does
-// not implement yet.
-func rejectUnimplementedPolicy(r *reporter, dr *DestinationRule) {
-	check := func(p string, tp *TrafficPolicy) {
-		if tp == nil {
-			return
-		}
-		if tp.ConnectionPool != nil {
-			r.errorf(p+".connectionPool", "not implemented by Faultline yet")
-		}
-		if tp.OutlierDetection != nil {
-			r.errorf(p+".outlierDetection", "not implemented by Faultline yet")
-		}
-		if tp.LoadBalancer != nil && tp.LoadBalancer.ConsistentHash != nil {
-			r.errorf(p+".loadBalancer.consistentHash", "not implemented by Faultline yet")
-		}
-		if len(tp.PortLevelSettings) > 0 {
-			r.errorf(p+".portLevelSettings", "not implemented by Faultline yet")
-		}
-	}
-	check("spec.trafficPolicy", dr.Spec.TrafficPolicy)
-	for i, s := range dr.Spec.Subsets {
-		check(fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), s.TrafficPolicy)
 	}
 }
 

@@ -18,11 +18,10 @@ type docWant struct {
 
 // TestValidateCorpus lints the examples of ISTIO.md §7 and SCENARIOS.md
 // (testdata/validate) and checks that each yields exactly the expected
-// problems: Istio accepts them all, so the only errors are the features
-// validate.go still refuses (connectionPool, outlierDetection), and the
-// only warnings are the deprecations and dead rules Istio itself reports.
+// problems: Istio accepts them all and so does Faultline (no errors), and
+// the only warnings are the deprecations and dead rules Istio itself
+// reports.
 func TestValidateCorpus(t *testing.T) {
-	notYetAt := func(doc, path string) docWant { return docWant{doc, errAt(path, notYet)} }
 	mtls := func(doc string) docWant {
 		return docWant{doc, warnAt("spec.trafficPolicy.tls.mode", "ISTIO_MUTUAL: Faultline speaks plain HTTP between proxy and endpoints")}
 	}
@@ -51,8 +50,6 @@ func TestValidateCorpus(t *testing.T) {
 		"ingress-httpbin-paths.yaml": nil,
 		"egress-gateway.yaml":        nil,
 		"circuit-breaker.yaml": {
-			notYetAt("DestinationRule httpbin", "spec.trafficPolicy.connectionPool"),
-			notYetAt("DestinationRule httpbin", "spec.trafficPolicy.outlierDetection"),
 			{"DestinationRule httpbin", warnAt("spec.trafficPolicy.outlierDetection.consecutiveErrors",
 				"is deprecated and ignored by Istio since 1.7; Envoy's default of 5 consecutive 5xx applies")},
 		},

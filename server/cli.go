@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/server/demo"
 	"github.com/faultline/faultline/server/engine"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/store"
@@ -230,36 +228,12 @@ func ServeProxy(ctx context.Context, path string, o ProxyOptions) int {
 		return ExitRunError
 	}
 	defer px.Close()
+	targets.SetMesh(px.MeshAddr())
 	for _, l := range px.Listeners() {
 		fmt.Fprintf(o.Stdout, "listener %s on http://%s\n", l.Name, l.Addr)
 	}
 	<-ctx.Done()
 	return ExitPass
-}
-
-// DemoOptions configure `faultline demo`.
-type DemoOptions struct {
-	Listen    string // default 127.0.0.1:18080
-	Version   string
-	AccessLog io.Writer
-	Stdout    io.Writer
-}
-
-// ServeDemo runs a built-in demo target until ctx ends.
-func ServeDemo(ctx context.Context, name string, o DemoOptions) error {
-	if name != "httpbin" {
-		return fmt.Errorf("unknown demo target %q (known: httpbin)", name)
-	}
-	listen := o.Listen
-	if listen == "" {
-		listen = "127.0.0.1:18080"
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("demo %s: %w", name, err)
-	}
-	fmt.Fprintf(o.Stdout, "demo httpbin (version %q) on http://%s\n", o.Version, ln.Addr())
-	return demo.Serve(ctx, ln, demo.NewHTTPBin(demo.HTTPBinOptions{Version: o.Version, AccessLog: o.AccessLog}))
 }
 
 // Examples lists the shipped example experiments.

@@ -212,11 +212,21 @@ func demoCommand() *cobra.Command {
 	var o server.DemoOptions
 	var accessLog bool
 	cmd := &cobra.Command{
-		Use:       "demo httpbin",
-		Short:     "Run a built-in demo target",
-		Long:      "Run the httpbin-like demo target: /status/{code}, /delay/{seconds}, /headers, /get, /ip, /anything.",
+		Use:   "demo httpbin|bookinfo|productpage|reviews|ratings",
+		Short: "Run built-in demo targets",
+		Long: "Run a built-in demo target until interrupted.\n\n" +
+			"httpbin: an httpbin-like service (/status/{code}, /delay/{seconds}, /headers, /get, /ip, /anything)\n" +
+			"  on --listen (default " + server.DefaultDemoListen + ").\n\n" +
+			"bookinfo: Istio's Bookinfo chain, as separate processes would run it: productpage on --listen\n" +
+			"  (default " + server.DefaultBookinfoListen + "), reviews v1 (no ratings), v2 (black stars), v3 (red stars) and\n" +
+			"  ratings on the next four ports (--listen with port 0 gives each a free port). productpage calls\n" +
+			"  http://reviews:9080/reviews/0 and reviews v2/v3 call http://ratings:9080/ratings/0 through the proxy\n" +
+			"  listener --proxy (default " + server.DefaultDemoProxy + ", where `faultline proxy` listens), by Host name,\n" +
+			"  propagating end-user and x-request-id. productpage gives reviews 3s and tries twice; reviews gives\n" +
+			"  ratings 10s. Bind the hosts to these addresses in the experiment's spec.services (port 9080).\n\n" +
+			"productpage, reviews, ratings: one Bookinfo service alone on --listen (reviews needs --version v1|v2|v3).",
 		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"httpbin"},
+		ValidArgs: []string{"httpbin", "bookinfo", "productpage", "reviews", "ratings"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Stdout = cmd.OutOrStdout()
 			if accessLog {
@@ -226,8 +236,9 @@ func demoCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Listen, "listen", "127.0.0.1:18080", "address to listen on")
-	f.StringVar(&o.Version, "version", "", "version label the target reports in X-Demo-Version")
+	f.StringVar(&o.Listen, "listen", "", "address to listen on (default "+server.DefaultDemoListen+"; bookinfo: productpage's, "+server.DefaultBookinfoListen+", the others on the next ports)")
+	f.StringVar(&o.Version, "version", "", "version label the target reports in X-Demo-Version (reviews: v1, v2 or v3)")
+	f.StringVar(&o.Proxy, "proxy", server.DefaultDemoProxy, "proxy listener the Bookinfo services call each other through")
 	f.BoolVar(&accessLog, "access-log", true, "print one line per request")
 	return cmd
 }

@@ -1,15 +1,8 @@
-// Package demo is Faultline's built-in load target: a small httpbin-like HTTP
-// service, so an experiment can run with no external upstream. Its JSON
-// shapes follow httpbin.org for the endpoints it has; see [HTTPBin].
-//
-// It uses only the standard library.
 package demo
 
 import (
 	"io"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -19,9 +12,6 @@ const DefaultMaxDelay = 10 * time.Second
 
 // VersionHeader carries HTTPBinOptions.Version on every response.
 const VersionHeader = "X-Demo-Version"
-
-// seenCapacity is how many requests Seen remembers.
-const seenCapacity = 1000
 
 // HTTPBinOptions configures an [HTTPBin]. The zero value is usable.
 type HTTPBinOptions struct {
@@ -36,25 +26,6 @@ type HTTPBinOptions struct {
 	AccessLog io.Writer
 	// MaxDelay caps /delay/{seconds}. 0 = DefaultMaxDelay (10s).
 	MaxDelay time.Duration
-}
-
-// SeenRequest is what [HTTPBin] remembers of one request.
-type SeenRequest struct {
-	// Method is the request method.
-	Method string
-	// Path is the escaped request path, without the query.
-	Path string
-	// Host is the Host header (or the authority of an HTTP/2 request).
-	Host string
-	// Header is a copy of the request headers (Host excluded, as in net/http).
-	Header http.Header
-	// At is when the request arrived.
-	At time.Time
-	// Status is the response status, recorded when the handler returned.
-	// 499 means the client went away first (nginx's convention).
-	Status int
-	// Duration is how long the handler ran.
-	Duration time.Duration
 }
 
 // HTTPBin is an httpbin-like [http.Handler]:
@@ -72,22 +43,18 @@ type SeenRequest struct {
 // values joined with ","), Host included. Unknown paths get net/http's
 // plain "404 page not found", a GET-only path asked with another method a 405.
 type HTTPBin struct {
-	version   string
-	maxDelay  time.Duration
-	mux       *http.ServeMux
-	requests  atomic.Int64
-	seen      seenRing
-	logMu     sync.Mutex // serializes writes to accessLog
-	accessLog io.Writer
+	version  string
+	maxDelay time.Duration
+	mux      *http.ServeMux
+	rec      *recorder
 }
 
 // NewHTTPBin returns an HTTPBin configured by opts.
 func NewHTTPBin(opts HTTPBinOptions) *HTTPBin {
 	h := &HTTPBin{
-		version:   opts.Version,
-		maxDelay:  opts.MaxDelay,
-		accessLog: opts.AccessLog,
-		seen:      seenRing{buf: make([]SeenRequest, seenCapacity)},
+		version:  opts.Version,
+		maxDelay: opts.MaxDelay,
+		rec:      newRecorder(opts.Version, opts.AccessLog),
 	}
 	if h.maxDelay <= 0 {
 		h.maxDelay = DefaultMaxDelay
@@ -98,59 +65,17 @@ func NewHTTPBin(opts HTTPBinOptions) *HTTPBin {
 
 // ServeHTTP answers r, then counts, remembers and logs it.
 func (h *HTTPBin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
 	if h.version != "" {
 		w.Header().Set(VersionHeader, h.version)
 	}
-	rec := &statusRecorder{ResponseWriter: w}
-	h.mux.ServeHTTP(rec, r)
-
-	s := SeenRequest{
-		Method:   r.Method,
-		Path:     r.URL.EscapedPath(),
-		Host:     r.Host,
-		Header:   r.Header.Clone(),
-		At:       start,
-		Status:   rec.statusOrOK(),
-		Duration: time.Since(start),
-	}
-	if h.accessLog != nil {
-		h.logAccess(s)
-	}
-	h.seen.add(s)
-	h.requests.Add(1) // last: once Requests counts r, its log line and Seen entry exist
+	h.rec.serve(w, r, h.mux)
 }
 
 // Requests returns how many requests have been served: those whose handler
 // has returned.
-func (h *HTTPBin) Requests() int64 { return h.requests.Load() }
+func (h *HTTPBin) Requests() int64 { return h.rec.Requests() }
 
 // Seen returns the last (up to 1000) served requests, oldest first.
-func (h *HTTPBin) Seen() []SeenRequest { return h.seen.list() }
-
-// seenRing is a bounded, mutex-guarded ring of the latest requests.
-type seenRing struct {
-	mu   sync.Mutex
-	buf  []SeenRequest
-	next int  // where the next request goes
-	full bool // buf has wrapped at least once
-}
-
-func (s *seenRing) add(r SeenRequest) {
-	s.mu.Lock()
-	s.buf[s.next] = r
-	s.next = (s.next + 1) % len(s.buf)
-	s.full = s.full || s.next == 0
-	s.mu.Unlock()
-}
-
-func (s *seenRing) list() []SeenRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.full {
-		return append([]SeenRequest(nil), s.buf[:s.next]...)
-	}
-	return append(append([]SeenRequest(nil), s.buf[s.next:]...), s.buf[:s.next]...)
-}
+func (h *HTTPBin) Seen() []SeenRequest { return h.rec.Seen() }
 
 var _ http.Handler = (*HTTPBin)(nil)

@@ -119,6 +119,7 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 		return nil, fmt.Errorf("engine: start proxy: %w", err)
 	}
 	defer px.Close()
+	targets.SetMesh(px.MeshAddr()) // the Bookinfo targets call each other through the mesh
 	if opts.OnTargets != nil {
 		opts.OnTargets(targets)
 	}

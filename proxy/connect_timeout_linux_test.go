@@ -1,0 +1,76 @@
+package proxy_test
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// blackholeAddr is a loopback address whose connects hang: a listener with
+// an accept backlog of 0 that never accepts, its queue filled by one
+// connection, so further SYNs are dropped and connect() times out.
+func blackholeAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Skipf("socket: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Skipf("bind: %v", err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Skipf("listen: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Skipf("getsockname: %v", err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	for i := 0; i < 8; i++ {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return addr // the queue is full: connects now hang
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Skip("could not fill the accept queue: no blackhole on this system")
+	return ""
+}
+
+// tcp.connectTimeout bounds the dial: 503 UF "… reset reason: connection
+// timeout", upstream_cx_connect_timeout (a real hanging connect, not a
+// dialer hook).
+func TestConnectTimeout(t *testing.T) {
+	addr := blackholeAddr(t)
+	dr := `apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool: {tcp: {connectTimeout: 50ms}}
+`
+	h := start(t, experiment(svc("reviews", 9080, addr), dr))
+	began := time.Now()
+	r := h.get("reviews:9080", "/")
+	took := time.Since(began)
+	if r.code != 503 || !strings.HasSuffix(r.body, "reset reason: connection timeout") {
+		t.Fatalf("got %d %q, want 503 … reset reason: connection timeout", r.code, r.body)
+	}
+	// Istio's default policy retries connect failures twice.
+	if took < 150*time.Millisecond || took > 5*time.Second {
+		t.Errorf("took %v, want about 3 × 50ms plus back-off", took)
+	}
+	cs, _ := h.p.Stats().Cluster("outbound|9080||reviews.default.svc.cluster.local")
+	// Each timed-out connect is also a connect failure, as Envoy counts it.
+	if cs.UpstreamCxConnectTimeout != 3 || cs.UpstreamCxConnectFail != 3 {
+		t.Errorf("connect_timeout %d, connect_fail %d: want 3 and 3 (one per attempt)", cs.UpstreamCxConnectTimeout, cs.UpstreamCxConnectFail)
+	}
+	if h.flag("UF") != 1 {
+		t.Errorf("flags %v, want UF", h.p.Stats().ByFlag)
+	}
+}

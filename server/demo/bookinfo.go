@@ -1,0 +1,148 @@
+package demo
+
+import (
+	"io"
+	"time"
+)
+
+// Bookinfo's client-side behaviour, which the classic Istio walkthrough
+// depends on: productpage gives reviews 3 s and tries twice (so a reviews
+// call that hangs costs about 6 s), reviews gives ratings 10 s.
+const (
+	DefaultReviewsTimeout = 3 * time.Second
+	ReviewsAttempts       = 2
+	DefaultRatingsTimeout = 10 * time.Second
+)
+
+// The texts Bookinfo renders for a part it could not get.
+const (
+	// ReviewsUnavailable is productpage's text when reviews failed twice.
+	ReviewsUnavailable = "Sorry, product reviews are currently unavailable for this book."
+	// RatingsUnavailable is reviews' rating error when ratings failed.
+	RatingsUnavailable = "Ratings service is currently unavailable"
+)
+
+// The URLs the Bookinfo services call, through the proxy listener, by
+// Istio host name.
+const (
+	reviewsURL = "http://reviews:9080/reviews/"
+	ratingsURL = "http://ratings:9080/ratings/"
+)
+
+// BookinfoOptions configure a Bookinfo service. The zero value is usable.
+type BookinfoOptions struct {
+	// Version is the service's version label, sent in X-Demo-Version.
+	// Reviews needs v1 (no ratings), v2 (black stars) or v3 (red stars);
+	// the others default to v1.
+	Version string
+	// Mesh is the Faultline proxy listener ("127.0.0.1:15001") outbound
+	// calls go through; "" = set later with SetMesh.
+	Mesh string
+	// AccessLog receives one line per request when non-nil, labelled
+	// "<service>-<version>".
+	AccessLog io.Writer
+	// ReviewsTimeout bounds each of productpage's two calls to reviews.
+	// 0 = DefaultReviewsTimeout (3s).
+	ReviewsTimeout time.Duration
+	// RatingsTimeout bounds reviews' call to ratings. 0 =
+	// DefaultRatingsTimeout (10s).
+	RatingsTimeout time.Duration
+}
+
+func (o BookinfoOptions) version() string {
+	if o.Version == "" {
+		return "v1"
+	}
+	return o.Version
+}
+
+// Product is one book of the store, as productpage lists it.
+type Product struct {
+	ID              int    `json:"id"`
+	Title           string `json:"title"`
+	DescriptionHTML string `json:"descriptionHtml"`
+}
+
+// Details are a book's details, as Bookinfo's details v1 serves them.
+type Details struct {
+	ID        int    `json:"id"`
+	Author    string `json:"author"`
+	Year      int    `json:"year"`
+	Type      string `json:"type"`
+	Pages     int    `json:"pages"`
+	Publisher string `json:"publisher"`
+	Language  string `json:"language"`
+	ISBN10    string `json:"ISBN-10"`
+	ISBN13    string `json:"ISBN-13"`
+}
+
+// ReviewsReply is what reviews answers for GET /reviews/{id}.
+type ReviewsReply struct {
+	ID string `json:"id"`
+	// Podname names the instance that answered: "reviews-v2".
+	Podname     string   `json:"podname"`
+	Clustername string   `json:"clustername"`
+	Reviews     []Review `json:"reviews"`
+}
+
+// Review is one review; Rating is nil from reviews v1.
+type Review struct {
+	Reviewer string  `json:"reviewer"`
+	Text     string  `json:"text"`
+	Rating   *Rating `json:"rating,omitempty"`
+}
+
+// Rating is a review's stars (v2 black, v3 red) or, when ratings could
+// not be reached, its error text.
+type Rating struct {
+	Stars int    `json:"stars,omitempty"`
+	Color string `json:"color,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// RatingsReply is what ratings answers for GET /ratings/{id}.
+type RatingsReply struct {
+	ID      int            `json:"id"`
+	Ratings map[string]int `json:"ratings"`
+}
+
+// Page is productpage's view of a book: what /productpage renders, and its
+// JSON form (?json, or Accept: application/json).
+type Page struct {
+	Product Product `json:"product"`
+	Details Details `json:"details"`
+	// User is the end-user header of the request ("" when anonymous).
+	User string `json:"user,omitempty"`
+	// ReviewsStatus is reviews' last status: 200, or the failure (a 5xx
+	// from the proxy, or 500 when no reply came back at all).
+	ReviewsStatus int `json:"reviewsStatus"`
+	// ReviewsPod names the reviews instance that answered ("reviews-v2").
+	ReviewsPod string   `json:"reviewsPod,omitempty"`
+	Reviews    []Review `json:"reviews,omitempty"`
+	// ReviewsError is ReviewsUnavailable when reviews failed.
+	ReviewsError string `json:"reviewsError,omitempty"`
+}
+
+// The one book of the store, as in Bookinfo.
+var (
+	theProduct = Product{
+		ID:    0,
+		Title: "The Comedy of Errors",
+		DescriptionHTML: `<a href="https://en.wikipedia.org/wiki/The_Comedy_of_Errors">Wikipedia Summary</a>: ` +
+			`The Comedy of Errors is one of <b>William Shakespeare's</b> early plays. It is his shortest and one of his ` +
+			`most farcical comedies, with a major part of the humour coming from slapstick and mistaken identity, ` +
+			`in addition to puns and word play.`,
+	}
+	theDetails = Details{ID: 0, Author: "William Shakespeare", Year: 1595, Type: "paperback", Pages: 200,
+		Publisher: "PublisherA", Language: "English", ISBN10: "1234567890", ISBN13: "123-1234567890"}
+	theReviews = []Review{
+		{Reviewer: "Reviewer1", Text: "An extremely entertaining play by Shakespeare. The slapstick humour is refreshing!"},
+		{Reviewer: "Reviewer2", Text: "Absolutely fun and entertaining. The play lacks thematic depth when compared to other plays by Shakespeare."},
+	}
+	theRatings = map[string]int{"Reviewer1": 5, "Reviewer2": 4}
+)
+
+// healthReply is Bookinfo's /health body.
+type healthReply struct {
+	Status string `json:"status"`
+}
