@@ -437,9 +437,7 @@ func TestValidateRetryOnStatusCodes(t *testing.T) {
 	for _, code := range []int{100, 409, 418, 503, 511} {
 		ps := lint("", rule(fmt.Sprintf("    retries: {attempts: 1, retryOn: \"%d\"}\n", code)))
 		for _, p := range ps {
-			if p.Message != notYet {
-				t.Errorf("retryOn %d: %s", code, p)
-			}
+			t.Errorf("retryOn %d: %s", code, p)
 		}
 	}
 }
