@@ -45,10 +45,25 @@ func (r RawResource) MarshalJSON() ([]byte, error) {
 // wrong types and duplicate keys are problems with a field path and a line.
 type decoder struct {
 	rep *reporter
+	// visited counts decoded nodes, aliases expanded, so a small document
+	// whose aliases multiply ("billion laughs") cannot make decoding run
+	// for ever.
+	visited  int
+	tooLarge bool
 }
+
+// maxDecodedNodes bounds the nodes one document may expand to.
+const maxDecodedNodes = 100_000
 
 // decode fills v (a settable value) from n; path is the field path of n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.visited++; d.visited > maxDecodedNodes {
+		if !d.tooLarge {
+			d.tooLarge = true
+			d.rep.errorf(path, "the document expands to more than %d values (aliases repeated too often)", maxDecodedNodes)
+		}
+		return
+	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -90,7 +105,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeMap(n, v, path)
 	case reflect.Interface:
 		var raw any
-		if err := n.Decode(&raw); err != nil {
+		if err := n.Decode(&raw); err != nil { // yaml.v3 bounds alias expansion here
 			d.rep.errorf(path, "%v", err)
 			return
 		}
