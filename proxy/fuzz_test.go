@@ -80,4 +80,3 @@ func validMethod(m string) bool {
 	}
 	return true
 }
-

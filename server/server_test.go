@@ -416,7 +416,7 @@ func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
 		{"GET", "/healthz"}, {"GET", "/metrics"}, {"GET", "/openapi.json"},
 		{"GET", "/api/v1/experiments"}, {"POST", "/api/v1/experiments"},
 		{"GET", "/api/v1/experiments/{id}"}, {"PUT", "/api/v1/experiments/{id}"}, {"DELETE", "/api/v1/experiments/{id}"},
-		{"POST", "/api/v1/experiments/{id}/runs"}, {"GET", "/api/v1/runs"}, {"GET", "/api/v1/runs/{id}"},
+		{"POST", "/api/v1/experiments/{id}/runs"}, {"POST", "/api/v1/validate"}, {"GET", "/api/v1/runs"}, {"GET", "/api/v1/runs/{id}"},
 		{"GET", "/api/v1/runs/{id}/events"}, {"POST", "/api/v1/runs/{id}/stop"}, {"POST", "/api/v1/runs/{id}/rerun"},
 		{"GET", "/api/v1/runs/{id}/compare/{other}"}, {"GET", "/api/v1/runs/{id}/fortio.json"},
 		{"GET", "/api/v1/runs/{id}/junit.xml"}, {"GET", "/api/v1/runs/{id}/histogram.csv"}, {"GET", "/api/v1/runs/{id}/proxy"},

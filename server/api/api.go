@@ -105,6 +105,7 @@ func New(cfg Config) http.Handler {
 	v1.GET("/experiments/:id", h.getExperiment)
 	v1.PUT("/experiments/:id", h.updateExperiment)
 	v1.DELETE("/experiments/:id", h.deleteExperiment)
+	v1.POST("/validate", h.validate)
 	v1.POST("/experiments/:id/runs", h.startRun)
 	v1.GET("/runs", h.listRuns)
 	v1.GET("/runs/:id", h.getRun)

@@ -271,13 +271,20 @@ func fill(r *report.Report, res *loadgen.Result) {
 // a second (plus the final one), so a long run stays small.
 func appendPoint(tl []report.Point, p loadgen.Progress) []report.Point {
 	pt := report.Point{ElapsedMs: ms(p.Elapsed), Requests: p.Requests, Errors: p.Errors, QPS: p.QPS, P50Ms: ms(p.P50), P99Ms: ms(p.P99)}
-	if n := len(tl); n > 0 && pt.ElapsedMs-tl[n-1].ElapsedMs < 1000 {
-		if n > 1 && tl[n-1].ElapsedMs-tl[n-2].ElapsedMs < 1000 {
-			tl[n-1] = pt // replace the interim point; keep one a second
-			return tl
+	n := len(tl)
+	replace := n > 1 && pt.ElapsedMs-tl[n-1].ElapsedMs < 1000 && tl[n-1].ElapsedMs-tl[n-2].ElapsedMs < 1000
+	if replace {
+		n-- // replace the interim point; keep one a second
+	}
+	// Throughput between points, from the counts: the load generator's own
+	// figure covers its last short interval only.
+	if n > 0 {
+		prev := tl[n-1]
+		if dt := pt.ElapsedMs - prev.ElapsedMs; dt > 0 {
+			pt.QPS = float64(pt.Requests-prev.Requests) / (dt / 1000)
 		}
 	}
-	return append(tl, pt)
+	return append(tl[:n], pt)
 }
 
 func progressOf(p loadgen.Progress) report.Progress {

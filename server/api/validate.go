@@ -1,0 +1,193 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"gopkg.in/yaml.v3"
+
+	"github.com/faultline/faultline/scenarios"
+)
+
+// validateJSON is the answer of POST /validate: every problem of the
+// document, errors and warnings, in source order.
+type validateJSON struct {
+	Valid    bool               `json:"valid"`
+	Problems scenarios.Problems `json:"problems"`
+}
+
+// validate checks a document the way POST /experiments would, without
+// storing it: scenarios.Lint, then the server's admission policy. A bad
+// document is still a 200; only a bad request (too large, wrong media type,
+// no token) is an error. The dashboard's editor calls it as the user types.
+func (h *handlers) validate(c *gin.Context) {
+	src, err := readSource(c)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	problems := scenarios.Lint(src)
+	if len(problems.Errors()) == 0 && h.cfg.Admit != nil {
+		if doc, err := scenarios.Parse(src); err == nil {
+			if err := h.cfg.Admit(doc); err != nil {
+				problems = append(problems, admitProblem(src, doc, err))
+			}
+		}
+	}
+	if problems == nil {
+		problems = scenarios.Problems{}
+	}
+	c.JSON(http.StatusOK, validateJSON{Valid: len(problems.Errors()) == 0, Problems: problems})
+}
+
+// readSource reads the document in the body as POST /experiments takes it:
+// YAML, JSON, or {"source": "…"} carrying the YAML text. JSON that does not
+// decode is linted as it is, so its syntax error comes back as a problem
+// with its line.
+func readSource(c *gin.Context) ([]byte, error) {
+	src, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		return nil, err
+	}
+	mediaType, _, _ := mime.ParseMediaType(c.ContentType())
+	switch mediaType {
+	case "application/json":
+		var envelope struct {
+			Source     *string `json:"source"`
+			APIVersion string  `json:"apiVersion"`
+		}
+		if json.Unmarshal(src, &envelope) == nil && envelope.Source != nil && envelope.APIVersion == "" {
+			src = []byte(*envelope.Source)
+		}
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain", "":
+	default:
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/yaml or application/json, not " + mediaType, Field: "Content-Type"}
+	}
+	return src, nil
+}
+
+// admitProblem turns an admission error (a load ceiling, a target outside
+// the allow-list) into a problem placed at the field it names.
+func admitProblem(src []byte, doc *scenarios.Document, err error) scenarios.Problem {
+	p := scenarios.Problem{Severity: scenarios.SeverityError, Document: "Experiment " + doc.Name(), Message: err.Error()}
+	var fielded fieldError
+	if !errors.As(err, &fielded) {
+		return p
+	}
+	// A field is "spec.load.qps", or "ServiceEntry name: spec.endpoints[0].address"
+	// for a resource other than the Experiment.
+	p.Path = fielded.FieldPath()
+	kind, name := "Experiment", doc.Name()
+	if label, path, ok := strings.Cut(p.Path, ": "); ok {
+		p.Document, p.Path = label, path
+		kind, name, _ = strings.Cut(label, " ")
+	}
+	p.Message = strings.TrimPrefix(p.Message, fielded.FieldPath()+": ")
+	p.Line = fieldLine(src, kind, name, p.Path)
+	return p
+}
+
+// fieldLine finds the source line of a field path ("spec.services[0].endpoints[1].address")
+// in the resource of that kind and name, at the top of the stream or inside
+// the Experiment's spec.traffic; 0 when it is not found.
+func fieldLine(src []byte, kind, name, path string) int {
+	var resources []*yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for {
+		var n yaml.Node
+		if dec.Decode(&n) != nil {
+			break
+		}
+		if len(n.Content) == 0 {
+			continue
+		}
+		resources = append(resources, n.Content[0])
+		if traffic := lookup(n.Content[0], "spec", "traffic"); traffic != nil && traffic.Kind == yaml.SequenceNode {
+			resources = append(resources, traffic.Content...)
+		}
+	}
+	for _, r := range resources {
+		if scalar(lookup(r, "kind")) != kind || scalar(lookup(r, "metadata", "name")) != name {
+			continue
+		}
+		n := r
+		for _, seg := range pathSegments(path) {
+			if n = step(n, seg); n == nil {
+				return 0
+			}
+		}
+		return n.Line
+	}
+	return 0
+}
+
+var segmentPattern = regexp.MustCompile(`[^.\[\]]+|\[\d+\]`)
+
+// pathSegments splits "a.b[2].c" into "a", "b", "[2]", "c".
+func pathSegments(path string) []string { return segmentPattern.FindAllString(path, -1) }
+
+// step moves from a node to its child named by seg: a key of a mapping or
+// an "[i]" index of a sequence. For a key it returns the key node, whose
+// line is where the field is written.
+func step(n *yaml.Node, seg string) *yaml.Node {
+	if n.Kind == yaml.MappingNode && !strings.HasPrefix(seg, "[") {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == seg {
+				return keyed(n.Content[i], n.Content[i+1])
+			}
+		}
+		return nil
+	}
+	if n.Kind == yaml.SequenceNode && strings.HasPrefix(seg, "[") {
+		i, err := strconv.Atoi(strings.Trim(seg, "[]"))
+		if err != nil || i < 0 || i >= len(n.Content) {
+			return nil
+		}
+		return n.Content[i]
+	}
+	return nil
+}
+
+// keyed returns the value node with the key's line, so the walk goes on
+// from the value but reports where the key stands.
+func keyed(key, value *yaml.Node) *yaml.Node {
+	if value.Kind == yaml.ScalarNode {
+		v := *value
+		v.Line = key.Line
+		return &v
+	}
+	return value
+}
+
+// lookup follows mapping keys from n; nil when one is missing.
+func lookup(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+				break
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+func scalar(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}

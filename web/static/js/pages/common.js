@@ -1,0 +1,135 @@
+// Pieces shared by the pages: page headers, cards, KPI lists, tables, and
+// the runs table with its compare selection.
+
+import { el, fmtTime, fmtAgo, fmtDuration, fmtNum, fmtPct, fmtMs, statusBadge, verdictBadge, runDurationMs, icon } from "../dom.js";
+import { get, call } from "../api.js";
+
+let seq = 0;
+export const uid = (prefix) => `${prefix}-${++seq}`;
+
+/** pageHeader: breadcrumbs, the h1 (with extras beside it), a subtitle and actions. */
+export function pageHeader({ crumbs = [], title, extra = null, sub = null, actions = [] }) {
+  return el("header", { class: "page-header" },
+    crumbs.length ? el("nav", { class: "crumbs", "aria-label": "Breadcrumb" },
+      el("ol", {}, crumbs.map(([label, href]) => el("li", {}, href ? el("a", { href }, label) : el("span", { "aria-current": "page" }, label))))) : null,
+    el("div", { class: "page-title-row" },
+      el("div", { class: "page-title" }, el("h1", { tabindex: "-1" }, title), extra),
+      actions.length ? el("div", { class: "page-actions" }, actions) : null),
+    sub ? el("p", { class: "page-sub" }, sub) : null);
+}
+
+/** card is a titled section; its h2 labels it. */
+export function card(title, body, { id, cls = "", note = null } = {}) {
+  const hid = uid("h");
+  return el("section", { class: `card ${cls}`, id, "aria-labelledby": hid },
+    el("div", { class: "card-head" }, el("h2", { id: hid }, title), note ? el("span", { class: "card-note" }, note) : null),
+    body);
+}
+
+/** kpis renders [label, value, hint?, id?] tuples as a definition list. */
+export function kpis(items, cls = "") {
+  return el("dl", { class: `kpis ${cls}` }, items.map(([label, value, hint, id, tone]) =>
+    el("div", { class: `kpi${tone ? " kpi-" + tone : ""}` }, el("dt", {}, label), el("dd", { id }, value), hint ? el("div", { class: "kpi-hint" }, hint) : null)));
+}
+
+/** table builds a table from header labels and rows of cells. */
+export function table(headers, rows, { id, cls = "", caption } = {}) {
+  return el("div", { class: "table-wrap" },
+    el("table", { id, class: `data ${cls}` },
+      caption ? el("caption", { class: "sr-only" }, caption) : null,
+      el("thead", {}, el("tr", {}, headers.map((h) => {
+        const [label, align] = Array.isArray(h) ? h : [h, ""];
+        return el("th", { scope: "col", class: align }, label);
+      }))),
+      el("tbody", {}, rows)));
+}
+
+export const num = (v, cls = "") => el("td", { class: `num ${cls}` }, v);
+
+export function emptyState(title, text, action = null) {
+  return el("div", { class: "empty" }, el("p", { class: "empty-title" }, title), text ? el("p", {}, text) : null, action);
+}
+
+/** startRun starts an experiment and opens its run page. */
+export async function startRun(ctx, experimentId) {
+  const run = await call("POST", `/experiments/${experimentId}/runs`, {});
+  ctx.navigate(`#/runs/${run.id}`);
+  return run;
+}
+
+/** errorRatio of a report: failed requests over all, or undefined. */
+export const errorRatio = (r) => (r && r.requests ? r.errors / r.requests : undefined);
+
+const ENDED = new Set(["succeeded", "failed", "stopped"]);
+
+/**
+ * loadReports fetches the reports of the newest runs that have one (at most
+ * limit), a few at a time, and returns them by run id.
+ */
+export async function loadReports(runs, { limit = 20, signal } = {}) {
+  const want = runs.filter((r) => ENDED.has(r.status)).slice(0, limit);
+  const out = new Map();
+  let next = 0;
+  const worker = async () => {
+    while (next < want.length) {
+      const r = want[next++];
+      try {
+        const full = await get(`/runs/${r.id}`, { signal });
+        if (full.report) out.set(r.id, full.report);
+      } catch (err) {
+        if (err.name === "AbortError") throw err;
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  return out;
+}
+
+/**
+ * runsTable lists runs with a checkbox each; choosing two enables the
+ * compare button. reports (by run id) add requests, error ratio and p99.
+ */
+export function runsTable(ctx, runs, { reports = new Map(), showExperiment = true, id = "runs-table" } = {}) {
+  const selected = [];
+  const compareBtn = el("button", { type: "button", class: "btn", id: "compare-selected", disabled: true },
+    icon("compare"), el("span", { class: "label" }, "Compare selected (0/2)"));
+  const update = () => {
+    compareBtn.disabled = selected.length !== 2;
+    compareBtn.querySelector(".label").textContent = `Compare selected (${selected.length}/2)`;
+  };
+  compareBtn.addEventListener("click", () => {
+    if (selected.length !== 2) return;
+    const [a, b] = [...selected].sort((x, y) => x - y);
+    ctx.navigate(`#/compare/${a}/${b}`);
+  });
+  const rows = runs.map((r) => {
+    const rep = reports.get(r.id);
+    const box = el("input", { type: "checkbox", class: "pick", "aria-label": `Select run ${r.id} to compare`, value: String(r.id), disabled: !ENDED.has(r.status) });
+    box.addEventListener("change", () => {
+      const i = selected.indexOf(r.id);
+      if (box.checked && i < 0) {
+        selected.push(r.id);
+        if (selected.length > 2) {
+          const drop = selected.shift();
+          const other = box.closest("tbody").querySelector(`input.pick[value="${drop}"]`);
+          if (other) other.checked = false;
+        }
+      } else if (!box.checked && i >= 0) selected.splice(i, 1);
+      update();
+    });
+    return el("tr", { dataset: { run: String(r.id), status: r.status } },
+      el("td", { class: "pick-cell" }, box),
+      el("td", {}, el("a", { href: `#/runs/${r.id}`, class: "strong" }, `#${r.id}`)),
+      showExperiment ? el("td", {}, r.experimentId ? el("a", { href: `#/experiments/${r.experimentId}` }, r.experiment) : r.experiment, el("span", { class: "muted" }, ` v${r.experimentVersion}`)) : el("td", {}, `v${r.experimentVersion}`),
+      el("td", {}, statusBadge(r.status)),
+      el("td", {}, r.verdict ? verdictBadge(r.verdict) : el("span", { class: "muted" }, "—")),
+      el("td", { title: r.startedAt ? new Date(r.startedAt).toString() : "" }, r.startedAt ? fmtTime(r.startedAt) : el("span", { class: "muted" }, "queued"), el("div", { class: "muted small" }, fmtAgo(r.startedAt || r.createdAt))),
+      num(fmtDuration(runDurationMs(r))),
+      num(rep ? fmtNum(rep.requests) : "—"),
+      num(rep ? fmtPct(errorRatio(rep)) : "—"),
+      num(rep ? fmtMs(rep.latencyMs.p99) : "—"));
+  });
+  const t = table(["", "Run", showExperiment ? "Experiment" : "Version", "Status", "Verdict", "Started", ["Duration", "num"], ["Requests", "num"], ["Error ratio", "num"], ["p99", "num"]],
+    rows, { id, caption: "Runs" });
+  return { table: t, compareBtn };
+}

@@ -1,0 +1,392 @@
+// Experiments: the list with search, an experiment's page (run history with
+// trends, and its definition in the editor), and the new-experiment editor.
+
+import { get, call, ApiError } from "../api.js";
+import { el, $, fmtAgo, fmtPct, statusBadge, verdictBadge, confirmDialog, toast, icon } from "../dom.js";
+import { lineChart, short } from "../charts.js";
+import { createEditor } from "../editor.js";
+import { pageHeader, card, emptyState, runsTable, loadReports, startRun, errorRatio, uid } from "./common.js";
+
+let searchText = "";
+
+// ---- #/experiments ----------------------------------------------------------
+
+export async function experimentsPage(ctx) {
+  ctx.setTitle("Experiments");
+  const [exps, runs] = await Promise.all([get("/experiments?limit=500", ctx), get("/runs?limit=500", ctx)]);
+  const last = new Map();
+  for (const r of runs.items) if (r.experimentId && !last.has(r.experimentId)) last.set(r.experimentId, r);
+
+  const search = el("input", { type: "search", id: "search", class: "search", placeholder: "Search by name or description", autocomplete: "off", value: searchText, "aria-describedby": "search-hint" });
+  const count = el("span", { id: "exp-count", class: "muted", "aria-live": "polite" });
+  const noMatch = el("p", { id: "no-match", class: "empty-inline", hidden: true });
+  const removed = (tr) => { rows.splice(rows.indexOf(tr), 1); tr.remove(); apply(); };
+  const rows = exps.items.map((e) => experimentRow(ctx, e, last.get(e.id), removed));
+  const tbody = el("tbody", {}, rows);
+  const tbl = el("div", { class: "table-wrap" }, el("table", { id: "experiments-table", class: "data experiments" },
+    el("caption", { class: "sr-only" }, "Experiments"),
+    el("thead", {}, el("tr", {},
+      el("th", { scope: "col" }, "Experiment"), el("th", { scope: "col" }, "Last run"), el("th", { scope: "col" }, "Verdict"),
+      el("th", { scope: "col", class: "next-col" }, "Next run"), el("th", { scope: "col", class: "actions-col" }, el("span", { class: "sr-only" }, "Actions")))),
+    tbody));
+
+  const apply = () => {
+    searchText = search.value;
+    const q = search.value.trim().toLowerCase();
+    let shown = 0;
+    for (const tr of rows) {
+      const hit = !q || tr.dataset.search.includes(q);
+      tr.hidden = !hit;
+      if (hit) shown++;
+    }
+    count.textContent = q ? `${shown} of ${rows.length} experiments` : `${rows.length} experiments`;
+    noMatch.hidden = shown > 0 || !rows.length;
+    noMatch.textContent = `No experiment matches \u201c${search.value.trim()}\u201d.`;
+  };
+  search.addEventListener("input", apply);
+  search.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && search.value) { search.value = ""; apply(); } });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "/" && !ev.ctrlKey && !ev.metaKey && !/^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName) && !$("dialog[open]")) {
+      ev.preventDefault();
+      search.focus();
+    }
+  }, { signal: ctx.signal });
+
+  ctx.page.replaceChildren(
+    pageHeader({
+      title: "Experiments",
+      sub: "Istio traffic rules, fortio load and a hypothesis, stored and versioned. Run one to get a report.",
+      actions: [el("a", { href: "#/experiments/new", class: "btn btn-primary", id: "new-experiment" }, icon("plus"), "New experiment")],
+    }),
+    rows.length ? el("div", { class: "card card-flush" },
+      el("div", { class: "toolbar" },
+        el("label", { for: "search", class: "sr-only" }, "Search experiments"),
+        el("div", { class: "search-box" }, search, el("kbd", { id: "search-hint", title: "Press / to search" }, "/")),
+        count),
+      tbl, noMatch)
+      : emptyState("No experiments yet", "Write one in the editor; it is checked as you type.", el("a", { href: "#/experiments/new", class: "btn btn-primary" }, "New experiment")));
+  apply();
+}
+
+function experimentRow(ctx, e, run, removed) {
+  const tr = el("tr", { dataset: { id: String(e.id), name: e.name, search: `${e.name} ${e.description}`.toLowerCase() } },
+    el("td", { class: "exp-cell" },
+      el("a", { href: `#/experiments/${e.id}`, class: "exp-name" }, e.name), el("span", { class: "version-tag", title: "version" }, `v${e.version}`),
+      e.description ? el("div", { class: "exp-desc" }, e.description) : null),
+    el("td", { class: "last-run" }, run
+      ? [el("a", { href: `#/runs/${run.id}`, class: "run-link" }, statusBadge(run.status), el("span", { class: "muted small" }, ` #${run.id} · ${fmtAgo(run.startedAt || run.createdAt)}`))]
+      : el("span", { class: "muted" }, "never run")),
+    el("td", {}, run && run.verdict ? verdictBadge(run.verdict) : el("span", { class: "muted" }, "—")),
+    el("td", { class: "muted next-col", title: "Schedules are not available yet" }, "—"),
+    el("td", { class: "row-actions" },
+      el("button", { type: "button", class: "btn btn-small btn-primary run-now", "aria-label": `Run ${e.name} now`, onclick: (ev) => runNow(ctx, e, ev.currentTarget) }, icon("play"), "Run"),
+      el("a", { href: `#/experiments/${e.id}/edit`, class: "icon-btn", title: "Edit", "aria-label": `Edit ${e.name}` }, icon("edit")),
+      el("a", { href: `#/experiments/new?from=${e.id}`, class: "icon-btn", title: "Duplicate", "aria-label": `Duplicate ${e.name}` }, icon("copy")),
+      el("button", { type: "button", class: "icon-btn danger delete", title: "Delete", "aria-label": `Delete ${e.name}`, onclick: () => deleteExperiment(ctx, e, () => removed(tr)) }, icon("trash"))));
+  return tr;
+}
+
+async function runNow(ctx, e, button) {
+  if (button) button.disabled = true;
+  try {
+    await startRun(ctx, e.id);
+  } catch (err) {
+    toast(`Could not start ${e.name}: ${err.message}`, "bad");
+    if (button) button.disabled = false;
+  }
+}
+
+async function deleteExperiment(ctx, e, removed) {
+  const ok = await confirmDialog({
+    title: `Delete ${e.name}?`,
+    message: "The experiment and all its versions are deleted; its runs stay in the history. This cannot be undone.",
+    confirmLabel: "Delete experiment",
+  });
+  if (!ok) return false;
+  try {
+    await call("DELETE", `/experiments/${e.id}`);
+  } catch (err) {
+    toast(`Could not delete ${e.name}: ${err.message}`, "bad");
+    return false;
+  }
+  toast(`Deleted ${e.name}.`);
+  if (removed) removed();
+  return true;
+}
+
+// ---- #/experiments/{id} and #/experiments/{id}/edit ---------------------------
+
+export async function experimentPage(ctx, id, tab) {
+  const exp = await get(`/experiments/${id}`, ctx);
+  ctx.setTitle(tab === "definition" ? `${exp.name} · definition` : exp.name);
+  const runBtn = el("button", { type: "button", class: "btn btn-primary", id: "run-now", onclick: (ev) => runNow(ctx, exp, ev.currentTarget) }, icon("play"), "Run now");
+  const header = pageHeader({
+    crumbs: [["Experiments", "#/experiments"], [exp.name]],
+    title: exp.name,
+    extra: el("span", { class: "version-tag big", id: "exp-version" }, `v${exp.version}`),
+    sub: [exp.description || "", el("span", { class: "muted" }, ` — updated ${fmtAgo(exp.updatedAt)}`)],
+    actions: [
+      runBtn,
+      el("a", { class: "btn", href: `#/experiments/new?from=${exp.id}`, id: "duplicate" }, icon("copy"), "Duplicate"),
+      el("button", { type: "button", class: "btn btn-danger-ghost", id: "delete", onclick: async () => { if (await deleteExperiment(ctx, exp)) ctx.navigate("#/experiments"); } }, icon("trash"), "Delete"),
+    ],
+  });
+  const tabs = el("nav", { class: "tabs", "aria-label": "Experiment sections" },
+    el("a", { href: `#/experiments/${id}`, "aria-current": tab === "runs" ? "page" : null, id: "tab-runs" }, "Runs"),
+    el("a", { href: `#/experiments/${id}/edit`, "aria-current": tab === "definition" ? "page" : null, id: "tab-definition" }, "Definition"));
+  const body = el("div", { class: "tab-body stack" });
+  ctx.page.replaceChildren(header, tabs, body);
+  if (tab === "definition") {
+    body.append(editorForm(ctx, {
+      source: exp.source,
+      saveLabel: "Save new version",
+      note: `Saving stores version ${exp.version + 1}; runs keep the version they ran.`,
+      save: async (source) => {
+        const saved = await call("PUT", `/experiments/${id}`, { source });
+        toast(`Saved ${saved.name} as version ${saved.version}.`, "good");
+        $("#exp-version").textContent = `v${saved.version}`;
+        return saved;
+      },
+    }));
+    return;
+  }
+  await historyTab(ctx, exp, body);
+}
+
+async function historyTab(ctx, exp, body) {
+  const list = await get(`/runs?experiment=${exp.id}&limit=100`, ctx);
+  if (!list.items.length) {
+    body.append(emptyState("No runs yet", "\u201cRun now\u201d starts one; its report lands here."));
+    return;
+  }
+  const reports = await loadReports(list.items, { limit: 20, signal: ctx.signal });
+  // Oldest first, evenly spaced: x is the position, labelled with the run id.
+  const trend = [...reports.entries()].sort((a, b) => a[0] - b[0]);
+  const xLabels = (i) => `#${trend[i][0]}`;
+  const hrefs = (i) => `#/runs/${trend[i][0]}`;
+  const { table, compareBtn } = runsTable(ctx, list.items, { reports, showExperiment: false, id: "history-table" });
+  body.append(
+    trend.length ? el("div", { class: "grid-2", id: "trends" },
+      card("Error ratio across runs", el("div", { class: "chart-box", id: "trend-errors" }, lineChart([
+        { name: "error ratio", points: trend.map(([, r], i) => [i, errorRatio(r) || 0]), color: 1 },
+      ], { label: "Error ratio across runs", yFormat: (v) => fmtPct(v, v && v < 0.1 ? 1 : 0), xLabels, hrefs, height: 200 })), { note: `last ${trend.length} runs with a report` }),
+      card("p99 latency across runs", el("div", { class: "chart-box", id: "trend-p99" }, lineChart([
+        { name: "p99", points: trend.map(([, r], i) => [i, r.latencyMs.p99]) },
+        { name: "p50", points: trend.map(([, r], i) => [i, r.latencyMs.p50]), dashed: true, color: 3 },
+      ], { label: "p99 and p50 latency across runs", yFormat: (v) => `${short(v)} ms`, xLabels, hrefs, height: 200 })))) : null,
+    card("Run history", [table], { note: el("span", { class: "card-tools" }, `${list.items.length} of ${list.total} runs · tick two to compare `, compareBtn) }));
+}
+
+// ---- #/experiments/new ------------------------------------------------------
+
+const TEMPLATE = `# A new experiment: load through Faultline's proxy to the built-in httpbin
+# demo target, a fault from an Istio VirtualService, and a hypothesis.
+apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata:
+  name: my-experiment
+  description: abort 10 % of calls to httpbin with 503
+spec:
+  services:
+  - host: httpbin
+    port: 8000
+    endpoints:
+    - demo: httpbin
+  load:
+    url: http://httpbin:8000/get
+    connections: 2
+    qps: 50
+    duration: 3s
+  hypothesis:
+  - {metric: status_ratio, status: 503, op: "<", value: 0.2}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata:
+  name: httpbin
+spec:
+  hosts: [httpbin]
+  http:
+  - fault:
+      abort:
+        httpStatus: 503
+        percentage: {value: 10}
+    route:
+    - destination: {host: httpbin}
+`;
+
+export async function newExperimentPage(ctx) {
+  const from = Number(ctx.query.get("from") || 0);
+  let source = TEMPLATE;
+  let title = "New experiment";
+  let sub = "Write the Experiment document and any Istio resources beside it. It is checked as you type.";
+  if (from) {
+    const [orig, all] = await Promise.all([get(`/experiments/${from}`, ctx), get("/experiments?limit=500", ctx)]);
+    const names = new Set(all.items.map((e) => e.name));
+    let name = `${orig.name}-copy`;
+    for (let i = 2; names.has(name); i++) name = `${orig.name}-copy-${i}`;
+    source = renameExperiment(orig.source, name);
+    title = `Duplicate ${orig.name}`;
+    sub = `A copy of ${orig.name} v${orig.version}, renamed ${name}. Nothing is stored until you save.`;
+  }
+  ctx.setTitle(title);
+  ctx.page.replaceChildren(
+    pageHeader({ crumbs: [["Experiments", "#/experiments"], [title]], title, sub }),
+    editorForm(ctx, {
+      source,
+      saveLabel: "Create experiment",
+      save: async (src) => {
+        const created = await call("POST", "/experiments", { source: src });
+        toast(`Created ${created.name}.`, "good");
+        ctx.navigate(`#/experiments/${created.id}`);
+        return created;
+      },
+    }));
+}
+
+/** renameExperiment sets metadata.name of the Experiment document in a YAML stream. */
+export function renameExperiment(source, name) {
+  const docs = source.split(/^(?=---\s*$)/m);
+  for (let i = 0; i < docs.length; i++) {
+    if (!/^kind:\s*Experiment\s*$/m.test(docs[i])) continue;
+    const block = /^(metadata:[ \t]*\n(?:[ \t]+.*\n|[ \t]*\n)*?[ \t]+name:[ \t]*)(["']?)[^\s"'#]+\2/m;
+    const flow = /^(metadata:[ \t]*\{[^}]*?\bname:[ \t]*)(["']?)[^,}\s"']+\2/m;
+    if (block.test(docs[i])) docs[i] = docs[i].replace(block, `$1${name}`);
+    else if (flow.test(docs[i])) docs[i] = docs[i].replace(flow, `$1${name}`);
+    break;
+  }
+  return docs.join("");
+}
+
+// ---- the editor form --------------------------------------------------------
+
+/**
+ * editorForm is the YAML editor with validation as you type (debounced,
+ * POST /validate) and on save; save(source) stores it and may throw an
+ * ApiError whose body lists problems.
+ */
+function editorForm(ctx, { source, save, saveLabel = "Save", note = "" }) {
+  const helpId = uid("editor-help");
+  const status = el("span", { id: "validation-status", class: "validation", "aria-live": "polite", dataset: { state: "idle" } }, "");
+  const saveBtn = el("button", { type: "submit", class: "btn btn-primary", id: "save" }, saveLabel);
+  const saveMsg = el("p", { id: "save-message", class: "field-error", role: "alert", hidden: true });
+  const problemList = el("ul", { id: "problems", class: "problems", "aria-label": "Problems" });
+  let problems = [];
+  let checked = null; // the source the problems belong to
+  let seq = 0;
+  let timer = 0;
+  let saved = source;
+
+  const editor = createEditor({ value: source, describedBy: `${helpId} validation-status`, onInput: () => schedule() });
+
+  function setStatus(state, text) {
+    status.dataset.state = state;
+    status.className = `validation validation-${state}`;
+    status.textContent = text;
+  }
+
+  function render() {
+    editor.setProblems(problems);
+    const errors = problems.filter((p) => p.severity === "error");
+    const warnings = problems.filter((p) => p.severity !== "error");
+    if (!errors.length && !warnings.length) setStatus("valid", "No problems");
+    else if (!errors.length) setStatus("valid", `Valid · ${warnings.length} warning${warnings.length > 1 ? "s" : ""}`);
+    else setStatus("invalid", `${errors.length} error${errors.length > 1 ? "s" : ""}${warnings.length ? ` · ${warnings.length} warning${warnings.length > 1 ? "s" : ""}` : ""}`);
+    problemList.replaceChildren(...problems.map((p) => el("li", { class: `problem problem-${p.severity}` },
+      el("button", { type: "button", class: "problem-btn", onclick: () => editor.focusLine(p.line || 1), disabled: !p.line },
+        el("span", { class: `sev sev-${p.severity}` }, p.severity),
+        el("span", { class: "problem-where" }, p.line ? `line ${p.line}` : "document"),
+        el("span", { class: "problem-text" }, p.document ? el("span", { class: "muted" }, `${p.document} · `) : null, p.path ? el("code", {}, p.path) : null, p.path ? ": " : "", p.message)))));
+  }
+
+  async function validate() {
+    clearTimeout(timer);
+    const src = editor.value;
+    if (checked === src) return problems;
+    const mine = ++seq;
+    setStatus("checking", "Checking…");
+    try {
+      const res = await call("POST", "/validate", { source: src }, { signal: ctx.signal });
+      if (mine !== seq) return null;
+      problems = res.problems || [];
+      checked = src;
+      render();
+      return problems;
+    } catch (err) {
+      if (err.name === "AbortError" || mine !== seq) return null;
+      setStatus("unknown", `Could not check: ${err.message}`);
+      return null;
+    }
+  }
+
+  function schedule() {
+    saveMsg.hidden = true;
+    clearTimeout(timer);
+    setStatus("pending", editor.value === saved ? "No changes" : "Edited");
+    timer = setTimeout(() => { validate(); }, 350);
+  }
+
+  async function onSubmit(ev) {
+    ev.preventDefault();
+    saveMsg.hidden = true;
+    saveBtn.disabled = true;
+    try {
+      const ps = await validate();
+      const errors = (ps || []).filter((p) => p.severity === "error");
+      if (errors.length) {
+        const first = errors.find((p) => p.line);
+        showSaveError(`Not saved: fix the ${errors.length === 1 ? "error" : `${errors.length} errors`} first${first ? ` (the first is on line ${first.line})` : ""}.`);
+        if (first) editor.focusLine(first.line);
+        return;
+      }
+      const src = editor.value;
+      await save(src);
+      saved = src;
+      if (ctx.live()) setStatus("valid", "Saved");
+    } catch (err) {
+      if (err instanceof ApiError && err.body && err.body.problems) {
+        problems = [...err.body.problems, ...(err.body.warnings || [])];
+        checked = editor.value;
+        render();
+      } else if (err instanceof ApiError && err.field) {
+        const line = fieldLine(editor.value, err.field);
+        if (line) { problems = [{ severity: "error", path: err.field, line, message: err.message }]; checked = null; render(); }
+      }
+      showSaveError(`Not saved: ${err.message}`);
+    } finally {
+      saveBtn.disabled = false;
+    }
+  }
+
+  function showSaveError(text) {
+    saveMsg.textContent = text;
+    saveMsg.hidden = false;
+  }
+
+  const form = el("form", { class: "editor-form", id: "editor-form", novalidate: true, onsubmit: onSubmit },
+    el("div", { class: "editor-toolbar" },
+      el("label", { for: "yaml", class: "strong" }, "Experiment YAML"),
+      status,
+      el("span", { class: "spacer" }),
+      note ? el("span", { class: "muted small" }, note) : null,
+      saveBtn),
+    editor.root,
+    el("p", { id: helpId, class: "muted small editor-help" }, "Checked as you type against the same rules the server applies on save. Tab indents; press Esc then Tab to leave the editor."),
+    saveMsg,
+    problemList);
+  validate();
+  ctx.guardLeave(() => editor.value !== saved);
+  // Ctrl/Cmd+S saves.
+  editor.textarea.addEventListener("keydown", (ev) => {
+    if ((ev.ctrlKey || ev.metaKey) && ev.key === "s") { ev.preventDefault(); form.requestSubmit(); }
+  });
+  return form;
+}
+
+/** fieldLine finds the line of a top-level field such as metadata.name. */
+function fieldLine(src, field) {
+  const last = field.split(".").pop();
+  const lines = src.split("\n");
+  const i = lines.findIndex((l) => new RegExp(`^\\s*-?\\s*${last.replace(/[^\w]/g, "")}:`).test(l));
+  return i >= 0 ? i + 1 : 0;
+}

@@ -1,0 +1,336 @@
+// The runs list and the run page: live progress over server-sent events
+// while a run is active, the full report once it ended.
+
+import { get, call, follow, download, hasToken, apiPath } from "../api.js";
+import { el, $, fmtNum, fmtMs, fmtPct, fmtTime, fmtDuration, statusBadge, verdictBadge, isActive, runDurationMs, confirmDialog, toast, errorPanel, icon, codeClass } from "../dom.js";
+import { codeBars, histogram, lineChart, short } from "../charts.js";
+
+const msAxis = (v) => `${short(v)} ms`;
+import { pageHeader, card, kpis, table, num, emptyState, runsTable, loadReports, errorRatio } from "./common.js";
+
+// ---- #/runs -----------------------------------------------------------------
+
+export async function runsPage(ctx) {
+  ctx.setTitle("Runs");
+  const list = await get("/runs?limit=100", ctx);
+  const reports = await loadReports(list.items, { limit: 20, signal: ctx.signal });
+  const { table: t, compareBtn } = runsTable(ctx, list.items, { reports });
+  ctx.page.replaceChildren(
+    pageHeader({ title: "Runs", sub: "Every run, newest first. Tick two to compare them side by side.", actions: [compareBtn] }),
+    list.items.length ? card(`Recent runs`, t, { note: `${list.items.length} of ${list.total}` })
+      : emptyState("No runs yet", "Start one from an experiment with \u201cRun now\u201d.", el("a", { href: "#/experiments", class: "btn btn-primary" }, "Go to the experiments")));
+}
+
+// ---- #/runs/{id} ------------------------------------------------------------
+
+export async function runPage(ctx, id) {
+  let run = await get(`/runs/${id}`, ctx);
+  ctx.setTitle(`Run #${id}`);
+  const statusSlot = el("span", { id: "run-status" }, statusBadge(run.status));
+  const actions = el("div", { class: "page-actions-inner" });
+  const header = pageHeader({
+    crumbs: [["Experiments", "#/experiments"], run.experimentId ? [run.experiment, `#/experiments/${run.experimentId}`] : [run.experiment], [`Run #${id}`]],
+    title: `Run #${id}`,
+    extra: statusSlot,
+    sub: subline(run),
+    actions: [actions],
+  });
+  const body = el("div", { id: "run-body" });
+  ctx.page.replaceChildren(header, body);
+
+  const setActions = () => {
+    actions.replaceChildren();
+    if (isActive(run.status)) {
+      actions.append(el("button", { type: "button", class: "btn btn-danger", id: "stop", onclick: () => stopRun(ctx, run) }, icon("stop"), "Stop"));
+    } else {
+      if (run.experimentId) {
+        actions.append(el("button", { type: "button", class: "btn", id: "rerun", title: "Same experiment version and seed: the same fault decisions", onclick: () => rerun(ctx, id) }, icon("replay"), "Run again (same seed)"));
+      }
+      if (run.report) actions.append(el("a", { class: "btn", href: `#/compare?a=${id}`, id: "compare-with" }, icon("compare"), "Compare…"));
+    }
+  };
+  const setStatus = (r) => {
+    run = r;
+    statusSlot.replaceChildren(statusBadge(r.status));
+    const sub = $(".page-sub", header);
+    if (sub) sub.replaceChildren(...subline(r));
+    setActions();
+  };
+  setActions();
+
+  if (isActive(run.status)) {
+    const live = liveView(run);
+    body.replaceChildren(live.root);
+    const ended = await followUntilEnd(ctx, id, (p) => {
+      if (p.status !== run.status) setStatus({ ...run, status: p.status, startedAt: run.startedAt || new Date().toISOString() });
+      live.update(p);
+    });
+    if (!ctx.live() || !ended) return;
+    run = await get(`/runs/${id}`, ctx);
+    live.finish(run.status);
+    if (!ctx.live()) return;
+  }
+  setStatus(run);
+  body.replaceChildren(reportView(run));
+}
+
+function subline(run) {
+  const bits = [
+    el("span", {}, run.experimentId ? el("a", { href: `#/experiments/${run.experimentId}` }, run.experiment) : run.experiment, ` v${run.experimentVersion}`),
+    el("span", {}, "seed ", el("code", {}, String(run.seed))),
+    run.startedAt ? el("span", {}, "started ", fmtTime(run.startedAt)) : el("span", {}, "queued ", fmtTime(run.createdAt)),
+    run.startedAt ? el("span", { id: "run-elapsed" }, (isActive(run.status) ? "running for " : "took ") + fmtDuration(runDurationMs(run))) : null,
+  ].filter(Boolean);
+  const out = [];
+  bits.forEach((b, i) => { if (i) out.push(el("span", { class: "sep", "aria-hidden": "true" }, "·")); out.push(b); });
+  return out;
+}
+
+/** followUntilEnd follows the event stream, reconnecting when it breaks; true once the run ended. */
+async function followUntilEnd(ctx, id, onProgress) {
+  for (let attempt = 0; ctx.live(); attempt++) {
+    try {
+      const ended = await follow(id, { onProgress, signal: ctx.signal });
+      if (ended) return true;
+    } catch (err) {
+      if (err.name === "AbortError") return false;
+      if (err.status === 404) throw err;
+    }
+    if (!ctx.live()) return false;
+    const r = await get(`/runs/${id}`, ctx);
+    if (!isActive(r.status)) return true;
+    await new Promise((res) => setTimeout(res, Math.min(5000, 500 * (attempt + 1))));
+  }
+  return false;
+}
+
+async function stopRun(ctx, run) {
+  const ok = await confirmDialog({
+    title: `Stop run #${run.id}?`,
+    message: "The load stops now. The run is recorded as stopped, with a report of what ran so far.",
+    confirmLabel: "Stop run",
+  });
+  if (!ok) return;
+  try {
+    await call("POST", `/runs/${run.id}/stop`);
+    toast(`Stopping run #${run.id}…`);
+  } catch (err) {
+    toast(err.message, "bad");
+  }
+}
+
+async function rerun(ctx, id) {
+  try {
+    const r = await call("POST", `/runs/${id}/rerun`);
+    ctx.navigate(`#/runs/${r.id}`);
+  } catch (err) {
+    toast(err.message, "bad");
+  }
+}
+
+// ---- live view --------------------------------------------------------------
+
+function liveView(run) {
+  const progress = el("progress", { id: "run-progress", max: "1", "aria-labelledby": "progress-label" });
+  const progressText = el("span", { id: "progress-text", class: "muted" }, run.status === "queued" ? "Waiting for a free slot…" : "Starting…");
+  const announce = el("p", { id: "live-announce", class: "sr-only", "aria-live": "polite" }, `Run ${run.status}.`);
+  const stat = (label, id) => [label, "—", null, id];
+  const codesBox = el("div", { id: "live-codes", class: "chart-box" }, codeBars({}));
+  const chartBox = el("div", { id: "live-chart", class: "chart-box" });
+  const latencyBox = el("div", { id: "live-latency", class: "chart-box" });
+  const points = [];
+  let lastStep = -1;
+  const root = el("div", { id: "live", class: "stack" },
+    card("Live", [
+      el("div", { class: "progress-row" }, el("span", { id: "progress-label", class: "strong" }, "Progress"), progress, progressText),
+      kpis([stat("Requests", "live-requests"), stat("Current qps", "live-qps"), stat("Errors", "live-errors"), stat("p50 (rolling)", "live-p50"), stat("p99 (rolling)", "live-p99")]),
+      announce,
+    ], { note: "updates as the run goes, from the server's event stream" }),
+    el("div", { class: "grid-2" },
+      card("Status codes so far", codesBox),
+      card("Throughput and latency so far", el("div", { class: "stack-tight" }, chartBox, latencyBox))));
+
+  function update(p) {
+    const frac = p.plannedRequests ? p.requests / p.plannedRequests : p.plannedMs ? p.elapsedMs / p.plannedMs : -1;
+    if (frac >= 0) progress.value = Math.min(1, frac); else progress.removeAttribute("value");
+    const planned = p.plannedRequests ? `${fmtNum(p.requests)} of ${fmtNum(p.plannedRequests)} requests` : p.plannedMs ? `${fmtDuration(p.elapsedMs)} of ${fmtDuration(p.plannedMs)}` : fmtDuration(p.elapsedMs);
+    progressText.textContent = p.status === "queued" ? "Waiting for a free slot…" : `${planned}${frac >= 0 ? ` · ${Math.round(Math.min(1, frac) * 100)} %` : ""}`;
+    $("#live-requests", root).textContent = fmtNum(p.requests);
+    $("#live-qps", root).textContent = fmtNum(p.qps, 1);
+    $("#live-errors", root).textContent = p.requests ? `${fmtNum(p.errors)} (${fmtPct(p.errors / p.requests)})` : fmtNum(p.errors);
+    $("#live-p50", root).textContent = fmtMs(p.p50Ms);
+    $("#live-p99", root).textContent = fmtMs(p.p99Ms);
+    codesBox.replaceChildren(codeBars(p.codes || {}));
+    const elapsed = $("#run-elapsed");
+    if (elapsed && p.status === "running") elapsed.textContent = `running for ${fmtDuration(p.elapsedMs)}`;
+    if (p.status === "running" && p.elapsedMs > 0) {
+      points.push(p);
+      const xDomain = [0, p.plannedMs ? p.plannedMs / 1000 : 0];
+      const xFormat = (s) => s.toFixed(s < 10 ? 1 : 0) + " s";
+      chartBox.replaceChildren(lineChart([
+        { name: "qps", points: points.map((q) => [q.elapsedMs / 1000, q.qps]), color: 2 },
+      ], { label: "Throughput so far", xFormat, xDomain, height: 170 }));
+      latencyBox.replaceChildren(lineChart([
+        { name: "p50", points: points.map((q) => [q.elapsedMs / 1000, q.p50Ms]) },
+        { name: "p99", points: points.map((q) => [q.elapsedMs / 1000, q.p99Ms]) },
+      ], { label: "Rolling p50 and p99 so far", xFormat, xDomain, yFormat: msAxis, xTitle: "elapsed", height: 190 }));
+    }
+    const step = frac >= 0 ? Math.floor(frac * 4) : -1;
+    if (step !== lastStep) {
+      lastStep = step;
+      announce.textContent = `Run ${p.status}${frac >= 0 ? `, ${Math.round(frac * 100)} % done` : ""}, ${fmtNum(p.requests)} requests, ${fmtNum(p.errors)} errors.`;
+    }
+  }
+  function finish(status) {
+    progress.value = 1;
+    progressText.textContent = `Run ${status}. Loading the report…`;
+    announce.textContent = `Run ${status}.`;
+  }
+  return { root, update, finish };
+}
+
+// ---- the report -------------------------------------------------------------
+
+function reportView(run) {
+  const r = run.report;
+  if (!r) {
+    return el("div", { class: "stack" },
+      el("div", { class: `callout ${run.status === "error" ? "callout-bad" : ""}`, id: "run-outcome", role: run.status === "error" ? "alert" : null },
+        el("strong", {}, `The run ${run.status === "error" ? "failed before it produced a report" : "has no report"}. `), run.reason || ""),
+      transitions(run));
+  }
+  const checks = r.hypothesis || [];
+  const passed = checks.filter((c) => c.pass).length;
+  const verdictTitle = r.verdict === "pass" ? "Hypothesis held" : r.verdict === "fail" ? "Hypothesis failed" : "No verdict";
+  const verdictText = checks.length ? `${passed} of ${checks.length} checks passed` : "the experiment states no hypothesis";
+  const ratio = errorRatio(r);
+  return el("div", { class: "stack", id: "report" },
+    el("section", { class: `verdict-banner banner-${r.verdict || "none"}`, id: "verdict", "aria-label": "Verdict" },
+      el("div", { class: "verdict-main" }, verdictBadge(r.verdict), el("span", { class: "verdict-title" }, verdictTitle)),
+      el("div", { class: "verdict-sub" }, verdictText, run.reason || r.reason ? ` · ${run.reason || r.reason}` : "", ` · status ${run.status}`),
+      r.abort ? el("p", { class: "verdict-abort" }, `Stopped by abort condition #${r.abort.index + 1} (${r.abort.condition}) at ${fmtDuration(r.abort.atMs)}: observed ${fmtNum(r.abort.observed, 4)}.`) : null),
+    r.warnings && r.warnings.length ? el("div", { class: "callout callout-warn", id: "warnings", role: "note" },
+      el("strong", {}, r.warnings.length === 1 ? "Warning" : `${r.warnings.length} warnings`),
+      el("ul", {}, r.warnings.map((w) => el("li", {}, w)))) : null,
+    kpis([
+      ["Requests", fmtNum(r.requests), `${r.connections} connections`],
+      ["Throughput", `${fmtNum(r.qps, 1)} qps`],
+      ["Errors", fmtNum(r.errors), fmtPct(ratio), null, r.errors ? "bad" : ""],
+      ["Duration", fmtDuration(r.durationMs)],
+      ["p50", fmtMs(r.latencyMs.p50)],
+      ["p99", fmtMs(r.latencyMs.p99)],
+      ["Retry amplification", `${fmtNum(r.retryAmplification, 3)}×`, "upstream attempts ÷ requests"],
+    ], "kpis-report"),
+    checks.length ? card("Hypothesis", table(["Check", ["Observed", "num"], "Result"], checks.map((c) =>
+      el("tr", { class: c.pass ? "" : "row-bad" }, el("td", {}, el("code", {}, c.check)), num(fmtNum(c.observed, 4)),
+        el("td", {}, el("span", { class: `verdict verdict-${c.pass ? "pass" : "fail"}` }, c.pass ? "pass" : "fail")))), { id: "hypothesis" })) : null,
+    el("div", { class: "grid-2" },
+      card("Status codes", [el("div", { id: "codes-chart", class: "chart-box" }, codeBars(r.codes)), codesTable(r)]),
+      card("Latency histogram", el("div", { id: "histogram-chart", class: "chart-box" },
+        histogram(r.histogram, { markers: [{ name: "p50", value: r.latencyMs.p50 }, { name: "p99", value: r.latencyMs.p99 }] })), { note: `${(r.histogram || []).length} buckets` })),
+    el("div", { class: "grid-2 grid-1-2" },
+      card("Percentiles", percentiles(r)),
+      card("Over time", el("div", { class: "stack-tight" },
+        el("div", { id: "timeline-chart", class: "chart-box" }, lineChart([
+          { name: "p50", points: (r.timeline || []).map((p) => [p.elapsedMs / 1000, p.p50Ms]) },
+          { name: "p99", points: (r.timeline || []).map((p) => [p.elapsedMs / 1000, p.p99Ms]) },
+        ], { label: "Latency over time (rolling p50 and p99)", yFormat: msAxis, xFormat: (s) => s.toFixed(s < 10 ? 1 : 0) + " s", height: 210 })),
+        el("div", { id: "qps-chart", class: "chart-box" }, lineChart([
+          { name: "qps", points: (r.timeline || []).map((p) => [p.elapsedMs / 1000, p.qps]), color: 2 },
+        ], { label: "Throughput over time", xFormat: (s) => s.toFixed(s < 10 ? 1 : 0) + " s", xTitle: "elapsed", height: 190 }))),
+      { note: "sampled about once a second" })),
+    injection(r),
+    proxyCounters(r.proxy),
+    card("Exports and details", el("div", { class: "details-grid" },
+      el("div", { class: "downloads", id: "downloads" },
+        downloadLink(run.id, "fortio.json", "fortio JSON", "loads in fortio's report viewer"),
+        downloadLink(run.id, "junit.xml", "JUnit XML", "one test case per check, for CI"),
+        downloadLink(run.id, "histogram.csv", "Histogram CSV", "latency buckets")),
+      el("dl", { class: "facts" },
+        fact("Target", el("code", {}, r.target)), fact("Entered via", r.via || "mesh"), fact("Istio defaults", r.istioVersion),
+        fact("Seed", el("code", {}, String(r.seed))), fact("Sockets", fmtNum(r.sockets)),
+        fact("Started", fmtTime(r.startedAt)), fact("Ended", fmtTime(r.endedAt))),
+      transitions(run))));
+}
+
+const fact = (k, v) => el("div", {}, el("dt", {}, k), el("dd", {}, v));
+
+function codesTable(r) {
+  const entries = Object.entries(r.codes || {}).sort((a, b) => a[0].localeCompare(b[0], undefined, { numeric: true }));
+  return table(["Code", ["Requests", "num"], ["Share", "num"]], entries.map(([c, n]) =>
+    el("tr", {}, el("td", {}, el("span", { class: `code-dot ${codeClass(c)}`, "aria-hidden": "true" }), c === "-1" ? "connection error" : c), num(fmtNum(n)), num(fmtPct(r.requests ? n / r.requests : 0)))),
+  { cls: "compact", caption: "Status codes" });
+}
+
+function percentiles(r) {
+  const l = r.latencyMs;
+  const rows = [["min", l.min], ["avg", l.avg], ["p50", l.p50], ["p75", l.p75], ["p90", l.p90], ["p99", l.p99], ["p99.9", l.p999], ["max", l.max]];
+  return table(["Percentile", ["Latency", "num"]], rows.map(([k, v]) => el("tr", {}, el("td", {}, k), num(fmtMs(v)))), { id: "percentiles", cls: "compact", caption: "Latency percentiles" });
+}
+
+function injection(r) {
+  const rows = r.injection || [];
+  if (!rows.length) return null;
+  return card("Injection accounting", table(
+    ["Rule", "Kind", ["Configured", "num"], ["Realised", "num"], ["95 % interval", "num"], ["Drawn", "num"], ["Injected", "num"], "Took effect"],
+    rows.map((i) => el("tr", { class: i.ok ? "" : "row-warn" },
+      el("td", {}, el("code", {}, `${i.virtualService}[${i.rule}]`), i.name ? el("span", { class: "muted" }, ` ${i.name}`) : null),
+      el("td", {}, i.kind),
+      num(`${fmtNum(i.configuredPercent, 2)} %`),
+      num(el("strong", {}, `${fmtNum(i.realisedPercent, 2)} %`)),
+      num(`${fmtNum(i.ci95[0], 2)} – ${fmtNum(i.ci95[1], 2)} %`),
+      num(fmtNum(i.matched)), num(fmtNum(i.injected)),
+      el("td", {}, i.ok ? el("span", { class: "verdict verdict-pass" }, "as configured") : el("span", { class: "verdict verdict-warn", title: i.warning || "" }, i.warning || "no")))),
+    { id: "injection", caption: "Injection accounting" }), { note: "configured rate beside the realised one, with its 95 % Wilson interval" });
+}
+
+/** proxyCounters shows a proxy.Stats: totals, response flags, routes, listeners, clusters. */
+export function proxyCounters(p, { title = "Proxy counters", live = false } = {}) {
+  if (!p) return null;
+  const flags = Object.entries(p.byFlag || {}).sort((a, b) => b[1] - a[1]);
+  const totals = kpis([
+    ["Upstream requests", fmtNum(p.upstreamRequests)], ["Retries", fmtNum(p.retries)], ["Timeouts", fmtNum(p.timeouts)],
+    ["Overflows", fmtNum(p.overflows), "circuit breaker"], ["Ejections", fmtNum(p.ejections), "outlier detection"],
+    ["Faults delayed", fmtNum(p.faultsDelayed)], ["Faults aborted", fmtNum(p.faultsAborted)], ["Mirrored", fmtNum(p.mirrored), p.mirrorsDropped ? `${fmtNum(p.mirrorsDropped)} dropped` : null],
+  ], "kpis-small proxy-totals");
+  const routes = (p.routes || []).length ? table(["VirtualService", "Rule", ["Matched", "num"], ["Delayed", "num"], ["Aborted", "num"], ["Retries", "num"], ["Timeouts", "num"], ["Mirrored", "num"]],
+    p.routes.map((r) => el("tr", {}, el("td", {}, el("code", {}, r.virtualService)), el("td", {}, `#${r.rule}${r.name ? " " + r.name : ""}`),
+      num(fmtNum(r.matched)), num(fmtNum(r.delaysInjected)), num(fmtNum(r.abortsInjected)), num(fmtNum(r.retries)), num(fmtNum(r.timeouts)), num(fmtNum(r.mirrored)))),
+    { cls: "compact proxy-routes", caption: "Routes" }) : null;
+  const listeners = (p.listeners || []).length ? table(["Listener", ["Requests", "num"], ["Active", "num"], ["2xx", "num"], ["4xx", "num"], ["5xx", "num"], ["No route", "num"]],
+    p.listeners.map((l) => el("tr", {}, el("td", {}, el("code", {}, l.name)), num(fmtNum(l.downstream_rq_total)), num(fmtNum(l.downstream_rq_active)),
+      num(fmtNum(l.downstream_rq_2xx)), num(fmtNum(l.downstream_rq_4xx)), num(fmtNum(l.downstream_rq_5xx)), num(fmtNum(l.no_route)))),
+    { cls: "compact proxy-listeners", caption: "Listeners" }) : null;
+  const clusters = (p.clusters || []).length ? el("details", { class: "clusters", open: live || null },
+    el("summary", {}, `Clusters (${p.clusters.length})`),
+    table(["Cluster", ["Requests", "num"], ["Active", "num"], ["Retries", "num"], ["Overflow", "num"], ["Connect fail", "num"], ["Timeouts", "num"], ["Healthy", "num"]],
+      p.clusters.map((c) => el("tr", {}, el("td", {}, el("code", { class: "wrap" }, c.name)), num(fmtNum(c.upstream_rq_total)), num(fmtNum(c.upstream_rq_active)),
+        num(fmtNum(c.upstream_rq_retry)), num(fmtNum(c.upstream_rq_pending_overflow)), num(fmtNum(c.upstream_cx_connect_fail)), num(fmtNum(c.upstream_rq_timeout)),
+        num(`${fmtNum(c.membership_healthy)}/${fmtNum(c.membership_total)}`))),
+      { cls: "compact", caption: "Clusters" })) : null;
+  return card(title, el("div", { class: "stack-tight" },
+    totals,
+    flags.length ? el("p", { class: "flags" }, el("span", { class: "muted" }, "Response flags: "), flags.map(([f, n]) => el("span", { class: "chip", title: `${n} responses with flag ${f}` }, el("code", {}, f), " ", fmtNum(n)))) : null,
+    routes, listeners, clusters), { id: live ? null : "proxy-counters" });
+}
+
+function downloadLink(id, file, label, hint) {
+  const path = `/runs/${id}/${file}`;
+  const name = `run-${id}-${file.replace(".", "-").replace(/-(json|xml|csv)$/, ".$1")}`;
+  return el("a", {
+    class: "btn download", href: apiPath(path), download: name,
+    onclick: (ev) => {
+      if (!hasToken()) return; // the browser's own download works without a token
+      ev.preventDefault();
+      download(path, name).catch((err) => toast(err.message, "bad"));
+    },
+  }, icon("download"), el("span", {}, label, el("span", { class: "muted small block" }, hint)));
+}
+
+function transitions(run) {
+  if (!run.transitions || !run.transitions.length) return null;
+  return el("div", { class: "transitions" }, el("h3", {}, "Status history"),
+    el("ol", {}, run.transitions.map((t) => el("li", {}, statusBadge(t.status), " ", el("span", { class: "muted" }, fmtTime(t.at)), t.reason ? ` — ${t.reason}` : ""))));
+}
+
+export { errorPanel };
