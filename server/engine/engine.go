@@ -168,6 +168,12 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	}
 	fill(r, res)
 	r.Timeline = timeline
+	// Let requests still in the proxy (a delayed call whose client gave
+	// up, say) finish before reading the counters, so every request is
+	// counted once it has its flags.
+	if err := px.Close(); err != nil {
+		log.Warn("closing the run's proxy", "err", err)
+	}
 	r.Proxy = px.Stats()
 	for _, w := range doc.Warnings {
 		r.Warnings = append(r.Warnings, w.String())
