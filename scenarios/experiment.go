@@ -25,8 +25,10 @@ type ExperimentSpec struct {
 	Hypothesis   []Check   `json:"hypothesis,omitempty"`
 	// Seed fixes the fault and routing draws so a run can be replayed; 0
 	// means a fresh seed per run.
-	Seed     int64          `json:"seed,omitempty"`
-	Schedule *Unimplemented `json:"schedule,omitempty"`
+	Seed int64 `json:"seed,omitempty"`
+	// Schedule, when set, has the server start runs of the experiment on
+	// a timetable.
+	Schedule *Schedule `json:"schedule,omitempty"`
 	// Abort lists conditions on the live data that halt the run (status
 	// "stopped"), separate from the hypothesis that grades it.
 	Abort []AbortCondition `json:"abort,omitempty"`

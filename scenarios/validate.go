@@ -68,6 +68,7 @@ func (d *Document) validate(problems *Problems) {
 	}
 	d.Istio = v
 	d.validateExperiment(rep)
+	validateSchedule(rep, e.Spec.Schedule)
 	for _, vs := range d.VirtualServices {
 		r := d.reporter(vs, resourceLabel(d, vs, "VirtualService", vs.Metadata.Name), problems)
 		validateMetadata(r, vs.Metadata)

@@ -12,20 +12,21 @@ import (
 // allowedImports is STYLE.md's import table: the in-repo packages each
 // package may import directly. Anything else in the repo is forbidden.
 var allowedImports = map[string][]string{
-	"bench":         {"loadgen", "proxy", "scenarios", "server/demo"},
-	"cmd/faultline": {"server"},
-	"loadgen":       {},
-	"migrations":    {},
-	"proxy":         {"scenarios"},
-	"scenarios":     {},
-	"server":        {"proxy", "scenarios", "server/api", "server/demo", "server/engine", "server/report", "server/runs", "server/store", "web"},
-	"server/api":    {"proxy", "scenarios", "server/report", "server/store"},
-	"server/demo":   {},
-	"server/engine": {"loadgen", "proxy", "scenarios", "server/demo", "server/report"},
-	"server/report": {"proxy", "scenarios"},
-	"server/runs":   {"proxy", "scenarios", "server/engine", "server/report", "server/store"},
-	"server/store":  {"migrations"},
-	"web":           {},
+	"bench":            {"loadgen", "proxy", "scenarios", "server/demo"},
+	"cmd/faultline":    {"server"},
+	"loadgen":          {},
+	"migrations":       {},
+	"proxy":            {"scenarios"},
+	"scenarios":        {},
+	"server":           {"proxy", "scenarios", "server/api", "server/demo", "server/engine", "server/report", "server/runs", "server/scheduler", "server/store", "web"},
+	"server/api":       {"proxy", "scenarios", "server/report", "server/store"},
+	"server/demo":      {},
+	"server/engine":    {"loadgen", "proxy", "scenarios", "server/demo", "server/report"},
+	"server/report":    {"proxy", "scenarios"},
+	"server/runs":      {"proxy", "scenarios", "server/engine", "server/report", "server/store"},
+	"server/scheduler": {"server/store"},
+	"server/store":     {"migrations"},
+	"web":              {},
 }
 
 // forbiddenModules keeps heavy dependencies out of the packages that must

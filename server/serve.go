@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+	// Schedules name IANA zones; a FROM scratch image has no zoneinfo.
+	_ "time/tzdata"
 
 	"github.com/oklog/run"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/faultline/faultline/server/api"
 	"github.com/faultline/faultline/server/engine"
 	"github.com/faultline/faultline/server/runs"
+	"github.com/faultline/faultline/server/scheduler"
 	"github.com/faultline/faultline/server/store"
 	"github.com/faultline/faultline/web"
 )
@@ -45,6 +48,13 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if n > 0 {
 		log.Warn("runs left active by a previous process marked interrupted", "count", n)
 	}
+	lever, err := db.Lever(ctx)
+	if err != nil {
+		return fmt.Errorf("server: read the safety lever: %w", err)
+	}
+	if lever.Engaged {
+		log.Warn("the safety lever is engaged: no run will start until it is released", "reason", lever.Reason, "since", lever.Since)
+	}
 	if cfg.LoadExamples {
 		if err := loadExamples(ctx, db, log); err != nil {
 			return err
@@ -55,11 +65,19 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	var met *metrics
 	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
 		OnFinish: func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) }})
+	manager.RestoreLever(lever)
 	met = newMetrics(manager)
+	sched, err := scheduler.New(scheduler.Config{Store: db, Trigger: manager, ScheduleOf: scheduleOf, Logger: log})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	handler := api.New(api.Config{
-		Experiments: db,
-		RunStore:    db,
-		Runs:        manager,
+		Experiments:          db,
+		RunStore:             db,
+		Runs:                 manager,
+		Fires:                db,
+		NextFires:            nextFires,
+		OnExperimentsChanged: sched.Notify,
 		Admit: func(doc *scenarios.Document) error {
 			if err := engine.CheckLimits(doc.Experiment.Spec.Load, cfg.Limits); err != nil {
 				return err
@@ -85,8 +103,10 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
 
 	var g run.Group
-	// Interrupts run in the order actors were added: stop the runs first,
-	// then end the streams, then drain the HTTP server.
+	// Interrupts run in the order actors were added: stop the schedules
+	// first, then the runs, then end the streams, then drain the HTTP server.
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	g.Add(func() error { return sched.Run(schedCtx) }, func(error) { stopSched() })
 	managerCtx, stopManager := context.WithCancel(context.Background())
 	g.Add(func() error { return manager.Run(managerCtx) }, func(error) { stopManager() })
 	g.Add(func() error {

@@ -420,6 +420,8 @@ func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
 		{"GET", "/api/v1/runs/{id}/events"}, {"POST", "/api/v1/runs/{id}/stop"}, {"POST", "/api/v1/runs/{id}/rerun"},
 		{"GET", "/api/v1/runs/{id}/compare/{other}"}, {"GET", "/api/v1/runs/{id}/fortio.json"},
 		{"GET", "/api/v1/runs/{id}/junit.xml"}, {"GET", "/api/v1/runs/{id}/histogram.csv"}, {"GET", "/api/v1/runs/{id}/proxy"},
+		{"GET", "/api/v1/safety/lever"}, {"POST", "/api/v1/safety/lever"},
+		{"GET", "/api/v1/experiments/{id}/fires"},
 	} {
 		item := doc.Paths.Find(route.path)
 		if item == nil || item.GetOperation(route.method) == nil {
@@ -506,6 +508,7 @@ const halfAbort = `apiVersion: faultline.dev/v1alpha1
 kind: Experiment
 metadata: {name: half-abort}
 spec:
+  seed: 20261125
   services:
   - {host: httpbin, port: 8000, endpoints: [{demo: httpbin}]}
   load: {url: "http://httpbin:8000/get", connections: 1, requests: 200}

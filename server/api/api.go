@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -41,6 +42,14 @@ type Runs interface {
 	Stop(ctx context.Context, id int64) error
 	Subscribe(id int64) (current report.Progress, updates <-chan report.Progress, cancel func(), ok bool)
 	LiveProxy(id int64) (listeners []proxy.Listener, stats proxy.Stats, ok bool)
+	Lever() store.LeverState
+	Engage(ctx context.Context, reason, by string) (store.LeverState, error)
+	Release(ctx context.Context, reason, by string) (store.LeverState, error)
+}
+
+// FireStore reads the fires of experiment schedules.
+type FireStore interface {
+	ListFires(ctx context.Context, experimentID int64, p store.Page) ([]store.Fire, int64, error)
 }
 
 // Config wires the API.
@@ -48,6 +57,14 @@ type Config struct {
 	Experiments ExperimentStore
 	RunStore    RunStore
 	Runs        Runs
+	Fires       FireStore
+	// NextFires computes a schedule's next n times after from; nil leaves
+	// nextFires out of the experiment JSON.
+	NextFires func(s *scenarios.Schedule, from time.Time, n int) []time.Time
+	// OnExperimentsChanged, when set, learns that an experiment was
+	// created, updated or deleted (the scheduler re-reads them). It must
+	// not block.
+	OnExperimentsChanged func()
 	// Admit applies the server's safety policy (target allow-list, load
 	// ceilings) to a parsed document; nil admits everything.
 	Admit func(doc *scenarios.Document) error
@@ -117,6 +134,9 @@ func New(cfg Config) http.Handler {
 	v1.GET("/runs/:id/fortio.json", h.exportFortio)
 	v1.GET("/runs/:id/junit.xml", h.exportJUnit)
 	v1.GET("/runs/:id/histogram.csv", h.exportCSV)
+	v1.GET("/experiments/:id/fires", h.listFires)
+	v1.GET("/safety/lever", h.getLever)
+	v1.POST("/safety/lever", h.moveLever)
 	return r
 }
 

@@ -28,6 +28,7 @@ type experimentJSON struct {
 	CreatedAt   time.Time           `json:"createdAt"`
 	UpdatedAt   time.Time           `json:"updatedAt"`
 	Warnings    []scenarios.Problem `json:"warnings,omitempty"`
+	Schedule    *scheduleJSON       `json:"schedule,omitempty"`
 }
 
 // listJSON is a page of a list.
@@ -38,9 +39,9 @@ type listJSON[T any] struct {
 	Offset int   `json:"offset"`
 }
 
-func toExperimentJSON(e *store.Experiment, warnings scenarios.Problems) experimentJSON {
+func (h *handlers) toExperimentJSON(e *store.Experiment, warnings scenarios.Problems) experimentJSON {
 	return experimentJSON{ID: e.ID, Name: e.Name, Description: e.Description, Version: e.Version, Format: e.Format,
-		Source: e.Source, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Warnings: warnings}
+		Source: e.Source, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Warnings: warnings, Schedule: h.scheduleOf(e)}
 }
 
 func (h *handlers) listExperiments(c *gin.Context) {
@@ -56,7 +57,7 @@ func (h *handlers) listExperiments(c *gin.Context) {
 	}
 	out := listJSON[experimentJSON]{Items: make([]experimentJSON, len(items)), Total: total, Limit: page.Limit, Offset: page.Offset}
 	for i := range items {
-		out.Items[i] = toExperimentJSON(&items[i], nil)
+		out.Items[i] = h.toExperimentJSON(&items[i], nil)
 	}
 	c.JSON(http.StatusOK, out)
 }
@@ -72,7 +73,7 @@ func (h *handlers) getExperiment(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
-	c.JSON(http.StatusOK, toExperimentJSON(e, nil))
+	c.JSON(http.StatusOK, h.toExperimentJSON(e, nil))
 }
 
 func (h *handlers) createExperiment(c *gin.Context) {
@@ -85,8 +86,9 @@ func (h *handlers) createExperiment(c *gin.Context) {
 		writeError(c, h.log, conflictName(err, e.Name))
 		return
 	}
+	h.experimentsChanged()
 	c.Header("Location", fmt.Sprintf("/api/v1/experiments/%d", e.ID))
-	c.JSON(http.StatusCreated, toExperimentJSON(e, doc.Warnings))
+	c.JSON(http.StatusCreated, h.toExperimentJSON(e, doc.Warnings))
 }
 
 func (h *handlers) updateExperiment(c *gin.Context) {
@@ -105,11 +107,12 @@ func (h *handlers) updateExperiment(c *gin.Context) {
 		writeError(c, h.log, conflictName(err, e.Name))
 		return
 	}
+	h.experimentsChanged()
 	// Read back for the timestamps the store set.
 	if stored, err := h.cfg.Experiments.GetExperiment(c.Request.Context(), id); err == nil {
 		e = stored
 	}
-	c.JSON(http.StatusOK, toExperimentJSON(e, doc.Warnings))
+	c.JSON(http.StatusOK, h.toExperimentJSON(e, doc.Warnings))
 }
 
 func (h *handlers) deleteExperiment(c *gin.Context) {
@@ -122,6 +125,7 @@ func (h *handlers) deleteExperiment(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
+	h.experimentsChanged()
 	c.Status(http.StatusNoContent)
 }
 

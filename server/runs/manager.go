@@ -28,6 +28,7 @@ type Store interface {
 	FinishRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error
 	GetExperimentVersion(ctx context.Context, id int64, version int) (*store.ExperimentVersion, error)
 	PruneRuns(ctx context.Context, experimentID int64, keep int) (int64, error)
+	RecordLever(ctx context.Context, s store.LeverState) (store.LeverState, error)
 }
 
 // Executor runs one experiment document; engine.Execute is the real one.
@@ -63,8 +64,11 @@ type Manager struct {
 	shutdown context.CancelFunc
 	wg       sync.WaitGroup
 
+	// mu guards active and lever: engaging the lever and admitting a run
+	// are ordered by it, so no run slips past an engaged lever.
 	mu     sync.Mutex
 	active map[int64]*activeRun
+	lever  store.LeverState
 }
 
 // activeRun is the live state of one queued or running run.
@@ -79,8 +83,14 @@ type activeRun struct {
 	ended bool
 }
 
+// stopCause is the cancel cause of a run halted on purpose; its text
+// becomes the run's reason.
+type stopCause struct{ reason string }
+
+func (c *stopCause) Error() string { return c.reason }
+
 // errStopRequested is the cancel cause of a run stopped through the API.
-var errStopRequested = errors.New("stopped by request")
+var errStopRequested = &stopCause{reason: "stopped by request"}
 
 // New returns a Manager; call Run to tie its runs to a lifetime.
 func New(st Store, exec Executor, cfg Config) *Manager {
@@ -157,6 +167,9 @@ func (m *Manager) start(ctx context.Context, experimentID int64, name string, ve
 			return nil, err
 		}
 	}
+	if err := m.checkLever(); err != nil {
+		return nil, err
+	}
 	if seed == 0 {
 		seed = doc.Experiment.Spec.Seed
 	}
@@ -176,6 +189,11 @@ func (m *Manager) start(ctx context.Context, experimentID int64, name string, ve
 		last: report.Progress{RunID: run.ID, Status: report.StatusQueued, Codes: map[string]int64{}}}
 	m.mu.Lock()
 	m.active[run.ID] = a
+	if m.lever.Engaged {
+		// The lever was engaged after the check above: the run is
+		// recorded, so it ends as stopped rather than vanishing.
+		cancel(leverCause(m.lever.Reason))
+	}
 	m.mu.Unlock()
 	m.wg.Add(1)
 	go m.execute(runCtx, run, version, doc, a)
@@ -224,8 +242,9 @@ func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc 
 }
 
 func stopReason(ctx context.Context, fallback string) string {
-	if cause := context.Cause(ctx); errors.Is(cause, errStopRequested) {
-		return errStopRequested.Error()
+	var sc *stopCause
+	if errors.As(context.Cause(ctx), &sc) {
+		return sc.reason
 	}
 	if errors.Is(context.Cause(ctx), context.Canceled) {
 		return "stopped: the server is shutting down"
@@ -266,17 +285,29 @@ func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status, ve
 // Stop halts a queued or running run. It returns ErrNotRunning for a run
 // that already ended and store.ErrNotFound for an unknown one.
 func (m *Manager) Stop(ctx context.Context, id int64) error {
+	return m.StopBecause(ctx, id, errStopRequested.reason)
+}
+
+// StopBecause is Stop with the reason the run records.
+func (m *Manager) StopBecause(ctx context.Context, id int64, reason string) error {
 	m.mu.Lock()
 	a := m.active[id]
 	m.mu.Unlock()
 	if a != nil {
-		a.cancel(errStopRequested)
+		a.cancel(&stopCause{reason: reason})
 		return nil
 	}
 	if _, err := m.store.GetRun(ctx, id); err != nil {
 		return err
 	}
 	return ErrNotRunning
+}
+
+// Active reports whether the run is queued or running in this process.
+func (m *Manager) Active(id int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.active[id] != nil
 }
 
 // Subscribe returns the run's current progress and a channel of later

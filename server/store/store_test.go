@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -110,7 +111,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 func TestOpenAppliesMigrationsAndPragmas(t *testing.T) {
 	db, _ := openTestDB(t)
 
-	for _, table := range []string{"experiments", "experiment_versions", "runs", "run_transitions", "goose_db_version"} {
+	for _, table := range []string{"experiments", "experiment_versions", "runs", "run_transitions", "lever_events", "schedule_fires", "goose_db_version"} {
 		if n := queryInt(t, db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table); n != 1 {
 			t.Errorf("table %s: found %d, want 1", table, n)
 		}
@@ -120,7 +121,7 @@ func TestOpenAppliesMigrationsAndPragmas(t *testing.T) {
 			t.Errorf("index %s: found %d, want 1", index, n)
 		}
 	}
-	if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(1); got != want {
+	if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(2); got != want { // the latest migration
 		t.Errorf("goose version: got %d, want %d", got, want)
 	}
 
@@ -730,8 +731,9 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if run, err := db.GetRun(ctx, r.ID); err != nil || run.Status != StatusQueued {
 		t.Errorf("run after reopen: %+v, %v", run, err)
 	}
-	if n := queryInt(t, db, "SELECT count(*) FROM goose_db_version"); n != 2 { // goose's row 0 + migration 1
-		t.Errorf("goose_db_version rows after reopen: %d, want 2 (migrations applied once)", n)
+	files, _ := fs.Glob(migrations.FS, "*.sql")
+	if n := queryInt(t, db, "SELECT count(*) FROM goose_db_version"); n != int64(1+len(files)) { // goose's row 0 + one per migration
+		t.Errorf("goose_db_version rows after reopen: %d, want %d (migrations applied once)", n, 1+len(files))
 	}
 }
 

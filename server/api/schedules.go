@@ -1,0 +1,86 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/store"
+)
+
+// scheduleJSON is an experiment's schedule as the API shows it.
+type scheduleJSON struct {
+	Cron        string   `json:"cron"`
+	Timezone    string   `json:"timezone,omitempty"`
+	Enabled     bool     `json:"enabled"`
+	Concurrency string   `json:"concurrency"`
+	Missed      string   `json:"missed"`
+	NextFires   []string `json:"nextFires"`
+}
+
+// fireJSON is one fire of a schedule.
+type fireJSON struct {
+	ScheduledFor time.Time `json:"scheduledFor"`
+	FiredAt      time.Time `json:"firedAt"`
+	Outcome      string    `json:"outcome"`
+	Reason       string    `json:"reason,omitempty"`
+	RunID        *int64    `json:"runId,omitempty"`
+}
+
+// nextFireCount is how many upcoming times the experiment JSON lists.
+const nextFireCount = 3
+
+// scheduleOf reads the schedule of a stored experiment; nil when it has
+// none (or its document no longer parses).
+func (h *handlers) scheduleOf(e *store.Experiment) *scheduleJSON {
+	doc, err := scenarios.Parse([]byte(e.Source))
+	if err != nil || doc.Experiment.Spec.Schedule == nil {
+		return nil
+	}
+	s := doc.Experiment.Spec.Schedule
+	out := &scheduleJSON{Cron: s.Cron, Timezone: s.Timezone, Enabled: s.IsEnabled(),
+		Concurrency: s.ConcurrencyPolicy(), Missed: s.MissedPolicy(), NextFires: []string{}}
+	if s.IsEnabled() && h.cfg.NextFires != nil {
+		for _, t := range h.cfg.NextFires(s, time.Now(), nextFireCount) {
+			out.NextFires = append(out.NextFires, t.Format(time.RFC3339))
+		}
+	}
+	return out
+}
+
+// experimentsChanged tells the scheduler to re-read the experiments.
+func (h *handlers) experimentsChanged() {
+	if h.cfg.OnExperimentsChanged != nil {
+		h.cfg.OnExperimentsChanged()
+	}
+}
+
+// listFires is the fire history of an experiment's schedule, latest first.
+func (h *handlers) listFires(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	page, err := pageOf(c)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	if _, err := h.cfg.Experiments.GetExperiment(c.Request.Context(), id); err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	fires, total, err := h.cfg.Fires.ListFires(c.Request.Context(), id, page)
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	out := listJSON[fireJSON]{Items: make([]fireJSON, len(fires)), Total: total, Limit: page.Limit, Offset: page.Offset}
+	for i, f := range fires {
+		out.Items[i] = fireJSON{ScheduledFor: f.ScheduledFor, FiredAt: f.FiredAt, Outcome: f.Outcome, Reason: f.Reason, RunID: f.RunID}
+	}
+	c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,96 @@
+package runs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/faultline/faultline/server/store"
+)
+
+// LeverError refuses a run while the safety lever is engaged. It wraps
+// store.ErrConflict, so the API answers 409.
+type LeverError struct{ Reason string }
+
+func (e *LeverError) Error() string {
+	return fmt.Sprintf("the safety lever is engaged (%s): no run may start until it is released", e.Reason)
+}
+
+// Unwrap makes a LeverError a store.ErrConflict.
+func (e *LeverError) Unwrap() error { return store.ErrConflict }
+
+// ErrReasonRequired refuses engaging the lever without a reason.
+var ErrReasonRequired = fmt.Errorf("runs: %w: engaging the safety lever needs a reason", store.ErrInvalid)
+
+// leverCause is the cancel cause of the runs the lever halts.
+func leverCause(reason string) error {
+	return &stopCause{reason: "stopped by the safety lever: " + reason}
+}
+
+// RestoreLever sets the lever's state as recorded by a previous process,
+// without recording it again. Call it before the first Start.
+func (m *Manager) RestoreLever(s store.LeverState) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lever = s
+}
+
+// Lever returns the lever's current state.
+func (m *Manager) Lever() store.LeverState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lever
+}
+
+// Engage records the lever as engaged and halts every queued and running
+// run (status stopped, the reason naming the lever); until Release, Start
+// and Rerun refuse with *LeverError. by optionally names who engaged it.
+func (m *Manager) Engage(ctx context.Context, reason, by string) (store.LeverState, error) {
+	if reason == "" {
+		return store.LeverState{}, ErrReasonRequired
+	}
+	return m.moveLever(ctx, store.LeverState{Engaged: true, Reason: reason, By: by})
+}
+
+// Release records the lever as released; runs may start again.
+func (m *Manager) Release(ctx context.Context, reason, by string) (store.LeverState, error) {
+	return m.moveLever(ctx, store.LeverState{Reason: reason, By: by})
+}
+
+// moveLever records the new state first, so the state in memory is never
+// one the store would not restore, then applies it.
+func (m *Manager) moveLever(ctx context.Context, s store.LeverState) (store.LeverState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	stored, err := m.store.RecordLever(ctx, s)
+	if err != nil {
+		return store.LeverState{}, fmt.Errorf("runs: move the safety lever: %w", err)
+	}
+	m.lever = stored
+	if stored.Engaged {
+		for id, a := range m.active {
+			a.cancel(leverCause(stored.Reason))
+			m.log.Warn("run halted by the safety lever", "run", id, "reason", stored.Reason)
+		}
+		m.log.Warn("safety lever engaged", "reason", stored.Reason, "by", stored.By)
+	} else {
+		m.log.Info("safety lever released", "reason", stored.Reason, "by", stored.By)
+	}
+	return stored, nil
+}
+
+// checkLever returns a *LeverError while the lever is engaged.
+func (m *Manager) checkLever() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lever.Engaged {
+		return &LeverError{Reason: m.lever.Reason}
+	}
+	return nil
+}
+
+// IsLeverError reports whether err is a refusal by the safety lever.
+func IsLeverError(err error) bool {
+	var le *LeverError
+	return errors.As(err, &le)
+}
