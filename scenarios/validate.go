@@ -177,22 +177,27 @@ func (d *Document) validateExperiment(r *reporter) {
 	d.validateLoad(r)
 	validateAbortConditions(r, e.Spec.Abort)
 	for i, c := range e.Spec.Hypothesis {
-		p := fmt.Sprintf("spec.hypothesis[%d]", i)
-		if _, ok := hypothesisMetrics[c.Metric]; !ok {
-			r.errorf(p+".metric", "must be one of %s, not %q", strings.Join(HypothesisMetrics(), ", "), c.Metric)
-		}
-		if !slices.Contains(checkOps, c.Op) {
-			r.errorf(p+".op", "must be one of %s, not %q", strings.Join(checkOps, " "), c.Op)
-		}
-		if c.Metric == "status_ratio" && (c.Status < 100 || c.Status > 599) {
-			r.errorf(p+".status", "status_ratio needs an HTTP status between 100 and 599")
-		}
-		if c.Metric != "status_ratio" && c.Status != 0 {
-			r.errorf(p+".status", "only status_ratio takes a status")
-		}
-		if c.Value.Duration && !strings.HasPrefix(c.Metric, "latency_") {
-			r.errorf(p+".value", "a duration only fits latency metrics")
-		}
+		validateCheck(r, fmt.Sprintf("spec.hypothesis[%d]", i), c, HypothesisMetrics())
+	}
+}
+
+// validateCheck checks one "metric op value" condition at p: a hypothesis
+// check, or the core of an abort condition; metrics lists those allowed.
+func validateCheck(r *reporter, p string, c Check, metrics []string) {
+	if !slices.Contains(metrics, c.Metric) {
+		r.errorf(p+".metric", "must be one of %s, not %q", strings.Join(metrics, ", "), c.Metric)
+	}
+	if !slices.Contains(checkOps, c.Op) {
+		r.errorf(p+".op", "must be one of %s, not %q", strings.Join(checkOps, " "), c.Op)
+	}
+	if c.Metric == "status_ratio" && (c.Status < 100 || c.Status > 599) {
+		r.errorf(p+".status", "status_ratio needs an HTTP status between 100 and 599")
+	}
+	if c.Metric != "status_ratio" && c.Status != 0 {
+		r.errorf(p+".status", "only status_ratio takes a status")
+	}
+	if c.Value.Duration && !strings.HasPrefix(c.Metric, "latency_") {
+		r.errorf(p+".value", "a duration only fits latency metrics")
 	}
 }
 

@@ -62,7 +62,7 @@ func (w *abortWatch) observe(p loadgen.Progress) {
 		if !ok {
 			continue // nothing happened in the window: no evidence either way
 		}
-		if !holds(observed, c.Op, c.Value.Value) {
+		if !report.Holds(observed, c.Op, c.Value.Value) {
 			w.streaks[i] = 0
 			continue
 		}
@@ -118,22 +118,4 @@ func (w *abortWatch) reason() string {
 	f := w.fired
 	return "abort condition spec.abort[" + strconv.Itoa(f.Index) + "] (" + f.Condition + ") fired at " +
 		fmt.Sprintf("%.1fs", f.AtMs/1000) + ", observed " + strconv.FormatFloat(f.Observed, 'g', -1, 64)
-}
-
-func holds(observed float64, op string, want float64) bool {
-	switch op {
-	case "<":
-		return observed < want
-	case "<=":
-		return observed <= want
-	case ">":
-		return observed > want
-	case ">=":
-		return observed >= want
-	case "==":
-		return observed == want
-	case "!=":
-		return observed != want
-	}
-	return false
 }

@@ -15,7 +15,7 @@ func Evaluate(checks []scenarios.Check, r *Report) string {
 	verdict := VerdictNone
 	for _, c := range checks {
 		observed := Observe(c, r)
-		pass := compare(observed, c.Op, c.Value.Value)
+		pass := Holds(observed, c.Op, c.Value.Value)
 		r.Hypothesis = append(r.Hypothesis, CheckResult{Check: c.String(), Observed: round(observed), Pass: pass})
 		switch {
 		case !pass:
@@ -76,7 +76,8 @@ func Observe(c scenarios.Check, r *Report) float64 {
 	return math.NaN() // validation refuses unknown metrics; NaN fails every op
 }
 
-func compare(observed float64, op string, want float64) bool {
+// Holds reports whether "observed op want" is true; NaN never holds.
+func Holds(observed float64, op string, want float64) bool {
 	if math.IsNaN(observed) {
 		return false
 	}
