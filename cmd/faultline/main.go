@@ -47,7 +47,7 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), runCommand(), validateCommand(), proxyCommand(), demoCommand(), scenariosCommand(), compareCommand())
+	root.AddCommand(serveCommand(), runCommand(), validateCommand(), proxyCommand(), demoCommand(), scenariosCommand(), compareCommand(), gamedayCommand())
 	return root
 }
 
@@ -131,6 +131,40 @@ func runCommand() *cobra.Command {
 	f.StringVar(&o.JUnitFile, "junit", "", "write JUnit XML (one test case per hypothesis check) to this file")
 	f.StringVar(&o.FortioFile, "fortio-json", "", "write fortio's result JSON (loadable by fortio's report viewer) to this file")
 	f.StringVar(&o.CSVFile, "csv", "", "write the latency histogram as CSV to this file")
+	return cmd
+}
+
+func gamedayCommand() *cobra.Command {
+	var o server.GameDayOptions
+	var verbose bool
+	run := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a game day headless and print each step and a summary",
+		Long: "Run the game day in FILE (kind GameDay): the steady-state check, the steps in order (parallel groups\n" +
+			"at once, each experiment on its own proxy), then the steady-state check again. Experiment paths are\n" +
+			"relative to FILE. A steady state that fails before the first step stops the game day with nothing\n" +
+			"injected. Exit codes: 0 pass, 1 fail, 2 invalid input, 3 run error.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Stdout, o.Stderr, o.Logger = cmd.OutOrStdout(), cmd.ErrOrStderr(), logger(verbose)
+			if code := server.RunGameDay(cmd.Context(), args[0], o); code != server.ExitPass {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	f := run.Flags()
+	f.BoolVar(&o.JSON, "json", false, "print the game-day report as JSON (step lines go to standard error)")
+	f.StringVar(&o.JUnitFile, "junit", "", "write JUnit XML (one test case per step and steady-state check) to this file")
+	f.Int64Var(&o.Seed, "seed", 0, "seed for fault and routing draws of every experiment; 0 uses spec.seed or a fresh one")
+	f.StringSliceVar(&o.Allow, "allow", nil, "widen the target allow-list beyond loopback")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to standard error")
+	cmd := &cobra.Command{
+		Use:   "gameday",
+		Short: "Game days: ordered experiments framed by steady-state checks",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(run)
 	return cmd
 }
 

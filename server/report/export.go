@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // junitSuites is the JUnit XML shape CI systems read (the Ant/Surefire
@@ -44,6 +45,7 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitProblem `xml:"skipped,omitempty"`
 }
 
 type junitProblem struct {
@@ -84,8 +86,13 @@ func JUnit(r *Report) ([]byte, error) {
 			suite.Cases = append(suite.Cases, tc)
 		}
 	}
+	return encodeJUnit(suite)
+}
+
+// encodeJUnit wraps one suite in testsuites and renders it.
+func encodeJUnit(suite junitSuite) ([]byte, error) {
 	suite.Tests = len(suite.Cases)
-	doc := junitSuites{Name: "faultline", Tests: suite.Tests, Fails: suite.Fails, Errors: suite.Errors, Time: seconds, Suites: []junitSuite{suite}}
+	doc := junitSuites{Name: "faultline", Tests: suite.Tests, Fails: suite.Fails, Errors: suite.Errors, Time: suite.Time, Suites: []junitSuite{suite}}
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	enc := xml.NewEncoder(&b)
@@ -95,6 +102,43 @@ func JUnit(r *Report) ([]byte, error) {
 	}
 	b.WriteByte('\n')
 	return b.Bytes(), nil
+}
+
+// JUnitCase is one test case of a suite JUnitSuite renders. At most one of
+// Failure (a check did not hold), Error (it could not run) and Skipped is
+// set, to the case's message; Text details a failure or an error.
+type JUnitCase struct {
+	Name                    string
+	Seconds                 float64
+	Failure, Error, Skipped string
+	Text                    string
+}
+
+// JUnitSuite renders cases as one JUnit suite named name (also each case's
+// classname), in the same shape as JUnit, with props as its properties in
+// order. Other reports made of several runs (a game day) use it.
+func JUnitSuite(name string, startedAt time.Time, seconds float64, props [][2]string, cases []JUnitCase) ([]byte, error) {
+	secs := func(f float64) string { return strconv.FormatFloat(f, 'f', 3, 64) }
+	suite := junitSuite{Name: name, Time: secs(seconds), Timestamp: startedAt.Format("2006-01-02T15:04:05")}
+	for _, p := range props {
+		suite.Props = append(suite.Props, junitProperty{p[0], p[1]})
+	}
+	for _, c := range cases {
+		tc := junitCase{Name: c.Name, Classname: name, Time: secs(c.Seconds)}
+		switch {
+		case c.Error != "":
+			tc.Error = &junitProblem{Message: c.Error, Type: "error", Text: c.Text}
+			suite.Errors++
+		case c.Failure != "":
+			tc.Failure = &junitProblem{Message: c.Failure, Type: "failure", Text: c.Text}
+			suite.Fails++
+		case c.Skipped != "":
+			tc.Skipped = &junitProblem{Message: c.Skipped}
+			suite.Skipped++
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	return encodeJUnit(suite)
 }
 
 // HistogramCSV renders the latency histogram as CSV: bucket bounds in

@@ -1,0 +1,214 @@
+package scenarios
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// KindGameDay is the kind of a game-day document.
+const KindGameDay = "GameDay"
+
+// Game-day failure policies (spec.onFailure).
+const (
+	OnFailureStop     = "stop"
+	OnFailureContinue = "continue"
+)
+
+// GameDay is an ordered list of steps — experiments, waits, steady-state
+// checks and parallel groups of them — framed by a steady-state check
+// before the first step and after the last (DESIGN.md, game days). A
+// game-day file holds exactly one GameDay document.
+type GameDay struct {
+	APIVersion string      `json:"apiVersion"`
+	Kind       string      `json:"kind"`
+	Metadata   ObjectMeta  `json:"metadata"`
+	Spec       GameDaySpec `json:"spec"`
+	// Warnings are problems that do not reject the document.
+	Warnings Problems `json:"-"`
+}
+
+// GameDaySpec is the body of a GameDay.
+type GameDaySpec struct {
+	// SteadyState is the path (relative to the game-day file) of the
+	// experiment whose hypothesis defines the steady state. It must state
+	// a hypothesis and inject no fault.
+	SteadyState string `json:"steadyState"`
+	// Steps run in order.
+	Steps []GameDayStep `json:"steps"`
+	// OnFailure says what a failed step does to the steps after it: stop
+	// (the default) skips them, continue runs them anyway. The closing
+	// steady-state check runs either way.
+	OnFailure string `json:"onFailure,omitempty"`
+}
+
+// GameDayStep is one step; exactly one of its fields is set.
+type GameDayStep struct {
+	// Experiment is the path of an experiment file, relative to the
+	// game-day file.
+	Experiment string `json:"experiment,omitempty"`
+	// Wait pauses the game day.
+	Wait *Duration `json:"wait,omitempty"`
+	// SteadyState runs the steady-state check now ({}).
+	SteadyState *SteadyStateStep `json:"steadyState,omitempty"`
+	// Parallel runs its steps at once; a group does not nest.
+	Parallel []GameDayStep `json:"parallel,omitempty"`
+}
+
+// SteadyStateStep is the (empty) body of a steadyState step.
+type SteadyStateStep struct{}
+
+// Step kinds, as GameDayStep.Kind names them.
+const (
+	StepExperiment  = "experiment"
+	StepWait        = "wait"
+	StepSteadyState = "steadyState"
+	StepParallel    = "parallel"
+)
+
+// Kinds lists the kinds set on the step, in field order; a valid step has
+// exactly one.
+func (s GameDayStep) Kinds() []string {
+	var out []string
+	if s.Experiment != "" {
+		out = append(out, StepExperiment)
+	}
+	if s.Wait != nil {
+		out = append(out, StepWait)
+	}
+	if s.SteadyState != nil {
+		out = append(out, StepSteadyState)
+	}
+	if s.Parallel != nil {
+		out = append(out, StepParallel)
+	}
+	return out
+}
+
+// Kind is the step's kind, or "" unless exactly one is set.
+func (s GameDayStep) Kind() string {
+	if k := s.Kinds(); len(k) == 1 {
+		return k[0]
+	}
+	return ""
+}
+
+// FailurePolicy returns OnFailure with its default applied.
+func (s GameDaySpec) FailurePolicy() string {
+	if s.OnFailure == "" {
+		return OnFailureStop
+	}
+	return s.OnFailure
+}
+
+// ExperimentPaths lists every experiment file the game day names: the
+// steady state first, then the steps' experiments in order, each once.
+func (g *GameDay) ExperimentPaths() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		if p != "" && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	add(g.Spec.SteadyState)
+	for _, s := range g.Spec.Steps {
+		add(s.Experiment)
+		for _, c := range s.Parallel {
+			add(c.Experiment)
+		}
+	}
+	return out
+}
+
+// ParseGameDay reads a game-day file: a YAML (or JSON) stream holding one
+// GameDay document, decoded strictly and validated on its own (the
+// experiment files it names are checked by ResolveGameDay). On any error
+// it returns an *InvalidError listing every problem with its field path.
+func ParseGameDay(src []byte) (*GameDay, error) {
+	var problems Problems
+	if len(src) > MaxSourceBytes {
+		problems = append(problems, Problem{Severity: SeverityError, Message: fmt.Sprintf("document is larger than %d bytes", MaxSourceBytes)})
+		return nil, problems.Err()
+	}
+	var gd *GameDay
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for i := 0; ; i++ {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			problems = append(problems, Problem{Severity: SeverityError, Document: fmt.Sprintf("document %d", i+1), Line: yamlErrorLine(err), Message: "not valid YAML or JSON: " + err.Error()})
+			break
+		}
+		if len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null") {
+			continue
+		}
+		node := n.Content[0]
+		label := fmt.Sprintf("document %d", i+1)
+		if node.Kind != yaml.MappingNode {
+			problems = append(problems, Problem{Severity: SeverityError, Document: label, Line: node.Line, Message: "must be an object with apiVersion, kind, metadata and spec"})
+			continue
+		}
+		kind, apiVersion, name := headOf(node)
+		if kind != "" {
+			label = strings.TrimSpace(kind + " " + name)
+		}
+		rep := &reporter{doc: label, problems: &problems, lines: map[string]int{"": node.Line}}
+		switch {
+		case kind != KindGameDay:
+			if kind == "" {
+				rep.errorf("kind", "is required: a game-day file holds one document of kind GameDay")
+			} else {
+				rep.errorf("kind", "a game-day file holds one document of kind GameDay, not %q (experiments live in their own files, named by the steps)", kind)
+			}
+			continue
+		case apiVersion != APIVersion:
+			rep.errorf("apiVersion", "must be %s, not %q", APIVersion, apiVersion)
+			continue
+		case gd != nil:
+			rep.errorf("kind", "a game-day file holds exactly one GameDay")
+			continue
+		}
+		gd = &GameDay{}
+		(&decoder{rep: rep}).decode(node, reflect.ValueOf(gd).Elem(), "")
+		validateGameDay(rep, gd)
+	}
+	if gd == nil && !problems.hasErrors() {
+		problems = append(problems, Problem{Severity: SeverityError, Message: "the stream holds no document of kind GameDay (apiVersion " + APIVersion + ")"})
+	}
+	if err := problems.Err(); err != nil {
+		err.(*InvalidError).Warnings = problems.Warnings()
+		return nil, err
+	}
+	gd.Warnings = problems.Warnings()
+	return gd, nil
+}
+
+// headOf reads kind, apiVersion and metadata.name of a resource node.
+func headOf(n *yaml.Node) (kind, apiVersion, name string) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch n.Content[i].Value {
+		case "apiVersion":
+			apiVersion = n.Content[i+1].Value
+		case "kind":
+			kind = n.Content[i+1].Value
+		case "metadata":
+			md := n.Content[i+1]
+			for j := 0; j+1 < len(md.Content); j += 2 {
+				if md.Content[j].Value == "name" {
+					name = md.Content[j+1].Value
+				}
+			}
+		}
+	}
+	return kind, apiVersion, name
+}

@@ -1,0 +1,206 @@
+package scenarios_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/scenarios"
+)
+
+const gameDayYAML = `apiVersion: faultline.dev/v1alpha1
+kind: GameDay
+metadata: {name: gd, description: a test}
+spec:
+  steadyState: steady.yaml
+  steps:
+  - experiment: fault.yaml
+  - wait: 5s
+  - steadyState: {}
+  - parallel:
+    - experiment: fault.yaml
+    - wait: 1s
+`
+
+func problemsOf(t *testing.T, err error) scenarios.Problems {
+	t.Helper()
+	var invalid *scenarios.InvalidError
+	if !errors.As(err, &invalid) {
+		t.Fatalf("error = %v, want *InvalidError", err)
+	}
+	return invalid.Problems
+}
+
+func hasProblem(ps scenarios.Problems, path, msg string) bool {
+	for _, p := range ps {
+		if p.Path == path && strings.Contains(p.Message, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestParseGameDay(t *testing.T) {
+	gd, err := scenarios.ParseGameDay([]byte(gameDayYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gd.Metadata.Name != "gd" || gd.Spec.SteadyState != "steady.yaml" || gd.Spec.FailurePolicy() != scenarios.OnFailureStop || len(gd.Spec.Steps) != 4 {
+		t.Fatalf("game day = %+v", gd)
+	}
+	kinds := []string{}
+	for _, s := range gd.Spec.Steps {
+		kinds = append(kinds, s.Kind())
+	}
+	if got := strings.Join(kinds, ","); got != "experiment,wait,steadyState,parallel" {
+		t.Errorf("kinds = %s", got)
+	}
+	if d := gd.Spec.Steps[1].Wait.D().String(); d != "5s" {
+		t.Errorf("wait = %s", d)
+	}
+	if p := gd.Spec.Steps[3].Parallel; len(p) != 2 || p[0].Experiment != "fault.yaml" || p[1].Kind() != scenarios.StepWait {
+		t.Errorf("parallel = %+v", p)
+	}
+	if got := strings.Join(gd.ExperimentPaths(), ","); got != "steady.yaml,fault.yaml" {
+		t.Errorf("paths = %s", got)
+	}
+}
+
+func TestParseGameDayProblemsNameTheField(t *testing.T) {
+	for _, tc := range []struct{ name, src, path, msg string }{
+		{"two kinds", strings.Replace(gameDayYAML, "  - wait: 5s\n", "  - {wait: 5s, experiment: x.yaml}\n", 1), "spec.steps[1]", "exactly one of"},
+		{"no kind", strings.Replace(gameDayYAML, "  - wait: 5s\n", "  - {}\n", 1), "spec.steps[1]", "set one of"},
+		{"bad wait", strings.Replace(gameDayYAML, "wait: 5s", "wait: soon", 1), "spec.steps[1].wait", "duration"},
+		{"zero wait", strings.Replace(gameDayYAML, "wait: 5s", "wait: 0s", 1), "spec.steps[1].wait", "between"},
+		{"unknown field", strings.Replace(gameDayYAML, "wait: 5s", "sleep: 5s", 1), "spec.steps[1].sleep", "unknown field"},
+		{"nested parallel", strings.Replace(gameDayYAML, "    - wait: 1s\n", "    - parallel: [{wait: 1s}]\n", 1), "spec.steps[3].parallel[1].parallel", "do not nest"},
+		{"empty parallel", strings.Replace(gameDayYAML, "  - parallel:\n    - experiment: fault.yaml\n    - wait: 1s\n", "  - parallel: []\n", 1), "spec.steps[3].parallel", "at least one"},
+		{"on failure", strings.Replace(gameDayYAML, "  steps:", "  onFailure: retry\n  steps:", 1), "spec.onFailure", "stop or continue"},
+		{"no steady state", strings.Replace(gameDayYAML, "  steadyState: steady.yaml\n", "", 1), "spec.steadyState", "is required"},
+		{"no steps", strings.SplitAfter(gameDayYAML, "steady.yaml\n")[0], "spec.steps", "at least one step"},
+		{"bad name", strings.Replace(gameDayYAML, "name: gd", "name: GD_1", 1), "metadata.name", "DNS-1123"},
+		{"experiment kind", strings.Replace(gameDayYAML, "kind: GameDay", "kind: Experiment", 1), "kind", "not \"Experiment\""},
+		{"api version", strings.Replace(gameDayYAML, "faultline.dev/v1alpha1", "faultline.dev/v2", 1), "apiVersion", "must be faultline.dev/v1alpha1"},
+		{"two game days", gameDayYAML + "---\n" + gameDayYAML, "kind", "exactly one GameDay"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := scenarios.ParseGameDay([]byte(tc.src))
+			ps := problemsOf(t, err)
+			if !hasProblem(ps, tc.path, tc.msg) {
+				t.Errorf("problems = %v, want %s: …%s…", ps, tc.path, tc.msg)
+			}
+			if !strings.Contains(err.Error(), tc.path) {
+				t.Errorf("error %q does not name %s", err, tc.path)
+			}
+		})
+	}
+	if _, err := scenarios.ParseGameDay([]byte("spec: [")); err == nil {
+		t.Error("broken YAML accepted")
+	}
+	if _, err := scenarios.ParseGameDay(nil); err == nil || !strings.Contains(err.Error(), "no document of kind GameDay") {
+		t.Errorf("empty stream: %v", err)
+	}
+}
+
+const steadyYAML = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: steady}
+spec:
+  services: [{host: httpbin, port: 8000, endpoints: [{demo: httpbin}]}]
+  load: {url: "http://httpbin:8000/get", requests: 20}
+  hypothesis: [{metric: error_ratio, op: "==", value: 0}]
+`
+
+const faultVS = `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin]
+  http:
+  - route: [{destination: {host: httpbin}}]
+  - fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
+    route: [{destination: {host: httpbin}}]
+`
+
+func loader(files map[string]string) func(string) (*scenarios.Document, error) {
+	return func(p string) (*scenarios.Document, error) {
+		src, ok := files[p]
+		if !ok {
+			return nil, os.ErrNotExist
+		}
+		return scenarios.Parse([]byte(src))
+	}
+}
+
+func TestResolveGameDay(t *testing.T) {
+	gd, err := scenarios.ParseGameDay([]byte(gameDayYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := scenarios.ResolveGameDay(gd, loader(map[string]string{"steady.yaml": steadyYAML, "fault.yaml": steadyYAML + faultVS}))
+	if err != nil || len(docs) != 2 {
+		t.Fatalf("resolve: %v, %d docs", err, len(docs))
+	}
+
+	// A steady state that injects a fault names the fault's field path.
+	_, err = scenarios.ResolveGameDay(gd, loader(map[string]string{"steady.yaml": steadyYAML + faultVS, "fault.yaml": steadyYAML}))
+	ps := problemsOf(t, err)
+	if !hasProblem(ps, "spec.steadyState", "VirtualService httpbin: spec.http[1].fault: a steady-state experiment must inject no faults") {
+		t.Errorf("problems = %v", ps)
+	}
+
+	// No hypothesis, a missing file, an invalid experiment.
+	noHypothesis := strings.Replace(steadyYAML, `  hypothesis: [{metric: error_ratio, op: "==", value: 0}]`+"\n", "", 1)
+	_, err = scenarios.ResolveGameDay(gd, loader(map[string]string{"steady.yaml": noHypothesis}))
+	ps = problemsOf(t, err)
+	if !hasProblem(ps, "spec.steadyState", "needs a hypothesis") || !hasProblem(ps, "spec.steps[0].experiment", "fault.yaml") ||
+		!hasProblem(ps, "spec.steps[3].parallel[0].experiment", "fault.yaml") {
+		t.Errorf("problems = %v", ps)
+	}
+	_, err = scenarios.ResolveGameDay(gd, loader(map[string]string{"steady.yaml": steadyYAML, "fault.yaml": strings.Replace(steadyYAML, "requests: 20", "requests: -1", 1)}))
+	if ps := problemsOf(t, err); !hasProblem(ps, "spec.steps[0].experiment", "invalid experiment") {
+		t.Errorf("problems = %v", ps)
+	}
+}
+
+// TestShippedGameDays parses and resolves every game day under
+// scenarios/gamedays/, and checks that none of those files is taken for an
+// example experiment.
+func TestShippedGameDays(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("gamedays", "*-gameday.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no shipped game days: %v", err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gd, err := scenarios.ParseGameDay(src)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		_, err = scenarios.ResolveGameDay(gd, func(p string) (*scenarios.Document, error) {
+			src, err := os.ReadFile(filepath.Join(filepath.Dir(f), p))
+			if err != nil {
+				return nil, err
+			}
+			return scenarios.Parse(src)
+		})
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	examples, err := scenarios.Examples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ex := range examples {
+		if strings.Contains(ex.File, "/") || strings.Contains(ex.Name, "gameday") || strings.Contains(ex.Name, "steady-state") {
+			t.Errorf("example %s (%s) comes from the game days", ex.File, ex.Name)
+		}
+	}
+}

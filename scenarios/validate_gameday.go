@@ -1,0 +1,158 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MaxGameDayWait bounds one wait step.
+const MaxGameDayWait = 24 * time.Hour
+
+// validateGameDay checks a decoded GameDay on its own: metadata, the
+// steady-state reference, every step and the failure policy.
+func validateGameDay(r *reporter, g *GameDay) {
+	validateMetadata(r, g.Metadata)
+	if strings.TrimSpace(g.Spec.SteadyState) == "" {
+		r.errorf("spec.steadyState", "is required: the experiment file whose hypothesis defines the steady state")
+	}
+	if len(g.Spec.Steps) == 0 {
+		r.errorf("spec.steps", "needs at least one step")
+	}
+	for i, s := range g.Spec.Steps {
+		validateGameDayStep(r, fmt.Sprintf("spec.steps[%d]", i), s, true)
+	}
+	switch g.Spec.OnFailure {
+	case "", OnFailureStop, OnFailureContinue:
+	default:
+		r.errorf("spec.onFailure", "must be stop or continue, not %q", g.Spec.OnFailure)
+	}
+}
+
+func validateGameDayStep(r *reporter, p string, s GameDayStep, top bool) {
+	kinds := s.Kinds()
+	switch len(kinds) {
+	case 0:
+		r.errorf(p, "set one of experiment, wait, steadyState or parallel")
+		return
+	case 1:
+	default:
+		r.errorf(p, "set exactly one of experiment, wait, steadyState or parallel, not %s", strings.Join(kinds, " and "))
+		return
+	}
+	switch kinds[0] {
+	case StepExperiment:
+		if strings.TrimSpace(s.Experiment) == "" {
+			r.errorf(p+".experiment", "must name an experiment file")
+		}
+	case StepWait:
+		if d := s.Wait.D(); d <= 0 || d > MaxGameDayWait {
+			r.errorf(p+".wait", "must be a duration between 1ns and %s, not %s", MaxGameDayWait, s.Wait)
+		}
+	case StepParallel:
+		if !top {
+			r.errorf(p+".parallel", "parallel groups do not nest")
+			return
+		}
+		if len(s.Parallel) == 0 {
+			r.errorf(p+".parallel", "needs at least one step")
+		}
+		for i, c := range s.Parallel {
+			validateGameDayStep(r, fmt.Sprintf("%s.parallel[%d]", p, i), c, false)
+		}
+	}
+}
+
+// ResolveGameDay loads every experiment file the game day names through
+// load (which resolves paths relative to the game-day file and parses
+// them) and checks them against their roles: the steady-state experiment
+// must state a hypothesis and inject no fault. It returns the documents
+// by path as written, or an *InvalidError whose problems name the game
+// day's field (spec.steadyState, spec.steps[2].experiment) and, for a
+// fault, the offending field of the experiment.
+func ResolveGameDay(g *GameDay, load func(path string) (*Document, error)) (map[string]*Document, error) {
+	var problems Problems
+	rep := &reporter{doc: "GameDay " + g.Metadata.Name, problems: &problems, lines: map[string]int{}}
+	docs := map[string]*Document{}
+	failed := map[string]error{}
+	get := func(path string) (*Document, error) {
+		if d, ok := docs[path]; ok {
+			return d, nil
+		}
+		if err, ok := failed[path]; ok {
+			return nil, err
+		}
+		d, err := load(path)
+		if err == nil && d == nil {
+			err = errors.New("loaded no document")
+		}
+		if err != nil {
+			failed[path] = err
+			return nil, err
+		}
+		docs[path] = d
+		return d, nil
+	}
+	if g.Spec.SteadyState != "" {
+		if d, err := get(g.Spec.SteadyState); err != nil {
+			rep.errorf("spec.steadyState", "%s: %s", g.Spec.SteadyState, loadMessage(err))
+		} else {
+			for _, p := range CheckSteadyState(d) {
+				rep.errorf("spec.steadyState", "%s: %s", g.Spec.SteadyState, p)
+			}
+		}
+	}
+	check := func(p string, s GameDayStep) {
+		if s.Experiment == "" {
+			return
+		}
+		if _, err := get(s.Experiment); err != nil {
+			rep.errorf(p+".experiment", "%s: %s", s.Experiment, loadMessage(err))
+		}
+	}
+	for i, s := range g.Spec.Steps {
+		p := fmt.Sprintf("spec.steps[%d]", i)
+		check(p, s)
+		for j, c := range s.Parallel {
+			check(fmt.Sprintf("%s.parallel[%d]", p, j), c)
+		}
+	}
+	if err := problems.Err(); err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
+// CheckSteadyState returns why doc cannot define a steady state: it
+// states no hypothesis, or one of its VirtualServices injects a fault
+// (each named with its field path). Nil means it can.
+func CheckSteadyState(doc *Document) Problems {
+	var out Problems
+	if len(doc.Experiment.Spec.Hypothesis) == 0 {
+		out = append(out, Problem{Severity: SeverityError, Document: "Experiment " + doc.Name(), Path: "spec.hypothesis",
+			Message: "a steady-state experiment needs a hypothesis: it is what the steady state means"})
+	}
+	for _, vs := range doc.VirtualServices {
+		for i, h := range vs.Spec.HTTP {
+			if h.Fault != nil {
+				out = append(out, Problem{Severity: SeverityError, Document: "VirtualService " + vs.Metadata.Name, Path: fmt.Sprintf("spec.http[%d].fault", i),
+					Message: "a steady-state experiment must inject no faults"})
+			}
+		}
+	}
+	return out
+}
+
+// loadMessage renders a load error, listing an invalid document's problems.
+func loadMessage(err error) string {
+	var invalid *InvalidError
+	if errors.As(err, &invalid) {
+		lines := make([]string, len(invalid.Problems))
+		for i, p := range invalid.Problems {
+			lines[i] = p.String()
+		}
+		return "invalid experiment: " + strings.Join(lines, "; ")
+	}
+	return err.Error()
+}
