@@ -92,6 +92,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		sched.Discard()
 		return fmt.Errorf("server: listen: %w", err)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}

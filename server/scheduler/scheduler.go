@@ -82,6 +82,14 @@ func New(cfg Config) (*Scheduler, error) {
 		entries: map[int64]*entry{}, lastRun: map[int64]int64{}}, nil
 }
 
+// Discard releases a Scheduler that will never Run (gocron starts its
+// own goroutines when it is created).
+func (s *Scheduler) Discard() {
+	if err := s.cron.Shutdown(); err != nil {
+		s.log.Error("scheduler: discard", "err", err)
+	}
+}
+
 // Notify asks the scheduler to re-read the experiments (one was created,
 // updated or deleted). It never blocks.
 func (s *Scheduler) Notify() {
