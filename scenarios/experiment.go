@@ -35,6 +35,8 @@ type ExperimentSpec struct {
 	// Traffic holds Istio resources inline; they mean the same as resources
 	// standing beside the Experiment in the stream.
 	Traffic []RawResource `json:"traffic,omitempty"`
+	// Actions are timed actions on container endpoints during the load.
+	Actions []ContainerAction `json:"actions,omitempty"`
 }
 
 // Service binds an Istio host name to endpoints, since there is no
@@ -51,10 +53,12 @@ type Service struct {
 // Endpoint is one instance of a service: an address, or a built-in demo
 // target started for the run.
 type Endpoint struct {
-	Address   string            `json:"address,omitempty"`
-	Demo      string            `json:"demo,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Container *Unimplemented    `json:"container,omitempty"`
+	Address string            `json:"address,omitempty"`
+	Demo    string            `json:"demo,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// Container is a local container the run starts and points the
+	// endpoint at (see container.go).
+	Container *Container `json:"container,omitempty"`
 }
 
 // Load is the fortio load sent through the proxy.

@@ -151,6 +151,10 @@ func (d *Document) validateExperiment(r *reporter) {
 			ep := ep
 			ip := fmt.Sprintf("%s.endpoints[%d]", p, j)
 			switch {
+			case ep.Container != nil && (ep.Address != "" || ep.Demo != ""):
+				r.errorf(ip, "set one of address, demo or container")
+			case ep.Container != nil:
+				validateContainer(r, ip+".container", ep.Container)
 			case ep.Address != "" && ep.Demo != "":
 				r.errorf(ip, "set address or demo, not both")
 			case ep.Address != "":
@@ -175,6 +179,7 @@ func (d *Document) validateExperiment(r *reporter) {
 		}
 	}
 	d.validateLoad(r)
+	validateActions(r, &e.Spec)
 	validateAbortConditions(r, e.Spec.Abort)
 	for i, c := range e.Spec.Hypothesis {
 		validateCheck(r, fmt.Sprintf("spec.hypothesis[%d]", i), c, HypothesisMetrics())

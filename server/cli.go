@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/faultline/faultline/proxy"
@@ -60,7 +61,7 @@ func RunFile(ctx context.Context, path string, o RunOptions) int {
 		return ExitInvalid
 	}
 	rep, err := engine.Execute(ctx, doc, engine.Options{Seed: o.Seed, AllowTarget: allow, Limits: o.Limits,
-		OnProgress: o.Progress, AccessLog: o.AccessLog, Logger: o.Logger})
+		OnProgress: o.Progress, AccessLog: o.AccessLog, Logger: o.Logger, BaseDir: baseDir(path)})
 	if err != nil {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
 		return ExitRunError
@@ -87,6 +88,19 @@ func RunFile(ctx context.Context, path string, o RunOptions) int {
 		return ExitPass
 	}
 	return ExitRunError // stopped before the end: no verdict to give
+}
+
+// baseDir is the directory relative container build contexts of the
+// experiment file at path resolve against; none for standard input.
+func baseDir(path string) string {
+	if path == "-" {
+		return ""
+	}
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return ""
+	}
+	return dir
 }
 
 // writeExports writes the export files the options ask for.

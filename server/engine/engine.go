@@ -20,6 +20,7 @@ import (
 	"github.com/faultline/faultline/loadgen"
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/containers"
 	"github.com/faultline/faultline/server/report"
 )
 
@@ -57,6 +58,9 @@ type Options struct {
 	// started and pointed at the proxy, so a caller can read what reached
 	// each of them.
 	OnTargets func(*DemoTargets)
+	// BaseDir is the experiment file's directory: relative container
+	// build contexts resolve against it. Empty (the API) refuses them.
+	BaseDir string
 }
 
 // LimitError is a load setting above a safety ceiling.
@@ -114,6 +118,18 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	}
 	defer targets.Close()
 
+	// Container endpoints (spec.services[].endpoints[].container): started
+	// before the proxy reads the endpoint addresses, always removed.
+	ctrs, err := containers.StartAll(ctx, doc, opts.BaseDir)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	defer func() {
+		if err := ctrs.Close(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("removing the run's containers", "err", err)
+		}
+	}()
+
 	px, err := proxy.Start(ctx, doc, "127.0.0.1:0", nil, proxy.Options{Seed: seed, AccessLog: opts.AccessLog, AllowTarget: opts.AllowTarget, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("engine: start proxy: %w", err)
@@ -157,7 +173,9 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 		StartedAt:    time.Now().UTC(),
 	}
 	log.Info("run started", "experiment", r.Experiment, "seed", seed, "mesh", px.MeshAddr())
+	waitActions := ctrs.RunActions(loadCtx, &doc.Experiment.Spec, time.Now())
 	res, err := runner.Run(loadCtx, spec)
+	r.Actions = waitActions()
 	r.EndedAt = time.Now().UTC()
 	switch {
 	case err != nil && loadCtx.Err() != nil:
@@ -175,6 +193,7 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 		log.Warn("closing the run's proxy", "err", err)
 	}
 	r.Proxy = px.Stats()
+	r.Containers = ctrs.Report(context.WithoutCancel(ctx))
 	for _, w := range doc.Warnings {
 		r.Warnings = append(r.Warnings, w.String())
 	}
@@ -369,7 +388,7 @@ func CheckTargets(doc *scenarios.Document, allow func(hostport string) error) er
 	}
 	for i, svc := range doc.Experiment.Spec.Services {
 		for j, ep := range svc.Endpoints {
-			if ep.Address == "" || ep.Demo != "" {
+			if ep.Address == "" || ep.Demo != "" || ep.Container != nil {
 				continue
 			}
 			if err := allow(ep.Address); err != nil {

@@ -23,7 +23,8 @@ func Preflight(ctx context.Context, doc *scenarios.Document) error {
 	var errs []error
 	for i, svc := range doc.Experiment.Spec.Services {
 		for j, ep := range svc.Endpoints {
-			if ep.Address == "" || ep.Demo != "" {
+			// Container endpoints are started (and readiness-checked) by the run.
+			if ep.Address == "" || ep.Demo != "" || ep.Container != nil {
 				continue
 			}
 			dctx, cancel := context.WithTimeout(ctx, PreflightTimeout)

@@ -68,6 +68,12 @@ type Report struct {
 	// Abort names the abort condition that halted the run, if one did.
 	Abort    *AbortFired `json:"abort,omitempty"`
 	Warnings []string    `json:"warnings,omitempty"`
+	// Containers are the container endpoints the run started, with the
+	// last lines of their logs.
+	Containers []Container `json:"containers,omitempty"`
+	// Actions are the timed container actions the run took, in the
+	// timeline's time base.
+	Actions []Action `json:"actions,omitempty"`
 	// Fortio is fortio's own result JSON, verbatim, so its report viewer
 	// can load it.
 	Fortio json.RawMessage `json:"fortio,omitempty"`
@@ -81,6 +87,27 @@ type Point struct {
 	QPS       float64 `json:"qps"`
 	P50Ms     float64 `json:"p50Ms"`
 	P99Ms     float64 `json:"p99Ms"`
+}
+
+// Container is one container endpoint a run started.
+type Container struct {
+	Service  string `json:"service"`
+	Endpoint int    `json:"endpoint"`
+	Image    string `json:"image"`
+	ID       string `json:"id"`
+	Address  string `json:"address"`
+	LogTail  string `json:"logTail"`
+}
+
+// Action is one timed container action of a run; AtMs is in the timeline's
+// time base (from the load's start).
+type Action struct {
+	At     string  `json:"at"`
+	AtMs   float64 `json:"atMs"`
+	Action string  `json:"action"`
+	Target string  `json:"target"`
+	OK     bool    `json:"ok"`
+	Error  string  `json:"error,omitempty"`
 }
 
 // AbortFired records the abort condition that halted a run.
