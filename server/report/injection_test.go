@@ -99,3 +99,19 @@ func TestTwoProportionAndKS(t *testing.T) {
 		t.Errorf("KS of a histogram with itself = %v", d)
 	}
 }
+
+func TestWriteTextShowsAccountingActionsAndAbort(t *testing.T) {
+	r := &Report{Experiment: "x", Status: StatusStopped, Verdict: VerdictNone, Requests: 10,
+		Injection: []Injection{{VirtualService: "httpbin", Rule: 0, Kind: "abort", ConfiguredPercent: 50, RealisedPercent: 40, CI95: [2]float64{12, 74}, Matched: 10}},
+		Actions:   []Action{{At: "1s", Action: "pause", Target: "httpbin/0", OK: true}},
+		Abort:     &AbortFired{Condition: "error_ratio > 0.5 over 10s", AtMs: 2000, Observed: 0.7}}
+	var b strings.Builder
+	if err := WriteText(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Injected abort httpbin[0]: configured 50 %, realised 40 %", "Container action at 1s: pause httpbin/0, ok", "Aborted: error_ratio > 0.5 over 10s at 2.0s"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, b.String())
+		}
+	}
+}

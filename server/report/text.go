@@ -54,6 +54,20 @@ func WriteText(w io.Writer, r *Report) error {
 		slices.Sort(flags)
 		ew.printf("Response flags: %s\n", strings.Join(flags, " "))
 	}
+	for _, in := range r.Injection {
+		ew.printf("Injected %s %s[%d]: configured %g %%, realised %g %% (95 %% %g–%g %%) of %d matched\n",
+			in.Kind, in.VirtualService, in.Rule, in.ConfiguredPercent, in.RealisedPercent, in.CI95[0], in.CI95[1], in.Matched)
+	}
+	for _, a := range r.Actions {
+		outcome := "ok"
+		if !a.OK {
+			outcome = "failed: " + a.Error
+		}
+		ew.printf("Container action at %s: %s %s, %s\n", a.At, a.Action, a.Target, outcome)
+	}
+	if r.Abort != nil {
+		ew.printf("Aborted: %s at %.1fs (observed %g)\n", r.Abort.Condition, r.Abort.AtMs/1000, r.Abort.Observed)
+	}
 	for _, c := range r.Hypothesis {
 		mark := "PASS"
 		if !c.Pass {
