@@ -1,10 +1,7 @@
 package scenarios
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"strings"
 
@@ -138,24 +135,11 @@ func ParseGameDay(src []byte) (*GameDay, error) {
 		return nil, problems.Err()
 	}
 	var gd *GameDay
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	for i := 0; ; i++ {
-		var n yaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			problems = append(problems, Problem{Severity: SeverityError, Document: fmt.Sprintf("document %d", i+1), Line: yamlErrorLine(err), Message: "not valid YAML or JSON: " + err.Error()})
-			break
-		}
-		if len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null") {
-			continue
-		}
-		node := n.Content[0]
-		label := fmt.Sprintf("document %d", i+1)
+	for _, d := range documents(src, &problems) {
+		node := d.node
+		label := fmt.Sprintf("document %d", d.index+1)
 		if node.Kind != yaml.MappingNode {
-			problems = append(problems, Problem{Severity: SeverityError, Document: label, Line: node.Line, Message: "must be an object with apiVersion, kind, metadata and spec"})
+			problems = append(problems, Problem{Severity: SeverityError, Document: label, Line: node.Line, Message: notAnObject})
 			continue
 		}
 		kind, apiVersion, name := headOf(node)
@@ -191,24 +175,4 @@ func ParseGameDay(src []byte) (*GameDay, error) {
 	}
 	gd.Warnings = problems.Warnings()
 	return gd, nil
-}
-
-// headOf reads kind, apiVersion and metadata.name of a resource node.
-func headOf(n *yaml.Node) (kind, apiVersion, name string) {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		switch n.Content[i].Value {
-		case "apiVersion":
-			apiVersion = n.Content[i+1].Value
-		case "kind":
-			kind = n.Content[i+1].Value
-		case "metadata":
-			md := n.Content[i+1]
-			for j := 0; j+1 < len(md.Content); j += 2 {
-				if md.Content[j].Value == "name" {
-					name = md.Content[j+1].Value
-				}
-			}
-		}
-	}
-	return kind, apiVersion, name
 }

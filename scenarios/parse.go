@@ -59,18 +59,6 @@ func Parse(src []byte) (*Document, error) {
 	return doc, nil
 }
 
-// ParseReader reads the stream from r, at most MaxSourceBytes.
-func ParseReader(r io.Reader) (*Document, error) {
-	src, err := io.ReadAll(io.LimitReader(r, MaxSourceBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("scenarios: read: %w", err)
-	}
-	if len(src) > MaxSourceBytes {
-		return nil, &InvalidError{Problems: Problems{{Severity: SeverityError, Message: fmt.Sprintf("document is larger than %d bytes", MaxSourceBytes)}}}
-	}
-	return Parse(src)
-}
-
 // Lint parses and validates src and returns every problem, errors and
 // warnings, in source order. It is what `faultline validate` prints.
 func Lint(src []byte) Problems {
@@ -81,21 +69,8 @@ func Lint(src []byte) Problems {
 func parse(src []byte) (*Document, Problems) {
 	var problems Problems
 	doc := &Document{lines: map[any]map[string]int{}}
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	for i := 0; ; i++ {
-		var n yaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			problems = append(problems, Problem{Severity: SeverityError, Document: fmt.Sprintf("document %d", i+1), Line: yamlErrorLine(err), Message: "not valid YAML or JSON: " + err.Error()})
-			break
-		}
-		if len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null") {
-			continue // an empty document between separators, or after a trailing ---
-		}
-		doc.add(n.Content[0], i, "", &problems)
+	for _, d := range documents(src, &problems) {
+		doc.add(d.node, d.index, "", &problems)
 	}
 	if doc.Experiment == nil {
 		if !problems.hasErrors() {
@@ -110,33 +85,68 @@ func parse(src []byte) (*Document, Problems) {
 	return doc, problems
 }
 
-// add decodes one resource node of the stream into the document. where
-// prefixes the document name of resources found inside spec.traffic.
-func (d *Document) add(n *yaml.Node, index int, where string, problems *Problems) {
-	head := struct {
-		APIVersion string
-		Kind       string
-		Name       string
-	}{}
-	if n.Kind != yaml.MappingNode {
-		*problems = append(*problems, Problem{Severity: SeverityError, Document: docLabel(where, fmt.Sprintf("document %d", index+1)), Line: n.Line, Message: "must be an object with apiVersion, kind, metadata and spec"})
-		return
+// notAnObject is the problem of a stream document that is not a mapping.
+const notAnObject = "must be an object with apiVersion, kind, metadata and spec"
+
+// streamDoc is one non-empty document of a stream and its position there.
+type streamDoc struct {
+	index int // 0-based, counting empty documents too
+	node  *yaml.Node
+}
+
+// documents splits a YAML (or JSON) stream into its document nodes,
+// skipping empty documents (between separators, or after a trailing ---).
+// A stream that is not valid YAML is a problem; the documents before the
+// syntax error are still returned.
+func documents(src []byte, problems *Problems) []streamDoc {
+	var out []streamDoc
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for i := 0; ; i++ {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			*problems = append(*problems, Problem{Severity: SeverityError, Document: fmt.Sprintf("document %d", i+1), Line: yamlErrorLine(err), Message: "not valid YAML or JSON: " + err.Error()})
+			return out
+		}
+		if len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null") {
+			continue
+		}
+		out = append(out, streamDoc{index: i, node: n.Content[0]})
 	}
+}
+
+// headOf reads kind, apiVersion and metadata.name of a resource node.
+func headOf(n *yaml.Node) (kind, apiVersion, name string) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		switch n.Content[i].Value {
 		case "apiVersion":
-			head.APIVersion = n.Content[i+1].Value
+			apiVersion = n.Content[i+1].Value
 		case "kind":
-			head.Kind = n.Content[i+1].Value
+			kind = n.Content[i+1].Value
 		case "metadata":
 			md := n.Content[i+1]
 			for j := 0; j+1 < len(md.Content); j += 2 {
 				if md.Content[j].Value == "name" {
-					head.Name = md.Content[j+1].Value
+					name = md.Content[j+1].Value
 				}
 			}
 		}
 	}
+	return kind, apiVersion, name
+}
+
+// add decodes one resource node of the stream into the document. where
+// prefixes the document name of resources found inside spec.traffic.
+func (d *Document) add(n *yaml.Node, index int, where string, problems *Problems) {
+	if n.Kind != yaml.MappingNode {
+		*problems = append(*problems, Problem{Severity: SeverityError, Document: docLabel(where, fmt.Sprintf("document %d", index+1)), Line: n.Line, Message: notAnObject})
+		return
+	}
+	var head struct{ APIVersion, Kind, Name string }
+	head.Kind, head.APIVersion, head.Name = headOf(n)
 	label := strings.TrimSpace(head.Kind + " " + head.Name)
 	if head.Kind == "" {
 		label = fmt.Sprintf("document %d", index+1)
