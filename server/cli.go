@@ -287,12 +287,7 @@ func readDocument(path string, stderr io.Writer) (*scenarios.Document, int) {
 	doc, err := scenarios.Parse(src)
 	var invalid *scenarios.InvalidError
 	if errors.As(err, &invalid) {
-		for _, p := range invalid.Problems {
-			fmt.Fprintln(stderr, "error:", p)
-		}
-		for _, p := range invalid.Warnings {
-			fmt.Fprintln(stderr, "warning:", p)
-		}
+		printInvalid(stderr, err)
 		return nil, ExitInvalid
 	}
 	if err != nil {

@@ -80,10 +80,7 @@ func RunGameDay(ctx context.Context, path string, o GameDayOptions) int {
 		for _, w := range doc.Warnings {
 			fmt.Fprintf(o.Stderr, "warning: %s: %s\n", p, w)
 		}
-		if err := engine.CheckTargets(doc, allow); err != nil {
-			return nil, err
-		}
-		if err := engine.CheckLimits(doc.Experiment.Spec.Load, o.Limits); err != nil {
+		if err := engine.Admit(doc, allow, o.Limits); err != nil {
 			return nil, err
 		}
 		return doc, nil

@@ -78,12 +78,8 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		Fires:                db,
 		NextFires:            nextFires,
 		OnExperimentsChanged: sched.Notify,
-		Admit: func(doc *scenarios.Document) error {
-			if err := engine.CheckLimits(doc.Experiment.Spec.Load, cfg.Limits); err != nil {
-				return err
-			}
-			return engine.CheckTargets(doc, allow)
-		},
+		Admit:                func(doc *scenarios.Document) error { return engine.Admit(doc, allow, cfg.Limits) },
+
 		Token:     cfg.Token,
 		Metrics:   met.handler(),
 		Dashboard: web.FS(),

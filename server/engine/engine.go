@@ -380,6 +380,15 @@ func (e *TargetError) FieldPath() string { return e.Field }
 // Unwrap returns the allow-list's reason.
 func (e *TargetError) Unwrap() error { return e.Err }
 
+// Admit applies the safety policy to a parsed experiment: its load within
+// the ceilings, its endpoints on the allow-list (nil = loopback only).
+func Admit(doc *scenarios.Document, allow func(hostport string) error, lim Limits) error {
+	if err := CheckLimits(doc.Experiment.Spec.Load, lim); err != nil {
+		return err
+	}
+	return CheckTargets(doc, allow)
+}
+
 // CheckTargets refuses an experiment whose endpoint addresses fall outside
 // the allow-list (nil = loopback only), naming the first such field.
 func CheckTargets(doc *scenarios.Document, allow func(hostport string) error) error {

@@ -159,13 +159,8 @@ func (m *Manager) start(ctx context.Context, experimentID int64, name string, ve
 	if err != nil {
 		return nil, err
 	}
-	if err := engine.CheckLimits(doc.Experiment.Spec.Load, m.cfg.Engine.Limits); err != nil {
+	if err := engine.Admit(doc, m.cfg.Engine.AllowTarget, m.cfg.Engine.Limits); err != nil {
 		return nil, err
-	}
-	if m.cfg.Engine.AllowTarget != nil {
-		if err := engine.CheckTargets(doc, m.cfg.Engine.AllowTarget); err != nil {
-			return nil, err
-		}
 	}
 	if err := m.checkLever(); err != nil {
 		return nil, err
