@@ -229,13 +229,20 @@ func loopbackOnly(hostport string) error {
 	if err != nil {
 		return fmt.Errorf("not host:port: %w", err)
 	}
-	if strings.EqualFold(host, "localhost") {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if IsLoopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("only loopback addresses (127.0.0.0/8, ::1) are allowed")
+}
+
+// IsLoopbackHost reports whether host (no port) is a loopback address
+// (127.0.0.0/8, ::1) or localhost.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // buildServices fills the registry: spec.services bindings first (they

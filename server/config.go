@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/server/engine"
 )
 
@@ -58,16 +59,8 @@ func (c *Config) check() error {
 	if err != nil {
 		return fmt.Errorf("server: --addr %q: %w", c.Addr, err)
 	}
-	if c.Token == "" && !isLoopbackHost(host) {
+	if c.Token == "" && !proxy.IsLoopbackHost(host) {
 		return fmt.Errorf("server: --addr %s listens beyond loopback: set FAULTLINE_TOKEN (or --token) so the API is not open", c.Addr)
 	}
 	return nil
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -354,10 +354,7 @@ func LoopbackOnly(hostport string) error {
 	if err != nil {
 		return fmt.Errorf("target %q: %w", hostport, err)
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	if host == "localhost" {
+	if proxy.IsLoopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("target %s is not on the allow-list (loopback only; widen it with --allow)", hostport)
