@@ -42,6 +42,48 @@ type GameDaySpec struct {
 	// (the default) skips them, continue runs them anyway. The closing
 	// steady-state check runs either way.
 	OnFailure string `json:"onFailure,omitempty"`
+	// Schedule, when set, has the server start the game day on a
+	// timetable; its blackout windows also halt a running game day.
+	Schedule *Schedule `json:"schedule,omitempty"`
+	// Notify says whom the server tells when the game day ends.
+	Notify *Notify `json:"notify,omitempty"`
+}
+
+// Notify lists the notifications of a game day's end.
+type Notify struct {
+	Webhook *Webhook `json:"webhook,omitempty"`
+}
+
+// Webhook events: every end of a game day is "finished" when it succeeded
+// and "failed" otherwise (failed, error, stopped, interrupted).
+const (
+	WebhookFinished = "finished"
+	WebhookFailed   = "failed"
+)
+
+// Webhook is a JSON POST of the game-day report's summary to URL, signed
+// with HMAC-SHA256 under the server's webhook secret (header
+// X-Faultline-Signature: sha256=<hex>).
+type Webhook struct {
+	URL string `json:"url"`
+	// On lists the events to deliver (finished, failed); empty means both.
+	On []string `json:"on,omitempty"`
+}
+
+// Wants reports whether the webhook delivers event.
+func (w *Webhook) Wants(event string) bool {
+	if w == nil {
+		return false
+	}
+	if len(w.On) == 0 {
+		return true
+	}
+	for _, e := range w.On {
+		if e == event {
+			return true
+		}
+	}
+	return false
 }
 
 // GameDayStep is one step; exactly one of its fields is set.
@@ -55,6 +97,11 @@ type GameDayStep struct {
 	SteadyState *SteadyStateStep `json:"steadyState,omitempty"`
 	// Parallel runs its steps at once; a group does not nest.
 	Parallel []GameDayStep `json:"parallel,omitempty"`
+	// Action acts on a container endpoint of the experiment in the same
+	// parallel group that has one for the named service, at an offset
+	// from the start of that experiment's load. It only appears inside a
+	// parallel group, beside that experiment.
+	Action *ContainerAction `json:"action,omitempty"`
 }
 
 // SteadyStateStep is the (empty) body of a steadyState step.
@@ -66,6 +113,7 @@ const (
 	StepWait        = "wait"
 	StepSteadyState = "steadyState"
 	StepParallel    = "parallel"
+	StepAction      = "action"
 )
 
 // Kinds lists the kinds set on the step, in field order; a valid step has
@@ -83,6 +131,9 @@ func (s GameDayStep) Kinds() []string {
 	}
 	if s.Parallel != nil {
 		out = append(out, StepParallel)
+	}
+	if s.Action != nil {
+		out = append(out, StepAction)
 	}
 	return out
 }

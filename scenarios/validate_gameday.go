@@ -3,6 +3,8 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -28,17 +30,37 @@ func validateGameDay(r *reporter, g *GameDay) {
 	default:
 		r.errorf("spec.onFailure", "must be stop or continue, not %q", g.Spec.OnFailure)
 	}
+	validateSchedule(r, g.Spec.Schedule)
+	if n := g.Spec.Notify; n != nil && n.Webhook != nil {
+		validateWebhook(r, "spec.notify.webhook", n.Webhook)
+	}
+}
+
+// validateWebhook checks a webhook's URL (absolute http or https) and events.
+func validateWebhook(r *reporter, p string, w *Webhook) {
+	u, err := url.Parse(w.URL)
+	switch {
+	case strings.TrimSpace(w.URL) == "":
+		r.errorf(p+".url", "is required: the http or https URL the report is POSTed to")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		r.errorf(p+".url", "must be an absolute http or https URL, not %q", w.URL)
+	}
+	for i, e := range w.On {
+		if e != WebhookFinished && e != WebhookFailed {
+			r.errorf(fmt.Sprintf("%s.on[%d]", p, i), "must be finished or failed, not %q", e)
+		}
+	}
 }
 
 func validateGameDayStep(r *reporter, p string, s GameDayStep, top bool) {
 	kinds := s.Kinds()
 	switch len(kinds) {
 	case 0:
-		r.errorf(p, "set one of experiment, wait, steadyState or parallel")
+		r.errorf(p, "set one of experiment, wait, steadyState, parallel or action")
 		return
 	case 1:
 	default:
-		r.errorf(p, "set exactly one of experiment, wait, steadyState or parallel, not %s", strings.Join(kinds, " and "))
+		r.errorf(p, "set exactly one of experiment, wait, steadyState, parallel or action, not %s", strings.Join(kinds, " and "))
 		return
 	}
 	switch kinds[0] {
@@ -60,6 +82,21 @@ func validateGameDayStep(r *reporter, p string, s GameDayStep, top bool) {
 		}
 		for i, c := range s.Parallel {
 			validateGameDayStep(r, fmt.Sprintf("%s.parallel[%d]", p, i), c, false)
+		}
+	case StepAction:
+		if top {
+			r.errorf(p+".action", "acts on a container of an experiment running beside it: put the action and that experiment in one parallel group")
+			return
+		}
+		a := s.Action
+		if strings.TrimSpace(a.Container) == "" {
+			r.errorf(p+".action.container", "is required: the service host (or host/index) of a container endpoint")
+		}
+		if !slices.Contains(ContainerActions, a.Action) {
+			r.errorf(p+".action.action", "must be one of %s, not %q", strings.Join(ContainerActions, ", "), a.Action)
+		}
+		if a.At == nil || a.At.D() < 0 {
+			r.errorf(p+".action.at", "is required: the offset from the start of the experiment's load, such as 2s")
 		}
 	}
 }
@@ -118,10 +155,47 @@ func ResolveGameDay(g *GameDay, load func(path string) (*Document, error)) (map[
 			check(fmt.Sprintf("%s.parallel[%d]", p, j), c)
 		}
 	}
+	if problems.hasErrors() {
+		return nil, problems.Err()
+	}
+	for i, s := range g.Spec.Steps {
+		for j, c := range s.Parallel {
+			if c.Action == nil {
+				continue
+			}
+			if _, err := ActionExperiment(s.Parallel, c.Action, docs); err != nil {
+				rep.errorf(fmt.Sprintf("spec.steps[%d].parallel[%d].action.container", i, j), "%v", err)
+			}
+		}
+	}
 	if err := problems.Err(); err != nil {
 		return nil, err
 	}
 	return docs, nil
+}
+
+// ActionExperiment finds the experiment an action step of a parallel
+// group acts on: the one experiment step of the group with a container
+// endpoint for the action's container. docs holds the loaded experiments
+// by path, as ResolveGameDay returns them.
+func ActionExperiment(group []GameDayStep, a *ContainerAction, docs map[string]*Document) (string, error) {
+	var found []string
+	for _, s := range group {
+		d := docs[s.Experiment]
+		if s.Experiment == "" || d == nil || slices.Contains(found, s.Experiment) {
+			continue
+		}
+		if _, _, err := d.Experiment.Spec.ContainerEndpoint(a.Container); err == nil {
+			found = append(found, s.Experiment)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("no experiment in this parallel group has a container endpoint for %q", a.Container)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("%q names a container endpoint of several experiments in this parallel group (%s); an action needs exactly one", a.Container, strings.Join(found, ", "))
 }
 
 // CheckSteadyState returns why doc cannot define a steady state: it

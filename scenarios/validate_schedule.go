@@ -54,6 +54,20 @@ func validateSchedule(r *reporter, s *Schedule) {
 	default:
 		r.errorf(p+".missed", "must be skip or runOnce, not %q", s.Missed)
 	}
+	for i, b := range s.Blackouts {
+		bp := fmt.Sprintf("%s.blackouts[%d]", p, i)
+		for j, d := range b.Days {
+			if _, err := weekday(d); err != nil {
+				r.errorf(fmt.Sprintf("%s.days[%d]", bp, j), "%v", err)
+			}
+		}
+		if _, err := clock(b.From); err != nil {
+			r.errorf(bp+".from", "%v", err)
+		}
+		if _, err := clock(b.To); err != nil {
+			r.errorf(bp+".to", "%v", err)
+		}
+	}
 }
 
 // Location returns the schedule's time zone; UTC when none is set.

@@ -121,7 +121,7 @@ func TestOpenAppliesMigrationsAndPragmas(t *testing.T) {
 			t.Errorf("index %s: found %d, want 1", index, n)
 		}
 	}
-	if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(2); got != want { // the latest migration
+	if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(3); got != want { // the latest migration
 		t.Errorf("goose version: got %d, want %d", got, want)
 	}
 

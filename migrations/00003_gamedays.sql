@@ -1,0 +1,76 @@
+-- Game days stored on the server, their runs and fires, and the webhook
+-- deliveries of their ends; step runs point at the game-day run they
+-- belong to.
+
+-- +goose Up
+-- A game-day document, kept verbatim; it names experiments by their
+-- stored name.
+CREATE TABLE gamedays (
+    id          INTEGER  PRIMARY KEY AUTOINCREMENT,
+    name        TEXT     NOT NULL UNIQUE,
+    description TEXT     NOT NULL DEFAULT '',
+    version     INTEGER  NOT NULL,
+    source      TEXT     NOT NULL,
+    format      TEXT     NOT NULL CHECK (format IN ('yaml', 'json')),
+    created_at  DATETIME NOT NULL,
+    updated_at  DATETIME NOT NULL
+);
+
+-- One run of a game day: the document as it ran, how it was started, its
+-- status and its report (the step reports and the summary verdict).
+CREATE TABLE gameday_runs (
+    id              INTEGER  PRIMARY KEY AUTOINCREMENT,
+    gameday_id      INTEGER  NULL REFERENCES gamedays (id) ON DELETE SET NULL,
+    gameday_name    TEXT     NOT NULL,
+    gameday_version INTEGER  NOT NULL,
+    source          TEXT     NOT NULL,
+    trigger         TEXT     NOT NULL CHECK (trigger IN ('api', 'schedule')),
+    status          TEXT     NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'stopped', 'interrupted', 'error')),
+    reason          TEXT     NOT NULL DEFAULT '',
+    verdict         TEXT     NOT NULL DEFAULT '',
+    created_at      DATETIME NOT NULL,
+    ended_at        DATETIME NULL,
+    report          TEXT     NULL CHECK (report IS NULL OR json_valid(report))
+);
+
+CREATE INDEX gameday_runs_gameday_id_id ON gameday_runs (gameday_id, id);
+CREATE INDEX gameday_runs_status ON gameday_runs (status);
+
+-- One row per scheduled time of a game day's schedule, as schedule_fires
+-- is for experiments.
+CREATE TABLE gameday_fires (
+    id             INTEGER  PRIMARY KEY,
+    gameday_id     INTEGER  NOT NULL REFERENCES gamedays (id) ON DELETE CASCADE,
+    scheduled_for  DATETIME NOT NULL,
+    fired_at       DATETIME NOT NULL,
+    outcome        TEXT     NOT NULL CHECK (outcome IN ('ran', 'skipped', 'refused', 'error')),
+    reason         TEXT     NOT NULL DEFAULT '',
+    gameday_run_id INTEGER  NULL REFERENCES gameday_runs (id) ON DELETE SET NULL,
+    UNIQUE (gameday_id, scheduled_for)
+);
+
+-- Every webhook delivery of a game-day run's end.
+CREATE TABLE webhook_deliveries (
+    id             INTEGER  PRIMARY KEY,
+    gameday_run_id INTEGER  NOT NULL REFERENCES gameday_runs (id) ON DELETE CASCADE,
+    event          TEXT     NOT NULL,
+    url            TEXT     NOT NULL,
+    status_code    INTEGER  NOT NULL DEFAULT 0,
+    attempts       INTEGER  NOT NULL,
+    error          TEXT     NOT NULL DEFAULT '',
+    delivered_at   DATETIME NOT NULL
+);
+
+-- A run started by a game-day step names the game-day run and the step.
+ALTER TABLE runs ADD COLUMN gameday_run_id INTEGER NULL REFERENCES gameday_runs (id) ON DELETE SET NULL;
+ALTER TABLE runs ADD COLUMN gameday_step TEXT NOT NULL DEFAULT '';
+CREATE INDEX runs_gameday_run_id ON runs (gameday_run_id);
+
+-- +goose Down
+DROP INDEX runs_gameday_run_id;
+ALTER TABLE runs DROP COLUMN gameday_step;
+ALTER TABLE runs DROP COLUMN gameday_run_id;
+DROP TABLE webhook_deliveries;
+DROP TABLE gameday_fires;
+DROP TABLE gameday_runs;
+DROP TABLE gamedays;
