@@ -84,6 +84,15 @@ func TestParseGameDayProblemsNameTheField(t *testing.T) {
 		{"experiment kind", strings.Replace(gameDayYAML, "kind: GameDay", "kind: Experiment", 1), "kind", "not \"Experiment\""},
 		{"api version", strings.Replace(gameDayYAML, "faultline.dev/v1alpha1", "faultline.dev/v2", 1), "apiVersion", "must be faultline.dev/v1alpha1"},
 		{"two game days", gameDayYAML + "---\n" + gameDayYAML, "kind", "exactly one GameDay"},
+		{"action at the top", strings.Replace(gameDayYAML, "  - wait: 5s\n", "  - action: {at: 1s, container: httpbin, action: pause}\n", 1), "spec.steps[1].action", "one parallel group"},
+		{"unknown action", strings.Replace(gameDayYAML, "    - wait: 1s\n", "    - action: {at: 1s, container: httpbin, action: freeze}\n", 1), "spec.steps[3].parallel[1].action.action", "must be one of"},
+		{"action without time", strings.Replace(gameDayYAML, "    - wait: 1s\n", "    - action: {container: httpbin, action: pause}\n", 1), "spec.steps[3].parallel[1].action.at", "is required"},
+		{"action without container", strings.Replace(gameDayYAML, "    - wait: 1s\n", "    - action: {at: 1s, action: pause}\n", 1), "spec.steps[3].parallel[1].action.container", "is required"},
+		{"schedule", strings.Replace(gameDayYAML, "  steps:", "  schedule: {cron: \"61 * * * *\"}\n  steps:", 1), "spec.schedule.cron", "minute"},
+		{"blackout", strings.Replace(gameDayYAML, "  steps:", "  schedule: {cron: \"@daily\", blackouts: [{from: \"25:00\", to: \"01:00\"}]}\n  steps:", 1), "spec.schedule.blackouts[0].from", "HH:MM"},
+		{"webhook url", strings.Replace(gameDayYAML, "  steps:", "  notify: {webhook: {url: \"ftp://x\"}}\n  steps:", 1), "spec.notify.webhook.url", "absolute http or https"},
+		{"webhook without url", strings.Replace(gameDayYAML, "  steps:", "  notify: {webhook: {on: [failed]}}\n  steps:", 1), "spec.notify.webhook.url", "is required"},
+		{"webhook event", strings.Replace(gameDayYAML, "  steps:", "  notify: {webhook: {url: \"http://127.0.0.1:9/hook\", on: [started]}}\n  steps:", 1), "spec.notify.webhook.on[0]", "finished or failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := scenarios.ParseGameDay([]byte(tc.src))
@@ -162,6 +171,71 @@ func TestResolveGameDay(t *testing.T) {
 	}
 	_, err = scenarios.ResolveGameDay(gd, loader(map[string]string{"steady.yaml": steadyYAML, "fault.yaml": strings.Replace(steadyYAML, "requests: 20", "requests: -1", 1)}))
 	if ps := problemsOf(t, err); !hasProblem(ps, "spec.steps[0].experiment", "invalid experiment") {
+		t.Errorf("problems = %v", ps)
+	}
+}
+
+func TestGameDayScheduleAndWebhook(t *testing.T) {
+	src := strings.Replace(gameDayYAML, "  steps:", `  schedule:
+    cron: "0 2 * * 6"
+    timezone: Europe/Berlin
+    blackouts: [{days: [sat], from: "00:00", to: "01:00", reason: backups}]
+  notify: {webhook: {url: "https://hooks.example.com/faultline", on: [failed]}}
+  steps:`, 1)
+	gd, err := scenarios.ParseGameDay([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := gd.Spec.Schedule; !s.IsEnabled() || s.Timezone != "Europe/Berlin" || len(s.Blackouts) != 1 || s.Blackouts[0].Reason != "backups" {
+		t.Errorf("schedule = %+v", s)
+	}
+	w := gd.Spec.Notify.Webhook
+	if !w.Wants(scenarios.WebhookFailed) || w.Wants(scenarios.WebhookFinished) {
+		t.Errorf("webhook %+v: wants failed only", w)
+	}
+	if all := (&scenarios.Webhook{URL: w.URL}); !all.Wants(scenarios.WebhookFinished) || !all.Wants(scenarios.WebhookFailed) {
+		t.Error("a webhook without on wants both events")
+	}
+	if (*scenarios.Webhook)(nil).Wants(scenarios.WebhookFailed) {
+		t.Error("no webhook wants an event")
+	}
+}
+
+// TestResolveGameDayActions checks that an action step finds the one
+// experiment of its parallel group with a container endpoint for it.
+func TestResolveGameDayActions(t *testing.T) {
+	withContainer := containerDoc("    - container: {image: faultline-demo:local, port: 8080}", "")
+	src := strings.Replace(gameDayYAML, "    - wait: 1s\n", "    - action: {at: 1s, container: httpbin, action: pause}\n", 1)
+	gd, err := scenarios.ParseGameDay([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := gd.Spec.Steps[3].Parallel[1].Kind(); k != scenarios.StepAction {
+		t.Fatalf("kind = %q", k)
+	}
+	docs, err := scenarios.ResolveGameDay(gd, loader(map[string]string{"steady.yaml": steadyYAML, "fault.yaml": withContainer}))
+	if err != nil {
+		t.Fatalf("resolve: %v", err)
+	}
+	group := gd.Spec.Steps[3].Parallel
+	if got, err := scenarios.ActionExperiment(group, group[1].Action, docs); err != nil || got != "fault.yaml" {
+		t.Errorf("ActionExperiment = %q, %v; want fault.yaml", got, err)
+	}
+
+	// The group's experiment has no container endpoint for the service.
+	_, err = scenarios.ResolveGameDay(gd, loader(map[string]string{"steady.yaml": steadyYAML, "fault.yaml": steadyYAML}))
+	if ps := problemsOf(t, err); !hasProblem(ps, "spec.steps[3].parallel[1].action.container", "no experiment in this parallel group") {
+		t.Errorf("problems = %v", ps)
+	}
+
+	// Two experiments of the group could be meant.
+	two := strings.Replace(src, "    - action:", "    - experiment: other.yaml\n    - action:", 1)
+	gd, err = scenarios.ParseGameDay([]byte(two))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = scenarios.ResolveGameDay(gd, loader(map[string]string{"steady.yaml": steadyYAML, "fault.yaml": withContainer, "other.yaml": withContainer}))
+	if ps := problemsOf(t, err); !hasProblem(ps, "spec.steps[3].parallel[2].action.container", "several experiments") {
 		t.Errorf("problems = %v", ps)
 	}
 }
