@@ -90,6 +90,7 @@ func TestParseGameDayProblemsNameTheField(t *testing.T) {
 		{"action without container", strings.Replace(gameDayYAML, "    - wait: 1s\n", "    - action: {at: 1s, action: pause}\n", 1), "spec.steps[3].parallel[1].action.container", "is required"},
 		{"schedule", strings.Replace(gameDayYAML, "  steps:", "  schedule: {cron: \"61 * * * *\"}\n  steps:", 1), "spec.schedule.cron", "minute"},
 		{"blackout", strings.Replace(gameDayYAML, "  steps:", "  schedule: {cron: \"@daily\", blackouts: [{from: \"25:00\", to: \"01:00\"}]}\n  steps:", 1), "spec.schedule.blackouts[0].from", "HH:MM"},
+		{"overlapping game days", strings.Replace(gameDayYAML, "  steps:", "  schedule: {cron: \"@daily\", concurrency: allow}\n  steps:", 1), "spec.schedule.concurrency", "never overlaps itself"},
 		{"webhook url", strings.Replace(gameDayYAML, "  steps:", "  notify: {webhook: {url: \"ftp://x\"}}\n  steps:", 1), "spec.notify.webhook.url", "absolute http or https"},
 		{"webhook without url", strings.Replace(gameDayYAML, "  steps:", "  notify: {webhook: {on: [failed]}}\n  steps:", 1), "spec.notify.webhook.url", "is required"},
 		{"webhook event", strings.Replace(gameDayYAML, "  steps:", "  notify: {webhook: {url: \"http://127.0.0.1:9/hook\", on: [started]}}\n  steps:", 1), "spec.notify.webhook.on[0]", "finished or failed"},

@@ -137,6 +137,15 @@ func (b Blackout) String() string {
 	return days + " " + b.From + "-" + b.To
 }
 
+// Describe names the window for a refusal or a halt: "blackout window
+// fri 22:00-06:00: release freeze".
+func (b Blackout) Describe() string {
+	if b.Reason == "" {
+		return "blackout window " + b.String()
+	}
+	return "blackout window " + b.String() + ": " + b.Reason
+}
+
 // BlackoutAt returns the first blackout window that holds t, in the
 // schedule's time zone; false when none does (or the schedule is nil).
 func (s *Schedule) BlackoutAt(t time.Time) (Blackout, bool) {

@@ -31,6 +31,9 @@ func validateGameDay(r *reporter, g *GameDay) {
 		r.errorf("spec.onFailure", "must be stop or continue, not %q", g.Spec.OnFailure)
 	}
 	validateSchedule(r, g.Spec.Schedule)
+	if s := g.Spec.Schedule; s != nil && s.Concurrency == ConcurrencyAllow {
+		r.errorf("spec.schedule.concurrency", "a game day never overlaps itself: use forbid (skip the fire) or replace (stop the running game day)")
+	}
 	if n := g.Spec.Notify; n != nil && n.Webhook != nil {
 		validateWebhook(r, "spec.notify.webhook", n.Webhook)
 	}

@@ -107,4 +107,7 @@ func TestBlackoutWindows(t *testing.T) {
 	if got := s.Blackouts[0].String(); got != "fri 09:00-10:00" {
 		t.Errorf("String = %q", got)
 	}
+	if got := s.Blackouts[0].Describe(); got != "blackout window fri 09:00-10:00: release freeze" {
+		t.Errorf("Describe = %q", got)
+	}
 }
