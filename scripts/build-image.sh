@@ -3,12 +3,14 @@
 # need no registry:
 #   scripts/build-image.sh            ./faultline (for docker-compose build) and
 #                                      faultline-demo:local, the demo httpbin target
-#   scripts/build-image.sh binary     only ./faultline
+#   scripts/build-image.sh binary     only ./faultline (and ./ca-certificates.crt)
 # Then: docker-compose build && FAULTLINE_TOKEN=change-me docker-compose up
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local CGO_ENABLED=0
 go build -trimpath -ldflags='-s -w' -o faultline ./cmd/faultline
+# CA certificates for https webhooks from the scratch image.
+cp /etc/ssl/certs/ca-certificates.crt ca-certificates.crt
 [ "${1:-}" = binary ] && exit 0
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT

@@ -13,6 +13,7 @@ import (
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/containers"
 	"github.com/faultline/faultline/server/engine"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/store"
@@ -220,7 +221,10 @@ type ProxyOptions struct {
 }
 
 // ServeProxy runs the proxy alone with the routes of the experiment in
-// path (and its demo targets) until ctx ends; it returns the exit code.
+// path (and its demo and container targets) until ctx ends; it returns
+// the exit code. Container endpoints are started before the proxy listens
+// and removed when it stops; spec.actions, timed from a run's load, are
+// not taken.
 func ServeProxy(ctx context.Context, path string, o ProxyOptions) int {
 	doc, allow, code := admitFile("proxy", path, o.Allow, o.Stderr)
 	if doc == nil {
@@ -232,6 +236,25 @@ func ServeProxy(ctx context.Context, path string, o ProxyOptions) int {
 		return ExitRunError
 	}
 	defer targets.Close()
+	ctrs, err := containers.StartAll(ctx, doc, baseDir(path))
+	if err != nil {
+		fmt.Fprintln(o.Stderr, "faultline proxy:", err)
+		return ExitRunError
+	}
+	defer func() {
+		if err := ctrs.Close(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintln(o.Stderr, "faultline proxy:", err)
+		}
+	}()
+	if ctx.Err() != nil { // stopped while the containers started
+		return ExitPass
+	}
+	for _, c := range ctrs.List() {
+		fmt.Fprintf(o.Stdout, "container %s/%d (%s, id %.12s) on %s\n", c.Host, c.Endpoint, c.Container.Image, c.Container.ID, c.Container.Addr)
+	}
+	if n := len(doc.Experiment.Spec.Actions); n > 0 {
+		fmt.Fprintf(o.Stderr, "faultline proxy: %d spec.actions not taken: they are timed from a run's load\n", n)
+	}
 	listen := o.Listen
 	if listen == "" {
 		listen = "127.0.0.1:15001"

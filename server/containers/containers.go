@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,11 @@ func Ping(ctx context.Context) error {
 }
 
 func newClient(ctx context.Context) (*testcontainers.DockerClient, error) {
+	if host, from := chosenHost(); host != "" {
+		if err := pingHost(ctx, host); err != nil {
+			return nil, fmt.Errorf("%w: none answers at %s (from %s): %v", ErrNoEngine, host, from, err)
+		}
+	}
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoEngine, err)
@@ -89,6 +95,35 @@ func newClient(ctx context.Context) (*testcontainers.DockerClient, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNoEngine, err)
 	}
 	return cli, nil
+}
+
+// chosenHost is the Docker engine the user chose, and where the choice
+// comes from: tc.host in ~/.testcontainers.properties, else DOCKER_HOST
+// (the order testcontainers-go follows). Empty means the default socket.
+func chosenHost() (host, from string) {
+	if h := testcontainers.ReadConfig().Config.TestcontainersHost; h != "" {
+		return h, "tc.host in ~/.testcontainers.properties"
+	}
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		return h, "DOCKER_HOST"
+	}
+	return "", ""
+}
+
+// pingHost checks that the engine at host answers. When a chosen engine
+// does not answer, testcontainers would quietly fall back to the default
+// socket; Faultline refuses instead, as the docker CLI does, rather than
+// start targets on an engine the user did not choose.
+func pingHost(ctx context.Context, host string) error {
+	cli, err := client.New(client.FromEnv, client.WithHost(host))
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = cli.Ping(pctx, client.PingOptions{})
+	return err
 }
 
 // ImageExists reports whether ref is present in the local image store.

@@ -67,13 +67,12 @@ func demoImage(t *testing.T) (tag, dir string) {
 		if imageErr != nil {
 			return
 		}
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(imageDir, "faultline"), "./cmd/faultline")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			imageErr = fmt.Errorf("go build: %v\n%s", err, out)
+		bin, err := buildBinary()
+		if err != nil {
+			imageErr = err
+			return
+		}
+		if imageErr = copyFile(bin, filepath.Join(imageDir, "faultline")); imageErr != nil {
 			return
 		}
 		if imageErr = os.WriteFile(filepath.Join(imageDir, "Dockerfile"), []byte(demoDockerfile), 0o644); imageErr != nil {
@@ -95,9 +94,58 @@ func demoImage(t *testing.T) (tag, dir string) {
 	return imageTag, imageDir
 }
 
+var (
+	binaryOnce sync.Once
+	binaryDir  string
+	binaryErr  error
+)
+
+// buildBinary builds Faultline's static binary once per test binary and
+// returns its path.
+func buildBinary() (string, error) {
+	binaryOnce.Do(func() {
+		start := time.Now()
+		if binaryDir, binaryErr = os.MkdirTemp("", "faultline-bin-"); binaryErr != nil {
+			return
+		}
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(binaryDir, "faultline"), "./cmd/faultline")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "built faultline in %s\n", time.Since(start).Round(time.Millisecond))
+	})
+	return filepath.Join(binaryDir, "faultline"), binaryErr
+}
+
+// faultlineBinary is buildBinary for a test.
+func faultlineBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatalf("faultline binary: %v", err)
+	}
+	return bin
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o755)
+}
+
 // cleanupAndCheck removes the demo image and fails when a container of
 // this test binary or a built image is left behind.
 func cleanupAndCheck() error {
+	if binaryDir != "" {
+		defer os.RemoveAll(binaryDir)
+	}
 	if imageDir != "" {
 		defer os.RemoveAll(imageDir)
 	}

@@ -100,6 +100,15 @@ func (t *Targets) Find(svc, ep int) *Target {
 	return nil
 }
 
+// List returns the started targets in endpoint order.
+func (t *Targets) List() []Target {
+	out := make([]Target, 0, len(t.list))
+	for _, x := range t.list {
+		out = append(out, *x)
+	}
+	return out
+}
+
 // Report lists the containers with the last lines of their logs.
 func (t *Targets) Report(ctx context.Context) []report.Container {
 	var out []report.Container
