@@ -149,6 +149,8 @@ func printInvalid(w io.Writer, err error) {
 func stepLabel(s gameday.Step) string {
 	label := s.ID + " " + s.Kind
 	switch {
+	case s.Action != nil:
+		label += " " + gameday.ActionLabel(&s)
 	case s.Name != "":
 		label += fmt.Sprintf(" %s (%s)", s.Name, s.Path)
 	case s.Path != "":

@@ -33,6 +33,10 @@ type Config struct {
 	LoadExamples bool
 	// ShutdownTimeout bounds the graceful stop; default 10s.
 	ShutdownTimeout time.Duration
+	// WebhookSecret signs the webhook deliveries of game days
+	// (HMAC-SHA256, header X-Faultline-Signature); empty sends them
+	// unsigned.
+	WebhookSecret string
 }
 
 func (c *Config) setDefaults() {

@@ -54,10 +54,16 @@ func createScheduled(t *testing.T, c client, name, load string) int64 {
 // waitFires polls an experiment's fires until ok holds for them.
 func waitFires(t *testing.T, c client, id int64, within time.Duration, ok func(firesJSON) bool) firesJSON {
 	t.Helper()
+	return waitFiresAt(t, c, fmt.Sprintf("/api/v1/experiments/%d/fires", id), within, ok)
+}
+
+// waitFiresAt polls the fires at path until ok holds for them.
+func waitFiresAt(t *testing.T, c client, path string, within time.Duration, ok func(firesJSON) bool) firesJSON {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
 		var f firesJSON
-		c.json("GET", fmt.Sprintf("/api/v1/experiments/%d/fires", id), "", nil, 200, &f)
+		c.json("GET", path, "", nil, 200, &f)
 		if ok(f) {
 			return f
 		}
@@ -136,5 +142,74 @@ func TestScheduleValidationNamesTheField(t *testing.T) {
 		if e.Error.Field != field {
 			t.Errorf("%s: error field %q (%s), want %s", bad, e.Error.Field, e.Error.Message, field)
 		}
+	}
+}
+
+func TestABlackoutWindowHoldsScheduledFires(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	// A whole-day window on every day holds whenever the test runs.
+	src := strings.Replace(strings.NewReplacer("NAME", "frozen-window", "LOAD", "requests: 5").Replace(scheduledExperiment),
+		`{cron: "@every 1s", timezone: Europe/Berlin}`,
+		`{cron: "@every 1s", timezone: Europe/Berlin, blackouts: [{from: "00:00", to: "00:00", reason: change freeze}]}`, 1)
+	var e struct {
+		ID       int64 `json:"id"`
+		Schedule struct {
+			NextFires []string `json:"nextFires"`
+			Blackouts []struct {
+				From, To, Reason string
+			} `json:"blackouts"`
+			BlackoutNow *struct {
+				Reason string `json:"reason"`
+			} `json:"blackoutNow"`
+		} `json:"schedule"`
+	}
+	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(src), 201, &e)
+	if s := e.Schedule; len(s.Blackouts) != 1 || s.Blackouts[0].Reason != "change freeze" || s.BlackoutNow == nil ||
+		s.BlackoutNow.Reason != "change freeze" || len(s.NextFires) != 0 {
+		t.Errorf("schedule JSON = %+v, want the window, holding now, and no next fires", s)
+	}
+
+	f := waitFires(t, c, e.ID, 5*time.Second, func(f firesJSON) bool { return count(f, "skipped") >= 2 })
+	for _, it := range f.Items {
+		if want := "blackout window every day 00:00-00:00: change freeze"; it.Outcome != "skipped" || it.Reason != want || it.RunID != nil {
+			t.Errorf("fire = %+v, want skipped with reason %q and no run", it, want)
+		}
+	}
+	var runs struct {
+		Total int64 `json:"total"`
+	}
+	c.json("GET", "/api/v1/runs", "", nil, 200, &runs)
+	if runs.Total != 0 {
+		t.Errorf("runs started under the window = %d, want 0", runs.Total)
+	}
+}
+
+func TestAScheduledGameDayFiresThroughTheGameDayManager(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	storeExperiments(t, c, steadyHTTPBin)
+	g := postGameDay(t, c, `apiVersion: faultline.dev/v1alpha1
+kind: GameDay
+metadata: {name: scheduled-day}
+spec:
+  steadyState: steady-httpbin
+  steps: [{wait: 10ms}]
+  schedule: {cron: "@every 1s"}
+`)
+	path := fmt.Sprintf("/api/v1/gamedays/%d/fires", g.ID)
+	f := waitFiresAt(t, c, path, 5*time.Second, func(f firesJSON) bool { return count(f, "ran") >= 1 })
+	var ran *int64
+	for _, it := range f.Items {
+		if it.Outcome == "ran" {
+			ran = it.RunID
+		}
+	}
+	if ran == nil {
+		t.Fatalf("fires = %+v, want a ran fire naming its game-day run", f)
+	}
+	run := waitGameDay(t, c, *ran, 30*time.Second, ended)
+	if run.Trigger != "schedule" || run.Status != "succeeded" || run.GameDayID == nil || *run.GameDayID != g.ID {
+		t.Errorf("scheduled game-day run = %+v, want a succeeded run of game day %d started by the schedule", run, g.ID)
 	}
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"log/slog"
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
@@ -8,26 +10,98 @@ import (
 	"github.com/faultline/faultline/server/store"
 )
 
-// scheduleOf reads an experiment's enabled schedule for the scheduler;
-// nil when it has none or it is off.
-func scheduleOf(e *store.Experiment) (*scheduler.Spec, error) {
+// scheduleKinds are the two owners of schedules the scheduler serves:
+// experiments, run by the run manager, and game days, run by the game-day
+// manager. Both refuse fires while the run manager's lever is engaged.
+func scheduleKinds(db *store.DB, experiments scheduler.ExperimentTrigger, gameDays scheduler.GameDayTrigger, log *slog.Logger) []scheduler.Kind {
+	return []scheduler.Kind{
+		{
+			Name: "experiment",
+			Schedules: func(ctx context.Context) (map[int64]scheduler.Spec, error) {
+				return enabledSchedules(ctx, "experiment", db.ListExperiments, experimentSchedule, log)
+			},
+			Fires: scheduler.ExperimentFires(db),
+			Runs:  scheduler.ExperimentRuns(experiments),
+		},
+		{
+			Name: "gameday",
+			Schedules: func(ctx context.Context) (map[int64]scheduler.Spec, error) {
+				return enabledSchedules(ctx, "gameday", db.ListGameDays, gameDaySchedule, log)
+			},
+			Fires: scheduler.GameDayFires(db),
+			Runs:  scheduler.GameDayRuns(gameDays, experiments.Lever),
+		},
+	}
+}
+
+// experimentSchedule reads a stored experiment's spec.schedule.
+func experimentSchedule(e *store.Experiment) (int64, *scenarios.Schedule, error) {
 	doc, err := scenarios.Parse([]byte(e.Source))
 	if err != nil {
-		return nil, err
+		return e.ID, nil, err
 	}
-	s := doc.Experiment.Spec.Schedule
-	if !s.IsEnabled() {
-		return nil, nil
-	}
-	sp := schedulerSpec(s)
-	return &sp, nil
+	return e.ID, doc.Experiment.Spec.Schedule, nil
 }
 
+// gameDaySchedule reads a stored game day's spec.schedule.
+func gameDaySchedule(g *store.GameDay) (int64, *scenarios.Schedule, error) {
+	gd, err := scenarios.ParseGameDay([]byte(g.Source))
+	if err != nil {
+		return g.ID, nil, err
+	}
+	return g.ID, gd.Spec.Schedule, nil
+}
+
+// enabledSchedules pages through every stored owner of a kind with list
+// and returns the enabled schedules by owner ID. An owner whose document
+// no longer parses is logged and left out.
+func enabledSchedules[T any](ctx context.Context, kind string, list func(context.Context, store.Page) ([]T, int64, error),
+	scheduleOf func(*T) (int64, *scenarios.Schedule, error), log *slog.Logger) (map[int64]scheduler.Spec, error) {
+	out := map[int64]scheduler.Spec{}
+	const limit = 500
+	for offset := 0; ; offset += limit {
+		page, total, err := list(ctx, store.Page{Limit: limit, Offset: offset})
+		if err != nil {
+			return nil, err
+		}
+		for i := range page {
+			id, s, err := scheduleOf(&page[i])
+			if err != nil {
+				log.Warn("scheduler: schedule unreadable", kind, id, "err", err)
+				continue
+			}
+			if s.IsEnabled() {
+				out[id] = schedulerSpec(s)
+			}
+		}
+		if len(page) == 0 || int64(offset+len(page)) >= total {
+			return out, nil
+		}
+	}
+}
+
+// schedulerSpec is a schedule as the scheduler takes it.
 func schedulerSpec(s *scenarios.Schedule) scheduler.Spec {
-	return scheduler.Spec{Cron: s.Cron, Timezone: s.Timezone, Concurrency: s.ConcurrencyPolicy(), Missed: s.MissedPolicy()}
+	sp := scheduler.Spec{Cron: s.Cron, Timezone: s.Timezone, Concurrency: s.ConcurrencyPolicy(), Missed: s.MissedPolicy()}
+	for _, b := range s.Blackouts {
+		sp.Blackouts = append(sp.Blackouts, blackout{b})
+	}
+	return sp
 }
 
-// nextFires gives the API the next n times of a schedule.
+// blackout is a schedule's blackout window as the scheduler sees it: its
+// String carries the window's reason, so a fire it skips says why.
+type blackout struct{ scenarios.Blackout }
+
+// String renders the window as "mon,fri 22:00-06:00: reason".
+func (b blackout) String() string {
+	if b.Reason == "" {
+		return b.Blackout.String()
+	}
+	return b.Blackout.String() + ": " + b.Reason
+}
+
+// nextFires gives the API the next n times of a schedule that would fire.
 func nextFires(s *scenarios.Schedule, from time.Time, n int) []time.Time {
 	times, err := scheduler.NextFires(schedulerSpec(s), from, n)
 	if err != nil {

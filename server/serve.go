@@ -17,9 +17,11 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/api"
 	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/gamedays"
 	"github.com/faultline/faultline/server/runs"
 	"github.com/faultline/faultline/server/scheduler"
 	"github.com/faultline/faultline/server/store"
+	"github.com/faultline/faultline/server/webhook"
 	"github.com/faultline/faultline/web"
 )
 
@@ -48,6 +50,13 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if n > 0 {
 		log.Warn("runs left active by a previous process marked interrupted", "count", n)
 	}
+	interruptedGameDays, err := db.MarkGameDaysInterrupted(ctx, "the server stopped while the game day was running", time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("server: mark interrupted game days: %w", err)
+	}
+	if len(interruptedGameDays) > 0 {
+		log.Warn("game days left running by a previous process marked interrupted", "count", len(interruptedGameDays))
+	}
 	lever, err := db.Lever(ctx)
 	if err != nil {
 		return fmt.Errorf("server: read the safety lever: %w", err)
@@ -66,8 +75,11 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
 		OnFinish: func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) }})
 	manager.RestoreLever(lever)
+	gameDays := gamedays.New(gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.New([]byte(cfg.WebhookSecret), nil),
+		Admit: func(doc *scenarios.Document) error { return engine.Admit(doc, allow, cfg.Limits) }, Logger: log})
+	manager.OnLever(gameDays.LeverMoved) // an engaged lever halts the game days too
 	met = newMetrics(manager)
-	sched, err := scheduler.New(scheduler.Config{Store: db, Trigger: manager, ScheduleOf: scheduleOf, Logger: log})
+	sched, err := scheduler.New(scheduler.Config{Kinds: scheduleKinds(db, manager, gameDays, log), Logger: log})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -78,7 +90,13 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		Fires:                db,
 		NextFires:            nextFires,
 		OnExperimentsChanged: sched.Notify,
+		OnGameDaysChanged:    sched.Notify,
 		Admit:                func(doc *scenarios.Document) error { return engine.Admit(doc, allow, cfg.Limits) },
+		GameDayStore:         db,
+		GameDayRuns:          db,
+		GameDays:             gameDays,
+		GameDayLive:          gameDays,
+		WebhookSigned:        cfg.WebhookSecret != "",
 
 		Token:     cfg.Token,
 		Metrics:   met.handler(),
@@ -104,6 +122,10 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	// first, then the runs, then end the streams, then drain the HTTP server.
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	g.Add(func() error { return sched.Run(schedCtx) }, func(error) { stopSched() })
+	// Game days stop before the runs their steps started.
+	gameDaysCtx, stopGameDays := context.WithCancel(context.Background())
+	gameDays.NotifyInterrupted(ctx, interruptedGameDays)
+	g.Add(func() error { return gameDays.Run(gameDaysCtx) }, func(error) { stopGameDays() })
 	managerCtx, stopManager := context.WithCancel(context.Background())
 	g.Add(func() error { return manager.Run(managerCtx) }, func(error) { stopManager() })
 	g.Add(func() error {

@@ -1,5 +1,6 @@
 // Package api is Faultline's REST API under /api/v1 (gin): experiments,
-// runs, live run events, plus /healthz, /metrics and /openapi.json. Handlers
+// runs, live run events, game days and their runs, plus /healthz, /metrics
+// and /openapi.json. Handlers
 // depend on the small interfaces below, not on the store or engine types.
 package api
 
@@ -65,6 +66,18 @@ type Config struct {
 	// created, updated or deleted (the scheduler re-reads them). It must
 	// not block.
 	OnExperimentsChanged func()
+	// GameDayStore, GameDayRuns, GameDays and GameDayLive serve the
+	// game-day routes; they are left out unless all four are set.
+	GameDayStore GameDayStore
+	GameDayRuns  GameDayRunStore
+	GameDays     GameDays
+	GameDayLive  GameDayLive
+	// OnGameDaysChanged, when set, learns that a game day was created,
+	// updated or deleted. It must not block.
+	OnGameDaysChanged func()
+	// WebhookSigned says the server signs webhook deliveries; without it,
+	// saving a game day with a webhook warns that deliveries are unsigned.
+	WebhookSigned bool
 	// Admit applies the server's safety policy (target allow-list, load
 	// ceilings) to a parsed document; nil admits everything.
 	Admit func(doc *scenarios.Document) error
@@ -135,6 +148,20 @@ func New(cfg Config) http.Handler {
 	v1.GET("/runs/:id/junit.xml", h.exportJUnit)
 	v1.GET("/runs/:id/histogram.csv", h.exportCSV)
 	v1.GET("/experiments/:id/fires", h.listFires)
+	if cfg.GameDayStore != nil && cfg.GameDayRuns != nil && cfg.GameDays != nil && cfg.GameDayLive != nil {
+		v1.GET("/gamedays", h.listGameDays)
+		v1.POST("/gamedays", h.createGameDay)
+		v1.GET("/gamedays/:id", h.getGameDay)
+		v1.PUT("/gamedays/:id", h.updateGameDay)
+		v1.DELETE("/gamedays/:id", h.deleteGameDay)
+		v1.POST("/gamedays/:id/runs", h.startGameDay)
+		v1.GET("/gamedays/:id/runs", h.listGameDayRuns)
+		v1.GET("/gamedays/:id/fires", h.listGameDayFires)
+		v1.GET("/gameday-runs/:rid", h.getGameDayRun)
+		v1.POST("/gameday-runs/:rid/stop", h.stopGameDayRun)
+		v1.GET("/gameday-runs/:rid/events", h.gameDayRunEvents)
+		v1.GET("/gameday-runs/:rid/junit.xml", h.gameDayRunJUnit)
+	}
 	v1.GET("/safety/lever", h.getLever)
 	v1.POST("/safety/lever", h.moveLever)
 	return r

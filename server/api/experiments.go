@@ -133,31 +133,9 @@ func (h *handlers) deleteExperiment(c *gin.Context) {
 // (application/yaml), or JSON — the document itself, or {"source": "…"}
 // carrying the YAML text, which keeps it verbatim.
 func (h *handlers) readExperiment(c *gin.Context) (*store.Experiment, *scenarios.Document, error) {
-	src, err := io.ReadAll(c.Request.Body)
+	src, format, err := readDocument(c, "an experiment document")
 	if err != nil {
 		return nil, nil, err
-	}
-	if len(bytes.TrimSpace(src)) == 0 {
-		return nil, nil, &Error{Status: http.StatusBadRequest, Message: "the body must hold an experiment document (YAML or JSON)"}
-	}
-	format := "yaml"
-	mediaType, _, _ := mime.ParseMediaType(c.ContentType())
-	switch mediaType {
-	case "application/json":
-		format = "json"
-		var envelope struct {
-			Source     *string `json:"source"`
-			APIVersion string  `json:"apiVersion"`
-		}
-		if err := json.Unmarshal(src, &envelope); err != nil {
-			return nil, nil, &Error{Status: http.StatusBadRequest, Message: "body is not valid JSON: " + err.Error()}
-		}
-		if envelope.Source != nil && envelope.APIVersion == "" {
-			src, format = []byte(*envelope.Source), "yaml"
-		}
-	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain", "":
-	default:
-		return nil, nil, &Error{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/yaml or application/json, not " + mediaType, Field: "Content-Type"}
 	}
 	doc, err := scenarios.Parse(src)
 	if err != nil {
@@ -170,6 +148,40 @@ func (h *handlers) readExperiment(c *gin.Context) (*store.Experiment, *scenarios
 	}
 	e := &store.Experiment{Name: doc.Name(), Description: doc.Experiment.Metadata.Description, Source: string(src), Format: format}
 	return e, doc, nil
+}
+
+// readDocument reads a document from the body: YAML (application/yaml), or
+// JSON — the document itself, or {"source": "…"} carrying the YAML text,
+// which keeps it verbatim. what names the document in the error for an
+// empty body.
+func readDocument(c *gin.Context, what string) (src []byte, format string, err error) {
+	src, err = io.ReadAll(c.Request.Body)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(bytes.TrimSpace(src)) == 0 {
+		return nil, "", &Error{Status: http.StatusBadRequest, Message: "the body must hold " + what + " (YAML or JSON)"}
+	}
+	format = store.FormatYAML
+	mediaType, _, _ := mime.ParseMediaType(c.ContentType())
+	switch mediaType {
+	case "application/json":
+		format = store.FormatJSON
+		var envelope struct {
+			Source     *string `json:"source"`
+			APIVersion string  `json:"apiVersion"`
+		}
+		if err := json.Unmarshal(src, &envelope); err != nil {
+			return nil, "", &Error{Status: http.StatusBadRequest, Message: "body is not valid JSON: " + err.Error()}
+		}
+		if envelope.Source != nil && envelope.APIVersion == "" {
+			src, format = []byte(*envelope.Source), store.FormatYAML
+		}
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain", "":
+	default:
+		return nil, "", &Error{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/yaml or application/json, not " + mediaType, Field: "Content-Type"}
+	}
+	return src, format, nil
 }
 
 func conflictName(err error, name string) error {

@@ -28,6 +28,10 @@ type runJSON struct {
 	EndedAt           *time.Time       `json:"endedAt,omitempty"`
 	Transitions       []transitionJSON `json:"transitions,omitempty"`
 	Report            json.RawMessage  `json:"report,omitempty"`
+	// GameDayRunID and GameDayStep name the game-day run and step that
+	// started the run, if one did.
+	GameDayRunID *int64 `json:"gameDayRunId,omitempty"`
+	GameDayStep  string `json:"gameDayStep,omitempty"`
 }
 
 type transitionJSON struct {
@@ -38,7 +42,8 @@ type transitionJSON struct {
 
 func toRunJSON(r *store.Run, withReport bool) runJSON {
 	out := runJSON{ID: r.ID, ExperimentID: r.ExperimentID, Experiment: r.ExperimentName, ExperimentVersion: r.ExperimentVersion,
-		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt}
+		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
+		GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep}
 	if withReport && len(r.Report) > 0 {
 		out.Report = json.RawMessage(r.Report)
 	}

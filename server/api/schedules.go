@@ -10,7 +10,7 @@ import (
 	"github.com/faultline/faultline/server/store"
 )
 
-// scheduleJSON is an experiment's schedule as the API shows it.
+// scheduleJSON is a schedule as the API shows it.
 type scheduleJSON struct {
 	Cron        string   `json:"cron"`
 	Timezone    string   `json:"timezone,omitempty"`
@@ -18,6 +18,11 @@ type scheduleJSON struct {
 	Concurrency string   `json:"concurrency"`
 	Missed      string   `json:"missed"`
 	NextFires   []string `json:"nextFires"`
+	// Blackouts are the schedule's weekly windows ([] when none).
+	Blackouts []blackoutJSON `json:"blackouts"`
+	// BlackoutNow is the window that holds at the time of the request;
+	// absent when none does.
+	BlackoutNow *blackoutJSON `json:"blackoutNow,omitempty"`
 }
 
 // fireJSON is one fire of a schedule.
@@ -39,11 +44,24 @@ func (h *handlers) scheduleOf(e *store.Experiment) *scheduleJSON {
 	if err != nil || doc.Experiment.Spec.Schedule == nil {
 		return nil
 	}
-	s := doc.Experiment.Spec.Schedule
+	return h.scheduleJSONOf(doc.Experiment.Spec.Schedule)
+}
+
+// scheduleJSONOf renders a schedule (an experiment's or a game day's) as
+// of now: its next fires and the blackout window holding now, if any.
+func (h *handlers) scheduleJSONOf(s *scenarios.Schedule) *scheduleJSON {
+	now := time.Now()
 	out := &scheduleJSON{Cron: s.Cron, Timezone: s.Timezone, Enabled: s.IsEnabled(),
-		Concurrency: s.ConcurrencyPolicy(), Missed: s.MissedPolicy(), NextFires: []string{}}
+		Concurrency: s.ConcurrencyPolicy(), Missed: s.MissedPolicy(), NextFires: []string{}, Blackouts: []blackoutJSON{}}
+	for _, b := range s.Blackouts {
+		out.Blackouts = append(out.Blackouts, toBlackoutJSON(b))
+	}
+	if b, ok := s.BlackoutAt(now); ok {
+		bj := toBlackoutJSON(b)
+		out.BlackoutNow = &bj
+	}
 	if s.IsEnabled() && h.cfg.NextFires != nil {
-		for _, t := range h.cfg.NextFires(s, time.Now(), nextFireCount) {
+		for _, t := range h.cfg.NextFires(s, now, nextFireCount) {
 			out.NextFires = append(out.NextFires, t.Format(time.RFC3339))
 		}
 	}

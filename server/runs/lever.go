@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/faultline/faultline/server/store"
 )
@@ -57,14 +58,40 @@ func (m *Manager) Release(ctx context.Context, reason, by string) (store.LeverSt
 	return m.moveLever(ctx, store.LeverState{Reason: reason, By: by})
 }
 
+// OnLever registers f to learn every move of the lever, after the
+// manager has applied it (so an engaged lever has already halted the
+// runs and refuses new ones). f is called on the mover's goroutine and
+// may call the manager.
+func (m *Manager) OnLever(f func(store.LeverState)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onLever = append(m.onLever, f)
+}
+
 // moveLever records the new state first, so the state in memory is never
-// one the store would not restore, then applies it.
+// one the store would not restore, then applies it and tells the OnLever
+// hooks.
 func (m *Manager) moveLever(ctx context.Context, s store.LeverState) (store.LeverState, error) {
+	// One move at a time, hooks included, so the hooks hear the moves in
+	// the order they were made.
+	m.leverMove.Lock()
+	defer m.leverMove.Unlock()
+	stored, hooks, err := m.applyLever(ctx, s)
+	if err != nil {
+		return store.LeverState{}, err
+	}
+	for _, f := range hooks {
+		f(stored)
+	}
+	return stored, nil
+}
+
+func (m *Manager) applyLever(ctx context.Context, s store.LeverState) (store.LeverState, []func(store.LeverState), error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	stored, err := m.store.RecordLever(ctx, s)
 	if err != nil {
-		return store.LeverState{}, fmt.Errorf("runs: move the safety lever: %w", err)
+		return store.LeverState{}, nil, fmt.Errorf("runs: move the safety lever: %w", err)
 	}
 	m.lever = stored
 	if stored.Engaged {
@@ -76,7 +103,7 @@ func (m *Manager) moveLever(ctx context.Context, s store.LeverState) (store.Leve
 	} else {
 		m.log.Info("safety lever released", "reason", stored.Reason, "by", stored.By)
 	}
-	return stored, nil
+	return stored, slices.Clone(m.onLever), nil
 }
 
 // checkLever returns a *LeverError while the lever is engaged.

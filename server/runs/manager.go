@@ -66,9 +66,12 @@ type Manager struct {
 
 	// mu guards active and lever: engaging the lever and admitting a run
 	// are ordered by it, so no run slips past an engaged lever.
-	mu     sync.Mutex
-	active map[int64]*activeRun
-	lever  store.LeverState
+	mu      sync.Mutex
+	active  map[int64]*activeRun
+	lever   store.LeverState
+	onLever []func(store.LeverState)
+	// leverMove serialises moves of the lever with their hooks.
+	leverMove sync.Mutex
 }
 
 // activeRun is the live state of one queued or running run.
@@ -81,6 +84,8 @@ type activeRun struct {
 	subs  map[chan report.Progress]struct{}
 	proxy *proxy.Proxy
 	ended bool
+	// done is closed once the run's end is recorded.
+	done chan struct{}
 }
 
 // stopCause is the cancel cause of a run halted on purpose; its text
@@ -133,7 +138,54 @@ func (m *Manager) Start(ctx context.Context, experimentID int64, seed int64) (*s
 	if err != nil {
 		return nil, err
 	}
-	return m.start(ctx, exp.ID, exp.Name, exp.Version, exp.Source, seed)
+	return m.start(ctx, startSpec{experimentID: exp.ID, name: exp.Name, version: exp.Version, source: exp.Source, seed: seed})
+}
+
+// StepRun is a run a game-day step asks for: a version of a stored
+// experiment, with extra container actions, linked to the game-day run
+// and its step.
+type StepRun struct {
+	ExperimentID int64
+	Name         string
+	Version      int
+	// Source is the experiment's document at Version.
+	Source string
+	// Actions are added to the experiment's spec.actions for this run.
+	Actions []scenarios.ContainerAction
+	// GameDayRunID and GameDayStep link the run to the game-day run and
+	// the step (its field path) that started it.
+	GameDayRunID int64
+	GameDayStep  string
+	// Seed draws the faults; 0 means the experiment's spec.seed or a fresh one.
+	Seed int64
+}
+
+// StartStep records a queued run for a game-day step and executes it in
+// the background, as Start does (the concurrency limit and the safety
+// lever apply alike). Wait follows it to its end.
+func (m *Manager) StartStep(ctx context.Context, s StepRun) (*store.Run, error) {
+	if s.GameDayRunID == 0 || s.GameDayStep == "" {
+		return nil, fmt.Errorf("runs: start a game-day step: %w: the game-day run and step are required", store.ErrInvalid)
+	}
+	return m.start(ctx, startSpec{experimentID: s.ExperimentID, name: s.Name, version: s.Version, source: s.Source, seed: s.Seed,
+		actions: s.Actions, gameDayRunID: s.GameDayRunID, gameDayStep: s.GameDayStep})
+}
+
+// Wait blocks until the run has recorded its end (or ctx ends) and returns
+// it as stored, report included. A run that is not active in this process
+// is returned as stored at once.
+func (m *Manager) Wait(ctx context.Context, id int64) (*store.Run, error) {
+	m.mu.Lock()
+	a := m.active[id]
+	m.mu.Unlock()
+	if a != nil {
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("runs: wait for run %d: %w", id, context.Cause(ctx))
+		}
+	}
+	return m.store.GetRun(ctx, id)
 }
 
 // Rerun replays a run: the same experiment version with the same seed, so
@@ -151,14 +203,30 @@ func (m *Manager) Rerun(ctx context.Context, runID int64) (*store.Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runs: rerun %d: version %d: %w", runID, prev.ExperimentVersion, err)
 	}
-	return m.start(ctx, *prev.ExperimentID, prev.ExperimentName, prev.ExperimentVersion, v.Source, prev.Seed)
+	return m.start(ctx, startSpec{experimentID: *prev.ExperimentID, name: prev.ExperimentName, version: prev.ExperimentVersion, source: v.Source, seed: prev.Seed})
 }
 
-func (m *Manager) start(ctx context.Context, experimentID int64, name string, version int, source string, seed int64) (*store.Run, error) {
-	doc, err := scenarios.Parse([]byte(source))
+// startSpec is what start records and runs.
+type startSpec struct {
+	experimentID int64
+	name         string
+	version      int
+	source       string
+	seed         int64
+	actions      []scenarios.ContainerAction
+	gameDayRunID int64
+	gameDayStep  string
+}
+
+func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
+	experimentID, name, version, seed := sp.experimentID, sp.name, sp.version, sp.seed
+	doc, err := scenarios.Parse([]byte(sp.source))
 	if err != nil {
 		return nil, err
 	}
+	// The document was parsed for this run alone, so the game day's
+	// actions can join its own.
+	doc.Experiment.Spec.Actions = append(doc.Experiment.Spec.Actions, sp.actions...)
 	if err := engine.Admit(doc, m.cfg.Engine.AllowTarget, m.cfg.Engine.Limits); err != nil {
 		return nil, err
 	}
@@ -176,11 +244,15 @@ func (m *Manager) start(ctx context.Context, experimentID int64, name string, ve
 	}
 	id := experimentID
 	run := &store.Run{ExperimentID: &id, ExperimentName: name, ExperimentVersion: version, Status: report.StatusQueued, Seed: seed}
+	if sp.gameDayRunID != 0 {
+		gd := sp.gameDayRunID
+		run.GameDayRunID, run.GameDayStep = &gd, sp.gameDayStep
+	}
 	if err := m.store.CreateRun(ctx, run); err != nil {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancelCause(m.base)
-	a := &activeRun{cancel: cancel, experimentID: experimentID, subs: map[chan report.Progress]struct{}{},
+	a := &activeRun{cancel: cancel, experimentID: experimentID, subs: map[chan report.Progress]struct{}{}, done: make(chan struct{}),
 		last: report.Progress{RunID: run.ID, Status: report.StatusQueued, Codes: map[string]int64{}}}
 	m.mu.Lock()
 	m.active[run.ID] = a
@@ -373,6 +445,7 @@ func (a *activeRun) end(status string) {
 	defer a.mu.Unlock()
 	a.last.Status = status
 	a.ended = true
+	close(a.done)
 	for ch := range a.subs {
 		select {
 		case ch <- a.last:

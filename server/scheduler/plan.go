@@ -2,23 +2,46 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
 )
 
-// Spec is an experiment's schedule as the scheduler needs it; the server
-// fills it from the experiment document's spec.schedule.
+// Spec is an owner's schedule as the scheduler needs it; the server fills
+// it from the document's spec.schedule.
 type Spec struct {
 	// Cron is five cron fields, an @-descriptor or "@every <duration>".
 	Cron string
-	// Timezone is an IANA zone; "" means UTC.
+	// Timezone is an IANA zone; "" means UTC. Cron and the blackout
+	// windows are read in it.
 	Timezone string
 	// Concurrency is forbid, allow or replace ("" means forbid).
 	Concurrency string
 	// Missed is skip or runOnce ("" means skip).
 	Missed string
+	// Blackouts are the windows during which the schedule does not fire:
+	// a scheduled time inside one is recorded skipped. None means the
+	// schedule always fires.
+	Blackouts []Blackout
+}
+
+// Blackout is a window of time during which a schedule does not fire;
+// the server adapts scenarios.Blackout to it.
+type Blackout interface {
+	// Contains reports whether t, read in loc, falls inside the window.
+	Contains(t time.Time, loc *time.Location) bool
+	// String describes the window completely (windows with the same
+	// String are the same window); the reason of a fire it skips is
+	// "blackout window " followed by it.
+	String() string
+}
+
+// Equal reports whether two specs schedule the same fires.
+func (s Spec) Equal(o Spec) bool {
+	return s.Cron == o.Cron && s.Timezone == o.Timezone && s.Concurrency == o.Concurrency && s.Missed == o.Missed &&
+		slices.EqualFunc(s.Blackouts, o.Blackouts, func(a, b Blackout) bool { return a.String() == b.String() })
 }
 
 // Concurrency and missed-fire policies (the values of Spec's fields).
@@ -32,18 +55,24 @@ const (
 // startMargin keeps an interval's first fire clear of the registration.
 const startMargin = 100 * time.Millisecond
 
+// maxCandidates bounds the scheduled times NextFires looks through for
+// ones outside every blackout window.
+const maxCandidates = 1000
+
 // plan is a parsed Spec: it knows the schedule's times.
 type plan struct {
 	// every is the interval of an "@every" schedule; its fires are aligned
 	// to multiples of it, so a restart keeps the same scheduled times.
-	every   time.Duration
-	crontab string // with a CRON_TZ= prefix; "" for every
-	cron    gocron.Cron
-	loc     *time.Location
+	every     time.Duration
+	crontab   string // with a CRON_TZ= prefix; "" for every
+	cron      gocron.Cron
+	loc       *time.Location
+	blackouts []Blackout
 }
 
-// parsePlan parses a Spec's cron text in its time zone.
-func parsePlan(s Spec) (*plan, error) {
+// parsePlan parses a Spec's cron text in its time zone; now is the time
+// the cron text is checked against.
+func parsePlan(s Spec, now time.Time) (*plan, error) {
 	loc := time.UTC
 	if s.Timezone != "" {
 		var err error
@@ -57,10 +86,10 @@ func parsePlan(s Spec) (*plan, error) {
 		if err != nil || d < time.Second {
 			return nil, fmt.Errorf("scheduler: %q: want an interval of at least 1s", text)
 		}
-		return &plan{every: d, loc: loc}, nil
+		return &plan{every: d, loc: loc, blackouts: s.Blackouts}, nil
 	}
-	p := &plan{crontab: "CRON_TZ=" + loc.String() + " " + text, cron: gocron.NewDefaultCron(false), loc: loc}
-	if err := p.cron.IsValid(p.crontab, loc, time.Now()); err != nil {
+	p := &plan{crontab: "CRON_TZ=" + loc.String() + " " + text, cron: gocron.NewDefaultCron(false), loc: loc, blackouts: s.Blackouts}
+	if err := p.cron.IsValid(p.crontab, loc, now); err != nil {
 		return nil, fmt.Errorf("scheduler: cron %q: %w", text, err)
 	}
 	return p, nil
@@ -72,6 +101,16 @@ func (p *plan) next(t time.Time) time.Time {
 		return t.Truncate(p.every).Add(p.every).In(p.loc)
 	}
 	return p.cron.Next(t.In(p.loc))
+}
+
+// blackout returns the first blackout window that holds t.
+func (p *plan) blackout(t time.Time) (Blackout, bool) {
+	for _, b := range p.blackouts {
+		if b.Contains(t, p.loc) {
+			return b, true
+		}
+	}
+	return nil, false
 }
 
 // scheduledFor maps the moment a job fired to the scheduled time it stands
@@ -108,18 +147,23 @@ func (p *plan) job(now time.Time) (gocron.JobDefinition, []gocron.JobOption) {
 	return gocron.CronJob(p.crontab, false), nil
 }
 
-// NextFires returns the schedule's next n times after from, in its zone.
+// NextFires returns the schedule's next n times after from that would
+// fire, in its zone: times inside a blackout window are passed over. It
+// looks at no more than a thousand scheduled times, so it returns fewer
+// than n when the windows hold nearly all of them.
 func NextFires(s Spec, from time.Time, n int) ([]time.Time, error) {
-	p, err := parsePlan(s)
+	p, err := parsePlan(s, from)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]time.Time, 0, n)
-	for t := from; len(out) < n; {
+	for t, i := from, 0; len(out) < n && i < maxCandidates; i++ {
 		if t = p.next(t); t.IsZero() {
 			break
 		}
-		out = append(out, t)
+		if _, held := p.blackout(t); !held {
+			out = append(out, t)
+		}
 	}
 	return out, nil
 }

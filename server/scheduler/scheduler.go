@@ -1,11 +1,14 @@
-// Package scheduler fires experiments on their schedules (spec.schedule):
-// it registers a gocron job per enabled schedule, records every fire in the
-// store with a unique (experiment, scheduled time) so no time fires twice,
-// applies the concurrency policy, and at start-up fires once for a time
-// missed while the server was down when the schedule asks for it.
+// Package scheduler fires schedules: experiments' and game days'
+// (spec.schedule). It registers a gocron job per enabled schedule, records
+// every fire in the owner's fire table with a unique (owner, scheduled
+// time) so no time fires twice, skips the times inside the schedule's
+// blackout windows, applies the safety lever and the concurrency policy,
+// and at start-up fires once for a time missed while the server was down
+// when the schedule asks for it.
 //
-// It knows the store's row types only; runs start through the Trigger
-// interface, which *runs.Manager satisfies.
+// Each kind of owner (Kind) brings its own schedules, fire table and runs
+// through small interfaces; the package knows the store's row types only.
+// Time comes from a clockwork.Clock, so tests can drive it.
 package scheduler
 
 import (
@@ -17,51 +20,87 @@ import (
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
+	"github.com/jonboulle/clockwork"
 
 	"github.com/faultline/faultline/server/store"
 )
 
-// Trigger starts and stops runs.
-type Trigger interface {
-	Start(ctx context.Context, experimentID, seed int64) (*store.Run, error)
-	StopBecause(ctx context.Context, runID int64, reason string) error
-	// Active reports whether a run is still queued or running.
-	Active(runID int64) bool
-	Lever() store.LeverState
+// Kind is one sort of schedule owner, experiments or game days: where its
+// schedules come from, where its fires are recorded and how its runs
+// start.
+type Kind struct {
+	// Name names the owners in logs and job names: "experiment",
+	// "gameday". Names are unique within a Config.
+	Name string
+	// Schedules returns the enabled schedule of every owner by owner ID;
+	// an owner without one (or with it off) is absent.
+	Schedules func(ctx context.Context) (map[int64]Spec, error)
+	// Fires is the kind's own fire table (ExperimentFires, GameDayFires).
+	Fires Fires
+	// Runs starts the kind's runs (ExperimentRuns, GameDayRuns).
+	Runs Runs
 }
 
-// Store is what the scheduler needs of the database.
-type Store interface {
-	ListExperiments(ctx context.Context, p store.Page) ([]store.Experiment, int64, error)
-	CreateFire(ctx context.Context, f *store.Fire) error
+// Fires is a kind's table of fires; an owner has at most one fire per
+// scheduled time.
+type Fires interface {
+	// ClaimFire records f as owner's fire for f.ScheduledFor and sets
+	// f.ID; it fails with store.ErrConflict when that time is claimed
+	// already.
+	ClaimFire(ctx context.Context, owner int64, f *store.Fire) error
+	// SetFireOutcome records how the claimed fire id ended.
 	SetFireOutcome(ctx context.Context, id int64, outcome, reason string, runID *int64) error
-	LastFire(ctx context.Context, experimentID int64) (time.Time, bool, error)
+	// LastFire returns the latest scheduled time owner fired for; ok is
+	// false when it never fired.
+	LastFire(ctx context.Context, owner int64) (at time.Time, ok bool, err error)
+}
+
+// Runs starts, checks and stops a kind's runs.
+type Runs interface {
+	// Start starts a run of owner and returns its ID.
+	Start(ctx context.Context, owner int64) (runID int64, err error)
+	// Active reports whether a run is still queued or running.
+	Active(runID int64) bool
+	// Stop stops an active run, saying why.
+	Stop(ctx context.Context, runID int64, reason string) error
+	// Lever is the safety lever: while it is engaged fires are refused.
+	Lever() store.LeverState
 }
 
 // Config wires a Scheduler.
 type Config struct {
-	Store   Store
-	Trigger Trigger
-	// ScheduleOf reads an experiment's enabled schedule; nil when it has
-	// none, or it is off.
-	ScheduleOf func(e *store.Experiment) (*Spec, error)
-	Logger     *slog.Logger
+	// Kinds are the owners of schedules; at least one.
+	Kinds []Kind
+	// Clock tells the time to the scheduler and to gocron; nil means the
+	// real clock.
+	Clock  clockwork.Clock
+	Logger *slog.Logger
 }
 
 // Scheduler keeps one gocron job per enabled schedule. Create it with New
-// and run it with Run; Notify makes it re-read the experiments.
+// and run it with Run; Notify makes it re-read the schedules.
 type Scheduler struct {
-	cfg    Config
+	kinds  []Kind
 	log    *slog.Logger
+	clock  clockwork.Clock
 	cron   gocron.Scheduler
 	notify chan struct{}
+	// fired, when set, learns of every recorded fire (tests wait on it).
+	fired func(o owner, f store.Fire)
 
 	mu      sync.Mutex
-	entries map[int64]*entry // by experiment ID
-	lastRun map[int64]int64  // the latest scheduled run of each experiment
+	entries map[owner]*entry
+	lastRun map[owner]int64       // the latest scheduled run of each owner
+	firing  map[owner]*sync.Mutex // held through each fire of the owner
 }
 
-// entry is the job of one experiment's schedule.
+// owner is one schedule's owner: an ID of a kind (an index in kinds).
+type owner struct {
+	kind int
+	id   int64
+}
+
+// entry is the job of one owner's schedule.
 type entry struct {
 	spec Spec
 	plan *plan
@@ -70,16 +109,33 @@ type entry struct {
 
 // New returns a Scheduler; nothing fires before Run.
 func New(cfg Config) (*Scheduler, error) {
+	if len(cfg.Kinds) == 0 {
+		return nil, errors.New("scheduler: no kinds of schedule owner")
+	}
+	names := map[string]bool{}
+	for i, k := range cfg.Kinds {
+		if k.Name == "" || k.Schedules == nil || k.Fires == nil || k.Runs == nil {
+			return nil, fmt.Errorf("scheduler: kind %d (%q) needs a name, schedules, fires and runs", i, k.Name)
+		}
+		if names[k.Name] {
+			return nil, fmt.Errorf("scheduler: kind %q appears twice", k.Name)
+		}
+		names[k.Name] = true
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cron, err := gocron.NewScheduler(gocron.WithLocation(time.UTC), gocron.WithStopTimeout(5*time.Second))
+	clock := cfg.Clock
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	cron, err := gocron.NewScheduler(gocron.WithLocation(time.UTC), gocron.WithClock(clock), gocron.WithStopTimeout(5*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
-	return &Scheduler{cfg: cfg, log: log, cron: cron, notify: make(chan struct{}, 1),
-		entries: map[int64]*entry{}, lastRun: map[int64]int64{}}, nil
+	return &Scheduler{kinds: cfg.Kinds, log: log, clock: clock, cron: cron, notify: make(chan struct{}, 1),
+		entries: map[owner]*entry{}, lastRun: map[owner]int64{}, firing: map[owner]*sync.Mutex{}}, nil
 }
 
 // Discard releases a Scheduler that will never Run (gocron starts its
@@ -90,8 +146,8 @@ func (s *Scheduler) Discard() {
 	}
 }
 
-// Notify asks the scheduler to re-read the experiments (one was created,
-// updated or deleted). It never blocks.
+// Notify asks the scheduler to re-read the schedules (an owner was
+// created, updated or deleted). It never blocks.
 func (s *Scheduler) Notify() {
 	select {
 	case s.notify <- struct{}{}:
@@ -120,156 +176,156 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// sync makes the jobs match the stored experiments. At start-up it also
-// fires once for a missed time of the schedules that ask for it.
+// sync makes the jobs match the stored schedules. At start-up it also
+// fires once for a missed time of the schedules that ask for it. A kind
+// whose schedules cannot be read keeps its jobs as they are.
 func (s *Scheduler) sync(ctx context.Context, startup bool) {
-	specs, err := s.schedules(ctx)
-	if err != nil {
-		s.log.Error("scheduler: read experiments", "err", err)
-		return
-	}
-	now := time.Now()
-	s.mu.Lock()
-	for id, e := range s.entries {
-		if sp, ok := specs[id]; !ok || sp != e.spec {
-			_ = s.cron.RemoveJob(e.job.ID())
-			delete(s.entries, id)
-		}
-	}
-	var catchUp []int64
-	for id, sp := range specs {
-		if s.entries[id] != nil {
+	now := s.clock.Now()
+	var catchUp []owner
+	for k, kind := range s.kinds {
+		specs, err := kind.Schedules(ctx)
+		if err != nil {
+			s.log.Error("scheduler: read schedules", "kind", kind.Name, "err", err)
 			continue
 		}
-		if err := s.add(id, sp); err != nil {
-			s.log.Error("scheduler: register schedule", "experiment", id, "err", err)
-			continue
+		s.mu.Lock()
+		for o, e := range s.entries {
+			if sp, ok := specs[o.id]; o.kind == k && (!ok || !sp.Equal(e.spec)) {
+				_ = s.cron.RemoveJob(e.job.ID())
+				delete(s.entries, o)
+			}
 		}
-		if startup && sp.Missed == RunOnce {
-			catchUp = append(catchUp, id)
+		for id, sp := range specs {
+			o := owner{k, id}
+			if s.entries[o] != nil {
+				continue
+			}
+			if err := s.add(o, sp, now); err != nil {
+				s.log.Error("scheduler: register schedule", kind.Name, id, "err", err)
+				continue
+			}
+			if startup && sp.Missed == RunOnce {
+				catchUp = append(catchUp, o)
+			}
 		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
-	for _, id := range catchUp {
-		s.catchUp(ctx, id, now)
+	for _, o := range catchUp {
+		s.catchUp(ctx, o, now)
 	}
 }
 
 // add registers the job of one schedule; s.mu is held.
-func (s *Scheduler) add(id int64, sp Spec) error {
-	p, err := parsePlan(sp)
+func (s *Scheduler) add(o owner, sp Spec, now time.Time) error {
+	name := s.kinds[o.kind].Name
+	p, err := parsePlan(sp, now)
 	if err != nil {
 		return err
 	}
-	def, opts := p.job(time.Now())
-	opts = append(opts, gocron.WithName(fmt.Sprintf("experiment-%d", id)),
-		gocron.WithSingletonMode(gocron.LimitModeReschedule))
+	def, opts := p.job(now)
+	opts = append(opts, gocron.WithName(fmt.Sprintf("%s-%d", name, o.id)))
 	job, err := s.cron.NewJob(def, gocron.NewTask(func(ctx context.Context) {
-		s.fire(ctx, id, p.scheduledFor(time.Now()))
+		s.fire(ctx, o, p.scheduledFor(s.clock.Now()))
 	}), opts...)
 	if err != nil {
-		return fmt.Errorf("scheduler: experiment %d: %w", id, err)
+		return fmt.Errorf("scheduler: %s %d: %w", name, o.id, err)
 	}
-	s.entries[id] = &entry{spec: sp, plan: p, job: job}
+	s.entries[o] = &entry{spec: sp, plan: p, job: job}
 	return nil
 }
 
-// schedules reads the enabled schedule of every stored experiment.
-func (s *Scheduler) schedules(ctx context.Context) (map[int64]Spec, error) {
-	out := map[int64]Spec{}
-	const limit = 500
-	for offset := 0; ; offset += limit {
-		page, total, err := s.cfg.Store.ListExperiments(ctx, store.Page{Limit: limit, Offset: offset})
-		if err != nil {
-			return nil, err
-		}
-		for i := range page {
-			sp, err := s.cfg.ScheduleOf(&page[i])
-			if err != nil {
-				s.log.Warn("scheduler: experiment's schedule unreadable", "experiment", page[i].ID, "err", err)
-				continue
-			}
-			if sp != nil {
-				out[page[i].ID] = *sp
-			}
-		}
-		if len(page) == 0 || int64(offset+len(page)) >= total {
-			return out, nil
-		}
-	}
-}
-
-// catchUp fires once for the latest time missed since the experiment's
-// last recorded fire; an experiment that never fired missed nothing.
-func (s *Scheduler) catchUp(ctx context.Context, id int64, now time.Time) {
-	last, ok, err := s.cfg.Store.LastFire(ctx, id)
+// catchUp fires once for the latest time missed since the owner's last
+// recorded fire; an owner that never fired missed nothing.
+func (s *Scheduler) catchUp(ctx context.Context, o owner, now time.Time) {
+	kind := s.kinds[o.kind]
+	last, ok, err := kind.Fires.LastFire(ctx, o.id)
 	if err != nil {
-		s.log.Error("scheduler: read last fire", "experiment", id, "err", err)
+		s.log.Error("scheduler: read last fire", kind.Name, o.id, "err", err)
 		return
 	}
 	s.mu.Lock()
-	e := s.entries[id]
+	e := s.entries[o]
 	s.mu.Unlock()
 	if !ok || e == nil {
 		return
 	}
 	if missed, ok := e.plan.latestMissed(last, now); ok {
-		s.log.Info("scheduler: firing once for a missed time", "experiment", id, "scheduledFor", missed)
-		s.fire(ctx, id, missed)
+		s.log.Info("scheduler: firing once for a missed time", kind.Name, o.id, "scheduledFor", missed)
+		s.fire(ctx, o, missed)
 	}
 }
 
-// fire claims the scheduled time in the store (a time already claimed,
-// by this process or an earlier one, is left alone), applies the lever and
-// the concurrency policy, starts the run and records the outcome.
-func (s *Scheduler) fire(ctx context.Context, id int64, at time.Time) {
+// fire claims the scheduled time in the owner's fire table (a time
+// already claimed, by this process or an earlier one, is left alone),
+// decides whether a run starts, starts it and records the outcome. An
+// owner's fires take turns, so each sees the run of the one before; a
+// fire that comes while the previous one is still deciding waits for it
+// rather than being dropped.
+func (s *Scheduler) fire(ctx context.Context, o owner, at time.Time) {
+	kind := s.kinds[o.kind]
 	s.mu.Lock()
-	e, prev := s.entries[id], s.lastRun[id]
+	turn := s.firing[o]
+	if turn == nil {
+		turn = &sync.Mutex{}
+		s.firing[o] = turn
+	}
+	s.mu.Unlock()
+	turn.Lock()
+	defer turn.Unlock()
+	s.mu.Lock()
+	e, prev := s.entries[o], s.lastRun[o]
 	s.mu.Unlock()
 	if e == nil {
 		return // removed since the timer was set
 	}
-	f := &store.Fire{ExperimentID: id, ScheduledFor: at, Outcome: store.FireError, Reason: "the server stopped before the fire completed"}
-	if err := s.cfg.Store.CreateFire(ctx, f); err != nil {
+	f := &store.Fire{ScheduledFor: at, FiredAt: s.clock.Now(), Outcome: store.FireError, Reason: "the server stopped before the fire completed"}
+	if err := kind.Fires.ClaimFire(ctx, o.id, f); err != nil {
 		if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-			s.log.Error("scheduler: record fire", "experiment", id, "scheduledFor", at, "err", err)
+			s.log.Error("scheduler: record fire", kind.Name, o.id, "scheduledFor", at, "err", err)
 		}
 		return
 	}
-	outcome, reason, runID := s.decide(ctx, id, e.spec, prev)
-	if runID != nil {
+	f.Outcome, f.Reason, f.RunID = s.decide(ctx, kind.Runs, o.id, e, at, prev)
+	if f.RunID != nil {
 		s.mu.Lock()
-		s.lastRun[id] = *runID
+		s.lastRun[o] = *f.RunID
 		s.mu.Unlock()
 	}
-	if err := s.cfg.Store.SetFireOutcome(context.WithoutCancel(ctx), f.ID, outcome, reason, runID); err != nil {
-		s.log.Error("scheduler: record fire outcome", "experiment", id, "err", err)
+	if err := kind.Fires.SetFireOutcome(context.WithoutCancel(ctx), f.ID, f.Outcome, f.Reason, f.RunID); err != nil {
+		s.log.Error("scheduler: record fire outcome", kind.Name, o.id, "err", err)
 	}
-	s.log.Info("scheduled fire", "experiment", id, "scheduledFor", at, "outcome", outcome, "reason", reason)
+	s.log.Info("scheduled fire", kind.Name, o.id, "scheduledFor", at, "outcome", f.Outcome, "reason", f.Reason)
+	if s.fired != nil {
+		s.fired(o, *f)
+	}
 }
 
-// decide applies the lever and the concurrency policy and starts the run.
-func (s *Scheduler) decide(ctx context.Context, id int64, sp Spec, prev int64) (outcome, reason string, runID *int64) {
-	if l := s.cfg.Trigger.Lever(); l.Engaged {
+// decide applies the blackout windows, the lever and the concurrency
+// policy to the fire of id at the scheduled time at, and starts the run.
+func (s *Scheduler) decide(ctx context.Context, runs Runs, id int64, e *entry, at time.Time, prev int64) (outcome, reason string, runID *int64) {
+	if b, held := e.plan.blackout(at); held {
+		return store.FireSkipped, "blackout window " + b.String(), nil
+	}
+	if l := runs.Lever(); l.Engaged {
 		return store.FireRefused, "the safety lever is engaged: " + l.Reason, nil
 	}
-	if prev != 0 && s.cfg.Trigger.Active(prev) {
-		switch sp.Concurrency {
+	if prev != 0 && runs.Active(prev) {
+		switch e.spec.Concurrency {
 		case Allow:
 		case Replace:
-			if err := s.cfg.Trigger.StopBecause(ctx, prev, "replaced by the next scheduled fire"); err != nil && !errors.Is(err, store.ErrConflict) {
+			if err := runs.Stop(ctx, prev, "replaced by the next scheduled fire"); err != nil && !errors.Is(err, store.ErrConflict) {
 				return store.FireError, fmt.Sprintf("stop the previous run %d: %v", prev, err), nil
 			}
 		default:
 			return store.FireSkipped, fmt.Sprintf("the previous scheduled run %d is still active", prev), nil
 		}
 	}
-	run, err := s.cfg.Trigger.Start(ctx, id, 0)
+	started, err := runs.Start(ctx, id)
 	if err != nil {
-		if l := s.cfg.Trigger.Lever(); l.Engaged {
+		if l := runs.Lever(); l.Engaged {
 			return store.FireRefused, err.Error(), nil
 		}
 		return store.FireError, err.Error(), nil
 	}
-	return store.FireRan, "", &run.ID
+	return store.FireRan, "", &started
 }

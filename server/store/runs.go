@@ -68,6 +68,12 @@ type Run struct {
 	// Report is the run's report as raw JSON; nil until FinishRun stores
 	// one. ListRuns leaves it nil: fetch it with GetRun.
 	Report []byte
+	// GameDayRunID is the game-day run whose step started this run; nil
+	// for a run started on its own (or once that game-day run is deleted).
+	GameDayRunID *int64
+	// GameDayStep names that step by its field path
+	// ("spec.steps[2].parallel[0]", "steadyState.before"); "" for none.
+	GameDayStep string
 }
 
 // Transition is one status change of a run.
@@ -86,6 +92,8 @@ type RunFilter struct {
 	ExperimentID int64
 	// Status keeps the runs with that status; "" keeps all.
 	Status string
+	// GameDayRunID keeps the runs of one game-day run's steps; 0 keeps all.
+	GameDayRunID int64
 	// Page selects the window of the (newest first) result.
 	Page
 }
@@ -105,7 +113,9 @@ type runRow struct {
 	EndedAt           *time.Time
 	// Report is bound as text: a []byte would be stored as a BLOB, which
 	// SQLite's JSON functions read as JSONB rather than JSON text.
-	Report *string
+	Report       *string
+	GameDayRunID *int64 `gorm:"column:gameday_run_id"`
+	GameDayStep  string `gorm:"column:gameday_step"`
 }
 
 func (runRow) TableName() string { return "runs" }
@@ -116,6 +126,7 @@ func (r *runRow) run() Run {
 		ExperimentName: r.ExperimentName, ExperimentVersion: r.ExperimentVersion,
 		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed,
 		CreatedAt: r.CreatedAt.UTC(), StartedAt: utcPtr(r.StartedAt), EndedAt: utcPtr(r.EndedAt),
+		GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep,
 	}
 	if r.Report != nil {
 		out.Report = []byte(*r.Report)
@@ -156,8 +167,8 @@ func reportText(report []byte) (*string, error) {
 
 // CreateRun stores r as a new run and records its first transition, in one
 // transaction. r.Status must be a known status (usually StatusQueued). It
-// sets r.ID, and r.CreatedAt to now when zero. A non-nil r.ExperimentID that
-// names no experiment gives ErrNotFound.
+// sets r.ID, and r.CreatedAt to now when zero. A non-nil r.ExperimentID or
+// r.GameDayRunID that names no experiment or game-day run gives ErrNotFound.
 func (db *DB) CreateRun(ctx context.Context, r *Run) error {
 	const op = "create run"
 	if known, _ := validStatus(r.Status); !known {
@@ -171,7 +182,7 @@ func (db *DB) CreateRun(ctx context.Context, r *Run) error {
 		ExperimentID: r.ExperimentID, ExperimentName: r.ExperimentName, ExperimentVersion: r.ExperimentVersion,
 		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed,
 		CreatedAt: db.utc(r.CreatedAt), StartedAt: utcPtr(r.StartedAt), EndedAt: utcPtr(r.EndedAt),
-		Report: report,
+		Report: report, GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep,
 	}
 	err = db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
@@ -212,6 +223,9 @@ func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, int64, error) {
 		}
 		if f.Status != "" {
 			q = q.Where("status = ?", f.Status)
+		}
+		if f.GameDayRunID != 0 {
+			q = q.Where("gameday_run_id = ?", f.GameDayRunID)
 		}
 		return q
 	}
@@ -354,7 +368,9 @@ func (db *DB) MarkInterrupted(ctx context.Context, reason string, at time.Time) 
 
 // PruneRuns deletes the oldest finished runs of an experiment so that at
 // most keep of its runs remain; queued and running runs are never deleted
-// and take their places first. It returns how many runs it deleted.
+// and take their places first. Runs started by a game-day step are left
+// out of the count and never deleted: their game-day run links to them.
+// It returns how many runs it deleted.
 func (db *DB) PruneRuns(ctx context.Context, experimentID int64, keep int) (int64, error) {
 	op := fmt.Sprintf("prune runs of experiment %d", experimentID)
 	if keep < 1 {
@@ -363,12 +379,12 @@ func (db *DB) PruneRuns(ctx context.Context, experimentID int64, keep int) (int6
 	var deleted int64
 	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var active int64
-		if err := tx.Model(&runRow{}).Where("experiment_id = ? AND status IN ?", experimentID, activeStatuses).Count(&active).Error; err != nil {
+		if err := tx.Model(&runRow{}).Where("experiment_id = ? AND gameday_run_id IS NULL AND status IN ?", experimentID, activeStatuses).Count(&active).Error; err != nil {
 			return err
 		}
 		var ids []int64
 		err := tx.Model(&runRow{}).
-			Where("experiment_id = ? AND status NOT IN ?", experimentID, activeStatuses).
+			Where("experiment_id = ? AND gameday_run_id IS NULL AND status NOT IN ?", experimentID, activeStatuses).
 			Order("id DESC").Offset(max(0, keep-int(active))).Pluck("id", &ids).Error
 		if err != nil || len(ids) == 0 {
 			return err
