@@ -390,7 +390,7 @@ func TestTheLeverHaltsARunningGameDay(t *testing.T) {
 	})
 	var e errorJSON
 	c.json("POST", fmt.Sprintf("/api/v1/gamedays/%d/runs", g.ID), "", nil, 409, &e)
-	if !strings.Contains(e.Error.Message, "already running") {
+	if !strings.Contains(e.Error.Message, "already running") || e.Error.Code != "running" {
 		t.Errorf("second start = %+v", e.Error)
 	}
 
@@ -405,7 +405,7 @@ func TestTheLeverHaltsARunningGameDay(t *testing.T) {
 		t.Errorf("report of the halted game day = %+v", got.Report)
 	}
 	c.json("POST", fmt.Sprintf("/api/v1/gamedays/%d/runs", g.ID), "", nil, 409, &e)
-	if !strings.Contains(e.Error.Message, "safety lever") || !strings.Contains(e.Error.Message, "gameday incident 9") {
+	if !strings.Contains(e.Error.Message, "safety lever") || !strings.Contains(e.Error.Message, "gameday incident 9") || e.Error.Code != "lever" {
 		t.Errorf("start with the lever engaged = %+v", e.Error)
 	}
 	var runs struct{ Total int64 }
@@ -477,7 +477,7 @@ func TestABlackoutWindowRefusesAGameDay(t *testing.T) {
 	}
 	var e errorJSON
 	c.json("POST", fmt.Sprintf("/api/v1/gamedays/%d/runs", g.ID), "", nil, 409, &e)
-	if !strings.Contains(e.Error.Message, "blackout window every day 00:00-00:00") || !strings.Contains(e.Error.Message, "quarter-end freeze") {
+	if !strings.Contains(e.Error.Message, "blackout window every day 00:00-00:00: quarter-end freeze") || e.Error.Code != "blackout" {
 		t.Errorf("refusal = %+v", e.Error)
 	}
 	var runs struct{ Total int64 }

@@ -84,21 +84,9 @@ func enabledSchedules[T any](ctx context.Context, kind string, list func(context
 func schedulerSpec(s *scenarios.Schedule) scheduler.Spec {
 	sp := scheduler.Spec{Cron: s.Cron, Timezone: s.Timezone, Concurrency: s.ConcurrencyPolicy(), Missed: s.MissedPolicy()}
 	for _, b := range s.Blackouts {
-		sp.Blackouts = append(sp.Blackouts, blackout{b})
+		sp.Blackouts = append(sp.Blackouts, b)
 	}
 	return sp
-}
-
-// blackout is a schedule's blackout window as the scheduler sees it: its
-// String carries the window's reason, so a fire it skips says why.
-type blackout struct{ scenarios.Blackout }
-
-// String renders the window as "mon,fri 22:00-06:00: reason".
-func (b blackout) String() string {
-	if b.Reason == "" {
-		return b.Blackout.String()
-	}
-	return b.Blackout.String() + ": " + b.Reason
 }
 
 // nextFires gives the API the next n times of a schedule that would fire.

@@ -167,6 +167,7 @@ type errorJSON struct {
 	Error struct {
 		Message string `json:"message"`
 		Field   string `json:"field"`
+		Code    string `json:"code"`
 	} `json:"error"`
 	Problems []struct {
 		Path string `json:"path"`

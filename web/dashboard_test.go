@@ -267,7 +267,7 @@ func (b *browser) screenshot(name string) {
 		return
 	}
 	// Let transitions and the toast settle.
-	b.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("toast").hidden = true`), chromedp.Sleep(150*time.Millisecond))
+	b.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("toast").hidden = true; window.scrollTo(0, 0)`), chromedp.Sleep(150*time.Millisecond))
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -27,11 +27,27 @@ type fieldError interface {
 	FieldPath() string
 }
 
+// unavailableError is a temporary refusal (the server is shutting down):
+// 503.
+type unavailableError interface {
+	error
+	Unavailable() bool
+}
+
+// codedError names its kind of refusal (the lever, a blackout window, a
+// run already running) in error.code, so clients need not read messages.
+type codedError interface {
+	error
+	Code() string
+}
+
 // errorBody is the JSON shape of every error (DESIGN.md "Interfaces").
 type errorBody struct {
 	Error struct {
 		Message string `json:"message"`
 		Field   string `json:"field,omitempty"`
+		// Code names a refusal clients may act on: lever, blackout, running.
+		Code string `json:"code,omitempty"`
 	} `json:"error"`
 	// Problems lists every validation problem of a refused document.
 	Problems []scenarios.Problem `json:"problems,omitempty"`
@@ -47,6 +63,7 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 		invalid  *scenarios.InvalidError
 		tooLarge *http.MaxBytesError
 		fielded  fieldError
+		busy     unavailableError
 	)
 	switch {
 	case errors.As(err, &apiErr):
@@ -63,6 +80,8 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 	case errors.As(err, &fielded):
 		status = http.StatusUnprocessableEntity
 		body.Error.Message, body.Error.Field = fielded.Error(), fielded.FieldPath()
+	case errors.As(err, &busy) && busy.Unavailable():
+		status, body.Error.Message = http.StatusServiceUnavailable, busy.Error()
 	case errors.Is(err, store.ErrNotFound):
 		status, body.Error.Message = http.StatusNotFound, "not found"
 	case errors.Is(err, store.ErrConflict):
@@ -70,6 +89,10 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 	default:
 		log.Error("api: request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		body.Error.Message = "internal error"
+	}
+	var coded codedError
+	if errors.As(err, &coded) {
+		body.Error.Code = coded.Code()
 	}
 	c.AbortWithStatusJSON(status, body)
 }

@@ -55,45 +55,17 @@ type GameDayLive interface {
 
 // gameDayJSON is a game day as the API shows it.
 type gameDayJSON struct {
-	ID          int64                `json:"id"`
-	Name        string               `json:"name"`
-	Description string               `json:"description"`
-	Version     int                  `json:"version"`
-	Format      string               `json:"format"`
-	Source      string               `json:"source"`
-	CreatedAt   time.Time            `json:"createdAt"`
-	UpdatedAt   time.Time            `json:"updatedAt"`
-	Warnings    []scenarios.Problem  `json:"warnings,omitempty"`
-	Schedule    *gameDayScheduleJSON `json:"schedule,omitempty"`
-	LastRun     *lastRunJSON         `json:"lastRun,omitempty"`
-}
-
-// gameDayScheduleJSON is a game day's schedule with its blackout windows.
-type gameDayScheduleJSON struct {
-	Cron        string         `json:"cron"`
-	Timezone    string         `json:"timezone,omitempty"`
-	Enabled     bool           `json:"enabled"`
-	Concurrency string         `json:"concurrency"`
-	Missed      string         `json:"missed"`
-	Blackouts   []blackoutJSON `json:"blackouts"`
-	NextFires   []string       `json:"nextFires"`
-	// BlackoutNow is the window that holds now, if one does.
-	BlackoutNow *blackoutJSON `json:"blackoutNow,omitempty"`
-}
-
-type blackoutJSON struct {
-	Days   []string `json:"days"`
-	From   string   `json:"from"`
-	To     string   `json:"to"`
-	Reason string   `json:"reason"`
-}
-
-func toBlackoutJSON(b scenarios.Blackout) blackoutJSON {
-	days := b.Days
-	if days == nil {
-		days = []string{}
-	}
-	return blackoutJSON{Days: days, From: b.From, To: b.To, Reason: b.Reason}
+	ID          int64               `json:"id"`
+	Name        string              `json:"name"`
+	Description string              `json:"description"`
+	Version     int                 `json:"version"`
+	Format      string              `json:"format"`
+	Source      string              `json:"source"`
+	CreatedAt   time.Time           `json:"createdAt"`
+	UpdatedAt   time.Time           `json:"updatedAt"`
+	Warnings    []scenarios.Problem `json:"warnings,omitempty"`
+	Schedule    *scheduleJSON       `json:"schedule,omitempty"`
+	LastRun     *lastRunJSON        `json:"lastRun,omitempty"`
 }
 
 // lastRunJSON summarises a game day's latest run.
@@ -130,16 +102,6 @@ type webhookJSON struct {
 	DeliveredAt time.Time `json:"deliveredAt"`
 }
 
-// gameDayFireJSON is one fire of a game day's schedule.
-type gameDayFireJSON struct {
-	ScheduledFor time.Time `json:"scheduledFor"`
-	FiredAt      time.Time `json:"firedAt"`
-	Outcome      string    `json:"outcome"`
-	Reason       string    `json:"reason,omitempty"`
-	// RunID is the game-day run the fire started.
-	RunID *int64 `json:"runId,omitempty"`
-}
-
 func toGameDayRunJSON(r *store.GameDayRun, withReport bool) gameDayRunJSON {
 	out := gameDayRunJSON{ID: r.ID, GameDayID: r.GameDayID, GameDay: r.GameDayName, GameDayVersion: r.GameDayVersion,
 		Trigger: r.Trigger, Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, CreatedAt: r.CreatedAt, EndedAt: r.EndedAt}
@@ -157,30 +119,11 @@ func (h *handlers) toGameDayJSON(ctx context.Context, g *store.GameDay, warnings
 	out := gameDayJSON{ID: g.ID, Name: g.Name, Description: g.Description, Version: g.Version, Format: g.Format,
 		Source: g.Source, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt, Warnings: warnings}
 	if gd, err := scenarios.ParseGameDay([]byte(g.Source)); err == nil && gd.Spec.Schedule != nil {
-		out.Schedule = h.gameDayScheduleOf(gd.Spec.Schedule)
+		out.Schedule = h.scheduleJSONOf(gd.Spec.Schedule)
 	}
 	if runs, _, err := h.cfg.GameDayRuns.ListGameDayRuns(ctx, g.ID, store.Page{Limit: 1}); err == nil && len(runs) > 0 {
 		r := runs[0]
 		out.LastRun = &lastRunJSON{ID: r.ID, Status: r.Status, Verdict: r.Verdict, CreatedAt: r.CreatedAt}
-	}
-	return out
-}
-
-func (h *handlers) gameDayScheduleOf(s *scenarios.Schedule) *gameDayScheduleJSON {
-	now := time.Now()
-	out := &gameDayScheduleJSON{Cron: s.Cron, Timezone: s.Timezone, Enabled: s.IsEnabled(), Concurrency: s.ConcurrencyPolicy(),
-		Missed: s.MissedPolicy(), Blackouts: []blackoutJSON{}, NextFires: []string{}}
-	for _, b := range s.Blackouts {
-		out.Blackouts = append(out.Blackouts, toBlackoutJSON(b))
-	}
-	if s.IsEnabled() && h.cfg.NextFires != nil {
-		for _, t := range h.cfg.NextFires(s, now, nextFireCount) {
-			out.NextFires = append(out.NextFires, t.Format(time.RFC3339))
-		}
-	}
-	if b, ok := s.BlackoutAt(now); ok {
-		bj := toBlackoutJSON(b)
-		out.BlackoutNow = &bj
 	}
 	return out
 }
@@ -397,11 +340,7 @@ func (h *handlers) listGameDayFires(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
-	out := listJSON[gameDayFireJSON]{Items: make([]gameDayFireJSON, len(fires)), Total: total, Limit: page.Limit, Offset: page.Offset}
-	for i, f := range fires {
-		out.Items[i] = gameDayFireJSON{ScheduledFor: f.ScheduledFor, FiredAt: f.FiredAt, Outcome: f.Outcome, Reason: f.Reason, RunID: f.RunID}
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, firesJSON(fires, total, page))
 }
 
 // gameDayRun reads a game-day run with its report (the report so far

@@ -25,6 +25,22 @@ type scheduleJSON struct {
 	BlackoutNow *blackoutJSON `json:"blackoutNow,omitempty"`
 }
 
+// blackoutJSON is a blackout window of a schedule.
+type blackoutJSON struct {
+	Days   []string `json:"days"`
+	From   string   `json:"from"`
+	To     string   `json:"to"`
+	Reason string   `json:"reason"`
+}
+
+func toBlackoutJSON(b scenarios.Blackout) blackoutJSON {
+	days := b.Days
+	if days == nil {
+		days = []string{}
+	}
+	return blackoutJSON{Days: days, From: b.From, To: b.To, Reason: b.Reason}
+}
+
 // fireJSON is one fire of a schedule.
 type fireJSON struct {
 	ScheduledFor time.Time `json:"scheduledFor"`
@@ -96,9 +112,15 @@ func (h *handlers) listFires(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
+	c.JSON(http.StatusOK, firesJSON(fires, total, page))
+}
+
+// firesJSON renders a page of fires (an experiment's or a game day's; a
+// game day's runId is its game-day run).
+func firesJSON(fires []store.Fire, total int64, page store.Page) listJSON[fireJSON] {
 	out := listJSON[fireJSON]{Items: make([]fireJSON, len(fires)), Total: total, Limit: page.Limit, Offset: page.Offset}
 	for i, f := range fires {
 		out.Items[i] = fireJSON{ScheduledFor: f.ScheduledFor, FiredAt: f.FiredAt, Outcome: f.Outcome, Reason: f.Reason, RunID: f.RunID}
 	}
-	c.JSON(http.StatusOK, out)
+	return out
 }

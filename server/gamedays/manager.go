@@ -58,11 +58,14 @@ type BlackoutError struct {
 }
 
 func (e *BlackoutError) Error() string {
-	return fmt.Sprintf("game day %q may not start now: %s holds", e.GameDay, windowName(e.Window))
+	return fmt.Sprintf("game day %q may not start now: the %s holds", e.GameDay, e.Window.Describe())
 }
 
 // Unwrap makes a BlackoutError a store.ErrConflict.
 func (e *BlackoutError) Unwrap() error { return store.ErrConflict }
+
+// Code names the refusal for API clients: "blackout".
+func (e *BlackoutError) Code() string { return "blackout" }
 
 // RunningError refuses a game day while a run of it is running. It wraps
 // store.ErrConflict.
@@ -78,14 +81,8 @@ func (e *RunningError) Error() string {
 // Unwrap makes a RunningError a store.ErrConflict.
 func (e *RunningError) Unwrap() error { return store.ErrConflict }
 
-// windowName names a blackout window with its reason.
-func windowName(b scenarios.Blackout) string {
-	s := "the blackout window " + b.String()
-	if b.Reason != "" {
-		s += " (" + b.Reason + ")"
-	}
-	return s
-}
+// Code names the refusal for API clients: "running".
+func (e *RunningError) Code() string { return "running" }
 
 // Config configures a Manager.
 type Config struct {
@@ -133,8 +130,9 @@ type Manager struct {
 	closed bool
 }
 
-// ErrShuttingDown refuses a game day once the manager is closing.
-var ErrShuttingDown = errors.New("gamedays: the server is shutting down")
+// ErrShuttingDown refuses a game day once the manager is closing (the
+// API answers 503).
+var ErrShuttingDown = runs.ErrShuttingDown
 
 // stopCause is the cancel cause of a game day halted on purpose; its
 // text becomes the game-day run's reason.
@@ -465,7 +463,7 @@ func (m *Manager) watchBlackouts(ctx context.Context, a *active, s *scenarios.Sc
 			return
 		case <-t.C:
 			if b, ok := s.BlackoutAt(m.cfg.Now()); ok {
-				a.cancel(&stopCause{reason: "stopped by " + windowName(b)})
+				a.cancel(&stopCause{reason: "stopped by the " + b.Describe()})
 				m.log.Warn("game day halted by a blackout window", "gamedayRun", a.id, "window", b.String(), "reason", b.Reason)
 				return
 			}

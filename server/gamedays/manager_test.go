@@ -160,7 +160,7 @@ func TestABlackoutWindowRefusesAndHalts(t *testing.T) {
 	if d := time.Since(opened); d > time.Second {
 		t.Errorf("halted after %v", d)
 	}
-	if r.Status != store.StatusStopped || r.Reason != "stopped by the blackout window every day 10:00-11:00 (change freeze)" || r.Verdict != "fail" {
+	if r.Status != store.StatusStopped || r.Reason != "stopped by the blackout window every day 10:00-11:00: change freeze" || r.Verdict != "fail" {
 		t.Errorf("halted run = %s %s (%s)", r.Status, r.Verdict, r.Reason)
 	}
 	var rep gameday.Report
@@ -178,7 +178,7 @@ func TestABlackoutWindowRefusesAndHalts(t *testing.T) {
 	// While the window holds, nothing starts and nothing is recorded.
 	_, err = f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
 	var black *gamedays.BlackoutError
-	if !errors.As(err, &black) || !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "every day 10:00-11:00 (change freeze)") {
+	if !errors.As(err, &black) || !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "the blackout window every day 10:00-11:00: change freeze holds") {
 		t.Errorf("start in a blackout = %v", err)
 	}
 	if _, total, _ := f.db.ListGameDayRuns(ctx, f.id, store.Page{}); total != 1 {

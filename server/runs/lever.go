@@ -20,6 +20,20 @@ func (e *LeverError) Error() string {
 // Unwrap makes a LeverError a store.ErrConflict.
 func (e *LeverError) Unwrap() error { return store.ErrConflict }
 
+// Code names the refusal for API clients: "lever".
+func (e *LeverError) Code() string { return "lever" }
+
+// ErrShuttingDown refuses a run or a game day once the server is
+// stopping. It is temporary: the API answers 503.
+var ErrShuttingDown error = shuttingDown{}
+
+type shuttingDown struct{}
+
+func (shuttingDown) Error() string { return "the server is shutting down: try again once it is back" }
+
+// Unavailable marks the refusal as temporary.
+func (shuttingDown) Unavailable() bool { return true }
+
 // ErrReasonRequired refuses engaging the lever without a reason.
 var ErrReasonRequired = fmt.Errorf("runs: %w: engaging the safety lever needs a reason", store.ErrInvalid)
 

@@ -240,7 +240,7 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 		seed = engine.NewSeed()
 	}
 	if m.base.Err() != nil {
-		return nil, errors.New("runs: shutting down")
+		return nil, ErrShuttingDown
 	}
 	id := experimentID
 	run := &store.Run{ExperimentID: &id, ExperimentName: name, ExperimentVersion: version, Status: report.StatusQueued, Seed: seed}

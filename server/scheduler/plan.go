@@ -32,16 +32,16 @@ type Spec struct {
 type Blackout interface {
 	// Contains reports whether t, read in loc, falls inside the window.
 	Contains(t time.Time, loc *time.Location) bool
-	// String describes the window completely (windows with the same
-	// String are the same window); the reason of a fire it skips is
-	// "blackout window " followed by it.
-	String() string
+	// Describe names the window completely ("blackout window mon
+	// 02:00-04:00: backups"; windows described alike are the same
+	// window); it is the reason of a fire the window skips.
+	Describe() string
 }
 
 // Equal reports whether two specs schedule the same fires.
 func (s Spec) Equal(o Spec) bool {
 	return s.Cron == o.Cron && s.Timezone == o.Timezone && s.Concurrency == o.Concurrency && s.Missed == o.Missed &&
-		slices.EqualFunc(s.Blackouts, o.Blackouts, func(a, b Blackout) bool { return a.String() == b.String() })
+		slices.EqualFunc(s.Blackouts, o.Blackouts, func(a, b Blackout) bool { return a.Describe() == b.Describe() })
 }
 
 // Concurrency and missed-fire policies (the values of Spec's fields).

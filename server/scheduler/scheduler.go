@@ -304,7 +304,7 @@ func (s *Scheduler) fire(ctx context.Context, o owner, at time.Time) {
 // policy to the fire of id at the scheduled time at, and starts the run.
 func (s *Scheduler) decide(ctx context.Context, runs Runs, id int64, e *entry, at time.Time, prev int64) (outcome, reason string, runID *int64) {
 	if b, held := e.plan.blackout(at); held {
-		return store.FireSkipped, "blackout window " + b.String(), nil
+		return store.FireSkipped, b.Describe(), nil
 	}
 	if l := runs.Lever(); l.Engaged {
 		return store.FireRefused, "the safety lever is engaged: " + l.Reason, nil

@@ -108,8 +108,8 @@ func (w weekly) Contains(t time.Time, loc *time.Location) bool {
 	return t.Weekday() == w.day && t.Hour() >= w.from && t.Hour() < w.to
 }
 
-func (w weekly) String() string {
-	return fmt.Sprintf("%s %02d:00-%02d:00: %s", strings.ToLower(w.day.String()[:3]), w.from, w.to, w.reason)
+func (w weekly) Describe() string {
+	return fmt.Sprintf("blackout window %s %02d:00-%02d:00: %s", strings.ToLower(w.day.String()[:3]), w.from, w.to, w.reason)
 }
 
 // fired is one fire the scheduler recorded.
@@ -587,7 +587,7 @@ func TestNextFiresPassOverBlackoutWindows(t *testing.T) {
 type alwaysClosed struct{}
 
 func (alwaysClosed) Contains(time.Time, *time.Location) bool { return true }
-func (alwaysClosed) String() string                          { return "always" }
+func (alwaysClosed) Describe() string                        { return "blackout window always" }
 
 func TestRunFiresOnARealClockAndStopsCleanly(t *testing.T) {
 	fx := newFixture(t, Spec{Cron: "@every 1s", Concurrency: Allow}, monday)

@@ -57,7 +57,9 @@ function authHeaders(extra = {}) {
   return token ? { ...extra, Authorization: "Bearer " + token } : extra;
 }
 
-async function send(path, init) {
+// send makes the request with the token. On a 401 it asks for a token and
+// retries, unless quiet is set (a background refresh must not prompt).
+async function send(path, init, { quiet = false } = {}) {
   for (;;) {
     const sent = token;
     let res;
@@ -70,7 +72,7 @@ async function send(path, init) {
     if (res.status !== 401) return res;
     // A token changed while the call was out: retry with it.
     if (token && token !== sent) continue;
-    if (!(await obtainToken(sent !== ""))) {
+    if (quiet || !(await obtainToken(sent !== ""))) {
       throw new ApiError(401, "This server needs an API token. Reload the page or use \u201cSet token\u201d to enter it.");
     }
   }
@@ -89,25 +91,35 @@ async function decode(res) {
   return data;
 }
 
-/** call sends a JSON request and returns the decoded answer. */
-export async function call(method, path, body, { signal } = {}) {
+/**
+ * call sends a JSON request and returns the decoded answer. quiet: a 401
+ * fails without asking for a token.
+ */
+export async function call(method, path, body, { signal, quiet } = {}) {
   const init = { method, signal, headers: {} };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  return decode(await send(path, init));
+  return decode(await send(path, init, { quiet }));
 }
 
 export const get = (path, opts) => call("GET", path, undefined, opts);
 
+/** callYAML sends a YAML document as the body and returns the decoded answer. */
+export async function callYAML(method, path, source, { signal } = {}) {
+  return decode(await send(path, { method, signal, headers: { "Content-Type": "application/yaml" }, body: source }));
+}
+
 /**
- * follow reads GET /runs/{id}/events until the "end" event (resolves with
- * the ended run) or the stream breaks (resolves with null). EventSource
- * cannot send the Authorization header, so the stream is read with fetch.
+ * stream reads a server-sent event stream with fetch (EventSource cannot
+ * send the Authorization header) and calls onEvent(name, data) for every
+ * event. onEvent returns undefined to read on, or a value to end with.
+ * stream resolves with that value, or with null when the stream ends
+ * first; an "error" event rejects.
  */
-export async function follow(id, { onProgress, signal }) {
-  const res = await send(`/runs/${id}/events`, { method: "GET", signal, headers: { Accept: "text/event-stream" } });
+export async function stream(path, { onEvent, signal }) {
+  const res = await send(path, { method: "GET", signal, headers: { Accept: "text/event-stream" } });
   if (!res.ok) await decode(res);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
@@ -125,9 +137,9 @@ export async function follow(id, { onProgress, signal }) {
         if (line === "") {
           if (data.length) {
             const payload = JSON.parse(data.join("\n"));
-            if (event === "progress") onProgress(payload);
-            else if (event === "end") return payload;
-            else if (event === "error") throw new ApiError(0, payload.message || "the event stream failed");
+            if (event === "error") throw new ApiError(0, payload.message || "the event stream failed");
+            const out = onEvent(event, payload);
+            if (out !== undefined) return out;
           }
           event = "message";
           data = [];
@@ -143,6 +155,21 @@ export async function follow(id, { onProgress, signal }) {
   } finally {
     reader.cancel().catch(() => {});
   }
+}
+
+/**
+ * follow reads GET /runs/{id}/events until the "end" event (resolves with
+ * the ended run) or the stream breaks (resolves with null).
+ */
+export function follow(id, { onProgress, signal }) {
+  return stream(`/runs/${id}/events`, {
+    signal,
+    onEvent: (event, payload) => {
+      if (event === "progress") onProgress(payload);
+      else if (event === "end") return payload;
+      return undefined;
+    },
+  });
 }
 
 /**

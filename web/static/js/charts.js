@@ -4,6 +4,7 @@
 // numbers are also in a table beside it.
 
 import { svg, codeClass, fmtNum } from "./dom.js";
+import { wallClock, zonedMidnight, fmtZoned, blackoutSpans, describeBlackout } from "./cron.js";
 
 /** ticks returns about count round values covering [min, max]. */
 export function ticks(min, max, count = 5) {
@@ -134,27 +135,47 @@ export function histogram(buckets, { markers = [], label = "Latency histogram" }
 /**
  * lineChart draws series of [x, y] points. opts: xFormat and yFormat for
  * the axis labels, xTitle, yTitle, xLabels (a label per x for ordinal axes),
- * hrefs (a link per x, making each point a link).
+ * hrefs (a link per x, making each point a link), markers (vertical lines
+ * at {x, label, title, failed}, labelled above the plot) and spans
+ * (shaded {from, to, title} ranges of x).
  */
 export function lineChart(series, opts = {}) {
-  const { width = 640, height = 240, label = "Line chart", xFormat = short, yFormat = short, xTitle = "", xLabels = null, hrefs = null, xDomain = null } = opts;
+  const { width = 640, label = "Line chart", xFormat = short, yFormat = short, xTitle = "", xLabels = null, hrefs = null, xDomain = null, markers = [], spans = [] } = opts;
   const pts = series.flatMap((s) => s.points);
   if (!pts.length) return empty(width, 120, label, "No data yet");
   const padL = 56;
   const padR = 16;
-  const padT = 30;
   const padB = xTitle ? 44 : 28;
   const plotW = width - padL - padR;
-  const plotH = height - padT - padB;
-  const xs = pts.map((p) => p[0]);
-  let xMin = xDomain ? xDomain[0] : Math.min(...xs);
+  const xs = [...pts.map((p) => p[0]), ...markers.map((m) => m.x)];
+  let xMin = xDomain ? Math.min(xDomain[0], ...xs) : Math.min(...xs);
   let xMax = xDomain ? Math.max(xDomain[1], ...xs) : Math.max(...xs);
   if (xMax === xMin) { xMin -= 1; xMax += 1; }
+  const x = (v) => padL + (plotW * (v - xMin)) / (xMax - xMin);
+  // Marker labels go in rows above the plot, a new row where they would overlap.
+  const LABEL_H = 14;
+  const rowEnds = [];
+  const placed = markers.map((m) => {
+    const mx = x(m.x);
+    const w = m.label.length * 6.1 + 8;
+    const left = Math.min(Math.max(padL, mx - w / 2), width - padR - w);
+    let row = rowEnds.findIndex((end) => end <= left);
+    if (row < 0) { row = rowEnds.length; rowEnds.push(0); }
+    rowEnds[row] = left + w + 4;
+    return { ...m, mx, left, w, row };
+  });
+  const padT = 30 + rowEnds.length * LABEL_H;
+  const height = (opts.height || 240) + rowEnds.length * LABEL_H;
+  const plotH = height - padT - padB;
   const yt = ticks(0, Math.max(...pts.map((p) => p[1])) || 1, 4);
   const yMax = yt[yt.length - 1];
-  const x = (v) => padL + (plotW * (v - xMin)) / (xMax - xMin);
   const y = (v) => padT + plotH - (plotH * v) / yMax;
   const root = frame(width, height, label, "chart-line");
+  for (const sp of spans) {
+    const a = x(Math.max(xMin, sp.from));
+    const b = x(Math.min(xMax, sp.to));
+    if (b > a) root.append(svg("rect", { class: "action-span", x: a, y: padT, width: b - a, height: plotH }, svg("title", {}, sp.title)));
+  }
 
   for (const t of yt) {
     root.append(svg("line", { class: "grid", x1: padL, x2: width - padR, y1: y(t), y2: y(t) }),
@@ -183,6 +204,14 @@ export function lineChart(series, opts = {}) {
       }
     }
   });
+  for (const m of placed) {
+    const ly = 30 + m.row * LABEL_H + LABEL_H / 2 - 2;
+    root.append(svg("g", { class: `action-marker${m.failed ? " failed" : ""}`, "data-label": m.label, "data-at": m.x },
+      svg("title", {}, m.title || m.label),
+      svg("line", { class: "action-line", x1: m.mx, x2: m.mx, y1: ly + LABEL_H / 2 - 2, y2: padT + plotH }),
+      svg("rect", { class: "action-tag", x: m.left, y: ly - LABEL_H / 2 + 1, width: m.w, height: LABEL_H - 1, rx: 3 }),
+      svg("text", { class: "action-label", x: m.left + m.w / 2, y: ly + 1, "text-anchor": "middle", "dominant-baseline": "central" }, m.label)));
+  }
   // Legend, top right.
   let lx = width - padR;
   for (let i = series.length - 1; i >= 0; i--) {
@@ -221,6 +250,166 @@ export function pairBars(rows, { label = "Comparison", format = short, aName = "
       root.append(svg("rect", { class: `bar pair-${k}`, x: padL, y: yy, width: w, height: 11, rx: 2 }, svg("title", {}, `${r.name}, run ${k === "a" ? aName : bName}: ${format(v)}`)),
         svg("text", { x: padL + w + 6, y: yy + 6, "dominant-baseline": "central", class: "value-text small" }, format(v)));
     });
+  });
+  return root;
+}
+
+const pad2 = (n) => String(n).padStart(2, "0");
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * fireCalendar draws a day × 24-hour grid in the schedule's zone tz from
+ * from to to (ms): one row per calendar day, fires as dots (the server's
+ * next fires larger), fires a blackout window skips as rings, blackout
+ * windows shaded, and the hours outside the period hatched. More than 400
+ * fires are drawn as a count per hour instead of dots.
+ */
+export function fireCalendar({ fires = [], blocked = [], blackouts = [], tz = "UTC", from, to, next = new Set(), more = false }) {
+  const width = 1100;
+  const padL = 96;
+  const padR = 12;
+  const padT = 24;
+  const rowH = 30;
+  const plotW = width - padL - padR;
+  const zoned = wallClock(tz);
+  const first = zoned(from);
+  const base = Date.UTC(first.year, first.month - 1, first.day);
+  const rows = [];
+  for (let i = 0; i < 40; i++) {
+    const d = new Date(base + i * 86400000);
+    const start = zonedMidnight(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), tz);
+    if (i > 0 && start >= to) break;
+    rows.push({ date: d, weekday: d.getUTCDay(), label: i === 0 ? "Today" : `${WEEKDAYS[d.getUTCDay()]} ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]}` });
+  }
+  const legendH = 26;
+  const height = padT + rows.length * rowH + legendH + 8;
+  const xMin = (min) => padL + (plotW * min) / 1440;
+  const place = (t) => {
+    const z = zoned(t);
+    const row = Math.round((Date.UTC(z.year, z.month - 1, z.day) - base) / 86400000);
+    return { row, x: xMin(z.hour * 60 + z.minute + z.second / 60) };
+  };
+  const rowY = (r) => padT + r * rowH;
+  const label = `Calendar of the next 7 days in ${tz}: ${fires.length}${more ? " or more" : ""} fires` +
+    (blocked.length ? `, ${blocked.length} skipped by blackout windows` : "") + (blackouts.length ? `, ${blackouts.length} blackout windows shaded` : "");
+  const root = frame(width, height, label, "chart-calendar");
+
+  // Hour labels and grid.
+  for (let h = 0; h <= 24; h += 3) {
+    root.append(svg("text", { x: xMin(h * 60), y: padT - 8, "text-anchor": h === 0 ? "start" : h === 24 ? "end" : "middle", class: "axis-text" }, `${pad2(h)}:00`));
+  }
+  rows.forEach((r, i) => {
+    const y = rowY(i);
+    root.append(
+      svg("rect", { class: `cal-row ${i % 2 ? "odd" : ""}`, x: padL, y, width: plotW, height: rowH }),
+      svg("text", { x: padL - 8, y: y + rowH / 2, "text-anchor": "end", "dominant-baseline": "central", class: `cal-day${i === 0 ? " today" : ""}` }, r.label));
+    for (const b of blackouts) {
+      for (const [a, e] of blackoutSpans(b, r.weekday)) {
+        root.append(svg("rect", { class: "blackout", x: xMin(a), y: y + 1, width: Math.max(1, xMin(e) - xMin(a)), height: rowH - 2 },
+          svg("title", {}, `Blackout: ${describeBlackout(b)}${b.reason ? " — " + b.reason : ""}`)));
+      }
+    }
+  });
+  for (let h = 0; h <= 24; h++) {
+    root.append(svg("line", { class: h % 6 ? "cal-grid" : "cal-grid major", x1: xMin(h * 60), x2: xMin(h * 60), y1: padT, y2: rowY(rows.length) }));
+  }
+  // The hours outside the period.
+  const start = place(from);
+  const end = place(to);
+  if (start.x > padL) root.append(svg("rect", { class: "cal-outside", x: padL, y: rowY(0), width: start.x - padL, height: rowH }, svg("title", {}, "Past")));
+  if (end.row < rows.length && end.x < padL + plotW) {
+    root.append(svg("rect", { class: "cal-outside", x: end.x, y: rowY(end.row), width: padL + plotW - end.x, height: rowH }, svg("title", {}, "Beyond the next 7 days")));
+  }
+  root.append(svg("line", { class: "cal-now", x1: start.x, x2: start.x, y1: rowY(0) - 3, y2: rowY(1) + 3 }, svg("title", {}, `Now: ${fmtZoned(from, tz)}`)));
+
+  if (fires.length <= 400) {
+    for (const t of fires) {
+      const p = place(t);
+      const isNext = next.has(t);
+      root.append(svg("circle", { class: `fire${isNext ? " next" : ""}`, cx: p.x, cy: rowY(p.row) + rowH / 2, r: isNext ? 5.5 : 4, "data-time": new Date(t).toISOString() },
+        svg("title", {}, `${isNext ? "Next fire" : "Fires"} ${fmtZoned(t, tz)} (${tz})`)));
+    }
+  } else {
+    const cells = new Map();
+    for (const t of fires) {
+      const p = place(t);
+      const k = `${p.row}:${zoned(t).hour}`;
+      cells.set(k, (cells.get(k) || 0) + 1);
+    }
+    const maxN = Math.max(...cells.values());
+    for (const [k, n] of cells) {
+      const [row, hour] = k.split(":").map(Number);
+      root.append(svg("rect", { class: "fire-cell", x: xMin(hour * 60) + 1, y: rowY(row) + 5, width: plotW / 24 - 2, height: rowH - 10, rx: 2, "fill-opacity": (0.35 + 0.65 * n / maxN).toFixed(2) },
+        svg("title", {}, `${n} fires from ${pad2(hour)}:00`)));
+    }
+  }
+  // Dense schedules leave the skipped fires to the shading.
+  for (const t of fires.length <= 400 ? blocked.slice(0, 400) : []) {
+    const p = place(t);
+    root.append(svg("circle", { class: "fire-blocked", cx: p.x, cy: rowY(p.row) + rowH / 2, r: 4 },
+      svg("title", {}, `Skipped ${fmtZoned(t, tz)}: a blackout window holds`)));
+  }
+
+  // Legend.
+  const ly = rowY(rows.length) + 18;
+  let lx = padL;
+  const item = (shape, text) => {
+    root.append(shape(lx), svg("text", { x: lx + 14, y: ly, "dominant-baseline": "central", class: "legend-text" }, text));
+    lx += 28 + text.length * 6.2;
+  };
+  item((x) => svg("circle", { class: "fire legend", cx: x + 5, cy: ly, r: 4 }), "fire");
+  item((x) => svg("circle", { class: "fire next legend", cx: x + 5, cy: ly, r: 5.5 }), "next fires (server)");
+  if (blocked.length && fires.length <= 400) item((x) => svg("circle", { class: "fire-blocked legend", cx: x + 5, cy: ly, r: 4 }), "skipped by a blackout");
+  if (blackouts.length) item((x) => svg("rect", { class: "blackout legend", x, y: ly - 6, width: 11, height: 12 }), "blackout window");
+  item((x) => svg("rect", { class: "cal-outside legend", x, y: ly - 6, width: 11, height: 12 }), "outside the 7 days");
+  return root;
+}
+
+/**
+ * stepTimeline draws a game day's steps as horizontal bars on one time
+ * axis (a Gantt chart), coloured by status. rows: {id, label, kind,
+ * status, start, end (ms; end null while running), href, depth, title}.
+ * Steps that never started are named with "skipped" or "waiting" on their
+ * row; action steps are a diamond at their moment. from and to bound the
+ * axis (ms).
+ */
+export function stepTimeline(rows, { from, to, label = "Game-day timeline" } = {}) {
+  const width = 900;
+  const padL = 250;
+  const padR = 20;
+  const padT = 30;
+  const rowH = 28;
+  const plotW = width - padL - padR;
+  const height = padT + rows.length * rowH + 10;
+  const span = Math.max(1000, to - from);
+  const x = (t) => padL + (plotW * (Math.min(Math.max(t, from), from + span) - from)) / span;
+  const root = frame(width, height, label, "chart-gantt");
+  const secs = span / 1000;
+  for (const t of ticks(0, secs, 6).filter((v) => v <= secs)) {
+    const tx = padL + (plotW * t) / secs;
+    root.append(svg("line", { class: "grid", x1: tx, x2: tx, y1: padT - 4, y2: height - 10 }),
+      svg("text", { x: tx, y: padT - 10, "text-anchor": "middle", class: "axis-text" }, t >= 60 ? `${short(t / 60)} min` : `${short(t)} s`));
+  }
+  rows.forEach((r, i) => {
+    const y = padT + i * rowH;
+    const cy = y + rowH / 2;
+    const text = r.label.length > 38 ? r.label.slice(0, 37) + "…" : r.label;
+    root.append(svg("rect", { class: `gantt-row${i % 2 ? " odd" : ""}`, x: 0, y, width, height: rowH }),
+      svg("text", { x: 8 + 14 * (r.depth || 0), y: cy, "dominant-baseline": "central", class: `gantt-label${r.kind === "parallel" ? " group" : ""}` }, text, svg("title", {}, r.label)));
+    let mark;
+    if (!r.start) {
+      mark = svg("text", { x: padL + 6, y: cy, "dominant-baseline": "central", class: "gantt-none" }, r.status === "skipped" ? "skipped" : "waiting");
+    } else if (r.kind === "action") {
+      const ax = x(r.start);
+      mark = svg("path", { class: `gantt-action status-${r.status}`, d: `M${ax} ${cy - 7}L${ax + 7} ${cy}L${ax} ${cy + 7}L${ax - 7} ${cy}Z` });
+    } else {
+      const x0 = x(r.start);
+      const x1 = x(r.end || to);
+      mark = svg("rect", { class: `gantt-bar status-${r.status}${r.kind === "parallel" ? " group" : ""}`, x: x0, y: y + (r.kind === "parallel" ? 9 : 6), width: Math.max(3, x1 - x0), height: r.kind === "parallel" ? 10 : rowH - 12, rx: 3 });
+    }
+    mark.append(svg("title", {}, r.title || `${r.label}: ${r.status}`));
+    root.append(r.href && r.start ? svg("a", { href: r.href, class: "gantt-link", "aria-label": r.title || `${r.label}: ${r.status}` }, mark) : mark);
   });
   return root;
 }

@@ -90,6 +90,17 @@ export function fmtAgo(iso) {
   return Math.round(s / 86400) + " d ago";
 }
 
+/** fmtUntil says how far ahead iso is: "in 5 min", "in 3 h", "in 2 d". */
+export function fmtUntil(iso) {
+  if (!iso) return "";
+  const s = (new Date(iso).getTime() - Date.now()) / 1000;
+  if (s < 0) return fmtAgo(iso);
+  if (s < 45) return "in a few seconds";
+  if (s < 3600) return "in " + Math.round(s / 60) + " min";
+  if (s < 86400) return "in " + Math.round(s / 3600) + " h";
+  return "in " + Math.round(s / 86400) + " d";
+}
+
 export function runDurationMs(run) {
   if (!run.startedAt) return undefined;
   const end = run.endedAt ? new Date(run.endedAt) : new Date();
@@ -155,16 +166,28 @@ export function confirmDialog({ title, message, confirmLabel = "Confirm", danger
   ok.textContent = confirmLabel;
   ok.className = danger ? "btn btn-danger" : "btn btn-primary";
   const opener = document.activeElement;
+  const form = $("form", dlg);
+  // The answer is taken from the button (or Esc) at once, not from the
+  // dialog's close event: that event is queued, and a late one would
+  // answer the next question asked with the same dialog.
   return new Promise((resolve) => {
+    let settled = false;
     const done = (value) => {
+      if (settled) return;
+      settled = true;
+      form.removeEventListener("submit", onSubmit);
+      dlg.removeEventListener("cancel", onCancel);
       dlg.removeEventListener("close", onClose);
       if (dlg.open) dlg.close();
       if (opener && opener.isConnected) opener.focus();
       resolve(value);
     };
-    const onClose = () => done(dlg.returnValue === "ok");
+    const onSubmit = (ev) => { ev.preventDefault(); done(!!ev.submitter && ev.submitter.value === "ok"); };
+    const onCancel = (ev) => { ev.preventDefault(); done(false); };
+    const onClose = () => { if (!dlg.open) done(false); };
+    form.addEventListener("submit", onSubmit);
+    dlg.addEventListener("cancel", onCancel);
     dlg.addEventListener("close", onClose);
-    dlg.returnValue = "";
     dlg.showModal();
     $("#confirm-cancel", dlg).focus();
   });

@@ -6,6 +6,9 @@ import { experimentsPage, experimentPage, newExperimentPage } from "./pages/expe
 import { runsPage, runPage } from "./pages/runs.js";
 import { comparePage } from "./pages/compare.js";
 import { proxyPage } from "./pages/proxy.js";
+import { safetyPage } from "./pages/safety.js";
+import { gameDaysPage, gameDayPage, newGameDayPage, gameDayRunPage } from "./pages/gamedays.js";
+import { watchLever, refreshLever } from "./lever.js";
 
 const routes = [
   [/^\/experiments$/, "experiments", (ctx) => experimentsPage(ctx)],
@@ -17,6 +20,12 @@ const routes = [
   [/^\/compare$/, "runs", (ctx) => comparePage(ctx, 0, 0)],
   [/^\/compare\/(\d+)\/(\d+)$/, "runs", (ctx, a, b) => comparePage(ctx, Number(a), Number(b))],
   [/^\/proxy$/, "proxy", (ctx) => proxyPage(ctx)],
+  [/^\/gamedays$/, "gamedays", (ctx) => gameDaysPage(ctx)],
+  [/^\/gamedays\/new$/, "gamedays", (ctx) => newGameDayPage(ctx)],
+  [/^\/gamedays\/(\d+)$/, "gamedays", (ctx, id) => gameDayPage(ctx, Number(id), "overview")],
+  [/^\/gamedays\/(\d+)\/edit$/, "gamedays", (ctx, id) => gameDayPage(ctx, Number(id), "definition")],
+  [/^\/gameday-runs\/(\d+)$/, "gamedays", (ctx, rid) => gameDayRunPage(ctx, Number(rid))],
+  [/^\/safety$/, "safety", (ctx) => safetyPage(ctx)],
 ];
 
 let current = null; // the AbortController of the page on screen
@@ -55,6 +64,7 @@ async function route() {
   shownHash = location.hash;
   leaveGuard = null;
   const { path, query } = parseHash();
+  if (!firstRender) refreshLever();
   const view = $("#view");
   const page = el("div", { class: "page" });
   view.replaceChildren(page);
@@ -155,6 +165,7 @@ function showTokenState(set) {
 
 onTokenNeeded(askToken);
 onTokenChange(showTokenState);
+onTokenChange(() => refreshLever());
 showTokenState(hasToken());
 $("#token-forget").addEventListener("click", () => {
   forgetToken();
@@ -176,3 +187,4 @@ $(".skip-link").addEventListener("click", (ev) => {
 window.addEventListener("hashchange", onHashChange);
 if (!location.hash) history.replaceState(null, "", "#/experiments");
 route();
+watchLever();

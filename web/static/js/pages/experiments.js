@@ -6,6 +6,7 @@ import { el, $, fmtAgo, fmtPct, statusBadge, verdictBadge, confirmDialog, toast,
 import { lineChart, short } from "../charts.js";
 import { createEditor } from "../editor.js";
 import { pageHeader, card, emptyState, runsTable, loadReports, startRun, errorRatio, uid } from "./common.js";
+import { scheduleCard, nextFireCell } from "./schedule.js";
 
 let searchText = "";
 
@@ -77,7 +78,7 @@ function experimentRow(ctx, e, run, removed) {
       ? [el("a", { href: `#/runs/${run.id}`, class: "run-link" }, statusBadge(run.status), el("span", { class: "muted small" }, ` #${run.id} · ${fmtAgo(run.startedAt || run.createdAt)}`))]
       : el("span", { class: "muted" }, "never run")),
     el("td", {}, run && run.verdict ? verdictBadge(run.verdict) : el("span", { class: "muted" }, "—")),
-    el("td", { class: "muted next-col", title: "Schedules are not available yet" }, "—"),
+    el("td", { class: "next-col" }, nextFireCell(e.schedule)),
     el("td", { class: "row-actions" },
       el("button", { type: "button", class: "btn btn-small btn-primary run-now", "aria-label": `Run ${e.name} now`, onclick: (ev) => runNow(ctx, e, ev.currentTarget) }, icon("play"), "Run"),
       el("a", { href: `#/experiments/${e.id}/edit`, class: "icon-btn", title: "Edit", "aria-label": `Edit ${e.name}` }, icon("edit")),
@@ -154,9 +155,13 @@ export async function experimentPage(ctx, id, tab) {
 }
 
 async function historyTab(ctx, exp, body) {
-  const list = await get(`/runs?experiment=${exp.id}&limit=100`, ctx);
+  const [list, fires] = await Promise.all([
+    get(`/runs?experiment=${exp.id}&limit=100`, ctx),
+    exp.schedule ? get(`/experiments/${exp.id}/fires?limit=20`, ctx) : null,
+  ]);
+  if (exp.schedule) body.append(scheduleCard(exp.schedule, fires, { what: "run", runHref: (id) => `#/runs/${id}` }));
   if (!list.items.length) {
-    body.append(emptyState("No runs yet", "\u201cRun now\u201d starts one; its report lands here."));
+    body.append(emptyState("No runs yet", exp.schedule ? "\u201cRun now\u201d starts one, and so does the schedule; their reports land here." : "\u201cRun now\u201d starts one; its report lands here."));
     return;
   }
   const reports = await loadReports(list.items, { limit: 20, signal: ctx.signal });

@@ -80,6 +80,8 @@ function subline(run) {
     el("span", {}, "seed ", el("code", {}, String(run.seed))),
     run.startedAt ? el("span", {}, "started ", fmtTime(run.startedAt)) : el("span", {}, "queued ", fmtTime(run.createdAt)),
     run.startedAt ? el("span", { id: "run-elapsed" }, (isActive(run.status) ? "running for " : "took ") + fmtDuration(runDurationMs(run))) : null,
+    run.gameDayRunId ? el("span", { id: "run-gameday" }, run.gameDayStep ? ["step ", el("code", {}, run.gameDayStep), " of "] : "part of ",
+      el("a", { href: `#/gameday-runs/${run.gameDayRunId}` }, `game-day run #${run.gameDayRunId}`)) : null,
   ].filter(Boolean);
   const out = [];
   bits.forEach((b, i) => { if (i) out.push(el("span", { class: "sep", "aria-hidden": "true" }, "·")); out.push(b); });
@@ -234,11 +236,12 @@ function reportView(run) {
         el("div", { id: "timeline-chart", class: "chart-box" }, lineChart([
           { name: "p50", points: (r.timeline || []).map((p) => [p.elapsedMs / 1000, p.p50Ms]) },
           { name: "p99", points: (r.timeline || []).map((p) => [p.elapsedMs / 1000, p.p99Ms]) },
-        ], { label: "Latency over time (rolling p50 and p99)", yFormat: msAxis, xFormat: (s) => s.toFixed(s < 10 ? 1 : 0) + " s", height: 210 })),
+        ], { label: "Latency over time (rolling p50 and p99)" + actionsSummary(r), yFormat: msAxis, xFormat: (s) => s.toFixed(s < 10 ? 1 : 0) + " s", height: 210, ...actionMarks(r) })),
         el("div", { id: "qps-chart", class: "chart-box" }, lineChart([
           { name: "qps", points: (r.timeline || []).map((p) => [p.elapsedMs / 1000, p.qps]), color: 2 },
-        ], { label: "Throughput over time", xFormat: (s) => s.toFixed(s < 10 ? 1 : 0) + " s", xTitle: "elapsed", height: 190 }))),
-      { note: "sampled about once a second" })),
+        ], { label: "Throughput over time" + actionsSummary(r), xFormat: (s) => s.toFixed(s < 10 ? 1 : 0) + " s", xTitle: "elapsed", height: 190, ...actionMarks(r) })),
+        actionsTable(r)),
+      { note: (r.actions || []).length ? "sampled about once a second; container actions marked" : "sampled about once a second" })),
     injection(r),
     proxyCounters(r.proxy),
     card("Exports and details", el("div", { class: "details-grid" },
@@ -254,6 +257,64 @@ function reportView(run) {
 }
 
 const fact = (k, v) => el("div", {}, el("dt", {}, k), el("dd", {}, v));
+
+// ---- container actions --------------------------------------------------------
+
+const actionLabel = (a) => `${a.action} ${a.target}`;
+
+// actionsSummary adds the actions to a chart's accessible name.
+function actionsSummary(r) {
+  const acts = r.actions || [];
+  if (!acts.length) return "";
+  return `, with container actions: ${acts.map((a) => `${actionLabel(a)} at ${fmtDuration(a.atMs)}${a.ok ? "" : " (failed)"}`).join(", ")}`;
+}
+
+// DOWN and UP pair the actions that take a container away and bring it back.
+const DOWN = { pause: "paused", stop: "stopped", kill: "killed" };
+const UP = { unpause: ["pause"], start: ["stop", "kill"] };
+
+/**
+ * actionMarks turns a report's container actions into chart markers (one
+ * per action, at its time on the timeline) and shaded spans for the time
+ * a container was paused, stopped or killed.
+ */
+function actionMarks(r) {
+  const acts = [...(r.actions || [])].sort((a, b) => a.atMs - b.atMs);
+  const markers = acts.map((a) => ({
+    x: a.atMs / 1000,
+    label: actionLabel(a) + (a.ok ? "" : " (failed)"),
+    failed: !a.ok,
+    title: `${actionLabel(a)} at ${fmtDuration(a.atMs)} (planned at ${a.at})${a.ok ? "" : ` — failed: ${a.error}`}`,
+  }));
+  const spans = [];
+  const down = new Map(); // target → the action that took it down
+  for (const a of acts) {
+    if (!a.ok) continue;
+    if (DOWN[a.action] && !down.has(a.target)) down.set(a.target, a);
+    const d = down.get(a.target);
+    if (d && UP[a.action] && UP[a.action].includes(d.action)) {
+      spans.push({ from: d.atMs / 1000, to: a.atMs / 1000, title: `${a.target} ${DOWN[d.action]} from ${fmtDuration(d.atMs)} to ${fmtDuration(a.atMs)}` });
+      down.delete(a.target);
+    }
+  }
+  const end = Math.max(0, ...(r.timeline || []).map((p) => p.elapsedMs), r.durationMs || 0);
+  for (const [target, d] of down) spans.push({ from: d.atMs / 1000, to: end / 1000, title: `${target} ${DOWN[d.action]} from ${fmtDuration(d.atMs)} to the end of the load` });
+  return { markers, spans };
+}
+
+function actionsTable(r) {
+  const acts = r.actions || [];
+  if (!acts.length) return null;
+  return el("div", {},
+    el("h3", {}, "Container actions"),
+    table(["Planned", ["Happened", "num"], "Action", "Container", "Result"], acts.map((a) => el("tr", { class: a.ok ? "" : "row-bad", dataset: { action: a.action } },
+      el("td", {}, el("code", {}, a.at)),
+      num(fmtDuration(a.atMs)),
+      el("td", {}, el("strong", {}, a.action)),
+      el("td", {}, el("code", {}, a.target)),
+      el("td", {}, a.ok ? el("span", { class: "verdict verdict-pass" }, "ok") : [el("span", { class: "verdict verdict-fail" }, "failed"), " ", el("span", { class: "action-error" }, a.error || "")]))),
+    { id: "actions", cls: "compact", caption: "Container actions" }));
+}
 
 function codesTable(r) {
   const entries = Object.entries(r.codes || {}).sort((a, b) => a[0].localeCompare(b[0], undefined, { numeric: true }));
