@@ -242,8 +242,9 @@ func TestResolveGameDayActions(t *testing.T) {
 }
 
 // TestShippedGameDays parses and resolves every game day under
-// scenarios/gamedays/, and checks that none of those files is taken for an
-// example experiment.
+// scenarios/gamedays/ (by file) and the stored examples under
+// scenarios/gamedays/stored/ (by experiment name), and checks that no game
+// day is taken for an example experiment.
 func TestShippedGameDays(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("gamedays", "*-gameday.yaml"))
 	if err != nil || len(files) == 0 {
@@ -273,9 +274,29 @@ func TestShippedGameDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	byName := map[string]string{}
 	for _, ex := range examples {
-		if strings.Contains(ex.File, "/") || strings.Contains(ex.Name, "gameday") || strings.Contains(ex.Name, "steady-state") {
+		if strings.Contains(ex.File, "/") || strings.Contains(ex.Name, "gameday") {
 			t.Errorf("example %s (%s) comes from the game days", ex.File, ex.Name)
+		}
+		byName[ex.Name] = string(ex.Source)
+	}
+
+	// The stored examples name the example experiments.
+	stored, err := scenarios.GameDayExamples()
+	if err != nil || len(stored) == 0 {
+		t.Fatalf("stored game-day examples: %d, %v", len(stored), err)
+	}
+	for _, ex := range stored {
+		gd, err := scenarios.ParseGameDay(ex.Source)
+		if err != nil {
+			t.Fatalf("%s: %v", ex.File, err)
+		}
+		if ex.Name != gd.Metadata.Name || ex.Description == "" {
+			t.Errorf("%s: name %q, description %q", ex.File, ex.Name, ex.Description)
+		}
+		if _, err := scenarios.ResolveGameDay(gd, loader(byName)); err != nil {
+			t.Errorf("%s: %v", ex.File, err)
 		}
 	}
 }

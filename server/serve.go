@@ -152,8 +152,8 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	return g.Run()
 }
 
-// loadExamples stores the shipped examples into an empty database so the
-// first screen is not empty.
+// loadExamples stores the shipped example experiments and game days into
+// an empty database so the first screens are not empty.
 func loadExamples(ctx context.Context, db *store.DB, log *slog.Logger) error {
 	_, total, err := db.ListExperiments(ctx, store.Page{Limit: 1})
 	if err != nil {
@@ -173,5 +173,16 @@ func loadExamples(ctx context.Context, db *store.DB, log *slog.Logger) error {
 		}
 	}
 	log.Info("loaded example experiments", "count", len(examples))
+	gameDays, err := scenarios.GameDayExamples()
+	if err != nil {
+		return err
+	}
+	for _, ex := range gameDays {
+		g := &store.GameDay{Name: ex.Name, Description: ex.Description, Source: string(ex.Source), Format: "yaml"}
+		if err := db.CreateGameDay(ctx, g); err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("server: load example game day %s: %w", ex.File, err)
+		}
+	}
+	log.Info("loaded example game days", "count", len(gameDays))
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"fortio.org/fortio/fhttp"
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/store"
 )
@@ -268,6 +269,31 @@ func TestExperimentLifecycleAndRunThroughAPI(t *testing.T) {
 	c.json("GET", "/api/v1/experiments", "", nil, 200, &list)
 	if list.Total != examples+1 {
 		t.Errorf("after restart %d experiments, want %d (examples are not loaded twice)", list.Total, examples+1)
+	}
+}
+
+// TestExampleGameDayRunsOnAFreshServer checks that a fresh server loads
+// the shipped game day beside the example experiments it names, and that
+// it runs through and passes.
+func TestExampleGameDayRunsOnAFreshServer(t *testing.T) {
+	base, _ := startServer(t, server.Config{DB: filepath.Join(t.TempDir(), "faultline.db"), LoadExamples: true})
+	c := client{t: t, base: base}
+	var list struct {
+		Items []gameDayAPIDoc `json:"items"`
+		Total int64           `json:"total"`
+	}
+	c.json("GET", "/api/v1/gamedays", "", nil, 200, &list)
+	examples, err := scenarios.GameDayExamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list.Total != int64(len(examples)) || list.Items[0].Name != "httpbin-gameday" || list.Items[0].Schedule == nil {
+		t.Fatalf("game days on a fresh server = %+v", list)
+	}
+	run := startGameDay(t, c, list.Items[0].ID)
+	got := waitGameDay(t, c, run.ID, time.Minute, ended)
+	if got.Status != "succeeded" || got.Verdict != "pass" || got.Report == nil || len(got.Report.Steps) != 4 || got.Report.SteadyStateAfter == nil {
+		t.Fatalf("example game day = %s %s (%s), report %+v", got.Status, got.Verdict, got.Reason, got.Report)
 	}
 }
 

@@ -113,7 +113,7 @@ func TestDashboardGameDays(t *testing.T) {
 	base := startServer(t, server.Config{})
 	b := newBrowser(t, base)
 
-	steady, err := os.ReadFile(filepath.Join("..", "scenarios", "gamedays", "httpbin-steady-state.yaml"))
+	steady, err := os.ReadFile(filepath.Join("..", "scenarios", "httpbin-steady-state.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
