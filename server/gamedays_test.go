@@ -85,15 +85,17 @@ type gameDayAPIRun struct {
 }
 
 type gameDayAPIStep struct {
-	ID      string           `json:"id"`
-	Kind    string           `json:"kind"`
-	Name    string           `json:"name"`
-	Path    string           `json:"path"`
-	Status  string           `json:"status"`
-	Verdict string           `json:"verdict"`
-	RunID   *int64           `json:"runId"`
-	Report  json.RawMessage  `json:"report"`
-	Steps   []gameDayAPIStep `json:"steps"`
+	ID        string           `json:"id"`
+	Kind      string           `json:"kind"`
+	Name      string           `json:"name"`
+	Path      string           `json:"path"`
+	Status    string           `json:"status"`
+	Verdict   string           `json:"verdict"`
+	StartedAt time.Time        `json:"startedAt"`
+	EndedAt   time.Time        `json:"endedAt"`
+	RunID     *int64           `json:"runId"`
+	Report    json.RawMessage  `json:"report"`
+	Steps     []gameDayAPIStep `json:"steps"`
 }
 
 type gameDayAPIDoc struct {
@@ -268,11 +270,20 @@ func TestGameDayRunsThroughTheAPI(t *testing.T) {
 			continue
 		}
 		var se struct {
-			Start bool           `json:"start"`
-			Step  gameDayAPIStep `json:"step"`
+			Start  bool           `json:"start"`
+			Step   gameDayAPIStep `json:"step"`
+			Parent *string        `json:"parent"`
 		}
 		if err := json.Unmarshal([]byte(ev.data), &se); err != nil {
 			t.Fatalf("step event %s: %v", ev.data, err)
+		}
+		// The event names the parallel group a step belongs to.
+		wantParent := ""
+		if strings.HasPrefix(se.Step.ID, "spec.steps[2].parallel[") {
+			wantParent = "spec.steps[2]"
+		}
+		if se.Parent == nil || *se.Parent != wantParent {
+			t.Errorf("step event of %s has parent %v, want %q", se.Step.ID, se.Parent, wantParent)
 		}
 		if se.Start && se.Step.RunID != nil {
 			starts[se.Step.ID] = *se.Step.RunID
@@ -629,6 +640,89 @@ spec:
 	}
 }
 
+// validation is the answer of POST /validate.
+type validation struct {
+	Valid    bool `json:"valid"`
+	Problems []struct {
+		Severity string `json:"severity"`
+		Document string `json:"document"`
+		Path     string `json:"path"`
+		Line     int    `json:"line"`
+		Message  string `json:"message"`
+	} `json:"problems"`
+}
+
+// POST /validate checks a game day as saving it would, each problem at
+// its line: the document itself, then the stored experiments it names
+// (an unknown one, a steady state that injects faults), and the warning
+// about an unsigned webhook. Nothing is stored.
+func TestValidateChecksAGameDayAsSavingWould(t *testing.T) {
+	base, _ := startServer(t, server.Config{})
+	c := client{t: t, base: base}
+	storeExperiments(t, c, steadyHTTPBin, abortExperiment)
+	validate := func(src string) validation {
+		t.Helper()
+		var v validation
+		body, err := json.Marshal(map[string]string{"source": src}) // as the dashboard's editor sends it
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.json("POST", "/api/v1/validate", "application/json", body, 200, &v)
+		return v
+	}
+	if v := validate(apiGameDay); !v.Valid || len(v.Problems) != 0 {
+		t.Errorf("a game day of stored experiments: %+v", v)
+	}
+	type want struct {
+		path string
+		line int
+		text string
+	}
+	for _, tc := range []struct {
+		name  string
+		src   string
+		valid bool
+		want  []want
+	}{
+		{"unknown experiments, at the lines that name them",
+			strings.NewReplacer("steadyState: steady-httpbin", "steadyState: missing", "  - experiment: e2e-abort\n", "  - experiment: nope\n").Replace(apiGameDay), false,
+			[]want{{"spec.steadyState", 6, "missing: no experiment by that name is stored"}, {"spec.steps[0].experiment", 8, "nope: no experiment by that name is stored"}}},
+		{"an unknown experiment inside a parallel group",
+			strings.Replace(apiGameDay, "{experiment: e2e-abort}", "{experiment: gone}", 1), false,
+			[]want{{"spec.steps[2].parallel[0].experiment", 10, "gone"}}},
+		{"a steady state that injects faults",
+			strings.Replace(apiGameDay, "steadyState: steady-httpbin", "steadyState: e2e-abort", 1), false,
+			[]want{{"spec.steadyState", 6, "must inject no faults"}}},
+		{"a field the document does not have",
+			strings.Replace(apiGameDay, "  steps:\n", "  stepz: 1\n  steps:\n", 1), false,
+			[]want{{"spec.stepz", 7, ""}}},
+		{"a webhook the server cannot sign is a warning",
+			apiGameDay + "  notify:\n    webhook: {url: \"http://127.0.0.1:9/hook\"}\n", true,
+			[]want{{"spec.notify.webhook", 12, "unsigned"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := validate(tc.src)
+			if v.Valid != tc.valid || len(v.Problems) != len(tc.want) {
+				t.Fatalf("validation = %+v, want valid %v and %d problems", v, tc.valid, len(tc.want))
+			}
+			for i, w := range tc.want {
+				p := v.Problems[i]
+				if p.Path != w.path || p.Line != w.line || !strings.Contains(p.Message, w.text) || p.Document != "GameDay api-day" {
+					t.Errorf("problem %d = %+v, want %s at line %d saying %q", i, p, w.path, w.line, w.text)
+				}
+			}
+		})
+	}
+	// A YAML syntax error is a problem at its line, as for an experiment.
+	if v := validate("apiVersion: faultline.dev/v1alpha1\nkind: GameDay\nspec: [\n"); v.Valid || len(v.Problems) == 0 || v.Problems[0].Line == 0 {
+		t.Errorf("a syntax error: %+v", v)
+	}
+	var list struct{ Total int64 }
+	if c.json("GET", "/api/v1/gamedays", "", nil, 200, &list); list.Total != 0 {
+		t.Errorf("%d game days stored by validation", list.Total)
+	}
+}
+
 func TestOpenAPICoversTheGameDayRoutes(t *testing.T) {
 	base, _ := startServer(t, server.Config{})
 	c := client{t: t, base: base}
@@ -646,6 +740,7 @@ func TestOpenAPICoversTheGameDayRoutes(t *testing.T) {
 		{"POST", "/api/v1/gamedays/{id}/runs"}, {"GET", "/api/v1/gamedays/{id}/runs"}, {"GET", "/api/v1/gamedays/{id}/fires"},
 		{"GET", "/api/v1/gameday-runs/{rid}"}, {"POST", "/api/v1/gameday-runs/{rid}/stop"},
 		{"GET", "/api/v1/gameday-runs/{rid}/events"}, {"GET", "/api/v1/gameday-runs/{rid}/junit.xml"},
+		{"GET", "/api/v1/gamedays/{id}/calendar"}, {"GET", "/api/v1/experiments/{id}/calendar"},
 	} {
 		item := doc.Paths.Find(route.path)
 		if item == nil || item.GetOperation(route.method) == nil {
@@ -803,9 +898,10 @@ spec:
 	var r runJSON
 	c.json("GET", fmt.Sprintf("/api/v1/runs/%d", *exp.RunID), "", nil, 200, &r)
 	var rep struct {
-		Errors  int64            `json:"errors"`
-		Codes   map[string]int64 `json:"codes"`
-		Actions []struct {
+		StartedAt time.Time        `json:"startedAt"`
+		Errors    int64            `json:"errors"`
+		Codes     map[string]int64 `json:"codes"`
+		Actions   []struct {
 			At     string  `json:"at"`
 			AtMs   float64 `json:"atMs"`
 			Action string  `json:"action"`
@@ -821,6 +917,14 @@ spec:
 	}
 	if at := rep.Actions[0].AtMs; at < 1000 || at > 1500 {
 		t.Errorf("pause at %.0f ms, want about 1000", at)
+	}
+	// Each action step happened when the run took its action: the run's
+	// start plus the action's time on the run's timeline.
+	for i, a := range []gameDayAPIStep{pause, unpause} {
+		want := rep.StartedAt.Add(time.Duration(rep.Actions[i].AtMs * float64(time.Millisecond)))
+		if d := a.StartedAt.Sub(want); d < -time.Millisecond || d > time.Millisecond || !a.EndedAt.Equal(a.StartedAt) {
+			t.Errorf("action step %s from %v to %v, want at %v (the run's start %v plus %.1f ms)", a.ID, a.StartedAt, a.EndedAt, want, rep.StartedAt, rep.Actions[i].AtMs)
+		}
 	}
 	if rep.Errors == 0 || rep.Codes["200"] == 0 {
 		t.Errorf("errors %d, codes %v: want timeouts during the pause and 200s around it", rep.Errors, rep.Codes)

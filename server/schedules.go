@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/api"
 	"github.com/faultline/faultline/server/scheduler"
 	"github.com/faultline/faultline/server/store"
 )
@@ -96,4 +97,38 @@ func nextFires(s *scenarios.Schedule, from time.Time, n int) []time.Time {
 		return nil
 	}
 	return times
+}
+
+// calendar gives the API a schedule laid out over [from, to): the
+// scheduler's own times and blackout windows. A nil or turned-off
+// schedule lays out nothing once the range is checked.
+func calendar(s *scenarios.Schedule, from, to time.Time) (*api.Calendar, error) {
+	if !s.IsEnabled() {
+		if err := scheduler.CheckRange(from, to); err != nil {
+			return nil, err
+		}
+		loc := time.UTC
+		if s != nil {
+			if l, err := s.Location(); err == nil {
+				loc = l
+			}
+		}
+		return &api.Calendar{From: from.In(loc), To: to.In(loc)}, nil
+	}
+	c, err := schedulerSpec(s).Calendar(from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.Calendar{From: c.From, To: c.To, Truncated: c.Truncated,
+		Fires: make([]api.CalendarFire, len(c.Fires)), Hours: make([]api.CalendarHour, len(c.Hours)), Blackouts: make([]api.CalendarBlackout, len(c.Blackouts))}
+	for i, f := range c.Fires {
+		out.Fires[i] = api.CalendarFire{At: f.At, Skipped: f.Skipped, Reason: f.Reason}
+	}
+	for i, h := range c.Hours {
+		out.Hours[i] = api.CalendarHour{Start: h.Start, Fires: h.Fires, Skipped: h.Skipped}
+	}
+	for i, b := range c.Blackouts {
+		out.Blackouts[i] = api.CalendarBlackout{From: b.From, To: b.To, Window: b.Window}
+	}
+	return out, nil
 }

@@ -89,6 +89,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		Runs:                 manager,
 		Fires:                db,
 		NextFires:            nextFires,
+		Calendar:             calendar,
 		OnExperimentsChanged: sched.Notify,
 		OnGameDaysChanged:    sched.Notify,
 		Admit:                func(doc *scenarios.Document) error { return engine.Admit(doc, allow, cfg.Limits) },

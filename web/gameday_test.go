@@ -181,30 +181,51 @@ spec:
 		name string
 		fn   func(t *testing.T, b *browser)
 	}{
-		{"an unknown experiment is refused at its line", func(t *testing.T, b *browser) {
+		{"an unknown experiment is marked at its line as it is typed, and not saved", func(t *testing.T, b *browser) {
 			b.do(chromedp.Navigate(base + "/ui/#/gamedays"))
 			b.waitJS("the empty list", `document.querySelector("h1")?.textContent === "Game days" && !!document.querySelector(".empty")`, 10*time.Second)
 			b.do(chromedp.Click(chromedp.ID("new-gameday")))
 			b.waitJS("the editor", `document.getElementById("yaml")?.value.includes("kind: GameDay") && document.querySelectorAll("#experiment-names .chip").length === 3`, 10*time.Second)
 			b.checkNames()
-			b.expectFailures("/api/v1/gamedays") // the refused save answers 422
+			b.expectFailures("/api/v1/gamedays") // the refusals below answer 409 (Run now, a name clash)
+			lineOf := func(doc, text string) int {
+				for i, l := range strings.Split(doc, "\n") {
+					if strings.Contains(l, text) {
+						return i + 1
+					}
+				}
+				t.Fatalf("no line holds %q", text)
+				return 0
+			}
+			// The template names experiments this server does not store:
+			// checked as soon as the editor opens, each at its line.
+			b.waitJS("the template's unknown experiments marked", `document.getElementById("validation-status").dataset.state === "invalid"`, 10*time.Second)
+			tmpl := evalJS[string](b, `document.getElementById("yaml").value`)
+			if got, want := evalJS[string](b, `[...document.querySelectorAll(".editor-gutter .ln.error")].map(e => e.textContent).join()`),
+				fmt.Sprintf("%d,%d", lineOf(tmpl, "- experiment: httpbin-abort"), lineOf(tmpl, "- experiment: httpbin-delay")); !strings.HasPrefix(got, want) {
+				t.Errorf("the template's errors are marked at lines %q, want the unknown experiments' lines starting %s", got, want)
+			}
+			// Typed: an unknown steady state is marked at its line before any save.
 			bad := gameDay("no-such-experiment")
 			b.setValue("yaml", bad)
-			b.do(chromedp.Click(chromedp.ID("save")))
-			line := 0
-			for i, l := range strings.Split(bad, "\n") {
-				if strings.Contains(l, "steadyState: no-such-experiment") {
-					line = i + 1
-				}
-			}
-			b.waitJS("the error at the steady state's line", fmt.Sprintf(
+			line := lineOf(bad, "steadyState: no-such-experiment")
+			b.waitJS("the error at the steady state's line, as typed", fmt.Sprintf(
 				`[...document.querySelectorAll(".editor-gutter .ln.error")].map(e => e.textContent).join() === "%d"`, line), 10*time.Second)
-			msg := evalJS[string](b, `document.getElementById("save-message").textContent`)
-			if !strings.Contains(msg, "spec.steadyState") || !strings.Contains(msg, "no-such-experiment") {
-				t.Errorf("save message %q does not name the field and the experiment", msg)
+			if got := evalJS[string](b, fmt.Sprintf(`document.querySelector('.editor-marks .mark-msg.error[data-line="%d"]')?.textContent ?? ""`, line)); !strings.Contains(got, "spec.steadyState") || !strings.Contains(got, "no experiment by that name is stored") {
+				t.Errorf("the message at line %d reads %q", line, got)
 			}
 			if got := evalJS[string](b, `document.querySelector("#problems li")?.dataset.path ?? ""`); got != "spec.steadyState" {
 				t.Errorf("problem listed for %q, want spec.steadyState", got)
+			}
+			if got := evalJS[string](b, `document.getElementById("validation-status").textContent`); !strings.HasPrefix(got, "1 error") {
+				t.Errorf("status %q, want 1 error", got)
+			}
+			// Saving it is refused in the page, naming the field and the experiment.
+			b.do(chromedp.Click(chromedp.ID("save")))
+			b.waitJS("the refusal", `!document.getElementById("save-message").hidden`, 10*time.Second)
+			msg := evalJS[string](b, `document.getElementById("save-message").textContent`)
+			if !strings.Contains(msg, "spec.steadyState") || !strings.Contains(msg, "no-such-experiment") || !strings.Contains(msg, fmt.Sprintf("line %d", line)) {
+				t.Errorf("save message %q does not name the line, the field and the experiment", msg)
 			}
 			var list struct{ Total int }
 			getJSON(t, base+"/api/v1/gamedays", "", &list)

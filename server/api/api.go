@@ -62,6 +62,11 @@ type Config struct {
 	// NextFires computes a schedule's next n times after from; nil leaves
 	// nextFires out of the experiment JSON.
 	NextFires func(s *scenarios.Schedule, from time.Time, n int) []time.Time
+	// Calendar lays a schedule out over [from, to) for the calendar
+	// routes, which are left out when it is nil. A nil or turned-off
+	// schedule lays out nothing, but its range is checked all the same: a
+	// refused range is an error whose FieldPath is "from" or "to".
+	Calendar func(s *scenarios.Schedule, from, to time.Time) (*Calendar, error)
 	// OnExperimentsChanged, when set, learns that an experiment was
 	// created, updated or deleted (the scheduler re-reads them). It must
 	// not block.
@@ -148,6 +153,9 @@ func New(cfg Config) http.Handler {
 	v1.GET("/runs/:id/junit.xml", h.exportJUnit)
 	v1.GET("/runs/:id/histogram.csv", h.exportCSV)
 	v1.GET("/experiments/:id/fires", h.listFires)
+	if cfg.Calendar != nil {
+		v1.GET("/experiments/:id/calendar", h.experimentCalendar)
+	}
 	if cfg.GameDayStore != nil && cfg.GameDayRuns != nil && cfg.GameDays != nil && cfg.GameDayLive != nil {
 		v1.GET("/gamedays", h.listGameDays)
 		v1.POST("/gamedays", h.createGameDay)
@@ -157,6 +165,9 @@ func New(cfg Config) http.Handler {
 		v1.POST("/gamedays/:id/runs", h.startGameDay)
 		v1.GET("/gamedays/:id/runs", h.listGameDayRuns)
 		v1.GET("/gamedays/:id/fires", h.listGameDayFires)
+		if cfg.Calendar != nil {
+			v1.GET("/gamedays/:id/calendar", h.gameDayCalendar)
+		}
 		v1.GET("/gameday-runs/:rid", h.getGameDayRun)
 		v1.POST("/gameday-runs/:rid/stop", h.stopGameDayRun)
 		v1.GET("/gameday-runs/:rid/events", h.gameDayRunEvents)

@@ -247,20 +247,36 @@ func (h *handlers) readGameDay(c *gin.Context) (*store.GameDay, scenarios.Proble
 	if err != nil {
 		return nil, nil, err
 	}
+	gd, warnings, err := h.checkGameDay(c.Request.Context(), src)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := &store.GameDay{Name: gd.Metadata.Name, Description: gd.Metadata.Description, Source: string(src), Format: format}
+	return g, warnings, nil
+}
+
+// checkGameDay parses a GameDay document and resolves the experiments it
+// names against the stored ones, admitted by the safety policy, as saving
+// does (without game days configured, it only parses); POST /validate
+// checks a game day with it too. A bad document is a
+// *scenarios.InvalidError; the warnings include deliveries to a webhook
+// that the server cannot sign.
+func (h *handlers) checkGameDay(ctx context.Context, src []byte) (*scenarios.GameDay, scenarios.Problems, error) {
 	gd, err := scenarios.ParseGameDay(src)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := h.cfg.GameDays.Check(c.Request.Context(), gd); err != nil {
-		return nil, nil, err
+	if h.cfg.GameDays != nil {
+		if err := h.cfg.GameDays.Check(ctx, gd); err != nil {
+			return nil, nil, err
+		}
 	}
 	warnings := gd.Warnings
 	if n := gd.Spec.Notify; n != nil && n.Webhook != nil && !h.cfg.WebhookSigned {
 		warnings = append(warnings, scenarios.Problem{Severity: scenarios.SeverityWarning, Document: "GameDay " + gd.Metadata.Name,
 			Path: "spec.notify.webhook", Message: unsignedWarning})
 	}
-	g := &store.GameDay{Name: gd.Metadata.Name, Description: gd.Metadata.Description, Source: string(src), Format: format}
-	return g, warnings, nil
+	return gd, warnings, nil
 }
 
 func conflictGameDayName(err error, name string) error {
@@ -412,7 +428,8 @@ func (h *handlers) gameDayRunJUnit(c *gin.Context) {
 
 // gameDayRunEvents streams a game-day run as server-sent events: "state"
 // with the run and its report so far, a "step" event per step start and
-// end ({start, step}), then "end" with the run as stored. A run that
+// end ({start, step, parent}, parent the ID of the parallel group the
+// step belongs to or ""), then "end" with the run as stored. A run that
 // already ended gets "state" and "end" at once.
 func (h *handlers) gameDayRunEvents(c *gin.Context) {
 	id, err := idParam(c, "rid")

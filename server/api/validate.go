@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -24,14 +25,21 @@ type validateJSON struct {
 	Problems scenarios.Problems `json:"problems"`
 }
 
-// validate checks a document the way POST /experiments would, without
-// storing it: scenarios.Lint, then the server's admission policy. A bad
-// document is still a 200; only a bad request (too large, wrong media type,
-// no token) is an error. The dashboard's editor calls it as the user types.
+// validate checks a document the way saving it would, without storing
+// it. An experiment stream gets scenarios.Lint, then the server's
+// admission policy; a stream holding a GameDay is parsed as a game day and
+// the experiments it names are resolved against the stored ones (see
+// checkGameDay). A bad document is still a 200; only a bad request (too
+// large, wrong media type, no token) is an error. The dashboard's editors
+// call it as the user types.
 func (h *handlers) validate(c *gin.Context) {
 	src, err := readSource(c)
 	if err != nil {
 		writeError(c, h.log, err)
+		return
+	}
+	if holdsGameDay(src) {
+		h.validateGameDay(c, src)
 		return
 	}
 	problems := scenarios.Lint(src)
@@ -46,6 +54,51 @@ func (h *handlers) validate(c *gin.Context) {
 		problems = scenarios.Problems{}
 	}
 	c.JSON(http.StatusOK, validateJSON{Valid: len(problems.Errors()) == 0, Problems: problems})
+}
+
+// validateGameDay answers POST /validate for a game-day document: every
+// problem saving it would meet, each at its line.
+func (h *handlers) validateGameDay(c *gin.Context, src []byte) {
+	_, warnings, err := h.checkGameDay(c.Request.Context(), src)
+	var (
+		invalid  *scenarios.InvalidError
+		problems scenarios.Problems
+	)
+	switch {
+	case errors.As(err, &invalid):
+		problems = append(append(problems, invalid.Problems...), invalid.Warnings...)
+	case err != nil:
+		writeError(c, h.log, err)
+		return
+	default:
+		problems = append(problems, warnings...)
+	}
+	for i, p := range problems {
+		if p.Line == 0 && p.Path != "" {
+			kind, name, _ := strings.Cut(p.Document, " ")
+			problems[i].Line = fieldLine(src, kind, name, p.Path)
+		}
+	}
+	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+	if problems == nil {
+		problems = scenarios.Problems{}
+	}
+	c.JSON(http.StatusOK, validateJSON{Valid: len(problems.Errors()) == 0, Problems: problems})
+}
+
+// holdsGameDay reports whether a stream holds a document of kind GameDay
+// (as far as it reads: the documents before a syntax error count).
+func holdsGameDay(src []byte) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	for {
+		var n yaml.Node
+		if dec.Decode(&n) != nil {
+			return false
+		}
+		if len(n.Content) > 0 && scalar(lookup(n.Content[0], "kind")) == scenarios.KindGameDay {
+			return true
+		}
+	}
 }
 
 // readSource reads the document in the body as POST /experiments takes it:

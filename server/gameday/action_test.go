@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/gameday"
@@ -22,9 +23,13 @@ spec:
   actions: [{at: 1s, container: httpbin, action: pause}]
 `
 
+// loadStart is when every run of the recordingExecutor starts.
+var loadStart = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+
 // recordingExecutor is an Executor that runs nothing: it records what it
 // was asked, numbers the runs, and reports every action due before the
-// load's 3 s as taken (a kill fails, as a container that is gone would).
+// load's 3 s as taken 25 ms after it was due (a kill fails, as a
+// container that is gone would).
 type recordingExecutor struct {
 	mu   sync.Mutex
 	next int64
@@ -38,12 +43,12 @@ func (x *recordingExecutor) Execute(ctx context.Context, req gameday.Request) (g
 	x.reqs[req.Step] = req
 	x.mu.Unlock()
 	req.Started(id)
-	rep := &report.Report{Experiment: req.Doc.Name(), Status: report.StatusSucceeded, Verdict: report.VerdictPass}
+	rep := &report.Report{Experiment: req.Doc.Name(), Status: report.StatusSucceeded, Verdict: report.VerdictPass, StartedAt: loadStart}
 	for _, a := range append(append([]scenarios.ContainerAction(nil), req.Doc.Experiment.Spec.Actions...), req.Actions...) {
 		if a.At.D().Seconds() >= 3 {
 			continue
 		}
-		rec := report.Action{At: a.At.String(), Action: a.Action, Target: a.Container, OK: a.Action != "kill"}
+		rec := report.Action{At: a.At.String(), AtMs: float64(a.At.D().Milliseconds()) + 25, Action: a.Action, Target: a.Container, OK: a.Action != "kill"}
 		if !rec.OK {
 			rec.Error = "kill httpbin: no such container"
 		}
@@ -96,6 +101,24 @@ func TestActionStepsJoinTheirExperimentsRun(t *testing.T) {
 	}
 	if late.Status != report.StatusError || !strings.Contains(late.Reason, "ended before 9s") {
 		t.Errorf("an action due after the load = %+v", late)
+	}
+	// An action step happens when its run took the action: the run's
+	// start plus the action's time on its timeline. One never taken has
+	// no time, nor has one not yet taken when it starts.
+	for _, tc := range []struct {
+		step gameday.Step
+		want time.Time
+	}{
+		{pause, loadStart.Add(1025 * time.Millisecond)},
+		{kill, loadStart.Add(2025 * time.Millisecond)},
+		{late, time.Time{}},
+	} {
+		if !tc.step.StartedAt.Equal(tc.want) || !tc.step.EndedAt.Equal(tc.want) {
+			t.Errorf("%s (%s) from %v to %v, want at %v", tc.step.ID, tc.step.Action.Action, tc.step.StartedAt, tc.step.EndedAt, tc.want)
+		}
+	}
+	if ev := starts[pause.ID]; ev.Step.Status != report.StatusRunning || !ev.Step.StartedAt.IsZero() || ev.Parent != group.ID {
+		t.Errorf("the pause step's start event = %+v; want running, not yet taken, in its group", ev)
 	}
 	if rep.Status != report.StatusError || group.Status != report.StatusError {
 		t.Errorf("game day = %s, group %s; want error from the failed actions", rep.Status, group.Status)

@@ -66,12 +66,16 @@ type Step struct {
 	// Name is the experiment's name; Path the experiment as the game day
 	// names it (a file, or on the server a stored experiment's name). For
 	// an action step they are the experiment it acted on.
-	Name      string    `json:"name,omitempty"`
-	Path      string    `json:"path,omitempty"`
-	Wait      string    `json:"wait,omitempty"`
-	Status    string    `json:"status"`
-	Verdict   string    `json:"verdict"`
-	Reason    string    `json:"reason,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Wait    string `json:"wait,omitempty"`
+	Status  string `json:"status"`
+	Verdict string `json:"verdict"`
+	Reason  string `json:"reason,omitempty"`
+	// StartedAt and EndedAt bound the step. An action step's are both the
+	// moment its run took the action, as that run's report records it
+	// (the report's start plus the action's atMs): zero while the action
+	// is not yet taken, and for an action never taken.
 	StartedAt time.Time `json:"startedAt,omitzero"`
 	EndedAt   time.Time `json:"endedAt,omitzero"`
 	// RunID is the stored run of an experiment or steadyState step, and
@@ -508,19 +512,22 @@ func (r *runner) actionOrdinal(steps []scenarios.GameDayStep, target map[int]int
 
 // action is an action step: it starts with the group, waits for the
 // experiment it acts on (whose run takes the action) and ends with the
-// outcome that run recorded for it.
+// outcome that run recorded for it, at the time the run took it.
 func (r *runner) action(ctx context.Context, id string, index int, parent string, a *scenarios.ContainerAction,
 	expID, path string, expDone <-chan struct{}, exp *Step, ordinal int) Step {
 	st := Step{ID: id, Index: index, Kind: scenarios.StepAction, Path: path, Action: a, ActsOn: expID,
-		StartedAt: time.Now().UTC(), Status: report.StatusRunning, Verdict: report.VerdictNone}
+		Status: report.StatusRunning, Verdict: report.VerdictNone}
 	if doc := r.docs[path]; doc != nil {
 		st.Name = doc.Name()
 	}
 	r.emit(true, st, parent)
 	<-expDone // the experiment always ends, ctx or not
-	st.EndedAt = time.Now().UTC()
 	st.RunID = exp.RunID
 	rec, found := recordedAction(exp.Report, a, ordinal)
+	if found {
+		st.StartedAt = takenAt(exp.Report, rec)
+		st.EndedAt = st.StartedAt
+	}
 	switch {
 	case found && rec.OK:
 		st.Status = report.StatusSucceeded
@@ -535,6 +542,12 @@ func (r *runner) action(ctx context.Context, id string, index int, parent string
 	}
 	r.emit(false, st, parent)
 	return st
+}
+
+// takenAt is the moment a run took a recorded action: the run's start
+// plus the action's offset on the run's timeline.
+func takenAt(rep *report.Report, rec report.Action) time.Time {
+	return rep.StartedAt.Add(time.Duration(rec.AtMs * float64(time.Millisecond))).Round(time.Microsecond).UTC()
 }
 
 // recordedAction finds the ordinal-th record of action a in a run's

@@ -35,6 +35,9 @@ func newActive(id, gameDayID int64, cancel context.CancelCauseFunc, gd *scenario
 type stepEventJSON struct {
 	Start bool         `json:"start"`
 	Step  gameday.Step `json:"step"`
+	// Parent is the ID of the parallel group the step belongs to; "" for
+	// a step of spec.steps and for the steady-state checks.
+	Parent string `json:"parent"`
 }
 
 // apply records a step event in the report so far and hands it to the
@@ -43,7 +46,7 @@ func (a *active) apply(ev gameday.StepEvent) {
 	st := ev.Step
 	st.Report = nil
 	st.Steps = stripSteps(st.Steps)
-	body, err := json.Marshal(stepEventJSON{Start: ev.Start, Step: st})
+	body, err := json.Marshal(stepEventJSON{Start: ev.Start, Step: st, Parent: ev.Parent})
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {

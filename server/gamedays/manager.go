@@ -371,7 +371,8 @@ func (m *Manager) Snapshot(runID int64) (reportJSON []byte, ok bool) {
 }
 
 // Subscribe returns the report so far of a running game-day run and a
-// channel of its step events as JSON ({"start": bool, "step": Step}),
+// channel of its step events as JSON ({"start": bool, "step": Step,
+// "parent": the ID of the step's parallel group, or ""),
 // closed once the run has recorded its end. ok is false when the run is
 // not running. cancel releases the subscription. A subscriber that falls
 // more than 64 events behind misses events rather than slowing the game

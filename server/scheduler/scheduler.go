@@ -4,7 +4,8 @@
 // time) so no time fires twice, skips the times inside the schedule's
 // blackout windows, applies the safety lever and the concurrency policy,
 // and at start-up fires once for a time missed while the server was down
-// when the schedule asks for it.
+// when the schedule asks for it. NextFires and Spec.Calendar tell the same
+// times ahead of time, for the API and the dashboard.
 //
 // Each kind of owner (Kind) brings its own schedules, fire table and runs
 // through small interfaces; the package knows the store's row types only.

@@ -4,7 +4,7 @@
 // numbers are also in a table beside it.
 
 import { svg, codeClass, fmtNum } from "./dom.js";
-import { wallClock, zonedMidnight, fmtZoned, blackoutSpans, describeBlackout } from "./cron.js";
+import { wallClock, fmtWall, describeBlackout } from "./cron.js";
 
 /** ticks returns about count round values covering [min, max]. */
 export function ticks(min, max, count = 5) {
@@ -259,43 +259,56 @@ const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /**
- * fireCalendar draws a day × 24-hour grid in the schedule's zone tz from
- * from to to (ms): one row per calendar day, fires as dots (the server's
- * next fires larger), fires a blackout window skips as rings, blackout
- * windows shaded, and the hours outside the period hatched. More than 400
- * fires are drawn as a count per hour instead of dots.
+ * fireCalendar draws a schedule's calendar as the server lays it out (GET
+ * …/calendar): a day × 24-hour grid on the schedule's clock, one row per
+ * day of the range; the times that fire as dots (the server's next fires,
+ * whose instants next holds in ms, larger), the times a blackout window
+ * skips as rings, the stretches the windows hold shaded, and the hours
+ * outside the range hatched. The clock is read off the server's times,
+ * which are written in the schedule's zone. More than 400 times (or a
+ * list the server cut short) are drawn as a count per hour instead.
  */
-export function fireCalendar({ fires = [], blocked = [], blackouts = [], tz = "UTC", from, to, next = new Set(), more = false }) {
+export function fireCalendar(cal, { next = new Set() } = {}) {
+  const tz = cal.timezone;
   const width = 1100;
   const padL = 96;
   const padR = 12;
   const padT = 24;
   const rowH = 30;
   const plotW = width - padL - padR;
-  const zoned = wallClock(tz);
-  const first = zoned(from);
-  const base = Date.UTC(first.year, first.month - 1, first.day);
+  const DAY = 86400000;
+  const first = wallClock(cal.from);
+  const end = wallClock(cal.to);
+  const base = first.date;
+  // A range that ends at midnight ends with the day before.
+  const lastDate = end.date > base && end.hour === 0 && end.minute === 0 && end.second === 0 ? end.date - DAY : end.date;
   const rows = [];
-  for (let i = 0; i < 40; i++) {
-    const d = new Date(base + i * 86400000);
-    const start = zonedMidnight(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), tz);
-    if (i > 0 && start >= to) break;
-    rows.push({ date: d, weekday: d.getUTCDay(), label: i === 0 ? "Today" : `${WEEKDAYS[d.getUTCDay()]} ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]}` });
+  for (let d = base; d <= lastDate && rows.length < 40; d += DAY) {
+    const day = new Date(d);
+    rows.push({ label: d === base ? "Today" : `${WEEKDAYS[day.getUTCDay()]} ${day.getUTCDate()} ${MONTHS[day.getUTCMonth()]}` });
   }
   const legendH = 26;
   const height = padT + rows.length * rowH + legendH + 8;
   const xMin = (min) => padL + (plotW * min) / 1440;
-  const place = (t) => {
-    const z = zoned(t);
-    const row = Math.round((Date.UTC(z.year, z.month - 1, z.day) - base) / 86400000);
-    return { row, x: xMin(z.hour * 60 + z.minute + z.second / 60) };
+  const place = (iso) => {
+    const w = wallClock(iso);
+    return { row: Math.round((w.date - base) / DAY), hour: w.hour, x: xMin(w.hour * 60 + w.minute + w.second / 60) };
   };
   const rowY = (r) => padT + r * rowH;
-  const label = `Calendar of the next 7 days in ${tz}: ${fires.length}${more ? " or more" : ""} fires` +
-    (blocked.length ? `, ${blocked.length} skipped by blackout windows` : "") + (blackouts.length ? `, ${blackouts.length} blackout windows shaded` : "");
+  const fires = cal.fires.filter((f) => !f.skipped);
+  const blocked = cal.fires.filter((f) => f.skipped);
+  const dense = cal.truncated || cal.fires.length > 400;
+  let total = 0;
+  let skipped = 0;
+  for (const h of cal.hours) {
+    total += h.fires;
+    skipped += h.skipped;
+  }
+  const label = `Calendar of the next 7 days in ${tz}: ${total} fires` +
+    (skipped ? `, ${skipped} skipped by blackout windows` : "") + (cal.blackouts.length ? `, ${cal.blackouts.length} blackout stretches shaded` : "");
   const root = frame(width, height, label, "chart-calendar");
 
-  // Hour labels and grid.
+  // Hour labels, the rows and the blackout stretches.
   for (let h = 0; h <= 24; h += 3) {
     root.append(svg("text", { x: xMin(h * 60), y: padT - 8, "text-anchor": h === 0 ? "start" : h === 24 ? "end" : "middle", class: "axis-text" }, `${pad2(h)}:00`));
   }
@@ -304,51 +317,60 @@ export function fireCalendar({ fires = [], blocked = [], blackouts = [], tz = "U
     root.append(
       svg("rect", { class: `cal-row ${i % 2 ? "odd" : ""}`, x: padL, y, width: plotW, height: rowH }),
       svg("text", { x: padL - 8, y: y + rowH / 2, "text-anchor": "end", "dominant-baseline": "central", class: `cal-day${i === 0 ? " today" : ""}` }, r.label));
-    for (const b of blackouts) {
-      for (const [a, e] of blackoutSpans(b, r.weekday)) {
-        root.append(svg("rect", { class: "blackout", x: xMin(a), y: y + 1, width: Math.max(1, xMin(e) - xMin(a)), height: rowH - 2 },
-          svg("title", {}, `Blackout: ${describeBlackout(b)}${b.reason ? " — " + b.reason : ""}`)));
-      }
-    }
   });
+  for (const b of cal.blackouts) {
+    const a = place(b.from);
+    const e = place(b.to);
+    const title = `Blackout: ${describeBlackout(b.window)}${b.window.reason ? " — " + b.window.reason : ""} (${fmtWall(b.from)} to ${fmtWall(b.to)})`;
+    for (let r = Math.max(0, a.row); r <= Math.min(rows.length - 1, e.row); r++) {
+      const x0 = r === a.row ? a.x : xMin(0);
+      const x1 = r === e.row ? e.x : xMin(1440);
+      if (x1 <= x0) continue;
+      root.append(svg("rect", { class: "blackout", x: x0, y: rowY(r) + 1, width: Math.max(1, x1 - x0), height: rowH - 2 }, svg("title", {}, title)));
+    }
+  }
   for (let h = 0; h <= 24; h++) {
     root.append(svg("line", { class: h % 6 ? "cal-grid" : "cal-grid major", x1: xMin(h * 60), x2: xMin(h * 60), y1: padT, y2: rowY(rows.length) }));
   }
-  // The hours outside the period.
-  const start = place(from);
-  const end = place(to);
+  // The hours outside the range.
+  const start = place(cal.from);
+  const stop = place(cal.to);
   if (start.x > padL) root.append(svg("rect", { class: "cal-outside", x: padL, y: rowY(0), width: start.x - padL, height: rowH }, svg("title", {}, "Past")));
-  if (end.row < rows.length && end.x < padL + plotW) {
-    root.append(svg("rect", { class: "cal-outside", x: end.x, y: rowY(end.row), width: padL + plotW - end.x, height: rowH }, svg("title", {}, "Beyond the next 7 days")));
+  if (stop.row < rows.length && stop.x < padL + plotW) {
+    root.append(svg("rect", { class: "cal-outside", x: stop.x, y: rowY(stop.row), width: padL + plotW - stop.x, height: rowH }, svg("title", {}, "Beyond the next 7 days")));
   }
-  root.append(svg("line", { class: "cal-now", x1: start.x, x2: start.x, y1: rowY(0) - 3, y2: rowY(1) + 3 }, svg("title", {}, `Now: ${fmtZoned(from, tz)}`)));
+  root.append(svg("line", { class: "cal-now", x1: start.x, x2: start.x, y1: rowY(0) - 3, y2: rowY(1) + 3 }, svg("title", {}, `Now: ${fmtWall(cal.from)}`)));
 
-  if (fires.length <= 400) {
-    for (const t of fires) {
-      const p = place(t);
-      const isNext = next.has(t);
-      root.append(svg("circle", { class: `fire${isNext ? " next" : ""}`, cx: p.x, cy: rowY(p.row) + rowH / 2, r: isNext ? 5.5 : 4, "data-time": new Date(t).toISOString() },
-        svg("title", {}, `${isNext ? "Next fire" : "Fires"} ${fmtZoned(t, tz)} (${tz})`)));
+  if (!dense) {
+    for (const f of fires) {
+      const p = place(f.at);
+      const ms = Date.parse(f.at);
+      const isNext = next.has(ms);
+      root.append(svg("circle", { class: `fire${isNext ? " next" : ""}`, cx: p.x, cy: rowY(p.row) + rowH / 2, r: isNext ? 5.5 : 4, "data-time": new Date(ms).toISOString() },
+        svg("title", {}, `${isNext ? "Next fire" : "Fires"} ${fmtWall(f.at)} (${tz})`)));
+    }
+    for (const f of blocked) {
+      const p = place(f.at);
+      root.append(svg("circle", { class: "fire-blocked", cx: p.x, cy: rowY(p.row) + rowH / 2, r: 4, "data-time": new Date(Date.parse(f.at)).toISOString() },
+        svg("title", {}, `Skipped ${fmtWall(f.at)}: ${f.reason}`)));
     }
   } else {
+    // Dense schedules: the fires per hour; the skipped ones are left to
+    // the shading. An hour the clock repeats is one cell.
     const cells = new Map();
-    for (const t of fires) {
-      const p = place(t);
-      const k = `${p.row}:${zoned(t).hour}`;
-      cells.set(k, (cells.get(k) || 0) + 1);
+    for (const h of cal.hours) {
+      if (!h.fires) continue;
+      const p = place(h.from);
+      const k = `${p.row}:${p.hour}`;
+      cells.set(k, (cells.get(k) || 0) + h.fires);
     }
-    const maxN = Math.max(...cells.values());
+    const maxN = Math.max(1, ...cells.values());
     for (const [k, n] of cells) {
       const [row, hour] = k.split(":").map(Number);
+      if (row < 0 || row >= rows.length) continue;
       root.append(svg("rect", { class: "fire-cell", x: xMin(hour * 60) + 1, y: rowY(row) + 5, width: plotW / 24 - 2, height: rowH - 10, rx: 2, "fill-opacity": (0.35 + 0.65 * n / maxN).toFixed(2) },
         svg("title", {}, `${n} fires from ${pad2(hour)}:00`)));
     }
-  }
-  // Dense schedules leave the skipped fires to the shading.
-  for (const t of fires.length <= 400 ? blocked.slice(0, 400) : []) {
-    const p = place(t);
-    root.append(svg("circle", { class: "fire-blocked", cx: p.x, cy: rowY(p.row) + rowH / 2, r: 4 },
-      svg("title", {}, `Skipped ${fmtZoned(t, tz)}: a blackout window holds`)));
   }
 
   // Legend.
@@ -360,8 +382,8 @@ export function fireCalendar({ fires = [], blocked = [], blackouts = [], tz = "U
   };
   item((x) => svg("circle", { class: "fire legend", cx: x + 5, cy: ly, r: 4 }), "fire");
   item((x) => svg("circle", { class: "fire next legend", cx: x + 5, cy: ly, r: 5.5 }), "next fires (server)");
-  if (blocked.length && fires.length <= 400) item((x) => svg("circle", { class: "fire-blocked legend", cx: x + 5, cy: ly, r: 4 }), "skipped by a blackout");
-  if (blackouts.length) item((x) => svg("rect", { class: "blackout legend", x, y: ly - 6, width: 11, height: 12 }), "blackout window");
+  if (blocked.length && !dense) item((x) => svg("circle", { class: "fire-blocked legend", cx: x + 5, cy: ly, r: 4 }), "skipped by a blackout");
+  if (cal.blackouts.length) item((x) => svg("rect", { class: "blackout legend", x, y: ly - 6, width: 11, height: 12 }), "blackout window");
   item((x) => svg("rect", { class: "cal-outside legend", x, y: ly - 6, width: 11, height: 12 }), "outside the 7 days");
   return root;
 }
@@ -370,9 +392,9 @@ export function fireCalendar({ fires = [], blocked = [], blackouts = [], tz = "U
  * stepTimeline draws a game day's steps as horizontal bars on one time
  * axis (a Gantt chart), coloured by status. rows: {id, label, kind,
  * status, start, end (ms; end null while running), href, depth, title}.
- * Steps that never started are named with "skipped" or "waiting" on their
- * row; action steps are a diamond at their moment. from and to bound the
- * axis (ms).
+ * Steps without a start say why on their row ("waiting", "skipped", "not
+ * taken" for an action its run never took); action steps are a diamond at
+ * the moment their run took the action. from and to bound the axis (ms).
  */
 export function stepTimeline(rows, { from, to, label = "Game-day timeline" } = {}) {
   const width = 900;
@@ -399,7 +421,8 @@ export function stepTimeline(rows, { from, to, label = "Game-day timeline" } = {
       svg("text", { x: 8 + 14 * (r.depth || 0), y: cy, "dominant-baseline": "central", class: `gantt-label${r.kind === "parallel" ? " group" : ""}` }, text, svg("title", {}, r.label)));
     let mark;
     if (!r.start) {
-      mark = svg("text", { x: padL + 6, y: cy, "dominant-baseline": "central", class: "gantt-none" }, r.status === "skipped" ? "skipped" : "waiting");
+      const note = r.status === "skipped" ? "skipped" : r.status === "running" ? "waiting" : r.kind === "action" ? "not taken" : r.status;
+      mark = svg("text", { x: padL + 6, y: cy, "dominant-baseline": "central", class: "gantt-none" }, note);
     } else if (r.kind === "action") {
       const ax = x(r.start);
       mark = svg("path", { class: `gantt-action status-${r.status}`, d: `M${ax} ${cy - 7}L${ax + 7} ${cy}L${ax} ${cy + 7}L${ax - 7} ${cy}Z` });

@@ -1,8 +1,9 @@
-// Schedules as the server reads them: five cron fields (robfig/cron's
-// standard spec, as the scheduler uses it), the @-descriptors, and
-// "@every <duration>" aligned to multiples of the interval. Everything is
-// read in the schedule's IANA time zone. Used to say a schedule in words
-// and to lay its fires and blackout windows out on a calendar.
+// Schedules in words, and times on a schedule's clock. The server's
+// scheduler is the one that knows when a schedule fires: the dashboard
+// asks it (GET …/calendar, nextFires) and never evaluates a cron itself.
+// What is here reads the text alone: the cron text and blackout windows
+// said in words, the wall clock written in a server time ("…+01:00"), and
+// a time formatted in a zone for display.
 
 const DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const DAY_SHORT = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
@@ -27,14 +28,12 @@ const FIELDS = [
   { name: "day of week", min: 0, max: 6, names: DAY_SHORT },
 ];
 
-// Go's time.Truncate counts from 1 January of year 1, UTC: this many
-// milliseconds before the Unix epoch.
-const GO_ZERO_MS = 62135596800000;
-
 const pad2 = (n) => String(n).padStart(2, "0");
 
-/** parseDuration reads a Go duration ("30s", "1h30m", "1.5h") into milliseconds. */
-export function parseDuration(text) {
+// ---- reading the cron text, to say it in words ----------------------------------
+
+// durationMs reads a Go duration ("30s", "1h30m", "1.5h") into milliseconds.
+function durationMs(text) {
   const units = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
   const s = String(text).trim();
@@ -54,10 +53,9 @@ function value(f, s) {
   return n;
 }
 
-// parseField expands one field into its set of values; star is true when
-// it is "*" or "?" without a step (robfig's star bit, which decides how
-// the two day fields combine).
-function parseField(f, text) {
+// field expands one field into its set of values; star is true when it is
+// "*" or "?" without a step.
+function field(f, text) {
   const values = new Set();
   let star = false;
   for (const part of text.split(",")) {
@@ -81,197 +79,89 @@ function parseField(f, text) {
   return { values, star, text };
 }
 
-/**
- * parseCron returns {every} (milliseconds) for "@every", or {fields} with
- * the expanded minute, hour, dom, month and dow; it throws on bad text.
- */
-export function parseCron(text) {
-  let t = String(text || "").trim();
+// readCron returns {every} (milliseconds) for "@every", or {fields} with
+// the minute, hour, dom, month and dow values; it throws on bad text.
+function readCron(text) {
+  const t = String(text || "").trim();
   if (t.startsWith("@every ")) {
-    const ms = parseDuration(t.slice(7));
+    const ms = durationMs(t.slice(7));
     if (!(ms >= 1000)) throw new Error(`"${t}": the interval must be at least 1s`);
-    return { text: t, every: ms };
+    return { every: ms };
   }
   if (t.startsWith("@")) {
     if (!DESCRIPTORS[t]) throw new Error(`"${t}" is not a known descriptor`);
-    return { ...parseCron(DESCRIPTORS[t]), text: t, descriptor: t };
+    return readCron(DESCRIPTORS[t]);
   }
   const parts = t.split(/\s+/);
   if (parts.length !== 5) throw new Error(`"${t}" has ${parts.length} fields, want 5`);
-  const [minute, hour, dom, month, dow] = parts.map((p, i) => parseField(FIELDS[i], p));
-  // Sunday may be written 7 in some crons; robfig's standard spec allows 0-6 only.
-  return { text: t, fields: { minute, hour, dom, month, dow } };
+  const [minute, hour, dom, month, dow] = parts.map((p, i) => field(FIELDS[i], p));
+  return { fields: { minute, hour, dom, month, dow } };
 }
 
-// ---- time zones --------------------------------------------------------------
+// ---- times on a schedule's clock ---------------------------------------------------
+
+const RFC3339 = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+
+/**
+ * wallClock reads the wall clock written in an RFC 3339 time, as the
+ * server writes a schedule's times in its zone ("2026-01-07T06:00:00+01:00"
+ * reads 06:00 on Wednesday 7 January): {year, month, day, hour, minute,
+ * second, weekday (0 = Sunday), date (the day as a UTC midnight, ms)}.
+ * No time-zone rules are applied; null when the text is not such a time.
+ */
+export function wallClock(iso) {
+  const m = RFC3339.exec(String(iso || ""));
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const date = Date.UTC(year, month - 1, day);
+  return { year, month, day, hour, minute, second, weekday: new Date(date).getUTCDay(), date };
+}
+
+/** fmtWall formats the wall clock of a server time: "Tue 7 Jan 06:00". */
+export function fmtWall(iso, { seconds = false } = {}) {
+  const w = wallClock(iso);
+  if (!w) return String(iso);
+  return `${DAY_NAMES[w.weekday].slice(0, 3)} ${w.day} ${MONTH_NAMES[w.month - 1].slice(0, 3)} ${pad2(w.hour)}:${pad2(w.minute)}${seconds ? ":" + pad2(w.second) : ""}`;
+}
 
 const formatters = new Map();
-function partsFormatter(tz) {
+function zoneFormatter(tz) {
   const key = tz || "UTC";
   let f = formatters.get(key);
   if (!f) {
-    f = new Intl.DateTimeFormat("en-US", { timeZone: key, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric", weekday: "short" });
+    f = new Intl.DateTimeFormat("en-US", { timeZone: key, hourCycle: "h23", weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
     formatters.set(key, f);
   }
   return f;
 }
 
-/** zoned returns the wall-clock fields of the instant ms in tz. */
-export function zoned(ms, tz) {
-  const p = {};
-  for (const part of partsFormatter(tz).formatToParts(new Date(ms))) p[part.type] = part.value;
-  return {
-    year: Number(p.year), month: Number(p.month), day: Number(p.day),
-    hour: Number(p.hour) % 24, minute: Number(p.minute), second: Number(p.second),
-    weekday: DAY_SHORT.indexOf(p.weekday.toLowerCase().slice(0, 3)),
-  };
-}
-
-/** offsetMs is how far tz's wall clock is ahead of UTC at ms. */
-export function offsetMs(ms, tz) {
-  const z = zoned(ms, tz);
-  return Date.UTC(z.year, z.month - 1, z.day, z.hour, z.minute, z.second) - Math.floor(ms / 1000) * 1000;
-}
-
-/**
- * wallClock returns a fast zoned(ms) for tz: the zone's offset is read
- * once per quarter hour (no zone changes its offset more often), and
- * the fields come from plain date arithmetic.
- */
-export function wallClock(tz) {
-  const BLOCK = 15 * 60000;
-  const offsets = new Map();
-  return (ms) => {
-    const block = Math.floor(ms / BLOCK);
-    let off = offsets.get(block);
-    if (off === undefined) {
-      off = offsetMs(block * BLOCK, tz);
-      offsets.set(block, off);
-    }
-    const d = new Date(ms + off);
-    return {
-      year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(),
-      hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds(), weekday: d.getUTCDay(),
-    };
-  };
-}
-
-/** zonedMidnight returns the instant of 00:00 on the given local date in tz. */
-export function zonedMidnight(year, month, day, tz) {
-  const guess = Date.UTC(year, month - 1, day);
-  // Two rounds settle the offset, also across a DST change.
-  let ms = guess - offsetMs(guess, tz);
-  ms = guess - offsetMs(ms, tz);
-  return ms;
-}
-
-/** validZone reports whether the browser knows tz. */
+/** validZone reports whether the browser knows tz (to format times in it). */
 export function validZone(tz) {
   try {
-    partsFormatter(tz);
+    zoneFormatter(tz);
     return true;
   } catch {
     return false;
   }
 }
 
-/** fmtZoned formats ms in tz, e.g. "Tue 7 Jan 06:00". */
-export function fmtZoned(ms, tz, { seconds = false } = {}) {
-  const z = zoned(ms, tz);
-  const wd = DAY_NAMES[z.weekday].slice(0, 3);
-  return `${wd} ${z.day} ${MONTH_NAMES[z.month - 1].slice(0, 3)} ${pad2(z.hour)}:${pad2(z.minute)}${seconds ? ":" + pad2(z.second) : ""}`;
-}
-
-// ---- fires -------------------------------------------------------------------
-
 /**
- * firesBetween lists the schedule's times t with from < t <= to (ms), at
- * most limit of them, in tz. It returns {times, more} where more says the
- * limit cut the list.
+ * fmtZoned formats the instant ms in tz as fmtWall does ("Tue 7 Jan
+ * 06:00"), with the browser's own zone data: for times the server writes
+ * in UTC, such as the fire history.
  */
-export function firesBetween(cron, tz, from, to, limit = 5000) {
-  const c = typeof cron === "string" ? parseCron(cron) : cron;
-  const times = [];
-  if (c.every) {
-    // The scheduler aligns intervals to multiples of the interval since Go's zero time.
-    let t = Math.floor((from + GO_ZERO_MS) / c.every) * c.every - GO_ZERO_MS;
-    if (t <= from) t += c.every;
-    for (; t <= to; t += c.every) {
-      if (times.length >= limit) return { times, more: true };
-      times.push(t);
-    }
-    return { times, more: false };
-  }
-  const f = c.fields;
-  const daysStar = f.dom.star || f.dow.star;
-  const BLOCK = 15 * 60000; // a zone's offset changes on a quarter hour at most
-  let t = Math.floor(from / 60000) * 60000 + 60000;
-  while (t <= to) {
-    const blockEnd = Math.min(to, Math.floor(t / BLOCK) * BLOCK + BLOCK - 60000);
-    const off = offsetMs(t, tz);
-    for (; t <= blockEnd; t += 60000) {
-      const d = new Date(t + off); // wall clock, read with the UTC getters
-      if (!f.minute.values.has(d.getUTCMinutes()) || !f.hour.values.has(d.getUTCHours()) || !f.month.values.has(d.getUTCMonth() + 1)) continue;
-      const domOK = f.dom.values.has(d.getUTCDate());
-      const dowOK = f.dow.values.has(d.getUTCDay());
-      if (daysStar ? domOK && dowOK : domOK || dowOK) {
-        if (times.length >= limit) return { times, more: true };
-        times.push(t);
-      }
-    }
-  }
-  return { times, more: false };
+export function fmtZoned(ms, tz, { seconds = false } = {}) {
+  const p = {};
+  for (const part of zoneFormatter(tz).formatToParts(new Date(ms))) p[part.type] = part.value;
+  return `${p.weekday} ${Number(p.day)} ${p.month} ${pad2(Number(p.hour) % 24)}:${p.minute}${seconds ? ":" + p.second : ""}`;
 }
 
-// ---- blackout windows --------------------------------------------------------
-
-/** clockMinutes reads "HH:MM" into minutes after midnight, or NaN. */
-export function clockMinutes(s) {
-  const m = /^(\d\d):(\d\d)$/.exec(String(s || ""));
-  if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) return NaN;
-  return Number(m[1]) * 60 + Number(m[2]);
-}
+// ---- blackout windows ---------------------------------------------------------------
 
 function dayIndex(name) {
   const l = String(name).trim().toLowerCase();
   for (let i = 0; i < 7; i++) if (l === DAY_SHORT[i] || l === DAY_NAMES[i].toLowerCase()) return i;
   return -1;
-}
-
-/** blackoutOnDay reports whether window b starts on weekday wd (0 = Sunday). */
-export function blackoutOnDay(b, wd) {
-  if (!b.days || !b.days.length) return true;
-  return b.days.some((d) => dayIndex(d) === wd);
-}
-
-/**
- * blackoutSpans returns the [fromMin, toMin) parts of window b that fall
- * on a day of weekday wd, in minutes after midnight (a window past
- * midnight belongs to the day it starts on and spills into the next).
- */
-export function blackoutSpans(b, wd) {
-  const from = clockMinutes(b.from);
-  const to = clockMinutes(b.to);
-  if (Number.isNaN(from) || Number.isNaN(to)) return [];
-  const out = [];
-  if (to > from) {
-    if (blackoutOnDay(b, wd)) out.push([from, to]);
-    return out;
-  }
-  if (blackoutOnDay(b, (wd + 6) % 7) && to > 0) out.push([0, to]);
-  if (blackoutOnDay(b, wd)) out.push([from, 1440]);
-  return out;
-}
-
-/**
- * blackoutAt returns the first window of blackouts that holds ms in tz, or
- * null; clock, when given, is a wallClock(tz) to read the time with.
- */
-export function blackoutAt(blackouts, ms, tz, clock = null) {
-  if (!blackouts || !blackouts.length) return null;
-  const z = clock ? clock(ms) : zoned(ms, tz);
-  const now = z.hour * 60 + z.minute;
-  return blackouts.find((b) => blackoutSpans(b, z.weekday).some(([a, e]) => now >= a && now < e)) || null;
 }
 
 function dayList(days) {
@@ -284,11 +174,10 @@ function dayList(days) {
   return joinWords(names);
 }
 
-/** describeBlackout says a window in words: "Monday to Friday 22:00–06:00 (next day)". */
+/** describeBlackout says a window in words: "Monday to Friday, 22:00–06:00 (into the next day)". */
 export function describeBlackout(b) {
-  const from = clockMinutes(b.from);
-  const to = clockMinutes(b.to);
-  const span = from === to ? "all day" : `${b.from}\u2013${b.to}${to < from ? " (into the next day)" : ""}`;
+  // "HH:MM" texts compare as the times they name.
+  const span = b.from === b.to ? "all day" : `${b.from}\u2013${b.to}${b.to < b.from ? " (into the next day)" : ""}`;
   return `${dayList(b.days)}, ${span}`;
 }
 
@@ -299,8 +188,8 @@ function joinWords(list) {
   return `${list.slice(0, -1).join(", ")} and ${list[list.length - 1]}`;
 }
 
-/** fmtInterval says a duration in milliseconds in words: "1 hour 30 minutes". */
-export function fmtInterval(ms) {
+// fmtInterval says a duration in milliseconds in words: "1 hour 30 minutes".
+function fmtInterval(ms) {
   const units = [[86400000, "day"], [3600000, "hour"], [60000, "minute"], [1000, "second"]];
   const out = [];
   let rest = ms;
@@ -378,7 +267,7 @@ function dayPart(f) {
 export function describeCron(text) {
   let c;
   try {
-    c = parseCron(text);
+    c = readCron(text);
   } catch {
     return String(text);
   }

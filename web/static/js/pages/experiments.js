@@ -6,7 +6,7 @@ import { el, $, fmtAgo, fmtPct, statusBadge, verdictBadge, confirmDialog, toast,
 import { lineChart, short } from "../charts.js";
 import { createEditor } from "../editor.js";
 import { pageHeader, card, emptyState, runsTable, loadReports, startRun, errorRatio, uid } from "./common.js";
-import { scheduleCard, nextFireCell } from "./schedule.js";
+import { scheduleCard, scheduleCalendar, nextFireCell } from "./schedule.js";
 
 let searchText = "";
 
@@ -155,11 +155,12 @@ export async function experimentPage(ctx, id, tab) {
 }
 
 async function historyTab(ctx, exp, body) {
-  const [list, fires] = await Promise.all([
+  const [list, fires, calendar] = await Promise.all([
     get(`/runs?experiment=${exp.id}&limit=100`, ctx),
     exp.schedule ? get(`/experiments/${exp.id}/fires?limit=20`, ctx) : null,
+    exp.schedule ? scheduleCalendar(`/experiments/${exp.id}/calendar`, ctx) : null,
   ]);
-  if (exp.schedule) body.append(scheduleCard(exp.schedule, fires, { what: "run", runHref: (id) => `#/runs/${id}` }));
+  if (exp.schedule) body.append(scheduleCard(exp.schedule, fires, { what: "run", runHref: (id) => `#/runs/${id}`, calendar }));
   if (!list.items.length) {
     body.append(emptyState("No runs yet", exp.schedule ? "\u201cRun now\u201d starts one, and so does the schedule; their reports land here." : "\u201cRun now\u201d starts one; its report lands here."));
     return;

@@ -7,10 +7,10 @@ import { get, call, callYAML, stream, download, hasToken, apiPath, ApiError } fr
 import { el, $, fmtTime, fmtAgo, fmtDuration, statusBadge, verdictBadge, confirmDialog, toast, icon } from "../dom.js";
 import { createEditor } from "../editor.js";
 import { stepTimeline } from "../charts.js";
-import { describeCron, parseDuration } from "../cron.js";
+import { describeCron } from "../cron.js";
 import { yamlPathLine } from "../yamlpath.js";
 import { pageHeader, card, table, num, emptyState, uid } from "./common.js";
-import { scheduleCard, nextFireCell } from "./schedule.js";
+import { scheduleCard, scheduleCalendar, nextFireCell } from "./schedule.js";
 
 const ENDED = new Set(["succeeded", "failed", "stopped", "interrupted", "error"]);
 const runHref = (id) => `#/gameday-runs/${id}`;
@@ -145,14 +145,15 @@ export async function gameDayPage(ctx, id, tab) {
     }));
     return;
   }
-  const [runs, fires] = await Promise.all([
+  const [runs, fires, calendar] = await Promise.all([
     get(`/gamedays/${id}/runs?limit=50`, ctx),
     g.schedule ? get(`/gamedays/${id}/fires?limit=20`, ctx) : null,
+    g.schedule ? scheduleCalendar(`/gamedays/${id}/calendar`, ctx) : null,
   ]);
   if (g.warnings && g.warnings.length) body.append(warningsCallout(g.warnings));
   body.append(card("Runs", runs.items.length ? runsTable(runs) : emptyState("No runs yet", "\u201cRun now\u201d starts one; it is followed live."),
     { note: runs.total > runs.items.length ? `latest ${runs.items.length} of ${runs.total}` : `${runs.total} run${runs.total === 1 ? "" : "s"}` }));
-  if (g.schedule) body.append(scheduleCard(g.schedule, fires, { what: "game day", runHref, runLabel: (rid) => `game-day run #${rid}` }));
+  if (g.schedule) body.append(scheduleCard(g.schedule, fires, { what: "game day", runHref, runLabel: (rid) => `game-day run #${rid}`, calendar }));
   else body.append(card("Schedule", el("p", { class: "muted", id: "no-schedule" }, "Not scheduled: it runs when started. Add spec.schedule (cron, timezone, blackouts) in the definition to run it on a timetable.")));
 }
 
@@ -239,10 +240,11 @@ export async function newGameDayPage(ctx) {
 // ---- the editor form ------------------------------------------------------------
 
 /**
- * gameDayEditor is the YAML editor for a GameDay. The server checks the
- * document on save (the experiments it names must be stored); each
- * problem it returns is shown at its line, a field-only error at the
- * line of its field.
+ * gameDayEditor is the YAML editor for a GameDay, checked as you type
+ * (debounced, POST /validate: the document, and the stored experiments it
+ * names, as saving checks them) and on save. Each problem is shown at its
+ * line, a field-only error at the line of its field. A document with
+ * errors is not sent to be saved.
  */
 function gameDayEditor(ctx, { source, save, saveLabel = "Save", note = "", onEditor = () => {} }) {
   const helpId = uid("editor-help");
@@ -252,11 +254,11 @@ function gameDayEditor(ctx, { source, save, saveLabel = "Save", note = "", onEdi
   const problemList = el("ul", { id: "problems", class: "problems", "aria-label": "Problems" });
   let saved = source;
   let problems = [];
+  let checked = null; // the source the problems belong to
+  let seq = 0;
+  let timer = 0;
 
-  const editor = createEditor({ value: source, label: "Game day YAML", describedBy: `${helpId} validation-status`, onInput: () => {
-    saveMsg.hidden = true;
-    setStatus("pending", editor.value === saved ? "No changes" : "Edited");
-  } });
+  const editor = createEditor({ value: source, label: "Game day YAML", describedBy: `${helpId} validation-status`, onInput: () => schedule() });
   onEditor(editor);
 
   function setStatus(state, text) {
@@ -274,26 +276,73 @@ function gameDayEditor(ctx, { source, save, saveLabel = "Save", note = "", onEdi
         el("span", { class: "problem-text" }, p.path ? el("code", {}, p.path) : null, p.path ? ": " : "", p.message)))));
     const errors = problems.filter((p) => p.severity === "error").length;
     const warnings = problems.length - errors;
-    if (errors) setStatus("invalid", `${errors} error${errors > 1 ? "s" : ""}${warnings ? ` · ${warnings} warning${warnings > 1 ? "s" : ""}` : ""}`);
+    if (!errors && !warnings) setStatus("valid", "No problems");
+    else if (!errors) setStatus("valid", `Valid · ${warnings} warning${warnings > 1 ? "s" : ""}`);
+    else setStatus("invalid", `${errors} error${errors > 1 ? "s" : ""}${warnings ? ` · ${warnings} warning${warnings > 1 ? "s" : ""}` : ""}`);
   }
 
   // placed gives each problem a line: the server's, or its field's.
   const placed = (ps, src) => ps.map((p) => (p.line || !p.path ? p : { ...p, line: yamlPathLine(src, p.path) }));
 
+  // validate checks the editor's text; it returns its problems, or null
+  // when it could not check (or a newer check overtook it).
+  async function validate() {
+    clearTimeout(timer);
+    const src = editor.value;
+    if (checked === src) return problems;
+    const mine = ++seq;
+    setStatus("checking", "Checking…");
+    try {
+      const res = await call("POST", "/validate", { source: src }, { signal: ctx.signal });
+      if (mine !== seq) return null;
+      problems = placed(res.problems || [], src);
+      checked = src;
+      render();
+      return problems;
+    } catch (err) {
+      if (err.name === "AbortError" || mine !== seq) return null;
+      setStatus("unknown", `Could not check: ${err.message}`);
+      return null;
+    }
+  }
+
+  function schedule() {
+    saveMsg.hidden = true;
+    clearTimeout(timer);
+    setStatus("pending", editor.value === saved ? "No changes" : "Edited");
+    timer = setTimeout(() => { validate(); }, 350);
+  }
+
+  function showSaveError(text) {
+    saveMsg.textContent = text;
+    saveMsg.hidden = false;
+  }
+
   async function onSubmit(ev) {
     ev.preventDefault();
     saveMsg.hidden = true;
     saveBtn.disabled = true;
-    setStatus("checking", "Saving…");
-    const src = editor.value;
     try {
+      const errors = ((await validate()) || []).filter((p) => p.severity === "error");
+      if (!ctx.live()) return;
+      if (errors.length) {
+        const first = errors.find((p) => p.line) || errors[0];
+        const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+        showSaveError(`Not saved: ${first.line ? `line ${first.line}: ` : ""}${first.path ? `${first.path}: ` : ""}${first.message}${more}`);
+        if (first.line) editor.focusLine(first.line);
+        return;
+      }
+      setStatus("checking", "Saving…");
+      const src = editor.value;
       const out = await save(src);
       saved = src;
       problems = placed((out && out.warnings) || [], src);
+      checked = src;
       render();
       if (ctx.live()) setStatus("valid", problems.length ? `Saved · ${problems.length} warning${problems.length > 1 ? "s" : ""}` : "Saved");
     } catch (err) {
       if (!ctx.live()) return;
+      const src = editor.value;
       if (err instanceof ApiError && err.body && err.body.problems) {
         problems = placed([...err.body.problems, ...(err.body.warnings || [])], src);
       } else if (err instanceof ApiError && err.field) {
@@ -301,11 +350,11 @@ function gameDayEditor(ctx, { source, save, saveLabel = "Save", note = "", onEdi
       } else {
         problems = [];
       }
+      checked = null; // a refusal such as a name clash is not the text's own problem
       render();
       if (!problems.length) setStatus("unknown", "Not saved");
       const field = err instanceof ApiError && err.field && !err.message.includes(err.field) ? `${err.field}: ` : "";
-      saveMsg.textContent = `Not saved: ${field}${err.message}`;
-      saveMsg.hidden = false;
+      showSaveError(`Not saved: ${field}${err.message}`);
       const first = problems.find((p) => p.severity === "error" && p.line);
       if (first) editor.focusLine(first.line);
     } finally {
@@ -321,9 +370,10 @@ function gameDayEditor(ctx, { source, save, saveLabel = "Save", note = "", onEdi
       note ? el("span", { class: "muted small" }, note) : null,
       saveBtn),
     editor.root,
-    el("p", { id: helpId, class: "muted small editor-help" }, "Checked by the server when you save: the document, and that every experiment it names is stored. Tab indents; press Esc then Tab to leave the editor."),
+    el("p", { id: helpId, class: "muted small editor-help" }, "Checked as you type against the same rules the server applies on save: the document, and that every experiment it names is stored. Tab indents; press Esc then Tab to leave the editor."),
     saveMsg,
     problemList);
+  validate();
   ctx.guardLeave(() => editor.value !== saved);
   editor.textarea.addEventListener("keydown", (ev) => {
     if ((ev.ctrlKey || ev.metaKey) && ev.key === "s") { ev.preventDefault(); form.requestSubmit(); }
@@ -333,18 +383,19 @@ function gameDayEditor(ctx, { source, save, saveLabel = "Save", note = "", onEdi
 
 // ---- #/gameday-runs/{rid} --------------------------------------------------------
 
-/** applyStep records a step event in a report, as the server builds its own. */
-function applyStep(rep, st) {
+/**
+ * applyStep records a step event in a report, as the server builds its
+ * own: parent is the ID of the parallel group the step belongs to ("" for
+ * the others), whose start event always comes first.
+ */
+function applyStep(rep, st, parent) {
   if (!st || !st.id) return;
   if (st.id === "steadyState.before") { rep.steadyStateBefore = st; return; }
   if (st.id === "steadyState.after") { rep.steadyStateAfter = st; return; }
   rep.steps = rep.steps || [];
-  const child = /^(spec\.steps\[(\d+)\])\.parallel\[(\d+)\]$/.exec(st.id);
-  if (child) {
-    const gi = Number(child[2]);
-    while (rep.steps.length <= gi) rep.steps.push({});
-    const group = rep.steps[gi];
-    if (!group.id) Object.assign(group, { id: child[1], index: gi, kind: "parallel", status: "running" });
+  if (parent) {
+    const group = rep.steps.find((g) => g && g.id === parent);
+    if (!group) return; // its start was missed: the next state has it
     group.steps = group.steps || [];
     while (group.steps.length <= st.index) group.steps.push({});
     group.steps[st.index] = st;
@@ -402,7 +453,7 @@ export async function gameDayRunPage(ctx, rid) {
             show(data);
           } else if (event === "step") {
             const rep = run.report || (run.report = { steps: [] });
-            applyStep(rep, data.step);
+            applyStep(rep, data.step, data.parent);
             const text = `${stepTitle(data.step)} ${data.start ? "started" : data.step.status}.`;
             if (text !== lastAnnounced) announce.textContent = lastAnnounced = text;
             show(run);
@@ -511,7 +562,8 @@ const stepDuration = (s) => (s.startedAt ? durationOf(s.startedAt, s.endedAt || 
 function stepItem(s) {
   const meta = [
     s.verdict && s.verdict !== "none" ? verdictBadge(s.verdict) : null,
-    s.startedAt ? el("span", { title: `started ${fmtTime(s.startedAt)}` }, fmtDuration(stepDuration(s))) : null,
+    s.startedAt && s.kind === "action" ? el("span", { title: `taken ${fmtTime(s.startedAt)}` }, `at ${fmtTime(s.startedAt)}`) : null,
+    s.startedAt && s.kind !== "action" ? el("span", { title: `started ${fmtTime(s.startedAt)}` }, fmtDuration(stepDuration(s))) : null,
     s.runId ? el("a", { href: `#/runs/${s.runId}`, class: "gd-step-run", title: s.kind === "action" ? "the run it acted in" : "the step's run" }, `run #${s.runId}`) : null,
   ];
   return el("li", { class: "gd-step", dataset: { id: s.id, status: s.status || "", kind: s.kind || "" } },
@@ -542,19 +594,15 @@ function timelineRows(rep) {
   const rows = [];
   const add = (s, depth) => {
     if (!s || !s.id) return;
-    let start = s.startedAt ? Date.parse(s.startedAt) : 0;
+    // An action step's time is when its run took the action.
+    const start = s.startedAt ? Date.parse(s.startedAt) : 0;
     const end = s.endedAt ? Date.parse(s.endedAt) : null;
-    if (s.kind === "action" && s.action) {
-      // The action happens its offset into the load of the step it acts on.
-      const target = (rep.steps || []).flatMap((g) => g.steps || []).find((c) => c && c.id === s.actsOn);
-      const at = parseDuration(s.action.at);
-      if (target && target.startedAt && !Number.isNaN(at)) start = Date.parse(target.startedAt) + at;
-    }
     const label = stepTitle(s);
+    const when = !s.startedAt ? "" : s.kind === "action" ? `, taken at ${fmtTime(s.startedAt)}` : `, ${fmtDuration(stepDuration(s))}`;
     rows.push({
       id: s.id, label, kind: s.kind, status: s.status || "running", start, end, depth,
       href: s.runId ? `#/runs/${s.runId}` : null,
-      title: `${label} (${s.id}): ${s.status}${s.startedAt ? `, ${fmtDuration(stepDuration(s))}` : ""}${s.runId ? `, run #${s.runId}` : ""}${s.kind === "action" ? ", about when the action was due" : ""}`,
+      title: `${label} (${s.id}): ${s.status}${when}${s.runId ? `, run #${s.runId}` : ""}`,
     });
     for (const c of s.steps || []) add(c, depth + 1);
   };

@@ -1,13 +1,13 @@
 // Schedules on a page: the schedule in words with its policies, the next
-// fires, the blackout windows, the calendar of the coming week, and the
-// history of fires (shared by experiments and game days).
+// fires, the blackout windows, the calendar of the coming week as the
+// server lays it out, and the history of fires (shared by experiments and
+// game days).
 
+import { get } from "../api.js";
 import { el, fmtTime, fmtAgo, fmtUntil } from "../dom.js";
-import { describeCron, describeBlackout, describePolicies, fmtZoned, validZone, firesBetween, blackoutAt, parseCron, wallClock } from "../cron.js";
+import { describeCron, describeBlackout, describePolicies, fmtWall, fmtZoned, validZone } from "../cron.js";
 import { fireCalendar } from "../charts.js";
 import { card, table, emptyState } from "./common.js";
-
-const WEEK_MS = 7 * 86400000;
 
 /** zoneOf is the schedule's zone as the server reads it ("" is UTC). */
 export const zoneOf = (s) => s.timezone || "UTC";
@@ -28,7 +28,7 @@ export function scheduleSummary(s, what = "run") {
       el("span", { class: "muted" }, ` (${tz})`)),
     el("dl", { class: "facts schedule-facts" },
       el("div", {}, el("dt", {}, "Cron"), el("dd", {}, el("code", { id: "schedule-cron" }, s.cron))),
-      el("div", {}, el("dt", {}, "Time zone"), el("dd", {}, tz, validZone(tz) ? null : el("span", { class: "muted" }, " (unknown to this browser)"))),
+      el("div", {}, el("dt", {}, "Time zone"), el("dd", {}, tz, validZone(tz) ? null : el("span", { class: "muted" }, " (unknown to this browser: the fire history is in local time)"))),
       el("div", {}, el("dt", {}, "Overlap"), el("dd", {}, el("code", {}, s.concurrency || "forbid"), el("span", { class: "muted" }, ` — ${policies.concurrency}`))),
       el("div", {}, el("dt", {}, "Missed fires"), el("dd", {}, el("code", {}, s.missed || "skip"), el("span", { class: "muted" }, ` — ${policies.missed}`)))),
     s.blackoutNow ? el("div", { class: "callout callout-warn", id: "blackout-now", role: "note" },
@@ -44,8 +44,9 @@ export function nextFiresList(s) {
   if (!s.enabled) return el("p", { class: "muted", id: "next-fires-empty" }, "The schedule is paused: nothing fires.");
   if (!fires.length) return el("p", { class: "muted", id: "next-fires-empty" }, "No upcoming fire.");
   const seconds = fires.some((iso) => new Date(iso).getUTCSeconds() !== 0);
-  return el("ol", { class: "next-fires", id: "next-fires" }, fires.map((iso) => el("li", { dataset: { time: iso }, title: new Date(iso).toString() },
-    el("span", { class: "strong" }, validZone(tz) ? fmtZoned(Date.parse(iso), tz, { seconds }) : fmtTime(iso)),
+  // The server writes them in the schedule's zone: the clock is read off the text.
+  return el("ol", { class: "next-fires", id: "next-fires" }, fires.map((iso) => el("li", { dataset: { time: iso }, title: `${new Date(iso).toString()} (${tz}: ${iso})` },
+    el("span", { class: "strong" }, fmtWall(iso, { seconds })),
     el("span", { class: "muted" }, ` ${fmtUntil(iso)}`))));
 }
 
@@ -60,33 +61,38 @@ export function blackoutList(s) {
 }
 
 /**
- * weekCalendar draws the schedule's fires over the next seven days in its
- * zone, computed in the browser from the cron text the same way the
- * scheduler reads it; the server's own next fires are drawn as "next".
+ * scheduleCalendar reads the calendar of the coming week at path (GET
+ * …/calendar); null when the server could not lay it out.
  */
-export function weekCalendar(s, now = Date.now()) {
-  const tz = zoneOf(s);
-  if (!validZone(tz)) return el("p", { class: "muted" }, `This browser does not know the time zone ${tz}; the calendar cannot be drawn.`);
-  let cron;
+export async function scheduleCalendar(path, ctx) {
   try {
-    cron = parseCron(s.cron);
+    return await get(path, ctx);
   } catch (err) {
-    return el("p", { class: "muted" }, `The cron text cannot be read here: ${err.message}`);
+    if (err.name === "AbortError") throw err;
+    return null;
   }
-  const to = now + WEEK_MS;
-  // A week of the densest schedule ("@every 1s") is 604,800 fires.
-  const { times, more } = firesBetween(cron, tz, now, to, 700000);
-  const blackouts = s.blackouts || [];
-  const fires = [];
-  const blocked = [];
-  const clock = wallClock(tz);
-  if (s.enabled) for (const t of times) (blackoutAt(blackouts, t, tz, clock) ? blocked : fires).push(t);
+}
+
+/**
+ * weekCalendar draws the schedule's calendar of the coming week as the
+ * server lays it out (cal, from GET …/calendar; null when it could not be
+ * read); the server's next fires are drawn as "next".
+ */
+export function weekCalendar(s, cal) {
+  const tz = zoneOf(s);
+  if (!cal) return el("p", { class: "muted", id: "calendar-error" }, "The calendar could not be read from the server.");
+  let fires = 0;
+  let skipped = 0;
+  for (const h of cal.hours) {
+    fires += h.fires;
+    skipped += h.skipped;
+  }
   const next = new Set((s.nextFires || []).map((iso) => Date.parse(iso)));
   return el("div", { class: "calendar-box" },
-    el("div", { class: "chart-box", id: "fire-calendar" }, fireCalendar({ fires, blocked, blackouts, tz, from: now, to, next, more })),
+    el("div", { class: "chart-box", id: "fire-calendar" }, fireCalendar(cal, { next })),
     el("p", { class: "muted small calendar-note" },
-      s.enabled ? `${fires.length}${more ? "+" : ""} fire${fires.length === 1 ? "" : "s"} in the next 7 days` : "Paused: nothing fires",
-      blocked.length ? `, ${blocked.length} skipped by blackout windows` : "",
+      cal.enabled ? `${fires} fire${fires === 1 ? "" : "s"} in the next 7 days` : "Paused: nothing fires",
+      skipped ? `, ${skipped} skipped by blackout windows` : "",
       `. Times in ${tz}.`));
 }
 
@@ -125,10 +131,10 @@ export function nextFireCell(s) {
 /**
  * scheduleCard is the schedule's section of a page: the schedule in words
  * with its next fires and blackout windows, the calendar of the coming
- * week, and the fire history (a page of fires, or null). runHref links a
- * fire to what it started.
+ * week (calendar, from GET …/calendar), and the fire history (a page of
+ * fires, or null). runHref links a fire to what it started.
  */
-export function scheduleCard(s, fires, { what = "run", runHref, runLabel } = {}) {
+export function scheduleCard(s, fires, { what = "run", runHref, runLabel, calendar = null } = {}) {
   const tz = zoneOf(s);
   return el("div", { class: "stack", id: "schedule" },
     card("Schedule", el("div", { class: "stack-tight" },
@@ -136,6 +142,6 @@ export function scheduleCard(s, fires, { what = "run", runHref, runLabel } = {})
       el("div", { class: "grid-2 schedule-lists" },
         el("div", {}, el("h3", {}, "Next fires"), nextFiresList(s)),
         el("div", {}, el("h3", {}, "Blackout windows"), blackoutList(s))),
-      el("div", {}, el("h3", {}, "The next 7 days"), weekCalendar(s))), { note: `in ${tz}` }),
+      el("div", {}, el("h3", {}, "The next 7 days"), weekCalendar(s, calendar))), { note: `in ${tz}` }),
     fires ? card("Fire history", firesTable(fires, { tz, runHref, runLabel }), { note: fires.total > fires.items.length ? `latest ${fires.items.length} of ${fires.total}` : `${fires.total} fire${fires.total === 1 ? "" : "s"}` }) : null);
 }
