@@ -170,7 +170,14 @@ func printStepEvent(w io.Writer, ev gameday.StepEvent) {
 	if ev.Step.Verdict != report.VerdictNone {
 		line += ", verdict " + ev.Step.Verdict
 	}
-	line += " in " + ev.Step.EndedAt.Sub(ev.Step.StartedAt).Round(time.Millisecond).String()
+	switch {
+	case ev.Step.Kind != scenarios.StepAction:
+		line += " in " + ev.Step.EndedAt.Sub(ev.Step.StartedAt).Round(time.Millisecond).String()
+	case ev.Step.StartedAt.IsZero():
+		line += ", not taken"
+	default: // an action is a moment
+		line += " at " + ev.Step.StartedAt.Local().Format("15:04:05.000")
+	}
 	if ev.Step.Reason != "" {
 		line += " (" + ev.Step.Reason + ")"
 	}
