@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -20,12 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	dockerclient "github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
-	"github.com/faultline/faultline/server/containers"
 	"github.com/faultline/faultline/server/store"
 	"github.com/faultline/faultline/server/webhook"
 )
@@ -163,45 +160,8 @@ func waitGameDay(t *testing.T, c client, id int64, within time.Duration, ok func
 
 func ended(r gameDayAPIRun) bool { return r.Status != "running" }
 
-// followGameDay reads a game-day run's event stream to its end.
-func followGameDay(t *testing.T, c client, id int64) []event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/gameday-runs/%d/events", c.base, id), nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		t.Fatalf("events Content-Type = %q", ct)
-	}
-	var out []event
-	var cur event
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "event:"):
-			cur.name = strings.TrimPrefix(line, "event:")
-		case strings.HasPrefix(line, "data:"):
-			cur.data = strings.TrimPrefix(line, "data:")
-		case line == "" && cur.name != "":
-			out = append(out, cur)
-			cur = event{}
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("no events")
-	}
-	return out
-}
-
 func TestGameDayRunsThroughTheAPI(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	storeExperiments(t, c, steadyHTTPBin, abortExperiment)
 
 	// An experiment the server does not store is a 422 naming the field,
@@ -236,7 +196,7 @@ func TestGameDayRunsThroughTheAPI(t *testing.T) {
 	}
 
 	run := startGameDay(t, c, g.ID)
-	events := followGameDay(t, c, run.ID)
+	events := followEvents(t, c, fmt.Sprintf("/api/v1/gameday-runs/%d/events", run.ID), 60*time.Second)
 	if events[0].name != "state" || events[len(events)-1].name != "end" {
 		t.Fatalf("events: first %q, last %q", events[0].name, events[len(events)-1].name)
 	}
@@ -380,6 +340,18 @@ func TestGameDayRunsThroughTheAPI(t *testing.T) {
 	c.json("POST", "/api/v1/gamedays/999/runs", "", nil, 404, nil)
 }
 
+// shortGameDay is a game day over steady-httpbin whose only step is a
+// short wait; spec adds lines to its spec (a schedule, a webhook).
+func shortGameDay(name, spec string) string {
+	return `apiVersion: faultline.dev/v1alpha1
+kind: GameDay
+metadata: {name: ` + name + `}
+spec:
+  steadyState: steady-httpbin
+  steps: [{wait: 10ms}]
+` + spec
+}
+
 // longGameDay holds its only step for a minute.
 const longGameDay = `apiVersion: faultline.dev/v1alpha1
 kind: GameDay
@@ -391,8 +363,7 @@ spec:
 `
 
 func TestTheLeverHaltsARunningGameDay(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	storeExperiments(t, c, steadyHTTPBin)
 	g := postGameDay(t, c, longGameDay)
 	run := startGameDay(t, c, g.ID)
@@ -427,8 +398,7 @@ func TestTheLeverHaltsARunningGameDay(t *testing.T) {
 }
 
 func TestAFailingSteadyStateInjectsNothing(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	var hits atomic.Int64
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -476,8 +446,7 @@ spec:
 }
 
 func TestABlackoutWindowRefusesAGameDay(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	storeExperiments(t, c, steadyHTTPBin)
 	g := postGameDay(t, c, longGameDay+`  schedule:
     cron: "0 3 * * *"
@@ -519,8 +488,7 @@ func TestAGameDayLeftRunningIsInterruptedAfterRestart(t *testing.T) {
 	}
 	db.Close() // as if the process had died mid-game-day
 
-	base, _ := startServer(t, server.Config{DB: path})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{DB: path})
 	var got gameDayAPIRun
 	c.json("GET", fmt.Sprintf("/api/v1/gameday-runs/%d", r.ID), "", nil, 200, &got)
 	if got.Status != "interrupted" || !strings.Contains(got.Reason, "server stopped") || got.Trigger != "schedule" {
@@ -570,20 +538,13 @@ func (h *hookReceiver) got() []hookRequest {
 
 func TestAGameDaysEndIsDeliveredToItsWebhookSigned(t *testing.T) {
 	const secret = "gameday-hook-secret"
-	base, _ := startServer(t, server.Config{WebhookSecret: secret})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{WebhookSecret: secret})
 	recv := &hookReceiver{}
 	hook := httptest.NewServer(recv)
 	t.Cleanup(hook.Close)
 	storeExperiments(t, c, steadyHTTPBin)
-	src := `apiVersion: faultline.dev/v1alpha1
-kind: GameDay
-metadata: {name: hooked-day}
-spec:
-  steadyState: steady-httpbin
-  steps: [{wait: 10ms}]
-  notify: {webhook: {url: "` + hook.URL + `/hook"}}
-`
+	src := shortGameDay("hooked-day", `  notify: {webhook: {url: "`+hook.URL+`/hook"}}
+`)
 	g := postGameDay(t, c, src)
 	if len(g.Warnings) != 0 {
 		t.Errorf("warnings with a secret set: %+v", g.Warnings)
@@ -628,8 +589,7 @@ spec:
 	}
 
 	// A server without a secret warns that deliveries will be unsigned.
-	base2, _ := startServer(t, server.Config{})
-	c2 := client{t: t, base: base2}
+	c2 := serve(t, server.Config{})
 	storeExperiments(t, c2, steadyHTTPBin)
 	g2 := postGameDay(t, c2, src)
 	if len(g2.Warnings) != 1 || g2.Warnings[0].Path != "spec.notify.webhook" || !strings.Contains(g2.Warnings[0].Message, "unsigned") {
@@ -657,8 +617,7 @@ type validation struct {
 // (an unknown one, a steady state that injects faults), and the warning
 // about an unsigned webhook. Nothing is stored.
 func TestValidateChecksAGameDayAsSavingWould(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	storeExperiments(t, c, steadyHTTPBin, abortExperiment)
 	validate := func(src string) validation {
 		t.Helper()
@@ -724,29 +683,15 @@ func TestValidateChecksAGameDayAsSavingWould(t *testing.T) {
 }
 
 func TestOpenAPICoversTheGameDayRoutes(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
-	_, body := c.do("GET", "/openapi.json", "", nil)
-	doc, err := openapi3.NewLoader().LoadFromData(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		t.Fatalf("openapi.json does not validate: %v", err)
-	}
-	for _, route := range []struct{ method, path string }{
+	doc := openAPIDoc(t, serve(t, server.Config{}))
+	checkRoutes(t, doc, []route{
 		{"GET", "/api/v1/gamedays"}, {"POST", "/api/v1/gamedays"},
 		{"GET", "/api/v1/gamedays/{id}"}, {"PUT", "/api/v1/gamedays/{id}"}, {"DELETE", "/api/v1/gamedays/{id}"},
 		{"POST", "/api/v1/gamedays/{id}/runs"}, {"GET", "/api/v1/gamedays/{id}/runs"}, {"GET", "/api/v1/gamedays/{id}/fires"},
 		{"GET", "/api/v1/gameday-runs/{rid}"}, {"POST", "/api/v1/gameday-runs/{rid}/stop"},
 		{"GET", "/api/v1/gameday-runs/{rid}/events"}, {"GET", "/api/v1/gameday-runs/{rid}/junit.xml"},
 		{"GET", "/api/v1/gamedays/{id}/calendar"}, {"GET", "/api/v1/experiments/{id}/calendar"},
-	} {
-		item := doc.Paths.Find(route.path)
-		if item == nil || item.GetOperation(route.method) == nil {
-			t.Errorf("openapi.json lacks %s %s", route.method, route.path)
-		}
-	}
+	})
 	run := doc.Components.Schemas["Run"]
 	if run == nil || run.Value.Properties["gameDayRunId"] == nil || run.Value.Properties["gameDayStep"] == nil {
 		t.Error("the Run schema lacks gameDayRunId and gameDayStep")
@@ -758,7 +703,7 @@ func TestDeletingOrStoppingTheServerStopsRunningGameDays(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "faultline.db")
 	var deletedRun, leftRun int64
 	func() {
-		base, stop := startServer(t, server.Config{DB: path})
+		base, stop := testserver.Start(t, server.Config{DB: path})
 		c := client{t: t, base: base}
 		storeExperiments(t, c, steadyHTTPBin)
 		running := func(r gameDayAPIRun) bool {
@@ -807,33 +752,13 @@ func TestDeletingOrStoppingTheServerStopsRunningGameDays(t *testing.T) {
 	}
 }
 
-// gameDayDemoImage builds Faultline's static binary into a FROM scratch
-// image of the demo httpbin target (as scripts/demo-target.Dockerfile
-// does) and removes it when the test ends. Without a Docker engine it
-// skips, unless CI is set.
+// gameDayDemoImage builds the demo httpbin target's image (Faultline's
+// static binary in scripts/demo-target.Dockerfile) and removes it when the
+// test ends. Without a Docker engine it skips, unless CI is set.
 func gameDayDemoImage(t *testing.T) string {
 	t.Helper()
-	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
-		t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true") // Ryuk's image cannot be pulled here
-	}
-	if err := containers.Ping(context.Background()); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but no Docker engine answers: %v", err)
-		}
-		t.Skipf("no Docker engine: %v", err)
-	}
-	dir := t.TempDir()
-	_, file, _, _ := runtime.Caller(0)
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "faultline"), "./cmd/faultline")
-	build.Dir = filepath.Join(filepath.Dir(file), "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	const dockerfile = "FROM scratch\nCOPY faultline /faultline\nEXPOSE 8080\nENTRYPOINT [\"/faultline\"]\nCMD [\"demo\", \"httpbin\", \"--listen\", \"0.0.0.0:8080\"]\n"
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testserver.NeedDocker(t)
+	dir := testserver.DemoTargetContext(t)
 	p, err := testcontainers.NewDockerProvider()
 	if err != nil {
 		t.Fatal(err)
@@ -860,8 +785,7 @@ func gameDayDemoImage(t *testing.T) string {
 
 func TestAnActionStepPausesTheContainerOfItsExperiment(t *testing.T) {
 	tag := gameDayDemoImage(t)
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	storeExperiments(t, c, steadyHTTPBin, `apiVersion: faultline.dev/v1alpha1
 kind: Experiment
 metadata: {name: container-target}

@@ -12,25 +12,28 @@ import (
 // allowedImports is STYLE.md's import table: the in-repo packages each
 // package may import directly. Anything else in the repo is forbidden.
 var allowedImports = map[string][]string{
-	"bench":             {"loadgen", "proxy", "scenarios", "server/demo"},
-	"cmd/faultline":     {"server"},
-	"loadgen":           {},
-	"migrations":        {},
-	"proxy":             {"scenarios"},
-	"scenarios":         {},
-	"server":            {"proxy", "scenarios", "server/api", "server/containers", "server/demo", "server/engine", "server/gameday", "server/gamedays", "server/report", "server/runs", "server/scheduler", "server/store", "server/webhook", "web"},
-	"server/api":        {"proxy", "scenarios", "server/report", "server/store"},
-	"server/containers": {"scenarios", "server/report"},
-	"server/demo":       {},
-	"server/engine":     {"loadgen", "proxy", "scenarios", "server/containers", "server/demo", "server/report"},
-	"server/gameday":    {"scenarios", "server/engine", "server/report"},
-	"server/gamedays":   {"scenarios", "server/engine", "server/gameday", "server/report", "server/runs", "server/store", "server/webhook"},
-	"server/report":     {"proxy", "scenarios"},
-	"server/runs":       {"proxy", "scenarios", "server/engine", "server/report", "server/store"},
-	"server/scheduler":  {"server/store"},
-	"server/store":      {"migrations"},
-	"server/webhook":    {},
-	"web":               {},
+	"bench":         {"loadgen", "proxy", "scenarios", "server/demo"},
+	"cmd/faultline": {"server"},
+	// internal/testserver stands the server and the demo target up for
+	// tests in several packages; only tests import it.
+	"internal/testserver": {"server", "server/containers"},
+	"loadgen":             {},
+	"migrations":          {},
+	"proxy":               {"scenarios"},
+	"scenarios":           {},
+	"server":              {"proxy", "scenarios", "server/api", "server/containers", "server/demo", "server/engine", "server/gameday", "server/gamedays", "server/report", "server/runs", "server/scheduler", "server/store", "server/webhook", "web"},
+	"server/api":          {"proxy", "scenarios", "server/report", "server/store"},
+	"server/containers":   {"scenarios", "server/report"},
+	"server/demo":         {},
+	"server/engine":       {"loadgen", "proxy", "scenarios", "server/containers", "server/demo", "server/report"},
+	"server/gameday":      {"scenarios", "server/engine", "server/report"},
+	"server/gamedays":     {"scenarios", "server/engine", "server/gameday", "server/report", "server/runs", "server/store", "server/webhook"},
+	"server/report":       {"proxy", "scenarios"},
+	"server/runs":         {"proxy", "scenarios", "server/engine", "server/report", "server/store"},
+	"server/scheduler":    {"server/store"},
+	"server/store":        {"migrations"},
+	"server/webhook":      {},
+	"web":                 {},
 }
 
 // forbiddenModules keeps heavy dependencies out of the packages that must

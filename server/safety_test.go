@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
 )
 
@@ -36,7 +37,7 @@ func waitStatus(t *testing.T, c client, id int64, status string, within time.Dur
 
 func TestSafetyLeverHaltsRunsRefusesNewOnesAndSurvivesRestart(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "faultline.db")
-	base, stop := startServer(t, server.Config{DB: db})
+	base, stop := testserver.Start(t, server.Config{DB: db})
 	c := client{t: t, base: base}
 
 	var lever leverJSON
@@ -78,7 +79,7 @@ func TestSafetyLeverHaltsRunsRefusesNewOnesAndSurvivesRestart(t *testing.T) {
 	refused()
 
 	stop()
-	base, _ = startServer(t, server.Config{DB: db})
+	base, _ = testserver.Start(t, server.Config{DB: db})
 	c = client{t: t, base: base}
 	c.json("GET", "/api/v1/safety/lever", "", nil, 200, &lever)
 	if !lever.Engaged || lever.Reason != "prod incident 42" {

@@ -85,8 +85,7 @@ func count(f firesJSON, outcome string) (n int) {
 }
 
 func TestScheduleFiresRunsEndToEnd(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	id := createScheduled(t, c, "every-second", "requests: 5")
 	f := waitFires(t, c, id, 5*time.Second, func(f firesJSON) bool { return count(f, "ran") >= 2 })
 	for _, it := range f.Items {
@@ -104,8 +103,7 @@ func TestScheduleFiresRunsEndToEnd(t *testing.T) {
 }
 
 func TestForbidSkipsFiresWhileTheScheduledRunIsActive(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	id := createScheduled(t, c, "long", "duration: 5s, qps: 10")
 	f := waitFires(t, c, id, 5*time.Second, func(f firesJSON) bool { return count(f, "skipped") >= 1 })
 	if count(f, "ran") != 1 {
@@ -119,8 +117,7 @@ func TestForbidSkipsFiresWhileTheScheduledRunIsActive(t *testing.T) {
 }
 
 func TestLeverRefusesScheduledFires(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	c.json("POST", "/api/v1/safety/lever", "application/json", []byte(`{"engaged": true, "reason": "freeze"}`), 200, nil)
 	id := createScheduled(t, c, "frozen", "requests: 5")
 	f := waitFires(t, c, id, 5*time.Second, func(f firesJSON) bool { return count(f, "refused") >= 1 })
@@ -130,8 +127,7 @@ func TestLeverRefusesScheduledFires(t *testing.T) {
 }
 
 func TestScheduleValidationNamesTheField(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	for bad, field := range map[string]string{
 		`{cron: "0 3 * *"}`:                         "spec.schedule.cron",
 		`{cron: "@hourly", timezone: Mars/Olympus}`: "spec.schedule.timezone",
@@ -147,8 +143,7 @@ func TestScheduleValidationNamesTheField(t *testing.T) {
 }
 
 func TestABlackoutWindowHoldsScheduledFires(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	// A whole-day window on every day holds whenever the test runs.
 	src := strings.Replace(strings.NewReplacer("NAME", "frozen-window", "LOAD", "requests: 5").Replace(scheduledExperiment),
 		`{cron: "@every 1s", timezone: Europe/Berlin}`,
@@ -187,17 +182,10 @@ func TestABlackoutWindowHoldsScheduledFires(t *testing.T) {
 }
 
 func TestAScheduledGameDayFiresThroughTheGameDayManager(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	storeExperiments(t, c, steadyHTTPBin)
-	g := postGameDay(t, c, `apiVersion: faultline.dev/v1alpha1
-kind: GameDay
-metadata: {name: scheduled-day}
-spec:
-  steadyState: steady-httpbin
-  steps: [{wait: 10ms}]
-  schedule: {cron: "@every 1s"}
-`)
+	g := postGameDay(t, c, shortGameDay("scheduled-day", `  schedule: {cron: "@every 1s"}
+`))
 	path := fmt.Sprintf("/api/v1/gamedays/%d/fires", g.ID)
 	f := waitFiresAt(t, c, path, 5*time.Second, func(f firesJSON) bool { return count(f, "ran") >= 1 })
 	var ran *int64
@@ -258,8 +246,7 @@ func (c calendarJSON) hoursCount() (fires, skipped int) {
 // Wednesday window skipped with the window's description, and the window
 // a stretch of the week.
 func TestExperimentCalendar(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	withSchedule := func(name, schedule string) int64 {
 		t.Helper()
 		src := strings.Replace(strings.NewReplacer("NAME", name, "LOAD", "requests: 5").Replace(scheduledExperiment),
@@ -357,17 +344,10 @@ func TestExperimentCalendar(t *testing.T) {
 // to the cap and counted in full by hour; a window over the whole day
 // skips them all and is one stretch.
 func TestGameDayCalendar(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	storeExperiments(t, c, steadyHTTPBin)
-	g := postGameDay(t, c, `apiVersion: faultline.dev/v1alpha1
-kind: GameDay
-metadata: {name: frozen-day}
-spec:
-  steadyState: steady-httpbin
-  steps: [{wait: 10ms}]
-  schedule: {cron: "@every 2s", blackouts: [{from: "00:00", to: "00:00", reason: freeze}]}
-`)
+	g := postGameDay(t, c, shortGameDay("frozen-day", `  schedule: {cron: "@every 2s", blackouts: [{from: "00:00", to: "00:00", reason: freeze}]}
+`))
 	var cal calendarJSON
 	c.json("GET", fmt.Sprintf("/api/v1/gamedays/%d/calendar?from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z", g.ID), "", nil, 200, &cal)
 	if !cal.Truncated || len(cal.Fires) != 2000 || cal.Timezone != "UTC" {

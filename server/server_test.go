@@ -22,53 +22,18 @@ import (
 	"fortio.org/fortio/fhttp"
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/store"
 )
 
-// startServer runs Serve on a loopback port with its own database and
-// returns the base URL; the server stops when the test ends (or stop is called).
-func startServer(t *testing.T, cfg server.Config) (base string, stop func()) {
+// serve starts a server with cfg (testserver.Start) and returns a client
+// of it.
+func serve(t *testing.T, cfg server.Config) client {
 	t.Helper()
-	if cfg.DB == "" {
-		cfg.DB = filepath.Join(t.TempDir(), "faultline.db")
-	}
-	cfg.Addr = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Serve(ctx, cfg, slog.New(slog.DiscardHandler), func(addr string) { ready <- addr })
-	}()
-	select {
-	case addr := <-ready:
-		base = "http://" + addr
-	case err := <-done:
-		cancel()
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatal("server did not start")
-	}
-	var stopped bool
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve returned %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("server did not stop")
-		}
-	}
-	t.Cleanup(stop)
-	return base, stop
+	base, _ := testserver.Start(t, cfg)
+	return client{t: t, base: base}
 }
 
 type client struct {
@@ -177,7 +142,7 @@ type errorJSON struct {
 
 func TestExperimentLifecycleAndRunThroughAPI(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "faultline.db")
-	base, stop := startServer(t, server.Config{DB: db, LoadExamples: true})
+	base, stop := testserver.Start(t, server.Config{DB: db, LoadExamples: true})
 	c := client{t: t, base: base}
 
 	var list struct {
@@ -216,7 +181,7 @@ func TestExperimentLifecycleAndRunThroughAPI(t *testing.T) {
 	if h.Get("Location") != fmt.Sprintf("/api/v1/runs/%d", run.ID) || run.Status != "queued" {
 		t.Fatalf("start: Location %q, run %+v", h.Get("Location"), run)
 	}
-	events := readEvents(t, c, run.ID)
+	events := followEvents(t, c, fmt.Sprintf("/api/v1/runs/%d/events", run.ID), 30*time.Second)
 	if events[len(events)-1].name != "end" {
 		t.Fatalf("last event = %q, want end; events %v", events[len(events)-1].name, events)
 	}
@@ -260,7 +225,7 @@ func TestExperimentLifecycleAndRunThroughAPI(t *testing.T) {
 
 	// The experiment survives a restart of the server on the same database.
 	stop()
-	base, _ = startServer(t, server.Config{DB: db, LoadExamples: true})
+	base, _ = testserver.Start(t, server.Config{DB: db, LoadExamples: true})
 	c.base = base
 	c.json("GET", fmt.Sprintf("/api/v1/experiments/%d", created.ID), "", nil, 200, &got)
 	if got.Version != 2 || got.Source != updated {
@@ -276,8 +241,7 @@ func TestExperimentLifecycleAndRunThroughAPI(t *testing.T) {
 // the shipped game day beside the example experiments it names, and that
 // it runs through and passes.
 func TestExampleGameDayRunsOnAFreshServer(t *testing.T) {
-	base, _ := startServer(t, server.Config{DB: filepath.Join(t.TempDir(), "faultline.db"), LoadExamples: true})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{DB: filepath.Join(t.TempDir(), "faultline.db"), LoadExamples: true})
 	var list struct {
 		Items []gameDayAPIDoc `json:"items"`
 		Total int64           `json:"total"`
@@ -298,8 +262,7 @@ func TestExampleGameDayRunsOnAFreshServer(t *testing.T) {
 }
 
 func TestInvalidDocumentIsRefusedAndNothingStored(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	bad := strings.Replace(abortExperiment, "httpStatus: 503", "httpStatus: 700", 1)
 	var e errorJSON
 	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(bad), 422, &e)
@@ -329,7 +292,7 @@ func TestInvalidDocumentIsRefusedAndNothingStored(t *testing.T) {
 }
 
 func TestTokenGuardsTheAPI(t *testing.T) {
-	base, _ := startServer(t, server.Config{Token: "s3cret"})
+	base, _ := testserver.Start(t, server.Config{Token: "s3cret"})
 	anon := client{t: t, base: base}
 	var e errorJSON
 	anon.json("GET", "/api/v1/experiments", "", nil, 401, &e)
@@ -369,8 +332,7 @@ func TestRunLeftRunningIsInterruptedAfterRestart(t *testing.T) {
 	}
 	db.Close() // as if the process had died mid-run
 
-	base, _ := startServer(t, server.Config{DB: path})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{DB: path})
 	var got runJSON
 	c.json("GET", fmt.Sprintf("/api/v1/runs/%d", r.ID), "", nil, 200, &got)
 	if got.Status != "interrupted" {
@@ -379,8 +341,7 @@ func TestRunLeftRunningIsInterruptedAfterRestart(t *testing.T) {
 }
 
 func TestStopARunningRun(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	long := strings.Replace(abortExperiment, "requests: 60", "duration: 30s\n    qps: 50", 1)
 	var created experimentJSON
 	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(long), 201, &created)
@@ -429,9 +390,13 @@ func TestStopARunningRun(t *testing.T) {
 	}
 }
 
-func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+// route is an operation of the API: a method and a path template.
+type route struct{ method, path string }
+
+// openAPIDoc reads the server's /openapi.json and fails the test unless
+// it is a valid OpenAPI document.
+func openAPIDoc(t *testing.T, c client) *openapi3.T {
+	t.Helper()
 	_, body := c.do("GET", "/openapi.json", "", nil)
 	doc, err := openapi3.NewLoader().LoadFromData(body)
 	if err != nil {
@@ -440,7 +405,23 @@ func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatalf("openapi.json does not validate: %v", err)
 	}
-	for _, route := range []struct{ method, path string }{
+	return doc
+}
+
+// checkRoutes fails for every route that doc does not describe.
+func checkRoutes(t *testing.T, doc *openapi3.T, routes []route) {
+	t.Helper()
+	for _, r := range routes {
+		item := doc.Paths.Find(r.path)
+		if item == nil || item.GetOperation(r.method) == nil {
+			t.Errorf("openapi.json lacks %s %s", r.method, r.path)
+		}
+	}
+}
+
+func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
+	doc := openAPIDoc(t, serve(t, server.Config{}))
+	checkRoutes(t, doc, []route{
 		{"GET", "/healthz"}, {"GET", "/metrics"}, {"GET", "/openapi.json"},
 		{"GET", "/api/v1/experiments"}, {"POST", "/api/v1/experiments"},
 		{"GET", "/api/v1/experiments/{id}"}, {"PUT", "/api/v1/experiments/{id}"}, {"DELETE", "/api/v1/experiments/{id}"},
@@ -450,17 +431,11 @@ func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
 		{"GET", "/api/v1/runs/{id}/junit.xml"}, {"GET", "/api/v1/runs/{id}/histogram.csv"}, {"GET", "/api/v1/runs/{id}/proxy"},
 		{"GET", "/api/v1/safety/lever"}, {"POST", "/api/v1/safety/lever"},
 		{"GET", "/api/v1/experiments/{id}/fires"},
-	} {
-		item := doc.Paths.Find(route.path)
-		if item == nil || item.GetOperation(route.method) == nil {
-			t.Errorf("openapi.json lacks %s %s", route.method, route.path)
-		}
-	}
+	})
 }
 
 func TestMetricsExposeRunsAndProxyCounters(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	var created experimentJSON
 	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(abortExperiment), 201, &created)
 	var run runJSON
@@ -480,12 +455,13 @@ func TestMetricsExposeRunsAndProxyCounters(t *testing.T) {
 
 type event struct{ name, data string }
 
-// readEvents follows a run's event stream to its end.
-func readEvents(t *testing.T, c client, id int64) []event {
+// followEvents reads the server-sent events at path to the end of the
+// stream, for at most within.
+func followEvents(t *testing.T, c client, path string, within time.Duration) []event {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/runs/%d/events", c.base, id), nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -497,6 +473,7 @@ func readEvents(t *testing.T, c client, id int64) []event {
 	var out []event
 	var cur event
 	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20) // a game day's state carries its report so far
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
@@ -582,8 +559,7 @@ type reportJSON struct {
 }
 
 func TestRerunReplaysTheSameFaultDecisions(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	first := runToEnd(t, c, strings.Replace(halfAbort, "PCT", "50", 1))
 	var again runJSON
 	h := c.json("POST", fmt.Sprintf("/api/v1/runs/%d/rerun", first.ID), "", nil, 202, &again)
@@ -608,8 +584,7 @@ func TestRerunReplaysTheSameFaultDecisions(t *testing.T) {
 }
 
 func TestCompareRunsSaysWhatIsSignificant(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	half := runToEnd(t, c, strings.Replace(halfAbort, "PCT", "50", 1))
 	none := runToEnd(t, c, strings.Replace(strings.Replace(halfAbort, "PCT", "0", 1), "half-abort", "no-abort", 1))
 	var cmp struct {
@@ -640,8 +615,7 @@ func TestCompareRunsSaysWhatIsSignificant(t *testing.T) {
 }
 
 func TestExports(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	run := runToEnd(t, c, strings.Replace(halfAbort, "PCT", "50", 1))
 
 	resp, body := c.do("GET", fmt.Sprintf("/api/v1/runs/%d/fortio.json", run.ID), "", nil)
@@ -679,8 +653,7 @@ func TestExports(t *testing.T) {
 }
 
 func TestRetentionPrunesTheOldestRuns(t *testing.T) {
-	base, _ := startServer(t, server.Config{KeepRuns: 2})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{KeepRuns: 2})
 	first := runToEnd(t, c, strings.Replace(halfAbort, "PCT", "0", 1))
 	var runs struct{ Total int64 }
 	for range 3 {
@@ -696,8 +669,7 @@ func TestRetentionPrunesTheOldestRuns(t *testing.T) {
 }
 
 func TestUnreachableTargetMakesTheRunAnError(t *testing.T) {
-	base, _ := startServer(t, server.Config{})
-	c := client{t: t, base: base}
+	c := serve(t, server.Config{})
 	src := strings.Replace(strings.Replace(halfAbort, "PCT", "0", 1), "[{demo: httpbin}]", "[{address: 127.0.0.1:1}]", 1)
 	run := runToEnd(t, c, src)
 	if run.Status != "error" || !strings.Contains(run.Reason, "127.0.0.1:1 of httpbin is unreachable") {
@@ -708,7 +680,7 @@ func TestUnreachableTargetMakesTheRunAnError(t *testing.T) {
 func TestNoGoroutineOrListenerOutlivesTheServer(t *testing.T) {
 	before := runtime.NumGoroutine()
 	func() {
-		base, stop := startServer(t, server.Config{})
+		base, stop := testserver.Start(t, server.Config{})
 		c := client{t: t, base: base}
 		runToEnd(t, c, strings.Replace(halfAbort, "PCT", "50", 1))
 		runToEnd(t, c, strings.NewReplacer("PCT", "0", "[{demo: httpbin}]", "[{address: 127.0.0.1:1}]", "half-abort", "down").Replace(halfAbort))
@@ -732,7 +704,10 @@ func TestNoGoroutineOrListenerOutlivesTheServer(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { os.Exit(m.Run()) }
+func TestMain(m *testing.M) {
+	testserver.DisableRyuk() // before the first container starts
+	os.Exit(m.Run())
+}
 
 func TestAddressInUseIsAnErrorAndLeaksNothing(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,61 +1,22 @@
 package web_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
-	"github.com/faultline/faultline/server/containers"
 )
 
 func TestMain(m *testing.M) {
-	// Before the first container starts: Ryuk's image cannot be pulled here.
-	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
-		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	}
+	testserver.DisableRyuk() // before the first container starts
 	os.Exit(m.Run())
-}
-
-// needDocker skips without a Docker engine, unless CI is set.
-func needDocker(t *testing.T) {
-	t.Helper()
-	if err := containers.Ping(context.Background()); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but no Docker engine answers: %v", err)
-		}
-		t.Skipf("no Docker engine: %v", err)
-	}
-}
-
-// demoTargetContext writes a Docker build context for Faultline's demo
-// httpbin in an empty image: the static binary and its Dockerfile
-// (scripts/demo-target.Dockerfile).
-func demoTargetContext(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "faultline"), "./cmd/faultline")
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	dockerfile, err := os.ReadFile(filepath.Join("..", "scripts", "demo-target.Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), dockerfile, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // A run that pauses its container target mid-load: the run page marks the
@@ -63,9 +24,9 @@ func demoTargetContext(t *testing.T) string {
 // time between, and lists both actions under the charts.
 func TestDashboardMarksContainerActions(t *testing.T) {
 	needChromium(t)
-	needDocker(t)
-	dir := demoTargetContext(t)
-	base := startServer(t, server.Config{})
+	testserver.NeedDocker(t)
+	dir := testserver.DemoTargetContext(t)
+	base, _ := testserver.Start(t, server.Config{})
 	b := newBrowser(t, base)
 
 	doc := fmt.Sprintf(`apiVersion: faultline.dev/v1alpha1
@@ -118,7 +79,7 @@ spec:
 			} `json:"actions"`
 		} `json:"report"`
 	}
-	getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, id), "", &run)
+	getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, id), &run)
 	if len(run.Report.Actions) != 2 {
 		t.Fatalf("run %d (%s) recorded actions %+v, want the pause and the unpause", id, run.Status, run.Report.Actions)
 	}

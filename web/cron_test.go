@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
 )
 
@@ -34,7 +35,7 @@ func evalJSAwait[T any](b *browser, js string) T {
 // tests in ../server and the dashboard tests).
 func TestScheduleWordsAndFieldLines(t *testing.T) {
 	needChromium(t)
-	base := startServer(t, server.Config{})
+	base, _ := testserver.Start(t, server.Config{})
 	b := newBrowser(t, base)
 	b.do(chromedp.Navigate(base + "/ui/#/safety"))
 	b.waitJS("the dashboard", `!!document.getElementById("lever-state")`, 10*time.Second)

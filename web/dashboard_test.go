@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
 )
 
@@ -37,42 +37,6 @@ func needChromium(t *testing.T) {
 		}
 		t.Skipf("%s is not installed (apt-get install -y chromium); skipping the browser tests outside CI", chromium)
 	}
-}
-
-// startServer runs Serve on a loopback port with a fresh database.
-func startServer(t *testing.T, cfg server.Config) string {
-	t.Helper()
-	cfg.DB = filepath.Join(t.TempDir(), "faultline.db")
-	cfg.Addr = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Serve(ctx, cfg, slog.New(slog.DiscardHandler), func(addr string) { ready <- addr })
-	}()
-	var base string
-	select {
-	case addr := <-ready:
-		base = "http://" + addr
-	case err := <-done:
-		cancel()
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatal("server did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve returned %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("server did not stop")
-		}
-	})
-	return base
 }
 
 // browser is one headless Chromium tab that records every console error,
@@ -284,41 +248,58 @@ func (b *browser) screenshot(name string) {
 	b.t.Logf("wrote docs/screenshots/%s", name)
 }
 
-// getJSON reads an API answer directly, for the test's own expectations.
-func getJSON(t *testing.T, url, token string, into any) int {
+// send calls the API directly, for the test's own set-up and
+// expectations: body goes with contentType (none when ""), a 2xx answer
+// is decoded into into (when not nil), and the status is returned.
+func send(t *testing.T, method, url, contentType, body string, into any) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if into != nil && resp.StatusCode == 200 {
+	if into != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s %s: decode the %d answer: %v", method, url, resp.StatusCode, err)
 		}
 	}
 	return resp.StatusCode
 }
 
+// getJSON reads an API answer.
+func getJSON(t *testing.T, url string, into any) int {
+	t.Helper()
+	return send(t, http.MethodGet, url, "", "", into)
+}
+
+// sendJSON sends a JSON body.
+func sendJSON(t *testing.T, method, url, body string, into any) int {
+	t.Helper()
+	return send(t, method, url, "application/json", body, into)
+}
+
+// postYAML stores a document.
+func postYAML(t *testing.T, url, doc string, into any) int {
+	t.Helper()
+	return send(t, http.MethodPost, url, "application/yaml", doc, into)
+}
+
 // runExample starts an experiment through the API and waits for its end.
 func runExample(t *testing.T, base string, id int64) {
 	t.Helper()
-	resp, err := http.Post(fmt.Sprintf("%s/api/v1/experiments/%d/runs", base, id), "application/json", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var run runJSON
-	err = json.NewDecoder(resp.Body).Decode(&run)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("start run of experiment %d: %d %v", id, resp.StatusCode, err)
+	if code := sendJSON(t, http.MethodPost, fmt.Sprintf("%s/api/v1/experiments/%d/runs", base, id), "", &run); code != http.StatusAccepted {
+		t.Fatalf("start run of experiment %d: %d", id, code)
 	}
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, run.ID), "", &run)
+		getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, run.ID), &run)
 		if run.Status != "queued" && run.Status != "running" {
 			return
 		}
@@ -387,10 +368,10 @@ type runJSON struct {
 
 func TestDashboard(t *testing.T) {
 	needChromium(t)
-	base := startServer(t, server.Config{LoadExamples: true})
+	base, _ := testserver.Start(t, server.Config{LoadExamples: true})
 	b := newBrowser(t, base)
 	var examples experimentList
-	getJSON(t, base+"/api/v1/experiments?limit=500", "", &examples)
+	getJSON(t, base+"/api/v1/experiments?limit=500", &examples)
 	if examples.Total == 0 {
 		t.Fatal("no example experiments loaded")
 	}
@@ -465,7 +446,7 @@ func TestDashboard(t *testing.T) {
 				t.Errorf("after a refused save the page is %q", got)
 			}
 			var after experimentList
-			getJSON(t, base+"/api/v1/experiments?limit=500", "", &after)
+			getJSON(t, base+"/api/v1/experiments?limit=500", &after)
 			if after.Total != examples.Total {
 				t.Errorf("%d experiments stored after a refused save, want %d", after.Total, examples.Total)
 			}
@@ -482,7 +463,7 @@ func TestDashboard(t *testing.T) {
 				t.Fatal(err)
 			}
 			var e struct{ Source string }
-			getJSON(t, fmt.Sprintf("%s/api/v1/experiments/%d", base, expID), "", &e)
+			getJSON(t, fmt.Sprintf("%s/api/v1/experiments/%d", base, expID), &e)
 			if e.Source != smoke(20) {
 				t.Errorf("stored source differs from what was typed:\n%s", e.Source)
 			}
@@ -507,7 +488,7 @@ func TestDashboard(t *testing.T) {
 			}
 			b.waitJS("the report", `!!document.getElementById("verdict")`, 20*time.Second)
 			var run runJSON
-			getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, id), "", &run)
+			getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, id), &run)
 			if got := evalJS[string](b, `document.querySelector("#verdict .verdict").textContent`); got != run.Report.Verdict {
 				t.Errorf("verdict shown %q, report says %q", got, run.Report.Verdict)
 			}
@@ -581,7 +562,7 @@ func TestDashboard(t *testing.T) {
 					Significant bool `json:"significant"`
 				} `json:"errorRatio"`
 			}
-			getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d/compare/%d", base, runIDs[0], runIDs[1]), "", &cmp)
+			getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d/compare/%d", base, runIDs[0], runIDs[1]), &cmp)
 			shown := evalJS[string](b, `document.querySelector("#compare-error-ratio .sig").textContent`)
 			if want := map[bool]string{true: "Significant change in error ratio", false: "No significant change in error ratio"}[cmp.ErrorRatio.Significant]; shown != want {
 				t.Errorf("significance shown %q, want %q", shown, want)
@@ -616,7 +597,7 @@ func TestDashboard(t *testing.T) {
 			row := `#experiments-table tr[data-name="ui-smoke"]`
 			b.waitJS("the list", fmt.Sprintf(`!!document.querySelector('%s')`, row), 10*time.Second)
 			var last runJSON
-			getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, runIDs[1]), "", &last)
+			getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, runIDs[1]), &last)
 			if got := evalJS[string](b, fmt.Sprintf(`document.querySelector('%s .last-run .badge').textContent`, row)); got != last.Status {
 				t.Errorf("last run shows %q, want %q", got, last.Status)
 			}
@@ -682,14 +663,14 @@ func TestDashboard(t *testing.T) {
 			b.waitJS("the confirmation", `document.getElementById("confirm-dialog").open`, 5*time.Second)
 			b.do(chromedp.Click(chromedp.ID("confirm-cancel")))
 			b.waitJS("the dialog to close", `!document.getElementById("confirm-dialog").open`, 5*time.Second)
-			if getJSON(t, fmt.Sprintf("%s/api/v1/experiments/%d", base, expID), "", nil) != 200 {
+			if getJSON(t, fmt.Sprintf("%s/api/v1/experiments/%d", base, expID), nil) != 200 {
 				t.Fatal("cancelled delete deleted the experiment")
 			}
 			b.do(chromedp.Click(chromedp.CSS(row + " button.delete")))
 			b.waitJS("the confirmation", `document.getElementById("confirm-dialog").open`, 5*time.Second)
 			b.do(chromedp.Click(chromedp.ID("confirm-ok")))
 			b.waitJS("the row to go", fmt.Sprintf(`!document.querySelector('%s')`, row), 5*time.Second)
-			if code := getJSON(t, fmt.Sprintf("%s/api/v1/experiments/%d", base, expID), "", nil); code != 404 {
+			if code := getJSON(t, fmt.Sprintf("%s/api/v1/experiments/%d", base, expID), nil); code != 404 {
 				t.Errorf("after delete GET answers %d, want 404", code)
 			}
 		}},
@@ -708,7 +689,7 @@ func TestDashboard(t *testing.T) {
 func TestDashboardAsksForTheToken(t *testing.T) {
 	needChromium(t)
 	const token = "s3cret-t0ken"
-	base := startServer(t, server.Config{LoadExamples: true, Token: token})
+	base, _ := testserver.Start(t, server.Config{LoadExamples: true, Token: token})
 	b := newBrowser(t, base)
 	b.expectFailures("/api/v1/") // the calls before the token is given answer 401
 

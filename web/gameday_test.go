@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
 )
 
@@ -110,7 +110,7 @@ func (r gameDayRunJSON) linkedRuns() int {
 // lever, a blackout window and a run already running (which is stopped).
 func TestDashboardGameDays(t *testing.T) {
 	needChromium(t)
-	base := startServer(t, server.Config{})
+	base, _ := testserver.Start(t, server.Config{})
 	b := newBrowser(t, base)
 
 	steady, err := os.ReadFile(filepath.Join("..", "scenarios", "httpbin-steady-state.yaml"))
@@ -127,7 +127,7 @@ func TestDashboardGameDays(t *testing.T) {
 			t.Fatalf("store an experiment: %d", code)
 		}
 	}
-	if code := getJSON(t, base+"/api/v1/gamedays", "", nil); code != http.StatusOK {
+	if code := getJSON(t, base+"/api/v1/gamedays", nil); code != http.StatusOK {
 		t.Fatalf("GET /api/v1/gamedays answers %d: the server has no game-day routes", code)
 	}
 
@@ -228,7 +228,7 @@ spec:
 				t.Errorf("save message %q does not name the line, the field and the experiment", msg)
 			}
 			var list struct{ Total int }
-			getJSON(t, base+"/api/v1/gamedays", "", &list)
+			getJSON(t, base+"/api/v1/gamedays", &list)
 			if list.Total != 0 {
 				t.Errorf("%d game days stored after a refused save", list.Total)
 			}
@@ -241,7 +241,7 @@ spec:
 				t.Fatal(err)
 			}
 			var g gameDayJSON
-			getJSON(t, fmt.Sprintf("%s/api/v1/gamedays/%d", base, gdID), "", &g)
+			getJSON(t, fmt.Sprintf("%s/api/v1/gamedays/%d", base, gdID), &g)
 			if g.Schedule == nil || len(g.Schedule.NextFires) == 0 {
 				t.Fatalf("stored game day %+v has no next fires", g)
 			}
@@ -280,7 +280,7 @@ spec:
 			b.waitJS("a step started, live", `document.querySelectorAll("#gd-steps li.gd-step").length > 0 || !!document.getElementById("gd-verdict")`, 30*time.Second)
 			b.waitJS("the verdict", `!!document.getElementById("gd-verdict")`, 90*time.Second)
 			var run gameDayRunJSON
-			getJSON(t, fmt.Sprintf("%s/api/v1/gameday-runs/%d", base, rid), "", &run)
+			getJSON(t, fmt.Sprintf("%s/api/v1/gameday-runs/%d", base, rid), &run)
 			if got := evalJS[string](b, `document.querySelector("#gd-run-status .badge").textContent`); got != run.Status {
 				t.Errorf("status shown %q, the API says %q", got, run.Status)
 			}
@@ -422,7 +422,7 @@ spec:
 			b.do(chromedp.Click(chromedp.ID("confirm-ok")))
 			b.waitJS("the stopped game day", `document.querySelector("#gd-run-status .badge")?.textContent === "stopped" && !!document.getElementById("gd-verdict")`, 20*time.Second)
 			var run gameDayRunJSON
-			getJSON(t, fmt.Sprintf("%s/api/v1/gameday-runs/%d", base, started.ID), "", &run)
+			getJSON(t, fmt.Sprintf("%s/api/v1/gameday-runs/%d", base, started.ID), &run)
 			if run.Status != "stopped" {
 				t.Errorf("stopped game day is %q in the API", run.Status)
 			}
@@ -458,7 +458,7 @@ spec:
 				t.Errorf("warning marked at line %q, want the webhook's line %d", got, hookLine)
 			}
 			var g gameDayJSON
-			getJSON(t, fmt.Sprintf("%s/api/v1/gamedays/%d", base, gdID), "", &g)
+			getJSON(t, fmt.Sprintf("%s/api/v1/gamedays/%d", base, gdID), &g)
 			if g.Version != 2 || g.Name != "ui-gameday" {
 				t.Errorf("after the edit: %+v", g)
 			}
@@ -493,25 +493,4 @@ spec:
 		}
 	}
 	b.checkConsole()
-}
-
-// sendJSON sends a JSON body and decodes the answer.
-func sendJSON(t *testing.T, method, url, body string, into any) int {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if into != nil && resp.StatusCode < 300 {
-		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
-			t.Fatalf("%s %s: %v", method, url, err)
-		}
-	}
-	return resp.StatusCode
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
 )
 
@@ -23,7 +24,7 @@ type leverJSON struct {
 // lever's reason, and releasing clears it all.
 func TestDashboardSafetyLever(t *testing.T) {
 	needChromium(t)
-	base := startServer(t, server.Config{LoadExamples: true})
+	base, _ := testserver.Start(t, server.Config{LoadExamples: true})
 	b := newBrowser(t, base)
 	const reason = "incident 42: checkout is down"
 
@@ -41,7 +42,7 @@ func TestDashboardSafetyLever(t *testing.T) {
 		t.Error("asked to confirm an engage without a reason")
 	}
 	var lever leverJSON
-	getJSON(t, base+"/api/v1/safety/lever", "", &lever)
+	getJSON(t, base+"/api/v1/safety/lever", &lever)
 	if lever.Engaged {
 		t.Fatal("the lever engaged without a reason")
 	}
@@ -52,7 +53,7 @@ func TestDashboardSafetyLever(t *testing.T) {
 	b.waitJS("the confirmation", `document.getElementById("confirm-dialog").open`, 5*time.Second)
 	b.do(chromedp.Click(chromedp.ID("confirm-cancel")))
 	b.waitJS("the dialog to close", `!document.getElementById("confirm-dialog").open`, 5*time.Second)
-	getJSON(t, base+"/api/v1/safety/lever", "", &lever)
+	getJSON(t, base+"/api/v1/safety/lever", &lever)
 	if lever.Engaged {
 		t.Fatal("a cancelled engage engaged the lever")
 	}
@@ -61,7 +62,7 @@ func TestDashboardSafetyLever(t *testing.T) {
 	b.do(chromedp.Click(chromedp.ID("confirm-ok")))
 	b.waitJS("the engaged lever and its banner", fmt.Sprintf(`document.getElementById("lever-state-title")?.textContent === "Engaged" && !document.getElementById("lever-banner").hidden
 		&& document.getElementById("lever-banner-reason").textContent === %q`, reason), 10*time.Second)
-	getJSON(t, base+"/api/v1/safety/lever", "", &lever)
+	getJSON(t, base+"/api/v1/safety/lever", &lever)
 	if !lever.Engaged || lever.Reason != reason || lever.By != "ops-ui" || lever.Since == "" {
 		t.Fatalf("lever after engaging: %+v", lever)
 	}
@@ -85,7 +86,7 @@ func TestDashboardSafetyLever(t *testing.T) {
 		t.Errorf("a refused run navigated to %s", got)
 	}
 	var runs struct{ Total int }
-	getJSON(t, base+"/api/v1/runs", "", &runs)
+	getJSON(t, base+"/api/v1/runs", &runs)
 	if runs.Total != 0 {
 		t.Errorf("%d runs stored while the lever is engaged", runs.Total)
 	}
@@ -98,7 +99,7 @@ func TestDashboardSafetyLever(t *testing.T) {
 	b.waitJS("the confirmation", `document.getElementById("confirm-dialog").open`, 5*time.Second)
 	b.do(chromedp.Click(chromedp.ID("confirm-ok")))
 	b.waitJS("the released lever, no banner", `document.getElementById("lever-state-title")?.textContent === "Released" && document.getElementById("lever-banner").hidden && document.getElementById("nav-lever").hidden`, 10*time.Second)
-	getJSON(t, base+"/api/v1/safety/lever", "", &lever)
+	getJSON(t, base+"/api/v1/safety/lever", &lever)
 	if lever.Engaged {
 		t.Errorf("lever after releasing: %+v", lever)
 	}

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,34 +9,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
 )
-
-// postYAML stores a document through the API and decodes the answer.
-func postYAML(t *testing.T, url, doc string, into any) int {
-	t.Helper()
-	return sendYAML(t, http.MethodPost, url, doc, into)
-}
-
-func sendYAML(t *testing.T, method, url, doc string, into any) int {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/yaml")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if into != nil {
-		if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
-			t.Fatalf("%s %s: decode the %d answer: %v", method, url, resp.StatusCode, err)
-		}
-	}
-	return resp.StatusCode
-}
 
 // scheduled is an experiment on the built-in httpbin with a schedule.
 func scheduled(name, schedule string) string {
@@ -80,7 +54,7 @@ type storedJSON struct {
 // happen, each linked to its run.
 func TestDashboardExperimentSchedule(t *testing.T) {
 	needChromium(t)
-	base := startServer(t, server.Config{})
+	base, _ := testserver.Start(t, server.Config{})
 	b := newBrowser(t, base)
 
 	// A blackout window on the day after tomorrow (UTC), so it never holds now.
@@ -103,7 +77,7 @@ func TestDashboardExperimentSchedule(t *testing.T) {
 	b.do(chromedp.Navigate(fmt.Sprintf("%s/ui/#/experiments/%d", base, every.ID)))
 	b.waitJS("the schedule", `document.getElementById("schedule-words")?.textContent === "Every 2 seconds"`, 10*time.Second)
 	var fresh storedJSON
-	getJSON(t, fmt.Sprintf("%s/api/v1/experiments/%d", base, every.ID), "", &fresh)
+	getJSON(t, fmt.Sprintf("%s/api/v1/experiments/%d", base, every.ID), &fresh)
 	shown := evalJS[[]string](b, `[...document.querySelectorAll("#next-fires li")].map(li => li.dataset.time)`)
 	if len(shown) == 0 || len(shown) != len(every.Schedule.NextFires) {
 		t.Errorf("next fires shown %v, the API lists %v", shown, every.Schedule.NextFires)
@@ -150,7 +124,7 @@ func TestDashboardExperimentSchedule(t *testing.T) {
 	if got := b.count("#fire-calendar svg circle.fire:not(.legend)"); got != 0 {
 		t.Errorf("%d fires drawn for a paused schedule", got)
 	}
-	if code := sendYAML(t, http.MethodPut, fmt.Sprintf("%s/api/v1/experiments/%d", base, sixHourly.ID), scheduled("six-hourly", `    cron: "0 */6 * * *"
+	if code := send(t, http.MethodPut, fmt.Sprintf("%s/api/v1/experiments/%d", base, sixHourly.ID), "application/yaml", scheduled("six-hourly", `    cron: "0 */6 * * *"
     timezone: Europe/Berlin
 `), &sixHourly); code != http.StatusOK {
 		t.Fatalf("enable the six-hourly schedule: %d", code)

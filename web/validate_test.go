@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
 )
 
 // The editor's inline validation: POST /api/v1/validate answers 200 with
 // every problem at its line, the server's admission policy included.
 func TestValidateEndpointPlacesProblemsAtTheirLines(t *testing.T) {
-	base := startServer(t, server.Config{})
+	base, _ := testserver.Start(t, server.Config{})
 	type problem struct {
 		Severity, Path, Message string
 		Line                    int

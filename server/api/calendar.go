@@ -111,40 +111,22 @@ func calendarRange(c *gin.Context, now time.Time) (from, to time.Time, err error
 
 // experimentCalendar lays an experiment's schedule out over a range.
 func (h *handlers) experimentCalendar(c *gin.Context) {
-	id, err := idParam(c, "id")
+	_, e, err := byID(c, h.cfg.Experiments.GetExperiment)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
 	}
-	e, err := h.cfg.Experiments.GetExperiment(c.Request.Context(), id)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	var s *scenarios.Schedule
-	if doc, err := scenarios.Parse([]byte(e.Source)); err == nil {
-		s = doc.Experiment.Spec.Schedule
-	}
-	h.writeCalendar(c, s)
+	h.writeCalendar(c, experimentSchedule(e))
 }
 
 // gameDayCalendar lays a game day's schedule out over a range.
 func (h *handlers) gameDayCalendar(c *gin.Context) {
-	id, err := idParam(c, "id")
+	_, g, err := byID(c, h.cfg.GameDayStore.GetGameDay)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
 	}
-	g, err := h.cfg.GameDayStore.GetGameDay(c.Request.Context(), id)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	var s *scenarios.Schedule
-	if gd, err := scenarios.ParseGameDay([]byte(g.Source)); err == nil {
-		s = gd.Spec.Schedule
-	}
-	h.writeCalendar(c, s)
+	h.writeCalendar(c, gameDaySchedule(g))
 }
 
 // writeCalendar answers with schedule s (nil for none) laid out over the

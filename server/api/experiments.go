@@ -31,44 +31,19 @@ type experimentJSON struct {
 	Schedule    *scheduleJSON       `json:"schedule,omitempty"`
 }
 
-// listJSON is a page of a list.
-type listJSON[T any] struct {
-	Items  []T   `json:"items"`
-	Total  int64 `json:"total"`
-	Limit  int   `json:"limit"`
-	Offset int   `json:"offset"`
-}
-
 func (h *handlers) toExperimentJSON(e *store.Experiment, warnings scenarios.Problems) experimentJSON {
 	return experimentJSON{ID: e.ID, Name: e.Name, Description: e.Description, Version: e.Version, Format: e.Format,
-		Source: e.Source, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Warnings: warnings, Schedule: h.scheduleOf(e)}
+		Source: e.Source, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Warnings: warnings,
+		Schedule: h.scheduleJSONOf(experimentSchedule(e))}
 }
 
 func (h *handlers) listExperiments(c *gin.Context) {
-	page, err := pageOf(c)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	items, total, err := h.cfg.Experiments.ListExperiments(c.Request.Context(), page)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	out := listJSON[experimentJSON]{Items: make([]experimentJSON, len(items)), Total: total, Limit: page.Limit, Offset: page.Offset}
-	for i := range items {
-		out.Items[i] = h.toExperimentJSON(&items[i], nil)
-	}
-	c.JSON(http.StatusOK, out)
+	writeList(c, h.log, h.cfg.Experiments.ListExperiments,
+		func(e *store.Experiment) experimentJSON { return h.toExperimentJSON(e, nil) })
 }
 
 func (h *handlers) getExperiment(c *gin.Context) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	e, err := h.cfg.Experiments.GetExperiment(c.Request.Context(), id)
+	_, e, err := byID(c, h.cfg.Experiments.GetExperiment)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
@@ -77,18 +52,18 @@ func (h *handlers) getExperiment(c *gin.Context) {
 }
 
 func (h *handlers) createExperiment(c *gin.Context) {
-	e, doc, err := h.readExperiment(c)
+	e, warnings, err := h.readExperiment(c)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
 	}
 	if err := h.cfg.Experiments.CreateExperiment(c.Request.Context(), e); err != nil {
-		writeError(c, h.log, conflictName(err, e.Name))
+		writeError(c, h.log, conflictName(err, "an experiment", e.Name))
 		return
 	}
 	h.experimentsChanged()
 	c.Header("Location", fmt.Sprintf("/api/v1/experiments/%d", e.ID))
-	c.JSON(http.StatusCreated, h.toExperimentJSON(e, doc.Warnings))
+	c.JSON(http.StatusCreated, h.toExperimentJSON(e, warnings))
 }
 
 func (h *handlers) updateExperiment(c *gin.Context) {
@@ -97,14 +72,14 @@ func (h *handlers) updateExperiment(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
-	e, doc, err := h.readExperiment(c)
+	e, warnings, err := h.readExperiment(c)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
 	}
 	e.ID = id
 	if err := h.cfg.Experiments.UpdateExperiment(c.Request.Context(), e); err != nil {
-		writeError(c, h.log, conflictName(err, e.Name))
+		writeError(c, h.log, conflictName(err, "an experiment", e.Name))
 		return
 	}
 	h.experimentsChanged()
@@ -112,7 +87,7 @@ func (h *handlers) updateExperiment(c *gin.Context) {
 	if stored, err := h.cfg.Experiments.GetExperiment(c.Request.Context(), id); err == nil {
 		e = stored
 	}
-	c.JSON(http.StatusOK, h.toExperimentJSON(e, doc.Warnings))
+	c.JSON(http.StatusOK, h.toExperimentJSON(e, warnings))
 }
 
 func (h *handlers) deleteExperiment(c *gin.Context) {
@@ -132,7 +107,7 @@ func (h *handlers) deleteExperiment(c *gin.Context) {
 // readExperiment reads, parses and admits the document in the body: YAML
 // (application/yaml), or JSON — the document itself, or {"source": "…"}
 // carrying the YAML text, which keeps it verbatim.
-func (h *handlers) readExperiment(c *gin.Context) (*store.Experiment, *scenarios.Document, error) {
+func (h *handlers) readExperiment(c *gin.Context) (*store.Experiment, scenarios.Problems, error) {
 	src, format, err := readDocument(c, "an experiment document")
 	if err != nil {
 		return nil, nil, err
@@ -147,7 +122,7 @@ func (h *handlers) readExperiment(c *gin.Context) (*store.Experiment, *scenarios
 		}
 	}
 	e := &store.Experiment{Name: doc.Name(), Description: doc.Experiment.Metadata.Description, Source: string(src), Format: format}
-	return e, doc, nil
+	return e, doc.Warnings, nil
 }
 
 // readDocument reads a document from the body: YAML (application/yaml), or
@@ -184,40 +159,13 @@ func readDocument(c *gin.Context, what string) (src []byte, format string, err e
 	return src, format, nil
 }
 
-func conflictName(err error, name string) error {
+// conflictName turns the store's conflict on saving a document into a 409
+// naming the document (what: "an experiment", "a game day") and its name.
+func conflictName(err error, what, name string) error {
 	if errors.Is(err, store.ErrConflict) {
-		return &Error{Status: http.StatusConflict, Message: "an experiment named " + strconv.Quote(name) + " exists already", Field: "metadata.name"}
+		return &Error{Status: http.StatusConflict, Message: what + " named " + strconv.Quote(name) + " exists already", Field: "metadata.name"}
 	}
 	return err
-}
-
-// idParam reads a positive integer path parameter.
-func idParam(c *gin.Context, name string) (int64, error) {
-	id, err := strconv.ParseInt(c.Param(name), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &Error{Status: http.StatusBadRequest, Message: name + " must be a positive integer, not " + strconv.Quote(c.Param(name)), Field: name}
-	}
-	return id, nil
-}
-
-// pageOf reads ?limit= (1–500, default 50) and ?offset= (≥ 0).
-func pageOf(c *gin.Context) (store.Page, error) {
-	p := store.Page{Limit: 50}
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 500 {
-			return p, &Error{Status: http.StatusBadRequest, Message: "limit must be an integer from 1 to 500", Field: "limit"}
-		}
-		p.Limit = n
-	}
-	if s := c.Query("offset"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return p, &Error{Status: http.StatusBadRequest, Message: "offset must be a non-negative integer", Field: "offset"}
-		}
-		p.Offset = n
-	}
-	return p, nil
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

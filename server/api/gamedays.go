@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -117,10 +115,8 @@ const unsignedWarning = "the server has no webhook secret (--webhook-secret or F
 
 func (h *handlers) toGameDayJSON(ctx context.Context, g *store.GameDay, warnings scenarios.Problems) gameDayJSON {
 	out := gameDayJSON{ID: g.ID, Name: g.Name, Description: g.Description, Version: g.Version, Format: g.Format,
-		Source: g.Source, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt, Warnings: warnings}
-	if gd, err := scenarios.ParseGameDay([]byte(g.Source)); err == nil && gd.Spec.Schedule != nil {
-		out.Schedule = h.scheduleJSONOf(gd.Spec.Schedule)
-	}
+		Source: g.Source, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt, Warnings: warnings,
+		Schedule: h.scheduleJSONOf(gameDaySchedule(g))}
 	if runs, _, err := h.cfg.GameDayRuns.ListGameDayRuns(ctx, g.ID, store.Page{Limit: 1}); err == nil && len(runs) > 0 {
 		r := runs[0]
 		out.LastRun = &lastRunJSON{ID: r.ID, Status: r.Status, Verdict: r.Verdict, CreatedAt: r.CreatedAt}
@@ -136,30 +132,13 @@ func (h *handlers) gameDaysChanged() {
 }
 
 func (h *handlers) listGameDays(c *gin.Context) {
-	page, err := pageOf(c)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	items, total, err := h.cfg.GameDayStore.ListGameDays(c.Request.Context(), page)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	out := listJSON[gameDayJSON]{Items: make([]gameDayJSON, len(items)), Total: total, Limit: page.Limit, Offset: page.Offset}
-	for i := range items {
-		out.Items[i] = h.toGameDayJSON(c.Request.Context(), &items[i], nil)
-	}
-	c.JSON(http.StatusOK, out)
+	ctx := c.Request.Context()
+	writeList(c, h.log, h.cfg.GameDayStore.ListGameDays,
+		func(g *store.GameDay) gameDayJSON { return h.toGameDayJSON(ctx, g, nil) })
 }
 
 func (h *handlers) getGameDay(c *gin.Context) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	g, err := h.cfg.GameDayStore.GetGameDay(c.Request.Context(), id)
+	_, g, err := byID(c, h.cfg.GameDayStore.GetGameDay)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
@@ -174,7 +153,7 @@ func (h *handlers) createGameDay(c *gin.Context) {
 		return
 	}
 	if err := h.cfg.GameDayStore.CreateGameDay(c.Request.Context(), g); err != nil {
-		writeError(c, h.log, conflictGameDayName(err, g.Name))
+		writeError(c, h.log, conflictName(err, "a game day", g.Name))
 		return
 	}
 	h.gameDaysChanged()
@@ -183,12 +162,8 @@ func (h *handlers) createGameDay(c *gin.Context) {
 }
 
 func (h *handlers) updateGameDay(c *gin.Context) {
-	id, err := idParam(c, "id")
+	id, _, err := byID(c, h.cfg.GameDayStore.GetGameDay)
 	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	if _, err := h.cfg.GameDayStore.GetGameDay(c.Request.Context(), id); err != nil {
 		writeError(c, h.log, err)
 		return
 	}
@@ -199,7 +174,7 @@ func (h *handlers) updateGameDay(c *gin.Context) {
 	}
 	g.ID = id
 	if err := h.cfg.GameDayStore.UpdateGameDay(c.Request.Context(), g); err != nil {
-		writeError(c, h.log, conflictGameDayName(err, g.Name))
+		writeError(c, h.log, conflictName(err, "a game day", g.Name))
 		return
 	}
 	h.gameDaysChanged()
@@ -209,16 +184,12 @@ func (h *handlers) updateGameDay(c *gin.Context) {
 // deleteGameDay stops a running run of the game day first, then deletes
 // it; its runs stay, without their game day.
 func (h *handlers) deleteGameDay(c *gin.Context) {
-	id, err := idParam(c, "id")
+	id, _, err := byID(c, h.cfg.GameDayStore.GetGameDay)
 	if err != nil {
 		writeError(c, h.log, err)
 		return
 	}
 	ctx := c.Request.Context()
-	if _, err := h.cfg.GameDayStore.GetGameDay(ctx, id); err != nil {
-		writeError(c, h.log, err)
-		return
-	}
 	if rid, ok := h.cfg.GameDays.ActiveRun(id); ok {
 		sctx, cancel := context.WithTimeout(ctx, stopWait)
 		err := h.cfg.GameDays.Stop(sctx, rid, "stopped: the game day was deleted")
@@ -279,13 +250,6 @@ func (h *handlers) checkGameDay(ctx context.Context, src []byte) (*scenarios.Gam
 	return gd, warnings, nil
 }
 
-func conflictGameDayName(err error, name string) error {
-	if errors.Is(err, store.ErrConflict) {
-		return &Error{Status: http.StatusConflict, Message: "a game day named " + strconv.Quote(name) + " exists already", Field: "metadata.name"}
-	}
-	return err
-}
-
 func (h *handlers) startGameDay(c *gin.Context) {
 	id, err := idParam(c, "id")
 	if err != nil {
@@ -308,55 +272,14 @@ func (h *handlers) startGameDay(c *gin.Context) {
 }
 
 func (h *handlers) listGameDayRuns(c *gin.Context) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	page, err := pageOf(c)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	ctx := c.Request.Context()
-	if _, err := h.cfg.GameDayStore.GetGameDay(ctx, id); err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	items, total, err := h.cfg.GameDayRuns.ListGameDayRuns(ctx, id, page)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	out := listJSON[gameDayRunJSON]{Items: make([]gameDayRunJSON, len(items)), Total: total, Limit: page.Limit, Offset: page.Offset}
-	for i := range items {
-		out.Items[i] = toGameDayRunJSON(&items[i], false)
-	}
-	c.JSON(http.StatusOK, out)
+	writeOwnedList(c, h.log, h.cfg.GameDayStore.GetGameDay, h.cfg.GameDayRuns.ListGameDayRuns,
+		func(r *store.GameDayRun) gameDayRunJSON { return toGameDayRunJSON(r, false) })
 }
 
+// listGameDayFires is the fire history of a game day's schedule, latest
+// first.
 func (h *handlers) listGameDayFires(c *gin.Context) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	page, err := pageOf(c)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	ctx := c.Request.Context()
-	if _, err := h.cfg.GameDayStore.GetGameDay(ctx, id); err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	fires, total, err := h.cfg.GameDayRuns.ListGameDayFires(ctx, id, page)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, firesJSON(fires, total, page))
+	writeOwnedList(c, h.log, h.cfg.GameDayStore.GetGameDay, h.cfg.GameDayRuns.ListGameDayFires, toFireJSON)
 }
 
 // gameDayRun reads a game-day run with its report (the report so far
@@ -443,10 +366,7 @@ func (h *handlers) gameDayRunEvents(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
-	// SSE outlives any server write timeout.
-	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
-	c.Header("Cache-Control", "no-cache")
-	c.Header("X-Accel-Buffering", "no")
+	startSSE(c)
 	snap, steps, cancel, live := h.cfg.GameDayLive.Subscribe(id)
 	defer cancel()
 	state := toGameDayRunJSON(run, true)
@@ -458,30 +378,11 @@ func (h *handlers) gameDayRunEvents(c *gin.Context) {
 	}
 	c.SSEvent("state", state)
 	c.Writer.Flush()
-	heartbeat := time.NewTicker(15 * time.Second)
-	defer heartbeat.Stop()
-	c.Stream(func(w io.Writer) bool {
-		if !live {
-			if end, err := h.gameDayRun(ctx, id); err != nil {
-				c.SSEvent("error", gin.H{"message": "game-day run vanished"})
-			} else {
-				c.SSEvent("end", end)
-			}
-			return false
-		}
-		select {
-		case ev, ok := <-steps:
-			if !ok {
-				live = false
-				return true
-			}
-			c.SSEvent("step", ev)
-			return true
-		case <-heartbeat.C:
-			_, _ = io.WriteString(w, ": keep-alive\n\n")
-			return true
-		case <-ctx.Done():
-			return false
+	follow(c, steps, live, "step", func() {
+		if end, err := h.gameDayRun(ctx, id); err != nil {
+			c.SSEvent("error", gin.H{"message": "game-day run vanished"})
+		} else {
+			c.SSEvent("end", end)
 		}
 	})
 }

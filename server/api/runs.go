@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -84,30 +85,17 @@ func (h *handlers) startRun(c *gin.Context) {
 }
 
 func (h *handlers) listRuns(c *gin.Context) {
-	page, err := pageOf(c)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	f := store.RunFilter{Page: page, Status: c.Query("status")}
-	if s := c.Query("experiment"); s != "" {
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || id <= 0 {
-			writeError(c, h.log, &Error{Status: http.StatusBadRequest, Message: "experiment must be an experiment id", Field: "experiment"})
-			return
+	writeList(c, h.log, func(ctx context.Context, page store.Page) ([]store.Run, int64, error) {
+		f := store.RunFilter{Page: page, Status: c.Query("status")}
+		if s := c.Query("experiment"); s != "" {
+			id, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || id <= 0 {
+				return nil, 0, &Error{Status: http.StatusBadRequest, Message: "experiment must be an experiment id", Field: "experiment"}
+			}
+			f.ExperimentID = id
 		}
-		f.ExperimentID = id
-	}
-	runs, total, err := h.cfg.RunStore.ListRuns(c.Request.Context(), f)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	out := listJSON[runJSON]{Items: make([]runJSON, len(runs)), Total: total, Limit: page.Limit, Offset: page.Offset}
-	for i := range runs {
-		out.Items[i] = toRunJSON(&runs[i], false)
-	}
-	c.JSON(http.StatusOK, out)
+		return h.cfg.RunStore.ListRuns(ctx, f)
+	}, func(r *store.Run) runJSON { return toRunJSON(r, false) })
 }
 
 func (h *handlers) getRun(c *gin.Context) {
@@ -161,38 +149,14 @@ func (h *handlers) runEvents(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
-	// SSE outlives any server write timeout.
-	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
-	c.Header("Cache-Control", "no-cache")
-	c.Header("X-Accel-Buffering", "no")
+	startSSE(c)
 	current, updates, cancel, live := h.cfg.Runs.Subscribe(id)
 	defer cancel()
 	if live {
 		c.SSEvent("progress", current)
 		c.Writer.Flush()
 	}
-	heartbeat := time.NewTicker(15 * time.Second)
-	defer heartbeat.Stop()
-	c.Stream(func(w io.Writer) bool {
-		if !live {
-			h.sendEnd(c, id)
-			return false
-		}
-		select {
-		case p, ok := <-updates:
-			if !ok {
-				live = false
-				return true
-			}
-			c.SSEvent("progress", p)
-			return true
-		case <-heartbeat.C:
-			_, _ = io.WriteString(w, ": keep-alive\n\n")
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	})
+	follow(c, updates, live, "progress", func() { h.sendEnd(c, id) })
 }
 
 func (h *handlers) sendEnd(c *gin.Context, id int64) {

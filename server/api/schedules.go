@@ -1,7 +1,6 @@
 package api
 
 import (
-	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -53,19 +52,33 @@ type fireJSON struct {
 // nextFireCount is how many upcoming times the experiment JSON lists.
 const nextFireCount = 3
 
-// scheduleOf reads the schedule of a stored experiment; nil when it has
-// none (or its document no longer parses).
-func (h *handlers) scheduleOf(e *store.Experiment) *scheduleJSON {
+// experimentSchedule is the schedule of a stored experiment; nil when it
+// has none (or its document no longer parses).
+func experimentSchedule(e *store.Experiment) *scenarios.Schedule {
 	doc, err := scenarios.Parse([]byte(e.Source))
-	if err != nil || doc.Experiment.Spec.Schedule == nil {
+	if err != nil {
 		return nil
 	}
-	return h.scheduleJSONOf(doc.Experiment.Spec.Schedule)
+	return doc.Experiment.Spec.Schedule
+}
+
+// gameDaySchedule is the schedule of a stored game day; nil when it has
+// none (or its document no longer parses).
+func gameDaySchedule(g *store.GameDay) *scenarios.Schedule {
+	gd, err := scenarios.ParseGameDay([]byte(g.Source))
+	if err != nil {
+		return nil
+	}
+	return gd.Spec.Schedule
 }
 
 // scheduleJSONOf renders a schedule (an experiment's or a game day's) as
-// of now: its next fires and the blackout window holding now, if any.
+// of now: its next fires and the blackout window holding now, if any. A
+// nil schedule renders as nil.
 func (h *handlers) scheduleJSONOf(s *scenarios.Schedule) *scheduleJSON {
+	if s == nil {
+		return nil
+	}
 	now := time.Now()
 	out := &scheduleJSON{Cron: s.Cron, Timezone: s.Timezone, Enabled: s.IsEnabled(),
 		Concurrency: s.ConcurrencyPolicy(), Missed: s.MissedPolicy(), NextFires: []string{}, Blackouts: []blackoutJSON{}}
@@ -93,34 +106,11 @@ func (h *handlers) experimentsChanged() {
 
 // listFires is the fire history of an experiment's schedule, latest first.
 func (h *handlers) listFires(c *gin.Context) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	page, err := pageOf(c)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	if _, err := h.cfg.Experiments.GetExperiment(c.Request.Context(), id); err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	fires, total, err := h.cfg.Fires.ListFires(c.Request.Context(), id, page)
-	if err != nil {
-		writeError(c, h.log, err)
-		return
-	}
-	c.JSON(http.StatusOK, firesJSON(fires, total, page))
+	writeOwnedList(c, h.log, h.cfg.Experiments.GetExperiment, h.cfg.Fires.ListFires, toFireJSON)
 }
 
-// firesJSON renders a page of fires (an experiment's or a game day's; a
-// game day's runId is its game-day run).
-func firesJSON(fires []store.Fire, total int64, page store.Page) listJSON[fireJSON] {
-	out := listJSON[fireJSON]{Items: make([]fireJSON, len(fires)), Total: total, Limit: page.Limit, Offset: page.Offset}
-	for i, f := range fires {
-		out.Items[i] = fireJSON{ScheduledFor: f.ScheduledFor, FiredAt: f.FiredAt, Outcome: f.Outcome, Reason: f.Reason, RunID: f.RunID}
-	}
-	return out
+// toFireJSON renders a fire (an experiment's or a game day's; a game
+// day's runId is its game-day run).
+func toFireJSON(f *store.Fire) fireJSON {
+	return fireJSON{ScheduledFor: f.ScheduledFor, FiredAt: f.FiredAt, Outcome: f.Outcome, Reason: f.Reason, RunID: f.RunID}
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +14,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/containers"
 	"github.com/faultline/faultline/server/engine"
@@ -23,10 +22,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// Before the first testcontainers call: Ryuk's image cannot be pulled here.
-	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
-		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-	}
+	testserver.DisableRyuk() // before the first testcontainers call
 	code := m.Run()
 	if err := cleanupAndCheck(); err != nil {
 		fmt.Fprintln(os.Stderr, "containers: leak check:", err)
@@ -42,25 +38,11 @@ var (
 	imageErr  error
 )
 
-// demoDockerfile is scripts/demo-target.Dockerfile.
-const demoDockerfile = "FROM scratch\nCOPY faultline /faultline\nEXPOSE 8080\nENTRYPOINT [\"/faultline\"]\nCMD [\"demo\", \"httpbin\", \"--listen\", \"0.0.0.0:8080\"]\n"
-
-// needDocker skips without a Docker engine, unless CI is set.
-func needDocker(t *testing.T) {
-	t.Helper()
-	if err := containers.Ping(context.Background()); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but no Docker engine answers: %v", err)
-		}
-		t.Skipf("no Docker engine: %v", err)
-	}
-}
-
 // demoImage builds Faultline's static binary and the FROM-scratch demo
 // httpbin image once per test binary.
 func demoImage(t *testing.T) (tag, dir string) {
 	t.Helper()
-	needDocker(t)
+	testserver.NeedDocker(t)
 	imageOnce.Do(func() {
 		start := time.Now()
 		imageDir, imageErr = os.MkdirTemp("", "faultline-demo-image-")
@@ -75,7 +57,7 @@ func demoImage(t *testing.T) (tag, dir string) {
 		if imageErr = copyFile(bin, filepath.Join(imageDir, "faultline")); imageErr != nil {
 			return
 		}
-		if imageErr = os.WriteFile(filepath.Join(imageDir, "Dockerfile"), []byte(demoDockerfile), 0o644); imageErr != nil {
+		if imageErr = testserver.WriteDemoDockerfile(imageDir); imageErr != nil {
 			return
 		}
 		p, err := testcontainers.NewDockerProvider()
@@ -108,13 +90,7 @@ func buildBinary() (string, error) {
 		if binaryDir, binaryErr = os.MkdirTemp("", "faultline-bin-"); binaryErr != nil {
 			return
 		}
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(binaryDir, "faultline"), "./cmd/faultline")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		if _, binaryErr = testserver.BuildBinary(binaryDir); binaryErr != nil {
 			return
 		}
 		fmt.Fprintf(os.Stderr, "built faultline in %s\n", time.Since(start).Round(time.Millisecond))

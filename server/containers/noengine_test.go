@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 
+	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/containers"
@@ -119,33 +119,7 @@ func TestNoEngineCommandsExitWithTheReason(t *testing.T) {
 
 func TestNoEngineRunThroughTheAPIEndsInError(t *testing.T) {
 	withoutEngine(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Serve(ctx, server.Config{Addr: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "faultline.db")},
-			slog.New(slog.DiscardHandler), func(addr string) { ready <- addr })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("server did not stop")
-		}
-	})
-	var base string
-	select {
-	case addr := <-ready:
-		base = "http://" + addr
-	case err := <-done:
-		t.Fatalf("Serve: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not start")
-	}
+	base, _ := testserver.Start(t, server.Config{})
 
 	var exp struct {
 		ID int64 `json:"id"`

@@ -137,17 +137,25 @@ func (f *fixture) waitStep(t *testing.T, id int64, step, status string) {
 	}
 }
 
-func TestABlackoutWindowRefusesAndHalts(t *testing.T) {
-	f := setUp(t)
-	ctx := context.Background()
-	id, err := f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
+// startRunning starts a run of the game day by API and waits for its
+// minute-long wait step to be running.
+func (f *fixture) startRunning(t *testing.T) int64 {
+	t.Helper()
+	id, err := f.gd.StartGameDay(context.Background(), f.id, store.TriggerAPI)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.waitStep(t, id, "spec.steps[0]", "running")
+	return id
+}
+
+func TestABlackoutWindowRefusesAndHalts(t *testing.T) {
+	f := setUp(t)
+	ctx := context.Background()
+	id := f.startRunning(t)
 
 	// A second run of the same game day is refused while this one runs.
-	_, err = f.gd.StartGameDay(ctx, f.id, store.TriggerSchedule)
+	_, err := f.gd.StartGameDay(ctx, f.id, store.TriggerSchedule)
 	var running *gamedays.RunningError
 	if !errors.As(err, &running) || !errors.Is(err, store.ErrConflict) || running.RunID != id {
 		t.Errorf("second start = %v, want a RunningError naming run %d", err, id)
@@ -189,11 +197,7 @@ func TestABlackoutWindowRefusesAndHalts(t *testing.T) {
 func TestTheLeverHaltsAGameDayAndItsStepRun(t *testing.T) {
 	f := setUp(t)
 	ctx := context.Background()
-	id, err := f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.waitStep(t, id, "spec.steps[0]", "running")
+	id := f.startRunning(t)
 	engaged := time.Now()
 	if _, err := f.runs.Engage(ctx, "incident 7", "test"); err != nil {
 		t.Fatal(err)
@@ -205,7 +209,7 @@ func TestTheLeverHaltsAGameDayAndItsStepRun(t *testing.T) {
 	if r.Status != store.StatusStopped || r.Reason != "stopped by the safety lever: incident 7" {
 		t.Errorf("run = %s (%s)", r.Status, r.Reason)
 	}
-	_, err = f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
+	_, err := f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
 	if !runs.IsLeverError(err) || !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "incident 7") {
 		t.Errorf("start with the lever engaged = %v", err)
 	}
@@ -219,11 +223,7 @@ func TestTheLeverHaltsAGameDayAndItsStepRun(t *testing.T) {
 func TestStopByRequestAndShutdown(t *testing.T) {
 	f := setUp(t)
 	ctx := context.Background()
-	id, err := f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.waitStep(t, id, "spec.steps[0]", "running")
+	id := f.startRunning(t)
 	if err := f.gd.Stop(ctx, id, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +234,7 @@ func TestStopByRequestAndShutdown(t *testing.T) {
 		t.Errorf("stopped run = %s (%s)", r.Status, r.Reason)
 	}
 
-	id, err = f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.waitStep(t, id, "spec.steps[0]", "running")
+	id = f.startRunning(t)
 	f.gd.Close()
 	if r, _ := f.db.GetGameDayRun(ctx, id); r.Status != store.StatusStopped || !strings.Contains(r.Reason, "shutting down") {
 		t.Errorf("run at shutdown = %s (%s)", r.Status, r.Reason)

@@ -83,13 +83,7 @@ type versionRow struct {
 func (versionRow) TableName() string { return "experiment_versions" }
 
 func validateExperiment(e *Experiment) error {
-	if e.Name == "" {
-		return fmt.Errorf("empty experiment name: %w", ErrInvalid)
-	}
-	if e.Format != FormatYAML && e.Format != FormatJSON {
-		return fmt.Errorf("experiment format %q, want %q or %q: %w", e.Format, FormatYAML, FormatJSON, ErrInvalid)
-	}
-	return nil
+	return validateDocument("experiment", e.Name, e.Format)
 }
 
 // CreateExperiment stores e as a new experiment at version 1, with its first
@@ -195,26 +189,12 @@ func (db *DB) GetExperimentVersion(ctx context.Context, id int64, version int) (
 // ListExperiments returns one page of experiments in ID order (oldest
 // first), with their current source, and the number of experiments in all.
 func (db *DB) ListExperiments(ctx context.Context, p Page) ([]Experiment, int64, error) {
-	limit, offset := p.window()
-	var (
-		rows  []experimentRow
-		total int64
-	)
-	// A read transaction so that the page and the total see the same state.
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&experimentRow{}).Count(&total).Error; err != nil {
-			return err
-		}
-		return tx.Order("id").Limit(limit).Offset(offset).Find(&rows).Error
-	}, readOnly)
+	from := func(tx *gorm.DB) *gorm.DB { return tx.Model(&experimentRow{}) }
+	rows, total, err := readPage[experimentRow](ctx, db, p, from, "id", nil)
 	if err != nil {
 		return nil, 0, translate("list experiments", err)
 	}
-	out := make([]Experiment, len(rows))
-	for i := range rows {
-		out[i] = rows[i].experiment()
-	}
-	return out, total, nil
+	return convert(rows, (*experimentRow).experiment), total, nil
 }
 
 // DeleteExperiment deletes an experiment and all its versions. Its runs are
@@ -232,14 +212,7 @@ func (db *DB) DeleteExperiment(ctx context.Context, id int64) error {
 		if active > 0 {
 			return fmt.Errorf("%d run(s) queued or running: %w", active, ErrConflict)
 		}
-		res := tx.Delete(&experimentRow{}, "id = ?", id)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return deleteByID(tx, &experimentRow{}, id)
 	})
 	return translate(fmt.Sprintf("delete experiment %d", id), err)
 }

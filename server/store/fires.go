@@ -130,26 +130,13 @@ func (t fireTable) last(ctx context.Context, db *DB, owner int64) (at time.Time,
 // list returns one page of owner's fires, latest scheduled time first,
 // and how many there are in all.
 func (t fireTable) list(ctx context.Context, db *DB, owner int64, p Page) ([]Fire, int64, error) {
-	limit, offset := p.window()
-	var (
-		rows  []fireRow
-		total int64
-	)
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		q := func() *gorm.DB { return tx.Table(t.name).Where(t.owner+" = ?", owner) }
-		if err := q().Count(&total).Error; err != nil {
-			return err
-		}
-		return q().Select(t.columns()).Order("scheduled_for DESC").Limit(limit).Offset(offset).Find(&rows).Error
-	}, readOnly)
+	from := func(tx *gorm.DB) *gorm.DB { return tx.Table(t.name).Where(t.owner+" = ?", owner) }
+	columns := func(q *gorm.DB) *gorm.DB { return q.Select(t.columns()) }
+	rows, total, err := readPage[fireRow](ctx, db, p, from, "scheduled_for DESC", columns)
 	if err != nil {
 		return nil, 0, translate(fmt.Sprintf("list fires of %s %d", t.noun, owner), err)
 	}
-	out := make([]Fire, len(rows))
-	for i := range rows {
-		out[i] = t.fire(&rows[i])
-	}
-	return out, total, nil
+	return convert(rows, t.fire), total, nil
 }
 
 // CreateFire records a fire of experiment f.ExperimentID and sets f.ID; a

@@ -143,13 +143,7 @@ type webhookRow struct {
 func (webhookRow) TableName() string { return "webhook_deliveries" }
 
 func validateGameDay(g *GameDay) error {
-	if g.Name == "" {
-		return fmt.Errorf("empty game-day name: %w", ErrInvalid)
-	}
-	if g.Format != FormatYAML && g.Format != FormatJSON {
-		return fmt.Errorf("game-day format %q, want %q or %q: %w", g.Format, FormatYAML, FormatJSON, ErrInvalid)
-	}
-	return nil
+	return validateDocument("game-day", g.Name, g.Format)
 }
 
 // CreateGameDay stores g as a new game day at version 1 and sets g.ID,
@@ -209,25 +203,12 @@ func (db *DB) GetGameDay(ctx context.Context, id int64) (*GameDay, error) {
 // ListGameDays returns one page of game days in ID order (oldest first)
 // and the number of game days in all.
 func (db *DB) ListGameDays(ctx context.Context, p Page) ([]GameDay, int64, error) {
-	limit, offset := p.window()
-	var (
-		rows  []gameDayRow
-		total int64
-	)
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&gameDayRow{}).Count(&total).Error; err != nil {
-			return err
-		}
-		return tx.Order("id").Limit(limit).Offset(offset).Find(&rows).Error
-	}, readOnly)
+	from := func(tx *gorm.DB) *gorm.DB { return tx.Model(&gameDayRow{}) }
+	rows, total, err := readPage[gameDayRow](ctx, db, p, from, "id", nil)
 	if err != nil {
 		return nil, 0, translate("list game days", err)
 	}
-	out := make([]GameDay, len(rows))
-	for i := range rows {
-		out[i] = rows[i].gameDay()
-	}
-	return out, total, nil
+	return convert(rows, (*gameDayRow).gameDay), total, nil
 }
 
 // DeleteGameDay deletes a game day and its fires. Its runs are kept, with
@@ -242,14 +223,7 @@ func (db *DB) DeleteGameDay(ctx context.Context, id int64) error {
 		if active > 0 {
 			return fmt.Errorf("a run of the game day is running: %w", ErrConflict)
 		}
-		res := tx.Delete(&gameDayRow{}, "id = ?", id)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
-		}
-		return nil
+		return deleteByID(tx, &gameDayRow{}, id)
 	})
 	return translate(fmt.Sprintf("delete game day %d", id), err)
 }
@@ -319,26 +293,12 @@ func (db *DB) GetGameDayRun(ctx context.Context, id int64) (*GameDayRun, error) 
 // ListGameDayRuns returns one page of a game day's runs, latest first,
 // without their reports, and how many runs it has in all.
 func (db *DB) ListGameDayRuns(ctx context.Context, gameDayID int64, p Page) ([]GameDayRun, int64, error) {
-	limit, offset := p.window()
-	var (
-		rows  []gameDayRunRow
-		total int64
-	)
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		q := func() *gorm.DB { return tx.Model(&gameDayRunRow{}).Where("gameday_id = ?", gameDayID) }
-		if err := q().Count(&total).Error; err != nil {
-			return err
-		}
-		return q().Omit("report").Order("id DESC").Limit(limit).Offset(offset).Find(&rows).Error
-	}, readOnly)
+	from := func(tx *gorm.DB) *gorm.DB { return tx.Model(&gameDayRunRow{}).Where("gameday_id = ?", gameDayID) }
+	rows, total, err := readPage[gameDayRunRow](ctx, db, p, from, "id DESC", omitReport)
 	if err != nil {
 		return nil, 0, translate(fmt.Sprintf("list runs of game day %d", gameDayID), err)
 	}
-	out := make([]GameDayRun, len(rows))
-	for i := range rows {
-		out[i] = rows[i].run()
-	}
-	return out, total, nil
+	return convert(rows, (*gameDayRunRow).run), total, nil
 }
 
 // MarkGameDaysInterrupted moves every running game-day run to

@@ -216,8 +216,8 @@ func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, int64, error) {
 	if known, _ := validStatus(f.Status); f.Status != "" && !known {
 		return nil, 0, translate(op, fmt.Errorf("unknown status %q: %w", f.Status, ErrInvalid))
 	}
-	limit, offset := f.window()
-	filter := func(q *gorm.DB) *gorm.DB {
+	from := func(tx *gorm.DB) *gorm.DB {
+		q := tx.Model(&runRow{})
 		if f.ExperimentID != 0 {
 			q = q.Where("experiment_id = ?", f.ExperimentID)
 		}
@@ -229,24 +229,11 @@ func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, int64, error) {
 		}
 		return q
 	}
-	var (
-		rows  []runRow
-		total int64
-	)
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := filter(tx.Model(&runRow{})).Count(&total).Error; err != nil {
-			return err
-		}
-		return filter(tx.Omit("report")).Order("id DESC").Limit(limit).Offset(offset).Find(&rows).Error
-	}, readOnly)
+	rows, total, err := readPage[runRow](ctx, db, f.Page, from, "id DESC", omitReport)
 	if err != nil {
 		return nil, 0, translate(op, err)
 	}
-	out := make([]Run, len(rows))
-	for i := range rows {
-		out[i] = rows[i].run()
-	}
-	return out, total, nil
+	return convert(rows, (*runRow).run), total, nil
 }
 
 // SetRunStatus moves a queued or running run to a non-terminal status

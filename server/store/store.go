@@ -196,6 +196,70 @@ func (p Page) window() (limit, offset int) {
 	return limit, offset
 }
 
+// readPage reads page p of the rows that from selects, in the given order,
+// and how many rows it selects in all. Both reads share one read
+// transaction, so that the page and the total see the same state. from
+// builds a fresh statement on tx each time it is called; columns, when
+// set, narrows the page's statement to the columns it reads (the count
+// needs none).
+func readPage[R any](ctx context.Context, db *DB, p Page, from func(tx *gorm.DB) *gorm.DB, order string, columns func(q *gorm.DB) *gorm.DB) ([]R, int64, error) {
+	limit, offset := p.window()
+	var (
+		rows  []R
+		total int64
+	)
+	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := from(tx).Count(&total).Error; err != nil {
+			return err
+		}
+		q := from(tx)
+		if columns != nil {
+			q = columns(q)
+		}
+		return q.Order(order).Limit(limit).Offset(offset).Find(&rows).Error
+	}, readOnly)
+	return rows, total, err
+}
+
+// omitReport leaves the report column out of a page of runs: reports can
+// be large, and the single-run reads return them.
+func omitReport(q *gorm.DB) *gorm.DB { return q.Omit("report") }
+
+// convert turns rows read from a table into the values the store returns.
+func convert[R, T any](rows []R, conv func(*R) T) []T {
+	out := make([]T, len(rows))
+	for i := range rows {
+		out[i] = conv(&rows[i])
+	}
+	return out
+}
+
+// deleteByID deletes row id of model's table; no such row gives
+// ErrNotFound.
+func deleteByID(tx *gorm.DB, model any, id int64) error {
+	res := tx.Delete(model, "id = ?", id)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// validateDocument checks what the store requires of a stored document
+// (an experiment's or a game day's): a name and a known format. kind
+// names the document in the error.
+func validateDocument(kind, name, format string) error {
+	if name == "" {
+		return fmt.Errorf("empty %s name: %w", kind, ErrInvalid)
+	}
+	if format != FormatYAML && format != FormatJSON {
+		return fmt.Errorf("%s format %q, want %q or %q: %w", kind, format, FormatYAML, FormatJSON, ErrInvalid)
+	}
+	return nil
+}
+
 // Extended result codes of SQLite (sqlite3.h) that translate tells apart.
 // They are spelled out here so that this package needs no import of
 // modernc.org/sqlite, which must never be linked beside glebarez.

@@ -1,7 +1,7 @@
 // Pieces shared by the pages: page headers, cards, KPI lists, tables, and
 // the runs table with its compare selection.
 
-import { el, fmtTime, fmtAgo, fmtDuration, fmtNum, fmtPct, fmtMs, statusBadge, verdictBadge, runDurationMs, icon } from "../dom.js";
+import { el, fmtTime, fmtAgo, fmtDuration, fmtNum, fmtPct, fmtMs, statusBadge, verdictBadge, runDurationMs, icon, confirmDialog, toast } from "../dom.js";
 import { get, call } from "../api.js";
 
 let seq = 0;
@@ -51,6 +51,25 @@ export function emptyState(title, text, action = null) {
 }
 
 /** startRun starts an experiment and opens its run page. */
+/**
+ * deleteAsked deletes what path names once the user confirms, and says so
+ * in a toast (named name); removed runs after a delete. It returns whether
+ * it deleted.
+ */
+export async function deleteAsked({ name, path, message, confirmLabel, removed }) {
+  const ok = await confirmDialog({ title: `Delete ${name}?`, message, confirmLabel });
+  if (!ok) return false;
+  try {
+    await call("DELETE", path);
+  } catch (err) {
+    toast(`Could not delete ${name}: ${err.message}`, "bad");
+    return false;
+  }
+  toast(`Deleted ${name}.`);
+  if (removed) removed();
+  return true;
+}
+
 export async function startRun(ctx, experimentId) {
   const run = await call("POST", `/experiments/${experimentId}/runs`, {});
   ctx.navigate(`#/runs/${run.id}`);

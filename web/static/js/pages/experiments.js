@@ -2,11 +2,11 @@
 // trends, and its definition in the editor), and the new-experiment editor.
 
 import { get, call, ApiError } from "../api.js";
-import { el, $, fmtAgo, fmtPct, statusBadge, verdictBadge, confirmDialog, toast, icon } from "../dom.js";
+import { el, $, fmtAgo, fmtPct, statusBadge, verdictBadge, toast, icon } from "../dom.js";
 import { lineChart, short } from "../charts.js";
-import { createEditor } from "../editor.js";
-import { pageHeader, card, emptyState, runsTable, loadReports, startRun, errorRatio, uid } from "./common.js";
+import { pageHeader, card, emptyState, runsTable, loadReports, startRun, errorRatio, deleteAsked } from "./common.js";
 import { scheduleCard, scheduleCalendar, nextFireCell } from "./schedule.js";
+import { editorForm } from "./editorform.js";
 
 let searchText = "";
 
@@ -97,22 +97,14 @@ async function runNow(ctx, e, button) {
   }
 }
 
-async function deleteExperiment(ctx, e, removed) {
-  const ok = await confirmDialog({
-    title: `Delete ${e.name}?`,
+function deleteExperiment(ctx, e, removed) {
+  return deleteAsked({
+    name: e.name,
+    path: `/experiments/${e.id}`,
     message: "The experiment and all its versions are deleted; its runs stay in the history. This cannot be undone.",
     confirmLabel: "Delete experiment",
+    removed,
   });
-  if (!ok) return false;
-  try {
-    await call("DELETE", `/experiments/${e.id}`);
-  } catch (err) {
-    toast(`Could not delete ${e.name}: ${err.message}`, "bad");
-    return false;
-  }
-  toast(`Deleted ${e.name}.`);
-  if (removed) removed();
-  return true;
 }
 
 // ---- #/experiments/{id} and #/experiments/{id}/edit ---------------------------
@@ -138,7 +130,7 @@ export async function experimentPage(ctx, id, tab) {
   const body = el("div", { class: "tab-body stack" });
   ctx.page.replaceChildren(header, tabs, body);
   if (tab === "definition") {
-    body.append(editorForm(ctx, {
+    body.append(experimentEditor(ctx, {
       source: exp.source,
       saveLabel: "Save new version",
       note: `Saving stores version ${exp.version + 1}; runs keep the version they ran.`,
@@ -238,7 +230,7 @@ export async function newExperimentPage(ctx) {
   ctx.setTitle(title);
   ctx.page.replaceChildren(
     pageHeader({ crumbs: [["Experiments", "#/experiments"], [title]], title, sub }),
-    editorForm(ctx, {
+    experimentEditor(ctx, {
       source,
       saveLabel: "Create experiment",
       save: async (src) => {
@@ -267,126 +259,41 @@ export function renameExperiment(source, name) {
 // ---- the editor form --------------------------------------------------------
 
 /**
- * editorForm is the YAML editor with validation as you type (debounced,
- * POST /validate) and on save; save(source) stores it and may throw an
- * ApiError whose body lists problems.
+ * experimentEditor is the shared editor form for an experiment stream. A
+ * save is refused in the page while the last check found errors; save
+ * (source) stores it and may throw an ApiError whose body lists problems.
  */
-function editorForm(ctx, { source, save, saveLabel = "Save", note = "" }) {
-  const helpId = uid("editor-help");
-  const status = el("span", { id: "validation-status", class: "validation", "aria-live": "polite", dataset: { state: "idle" } }, "");
-  const saveBtn = el("button", { type: "submit", class: "btn btn-primary", id: "save" }, saveLabel);
-  const saveMsg = el("p", { id: "save-message", class: "field-error", role: "alert", hidden: true });
-  const problemList = el("ul", { id: "problems", class: "problems", "aria-label": "Problems" });
-  let problems = [];
-  let checked = null; // the source the problems belong to
-  let seq = 0;
-  let timer = 0;
-  let saved = source;
-
-  const editor = createEditor({ value: source, describedBy: `${helpId} validation-status`, onInput: () => schedule() });
-
-  function setStatus(state, text) {
-    status.dataset.state = state;
-    status.className = `validation validation-${state}`;
-    status.textContent = text;
-  }
-
-  function render() {
-    editor.setProblems(problems);
-    const errors = problems.filter((p) => p.severity === "error");
-    const warnings = problems.filter((p) => p.severity !== "error");
-    if (!errors.length && !warnings.length) setStatus("valid", "No problems");
-    else if (!errors.length) setStatus("valid", `Valid · ${warnings.length} warning${warnings.length > 1 ? "s" : ""}`);
-    else setStatus("invalid", `${errors.length} error${errors.length > 1 ? "s" : ""}${warnings.length ? ` · ${warnings.length} warning${warnings.length > 1 ? "s" : ""}` : ""}`);
-    problemList.replaceChildren(...problems.map((p) => el("li", { class: `problem problem-${p.severity}` },
-      el("button", { type: "button", class: "problem-btn", onclick: () => editor.focusLine(p.line || 1), disabled: !p.line },
-        el("span", { class: `sev sev-${p.severity}` }, p.severity),
-        el("span", { class: "problem-where" }, p.line ? `line ${p.line}` : "document"),
-        el("span", { class: "problem-text" }, p.document ? el("span", { class: "muted" }, `${p.document} · `) : null, p.path ? el("code", {}, p.path) : null, p.path ? ": " : "", p.message)))));
-  }
-
-  async function validate() {
-    clearTimeout(timer);
-    const src = editor.value;
-    if (checked === src) return problems;
-    const mine = ++seq;
-    setStatus("checking", "Checking…");
-    try {
-      const res = await call("POST", "/validate", { source: src }, { signal: ctx.signal });
-      if (mine !== seq) return null;
-      problems = res.problems || [];
-      checked = src;
-      render();
-      return problems;
-    } catch (err) {
-      if (err.name === "AbortError" || mine !== seq) return null;
-      setStatus("unknown", `Could not check: ${err.message}`);
-      return null;
-    }
-  }
-
-  function schedule() {
-    saveMsg.hidden = true;
-    clearTimeout(timer);
-    setStatus("pending", editor.value === saved ? "No changes" : "Edited");
-    timer = setTimeout(() => { validate(); }, 350);
-  }
-
-  async function onSubmit(ev) {
-    ev.preventDefault();
-    saveMsg.hidden = true;
-    saveBtn.disabled = true;
-    try {
-      const ps = await validate();
-      const errors = (ps || []).filter((p) => p.severity === "error");
-      if (errors.length) {
-        const first = errors.find((p) => p.line);
-        showSaveError(`Not saved: fix the ${errors.length === 1 ? "error" : `${errors.length} errors`} first${first ? ` (the first is on line ${first.line})` : ""}.`);
-        if (first) editor.focusLine(first.line);
-        return;
+function experimentEditor(ctx, { source, save, saveLabel, note }) {
+  return editorForm(ctx, {
+    source, saveLabel, note,
+    label: "Experiment YAML",
+    help: "Checked as you type against the same rules the server applies on save. Tab indents; press Esc then Tab to leave the editor.",
+    withDocument: true,
+    submit: async (f) => {
+      try {
+        const ps = await f.validate();
+        const errors = (ps || []).filter((p) => p.severity === "error");
+        if (errors.length) {
+          const first = errors.find((p) => p.line);
+          f.saveError(`Not saved: fix the ${errors.length === 1 ? "error" : `${errors.length} errors`} first${first ? ` (the first is on line ${first.line})` : ""}.`);
+          if (first) f.editor.focusLine(first.line);
+          return;
+        }
+        const src = f.editor.value;
+        await save(src);
+        f.markSaved(src);
+        if (ctx.live()) f.setStatus("valid", "Saved");
+      } catch (err) {
+        if (err instanceof ApiError && err.body && err.body.problems) {
+          f.show([...err.body.problems, ...(err.body.warnings || [])], f.editor.value);
+        } else if (err instanceof ApiError && err.field) {
+          const line = fieldLine(f.editor.value, err.field);
+          if (line) f.show([{ severity: "error", path: err.field, line, message: err.message }], null);
+        }
+        f.saveError(`Not saved: ${err.message}`);
       }
-      const src = editor.value;
-      await save(src);
-      saved = src;
-      if (ctx.live()) setStatus("valid", "Saved");
-    } catch (err) {
-      if (err instanceof ApiError && err.body && err.body.problems) {
-        problems = [...err.body.problems, ...(err.body.warnings || [])];
-        checked = editor.value;
-        render();
-      } else if (err instanceof ApiError && err.field) {
-        const line = fieldLine(editor.value, err.field);
-        if (line) { problems = [{ severity: "error", path: err.field, line, message: err.message }]; checked = null; render(); }
-      }
-      showSaveError(`Not saved: ${err.message}`);
-    } finally {
-      saveBtn.disabled = false;
-    }
-  }
-
-  function showSaveError(text) {
-    saveMsg.textContent = text;
-    saveMsg.hidden = false;
-  }
-
-  const form = el("form", { class: "editor-form", id: "editor-form", novalidate: true, onsubmit: onSubmit },
-    el("div", { class: "editor-toolbar" },
-      el("label", { for: "yaml", class: "strong" }, "Experiment YAML"),
-      status,
-      el("span", { class: "spacer" }),
-      note ? el("span", { class: "muted small" }, note) : null,
-      saveBtn),
-    editor.root,
-    el("p", { id: helpId, class: "muted small editor-help" }, "Checked as you type against the same rules the server applies on save. Tab indents; press Esc then Tab to leave the editor."),
-    saveMsg,
-    problemList);
-  validate();
-  ctx.guardLeave(() => editor.value !== saved);
-  // Ctrl/Cmd+S saves.
-  editor.textarea.addEventListener("keydown", (ev) => {
-    if ((ev.ctrlKey || ev.metaKey) && ev.key === "s") { ev.preventDefault(); form.requestSubmit(); }
-  });
-  return form;
+    },
+  }).form;
 }
 
 /** fieldLine finds the line of a top-level field such as metadata.name. */

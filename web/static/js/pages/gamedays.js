@@ -5,12 +5,12 @@
 
 import { get, call, callYAML, stream, download, hasToken, apiPath, ApiError } from "../api.js";
 import { el, $, fmtTime, fmtAgo, fmtDuration, statusBadge, verdictBadge, confirmDialog, toast, icon } from "../dom.js";
-import { createEditor } from "../editor.js";
 import { stepTimeline } from "../charts.js";
 import { describeCron } from "../cron.js";
 import { yamlPathLine } from "../yamlpath.js";
-import { pageHeader, card, table, num, emptyState, uid } from "./common.js";
+import { pageHeader, card, table, num, emptyState, deleteAsked } from "./common.js";
 import { scheduleCard, scheduleCalendar, nextFireCell } from "./schedule.js";
+import { editorForm } from "./editorform.js";
 
 const ENDED = new Set(["succeeded", "failed", "stopped", "interrupted", "error"]);
 const runHref = (id) => `#/gameday-runs/${id}`;
@@ -91,22 +91,14 @@ async function runGameDay(ctx, g, button, slot) {
   }
 }
 
-async function deleteGameDay(ctx, g, removed) {
-  const ok = await confirmDialog({
-    title: `Delete ${g.name}?`,
+function deleteGameDay(ctx, g, removed) {
+  return deleteAsked({
+    name: g.name,
+    path: `/gamedays/${g.id}`,
     message: "The game day and its versions are deleted; a run of it still running is stopped first. Its runs stay in the history. This cannot be undone.",
     confirmLabel: "Delete game day",
+    removed,
   });
-  if (!ok) return false;
-  try {
-    await call("DELETE", `/gamedays/${g.id}`);
-  } catch (err) {
-    toast(`Could not delete ${g.name}: ${err.message}`, "bad");
-    return false;
-  }
-  toast(`Deleted ${g.name}.`);
-  if (removed) removed();
-  return true;
 }
 
 // ---- #/gamedays/{id} and #/gamedays/{id}/edit ----------------------------------
@@ -142,7 +134,7 @@ export async function gameDayPage(ctx, id, tab) {
         $("#gd-version").textContent = `v${saved.version}`;
         return saved;
       },
-    }));
+    }).form);
     return;
   }
   const [runs, fires, calendar] = await Promise.all([
@@ -212,8 +204,7 @@ spec:
 export async function newGameDayPage(ctx) {
   ctx.setTitle("New game day");
   const exps = await get("/experiments?limit=500", ctx);
-  let editor = null;
-  const form = gameDayEditor(ctx, {
+  const { form, editor } = gameDayEditor(ctx, {
     source: TEMPLATE,
     saveLabel: "Create game day",
     save: async (src) => {
@@ -222,7 +213,6 @@ export async function newGameDayPage(ctx) {
       ctx.navigate(`#/gamedays/${created.id}`);
       return created;
     },
-    onEditor: (e) => { editor = e; },
   });
   const insert = (name) => {
     const t = editor.textarea;
@@ -240,145 +230,56 @@ export async function newGameDayPage(ctx) {
 // ---- the editor form ------------------------------------------------------------
 
 /**
- * gameDayEditor is the YAML editor for a GameDay, checked as you type
- * (debounced, POST /validate: the document, and the stored experiments it
+ * gameDayEditor is the shared editor form for a GameDay, checked as you
+ * type (POST /validate: the document, and the stored experiments it
  * names, as saving checks them) and on save. Each problem is shown at its
  * line, a field-only error at the line of its field. A document with
- * errors is not sent to be saved.
+ * errors is not sent to be saved. It returns the editor form's handle.
  */
-function gameDayEditor(ctx, { source, save, saveLabel = "Save", note = "", onEditor = () => {} }) {
-  const helpId = uid("editor-help");
-  const status = el("span", { id: "validation-status", class: "validation", "aria-live": "polite", dataset: { state: "idle" } }, "");
-  const saveBtn = el("button", { type: "submit", class: "btn btn-primary", id: "save" }, saveLabel);
-  const saveMsg = el("p", { id: "save-message", class: "field-error", role: "alert", hidden: true });
-  const problemList = el("ul", { id: "problems", class: "problems", "aria-label": "Problems" });
-  let saved = source;
-  let problems = [];
-  let checked = null; // the source the problems belong to
-  let seq = 0;
-  let timer = 0;
-
-  const editor = createEditor({ value: source, label: "Game day YAML", describedBy: `${helpId} validation-status`, onInput: () => schedule() });
-  onEditor(editor);
-
-  function setStatus(state, text) {
-    status.dataset.state = state;
-    status.className = `validation validation-${state}`;
-    status.textContent = text;
-  }
-
-  function render() {
-    editor.setProblems(problems);
-    problemList.replaceChildren(...problems.map((p) => el("li", { class: `problem problem-${p.severity}`, dataset: { path: p.path || "" } },
-      el("button", { type: "button", class: "problem-btn", onclick: () => editor.focusLine(p.line || 1), disabled: !p.line },
-        el("span", { class: `sev sev-${p.severity}` }, p.severity),
-        el("span", { class: "problem-where" }, p.line ? `line ${p.line}` : "document"),
-        el("span", { class: "problem-text" }, p.path ? el("code", {}, p.path) : null, p.path ? ": " : "", p.message)))));
-    const errors = problems.filter((p) => p.severity === "error").length;
-    const warnings = problems.length - errors;
-    if (!errors && !warnings) setStatus("valid", "No problems");
-    else if (!errors) setStatus("valid", `Valid · ${warnings} warning${warnings > 1 ? "s" : ""}`);
-    else setStatus("invalid", `${errors} error${errors > 1 ? "s" : ""}${warnings ? ` · ${warnings} warning${warnings > 1 ? "s" : ""}` : ""}`);
-  }
-
+function gameDayEditor(ctx, { source, save, saveLabel, note }) {
   // placed gives each problem a line: the server's, or its field's.
   const placed = (ps, src) => ps.map((p) => (p.line || !p.path ? p : { ...p, line: yamlPathLine(src, p.path) }));
-
-  // validate checks the editor's text; it returns its problems, or null
-  // when it could not check (or a newer check overtook it).
-  async function validate() {
-    clearTimeout(timer);
-    const src = editor.value;
-    if (checked === src) return problems;
-    const mine = ++seq;
-    setStatus("checking", "Checking…");
-    try {
-      const res = await call("POST", "/validate", { source: src }, { signal: ctx.signal });
-      if (mine !== seq) return null;
-      problems = placed(res.problems || [], src);
-      checked = src;
-      render();
-      return problems;
-    } catch (err) {
-      if (err.name === "AbortError" || mine !== seq) return null;
-      setStatus("unknown", `Could not check: ${err.message}`);
-      return null;
-    }
-  }
-
-  function schedule() {
-    saveMsg.hidden = true;
-    clearTimeout(timer);
-    setStatus("pending", editor.value === saved ? "No changes" : "Edited");
-    timer = setTimeout(() => { validate(); }, 350);
-  }
-
-  function showSaveError(text) {
-    saveMsg.textContent = text;
-    saveMsg.hidden = false;
-  }
-
-  async function onSubmit(ev) {
-    ev.preventDefault();
-    saveMsg.hidden = true;
-    saveBtn.disabled = true;
-    try {
-      const errors = ((await validate()) || []).filter((p) => p.severity === "error");
-      if (!ctx.live()) return;
-      if (errors.length) {
-        const first = errors.find((p) => p.line) || errors[0];
-        const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
-        showSaveError(`Not saved: ${first.line ? `line ${first.line}: ` : ""}${first.path ? `${first.path}: ` : ""}${first.message}${more}`);
-        if (first.line) editor.focusLine(first.line);
-        return;
+  return editorForm(ctx, {
+    source, saveLabel, note,
+    label: "Game day YAML",
+    help: "Checked as you type against the same rules the server applies on save: the document, and that every experiment it names is stored. Tab indents; press Esc then Tab to leave the editor.",
+    place: placed,
+    submit: async (f) => {
+      try {
+        const errors = ((await f.validate()) || []).filter((p) => p.severity === "error");
+        if (!ctx.live()) return;
+        if (errors.length) {
+          const first = errors.find((p) => p.line) || errors[0];
+          const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+          f.saveError(`Not saved: ${first.line ? `line ${first.line}: ` : ""}${first.path ? `${first.path}: ` : ""}${first.message}${more}`);
+          if (first.line) f.editor.focusLine(first.line);
+          return;
+        }
+        f.setStatus("checking", "Saving…");
+        const src = f.editor.value;
+        const out = await save(src);
+        f.markSaved(src);
+        const warnings = placed((out && out.warnings) || [], src);
+        f.show(warnings, src);
+        if (ctx.live()) f.setStatus("valid", warnings.length ? `Saved · ${warnings.length} warning${warnings.length > 1 ? "s" : ""}` : "Saved");
+      } catch (err) {
+        if (!ctx.live()) return;
+        const src = f.editor.value;
+        let problems = [];
+        if (err instanceof ApiError && err.body && err.body.problems) {
+          problems = placed([...err.body.problems, ...(err.body.warnings || [])], src);
+        } else if (err instanceof ApiError && err.field) {
+          problems = placed([{ severity: "error", path: err.field, message: err.message.replace(`${err.field}: `, "") }], src);
+        }
+        f.show(problems, null); // a refusal such as a name clash is not the text's own problem
+        if (!problems.length) f.setStatus("unknown", "Not saved");
+        const field = err instanceof ApiError && err.field && !err.message.includes(err.field) ? `${err.field}: ` : "";
+        f.saveError(`Not saved: ${field}${err.message}`);
+        const first = problems.find((p) => p.severity === "error" && p.line);
+        if (first) f.editor.focusLine(first.line);
       }
-      setStatus("checking", "Saving…");
-      const src = editor.value;
-      const out = await save(src);
-      saved = src;
-      problems = placed((out && out.warnings) || [], src);
-      checked = src;
-      render();
-      if (ctx.live()) setStatus("valid", problems.length ? `Saved · ${problems.length} warning${problems.length > 1 ? "s" : ""}` : "Saved");
-    } catch (err) {
-      if (!ctx.live()) return;
-      const src = editor.value;
-      if (err instanceof ApiError && err.body && err.body.problems) {
-        problems = placed([...err.body.problems, ...(err.body.warnings || [])], src);
-      } else if (err instanceof ApiError && err.field) {
-        problems = placed([{ severity: "error", path: err.field, message: err.message.replace(`${err.field}: `, "") }], src);
-      } else {
-        problems = [];
-      }
-      checked = null; // a refusal such as a name clash is not the text's own problem
-      render();
-      if (!problems.length) setStatus("unknown", "Not saved");
-      const field = err instanceof ApiError && err.field && !err.message.includes(err.field) ? `${err.field}: ` : "";
-      showSaveError(`Not saved: ${field}${err.message}`);
-      const first = problems.find((p) => p.severity === "error" && p.line);
-      if (first) editor.focusLine(first.line);
-    } finally {
-      saveBtn.disabled = false;
-    }
-  }
-
-  const form = el("form", { class: "editor-form", id: "editor-form", novalidate: true, onsubmit: onSubmit },
-    el("div", { class: "editor-toolbar" },
-      el("label", { for: "yaml", class: "strong" }, "Game day YAML"),
-      status,
-      el("span", { class: "spacer" }),
-      note ? el("span", { class: "muted small" }, note) : null,
-      saveBtn),
-    editor.root,
-    el("p", { id: helpId, class: "muted small editor-help" }, "Checked as you type against the same rules the server applies on save: the document, and that every experiment it names is stored. Tab indents; press Esc then Tab to leave the editor."),
-    saveMsg,
-    problemList);
-  validate();
-  ctx.guardLeave(() => editor.value !== saved);
-  editor.textarea.addEventListener("keydown", (ev) => {
-    if ((ev.ctrlKey || ev.metaKey) && ev.key === "s") { ev.preventDefault(); form.requestSubmit(); }
+    },
   });
-  return form;
 }
 
 // ---- #/gameday-runs/{rid} --------------------------------------------------------
