@@ -6,7 +6,7 @@
 //
 //	Content-Type:          application/json
 //	User-Agent:            Faultline-Webhook/1
-//	X-Faultline-Event:     the event name, e.g. "run.finished"
+//	X-Faultline-Event:     the event name, e.g. "finished" or "failed"
 //	X-Faultline-Delivery:  a random ID, the same on every retry of one delivery
 //	X-Faultline-Timestamp: unix seconds when this attempt was signed
 //	X-Faultline-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
