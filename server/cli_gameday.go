@@ -193,7 +193,7 @@ func writeGameDaySummary(w io.Writer, rep *gameday.Report) {
 		}
 		line := fmt.Sprintf("  %s%-10s %-7s %s", indent, s.Status, s.Verdict, stepLabel(*s))
 		if s.Report != nil {
-			line += fmt.Sprintf(" — %d requests, codes %v", s.Report.Requests, s.Report.Codes)
+			line += fmt.Sprintf(" — %d requests, codes %s", s.Report.Requests, report.CodesSummary(s.Report.Codes))
 		}
 		fmt.Fprintln(w, line)
 	}

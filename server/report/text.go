@@ -81,6 +81,15 @@ func WriteText(w io.Writer, r *Report) error {
 	return ew.err
 }
 
+// CodesSummary renders a code distribution in code order: "200×186 503×214".
+func CodesSummary(codes map[string]int64) string {
+	parts := make([]string, 0, len(codes))
+	for _, c := range sortedCodes(codes) {
+		parts = append(parts, fmt.Sprintf("%s×%d", c, codes[c]))
+	}
+	return strings.Join(parts, " ")
+}
+
 func sortedCodes(codes map[string]int64) []string {
 	keys := make([]string, 0, len(codes))
 	for k := range codes {
