@@ -227,3 +227,34 @@ func ParseGameDay(src []byte) (*GameDay, error) {
 	gd.Warnings = problems.Warnings()
 	return gd, nil
 }
+
+// ActionsFor returns the container actions the game day's action steps
+// add to the experiment step at stepPath (its field path, such as
+// spec.steps[2].parallel[0]): those of its parallel group that act on
+// it. doc is that step's experiment. A step outside a parallel group, or
+// a path the game day does not have, gets none.
+func (g *GameDay) ActionsFor(stepPath string, doc *Document) []ContainerAction {
+	var i, j int
+	if n, err := fmt.Sscanf(stepPath, "spec.steps[%d].parallel[%d]", &i, &j); n != 2 || err != nil {
+		return nil
+	}
+	if i < 0 || i >= len(g.Spec.Steps) || j < 0 || j >= len(g.Spec.Steps[i].Parallel) {
+		return nil
+	}
+	group := g.Spec.Steps[i].Parallel
+	name := group[j].Experiment
+	if name == "" {
+		return nil
+	}
+	docs := map[string]*Document{name: doc}
+	var out []ContainerAction
+	for _, s := range group {
+		if s.Action == nil {
+			continue
+		}
+		if target, err := ActionExperiment(group, s.Action, docs); err == nil && target == name {
+			out = append(out, *s.Action)
+		}
+	}
+	return out
+}

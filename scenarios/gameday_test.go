@@ -223,6 +223,17 @@ func TestResolveGameDayActions(t *testing.T) {
 		t.Errorf("ActionExperiment = %q, %v; want fault.yaml", got, err)
 	}
 
+	// The acted-on step gets the action; its neighbours and paths the game
+	// day does not have get none.
+	if got := gd.ActionsFor("spec.steps[3].parallel[0]", docs["fault.yaml"]); len(got) != 1 || got[0].Action != "pause" {
+		t.Errorf("ActionsFor the acted-on step = %+v", got)
+	}
+	for _, path := range []string{"spec.steps[0]", "spec.steps[3].parallel[1]", "spec.steps[9].parallel[0]", "steadyState.before"} {
+		if got := gd.ActionsFor(path, docs["fault.yaml"]); len(got) != 0 {
+			t.Errorf("ActionsFor %s = %+v, want none", path, got)
+		}
+	}
+
 	// The group's experiment has no container endpoint for the service.
 	_, err = scenarios.ResolveGameDay(gd, loader(map[string]string{"steady.yaml": steadyYAML, "fault.yaml": steadyYAML}))
 	if ps := problemsOf(t, err); !hasProblem(ps, "spec.steps[3].parallel[1].action.container", "no experiment in this parallel group") {

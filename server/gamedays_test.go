@@ -853,4 +853,23 @@ spec:
 	if rep.Errors == 0 || rep.Codes["200"] == 0 {
 		t.Errorf("errors %d, codes %v: want timeouts during the pause and 200s around it", rep.Errors, rep.Codes)
 	}
+
+	// A rerun of the step's run replays the game day's actions too.
+	var again runJSON
+	c.json("POST", fmt.Sprintf("/api/v1/runs/%d/rerun", *exp.RunID), "", nil, 202, &again)
+	deadline := time.Now().Add(time.Minute)
+	for again.Status == "queued" || again.Status == "running" {
+		if time.Now().After(deadline) {
+			t.Fatalf("rerun %d still %s", again.ID, again.Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+		c.json("GET", fmt.Sprintf("/api/v1/runs/%d", again.ID), "", nil, 200, &again)
+	}
+	rep.Actions = nil
+	if err := json.Unmarshal(again.Report, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if again.Status != "succeeded" || len(rep.Actions) != 2 || rep.Actions[0].Action != "pause" || rep.Actions[1].Action != "unpause" {
+		t.Errorf("rerun = %s (%s), actions %+v; want the game day's pause and unpause", again.Status, again.Reason, rep.Actions)
+	}
 }

@@ -29,6 +29,7 @@ type Store interface {
 	GetExperimentVersion(ctx context.Context, id int64, version int) (*store.ExperimentVersion, error)
 	PruneRuns(ctx context.Context, experimentID int64, keep int) (int64, error)
 	RecordLever(ctx context.Context, s store.LeverState) (store.LeverState, error)
+	GetGameDayRun(ctx context.Context, id int64) (*store.GameDayRun, error)
 }
 
 // Executor runs one experiment document; engine.Execute is the real one.
@@ -190,7 +191,9 @@ func (m *Manager) Wait(ctx context.Context, id int64) (*store.Run, error) {
 
 // Rerun replays a run: the same experiment version with the same seed, so
 // the proxy draws the same fault and routing decisions for the same
-// request order.
+// request order, and — for a game-day step's run — the container actions
+// the game day's action steps added to it. The replay is a run of its
+// own, not part of the game day.
 func (m *Manager) Rerun(ctx context.Context, runID int64) (*store.Run, error) {
 	prev, err := m.store.GetRun(ctx, runID)
 	if err != nil {
@@ -203,7 +206,37 @@ func (m *Manager) Rerun(ctx context.Context, runID int64) (*store.Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runs: rerun %d: version %d: %w", runID, prev.ExperimentVersion, err)
 	}
-	return m.start(ctx, startSpec{experimentID: *prev.ExperimentID, name: prev.ExperimentName, version: prev.ExperimentVersion, source: v.Source, seed: prev.Seed})
+	actions, err := m.gameDayActions(ctx, prev, v.Source)
+	if err != nil {
+		return nil, fmt.Errorf("runs: rerun %d: %w", runID, err)
+	}
+	return m.start(ctx, startSpec{experimentID: *prev.ExperimentID, name: prev.ExperimentName, version: prev.ExperimentVersion, source: v.Source, seed: prev.Seed,
+		actions: actions})
+}
+
+// gameDayActions returns the actions the game day of a step's run added to
+// it, read from the game day as that run of it stored it; none for a run
+// no game day started (or whose game-day run was deleted).
+func (m *Manager) gameDayActions(ctx context.Context, run *store.Run, source string) ([]scenarios.ContainerAction, error) {
+	if run.GameDayRunID == nil {
+		return nil, nil
+	}
+	gdr, err := m.store.GetGameDayRun(ctx, *run.GameDayRunID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	gd, err := scenarios.ParseGameDay([]byte(gdr.Source))
+	if err != nil {
+		return nil, fmt.Errorf("game-day run %d: %w", gdr.ID, err)
+	}
+	doc, err := scenarios.Parse([]byte(source))
+	if err != nil {
+		return nil, err
+	}
+	return gd.ActionsFor(run.GameDayStep, doc), nil
 }
 
 // startSpec is what start records and runs.
