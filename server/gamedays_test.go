@@ -395,6 +395,31 @@ func TestTheLeverHaltsARunningGameDay(t *testing.T) {
 	if runs.Total != 1 {
 		t.Errorf("%d runs recorded, want the halted one only", runs.Total)
 	}
+	waitMetrics(t, c, `faultline_safety_lever_engaged 1`, `faultline_gamedays_finished_total{status="stopped"} 1`, `faultline_gamedays_running 0`)
+}
+
+// waitMetrics waits up to two seconds for /metrics to show every line of
+// want (a game day's end reaches the metrics just after its record).
+func waitMetrics(t *testing.T, c client, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		resp, body := c.do("GET", "/metrics", "", nil)
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(string(body), w+"\n") {
+				missing = w
+				break
+			}
+		}
+		if resp.StatusCode == 200 && missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics (%d) lacks %q", resp.StatusCode, missing)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func TestAFailingSteadyStateInjectsNothing(t *testing.T) {

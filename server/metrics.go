@@ -10,23 +10,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faultline/faultline/proxy"
+	"github.com/faultline/faultline/server/store"
 )
 
-// liveProxies lists the proxies of running runs, by run id.
+// liveProxies lists the proxies of running runs, by run id, and tells
+// the safety lever's state.
 type liveProxies interface {
 	Proxies() map[int64]*proxy.Proxy
+	Lever() store.LeverState
 }
 
-// metrics exports run counts and the proxy counters of every run, finished
-// and live, under Envoy's stat names as Istio's Prometheus integration
-// spells them (envoy_cluster_upstream_rq_total{cluster_name="outbound|…"}).
-type metrics struct {
-	live liveProxies
+// runningGameDays counts the game days running now.
+type runningGameDays interface {
+	Running() int
+}
 
-	mu       sync.Mutex
-	finished map[string]int64 // runs finished, by status
-	done     map[int64]bool   // finished runs whose proxy may still be listed live
-	totals   proxyTotals
+// metrics exports run and game-day counts, the safety lever's state, and
+// the proxy counters of every run, finished and live, under Envoy's stat
+// names as Istio's Prometheus integration spells them
+// (envoy_cluster_upstream_rq_total{cluster_name="outbound|…"}).
+type metrics struct {
+	live     liveProxies
+	gameDays runningGameDays
+
+	mu            sync.Mutex
+	gameDaysEnded map[string]int64 // game-day runs finished, by status
+	finished      map[string]int64 // runs finished, by status
+	done          map[int64]bool   // finished runs whose proxy may still be listed live
+	totals        proxyTotals
 }
 
 // proxyTotals accumulates proxy counters across runs.
@@ -74,8 +85,17 @@ func (t *proxyTotals) clone() proxyTotals {
 	return out
 }
 
-func newMetrics(live liveProxies) *metrics {
-	return &metrics{live: live, finished: map[string]int64{}, done: map[int64]bool{}, totals: newProxyTotals()}
+func newMetrics(live liveProxies, gameDays runningGameDays) *metrics {
+	return &metrics{live: live, gameDays: gameDays, finished: map[string]int64{}, gameDaysEnded: map[string]int64{},
+		done: map[int64]bool{}, totals: newProxyTotals()}
+}
+
+// gameDayFinished records a game-day run's end; it is the game-day
+// manager's OnFinish hook.
+func (m *metrics) gameDayFinished(_ int64, status string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gameDaysEnded[status]++
 }
 
 // runFinished records a run's end; it is the run manager's OnFinish hook.
@@ -97,11 +117,14 @@ func (m *metrics) handler() http.Handler {
 }
 
 var (
-	descRunsFinished = prometheus.NewDesc("faultline_runs_finished_total", "Runs that ended, by status.", []string{"status"}, nil)
-	descRunsActive   = prometheus.NewDesc("faultline_runs_active", "Runs with a proxy running now.", nil, nil)
-	descFlags        = prometheus.NewDesc("faultline_proxy_response_flags_total", "Proxy responses by Envoy response flag.", []string{"flag"}, nil)
-	descDelays       = prometheus.NewDesc("envoy_http_fault_delays_injected_total", "Requests delayed by fault injection.", nil, nil)
-	descAborts       = prometheus.NewDesc("envoy_http_fault_aborts_injected_total", "Requests aborted by fault injection.", nil, nil)
+	descRunsFinished    = prometheus.NewDesc("faultline_runs_finished_total", "Runs that ended, by status.", []string{"status"}, nil)
+	descRunsActive      = prometheus.NewDesc("faultline_runs_active", "Runs with a proxy running now.", nil, nil)
+	descGameDaysEnded   = prometheus.NewDesc("faultline_gamedays_finished_total", "Game-day runs that ended, by status.", []string{"status"}, nil)
+	descGameDaysRunning = prometheus.NewDesc("faultline_gamedays_running", "Game days running now.", nil, nil)
+	descLeverEngaged    = prometheus.NewDesc("faultline_safety_lever_engaged", "1 while the safety lever is engaged, else 0.", nil, nil)
+	descFlags           = prometheus.NewDesc("faultline_proxy_response_flags_total", "Proxy responses by Envoy response flag.", []string{"flag"}, nil)
+	descDelays          = prometheus.NewDesc("envoy_http_fault_delays_injected_total", "Requests delayed by fault injection.", nil, nil)
+	descAborts          = prometheus.NewDesc("envoy_http_fault_aborts_injected_total", "Requests aborted by fault injection.", nil, nil)
 )
 
 // Describe sends nothing: the cluster metrics depend on the runs, so this
@@ -115,6 +138,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	totals := m.totals.clone()
 	for status, n := range m.finished {
 		ch <- prometheus.MustNewConstMetric(descRunsFinished, prometheus.CounterValue, float64(n), status)
+	}
+	for status, n := range m.gameDaysEnded {
+		ch <- prometheus.MustNewConstMetric(descGameDaysEnded, prometheus.CounterValue, float64(n), status)
 	}
 	running := 0
 	for id, px := range live {
@@ -133,6 +159,12 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Unlock()
 
 	ch <- prometheus.MustNewConstMetric(descRunsActive, prometheus.GaugeValue, float64(running))
+	ch <- prometheus.MustNewConstMetric(descGameDaysRunning, prometheus.GaugeValue, float64(m.gameDays.Running()))
+	engaged := 0.0
+	if m.live.Lever().Engaged {
+		engaged = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descLeverEngaged, prometheus.GaugeValue, engaged)
 	ch <- prometheus.MustNewConstMetric(descDelays, prometheus.CounterValue, float64(totals.delays))
 	ch <- prometheus.MustNewConstMetric(descAborts, prometheus.CounterValue, float64(totals.aborts))
 	for f, n := range totals.flags {

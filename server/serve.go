@@ -71,14 +71,15 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 
 	engineOpts := engine.Options{AllowTarget: allow, Limits: cfg.Limits, Logger: log}
+	admit := func(doc *scenarios.Document) error { return engine.Admit(doc, allow, cfg.Limits) }
 	var met *metrics
 	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
 		OnFinish: func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) }})
 	manager.RestoreLever(lever)
 	gameDays := gamedays.New(gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.New([]byte(cfg.WebhookSecret), nil),
-		Admit: func(doc *scenarios.Document) error { return engine.Admit(doc, allow, cfg.Limits) }, Logger: log})
+		Admit: admit, Logger: log, OnFinish: func(id int64, status string) { met.gameDayFinished(id, status) }})
 	manager.OnLever(gameDays.LeverMoved) // an engaged lever halts the game days too
-	met = newMetrics(manager)
+	met = newMetrics(manager, gameDays)
 	sched, err := scheduler.New(scheduler.Config{Kinds: scheduleKinds(db, manager, gameDays, log), Logger: log})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -92,7 +93,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		Calendar:             calendar,
 		OnExperimentsChanged: sched.Notify,
 		OnGameDaysChanged:    sched.Notify,
-		Admit:                func(doc *scenarios.Document) error { return engine.Admit(doc, allow, cfg.Limits) },
+		Admit:                admit,
 		GameDayStore:         db,
 		GameDayRuns:          db,
 		GameDays:             gameDays,

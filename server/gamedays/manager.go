@@ -105,6 +105,9 @@ type Config struct {
 	// DeliveryGrace is how long Close waits for webhook deliveries still
 	// under way before cancelling them; default 5s.
 	DeliveryGrace time.Duration
+	// OnFinish, when set, learns each game-day run's end (after it is
+	// recorded) with its status.
+	OnFinish func(runID int64, status string)
 }
 
 // Manager owns every running game day.
@@ -350,6 +353,13 @@ func (m *Manager) ActiveRun(gameDayID int64) (runID int64, ok bool) {
 	return 0, false
 }
 
+// Running reports how many game days are running now.
+func (m *Manager) Running() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.active)
+}
+
 // Active reports whether the game-day run is running in this process.
 func (m *Manager) Active(runID int64) bool {
 	m.mu.Lock()
@@ -445,6 +455,9 @@ func (m *Manager) execute(ctx context.Context, a *active, plan *gameday.Plan, ex
 	delete(m.active, a.id)
 	m.mu.Unlock()
 	a.end()
+	if m.cfg.OnFinish != nil {
+		m.cfg.OnFinish(a.id, status)
+	}
 
 	if wh := gd.Spec.Notify; wh != nil && wh.Webhook != nil {
 		p := payloadOf(a.id, rep)
