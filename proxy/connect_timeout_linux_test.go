@@ -74,3 +74,36 @@ spec:
 		t.Errorf("flags %v, want UF", h.p.Stats().ByFlag)
 	}
 }
+
+// A dial outlives the request that started it: when the route timeout
+// ends the request first (504 UT), the connect still runs to its own
+// timeout and is counted then (upstream_cx_connect_timeout), not as the
+// request's connect failure.
+func TestConnectOutlivesRequest(t *testing.T) {
+	addr := blackholeAddr(t)
+	dr := `apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool: {tcp: {connectTimeout: 300ms}}
+`
+	h := start(t, experiment(svc("reviews", 9080, addr), dr, retryVS("timeout: 50ms")))
+	r := h.get("reviews:9080", "/")
+	if r.code != 504 {
+		t.Fatalf("got %d %q, want 504 (route timeout)", r.code, r.body)
+	}
+	cs, _ := h.p.Stats().Cluster(reviewsCluster)
+	if cs.UpstreamCxConnectTimeout != 0 || cs.UpstreamCxConnectFail != 0 {
+		t.Errorf("at the reply: connect_timeout %d, connect_fail %d; want 0 and 0", cs.UpstreamCxConnectTimeout, cs.UpstreamCxConnectFail)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for cs.UpstreamCxConnectTimeout == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		cs, _ = h.p.Stats().Cluster(reviewsCluster)
+	}
+	if cs.UpstreamCxConnectTimeout != 1 || cs.UpstreamCxConnectFail != 0 {
+		t.Errorf("after the connect timeout: connect_timeout %d, connect_fail %d; want 1 and 0", cs.UpstreamCxConnectTimeout, cs.UpstreamCxConnectFail)
+	}
+}

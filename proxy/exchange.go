@@ -70,8 +70,8 @@ type exchange struct {
 	retryHeld bool
 
 	// body counts request bytes when the access log is on. It is not part
-	// of the pooled exchange: the transport may still read or close a
-	// request body after RoundTrip returns.
+	// of the pooled exchange: the transport's body writer may still read
+	// or close a request body after the response came back.
 	body *countingBody
 }
 
@@ -347,7 +347,11 @@ func (p *Proxy) try(actx context.Context, x *exchange, r *rule, c *cluster, base
 	c.stats.rqTotal.Add(1)
 	c.stats.rqActive.Add(1)
 	ep.active.Add(1)
-	res, err := c.transport.RoundTrip(out)
+	var local *string
+	if p.log != nil {
+		local = &x.upstreamLocal
+	}
+	res, err := c.transport.roundTrip(out, ep, local)
 	if err != nil {
 		c.outlierFailure(x, ep, actx)
 		x.attemptDone(c)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,14 +15,6 @@ import (
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufferBytes); return &b }}
 
 var valTrailers = []string{"trailers"}
-
-// traceContext adds the client trace that records the upstream local
-// address for the access log.
-func (x *exchange) traceContext(ctx context.Context) context.Context {
-	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(ci httptrace.GotConnInfo) { x.upstreamLocal = ci.Conn.LocalAddr().String() },
-	})
-}
 
 // upstreamRequest builds the request of the first attempt, with the
 // attempt's context, minus the endpoint (attemptRequest sets it). It is a

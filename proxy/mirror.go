@@ -191,7 +191,7 @@ func (p *Proxy) shadow(req *http.Request, c *cluster, ep *endpoint, cancel conte
 		ep.active.Add(-1)
 		c.stats.rqActive.Add(-1)
 	}()
-	res, err := c.transport.RoundTrip(req)
+	res, err := c.transport.roundTrip(req, ep, nil)
 	if err == nil {
 		c.stats.code(res.StatusCode)
 		_, _ = io.Copy(io.Discard, res.Body)

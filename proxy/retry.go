@@ -479,9 +479,6 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *rule, d *destinatio
 	// request at the latest.
 	defer x.endRetry(c)
 	rctx := ctx // the parent of every attempt's context
-	if p.log != nil {
-		rctx = x.traceContext(ctx)
-	}
 	var base *http.Request
 	for {
 		x.attempt++

@@ -1,11 +1,8 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"net"
-	"net/http"
-	"net/http/httptrace"
 	"sync/atomic"
 	"time"
 )
@@ -16,6 +13,7 @@ const (
 	upstreamIdle    = time.Hour        // HTTP idle timeout (upstream)
 	maxIdlePerHost  = 1024
 	copyBufferBytes = 32 << 10
+	ioBufferBytes   = 16 << 10 // per upstream connection, each way
 )
 
 // cluster is an Envoy cluster as one table sees it:
@@ -38,6 +36,7 @@ type endpoint struct {
 	labels map[string]string
 	active atomic.Int64 // requests in flight, for LEAST_REQUEST
 	host   hostMonitor  // outlier detection state (outlier.go)
+	pool   *hostPool    // its address's connections in the cluster's transport
 }
 
 // hostSet is what the load balancer picks from, replaced as a whole
@@ -149,7 +148,7 @@ func newClusterRuntime(name, fp string, eps []epSpec, pool poolConfig, od *outli
 		rt.limits = newLimits(pool, st)
 		rt.breaker = rt.limits
 	}
-	rt.transport = newClusterTransport(pool, st)
+	rt.transport = newClusterTransport(pool, st, rt.endpoints)
 	if od != nil {
 		rt.outlier = newOutlierDetector(rt, *od, now)
 	}
@@ -199,120 +198,77 @@ func sameEndpoints(a, b []*endpoint) bool {
 	return true
 }
 
-// clusterTransport is a cluster's connection pool: an http.Transport tuned
-// for a sidecar (keep-alive, no compression, no proxy from the
-// environment, HTTP/1.1 upstream as Istio's default h2UpgradePolicy) and
-// sized by the connectionPool policy: at most maxConnections connections
-// per endpoint (the breaker keeps requests on connections within
-// maxConnections for the whole cluster), as many kept idle, closed after
-// idleTimeout; connectTimeout bounds every dial; maxRequestsPerConnection
-// 1 disables keep-alive.
+// clusterTransport is a cluster's connection pool: HTTP/1.1 keep-alive
+// connections per endpoint address (upstream_pool.go), written and read
+// by the requests themselves (upstream_http1.go), sized by the
+// connectionPool policy: at most maxConnections connections per address
+// (the breaker keeps requests on connections within maxConnections for
+// the whole cluster), as many kept idle, closed after idleTimeout;
+// connectTimeout bounds every dial; maxRequestsPerConnection 1 disables
+// keep-alive. No compression, no proxy from the environment, HTTP/1.1
+// upstream as Istio's default h2UpgradePolicy.
 type clusterTransport struct {
-	*http.Transport
+	dialer            net.Dialer
+	pools             map[string]*hostPool // by address; fixed at creation
+	disableKeepAlives bool                 // maxRequestsPerConnection 1
+	maxPerHost        int                  // connections per address; 0 = no limit
+	maxIdlePerHost    int
+	idleTimeout       time.Duration // 0 = idle connections stay open
 	// track is set when connections must be followed per request
 	// (maxRequestsPerConnection > 1, maxConnectionDuration).
 	track       bool
 	maxRequests int64
 	maxDuration time.Duration
 	stats       *clusterStats
+	// closeIdle is set by CloseIdleConnections: connections that turn
+	// idle are closed until a request asks for one again.
+	closeIdle atomic.Bool
 }
 
-func newClusterTransport(pool poolConfig, st *clusterStats) *clusterTransport {
-	d := &net.Dialer{Timeout: pool.connectTimeout, KeepAlive: 30 * time.Second}
+// newClusterTransport builds the pool for a runtime's endpoints and
+// points each endpoint at its address's pool (endpoints sharing an
+// address share it, connection limit included).
+func newClusterTransport(pool poolConfig, st *clusterStats, eps []*endpoint) *clusterTransport {
 	t := &clusterTransport{
-		track:       pool.maxRqPerConn > 1 || pool.maxConnDuration > 0,
-		maxRequests: pool.maxRqPerConn,
-		maxDuration: pool.maxConnDuration,
-		stats:       st,
+		dialer:            net.Dialer{Timeout: pool.connectTimeout, KeepAlive: 30 * time.Second},
+		pools:             map[string]*hostPool{},
+		disableKeepAlives: pool.maxRqPerConn == 1,
+		maxIdlePerHost:    maxIdlePerHost,
+		idleTimeout:       pool.idleTimeout,
+		track:             pool.maxRqPerConn > 1 || pool.maxConnDuration > 0,
+		maxRequests:       pool.maxRqPerConn,
+		maxDuration:       pool.maxConnDuration,
+		stats:             st,
 	}
-	idle := maxIdlePerHost
-	perHost := 0 // no limit
 	if pool.maxConnections < unlimited {
-		perHost = int(pool.maxConnections)
-		idle = min(idle, perHost)
+		t.maxPerHost = int(pool.maxConnections)
+		t.maxIdlePerHost = min(t.maxIdlePerHost, t.maxPerHost)
 	}
-	t.Transport = &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
-					st.cxConnectTimeout.Add(1)
-				}
-				return nil, &DialError{Addr: addr, Err: err}
-			}
-			st.cxTotal.Add(1)
-			st.cxActive.Add(1)
-			return &upstreamConn{Conn: conn, stats: st, born: time.Now()}, nil
-		},
-		ForceAttemptHTTP2:   false,
-		MaxIdleConns:        0,
-		MaxIdleConnsPerHost: idle,
-		MaxConnsPerHost:     perHost,
-		IdleConnTimeout:     pool.idleTimeout,
-		DisableKeepAlives:   pool.maxRqPerConn == 1,
-		DisableCompression:  true,
-		WriteBufferSize:     16 << 10,
-		ReadBufferSize:      16 << 10,
+	for _, ep := range eps {
+		ep.pool = t.poolFor(ep.addr)
 	}
 	return t
 }
 
-// RoundTrip sends req; with maxRequestsPerConnection > 1 or
-// maxConnectionDuration it watches which connection the request gets and
-// asks for that connection to close after this request once it has served
-// its quota or outlived its duration.
-func (t *clusterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !t.track {
-		res, err := t.Transport.RoundTrip(req)
-		if err == nil && t.DisableKeepAlives {
-			t.stats.cxMaxRequests.Add(1) // every connection serves one request
-		}
-		return res, err
+// poolFor returns the pool of addr, creating it while the runtime is
+// being built.
+func (t *clusterTransport) poolFor(addr string) *hostPool {
+	p, ok := t.pools[addr]
+	if !ok {
+		p = &hostPool{t: t, addr: addr}
+		t.pools[addr] = p
 	}
-	return t.trackedRoundTrip(req)
+	return p
 }
 
-// trackedRoundTrip is RoundTrip for a transport that follows connections
-// (kept apart so the plain path captures nothing and allocates nothing).
-func (t *clusterTransport) trackedRoundTrip(req *http.Request) (*http.Response, error) {
-	trace := &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
-		uc, ok := ci.Conn.(*upstreamConn)
-		if !ok {
-			return
-		}
-		n := uc.requests.Add(1)
-		switch {
-		case t.maxRequests > 0 && n >= t.maxRequests:
-			req.Close = true
-			t.stats.cxMaxRequests.Add(1)
-		case t.maxDuration > 0 && time.Since(uc.born) >= t.maxDuration:
-			req.Close = true
-			t.stats.cxMaxDuration.Add(1)
-		}
-	}}
-	// req is ours (the attempt's copy): setting Close before the transport
-	// writes it is how a connection is told to end after this exchange.
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-	return t.Transport.RoundTrip(req)
-}
-
-// upstreamConn counts a connection for upstream_cx_* and remembers its
-// age and requests.
-type upstreamConn struct {
-	net.Conn
-	stats    *clusterStats
-	born     time.Time
-	requests atomic.Int64
-	closed   atomic.Bool
-}
-
-func (c *upstreamConn) Close() error {
-	if c.closed.CompareAndSwap(false, true) {
-		c.stats.cxActive.Add(-1)
+// CloseIdleConnections closes the idle connections, and those that turn
+// idle until a request asks for one again; it cancels the dials no
+// request waits for.
+func (t *clusterTransport) CloseIdleConnections() {
+	t.closeIdle.Store(true)
+	for _, p := range t.pools {
+		p.closeIdle()
 	}
-	return c.Conn.Close()
 }
 
 // connectTimedOut reports whether a dial failed because the connect timeout
@@ -324,9 +280,7 @@ func (e *DialError) connectTimedOut() bool {
 
 // Interface guards.
 var (
-	_ picker            = (*roundRobin)(nil)
-	_ picker            = random{}
-	_ picker            = leastRequest{}
-	_ http.RoundTripper = (*clusterTransport)(nil)
-	_ net.Conn          = (*upstreamConn)(nil)
+	_ picker = (*roundRobin)(nil)
+	_ picker = random{}
+	_ picker = leastRequest{}
 )
