@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -303,14 +304,16 @@ func (pc *upConn) roundTrip(ctx context.Context, req *http.Request) (*http.Respo
 		res.Body = pc.handOver()
 		return res, nil
 	}
+	// res.Body is http.NoBody or an *upstreamBody (readResponse).
 	alive := !res.Close && !req.Close && res.StatusCode >= 200
-	if req.Method == http.MethodHead || res.ContentLength == 0 {
+	if res.Body == http.NoBody {
 		// No body: the connection is free now (before the caller sees
 		// the response, so its next request may get it).
 		pc.release(alive)
 		return res, nil
 	}
-	res.Body = &upstreamBody{pc: pc, body: res.Body, ctx: ctx, alive: alive}
+	b := res.Body.(*upstreamBody)
+	b.pc, b.ctx, b.alive = pc, ctx, alive
 	return res, nil
 }
 
@@ -504,7 +507,7 @@ func wantsClose(req *http.Request) bool {
 
 // isProtocolSwitchRequest: an Upgrade request.
 func isProtocolSwitchRequest(h http.Header) bool {
-	return h.Get("Upgrade") != "" && valuesHaveToken(h["Connection"], "upgrade")
+	return h.Get("Upgrade") != "" && listHasToken(h["Connection"], "upgrade")
 }
 
 // isProtocolSwitch: a 101 response that switches protocols.
@@ -512,17 +515,52 @@ func isProtocolSwitch(h http.Header) bool {
 	return isProtocolSwitchRequest(h)
 }
 
-func valuesHaveToken(vv []string, token string) bool {
+// listHasToken reports whether token is one of the comma-separated
+// elements of the values (optional whitespace around each),
+// ASCII case-insensitively: how a Connection list is read.
+func listHasToken(vv []string, token string) bool {
 	for _, v := range vv {
-		if hasToken(v, token) {
-			return true
+		for {
+			elem, rest, more := strings.Cut(v, ",")
+			if tokenEqual(trimOWS(elem), token) {
+				return true
+			}
+			if !more {
+				break
+			}
+			v = rest
 		}
 	}
 	return false
 }
 
-// hasToken reports whether token (lower case ASCII) is one of the
-// comma- or space-separated tokens of v, case-insensitively.
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// tokenEqual compares an element with a token, ASCII case-insensitively;
+// a non-ASCII element is never equal.
+func tokenEqual(elem, token string) bool {
+	if len(elem) != len(token) {
+		return false
+	}
+	for i := 0; i < len(elem); i++ {
+		if elem[i] >= 0x80 {
+			return false
+		}
+	}
+	return asciiEqualFold(elem, token)
+}
+
+// hasToken reports whether token (lower case ASCII) occurs in v between
+// spaces, commas or tabs, case-insensitively: how the request writer
+// reads a Connection value.
 func hasToken(v, token string) bool {
 	if len(token) > len(v) || token == "" {
 		return false
@@ -569,19 +607,28 @@ func asciiEqualFold(a, b string) bool {
 }
 
 // readResponse reads the final response's headers, skipping 1xx
-// responses other than 101, within maxResponseHeaderBytes.
+// responses other than 101, within maxResponseHeaderBytes. Its body, if
+// any, is an *upstreamBody still to be tied to the exchange.
 func (pc *upConn) readResponse(req *http.Request) (*http.Response, error) {
 	pc.readLimit = maxResponseHeaderBytes
 	if _, err := pc.br.Peek(1); err != nil {
 		return nil, readFromServerError{err}
 	}
 	for {
-		res, err := http.ReadResponse(pc.br, req)
-		if err != nil {
-			if pc.readLimit <= 0 {
-				err = errResponseHeadersTooLong
+		var res *http.Response
+		if u := readResponseHead(pc.br, req); u != nil {
+			res = &u.res
+		} else {
+			var err error
+			if res, err = http.ReadResponse(pc.br, req); err != nil {
+				if pc.readLimit <= 0 {
+					err = errResponseHeadersTooLong
+				}
+				return nil, err
 			}
-			return nil, err
+			if res.Body != http.NoBody {
+				res.Body = &upstreamBody{body: res.Body}
+			}
 		}
 		if c := res.StatusCode; c >= 100 && c <= 199 && c != http.StatusSwitchingProtocols {
 			continue
@@ -640,19 +687,29 @@ func (pc *upConn) wroteRequest() bool {
 // keep-alive holds), closed after an error or an early Close, so a
 // half-read response never leaves bytes on a reused connection.
 type upstreamBody struct {
-	pc    *upConn
-	body  io.ReadCloser // ReadResponse's framing (length, chunks, trailers)
-	ctx   context.Context
-	alive bool
-	done  bool
-	err   error // what reads return once done
+	pc   *upConn
+	body io.ReadCloser // ReadResponse's framing (length, chunks, trailers), unless direct
+	// direct: readResponseHead framed it; remaining bytes of its
+	// Content-Length, -1 to the end of the stream.
+	direct    bool
+	remaining int64
+	ctx       context.Context
+	alive     bool
+	done      bool
+	err       error // what reads return once done
 }
 
 func (b *upstreamBody) Read(p []byte) (int, error) {
 	if b.done {
 		return 0, b.err
 	}
-	n, err := b.body.Read(p)
+	var n int
+	var err error
+	if b.direct {
+		n, err = b.readDirect(p)
+	} else {
+		n, err = b.body.Read(p)
+	}
 	switch {
 	case err == nil:
 		return n, nil

@@ -141,6 +141,8 @@ func TestUpstreamRequestWire(t *testing.T) {
 		{name: "forty headers, sorted", method: "GET", opaque: "/", fast: true, header: many},
 		{name: "a non-canonical host key is an ordinary field", method: "GET", opaque: "/", fast: true, header: http.Header{"host": {"other"}}},
 		{name: "Upgrade request", method: "GET", opaque: "/ws", fast: true, header: http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}},
+		{name: "upgrade not a list element", method: "GET", opaque: "/ws", fast: true, header: http.Header{"Upgrade": {"websocket"}, "Connection": {"keep upgrade"}}},
+		{name: "close as a word of a Connection value", method: "GET", opaque: "/", close: true, fast: true, header: http.Header{"Connection": {"keep close"}}},
 		{name: "body with a length", method: "POST", opaque: "/up", body: "hello", length: 5, header: http.Header{"X-A": {"1"}}},
 		{name: "chunked body", method: "PUT", opaque: "/up", body: "hello, chunks", length: -1, header: http.Header{}},
 		{name: "double-slash path", method: "GET", opaque: "//x", header: http.Header{}},
