@@ -59,7 +59,11 @@ type exchange struct {
 	streamBody    io.ReadCloser // buffered head + rest of an over-limit body
 	mirrorDraw    uint64        // the request's mirror draw, below fractionDenominator
 	mirrorPending bool          // mirrors are due with the first attempt
-	perTry        perTryTimer   // the current attempt's per-try timeout
+	// k is the exchange's clock (timeout.go): it outlives the request,
+	// kept with the pooled exchange; clockSet says it was reset for this
+	// request.
+	k        *clock
+	clockSet bool
 
 	// Consistent-hash cookie generated for this request (hash.go): its
 	// value, and the Set-Cookie sent with the upstream response.
@@ -126,7 +130,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.log.write(x)
 	}
 	abort := x.abort
-	*x = exchange{}
+	*x = exchange{k: x.k}
 	exchangePool.Put(x)
 	if abort {
 		// Headers already went out: reset the stream as Envoy does.
@@ -312,10 +316,29 @@ func (p *Proxy) route(x *exchange, r *rule) {
 	// Envoy starts the route timeout once the request is complete: here,
 	// after a buffered body was read.
 	routerStart := time.Now()
-	ctx, cancel := withRouteTimeout(x.r.Context(), r.timeout)
-	defer cancel()
-	p.forward(ctx, x, r, d, c, routerStart)
+	if r.timeout > 0 {
+		k := x.timers()
+		k.startRoute(r.timeout)
+		defer k.endRoute()
+	}
+	p.forward(x, r, d, c, routerStart)
 }
+
+// timers returns the exchange's clock, reset for this request on first
+// use.
+func (x *exchange) timers() *clock {
+	if !x.clockSet {
+		if x.k == nil {
+			x.k = new(clock)
+		}
+		x.k.reset(x.r.Context())
+		x.clockSet = true
+	}
+	return x.k
+}
+
+// routeTimedOut reports whether the route timeout expired.
+func (x *exchange) routeTimedOut() bool { return x.clockSet && x.k.timedOut() }
 
 // try is one attempt (Envoy's UpstreamRequest): pick an endpoint (on a
 // retry preferring one not tried yet), [circuit-breaker admission], start

@@ -16,6 +16,13 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufferBytes); re
 
 var valTrailers = []string{"trailers"}
 
+// upstreamParts are the pieces of a first attempt's request made in one
+// allocation: its URL and the backing of two header values.
+type upstreamParts struct {
+	url  url.URL
+	vals [2]string // X-Forwarded-For, X-Request-Id
+}
+
 // upstreamRequest builds the request of the first attempt, with the
 // attempt's context, minus the endpoint (attemptRequest sets it). It is a
 // shallow copy of the downstream request (no Clone: an unbuffered body
@@ -36,7 +43,9 @@ func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination)
 	// No body: nil lets the transport reuse connections freely.
 	out.Body = x.attemptBody()
 
-	u := &url.URL{Scheme: "http"}
+	parts := new(upstreamParts)
+	u := &parts.url
+	u.Scheme = "http"
 	rawPath, rawQuery := x.path, x.rawQuery
 	if r.hasRewrite {
 		var newRaw string
@@ -61,7 +70,16 @@ func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination)
 	u.RawQuery = rawQuery
 	out.URL = u
 
-	h := make(http.Header, len(in.Header)+8)
+	// Room for the fields added below: a map sized for at most 8 stays
+	// in one group.
+	hint := len(in.Header) + 4 + len(r.reqOps) + len(d.reqOps)
+	if r.hasRewrite {
+		hint++
+	}
+	if r.timeoutVal != nil || r.retry != nil && r.retry.perTryVal != nil {
+		hint++
+	}
+	h := make(http.Header, hint)
 	tokens := connectionTokens(in.Header)
 	for k, vv := range in.Header {
 		if isHopByHop(k) || tokens != nil && contains(tokens, k) {
@@ -72,10 +90,11 @@ func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination)
 	if te := in.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
 		h["Te"] = valTrailers
 	}
-	h[hdrXFF] = forwardedFor(in.Header[hdrXFF], in.RemoteAddr)
+	h[hdrXFF] = forwardedFor(in.Header[hdrXFF], in.RemoteAddr, parts.vals[0:1:1])
 	h[hdrXFP] = valHTTP
 	if len(h[hdrRequestID]) == 0 || h[hdrRequestID][0] == "" {
-		h[hdrRequestID] = []string{x.ensureRequestID()}
+		parts.vals[1] = x.ensureRequestID()
+		h[hdrRequestID] = parts.vals[1:2:2]
 	} else {
 		x.requestID = h[hdrRequestID][0]
 	}
@@ -189,7 +208,7 @@ func connectFailure(de *DialError) (reason, details string) {
 // copyResponse streams the upstream response to the client: headers minus
 // hop-by-hop ones, server and x-envoy-upstream-service-time, response
 // header ops, then the body through a pooled buffer.
-func (x *exchange) copyResponse(ctx context.Context, res *http.Response, r *rule, d *destination, c *cluster) {
+func (x *exchange) copyResponse(res *http.Response, r *rule, d *destination, c *cluster) {
 	h := x.w.Header()
 	tokens := connectionTokens(res.Header)
 	for k, vv := range res.Header {
@@ -229,7 +248,7 @@ func (x *exchange) copyResponse(ctx context.Context, res *http.Response, r *rule
 		x.clientGone()
 		x.abort = true
 	case readErr != nil:
-		if timedOut(ctx) {
+		if x.routeTimedOut() {
 			x.routeTimeout(r, c, false) // headers came: not an upstream_rq_timeout
 		} else if x.r.Context().Err() != nil {
 			x.clientGone()

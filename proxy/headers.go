@@ -125,8 +125,10 @@ func (ops headerOps) apply(h http.Header) {
 	}
 }
 
-// appendRemoteIP appends the client IP of RemoteAddr "ip:port" to XFF.
-func forwardedFor(prior []string, remoteAddr string) []string {
+// forwardedFor is X-Forwarded-For with the client IP of RemoteAddr
+// "ip:port" appended; one, a slice of length 1, holds the value when it is
+// the only one.
+func forwardedFor(prior []string, remoteAddr string, one []string) []string {
 	ip := remoteAddr
 	if i := strings.LastIndexByte(ip, ':'); i >= 0 {
 		ip = ip[:i]
@@ -136,7 +138,9 @@ func forwardedFor(prior []string, remoteAddr string) []string {
 		return prior
 	}
 	if len(prior) == 0 {
-		return []string{ip}
+		one[0] = ip
+		return one
 	}
-	return []string{strings.Join(prior, ", ") + ", " + ip}
+	one[0] = strings.Join(prior, ", ") + ", " + ip
+	return one
 }

@@ -295,10 +295,9 @@ var (
 // reason "overflow", never retried.
 type overflower interface{ Overflow() bool }
 
-// classify turns the error of an attempt into a failure. ctx is the
-// route's context, actx the attempt's (they are the same without a
-// per-try timeout).
-func (x *exchange) classify(ctx, actx context.Context, err error) failure {
+// classify turns the error of an attempt into a failure. actx is the
+// attempt's context.
+func (x *exchange) classify(actx context.Context, err error) failure {
 	var de *DialError
 	var of overflower
 	switch {
@@ -306,7 +305,7 @@ func (x *exchange) classify(ctx, actx context.Context, err error) failure {
 		return failNoHealthy
 	case errors.As(err, &of) && of.Overflow():
 		return failOverflow
-	case timedOut(ctx):
+	case x.routeTimedOut():
 		return failRouteTimeout
 	case x.r.Context().Err() != nil:
 		return failClientGone
@@ -363,8 +362,14 @@ func (x *exchange) shouldRetry(r *rule, c *cluster, would bool) retryStatus {
 // waitBackoff sleeps before retry n, within the route timeout. It reports
 // false when the request ended meanwhile (route timeout or client gone),
 // after answering for it.
-func (x *exchange) waitBackoff(ctx context.Context, r *rule, c *cluster, n int) bool {
+func (x *exchange) waitBackoff(r *rule, c *cluster, n int) bool {
 	d := r.retry.backoff(n, &x.rng)
+	ctx := x.r.Context()
+	if r.timeout > 0 {
+		k := x.timers()
+		ctx = k.startBackoff()
+		defer k.endAttempt()
+	}
 	if d > 0 {
 		t := time.NewTimer(d)
 		select {
@@ -376,7 +381,7 @@ func (x *exchange) waitBackoff(ctx context.Context, r *rule, c *cluster, n int) 
 	} else if ctx.Err() == nil {
 		return true
 	}
-	if timedOut(ctx) {
+	if x.routeTimedOut() {
 		x.routeTimeout(r, c, false) // no attempt in flight: not an upstream_rq_timeout
 	} else {
 		c.stats.rqCancelled.Add(1)
@@ -425,51 +430,17 @@ func expectedTimeout(r *rule, elapsed time.Duration) []string {
 	return []string{strconv.FormatInt(ms, 10)}
 }
 
-// perTryTimer is an attempt's per-try timeout. Unlike a context deadline
-// it can be disarmed: once response headers arrive Envoy ignores the
-// per-try timeout and lets the body run up to the route timeout. It lives
-// in the (pooled) exchange; each attempt re-arms it.
-type perTryTimer struct {
-	cancel context.CancelCauseFunc
-	timer  *time.Timer
-}
-
-// start derives the attempt context from ctx, ending with cause
-// errPerTryTimeout after d.
-func (t *perTryTimer) start(ctx context.Context, d time.Duration) context.Context {
-	actx, cancel := context.WithCancelCause(ctx)
-	t.cancel = cancel
-	t.timer = time.AfterFunc(d, func() { cancel(errPerTryTimeout) })
-	return actx
-}
-
-// disarm stops the timer; false if it already fired.
-func (t *perTryTimer) disarm() bool {
-	if t == nil {
-		return true
-	}
-	return t.timer.Stop()
-}
-
-// release ends the attempt context.
-func (t *perTryTimer) release() {
-	if t != nil {
-		t.timer.Stop()
-		t.cancel(nil)
-	}
-}
-
 // forward is the router's attempt loop (ISTIO.md §1.14 step 7): try, then
 // decide on the outcome — relay the response, answer for the failure, or
 // retry after a back-off — until an attempt's outcome is final.
 //
 //	for each attempt:
-//	  per-try timer ─► try (pick, admission, exchange) ─┬─► headers: retriable? ─► retry | relay
+//	  attempt context, per-try timer ─► try (pick, admission, exchange) ─┬─► headers: retriable? ─► retry | relay
 //	                                                    └─► error: classify ─► retriable? ─► retry | local reply
 //
 // Injected faults never get here (the fault stage runs before the
 // router), so they are never retried.
-func (p *Proxy) forward(ctx context.Context, x *exchange, r *rule, d *destination, c *cluster, routerStart time.Time) {
+func (p *Proxy) forward(x *exchange, r *rule, d *destination, c *cluster, routerStart time.Time) {
 	pol := r.retry
 	if x.noReplay {
 		pol = nil // the body could not be buffered: Envoy drops the retry state
@@ -478,21 +449,28 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *rule, d *destinatio
 	// A retry reservation (connectionPool.http.maxRetries) ends with the
 	// request at the latest.
 	defer x.endRetry(c)
-	rctx := ctx // the parent of every attempt's context
+	var perTry time.Duration
+	if pol != nil {
+		perTry = pol.perTry
+	}
+	// With a route or per-try timeout each attempt gets a context of its
+	// own (timeout.go); without, the downstream request's serves.
+	var k *clock
+	if r.timeout > 0 || perTry > 0 {
+		k = x.timers()
+	}
 	var base *http.Request
 	for {
 		x.attempt++
-		actx := rctx
-		var pt *perTryTimer
-		if pol != nil && pol.perTry > 0 {
-			pt = &x.perTry
-			actx = pt.start(rctx, pol.perTry)
+		actx := x.r.Context()
+		if k != nil {
+			actx = k.startAttempt(perTry)
 		}
 		if base == nil {
 			base = x.upstreamRequest(actx, r, d)
 		}
 		res, err := p.try(actx, x, r, c, base, routerStart)
-		if err == nil && !pt.disarm() {
+		if err == nil && perTry > 0 && !k.disarmPerTry() {
 			// The per-try timeout fired as the headers arrived: the
 			// attempt's context, and so its body, is gone.
 			res.Body.Close()
@@ -508,20 +486,20 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *rule, d *destinatio
 				c.stats.retryCode(res.StatusCode)
 				res.Body.Close() // Envoy resets the stream of a retried response
 				x.attemptDone(c)
-				pt.release()
-				if !x.waitBackoff(ctx, r, c, x.attempt) {
+				k.endAttempt()
+				if !x.waitBackoff(r, c, x.attempt) {
 					return
 				}
 				continue
 			}
 			x.serviceTime = time.Since(routerStart).Milliseconds()
-			x.copyResponse(ctx, res, r, d, c)
+			x.copyResponse(res, r, d, c)
 			x.attemptDone(c)
-			pt.release()
+			k.endAttempt()
 			return
 		}
-		f := x.classify(ctx, actx, err)
-		pt.release()
+		f := x.classify(actx, err)
+		k.endAttempt()
 		switch f { // per attempt, retried or not
 		case failPerTryTimeout:
 			c.stats.rqPerTryTimeout.Add(1)
@@ -535,7 +513,7 @@ func (p *Proxy) forward(ctx context.Context, x *exchange, r *rule, d *destinatio
 			// Not a reset: the request ends here whatever the policy.
 		default:
 			if pol != nil && x.shouldRetry(r, c, pol.retriableFailure(f)) == retryYes {
-				if !x.waitBackoff(ctx, r, c, x.attempt) {
+				if !x.waitBackoff(r, c, x.attempt) {
 					return
 				}
 				continue

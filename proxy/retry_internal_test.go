@@ -282,7 +282,7 @@ func TestClassifyAndRetriable(t *testing.T) {
 		{"per-try timeout during dial", ptx, &DialError{Addr: "a:1", Err: context.Canceled}, failPerTryTimeout},
 		{"connection closed", ctx, io.ErrUnexpectedEOF, failReset},
 	} {
-		if got := x.classify(ctx, tc.actx, tc.err); got != tc.want {
+		if got := x.classify(tc.actx, tc.err); got != tc.want {
 			t.Errorf("%s: got %d, want %d", tc.name, got, tc.want)
 		}
 	}
