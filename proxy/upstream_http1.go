@@ -25,8 +25,10 @@ import (
 //	            body    ─► head and body written by a goroutine of the
 //	                       request, so an upstream may answer before it
 //	                       read the body (net/http's framing for these)
-//	  ─► read: skip 1xx, ReadResponse ─┬─► no body: conn back to the pool now
-//	                                   └─► body: back at its end
+//	  ─► read: skip 1xx; plain heads parsed in the buffer
+//	           (upstream_response.go), others by ReadResponse
+//	        ─┬─► no body: conn back to the pool now
+//	         └─► body: back at its end
 //	  ─► failure on a reused connection before any response byte, for a
 //	     request safe to resend: again on another connection
 //
@@ -374,7 +376,7 @@ func (pc *upConn) writeRequest(req *http.Request) error {
 // writeSlow writes req with net/http's own writer: requests with a body,
 // and the unusual ones writeHead leaves alone.
 func (pc *upConn) writeSlow(req *http.Request) error {
-	if pc.pool.t.disableKeepAlives && !wantsClose(req) && !isProtocolSwitchRequest(req.Header) {
+	if pc.pool.t.disableKeepAlives && !wantsClose(req) && !isProtocolSwitch(req.Header) {
 		r := *req // not req itself: retries copy it
 		r.Close = true
 		req = &r
@@ -487,7 +489,7 @@ func (pc *upConn) writeHead(req *http.Request) {
 			bw.WriteString("\r\n")
 		}
 	}
-	if pc.pool.t.disableKeepAlives && !wantsClose(req) && !isProtocolSwitchRequest(h) {
+	if pc.pool.t.disableKeepAlives && !wantsClose(req) && !isProtocolSwitch(h) {
 		bw.WriteString("Connection: close\r\n")
 	}
 	bw.WriteString("\r\n")
@@ -505,14 +507,10 @@ func wantsClose(req *http.Request) bool {
 	return req.Close || hasToken(firstValue(req.Header, "Connection"), "close")
 }
 
-// isProtocolSwitchRequest: an Upgrade request.
-func isProtocolSwitchRequest(h http.Header) bool {
-	return h.Get("Upgrade") != "" && listHasToken(h["Connection"], "upgrade")
-}
-
-// isProtocolSwitch: a 101 response that switches protocols.
+// isProtocolSwitch: an Upgrade request, or the header of a 101 response
+// that switches protocols.
 func isProtocolSwitch(h http.Header) bool {
-	return isProtocolSwitchRequest(h)
+	return h.Get("Upgrade") != "" && listHasToken(h["Connection"], "upgrade")
 }
 
 // listHasToken reports whether token is one of the comma-separated
