@@ -87,6 +87,20 @@ func (w *wantConn) deliverLocked(pc *upConn, err error) bool {
 	return true
 }
 
+// pushWaiting queues w, first dropping requests that are done: those at
+// the front, and all of them once the queue grows (a request served by
+// its own dial stays queued for idle connections until then).
+func pushWaiting(q *[]*wantConn, w *wantConn) {
+	for len(*q) > 0 && (*q)[0].done {
+		(*q)[0] = nil
+		*q = (*q)[1:]
+	}
+	if len(*q) >= 64 {
+		*q = slices.DeleteFunc(*q, func(w *wantConn) bool { return w.done })
+	}
+	*q = append(*q, w)
+}
+
 // popWaiting removes and returns the first request of q still waiting.
 func popWaiting(q *[]*wantConn) *wantConn {
 	for len(*q) > 0 {
@@ -132,7 +146,7 @@ func (p *hostPool) get(ctx context.Context) (*upConn, error) {
 	// Still holding p.mu: wait for the next idle connection and dial one.
 	w := &wantConn{ch: make(chan connResult, 1)}
 	if !t.disableKeepAlives {
-		p.idleWait = append(p.idleWait, w)
+		pushWaiting(&p.idleWait, w)
 	}
 	if t.maxPerHost <= 0 || p.conns < t.maxPerHost {
 		if t.maxPerHost > 0 {
@@ -140,7 +154,7 @@ func (p *hostPool) get(ctx context.Context) (*upConn, error) {
 		}
 		p.startDialLocked(w)
 	} else {
-		p.dialWait = append(p.dialWait, w)
+		pushWaiting(&p.dialWait, w)
 	}
 	p.mu.Unlock()
 

@@ -194,3 +194,23 @@ func TestPoolIdleTimerAfterReuse(t *testing.T) {
 		t.Errorf("idle %d, active %d, dialled %d; want 0, 0, 1", n, tr.stats.cxActive.Load(), tr.stats.cxTotal.Load())
 	}
 }
+
+// Requests served by their own dials do not pile up in the queue for idle
+// connections when no connection is ever returned (every response closes
+// its connection).
+func TestPoolWaitQueueStaysSmall(t *testing.T) {
+	_, p, _ := testPool(t, poolConfig{maxConnections: unlimited, idleTimeout: time.Hour})
+	for i := 0; i < 500; i++ {
+		pc, err := p.get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc.close()
+	}
+	p.mu.Lock()
+	n := len(p.idleWait)
+	p.mu.Unlock()
+	if n > 64 {
+		t.Errorf("%d requests still queued for idle connections", n)
+	}
+}
