@@ -20,11 +20,11 @@
 // connectionPool becomes circuit breakers and a sized keep-alive pool
 // (breaker.go, upstream.go, upstream_pool.go; requests go out over
 // HTTP/1.1 on the goroutine that serves them, upstream_http1.go), its
-// loadBalancer a picker, consistent hashes
-// included (hash.go), its outlierDetection a per-endpoint detector whose
-// interval sweeps run lazily against a monotonic clock (outlier.go). A
-// cluster whose endpoints and policy an Apply leaves unchanged keeps its
-// connections, breakers and ejections, as Envoy keeps an unchanged cluster.
+// loadBalancer a picker, consistent hashes included (hash.go), its
+// outlierDetection a per-endpoint detector whose interval sweeps run
+// lazily against a monotonic clock (outlier.go). A cluster whose
+// endpoints and policy an Apply leaves unchanged keeps its connections,
+// breakers and ejections, as Envoy keeps an unchanged cluster.
 //
 // Deliberate differences from Envoy under Istio:
 //
