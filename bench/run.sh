@@ -28,7 +28,7 @@ run=()
 
 target=$port nginx_port=$((port + 1)) rp_port=$((port + 2)) fl_port=$((port + 3)) base_port=$((port + 4))
 CGO_ENABLED=0 go build -trimpath -o "$work/faultline" ./cmd/faultline
-CGO_ENABLED=0 go build -trimpath -o "$work/reverseproxy" ./bench/reverseproxy
+CGO_ENABLED=0 go build -trimpath -o "$work/reverseproxy" bench/reverseproxy.go
 sed "s/127.0.0.1:18080/127.0.0.1:$target/" bench/table.yaml >"$work/table.yaml"
 
 declare -A url pid

@@ -1,9 +1,13 @@
+//go:build ignore
+
 // Command reverseproxy is BENCH.md's "naïve Go L7 proxy": Go's
 // httputil.ReverseProxy with a Transport tuned for keep-alive (enough idle
 // connections per host for every client connection), the peer that
 // bench/run.sh measures Faultline against.
 //
-//	reverseproxy -listen 127.0.0.1:18082 -target http://127.0.0.1:18080
+//	go run bench/reverseproxy.go -listen 127.0.0.1:18082 -target http://127.0.0.1:18080
+//
+// It is a program of its own (build tag ignore), outside package bench.
 package main
 
 import (
