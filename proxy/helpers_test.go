@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -261,3 +262,30 @@ func within(t testing.TB, what string, got, n int, p float64) {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// quietGoroutines waits (half a second at most) until the number of
+// goroutines stops changing, as earlier tests' connections wind down, and
+// returns it.
+func quietGoroutines() int {
+	before := runtime.NumGoroutine()
+	for range 50 {
+		time.Sleep(10 * time.Millisecond)
+		n := runtime.NumGoroutine()
+		if n == before {
+			break
+		}
+		before = n
+	}
+	return before
+}
+
+// settleGoroutines waits (five seconds at most) for the number of
+// goroutines to fall to limit, and returns it.
+func settleGoroutines(limit int) int {
+	n := runtime.NumGoroutine()
+	for i := 0; i < 500 && n > limit; i++ {
+		time.Sleep(10 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	return n
+}

@@ -167,23 +167,7 @@ func TestCloseBoundedDrain(t *testing.T) {
 
 // No goroutine outlives Close: servers, connections, transports, timers.
 func TestNoGoroutineLeak(t *testing.T) {
-	settle := func(limit int) int {
-		n := runtime.NumGoroutine()
-		for i := 0; i < 500 && n > limit; i++ {
-			time.Sleep(10 * time.Millisecond)
-			n = runtime.NumGoroutine()
-		}
-		return n
-	}
-	before := runtime.NumGoroutine()
-	for i := 0; i < 50; i++ { // let earlier tests' connections wind down
-		time.Sleep(10 * time.Millisecond)
-		n := runtime.NumGoroutine()
-		if n == before {
-			break
-		}
-		before = n
-	}
+	before := quietGoroutines()
 	func() {
 		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 		defer up.Close()
@@ -222,7 +206,7 @@ spec:
 		}
 		tr.CloseIdleConnections()
 	}()
-	if after := settle(before); after > before {
+	if after := settleGoroutines(before); after > before {
 		buf := make([]byte, 1<<20)
 		t.Errorf("goroutines: %d before, %d after Close\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}

@@ -305,14 +305,6 @@ func TestMirrorBodyTimeoutNoRetry(t *testing.T) {
 // dropped and counted, the primary keeps its latency, goroutines stay
 // bounded, and Close releases every shadow.
 func TestMirrorDropWhenFull(t *testing.T) {
-	settle := func(limit int) int {
-		n := runtime.NumGoroutine()
-		for i := 0; i < 300 && n > limit; i++ {
-			time.Sleep(10 * time.Millisecond)
-			n = runtime.NumGoroutine()
-		}
-		return n
-	}
 	v1 := newUpstream(t, "v1")
 	var released atomic.Int64
 	v2 := newScripted(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
@@ -359,7 +351,7 @@ func TestMirrorDropWhenFull(t *testing.T) {
 	h.client.Transport.(*http.Transport).CloseIdleConnections()
 	v1.Close()
 	v2.Close()
-	if after := settle(before); after > before {
+	if after := settleGoroutines(before); after > before {
 		buf := make([]byte, 1<<20)
 		t.Errorf("goroutines: %d before, %d after Close\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}

@@ -491,23 +491,7 @@ func TestUpstreamCancelClosesConnection(t *testing.T) {
 // closed by the upstream, without length, refused, bodies) once the proxy
 // is closed.
 func TestUpstreamNoGoroutineLeak(t *testing.T) {
-	settle := func(limit int) int {
-		n := runtime.NumGoroutine()
-		for i := 0; i < 500 && n > limit; i++ {
-			time.Sleep(10 * time.Millisecond)
-			n = runtime.NumGoroutine()
-		}
-		return n
-	}
-	before := runtime.NumGoroutine()
-	for i := 0; i < 50; i++ { // let earlier tests' connections wind down
-		time.Sleep(10 * time.Millisecond)
-		n := runtime.NumGoroutine()
-		if n == before {
-			break
-		}
-		before = n
-	}
+	before := quietGoroutines()
 	func() {
 		var raws []*rawUpstream
 		for _, raw := range []string{
@@ -552,7 +536,7 @@ func TestUpstreamNoGoroutineLeak(t *testing.T) {
 			u.ln.Close()
 		}
 	}()
-	if after := settle(before); after > before {
+	if after := settleGoroutines(before); after > before {
 		buf := make([]byte, 1<<20)
 		t.Errorf("goroutines: %d before, %d after Close\n%s", before, after, buf[:runtime.Stack(buf, true)])
 	}
