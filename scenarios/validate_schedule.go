@@ -28,6 +28,9 @@ var cronFields = [5]cronField{
 // cronDescriptors are the @-shorthands the scheduler accepts besides @every.
 var cronDescriptors = []string{"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
+// MaxBlackouts bounds the blackout windows of one schedule.
+const MaxBlackouts = 32
+
 // MinScheduleInterval is the shortest interval "@every" may name.
 const MinScheduleInterval = time.Second
 
@@ -53,6 +56,9 @@ func validateSchedule(r *reporter, s *Schedule) {
 	case "", MissedSkip, MissedRunOnce:
 	default:
 		r.errorf(p+".missed", "must be skip or runOnce, not %q", s.Missed)
+	}
+	if len(s.Blackouts) > MaxBlackouts {
+		r.errorf(p+".blackouts", "holds %d windows; a schedule may have at most %d", len(s.Blackouts), MaxBlackouts)
 	}
 	for i, b := range s.Blackouts {
 		bp := fmt.Sprintf("%s.blackouts[%d]", p, i)

@@ -51,6 +51,7 @@ func TestScheduleValidation(t *testing.T) {
 		{`{cron: "@hourly", blackouts: [{from: "9:00", to: "17:00"}]}`, "spec.schedule.blackouts[0].from"},
 		{`{cron: "@hourly", blackouts: [{from: "09:00", to: "24:00"}]}`, "spec.schedule.blackouts[0].to"},
 		{`{cron: "@hourly", blackouts: [{from: "09:00"}]}`, "spec.schedule.blackouts[0].to"},
+		{`{cron: "@hourly", blackouts: [` + strings.Repeat(`{from: "09:00", to: "10:00"},`, MaxBlackouts+1) + `]}`, "spec.schedule.blackouts"},
 	} {
 		_, err := Parse([]byte(strings.Replace(scheduled, "SCHEDULE", tc.schedule, 1)))
 		inv, ok := err.(*InvalidError)
