@@ -73,7 +73,7 @@ func serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the REST API, the dashboard and the run manager",
 		Long: "Serve the REST API under /api/v1, the dashboard at /, /metrics and /openapi.json.\n" +
-			"The first start on an empty database loads the shipped example experiments.\n" +
+			"The first start on an empty database loads the shipped example experiments and game day.\n" +
 			"Environment: FAULTLINE_ADDR, FAULTLINE_DB, FAULTLINE_TOKEN, FAULTLINE_WEBHOOK_SECRET.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -88,7 +88,7 @@ func serveCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.Allow, "allow", nil, "widen the target allow-list beyond loopback (CIDRs, IPs, host names)")
 	f.IntVar(&cfg.MaxConcurrentRuns, "max-runs", 2, "runs executing at once; more wait queued")
 	f.IntVar(&cfg.KeepRuns, "keep-runs", 200, "stored runs kept per experiment; the oldest finished ones are pruned (0 keeps all)")
-	f.BoolVar(&noExamples, "no-examples", false, "do not load the example experiments into an empty database")
+	f.BoolVar(&noExamples, "no-examples", false, "do not load the example experiments and game day into an empty database")
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", os.Getenv("FAULTLINE_WEBHOOK_SECRET"), "secret that signs game-day webhook deliveries (HMAC-SHA256); unset sends them unsigned")
 	return cmd
 }
