@@ -189,7 +189,9 @@ func TestPoolIdleTimerAfterReuse(t *testing.T) {
 	if pc.closed.Load() {
 		t.Fatal("closed while it never stayed idle for the timeout")
 	}
-	poll(t, "the idle connection to close", func() bool { return pc.closed.Load() })
+	// close marks the connection closed before it lowers cx_active: wait
+	// for the whole close, not its first step.
+	poll(t, "the idle connection to close", func() bool { return pc.closed.Load() && tr.stats.cxActive.Load() == 0 })
 	if _, _, n := p.waiting(); n != 0 || tr.stats.cxActive.Load() != 0 || tr.stats.cxTotal.Load() != 1 {
 		t.Errorf("idle %d, active %d, dialled %d; want 0, 0, 1", n, tr.stats.cxActive.Load(), tr.stats.cxTotal.Load())
 	}
