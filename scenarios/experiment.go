@@ -37,6 +37,10 @@ type ExperimentSpec struct {
 	Traffic []RawResource `json:"traffic,omitempty"`
 	// Actions are timed actions on container endpoints during the load.
 	Actions []ContainerAction `json:"actions,omitempty"`
+	// Environment names a stored Environment the experiment runs on: its
+	// Istio resources are laid over the environment's baseline for the
+	// run, and its services (if any) are additions to the environment's.
+	Environment string `json:"environment,omitempty"`
 }
 
 // Service binds an Istio host name to endpoints, since there is no
@@ -48,6 +52,10 @@ type Service struct {
 	// gateway's service, for instance) instead of endpoints.
 	Gateway   string     `json:"gateway,omitempty"`
 	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// Listen, in an Environment only, is the address of a listener for
+	// clients that ignore HTTP_PROXY: a request arriving there is routed
+	// as if it had been sent to this host and port.
+	Listen string `json:"listen,omitempty"`
 }
 
 // Endpoint is one instance of a service: an address, or a built-in demo

@@ -25,10 +25,16 @@ var istioAPIVersions = map[string]bool{
 // MaxSourceBytes bounds a document stream.
 const MaxSourceBytes = 1 << 20
 
-// Document is a parsed, validated experiment stream: the Experiment and the
-// Istio resources beside it (or inside spec.traffic), in stream order.
+// Document is a parsed, validated stream: an Experiment and the Istio
+// resources beside it (or inside spec.traffic), in stream order; or an
+// Environment and its baseline resources (ParseEnvironment).
 type Document struct {
-	Experiment       *Experiment
+	// Experiment is the experiment. In an environment's document it is a
+	// stand-in (kind Environment, no load) that binds the environment's
+	// services, so the baseline compiles as an experiment's routes do.
+	Experiment *Experiment
+	// Environment is set in an environment's document only.
+	Environment      *Environment
 	VirtualServices  []*VirtualService
 	DestinationRules []*DestinationRule
 	Gateways         []*Gateway
@@ -40,17 +46,44 @@ type Document struct {
 
 	// lines maps each decoded resource to its field-path line index.
 	lines map[any]map[string]int
+	// env is the environment an experiment is laid over (ParseOn); base
+	// marks the resources taken from its baseline, which were validated
+	// with it.
+	env  *Document
+	base map[any]bool
 }
 
-// Name is the experiment's name.
+// Name is the experiment's (or the environment's) name.
 func (d *Document) Name() string { return d.Experiment.Metadata.Name }
 
-// Parse reads a YAML or JSON stream (see DESIGN.md "The experiment
-// document"), decodes it strictly and validates it. On any error it returns
-// an *InvalidError listing every problem; warnings of an accepted document
-// are in Document.Warnings.
+// Parse reads an experiment's YAML or JSON stream (see DESIGN.md "The
+// experiment document"), decodes it strictly and validates it. On any
+// error it returns an *InvalidError listing every problem; warnings of an
+// accepted document are in Document.Warnings. An experiment that names
+// an environment (spec.environment) is checked alone: what its resources
+// name is resolved against the environment by ParseOn.
 func Parse(src []byte) (*Document, error) {
-	doc, problems := parse(src)
+	return accept(parseExperiment(src, nil))
+}
+
+// ParseOn is Parse for an experiment that runs on env, an environment's
+// document (ParseEnvironment): the experiment's resources are laid over
+// the environment's baseline (the same kind, namespace and name replaces
+// a baseline resource, others are added), its services are added to the
+// environment's, and hosts, gateways and subsets resolve against the
+// result. The returned document is what the run's data plane compiles.
+func ParseOn(src []byte, env *Document) (*Document, error) {
+	return accept(parseExperiment(src, env))
+}
+
+// ParseEnvironment reads an environment's stream: one Environment
+// document and the Istio resources beside it, its baseline. The returned
+// document compiles to the baseline's routes.
+func ParseEnvironment(src []byte) (*Document, error) {
+	return accept(parseEnvironment(src))
+}
+
+func accept(doc *Document, problems Problems) (*Document, error) {
 	if err := problems.Err(); err != nil {
 		err.(*InvalidError).Warnings = problems.Warnings()
 		return nil, err
@@ -60,17 +93,52 @@ func Parse(src []byte) (*Document, error) {
 }
 
 // Lint parses and validates src and returns every problem, errors and
-// warnings, in source order. It is what `faultline validate` prints.
+// warnings, in source order. It is what `faultline validate` prints. A
+// stream holding an Environment is linted as an environment, any other as
+// an experiment.
 func Lint(src []byte) Problems {
-	_, problems := parse(src)
+	var problems Problems
+	if IsEnvironment(src) {
+		_, problems = parseEnvironment(src)
+	} else {
+		_, problems = parseExperiment(src, nil)
+	}
 	return problems.sorted()
 }
 
-func parse(src []byte) (*Document, Problems) {
+// LintOn is Lint for an experiment that runs on env.
+func LintOn(src []byte, env *Document) Problems {
+	_, problems := parseExperiment(src, env)
+	return problems.sorted()
+}
+
+// IsEnvironment reports whether the stream holds a document of kind
+// Environment.
+func IsEnvironment(src []byte) bool {
+	var ignored Problems
+	for _, d := range documents(src, &ignored) {
+		if kind, _, _ := headOf(d.node); kind == KindEnvironment {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeStream decodes every document of the stream.
+func decodeStream(src []byte) (*Document, Problems) {
 	var problems Problems
 	doc := &Document{lines: map[any]map[string]int{}}
 	for _, d := range documents(src, &problems) {
 		doc.add(d.node, d.index, "", &problems)
+	}
+	return doc, problems
+}
+
+func parseExperiment(src []byte, env *Document) (*Document, Problems) {
+	doc, problems := decodeStream(src)
+	if e := doc.Environment; e != nil {
+		rep := doc.reporter(e, "Environment "+e.Metadata.Name, &problems)
+		rep.errorf("kind", "an experiment's stream holds no Environment: store the environment on its own and name it in the Experiment's spec.environment")
 	}
 	if doc.Experiment == nil {
 		if !problems.hasErrors() {
@@ -81,7 +149,31 @@ func parse(src []byte) (*Document, Problems) {
 	for i, raw := range doc.Experiment.Spec.Traffic {
 		doc.add(raw.node, i, fmt.Sprintf("Experiment %s: spec.traffic[%d]", doc.Name(), i), &problems)
 	}
+	if env != nil {
+		doc.layOver(env)
+	}
 	doc.validate(&problems)
+	if env != nil {
+		doc.Experiment.Spec.Services = append(cloneServices(env.Experiment.Spec.Services), doc.Experiment.Spec.Services...)
+	}
+	return doc, problems
+}
+
+func parseEnvironment(src []byte) (*Document, Problems) {
+	doc, problems := decodeStream(src)
+	if e := doc.Experiment; e != nil {
+		rep := doc.reporter(e, "Experiment "+e.Metadata.Name, &problems)
+		rep.errorf("kind", "an environment's stream holds no Experiment: store the experiment on its own, with spec.environment naming the environment")
+		return doc, problems
+	}
+	if doc.Environment == nil {
+		if !problems.hasErrors() {
+			problems = append(problems, Problem{Severity: SeverityError, Message: "the stream holds no document of kind " + KindEnvironment + " (apiVersion " + APIVersion + ")"})
+		}
+		return doc, problems
+	}
+	doc.Experiment = doc.Environment.standIn()
+	doc.validateEnvironment(&problems)
 	return doc, problems
 }
 
@@ -161,7 +253,14 @@ func (d *Document) add(n *yaml.Node, index int, where string, problems *Problems
 		}
 		d.Experiment = &Experiment{}
 		target = d.Experiment
-	case head.Kind == "Experiment":
+	case head.Kind == KindEnvironment && head.APIVersion == APIVersion:
+		if d.Environment != nil || where != "" {
+			rep.errorf("kind", "a stream holds exactly one Environment")
+			return
+		}
+		d.Environment = &Environment{}
+		target = d.Environment
+	case head.Kind == "Experiment" || head.Kind == KindEnvironment:
 		rep.errorf("apiVersion", "must be %s, not %q", APIVersion, head.APIVersion)
 		return
 	case !istioAPIVersions[head.APIVersion]:
@@ -188,7 +287,7 @@ func (d *Document) add(n *yaml.Node, index int, where string, problems *Problems
 		d.ServiceEntries = append(d.ServiceEntries, se)
 		target = se
 	default:
-		rep.errorf("kind", "must be one of Experiment, VirtualService, DestinationRule, Gateway, ServiceEntry, not %q", head.Kind)
+		rep.errorf("kind", "must be one of Experiment, Environment, VirtualService, DestinationRule, Gateway, ServiceEntry, not %q", head.Kind)
 		return
 	}
 	(&decoder{rep: rep}).decode(n, reflect.ValueOf(target).Elem(), "")

@@ -66,31 +66,59 @@ func (d *Document) validate(problems *Problems) {
 		rep.errorf("spec.istioVersion", "%v", err)
 		v = CurrentIstio
 	}
+	if e.Spec.IstioVersion == "" && d.env != nil {
+		v = d.env.Istio
+	}
 	d.Istio = v
 	d.validateExperiment(rep)
 	validateSchedule(rep, e.Spec.Schedule)
+	d.validateResources(problems, v)
+}
+
+// validateResources checks the Istio resources of the stream, each on its
+// own and against the rest (gateways, subsets, hosts), except those an
+// experiment took from its environment's baseline.
+func (d *Document) validateResources(problems *Problems, v IstioVersion) {
 	for _, vs := range d.VirtualServices {
+		if d.base[vs] {
+			continue
+		}
 		r := d.reporter(vs, resourceLabel(d, vs, "VirtualService", vs.Metadata.Name), problems)
 		validateMetadata(r, vs.Metadata)
 		validateVirtualService(r, vs, v)
 		d.validateVirtualServiceRefs(r, vs)
 	}
 	for _, dr := range d.DestinationRules {
+		if d.base[dr] {
+			continue
+		}
 		r := d.reporter(dr, resourceLabel(d, dr, "DestinationRule", dr.Metadata.Name), problems)
 		validateMetadata(r, dr.Metadata)
 		validateDestinationRule(r, dr, v)
 	}
 	for _, gw := range d.Gateways {
+		if d.base[gw] {
+			continue
+		}
 		r := d.reporter(gw, resourceLabel(d, gw, "Gateway", gw.Metadata.Name), problems)
 		validateMetadata(r, gw.Metadata)
 		validateGateway(r, gw, v)
 	}
 	for _, se := range d.ServiceEntries {
+		if d.base[se] {
+			continue
+		}
 		r := d.reporter(se, resourceLabel(d, se, "ServiceEntry", se.Metadata.Name), problems)
 		validateMetadata(r, se.Metadata)
 		validateServiceEntry(r, se, v)
 	}
 	d.validateUniqueNames(problems)
+}
+
+// unresolved reports whether the experiment names an environment it was
+// not parsed on: what its resources name is checked when it is (ParseOn).
+func (d *Document) unresolved() bool {
+	return d.Experiment.Spec.Environment != "" && d.env == nil && d.Environment == nil
 }
 
 // resourceLabel names a resource as its problems do, noting spec.traffic.
@@ -120,62 +148,11 @@ func validateMetadata(r *reporter, md ObjectMeta) {
 func (d *Document) validateExperiment(r *reporter) {
 	e := d.Experiment
 	validateMetadata(r, e.Metadata)
-	hosts := map[string]bool{}
+	d.validateOnEnvironment(r)
+	d.validateServices(r, e.Spec.Services, d.env)
 	for i, s := range e.Spec.Services {
-		p := fmt.Sprintf("spec.services[%d]", i)
-		switch {
-		case s.Host == "":
-			r.errorf(p+".host", "is required")
-		case !isHostName(s.Host):
-			r.errorf(p+".host", "must be a DNS name such as httpbin or httpbin.default.svc.cluster.local, not %q", s.Host)
-		case hosts[canonicalHost(s.Host, s.Port)]:
-			r.errorf(p+".host", "%s is bound twice", s.Host)
-		}
-		hosts[canonicalHost(s.Host, s.Port)] = true
-		if s.Port == 0 || s.Port > 65535 {
-			r.errorf(p+".port", "is required: the port the service listens on, 1-65535")
-		}
-		if s.Gateway != "" {
-			if len(s.Endpoints) > 0 {
-				r.errorf(p+".endpoints", "must be empty when gateway is set: the host is served by the gateway's listener")
-			}
-			if d.gateway(s.Gateway) == nil {
-				r.errorf(p+".gateway", "names no Gateway of this experiment: %q", s.Gateway)
-			}
-			continue
-		}
-		if len(s.Endpoints) == 0 {
-			r.errorf(p+".endpoints", "needs at least one endpoint (address or demo), or a gateway")
-		}
-		for j, ep := range s.Endpoints {
-			ep := ep
-			ip := fmt.Sprintf("%s.endpoints[%d]", p, j)
-			switch {
-			case ep.Container != nil && (ep.Address != "" || ep.Demo != ""):
-				r.errorf(ip, "set one of address, demo or container")
-			case ep.Container != nil:
-				validateContainer(r, ip+".container", ep.Container)
-			case ep.Address != "" && ep.Demo != "":
-				r.errorf(ip, "set address or demo, not both")
-			case ep.Address != "":
-				if _, port, err := net.SplitHostPort(ep.Address); err != nil || port == "" {
-					r.errorf(ip+".address", "must be host:port such as 127.0.0.1:8080, not %q", ep.Address)
-				}
-			case ep.Demo != "":
-				if !slices.Contains(demoTargets, ep.Demo) {
-					r.errorf(ip+".demo", "must be one of %s, not %q", strings.Join(demoTargets, ", "), ep.Demo)
-				}
-				if v := ep.Labels["version"]; ep.Demo == "reviews" && !slices.Contains(reviewsVersions, v) {
-					r.errorf(ip+".labels.version", "demo reviews needs version v1 (no ratings), v2 (black stars) or v3 (red stars), not %q", v)
-				}
-			default:
-				r.errorf(ip, "needs an address or a demo target")
-			}
-			for k := range ep.Labels {
-				if !isLabelKey(k) {
-					r.errorf(ip+".labels."+k, "is not a valid label key")
-				}
-			}
+		if s.Listen != "" {
+			r.errorf(fmt.Sprintf("spec.services[%d].listen", i), "only an Environment's services have listeners of their own")
 		}
 	}
 	d.validateLoad(r)
@@ -219,7 +196,7 @@ func (d *Document) validateLoad(r *reporter) {
 	case err != nil || u.Host == "" || u.Scheme != "http":
 		r.errorf("spec.load.url", "must be an http:// URL whose host names a service, such as http://httpbin:8000/get, not %q", l.URL)
 	}
-	if l.Via != "" && l.Via != MeshGateway && d.gateway(l.Via) == nil {
+	if l.Via != "" && l.Via != MeshGateway && d.gateway(l.Via) == nil && !d.unresolved() {
 		r.errorf("spec.load.via", "must be %q or the name of a Gateway of this experiment, not %q", MeshGateway, l.Via)
 	}
 	if l.Connections < 0 {
@@ -250,6 +227,9 @@ func (d *Document) validateLoad(r *reporter) {
 // validateVirtualServiceRefs checks what a VirtualService names against the
 // rest of the experiment: gateways and subsets.
 func (d *Document) validateVirtualServiceRefs(r *reporter, vs *VirtualService) {
+	if d.unresolved() {
+		return // checked against the environment (ParseOn)
+	}
 	for i, g := range vs.Spec.Gateways {
 		if g != MeshGateway && d.gateway(g) == nil {
 			r.errorf(fmt.Sprintf("spec.gateways[%d]", i), "names no Gateway of this experiment: %q", g)
@@ -341,7 +321,11 @@ func (d *Document) subset(host, ns, name string) *Subset {
 // namespace ns) resolves to a service of the experiment or a ServiceEntry.
 func (d *Document) knownHost(host, ns string) bool {
 	fqdn := FQDN(host, ns)
-	for _, s := range d.Experiment.Spec.Services {
+	services := d.Experiment.Spec.Services
+	if d.env != nil {
+		services = append(slices.Clone(services), d.env.Experiment.Spec.Services...)
+	}
+	for _, s := range services {
 		if FQDN(s.Host, DefaultNamespace) == fqdn || FQDN(s.Host, ns) == fqdn {
 			return true
 		}
@@ -434,4 +418,119 @@ func isToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// validateServices checks spec.services (an experiment's or an
+// environment's): hosts bound once per port, a port, and endpoints or a
+// gateway. env, when set, is the environment an experiment runs on: its
+// services are bound already, and the experiment may only add others.
+func (d *Document) validateServices(r *reporter, services []Service, env *Document) {
+	hosts := map[string]bool{}
+	if env != nil {
+		for _, s := range env.Experiment.Spec.Services {
+			hosts[canonicalHost(s.Host, s.Port)] = true
+		}
+	}
+	for i, s := range services {
+		p := fmt.Sprintf("spec.services[%d]", i)
+		switch {
+		case s.Host == "":
+			r.errorf(p+".host", "is required")
+		case !isHostName(s.Host):
+			r.errorf(p+".host", "must be a DNS name such as httpbin or httpbin.default.svc.cluster.local, not %q", s.Host)
+		case hosts[canonicalHost(s.Host, s.Port)] && env != nil && env.bindsService(s.Host, s.Port):
+			r.errorf(p+".host", "%s is bound by environment %s already: an experiment on an environment only adds services", s.Host, env.Name())
+		case hosts[canonicalHost(s.Host, s.Port)]:
+			r.errorf(p+".host", "%s is bound twice", s.Host)
+		}
+		hosts[canonicalHost(s.Host, s.Port)] = true
+		if s.Port == 0 || s.Port > 65535 {
+			r.errorf(p+".port", "is required: the port the service listens on, 1-65535")
+		}
+		if s.Gateway != "" {
+			if len(s.Endpoints) > 0 {
+				r.errorf(p+".endpoints", "must be empty when gateway is set: the host is served by the gateway's listener")
+			}
+			if d.gateway(s.Gateway) == nil && !d.unresolved() {
+				r.errorf(p+".gateway", "names no Gateway of this experiment: %q", s.Gateway)
+			}
+			continue
+		}
+		if len(s.Endpoints) == 0 {
+			r.errorf(p+".endpoints", "needs at least one endpoint (address or demo), or a gateway")
+		}
+		for j, ep := range s.Endpoints {
+			validateEndpoint(r, fmt.Sprintf("%s.endpoints[%d]", p, j), ep)
+		}
+	}
+}
+
+// bindsService reports whether the environment's document binds host on
+// port.
+func (d *Document) bindsService(host string, port uint32) bool {
+	for _, s := range d.Experiment.Spec.Services {
+		if canonicalHost(s.Host, s.Port) == canonicalHost(host, port) {
+			return true
+		}
+	}
+	return false
+}
+
+func validateEndpoint(r *reporter, ip string, ep Endpoint) {
+	switch {
+	case ep.Container != nil && (ep.Address != "" || ep.Demo != ""):
+		r.errorf(ip, "set one of address, demo or container")
+	case ep.Container != nil:
+		validateContainer(r, ip+".container", ep.Container)
+	case ep.Address != "" && ep.Demo != "":
+		r.errorf(ip, "set address or demo, not both")
+	case ep.Address != "":
+		if _, port, err := net.SplitHostPort(ep.Address); err != nil || port == "" {
+			r.errorf(ip+".address", "must be host:port such as 127.0.0.1:8080, not %q", ep.Address)
+		}
+	case ep.Demo != "":
+		if !slices.Contains(demoTargets, ep.Demo) {
+			r.errorf(ip+".demo", "must be one of %s, not %q", strings.Join(demoTargets, ", "), ep.Demo)
+		}
+		if v := ep.Labels["version"]; ep.Demo == "reviews" && !slices.Contains(reviewsVersions, v) {
+			r.errorf(ip+".labels.version", "demo reviews needs version v1 (no ratings), v2 (black stars) or v3 (red stars), not %q", v)
+		}
+	default:
+		r.errorf(ip, "needs an address or a demo target")
+	}
+	for k := range ep.Labels {
+		if !isLabelKey(k) {
+			r.errorf(ip+".labels."+k, "is not a valid label key")
+		}
+	}
+}
+
+// validateOnEnvironment checks what an experiment that names an
+// environment may hold: services it adds are addresses (the environment's
+// data plane outlives runs, so nothing is started for one), and no
+// container actions.
+func (d *Document) validateOnEnvironment(r *reporter) {
+	e := d.Experiment
+	name := e.Spec.Environment
+	if name == "" {
+		return
+	}
+	switch {
+	case !isDNS1123Subdomain(name):
+		r.errorf("spec.environment", "must name an Environment (a lowercase DNS-1123 name), not %q", name)
+	case d.env != nil && d.env.Name() != name:
+		r.errorf("spec.environment", "names %q, but the experiment is checked against environment %q", name, d.env.Name())
+	case d.env == nil:
+		r.warnf("spec.environment", "hosts, gateways and subsets are checked against environment %s when the server stores or runs the experiment", name)
+	}
+	for i, s := range e.Spec.Services {
+		for j, ep := range s.Endpoints {
+			if ep.Demo != "" || ep.Container != nil {
+				r.errorf(fmt.Sprintf("spec.services[%d].endpoints[%d]", i, j), "an experiment on an environment adds services by address: demo and container targets are started by runs of their own")
+			}
+		}
+	}
+	if len(e.Spec.Actions) > 0 {
+		r.errorf("spec.actions", "container actions need container endpoints, which an experiment on an environment does not start")
+	}
 }
