@@ -2,16 +2,20 @@ package demo
 
 import (
 	"io"
+	"net/http"
+	"net/url"
 	"time"
 )
 
 // Bookinfo's client-side behaviour, which the classic Istio walkthrough
 // depends on: productpage gives reviews 3 s and tries twice (so a reviews
-// call that hangs costs about 6 s), reviews gives ratings 10 s.
+// call that hangs costs about 6 s), reviews gives ratings 10 s. When it
+// calls details, productpage gives it 3 s and one try.
 const (
 	DefaultReviewsTimeout = 3 * time.Second
 	ReviewsAttempts       = 2
 	DefaultRatingsTimeout = 10 * time.Second
+	DefaultDetailsTimeout = 3 * time.Second
 )
 
 // The texts Bookinfo renders for a part it could not get.
@@ -20,11 +24,14 @@ const (
 	ReviewsUnavailable = "Sorry, product reviews are currently unavailable for this book."
 	// RatingsUnavailable is reviews' rating error when ratings failed.
 	RatingsUnavailable = "Ratings service is currently unavailable"
+	// DetailsUnavailable is productpage's text when details failed.
+	DetailsUnavailable = "Sorry, product details are currently unavailable for this book."
 )
 
-// The URLs the Bookinfo services call, through the proxy listener, by
-// Istio host name.
+// The URLs the Bookinfo services call, by Istio host name: through the
+// proxy listener, or by name through a forward proxy or directly.
 const (
+	detailsURL = "http://details:9080/details/"
 	reviewsURL = "http://reviews:9080/reviews/"
 	ratingsURL = "http://ratings:9080/ratings/"
 )
@@ -36,8 +43,22 @@ type BookinfoOptions struct {
 	// the others default to v1.
 	Version string
 	// Mesh is the Faultline proxy listener ("127.0.0.1:15001") outbound
-	// calls go through; "" = set later with SetMesh.
+	// calls go through; "" = set later with SetMesh. Ignored with ByName.
 	Mesh string
+	// ByName sends the outbound calls as an ordinary HTTP client does, the
+	// way a service in its own process or container calls its peers:
+	// through the forward proxy Proxy picks for each URL (an absolute-form
+	// request such as GET http://reviews:9080/reviews/0), or straight to
+	// the named host when it picks none. Mesh and SetMesh are then unused.
+	ByName bool
+	// Proxy picks the forward proxy of each call when ByName is set, as
+	// [http.Transport] Proxy does. nil = [http.ProxyFromEnvironment]
+	// (HTTP_PROXY, http_proxy, NO_PROXY).
+	Proxy func(*http.Request) (*url.URL, error)
+	// CallDetails makes productpage ask details
+	// (http://details:9080/details/{id}) for the book's details instead of
+	// using its built-in copy of details v1's answer.
+	CallDetails bool
 	// AccessLog receives one line per request when non-nil, labelled
 	// "<service>-<version>".
 	AccessLog io.Writer
@@ -47,6 +68,9 @@ type BookinfoOptions struct {
 	// RatingsTimeout bounds reviews' call to ratings. 0 =
 	// DefaultRatingsTimeout (10s).
 	RatingsTimeout time.Duration
+	// DetailsTimeout bounds productpage's one call to details (with
+	// CallDetails). 0 = DefaultDetailsTimeout (3s).
+	DetailsTimeout time.Duration
 }
 
 func (o BookinfoOptions) version() string {
@@ -54,6 +78,14 @@ func (o BookinfoOptions) version() string {
 		return "v1"
 	}
 	return o.Version
+}
+
+// positiveOr returns d, or def when d is not positive.
+func positiveOr(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // Product is one book of the store, as productpage lists it.
@@ -110,7 +142,14 @@ type RatingsReply struct {
 // JSON form (?json, or Accept: application/json).
 type Page struct {
 	Product Product `json:"product"`
+	// Details are the book's details, zero when details failed.
 	Details Details `json:"details"`
+	// DetailsStatus is details' status when productpage called it (200,
+	// or the failure: a 5xx from the proxy, or 500 when no reply came
+	// back); 0 when the details are built in.
+	DetailsStatus int `json:"detailsStatus,omitempty"`
+	// DetailsError is DetailsUnavailable when details failed.
+	DetailsError string `json:"detailsError,omitempty"`
 	// User is the end-user header of the request ("" when anonymous).
 	User string `json:"user,omitempty"`
 	// ReviewsStatus is reviews' last status: 200, or the failure (a 5xx

@@ -182,6 +182,7 @@ func TestBookinfoHealthAndAPI(t *testing.T) {
 		{"productpage health", page, "/health", 200, "Productpage is healthy"},
 		{"reviews health", reviews, "/health", 200, "Reviews is healthy"},
 		{"ratings health", ratings, "/health", 200, "Ratings is healthy"},
+		{"details health", demo.NewDetailsService(demo.BookinfoOptions{}), "/health", 200, "Details is healthy"},
 		{"index", page, "/", 200, "Simple Bookstore App"},
 		{"products", page, "/api/v1/products", 200, "The Comedy of Errors"},
 		{"details", page, "/api/v1/products/0", 200, "William Shakespeare"},
@@ -214,7 +215,7 @@ func TestNewNamesItsTargets(t *testing.T) {
 	if _, err := demo.New("reviews", demo.Options{Version: "v4"}); err == nil || !strings.Contains(err.Error(), "v1, v2 or v3") {
 		t.Errorf("reviews v4: err = %v, want the versions named", err)
 	}
-	if _, err := demo.New("details", demo.Options{}); err == nil {
+	if _, err := demo.New("nope", demo.Options{}); err == nil {
 		t.Error("an unknown demo target is accepted")
 	}
 }

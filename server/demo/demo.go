@@ -3,10 +3,12 @@
 //
 //   - httpbin: an httpbin-like service whose JSON shapes follow httpbin.org
 //     for the endpoints it has; see [HTTPBin].
-//   - productpage, reviews and ratings: Istio's Bookinfo chain
-//     (productpage → reviews → ratings) whose calls go through a Faultline
-//     proxy listener by Host name, as a sidecar would take them; see
-//     [Productpage], [Reviews] and [Ratings].
+//   - productpage, details, reviews and ratings: Istio's Bookinfo
+//     (productpage → details, productpage → reviews → ratings) whose calls
+//     go through a Faultline proxy listener by Host name, as a sidecar
+//     would take them, or, one service per process, by name through the
+//     forward proxy of HTTP_PROXY; see [Productpage], [DetailsService],
+//     [Reviews] and [Ratings].
 //
 // Every target counts and remembers what reached it (Requests, Seen), so
 // tests can assert what each upstream saw. It uses only the standard library.
@@ -16,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -23,13 +26,14 @@ import (
 const (
 	NameHTTPBin     = "httpbin"
 	NameProductpage = "productpage"
+	NameDetails     = "details"
 	NameReviews     = "reviews"
 	NameRatings     = "ratings"
 )
 
 // Names lists the built-in demo targets.
 func Names() []string {
-	return []string{NameHTTPBin, NameProductpage, NameReviews, NameRatings}
+	return []string{NameHTTPBin, NameProductpage, NameDetails, NameReviews, NameRatings}
 }
 
 // Target is a demo target as the engine and tests see it: a handler that
@@ -66,20 +70,30 @@ type Options struct {
 	// Mesh is the proxy listener the Bookinfo services call through; ""
 	// means it is set later with SetMesh. httpbin ignores it.
 	Mesh string
+	// ByName, Proxy and CallDetails are the Bookinfo services' options of
+	// the same names (see [BookinfoOptions]): calls by name through a
+	// forward proxy or directly, and productpage asking details. httpbin
+	// ignores them.
+	ByName      bool
+	Proxy       func(*http.Request) (*url.URL, error)
+	CallDetails bool
 }
 
-// New returns the named demo target: httpbin, productpage, reviews or
-// ratings.
+// New returns the named demo target: httpbin, productpage, details,
+// reviews or ratings.
 func New(name string, o Options) (Target, error) {
+	bo := BookinfoOptions{Version: o.Version, AccessLog: o.AccessLog, Mesh: o.Mesh, ByName: o.ByName, Proxy: o.Proxy, CallDetails: o.CallDetails}
 	switch name {
 	case NameHTTPBin:
 		return NewHTTPBin(HTTPBinOptions{Version: o.Version, AccessLog: o.AccessLog}), nil
 	case NameProductpage:
-		return NewProductpage(BookinfoOptions{Version: o.Version, AccessLog: o.AccessLog, Mesh: o.Mesh}), nil
+		return NewProductpage(bo), nil
+	case NameDetails:
+		return NewDetailsService(bo), nil
 	case NameReviews:
-		return NewReviews(BookinfoOptions{Version: o.Version, AccessLog: o.AccessLog, Mesh: o.Mesh})
+		return NewReviews(bo)
 	case NameRatings:
-		return NewRatings(BookinfoOptions{Version: o.Version, AccessLog: o.AccessLog}), nil
+		return NewRatings(bo), nil
 	}
 	return nil, fmt.Errorf("demo: unknown target %q (known: %s)", name, strings.Join(Names(), ", "))
 }

@@ -20,23 +20,32 @@ import (
 //	GET /api/v1/products/{id}/ratings    ratings' reply, relayed
 //
 // It calls http://reviews:9080/reviews/0 through the proxy listener (see
-// [MeshCaller]) as Bookinfo does: ReviewsTimeout per try, two tries for any
-// failure, propagating end-user and the trace headers. When both fail the
-// page still answers 200, with ReviewsUnavailable where the reviews would
-// be. The details are Bookinfo's details v1, built in (no details call).
+// [MeshCaller]), or by name (BookinfoOptions.ByName), as Bookinfo does:
+// ReviewsTimeout per try, two tries for any failure, propagating end-user
+// and the trace headers. When both fail the page still answers 200, with
+// ReviewsUnavailable where the reviews would be. The details are Bookinfo's
+// details v1, built in, unless BookinfoOptions.CallDetails makes it call
+// http://details:9080/details/0 the same way (one try within
+// DetailsTimeout); when that fails the page still answers 200, with
+// DetailsUnavailable where the details would be.
 type Productpage struct {
-	version string
-	timeout time.Duration
-	mesh    *meshClient
-	rec     *recorder
-	mux     *http.ServeMux
+	version        string
+	timeout        time.Duration
+	callDetails    bool
+	detailsTimeout time.Duration
+	mesh           *meshClient
+	rec            *recorder
+	mux            *http.ServeMux
 }
 
 // NewProductpage returns a Productpage configured by opts.
 func NewProductpage(opts BookinfoOptions) *Productpage {
-	s := &Productpage{version: opts.version(), timeout: opts.ReviewsTimeout, mesh: newMeshClient(opts.Mesh)}
-	if s.timeout <= 0 {
-		s.timeout = DefaultReviewsTimeout
+	s := &Productpage{
+		version:        opts.version(),
+		timeout:        positiveOr(opts.ReviewsTimeout, DefaultReviewsTimeout),
+		callDetails:    opts.CallDetails,
+		detailsTimeout: positiveOr(opts.DetailsTimeout, DefaultDetailsTimeout),
+		mesh:           opts.outbound(),
 	}
 	s.rec = newRecorder(NameProductpage+"-"+s.version, opts.AccessLog)
 	s.mux = http.NewServeMux()
@@ -49,7 +58,7 @@ func NewProductpage(opts BookinfoOptions) *Productpage {
 	s.mux.HandleFunc("GET /api/v1/products", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, []Product{theProduct})
 	})
-	s.mux.HandleFunc("GET /api/v1/products/{id}", serveDetails)
+	s.mux.HandleFunc("GET /api/v1/products/{id}", s.serveAPIDetails)
 	s.mux.HandleFunc("GET /api/v1/products/{id}/reviews", s.serveAPIReviews)
 	s.mux.HandleFunc("GET /api/v1/products/{id}/ratings", s.serveAPIRatings)
 	return s
@@ -57,7 +66,17 @@ func NewProductpage(opts BookinfoOptions) *Productpage {
 
 func (s *Productpage) servePage(w http.ResponseWriter, r *http.Request) {
 	p := Page{Product: theProduct, Details: theDetails, User: r.Header.Get("End-User")}
-	status, rr := s.reviews(r, strconv.Itoa(theProduct.ID))
+	id := strconv.Itoa(theProduct.ID)
+	if s.callDetails {
+		status, d := s.details(r, id)
+		p.DetailsStatus = status
+		if d != nil {
+			p.Details = *d
+		} else {
+			p.Details, p.DetailsError = Details{}, DetailsUnavailable
+		}
+	}
+	status, rr := s.reviews(r, id)
 	p.ReviewsStatus = status
 	if rr != nil {
 		p.ReviewsPod, p.Reviews = rr.Podname, rr.Reviews
@@ -106,6 +125,45 @@ func (s *Productpage) reviews(r *http.Request, id string) (int, *ReviewsReply) {
 	return status, nil
 }
 
+// details asks details for product id the way Bookinfo's productpage does:
+// one try within the details timeout. It returns the status (500 when no
+// reply came, or the reply was not details' JSON) and the details, nil on
+// any failure.
+func (s *Productpage) details(r *http.Request, id string) (int, *Details) {
+	rep, err := s.mesh.get(r.Context(), detailsURL+id, r.Header, s.detailsTimeout)
+	if err != nil {
+		return http.StatusInternalServerError, nil
+	}
+	if rep.status != http.StatusOK {
+		return rep.status, nil
+	}
+	var d Details
+	if err := json.Unmarshal(rep.body, &d); err != nil {
+		return http.StatusInternalServerError, nil
+	}
+	return http.StatusOK, &d
+}
+
+// serveAPIDetails answers a book's details: the built-in copy, or
+// details' answer with CallDetails.
+func (s *Productpage) serveAPIDetails(w http.ResponseWriter, r *http.Request) {
+	if !s.callDetails {
+		serveDetails(w, r)
+		return
+	}
+	id := r.PathValue("id")
+	if _, err := strconv.Atoi(id); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "please provide numeric product ID"})
+		return
+	}
+	status, d := s.details(r, id)
+	if d == nil {
+		writeJSON(w, status, map[string]string{"error": DetailsUnavailable})
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
 func (s *Productpage) serveAPIReviews(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if _, err := strconv.Atoi(id); err != nil {
@@ -139,17 +197,6 @@ func (s *Productpage) serveAPIRatings(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(rep.body)
 }
 
-func serveDetails(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.Atoi(r.PathValue("id"))
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "please provide numeric product ID"})
-		return
-	}
-	d := theDetails
-	d.ID = id
-	writeJSON(w, http.StatusOK, d)
-}
-
 // wantsJSON reports whether the page is asked for as JSON: ?json, or an
 // Accept header naming application/json.
 func wantsJSON(r *http.Request) bool {
@@ -157,7 +204,7 @@ func wantsJSON(r *http.Request) bool {
 }
 
 // SetMesh points the calls to reviews and ratings at the proxy listener
-// addr.
+// addr. A productpage that calls by name ignores it.
 func (s *Productpage) SetMesh(addr string) { s.mesh.setAddr(addr) }
 
 // CloseIdleConnections drops the idle connections to the proxy listener,

@@ -28,7 +28,7 @@ func serveStoreIndex(w http.ResponseWriter, _ *http.Request) {
 
 // pageTemplate renders a Page the way Bookinfo's productpage.html does:
 // the book, its details, then the reviews with their stars, or the error
-// text of the part that could not be had.
+// text of each part that could not be had.
 var pageTemplate = template.Must(template.New("productpage").Funcs(template.FuncMap{
 	"stars": func(n int) []struct{} { return make([]struct{}, max(n, 0)) },
 	"blank": func(n int) []struct{} { return make([]struct{}, max(5-n, 0)) },
@@ -42,6 +42,10 @@ var pageTemplate = template.Must(template.New("productpage").Funcs(template.Func
 <nav>BookInfo Sample{{if .User}} · <span id="user">Welcome, {{.User}}</span>{{end}}</nav>
 <h1>{{.Product.Title}}</h1>
 <p>Summary: {{trusted .Product.DescriptionHTML}}</p>
+{{- if .DetailsError}}
+<h4>Error fetching product details!</h4>
+<p id="details-error">{{.DetailsError}}</p>
+{{- else}}
 <h4>Book Details</h4>
 <dl>
 <dt>Type:</dt><dd>{{.Details.Type}}</dd>
@@ -51,6 +55,7 @@ var pageTemplate = template.Must(template.New("productpage").Funcs(template.Func
 <dt>ISBN-10:</dt><dd>{{.Details.ISBN10}}</dd>
 <dt>ISBN-13:</dt><dd>{{.Details.ISBN13}}</dd>
 </dl>
+{{- end}}
 <h4>Book Reviews</h4>
 {{- if .ReviewsError}}
 <h3>Error fetching product reviews!</h3>

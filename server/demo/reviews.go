@@ -19,10 +19,11 @@ var starColors = map[string]string{"v1": "", "v2": "black", "v3": "red"}
 //
 // v1 answers without ratings. v2 and v3 call
 // http://ratings:9080/ratings/{id} through the proxy listener (see
-// [MeshCaller]) within RatingsTimeout, propagating end-user and the trace
-// headers, and show black (v2) or red (v3) stars; when ratings fails each
-// review's rating carries RatingsUnavailable instead, and reviews still
-// answers 200, as Bookinfo does.
+// [MeshCaller]), or by name (BookinfoOptions.ByName), within
+// RatingsTimeout, propagating end-user and the trace headers, and show
+// black (v2) or red (v3) stars; when ratings fails each review's rating
+// carries RatingsUnavailable instead, and reviews still answers 200, as
+// Bookinfo does.
 type Reviews struct {
 	version string
 	color   string
@@ -38,7 +39,7 @@ func NewReviews(opts BookinfoOptions) (*Reviews, error) {
 	if !ok {
 		return nil, fmt.Errorf("demo: reviews needs version v1, v2 or v3, not %q", opts.Version)
 	}
-	s := &Reviews{version: opts.Version, color: color, timeout: opts.RatingsTimeout, mesh: newMeshClient(opts.Mesh)}
+	s := &Reviews{version: opts.Version, color: color, timeout: opts.RatingsTimeout, mesh: opts.outbound()}
 	if s.timeout <= 0 {
 		s.timeout = DefaultRatingsTimeout
 	}
@@ -90,7 +91,8 @@ func (s *Reviews) ratings(r *http.Request, id string) (ratings map[string]int, f
 	return rr.Ratings, false
 }
 
-// SetMesh points the calls to ratings at the proxy listener addr.
+// SetMesh points the calls to ratings at the proxy listener addr. A
+// reviews service that calls by name ignores it.
 func (s *Reviews) SetMesh(addr string) { s.mesh.setAddr(addr) }
 
 // CloseIdleConnections drops the idle connections to the proxy listener,
