@@ -74,6 +74,11 @@ type Run struct {
 	// GameDayStep names that step by its field path
 	// ("spec.steps[2].parallel[0]", "steadyState.before"); "" for none.
 	GameDayStep string
+	// Environment names the environment the run overlaid, and
+	// EnvironmentVersion the version of it; "" and 0 for a run with a
+	// data plane of its own.
+	Environment        string
+	EnvironmentVersion int
 }
 
 // Transition is one status change of a run.
@@ -94,6 +99,8 @@ type RunFilter struct {
 	Status string
 	// GameDayRunID keeps the runs of one game-day run's steps; 0 keeps all.
 	GameDayRunID int64
+	// Environment keeps the runs on one environment; "" keeps all.
+	Environment string
 	// Page selects the window of the (newest first) result.
 	Page
 }
@@ -114,8 +121,10 @@ type runRow struct {
 	// Report is bound as text: a []byte would be stored as a BLOB, which
 	// SQLite's JSON functions read as JSONB rather than JSON text.
 	Report       *string
-	GameDayRunID *int64 `gorm:"column:gameday_run_id"`
-	GameDayStep  string `gorm:"column:gameday_step"`
+	GameDayRunID       *int64 `gorm:"column:gameday_run_id"`
+	GameDayStep        string `gorm:"column:gameday_step"`
+	Environment        string
+	EnvironmentVersion int
 }
 
 func (runRow) TableName() string { return "runs" }
@@ -127,6 +136,7 @@ func (r *runRow) run() Run {
 		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed,
 		CreatedAt: r.CreatedAt.UTC(), StartedAt: utcPtr(r.StartedAt), EndedAt: utcPtr(r.EndedAt),
 		GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep,
+		Environment: r.Environment, EnvironmentVersion: r.EnvironmentVersion,
 	}
 	if r.Report != nil {
 		out.Report = []byte(*r.Report)
@@ -183,6 +193,7 @@ func (db *DB) CreateRun(ctx context.Context, r *Run) error {
 		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed,
 		CreatedAt: db.utc(r.CreatedAt), StartedAt: utcPtr(r.StartedAt), EndedAt: utcPtr(r.EndedAt),
 		Report: report, GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep,
+		Environment: r.Environment, EnvironmentVersion: r.EnvironmentVersion,
 	}
 	err = db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
@@ -226,6 +237,9 @@ func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, int64, error) {
 		}
 		if f.GameDayRunID != 0 {
 			q = q.Where("gameday_run_id = ?", f.GameDayRunID)
+		}
+		if f.Environment != "" {
+			q = q.Where("environment = ?", f.Environment)
 		}
 		return q
 	}
