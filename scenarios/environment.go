@@ -283,3 +283,30 @@ func (d *Document) validateGatewayKey(r *reporter, key string) {
 		r.errorf(field, "Gateway %s serves ports %v: give each port its own address, as spec.gateways[\"%s:%d\"]", name, list, name, list[0])
 	}
 }
+
+// ParseOverlay reads a stream of Istio resources to lay over env's
+// baseline for a while (an overlay with a TTL): the same kind, namespace
+// and name replaces a baseline resource, others are added, and faults are
+// allowed. The returned document is what the data plane compiles.
+func ParseOverlay(src []byte, env *Document) (*Document, error) {
+	doc, problems := decodeStream(src)
+	const onlyIstio = "an overlay holds Istio resources only (VirtualService, DestinationRule, Gateway, ServiceEntry)"
+	if e := doc.Experiment; e != nil {
+		doc.reporter(e, "Experiment "+e.Metadata.Name, &problems).errorf("kind", onlyIstio)
+	}
+	if e := doc.Environment; e != nil {
+		doc.reporter(e, "Environment "+e.Metadata.Name, &problems).errorf("kind", onlyIstio)
+	}
+	if len(doc.VirtualServices)+len(doc.DestinationRules)+len(doc.Gateways)+len(doc.ServiceEntries) == 0 && !problems.hasErrors() {
+		problems = append(problems, Problem{Severity: SeverityError, Message: "the overlay holds no Istio resource"})
+	}
+	if problems.hasErrors() {
+		return accept(doc, problems)
+	}
+	doc.Experiment = env.Environment.standIn()
+	doc.layOver(env)
+	doc.env = nil // the stand-in binds the environment's services already
+	doc.Istio = env.Istio
+	doc.validateResources(&problems, env.Istio)
+	return accept(doc, problems)
+}

@@ -301,3 +301,37 @@ func TestParseAloneDefersTheEnvironmentsChecks(t *testing.T) {
 		t.Errorf("no warning that the environment is resolved later: %v", ps)
 	}
 }
+
+func TestParseOverlay(t *testing.T) {
+	env := parseEnv(t, stagingEnv)
+	abort := `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - fault: {abort: {httpStatus: 503, percentage: {value: 50}}}
+    route: [{destination: {host: reviews, subset: v1}}]
+`
+	doc, err := scenarios.ParseOverlay([]byte(abort), env)
+	if err != nil {
+		t.Fatalf("ParseOverlay: %v", err)
+	}
+	if got := len(doc.VirtualServices); got != 1 || doc.VirtualServices[0].Spec.HTTP[0].Fault == nil {
+		t.Fatalf("the overlay's reviews replaces the baseline's: %d virtual services", got)
+	}
+	if got := len(doc.Experiment.Spec.Services); got != 3 {
+		t.Errorf("services: got %d, want the environment's 3", got)
+	}
+	for _, c := range []struct{ name, src, want string }{
+		{"an experiment is no overlay", jasonDelay, "an overlay holds Istio resources only"},
+		{"nothing to lay over", "# nothing\n", "the overlay holds no Istio resource"},
+		{"a host the environment does not bind", strings.ReplaceAll(abort, "host: reviews", "host: nowhere"), "nowhere is bound to no endpoints"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := scenarios.ParseOverlay([]byte(c.src), env); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
