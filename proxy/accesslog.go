@@ -120,7 +120,7 @@ func (x *exchange) appendLogLine(b []byte) []byte {
 	}
 	b = appendQuoted(b, reason)
 	b = append(b, ' ')
-	var received int64
+	received := x.bytesReceived
 	if x.body != nil {
 		received = x.body.n.Load()
 	}

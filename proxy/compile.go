@@ -42,7 +42,7 @@ const meshListener = scenarios.MeshGateway
 // server port (servers of one Gateway on one port share a listener, as
 // Envoy merges them), in document order.
 func listenerSpecs(doc *scenarios.Document) []listenerSpec {
-	out := []listenerSpec{{Listener: Listener{Name: meshListener}}}
+	out := []listenerSpec{{Listener: Listener{Name: meshListener, Kind: KindMesh}}}
 	index := map[string]int{}
 	for _, gw := range doc.Gateways {
 		for i := range gw.Spec.Servers {
@@ -54,7 +54,7 @@ func listenerSpecs(doc *scenarios.Document) []listenerSpec {
 			}
 			index[name] = len(out)
 			out = append(out, listenerSpec{
-				Listener: Listener{Name: name, Gateway: gw.Metadata.Name, Port: s.Port.Number},
+				Listener: Listener{Name: name, Kind: KindGateway, Gateway: gw.Metadata.Name, Port: s.Port.Number},
 				servers:  []*scenarios.Server{s},
 				gw:       gw,
 			})
@@ -79,6 +79,9 @@ type builder struct {
 	clusters map[string]*cluster
 	allowed  map[string]error
 	routes   map[vsListener][]*routeEntry
+	// faulted names the services some route with a fault sends to
+	// (Table.Faulted).
+	faulted map[string]bool
 }
 
 type vsListener struct {
@@ -95,6 +98,10 @@ type service struct {
 	gateway map[uint32]string
 	where   map[uint32]string // problem label of the binding
 	bound   bool              // bound in the Experiment's spec.services
+	// name is the host as first bound ("reviews"): the service's name in
+	// the service graph and in Table.Faulted.
+	name string
+	node *graphNode // its service graph node; nil without a graph
 }
 
 type epSpec struct {
@@ -135,22 +142,23 @@ func compile(doc *scenarios.Document, opts Options, gatewayAddr func(string, uin
 		clusters:    map[string]*cluster{},
 		allowed:     map[string]error{},
 		routes:      map[vsListener][]*routeEntry{},
+		faulted:     map[string]bool{},
 	}
 	if b.defaults.DefaultLoadBalancer == "" {
 		b.defaults = scenarios.CurrentIstio.Defaults()
 	}
 	b.buildServices()
+	b.graphNodes()
 	b.checkDestinationRules()
-	t := &Table{clusters: b.clusters, seed: uint64(opts.Seed), reg: reg}
+	t := &Table{clusters: b.clusters, seed: uint64(opts.Seed), reg: reg, faulted: b.faulted, connect: b.connectTargets()}
 	for _, spec := range listenerSpecs(doc) {
-		stats, id := reg.listener(spec.Name)
+		_, id := reg.listener(spec.Name)
 		var lt *listenerTable
 		if spec.Name == meshListener {
 			lt = b.meshListener()
 		} else {
 			lt = b.gatewayListener(spec)
 		}
-		lt.stats = stats
 		lt.salt = hashString(spec.Name)
 		for len(t.listeners) <= id {
 			t.listeners = append(t.listeners, nil)
@@ -164,6 +172,7 @@ func compile(doc *scenarios.Document, opts Options, gatewayAddr func(string, uin
 	for _, c := range b.clusters {
 		c.stats.membershipSize.Store(int64(len(c.endpoints)))
 	}
+	t.sources = b.graphSources()
 	reg.adopt(b.clusters)
 	return t, nil
 }
@@ -259,6 +268,9 @@ func (b *builder) buildServices() {
 		}
 		svc := b.service(fq)
 		svc.bound = true
+		if svc.name == "" {
+			svc.name = s.Host
+		}
 		svc.addPort(port)
 		svc.where[port] = path
 		if s.Gateway != "" {
@@ -293,6 +305,9 @@ func (b *builder) buildServices() {
 				continue
 			}
 			svc := b.service(fq)
+			if svc.name == "" {
+				svc.name = h
+			}
 			bound := svc.bound
 			var first uint32
 			if bound {
@@ -623,7 +638,7 @@ func (b *builder) meshListener() *listenerTable {
 	}
 	for _, fq := range b.svcOrder {
 		svc := b.services[fq]
-		vh := &vhost{name: fq}
+		vh := &vhost{name: fq, node: svc.node}
 		if len(svc.ports) == 1 {
 			vh.servicePort = svc.ports[0]
 		}
@@ -676,7 +691,7 @@ func wildcardOwner(claimed map[string]*scenarios.VirtualService, fqdn string) *s
 // defaultRoute is Istio's route for a service no VirtualService routes:
 // named "default", to the service's port cluster.
 func (b *builder) defaultRoute(svc *service) *routeEntry {
-	d := &destination{weight: 1}
+	d := &destination{weight: 1, service: svc.name, node: svc.node}
 	if len(svc.ports) == 1 {
 		d.cluster, _ = b.cluster(svc, svc.ports[0], "")
 		d.name = d.cluster.name
@@ -687,7 +702,7 @@ func (b *builder) defaultRoute(svc *service) *routeEntry {
 		}
 		d.name = clusterName(0, "", svc.fqdn)
 	}
-	r := &rule{kind: actionForward, dests: []*destination{d}, totalWeight: 1, retry: b.retryPolicy("", "", nil, 0)}
+	r := &rule{kind: actionForward, dests: []*destination{d}, totalWeight: 1, retry: b.retryPolicy("", "", nil, 0), node: svc.node}
 	return &routeEntry{rule: r, prefix: "/", name: "default"}
 }
 
@@ -1078,6 +1093,12 @@ func (b *builder) rule(label, path string, vs *scenarios.VirtualService, index i
 		b.errorf(label, path+".route", "total destination weight %d != 100 (Istio %s requires weights to sum to 100)", total, b.doc.Istio)
 	}
 	r.mirrors = b.mirrorPolicies(label, path, vs, h, lc)
+	r.node = commonNode(r.dests)
+	if r.fault.active() {
+		for _, d := range r.dests {
+			b.faulted[d.service] = true
+		}
+	}
 	return r
 }
 
@@ -1112,7 +1133,7 @@ func (b *builder) destination(label, path string, vs *scenarios.VirtualService, 
 		b.errorf(label, path+".destination.host", "%s is bound to no endpoints: add it to the Experiment's spec.services or a ServiceEntry", host)
 		return nil
 	}
-	d := &destination{}
+	d := &destination{service: svc.name, node: svc.node}
 	subset := rd.Destination.Subset
 	var port uint32
 	if rd.Destination.Port != nil {

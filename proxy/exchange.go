@@ -77,6 +77,20 @@ type exchange struct {
 	// of the pooled exchange: the transport's body writer may still read
 	// or close a request body after the response came back.
 	body *countingBody
+	// bytesReceived counts request bytes where body does not: a tunnel's
+	// bytes from the client.
+	bytesReceived int64
+
+	// vh is the virtual host the request matched, if any.
+	vh *vhost
+	// Service graph state (graph.go), with Options.ServiceGraph: the
+	// caller, and the registration of the request's x-request-id while it
+	// is in flight (graphID under graphDst; graphNext is the next older
+	// exchange in flight with the same id).
+	graphSrc  *graphNode
+	graphDst  *graphNode
+	graphID   string
+	graphNext *exchange
 }
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -98,14 +112,31 @@ func (c *countingBody) Close() error { return c.rc.Close() }
 
 // listenerHandler serves one listener from whatever table is current.
 type listenerHandler struct {
-	p     *Proxy
+	p *Proxy
+	// id is the index of the table listener it routes with: its own, or
+	// the mesh's for a service listener.
 	id    int
 	salt  uint64
 	stats *listenerStats
+	// authority is the Host every request of a service listener gets
+	// ("ratings:9080"); empty on the other listeners.
+	authority string
+	// tunnels: CONNECT opens a tunnel (mesh and service listeners).
+	tunnels bool
 }
 
-// ServeHTTP runs the pipeline (see Proxy) for one request.
+// ServeHTTP runs the pipeline (see Proxy) for one request, or opens a
+// tunnel for a CONNECT on the mesh or a service listener (tunnel.go).
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect && h.tunnels {
+		h.tunnel(w, r)
+		return
+	}
+	if h.authority != "" {
+		// A service listener stands for its service: route as if the
+		// client had addressed it.
+		r.Host = h.authority
+	}
 	p := h.p
 	seq := uint64(h.stats.requests.Add(1))
 	h.stats.active.Add(1)
@@ -119,6 +150,10 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = x.body
 	}
 
+	if g := p.graph; g != nil {
+		x.graphSrc = g.source(p.table.Load(), r)
+	}
+
 	p.serve(x, h.id)
 
 	h.stats.active.Add(-1)
@@ -126,6 +161,9 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.stats.byClass[c].Add(1)
 	}
 	p.reg.countFlags(x.flags)
+	if g := p.graph; g != nil {
+		g.finish(x)
+	}
 	if p.log != nil {
 		p.log.write(x)
 	}
@@ -145,6 +183,12 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //	                                                      ─► mirror draw, body ─► route timeout
 //	                                                      ─► retry loop (pick endpoint ─► shadows ─► transport)
 func (p *Proxy) serve(x *exchange, listenerID int) {
+	if x.r.Method == http.MethodConnect {
+		// Gateways: no route matches a CONNECT (Envoy's routes need a
+		// connect_matcher), so Envoy answers 404.
+		x.noRoute()
+		return
+	}
 	t := p.table.Load()
 	lt := t.listener(listenerID)
 	if lt == nil {
@@ -159,13 +203,14 @@ func (p *Proxy) serve(x *exchange, listenerID int) {
 			// REGISTRY_ONLY's catch-all: Faultline never forwards to an
 			// unknown destination.
 			x.routeName = "block_all"
-			lt.stats.blockAll.Add(1)
+			x.ls.blockAll.Add(1)
 			x.finishLocal(http.StatusBadGateway, nil, "direct_response")
 			return
 		}
 		x.noRoute()
 		return
 	}
+	x.vh = vh
 	if x.port == 0 {
 		x.port = vh.servicePort
 		if x.port == 0 {
@@ -298,12 +343,15 @@ func (p *Proxy) route(x *exchange, r *rule) {
 	if c == nil {
 		x.clusterName = d.name
 		x.flags |= flagNC
-		x.lt.stats.noCluster.Add(1)
+		x.ls.noCluster.Add(1)
 		x.finishLocal(http.StatusServiceUnavailable, nil, "cluster_not_found")
 		return
 	}
 	x.cluster = c
 	x.clusterName = c.name
+	if g := p.graph; g != nil {
+		g.inflight.register(x, d.node)
+	}
 	if len(r.mirrors) > 0 {
 		// One draw per request for every mirror: Envoy evaluates each
 		// shadow policy against the stream's one stable random value.

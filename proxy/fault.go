@@ -18,6 +18,12 @@ type fault struct {
 	hasAbort   bool
 }
 
+// active reports whether the fault can strike: a delay or an abort with a
+// non-zero percentage.
+func (f *fault) active() bool {
+	return f != nil && (f.delay > 0 && f.delayPercent > 0 || f.hasAbort && f.abortPercent > 0)
+}
+
 // grpcCodes maps gRPC code names (as Istio spells them) to numbers.
 var grpcCodes = map[string]int{
 	"OK": 0, "CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4,
@@ -44,7 +50,7 @@ const (
 func (f *fault) apply(x *exchange) faultOutcome {
 	if x.rng.hit(f.delayPercent) {
 		x.flags |= flagDI
-		x.lt.stats.delays.Add(1)
+		x.ls.delays.Add(1)
 		if x.entry.rule.stats != nil {
 			x.entry.rule.stats.delays.Add(1)
 		}
@@ -58,7 +64,7 @@ func (f *fault) apply(x *exchange) faultOutcome {
 	}
 	if f.hasAbort && x.rng.hit(f.abortPercent) {
 		x.flags |= flagFI
-		x.lt.stats.aborts.Add(1)
+		x.ls.aborts.Add(1)
 		if x.entry.rule.stats != nil {
 			x.entry.rule.stats.aborts.Add(1)
 		}

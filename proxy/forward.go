@@ -163,17 +163,7 @@ func (x *exchange) upstreamFailure(r *rule, c *cluster, f failure, err error) {
 		var de *DialError
 		errors.As(err, &de)
 		c.stats.code(http.StatusServiceUnavailable)
-		x.flags |= flagUF
-		reason, details := connectFailure(de)
-		x.transportFailure = reason
-		body := x.resetBody("remote connection failure")
-		if reason != "" {
-			body += ", transport failure reason: " + reason
-		}
-		if de.connectTimedOut() {
-			body = x.resetBody("connection timeout")
-		}
-		x.localReply(http.StatusServiceUnavailable, body, details)
+		x.connectFailed(de)
 	default:
 		// The upstream closed or reset the connection before headers.
 		c.stats.code(http.StatusServiceUnavailable)
@@ -181,6 +171,21 @@ func (x *exchange) upstreamFailure(r *rule, c *cluster, f failure, err error) {
 		x.localReply(http.StatusServiceUnavailable, x.resetBody("connection termination"),
 			"upstream_reset_before_response_started{connection_termination}")
 	}
+}
+
+// connectFailed answers for a failed dial: Envoy's 503 with flag UF.
+func (x *exchange) connectFailed(de *DialError) {
+	x.flags |= flagUF
+	reason, details := connectFailure(de)
+	x.transportFailure = reason
+	body := x.resetBody("remote connection failure")
+	if reason != "" {
+		body += ", transport failure reason: " + reason
+	}
+	if de.connectTimedOut() {
+		body = x.resetBody("connection timeout")
+	}
+	x.localReply(http.StatusServiceUnavailable, body, details)
 }
 
 // resetBody is Envoy's reset reply body for a reset reason.

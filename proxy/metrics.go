@@ -166,6 +166,19 @@ type registry struct {
 	runtimes map[string]*clusterRuntime
 	retired  []*clusterRuntime
 	flags    [numFlags]atomic.Int64
+	tunnels  tunnelCounters
+	// graph is the Proxy's service graph, whose nodes tables point at;
+	// nil when it is off.
+	graph *graph
+}
+
+// tunnelCounters count the CONNECT tunnels of every listener (tunnel.go).
+type tunnelCounters struct {
+	opened    atomic.Int64
+	refused   atomic.Int64
+	active    atomic.Int64 // gauge
+	bytesUp   atomic.Int64 // client to target
+	bytesDown atomic.Int64 // target to client
 }
 
 func newRegistry() *registry {
@@ -278,6 +291,17 @@ type Totals struct {
 	// MirrorsDropped counts shadows not sent because
 	// Options.MaxMirrorsInFlight shadows were already in flight.
 	MirrorsDropped int64 `json:"mirrorsDropped"`
+	// Tunnels counts CONNECT tunnels opened (answered 200) on the mesh and
+	// service listeners; TunnelsRefused the CONNECTs answered otherwise
+	// (403: target not on the allow-list; 503: no healthy endpoint or the
+	// dial failed). TunnelsActive is a gauge: the tunnels open now.
+	Tunnels        int64 `json:"tunnels"`
+	TunnelsRefused int64 `json:"tunnelsRefused"`
+	TunnelsActive  int64 `json:"tunnelsActive"`
+	// TunnelBytesUp counts the bytes tunnels carried from clients to their
+	// targets; TunnelBytesDown the bytes back.
+	TunnelBytesUp   int64 `json:"tunnelBytesUp"`
+	TunnelBytesDown int64 `json:"tunnelBytesDown"`
 	// ByFlag counts responses per Envoy response flag; a response with
 	// several flags ("DI,FI") counts once under each. Flags never seen are
 	// absent.
@@ -492,6 +516,11 @@ func (r *registry) snapshot() Stats {
 		}
 	}
 	s.Timeouts = r.flags[trailingZeros(uint32(flagUT))].Load()
+	s.Tunnels = r.tunnels.opened.Load()
+	s.TunnelsRefused = r.tunnels.refused.Load()
+	s.TunnelsActive = r.tunnels.active.Load()
+	s.TunnelBytesUp = r.tunnels.bytesUp.Load()
+	s.TunnelBytesDown = r.tunnels.bytesDown.Load()
 	slices.SortFunc(s.Listeners, func(a, b ListenerStats) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(s.Clusters, func(a, b ClusterStats) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(s.Routes, func(a, b RouteStats) int {

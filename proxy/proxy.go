@@ -100,6 +100,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,22 +133,75 @@ type Options struct {
 	// (Totals.MirrorsDropped), so a slow mirror target never delays
 	// clients nor grows goroutines without bound. Zero means 1024.
 	MaxMirrorsInFlight int
+	// ServiceListeners are listeners that stand for one service each: a
+	// request arriving on one is routed by the mesh's table as if it had
+	// been sent to that service, whatever Host or absolute URI the client
+	// used (clients that ignore HTTP_PROXY). Nil opens none.
+	ServiceListeners []ServiceListener
+	// ServiceGraph turns on the service graph (Proxy.Graph): per-edge
+	// counters, rates and latency percentiles between the services that
+	// call each other through the proxy. Off, it costs nothing per request.
+	ServiceGraph bool
 
 	// now is outlier detection's monotonic clock; nil means the process's
 	// (cluster_stats.go). Tests set it to advance time without sleeping.
 	now func() time.Duration
 }
 
+// ServiceListener asks for a listener that stands for one service: every
+// request it receives is routed by the mesh's table with its Host set to
+// "<Host>:<Port>".
+type ServiceListener struct {
+	// Host is the service's host as bound in the experiment's
+	// spec.services ("ratings").
+	Host string
+	// Port is the service port (9080).
+	Port uint32
+	// Addr is the address to listen on ("127.0.0.1:19080"); empty means
+	// 127.0.0.1:0.
+	Addr string
+}
+
+// Listener kinds (Listener.Kind).
+const (
+	KindMesh    = "mesh"
+	KindGateway = "gateway"
+	KindService = "service"
+)
+
 // Listener describes an open listener.
 type Listener struct {
-	// Name is "mesh" or "<gateway>:<port>".
+	// Name is "mesh", "<gateway>:<port>", or "svc:<host>:<port>" for a
+	// service listener.
 	Name string `json:"name"`
-	// Gateway is the Gateway's name; empty for the mesh.
+	// Kind is KindMesh, KindGateway or KindService.
+	Kind string `json:"kind"`
+	// Gateway is the Gateway's name; empty for the other kinds.
 	Gateway string `json:"gateway,omitempty"`
-	// Port is the Gateway server port; 0 for the mesh.
+	// Host is a service listener's service host; empty for the other
+	// kinds.
+	Host string `json:"host,omitempty"`
+	// Port is the Gateway server port, or a service listener's service
+	// port; 0 for the mesh.
 	Port uint32 `json:"port,omitempty"`
 	// Addr is the address the listener accepts on.
 	Addr string `json:"addr"`
+}
+
+// serviceListenerName names the listener of a service port.
+func serviceListenerName(host string, port uint32) string {
+	return "svc:" + host + ":" + strconv.FormatUint(uint64(port), 10)
+}
+
+// kindRank orders listeners by kind: mesh, gateways, services.
+func kindRank(kind string) int {
+	switch kind {
+	case KindMesh:
+		return 0
+	case KindGateway:
+		return 1
+	}
+	return 2
 }
 
 // Proxy serves route tables on its listeners.
@@ -176,6 +230,11 @@ type Proxy struct {
 	log    *accessLogger
 	// shadows are the mirrored requests in flight (mirror.go).
 	shadows *shadows
+	// tunnels are the CONNECT tunnels open (tunnel.go).
+	tunnels *tunnels
+	// graph is the service graph (graph.go); nil when
+	// Options.ServiceGraph is off.
+	graph *graph
 
 	mu           sync.Mutex // control plane only: listeners, Apply, Close
 	listeners    []*openListener
@@ -200,6 +259,11 @@ func newProxy(opts Options) *Proxy {
 		reg:      newRegistry(),
 		handlers: map[string]*listenerHandler{},
 		shadows:  newShadows(opts.MaxMirrorsInFlight),
+		tunnels:  newTunnels(),
+	}
+	if opts.ServiceGraph {
+		p.graph = newGraph(opts.clock())
+		p.reg.graph = p.graph
 	}
 	if opts.AccessLog != nil {
 		p.log = newAccessLogger(opts.AccessLog)
@@ -207,38 +271,56 @@ func newProxy(opts Options) *Proxy {
 	return p
 }
 
-// Start opens the mesh listener on meshAddr ("127.0.0.1:0" typically) and
-// one listener per Gateway server port, on gatewayAddrs["<gateway>:<port>"]
-// or gatewayAddrs["<gateway>"] when given, else on 127.0.0.1:0; compiles
-// doc; and serves until Close or until ctx is done.
+// Start compiles doc, opens its listeners and serves until Close or until
+// ctx is done. The mesh listens on meshAddr ("127.0.0.1:0" typically); an
+// empty meshAddr opens no mesh socket, and the mesh still serves in
+// process (Handler("mesh")) and for the service listeners. Each Gateway
+// server port listens on gatewayAddrs["<gateway>:<port>"] or
+// gatewayAddrs["<gateway>"] when given, else on 127.0.0.1:0; each
+// Options.ServiceListeners entry on its Addr. A listener that cannot open
+// fails Start with an error naming it and its address, and leaves nothing
+// open.
 func Start(ctx context.Context, doc *scenarios.Document, meshAddr string, gatewayAddrs map[string]string, opts Options) (*Proxy, error) {
-	p := newProxy(opts)
-	p.gatewayAddrs = gatewayAddrs
 	if doc == nil {
 		return nil, errors.New("proxy: start: no document")
 	}
+	services, err := serviceListenerSpecs(opts.ServiceListeners)
+	if err != nil {
+		return nil, err
+	}
+	p := newProxy(opts)
+	p.gatewayAddrs = gatewayAddrs
 	var opened []*openListener
+	abort := func(err error) (*Proxy, error) {
+		for _, o := range opened {
+			o.ln.Close()
+		}
+		return nil, err
+	}
 	for _, spec := range listenerSpecs(doc) {
 		addr := meshAddr
 		if spec.Name != meshListener {
 			addr = p.gatewayListenAddr(spec.Listener)
+		} else if meshAddr == "" {
+			continue
 		}
 		ol, err := p.open(spec.Listener, addr)
 		if err != nil {
-			for _, o := range opened {
-				o.ln.Close()
-			}
-			return nil, err
+			return abort(err)
+		}
+		opened = append(opened, ol)
+	}
+	for _, s := range services {
+		ol, err := p.open(s.Listener, s.addr)
+		if err != nil {
+			return abort(err)
 		}
 		opened = append(opened, ol)
 	}
 	p.listeners = opened
 	t, err := compile(doc, opts, p.gatewayAddrLocked, p.reg)
 	if err != nil {
-		for _, o := range opened {
-			o.ln.Close()
-		}
-		return nil, err
+		return abort(err)
 	}
 	p.table.Store(t)
 	for _, o := range opened {
@@ -246,6 +328,36 @@ func Start(ctx context.Context, doc *scenarios.Document, meshAddr string, gatewa
 	}
 	p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Close() })
 	return p, nil
+}
+
+// serviceListenerSpec is a service listener to open, and its address.
+type serviceListenerSpec struct {
+	Listener
+	addr string
+}
+
+// serviceListenerSpecs checks Options.ServiceListeners: each names a host
+// and a port, at most once.
+func serviceListenerSpecs(in []ServiceListener) ([]serviceListenerSpec, error) {
+	out := make([]serviceListenerSpec, 0, len(in))
+	seen := map[string]bool{}
+	for i, sl := range in {
+		host := strings.ToLower(sl.Host)
+		if host == "" || sl.Port == 0 || sl.Port > 65535 {
+			return nil, fmt.Errorf("proxy: start: service listener %d (%q, port %d): needs a host and a port 1-65535", i, sl.Host, sl.Port)
+		}
+		name := serviceListenerName(host, sl.Port)
+		if seen[name] {
+			return nil, fmt.Errorf("proxy: start: service listener %s is listed twice", name)
+		}
+		seen[name] = true
+		addr := sl.Addr
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		out = append(out, serviceListenerSpec{Listener: Listener{Name: name, Kind: KindService, Host: host, Port: sl.Port}, addr: addr})
+	}
+	return out, nil
 }
 
 func (p *Proxy) gatewayListenAddr(l Listener) string {
@@ -266,7 +378,7 @@ func (p *Proxy) open(l Listener, addr string) (*openListener, error) {
 	}
 	l.Addr = ln.Addr().String()
 	srv := &http.Server{
-		Handler:                      p.handler(l.Name),
+		Handler:                      p.handler(l),
 		ReadHeaderTimeout:            30 * time.Second,
 		IdleTimeout:                  time.Hour,
 		DisableGeneralOptionsHandler: true,
@@ -285,27 +397,43 @@ func (p *Proxy) startServing(o *openListener) {
 	}()
 }
 
-// handler returns the listener's handler, one per name for the Proxy's life.
-func (p *Proxy) handler(name string) *listenerHandler {
-	if h, ok := p.handlers[name]; ok {
+// handler returns the listener's handler, one per name for the Proxy's
+// life. The mesh and service listeners tunnel CONNECT; a service listener
+// serves from the mesh's table with its own counters.
+func (p *Proxy) handler(l Listener) *listenerHandler {
+	if h, ok := p.handlers[l.Name]; ok {
 		return h
 	}
-	stats, id := p.reg.listener(name)
-	h := &listenerHandler{p: p, id: id, salt: hashString(name), stats: stats}
-	p.handlers[name] = h
+	stats, id := p.reg.listener(l.Name)
+	h := &listenerHandler{p: p, id: id, salt: hashString(l.Name), stats: stats}
+	switch l.Kind {
+	case KindMesh:
+		h.tunnels = true
+	case KindService:
+		_, h.id = p.reg.listener(meshListener)
+		h.authority = l.Host + ":" + strconv.FormatUint(uint64(l.Port), 10)
+		h.tunnels = true
+	}
+	p.handlers[l.Name] = h
 	return h
 }
 
-// Handler serves the named listener ("mesh" or "<gateway>:<port>") in
-// process, from the current table, with the same pipeline and counters as
-// its socket. A name the table lacks answers 404 (NR).
+// Handler serves the named listener ("mesh", "<gateway>:<port>" or
+// "svc:<host>:<port>") in process, from the current table, with the same
+// pipeline and counters as its socket. A name the table lacks answers 404
+// (NR).
 func (p *Proxy) Handler(listener string) http.Handler {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.handler(listener)
+	kind := KindGateway
+	if listener == meshListener {
+		kind = KindMesh
+	}
+	return p.handler(Listener{Name: listener, Kind: kind})
 }
 
-// Listeners lists the open listeners, the mesh first.
+// Listeners lists the open listeners: the mesh first, then the gateways,
+// then the service listeners.
 func (p *Proxy) Listeners() []Listener {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -313,10 +441,12 @@ func (p *Proxy) Listeners() []Listener {
 	for i, o := range p.listeners {
 		out[i] = o.Listener
 	}
+	slices.SortStableFunc(out, func(a, b Listener) int { return kindRank(a.Kind) - kindRank(b.Kind) })
 	return out
 }
 
-// MeshAddr is the mesh listener's address.
+// MeshAddr is the mesh listener's address; "" when Start opened no mesh
+// socket.
 func (p *Proxy) MeshAddr() string {
 	a, _ := p.listenerAddr(meshListener)
 	return a
@@ -325,6 +455,11 @@ func (p *Proxy) MeshAddr() string {
 // GatewayAddr is the address of a Gateway server port's listener.
 func (p *Proxy) GatewayAddr(gateway string, port uint32) (string, bool) {
 	return p.listenerAddr(gateway + ":" + strconv.FormatUint(uint64(port), 10))
+}
+
+// ServiceAddr is the address of the service listener of host and port.
+func (p *Proxy) ServiceAddr(host string, port uint32) (string, bool) {
+	return p.listenerAddr(serviceListenerName(strings.ToLower(host), port))
 }
 
 func (p *Proxy) listenerAddr(name string) (string, bool) {
@@ -348,7 +483,8 @@ func (p *Proxy) gatewayAddrLocked(gateway string, port uint32) (string, bool) {
 
 // Apply compiles doc and swaps it in atomically. Requests in flight finish
 // on the table they started with; on error the old table keeps serving.
-// Gateway server ports new in doc get listeners.
+// Gateway server ports new in doc get listeners; the mesh and service
+// listeners stay as Start opened them.
 func (p *Proxy) Apply(doc *scenarios.Document) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -360,6 +496,9 @@ func (p *Proxy) Apply(doc *scenarios.Document) error {
 	}
 	var added []*openListener
 	for _, spec := range listenerSpecs(doc) {
+		if spec.Name == meshListener {
+			continue
+		}
 		if _, ok := p.addrLocked(spec.Name); ok {
 			continue
 		}
@@ -396,8 +535,9 @@ func (p *Proxy) Table() *Table { return p.table.Load() }
 // Stats returns a snapshot of every counter.
 func (p *Proxy) Stats() Stats { return p.reg.snapshot() }
 
-// Close stops the listeners, lets requests in flight finish for up to
-// Options.DrainTimeout, then closes what remains, waits for handlers to
+// Close ends the CONNECT tunnels, stops the listeners, lets requests in
+// flight finish for up to Options.DrainTimeout, then closes what remains,
+// waits for handlers to
 // return, cancels the shadow requests still in flight and waits for them,
 // closes idle upstream connections and flushes the access log.
 // It is safe to call more than once.
@@ -413,6 +553,8 @@ func (p *Proxy) Close() error {
 	if p.stopCtx != nil {
 		p.stopCtx()
 	}
+	// A tunnel has no end of its own to wait for.
+	p.tunnels.close()
 	grace := p.opts.DrainTimeout
 	if grace <= 0 {
 		grace = 5 * time.Second

@@ -108,7 +108,7 @@ func grpcStatusForHTTP(code int) int {
 // directReply answers a directResponse rule. Route response header ops
 // apply (Envoy finalizes direct replies), after a default text/plain.
 func (x *exchange) directReply(r *rule) {
-	x.lt.stats.direct.Add(1)
+	x.ls.direct.Add(1)
 	if r.stats != nil {
 		r.stats.direct.Add(1)
 	}
@@ -122,7 +122,7 @@ func (x *exchange) directReply(r *rule) {
 
 // redirect answers a redirect rule (ISTIO.md §1.7, Envoy newUri).
 func (x *exchange) redirect(r *rule) {
-	x.lt.stats.redirects.Add(1)
+	x.ls.redirects.Add(1)
 	if r.stats != nil {
 		r.stats.redirect.Add(1)
 	}
@@ -174,7 +174,7 @@ func (x *exchange) redirect(r *rule) {
 
 // httpsRedirect is a gateway server's tls.httpsRedirect: 301 to https.
 func (x *exchange) httpsRedirect() {
-	x.lt.stats.redirects.Add(1)
+	x.ls.redirects.Add(1)
 	host := x.r.Host
 	if h, p, err := net.SplitHostPort(host); err == nil && p == "80" {
 		host = h

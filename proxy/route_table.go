@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,7 +17,21 @@ type Table struct {
 	clusters  map[string]*cluster
 	seed      uint64
 	reg       *registry
+	// faulted names the services (as bound) that a route with a fault
+	// sends to.
+	faulted map[string]bool
+	// connect resolves a CONNECT target ("host:port", every name the mesh
+	// accepts for the service) to a service port (tunnel.go).
+	connect map[string]*connectTarget
+	// sources maps the non-loopback endpoint IPs of bound services to
+	// their service graph node; nil without a graph (graph.go).
+	sources map[netip.Addr]*graphNode
 }
+
+// Faulted reports whether a route of the table that sends to service
+// (the host as bound in spec.services or a ServiceEntry, "reviews")
+// carries a fault: a delay or an abort with a non-zero percentage.
+func (t *Table) Faulted(service string) bool { return t.faulted[service] }
 
 // ListenerNames lists the listeners the table serves: "mesh" and
 // "<gateway>:<port>" for every Gateway server port.
@@ -47,7 +62,6 @@ type listenerTable struct {
 	mesh    bool
 	salt    uint64 // per-listener randomness salt
 	server  []string
-	stats   *listenerStats
 
 	exact  map[string]*vhost
 	suffix []wildDomain // "*.foo.com" stored as ".foo.com", longest first
@@ -93,6 +107,9 @@ type vhost struct {
 	// requireTLS answers every request with a 301 to https (gateway server
 	// tls.httpsRedirect).
 	requireTLS bool
+	// node is the service graph node of the service the vhost stands for;
+	// nil for other vhosts, or without a graph.
+	node *graphNode
 }
 
 // routeEntry is one Envoy route: one match block of an HTTPRoute.
@@ -144,6 +161,10 @@ type rule struct {
 
 	redirect *redirect
 	direct   *directResponse
+
+	// node is the service graph node of the service every destination
+	// sends to; nil when they differ, or without a graph.
+	node *graphNode
 }
 
 // destination is one weighted destination of a rule.
@@ -158,6 +179,8 @@ type destination struct {
 	// cluster does not exist (503 NC).
 	missingSubset bool
 	name          string // cluster name, for NC logs
+	service       string // the destination service's name (service.name)
+	node          *graphNode
 	authority     string
 	reqOps        headerOps
 	respOps       headerOps
