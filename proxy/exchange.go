@@ -183,12 +183,6 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //	                                                      ─► mirror draw, body ─► route timeout
 //	                                                      ─► retry loop (pick endpoint ─► shadows ─► transport)
 func (p *Proxy) serve(x *exchange, listenerID int) {
-	if x.r.Method == http.MethodConnect {
-		// Gateways: no route matches a CONNECT (Envoy's routes need a
-		// connect_matcher), so Envoy answers 404.
-		x.noRoute()
-		return
-	}
 	t := p.table.Load()
 	lt := t.listener(listenerID)
 	if lt == nil {
@@ -196,6 +190,12 @@ func (p *Proxy) serve(x *exchange, listenerID int) {
 		return
 	}
 	x.lt = lt
+	if x.r.Method == http.MethodConnect {
+		// Gateways: no route matches a CONNECT (Envoy's routes need a
+		// connect_matcher), so Envoy answers 404.
+		x.noRoute()
+		return
+	}
 	x.parseTarget()
 	vh := lt.selectVhost(x.host)
 	if vh == nil {

@@ -141,9 +141,7 @@ func (h *listenerHandler) tunnel(w http.ResponseWriter, r *http.Request) {
 	x.serviceTime = -1
 	x.rawPath = "-" // a CONNECT has no :path
 
-	if p.openTunnel(x) {
-		p.reg.tunnels.opened.Add(1)
-	} else {
+	if !p.openTunnel(x) {
 		p.reg.tunnels.refused.Add(1)
 	}
 
@@ -201,6 +199,7 @@ func (p *Proxy) openTunnel(x *exchange) bool {
 		x.upstreamLocal = up.LocalAddr().String()
 	}
 	x.code, x.details, x.wroteHeader = http.StatusOK, "via_upstream", true
+	p.reg.tunnels.opened.Add(1)
 	p.reg.tunnels.active.Add(1)
 	defer p.reg.tunnels.active.Add(-1)
 	if _, err := down.Write(connectEstablished); err != nil {
