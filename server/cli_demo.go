@@ -1,12 +1,17 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/faultline/faultline/server/demo"
@@ -30,10 +35,23 @@ type DemoOptions struct {
 	// starts reviews v1, v2 and v3 itself).
 	Version string
 	// Proxy is the mesh listener the Bookinfo services call each other
-	// through. "" = DefaultDemoProxy.
-	Proxy     string
-	AccessLog io.Writer
-	Stdout    io.Writer
+	// through when they run in one process. "" = DefaultDemoProxy. It
+	// cannot be set with Service.
+	Proxy string
+	// Service runs one Bookinfo service alone for "bookinfo", as its own
+	// process or container: productpage, details, reviews (Version v1, v2
+	// or v3) or ratings, on Listen (default DefaultBookinfoListen). Its
+	// calls go by name (http://details:9080, http://reviews:9080,
+	// http://ratings:9080) through the forward proxy OutboundProxy picks,
+	// or directly when it picks none, and productpage asks details for
+	// the book's details. "" runs all of Bookinfo in one process.
+	Service string
+	// OutboundProxy picks the forward proxy of each of Service's calls, as
+	// http.Transport's Proxy does. nil = http.ProxyFromEnvironment
+	// (HTTP_PROXY, http_proxy, NO_PROXY).
+	OutboundProxy func(*http.Request) (*url.URL, error)
+	AccessLog     io.Writer
+	Stdout        io.Writer
 }
 
 // demoInstance is one target `faultline demo` starts.
@@ -51,11 +69,19 @@ var bookinfoInstances = []demoInstance{
 	{demo.NameRatings, "v1"},
 }
 
+// bookinfoServices are the services `faultline demo bookinfo --service`
+// runs.
+var bookinfoServices = []string{demo.NameProductpage, demo.NameDetails, demo.NameReviews, demo.NameRatings}
+
 // ServeDemo runs built-in demo targets until ctx ends: "httpbin",
-// "productpage", "reviews" or "ratings" alone, or "bookinfo" — productpage,
-// reviews v1, v2, v3 and ratings on consecutive ports, as separate
-// processes would, their calls routed through the proxy listener o.Proxy.
+// "productpage", "details", "reviews" or "ratings" alone, or "bookinfo" —
+// productpage, reviews v1, v2, v3 and ratings on consecutive ports, as
+// separate processes would, their calls routed through the proxy listener
+// o.Proxy; or, with o.Service, one Bookinfo service calling by name.
 func ServeDemo(ctx context.Context, name string, o DemoOptions) error {
+	if o.Service != "" {
+		return serveBookinfoService(ctx, name, o)
+	}
 	proxyAddr := o.Proxy
 	if proxyAddr == "" {
 		proxyAddr = DefaultDemoProxy
@@ -75,8 +101,6 @@ func ServeDemo(ctx context.Context, name string, o DemoOptions) error {
 		return fmt.Errorf("demo %s: --listen: %w", name, err)
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var lns []net.Listener
 	var handlers []demo.Target
 	for i, in := range instances {
@@ -103,7 +127,14 @@ func ServeDemo(ctx context.Context, name string, o DemoOptions) error {
 	if name == "bookinfo" || name == demo.NameProductpage || name == demo.NameReviews {
 		fmt.Fprintf(o.Stdout, "calls to reviews and ratings go through the proxy listener %s (Host reviews:9080, ratings:9080)\n", proxyAddr)
 	}
+	return serveDemoTargets(ctx, lns, handlers)
+}
 
+// serveDemoTargets serves each handler on its listener until ctx ends or
+// one of them fails, which stops the others.
+func serveDemoTargets(ctx context.Context, lns []net.Listener, handlers []demo.Target) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	errs := make([]error, len(lns))
 	var wg sync.WaitGroup
 	for i := range lns {
@@ -121,6 +152,87 @@ func ServeDemo(ctx context.Context, name string, o DemoOptions) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// serveBookinfoService runs the Bookinfo service o.Service alone, calling
+// by name, and says where it listens and how its calls go.
+func serveBookinfoService(ctx context.Context, name string, o DemoOptions) error {
+	if err := o.checkService(name); err != nil {
+		return fmt.Errorf("demo %s: %w", name, err)
+	}
+	proxy := o.OutboundProxy
+	if proxy == nil {
+		proxy = http.ProxyFromEnvironment
+	}
+	version := cmp.Or(o.Version, "v1")
+	calls := bookinfoCalls(o.Service, version)
+	routes := make([]string, len(calls))
+	for i, target := range calls {
+		route, err := outboundRoute(proxy, target)
+		if err != nil {
+			return fmt.Errorf("demo %s: %w", name, err)
+		}
+		routes[i] = route
+	}
+	h, err := demo.New(o.Service, demo.Options{Version: version, AccessLog: o.AccessLog, ByName: true, Proxy: proxy, CallDetails: true})
+	if err != nil {
+		return fmt.Errorf("demo %s: %w", name, err)
+	}
+	ln, err := net.Listen("tcp", cmp.Or(o.Listen, DefaultBookinfoListen))
+	if err != nil {
+		return fmt.Errorf("demo %s: %w", name, err)
+	}
+	fmt.Fprintf(o.Stdout, "demo %s %s on http://%s\n", o.Service, version, ln.Addr())
+	for i, target := range calls {
+		fmt.Fprintf(o.Stdout, "calls to %s go %s\n", target, routes[i])
+	}
+	return serveDemoTargets(ctx, []net.Listener{ln}, []demo.Target{h})
+}
+
+// checkService checks the options of `faultline demo name --service`.
+func (o DemoOptions) checkService(name string) error {
+	switch {
+	case name != "bookinfo":
+		return errors.New("--service is for bookinfo only")
+	case !slices.Contains(bookinfoServices, o.Service):
+		return fmt.Errorf("--service must be one of %s, not %q", strings.Join(bookinfoServices, ", "), o.Service)
+	case o.Service == demo.NameReviews && !slices.Contains([]string{"v1", "v2", "v3"}, o.Version):
+		return fmt.Errorf("--service reviews needs --version v1 (no ratings), v2 (black stars) or v3 (red stars), not %q", o.Version)
+	case o.Proxy != "":
+		return errors.New("--proxy is for all of Bookinfo in one process; with --service, name the forward proxy in HTTP_PROXY")
+	}
+	return nil
+}
+
+// bookinfoCalls are the services a Bookinfo service calls by name:
+// productpage calls details, reviews, and ratings (for
+// /api/v1/products/{id}/ratings); reviews v2 and v3 call ratings.
+func bookinfoCalls(service, version string) []string {
+	switch {
+	case service == demo.NameProductpage:
+		return []string{"http://details:9080", "http://reviews:9080", "http://ratings:9080"}
+	case service == demo.NameReviews && version != "v1":
+		return []string{"http://ratings:9080"}
+	}
+	return nil
+}
+
+// outboundRoute says how a call to target goes: "through the proxy
+// http://faultline:15001", or "direct" when proxy picks none. An error is
+// a proxy setting that no call could use (a malformed HTTP_PROXY).
+func outboundRoute(proxy func(*http.Request) (*url.URL, error), target string) (string, error) {
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		return "", fmt.Errorf("call %s: %w", target, err)
+	}
+	u, err := proxy(req)
+	if err != nil {
+		return "", fmt.Errorf("the forward proxy for %s (HTTP_PROXY, http_proxy): %w", target, err)
+	}
+	if u == nil {
+		return "direct", nil
+	}
+	return "through the proxy " + u.Redacted(), nil
 }
 
 // consecutiveAddrs returns n listen addresses: listen, then the next

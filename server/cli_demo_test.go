@@ -3,11 +3,15 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,13 +25,20 @@ import (
 
 // syncWriter collects what ServeDemo prints while it runs.
 type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu      sync.Mutex
+	b       strings.Builder
+	written chan struct{} // a token after each write
 }
+
+func newSyncWriter() *syncWriter { return &syncWriter{written: make(chan struct{}, 1)} }
 
 func (w *syncWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	select {
+	case w.written <- struct{}{}:
+	default: // a token is waiting already
+	}
 	return w.b.Write(p)
 }
 
@@ -35,6 +46,23 @@ func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// waitFor waits up to 5s for the output to satisfy done, and returns it.
+func (w *syncWriter) waitFor(t *testing.T, done func(out string) bool) string {
+	t.Helper()
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	for {
+		if out := w.String(); done(out) {
+			return out
+		}
+		select {
+		case <-w.written:
+		case <-timeout.C:
+			t.Fatalf("demo printed, within 5s:\n%s", w.String())
+		}
+	}
 }
 
 // TestDemoBookinfoCallsThroughTheProxy runs `faultline demo bookinfo` and a
@@ -53,18 +81,14 @@ func TestDemoBookinfoCallsThroughTheProxy(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out := &syncWriter{}
+	out := newSyncWriter()
 	served := make(chan error, 1)
 	go func() {
 		served <- server.ServeDemo(ctx, "bookinfo", server.DemoOptions{Listen: "127.0.0.1:0", Proxy: mesh, Stdout: out})
 	}()
+	// productpage, reviews v1-v3 and ratings, then the proxy line.
 	line := regexp.MustCompile(`demo (\w+) (v\d) on http://(\S+)`)
-	var addrs [][]string
-	deadline := time.Now().Add(5 * time.Second)
-	for len(addrs) < 5 && time.Now().Before(deadline) {
-		addrs = line.FindAllStringSubmatch(out.String(), -1)
-		time.Sleep(5 * time.Millisecond)
-	}
+	addrs := line.FindAllStringSubmatch(out.waitFor(t, func(s string) bool { return strings.Contains(s, "proxy listener") }), -1)
 	if len(addrs) != 5 {
 		t.Fatalf("demo bookinfo printed:\n%s\nwant productpage, reviews v1-v3 and ratings", out.String())
 	}
@@ -139,13 +163,141 @@ spec:
 }
 
 func TestDemoRefusesUnknownTargetsAndBadAddresses(t *testing.T) {
-	if err := server.ServeDemo(t.Context(), "details", server.DemoOptions{Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "unknown target") {
-		t.Errorf("demo details: err = %v", err)
+	if err := server.ServeDemo(t.Context(), "nope", server.DemoOptions{Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "unknown target") {
+		t.Errorf("demo nope: err = %v", err)
 	}
 	if err := server.ServeDemo(t.Context(), "reviews", server.DemoOptions{Version: "v9", Listen: "127.0.0.1:0", Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "v1, v2 or v3") {
 		t.Errorf("demo reviews --version v9: err = %v", err)
 	}
 	if err := server.ServeDemo(t.Context(), "bookinfo", server.DemoOptions{Listen: "127.0.0.1:65534", Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "consecutive ports") {
 		t.Errorf("demo bookinfo on the last ports: err = %v", err)
+	}
+}
+
+func TestDemoBookinfoServiceRefusesBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		demo string
+		o    server.DemoOptions
+		want string
+	}{
+		{"--service is a Bookinfo option", "httpbin", server.DemoOptions{Service: "productpage"}, "--service is for bookinfo only"},
+		{"an unknown service", "bookinfo", server.DemoOptions{Service: "httpbin"},
+			`--service must be one of productpage, details, reviews, ratings, not "httpbin"`},
+		{"reviews without a version has no behaviour", "bookinfo", server.DemoOptions{Service: "reviews"}, "--service reviews needs --version v1"},
+		{"reviews v4 does not exist", "bookinfo", server.DemoOptions{Service: "reviews", Version: "v4"}, `not "v4"`},
+		{"--proxy would be ignored by a service calling by name", "bookinfo", server.DemoOptions{Service: "ratings", Proxy: "127.0.0.1:15001"},
+			"with --service, name the forward proxy in HTTP_PROXY"},
+		{"a malformed proxy setting is refused before serving", "bookinfo",
+			server.DemoOptions{Service: "productpage", OutboundProxy: func(*http.Request) (*url.URL, error) { return nil, errors.New("invalid proxy address") }},
+			"the forward proxy for http://details:9080 (HTTP_PROXY, http_proxy): invalid proxy address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Listen, tc.o.Stdout = "127.0.0.1:0", io.Discard
+			err := server.ServeDemo(t.Context(), tc.demo, tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want it to say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// startDemoService runs `faultline demo bookinfo --service` with o and
+// waits for its address line and one line per service in wantCalls; it
+// returns the address and what it prints. The demo stops with the test.
+func startDemoService(t *testing.T, o server.DemoOptions, wantCalls ...string) (string, *syncWriter) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	out := newSyncWriter()
+	o.Listen, o.Stdout = "127.0.0.1:0", out
+	served := make(chan error, 1)
+	go func() { served <- server.ServeDemo(ctx, "bookinfo", o) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("ServeDemo: %v", err)
+		}
+	})
+	// The address line comes first, then one line per service it calls.
+	line := regexp.MustCompile(`demo ` + o.Service + ` v\d on http://(\S+)\n`)
+	m := line.FindStringSubmatch(out.waitFor(t, func(s string) bool {
+		return line.MatchString(s) && strings.Count(s, "\n") > len(wantCalls)
+	}))
+	return m[1], out
+}
+
+// TestDemoBookinfoServiceCallsByNameThroughTheProxy runs productpage as
+// `faultline demo bookinfo --service productpage` would, its calls going
+// through a forward proxy that answers for details and reviews itself:
+// the page must carry both, and the proxy must have seen each call by name
+// with the end-user header.
+func TestDemoBookinfoServiceCallsByNameThroughTheProxy(t *testing.T) {
+	details := demo.NewDetailsService(demo.BookinfoOptions{})
+	reviews, err := demo.NewReviews(demo.BookinfoOptions{Version: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var received []string
+	fwd := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		received = append(received, r.RequestURI+" end-user="+r.Header.Get("End-User"))
+		mu.Unlock()
+		switch r.Host {
+		case "details:9080":
+			details.ServeHTTP(w, r)
+		case "reviews:9080":
+			reviews.ServeHTTP(w, r)
+		default:
+			http.Error(w, "no route", http.StatusNotFound)
+		}
+	}))
+	defer fwd.Close()
+	fwdURL, err := url.Parse(fwd.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	calls := []string{"details", "reviews", "ratings"}
+	addr, out := startDemoService(t, server.DemoOptions{Service: "productpage", OutboundProxy: http.ProxyURL(fwdURL)}, calls...)
+	for _, want := range calls {
+		if line := "calls to http://" + want + ":9080 go through the proxy " + fwd.URL + "\n"; !strings.Contains(out.String(), line) {
+			t.Errorf("demo printed:\n%s\nwant %q", out, line)
+		}
+	}
+
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/productpage?json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("End-User", "jason")
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var page demo.Page
+	if err := json.Unmarshal(body, &page); err != nil || res.StatusCode != 200 {
+		t.Fatalf("page = %d %s (%v)", res.StatusCode, body, err)
+	}
+	if page.DetailsStatus != 200 || page.Details.Author != "William Shakespeare" || page.ReviewsPod != "reviews-v1" {
+		t.Errorf("page = %+v, want details' answer and reviews v1's", page)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"http://details:9080/details/0 end-user=jason", "http://reviews:9080/reviews/0 end-user=jason"}
+	if !slices.Equal(received, want) {
+		t.Errorf("the forward proxy received %q, want %q", received, want)
+	}
+}
+
+func TestDemoBookinfoServiceSaysItCallsDirect(t *testing.T) {
+	direct := func(*http.Request) (*url.URL, error) { return nil, nil } // no HTTP_PROXY, or NO_PROXY names the host
+	_, out := startDemoService(t, server.DemoOptions{Service: "reviews", Version: "v2", OutboundProxy: direct}, "ratings")
+	if line := "calls to http://ratings:9080 go direct\n"; !strings.Contains(out.String(), line) {
+		t.Errorf("demo printed:\n%s\nwant %q", out, line)
 	}
 }

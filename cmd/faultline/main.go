@@ -247,7 +247,7 @@ func demoCommand() *cobra.Command {
 	var o server.DemoOptions
 	var accessLog bool
 	cmd := &cobra.Command{
-		Use:   "demo httpbin|bookinfo|productpage|reviews|ratings",
+		Use:   "demo httpbin|bookinfo|productpage|details|reviews|ratings",
 		Short: "Run built-in demo targets",
 		Long: "Run a built-in demo target until interrupted.\n\n" +
 			"httpbin: an httpbin-like service (/status/{code}, /delay/{seconds}, /headers, /get, /ip, /anything)\n" +
@@ -259,9 +259,15 @@ func demoCommand() *cobra.Command {
 			"  listener --proxy (default " + server.DefaultDemoProxy + ", where `faultline proxy` listens), by Host name,\n" +
 			"  propagating end-user and x-request-id. productpage gives reviews 3s and tries twice; reviews gives\n" +
 			"  ratings 10s. Bind the hosts to these addresses in the experiment's spec.services (port 9080).\n\n" +
-			"productpage, reviews, ratings: one Bookinfo service alone on --listen (reviews needs --version v1|v2|v3).",
+			"bookinfo --service productpage|details|reviews|ratings: one Bookinfo service in its own process or\n" +
+			"  container, on --listen (default " + server.DefaultBookinfoListen + "; reviews needs --version v1|v2|v3). Its calls go by\n" +
+			"  name (http://details:9080, http://reviews:9080, http://ratings:9080) through the forward proxy of\n" +
+			"  HTTP_PROXY / http_proxy (NO_PROXY honoured), or directly without one; productpage asks details too\n" +
+			"  (3s, one try).\n\n" +
+			"productpage, details, reviews, ratings: one Bookinfo service alone on --listen, calling through the\n" +
+			"  proxy listener --proxy (reviews needs --version v1|v2|v3).",
 		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"httpbin", "bookinfo", "productpage", "reviews", "ratings"},
+		ValidArgs: []string{"httpbin", "bookinfo", "productpage", "details", "reviews", "ratings"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Stdout = cmd.OutOrStdout()
 			if accessLog {
@@ -271,9 +277,10 @@ func demoCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Listen, "listen", "", "address to listen on (default "+server.DefaultDemoListen+"; bookinfo: productpage's, "+server.DefaultBookinfoListen+", the others on the next ports)")
+	f.StringVar(&o.Listen, "listen", "", "address to listen on (default "+server.DefaultDemoListen+"; bookinfo: productpage's, or --service's, "+server.DefaultBookinfoListen+", the others on the next ports)")
 	f.StringVar(&o.Version, "version", "", "version label the target reports in X-Demo-Version (reviews: v1, v2 or v3)")
-	f.StringVar(&o.Proxy, "proxy", server.DefaultDemoProxy, "proxy listener the Bookinfo services call each other through")
+	f.StringVar(&o.Service, "service", "", "bookinfo: run only this service (productpage, details, reviews or ratings), calling by name through HTTP_PROXY")
+	f.StringVar(&o.Proxy, "proxy", "", "proxy listener the Bookinfo services call each other through, without --service (default "+server.DefaultDemoProxy+")")
 	f.BoolVar(&accessLog, "access-log", true, "print one line per request")
 	return cmd
 }
