@@ -137,6 +137,7 @@ const bucketResetting = -1
 func newGraph(now func() time.Duration) *graph {
 	g := &graph{now: now, start: now()}
 	g.inflight.seed = maphash.MakeSeed()
+	g.inflight.limit = maxTrackedIDs
 	for i := range g.inflight.shards {
 		g.inflight.shards[i].m = map[string]*exchange{}
 	}
@@ -426,6 +427,7 @@ func (e *graphEdge) window(cur int64, edge *Edge) {
 // its exchange, newest first, under striped locks.
 type inflight struct {
 	seed   maphash.Seed
+	limit  int64        // maxTrackedIDs
 	n      atomic.Int64 // ids tracked
 	shards [inflightShards]inflightShard
 }
@@ -451,7 +453,7 @@ func (f *inflight) register(x *exchange, dst *graphNode) {
 	defer s.mu.Unlock()
 	head, ok := s.m[id]
 	if !ok {
-		if f.n.Load() >= maxTrackedIDs {
+		if f.n.Load() >= f.limit {
 			return
 		}
 		f.n.Add(1)
