@@ -155,7 +155,7 @@ unknown>productpage 11/0 0/0
 // from loopback, so the requests are served in process.)
 func TestServiceGraphSourceByAddress(t *testing.T) {
 	reviews := newUpstream(t, "reviews")
-	src := experiment(svc("productpage", 9080, "10.1.0.5:9080")+svc("details", 9080, "10.1.0.9:9080")+svc("shared", 9080, "10.1.0.9:9081")+svc("reviews", 9080, reviews.addr()))
+	src := experiment(svc("productpage", 9080, "10.1.0.5:9080") + svc("details", 9080, "10.1.0.9:9080") + svc("shared", 9080, "10.1.0.9:9081") + svc("reviews", 9080, reviews.addr()))
 	h := start(t, src, func(o *proxy.Options) {
 		o.ServiceGraph = true
 		o.AllowTarget = func(string) error { return nil }
