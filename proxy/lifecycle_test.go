@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -316,5 +317,117 @@ spec:
 	}
 	if got := strings.Join(tb.ClusterNames(), " "); got != "outbound|80||api.example.com outbound|9080||reviews.default.svc.cluster.local" {
 		t.Errorf("clusters %s", got)
+	}
+}
+
+// A run on an environment swaps tables under the traffic of the team's
+// services: overlay, baseline, overlay… every 100 ms while 2000 requests
+// flow at about 1000 a second through the mesh used as HTTP_PROXY. No
+// request is lost: every one gets a response from one table or the other
+// (never a mix), no socket error, and the counters add up.
+func TestApplySwapsAtSteadyLoad(t *testing.T) {
+	const (
+		rate    = 1000 // requests per second
+		total   = 2000
+		workers = 32
+	)
+	v1, v2, v3, services := threeVersions(t)
+	doc := func(rules string) string {
+		return experiment(services, fmt.Sprintf(reviewsVS, rules), reviewsSubsets())
+	}
+	baseline := doc("  - route: [{destination: {host: reviews, subset: v1}}]\n")
+	overlay := doc(`  - headers: {response: {set: {x-overlay: "on"}}}
+    route: [{destination: {host: reviews, subset: v2}}]
+`)
+	docs := [2]*scenarios.Document{parse(t, overlay), parse(t, baseline)}
+	h := start(t, baseline)
+	before := h.p.Stats()
+
+	pu, _ := url.Parse("http://" + h.p.MeshAddr())
+	tr := &http.Transport{Proxy: http.ProxyURL(pu), MaxIdleConnsPerHost: workers, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	var answered, socketErrors, mixed atomic.Int64
+	var served [2]atomic.Int64 // v1, v2
+	jobs := make(chan struct{}, total)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				req, _ := http.NewRequest("GET", "http://reviews:9080/", nil)
+				res, err := tr.RoundTrip(req)
+				if err != nil {
+					socketErrors.Add(1)
+					continue
+				}
+				body, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				if err != nil {
+					socketErrors.Add(1)
+					continue
+				}
+				answered.Add(1)
+				switch overlaid := res.Header.Get("X-Overlay") == "on"; {
+				case res.StatusCode == 200 && string(body) == "v1" && !overlaid:
+					served[0].Add(1)
+				case res.StatusCode == 200 && string(body) == "v2" && overlaid:
+					served[1].Add(1)
+				default:
+					mixed.Add(1)
+				}
+			}
+		}()
+	}
+
+	stop, swapped := make(chan struct{}), make(chan int)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		n := 0
+		for {
+			select {
+			case <-stop:
+				swapped <- n
+				return
+			case <-tick.C:
+				if err := h.p.Apply(docs[n%2]); err != nil {
+					t.Errorf("swap %d: %v", n, err)
+				}
+				n++
+			}
+		}
+	}()
+	pace := time.NewTicker(time.Second / rate)
+	t0 := time.Now()
+	for i := 0; i < total; i++ {
+		<-pace.C
+		jobs <- struct{}{}
+	}
+	pace.Stop()
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(t0)
+	close(stop)
+	swaps := <-swapped
+	t.Logf("%d requests in %v (%.0f/s), %d swaps, v1 %d, v2 %d", total, elapsed.Round(time.Millisecond),
+		total/elapsed.Seconds(), swaps, served[0].Load(), served[1].Load())
+
+	if answered.Load() != total || socketErrors.Load() != 0 || mixed.Load() != 0 {
+		t.Errorf("%d answered of %d, %d socket errors, %d not from one table", answered.Load(), total, socketErrors.Load(), mixed.Load())
+	}
+	if swaps < 10 {
+		t.Errorf("%d swaps, want at least 10 during the load", swaps)
+	}
+	if served[0].Load() == 0 || served[1].Load() == 0 {
+		t.Errorf("v1 served %d, v2 %d: both tables should have", served[0].Load(), served[1].Load())
+	}
+	if got := v1.hits.Load() + v2.hits.Load() + v3.hits.Load(); got != total || v1.hits.Load() != served[0].Load() {
+		t.Errorf("upstreams saw %d requests (v1 %d), want %d (v1 %d)", got, v1.hits.Load(), total, served[0].Load())
+	}
+	d := h.p.Stats().Sub(before)
+	l, _ := d.Listener("mesh")
+	if l.Requests != total || l.Rq2xx != total || l.Active != 0 || d.UpstreamRequests != total || d.Retries != 0 || len(d.ByFlag) != 0 {
+		t.Errorf("counters over the load: listener %+v, upstream %d, retries %d, flags %v", l, d.UpstreamRequests, d.Retries, d.ByFlag)
 	}
 }
