@@ -52,7 +52,8 @@ type Target interface {
 type MeshCaller interface {
 	// SetMesh points every later outbound call at the proxy listener addr
 	// ("127.0.0.1:15001"). Calls made before any SetMesh fail as a
-	// connection failure would.
+	// connection failure would. A service that calls by name
+	// (BookinfoOptions.ByName) ignores it.
 	SetMesh(addr string)
 	// CloseIdleConnections drops idle connections to the listener, once
 	// the target is done.
