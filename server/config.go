@@ -33,6 +33,9 @@ type Config struct {
 	LoadExamples bool
 	// ShutdownTimeout bounds the graceful stop; default 10s.
 	ShutdownTimeout time.Duration
+	// EnvironmentFiles are Environment documents created or updated (by
+	// name) at start-up, before the data planes listen.
+	EnvironmentFiles []string
 	// WebhookSecret signs the webhook deliveries of game days
 	// (HMAC-SHA256, header X-Faultline-Signature); empty sends them
 	// unsigned.

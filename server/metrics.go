@@ -20,6 +20,11 @@ type liveProxies interface {
 	Lever() store.LeverState
 }
 
+// liveEnvironments lists the data planes of the environments, by name.
+type liveEnvironments interface {
+	Proxies() map[string]*proxy.Proxy
+}
+
 // runningGameDays counts the game days running now.
 type runningGameDays interface {
 	Running() int
@@ -32,6 +37,7 @@ type runningGameDays interface {
 type metrics struct {
 	live     liveProxies
 	gameDays runningGameDays
+	envs     liveEnvironments
 
 	mu            sync.Mutex
 	gameDaysEnded map[string]int64 // game-day runs finished, by status
@@ -85,8 +91,8 @@ func (t *proxyTotals) clone() proxyTotals {
 	return out
 }
 
-func newMetrics(live liveProxies, gameDays runningGameDays) *metrics {
-	return &metrics{live: live, gameDays: gameDays, finished: map[string]int64{}, gameDaysEnded: map[string]int64{},
+func newMetrics(live liveProxies, gameDays runningGameDays, envs liveEnvironments) *metrics {
+	return &metrics{live: live, gameDays: gameDays, envs: envs, finished: map[string]int64{}, gameDaysEnded: map[string]int64{},
 		done: map[int64]bool{}, totals: newProxyTotals()}
 }
 
@@ -122,9 +128,14 @@ var (
 	descGameDaysEnded   = prometheus.NewDesc("faultline_gamedays_finished_total", "Game-day runs that ended, by status.", []string{"status"}, nil)
 	descGameDaysRunning = prometheus.NewDesc("faultline_gamedays_running", "Game days running now.", nil, nil)
 	descLeverEngaged    = prometheus.NewDesc("faultline_safety_lever_engaged", "1 while the safety lever is engaged, else 0.", nil, nil)
-	descFlags           = prometheus.NewDesc("faultline_proxy_response_flags_total", "Proxy responses by Envoy response flag.", []string{"flag"}, nil)
-	descDelays          = prometheus.NewDesc("envoy_http_fault_delays_injected_total", "Requests delayed by fault injection.", nil, nil)
-	descAborts          = prometheus.NewDesc("envoy_http_fault_aborts_injected_total", "Requests aborted by fault injection.", nil, nil)
+	descFlags           = prometheus.NewDesc("faultline_proxy_response_flags_total", "Proxy responses by Envoy response flag.", []string{"flag", "environment"}, nil)
+	descDelays          = prometheus.NewDesc("envoy_http_fault_delays_injected_total", "Requests delayed by fault injection.", []string{"environment"}, nil)
+	descAborts          = prometheus.NewDesc("envoy_http_fault_aborts_injected_total", "Requests aborted by fault injection.", []string{"environment"}, nil)
+	descEnvUp           = prometheus.NewDesc("faultline_environment_up", "1 for every environment whose data plane is listening.", []string{"environment"}, nil)
+	descEnvRequests     = prometheus.NewDesc("envoy_http_downstream_rq_total", "Requests received, by environment and listener.", []string{"environment", "listener"}, nil)
+	descEnvTunnels      = prometheus.NewDesc("faultline_environment_tunnels_total", "CONNECT tunnels passed through, by environment.", []string{"environment"}, nil)
+	descEdgeRequests    = prometheus.NewDesc("faultline_environment_edge_requests_total", "Requests between services through an environment.", []string{"environment", "source", "destination"}, nil)
+	descEdgeErrors      = prometheus.NewDesc("faultline_environment_edge_errors_total", "Failed requests (5xx, resets) between services through an environment.", []string{"environment", "source", "destination"}, nil)
 )
 
 // Describe sends nothing: the cluster metrics depend on the runs, so this
@@ -165,10 +176,32 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		engaged = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descLeverEngaged, prometheus.GaugeValue, engaged)
-	ch <- prometheus.MustNewConstMetric(descDelays, prometheus.CounterValue, float64(totals.delays))
-	ch <- prometheus.MustNewConstMetric(descAborts, prometheus.CounterValue, float64(totals.aborts))
+	collectProxyTotals(ch, "", totals)
+	for name, px := range m.envs.Proxies() {
+		st := px.Stats()
+		env := newProxyTotals()
+		env.add(&st)
+		collectProxyTotals(ch, name, env)
+		ch <- prometheus.MustNewConstMetric(descEnvUp, prometheus.GaugeValue, 1, name)
+		ch <- prometheus.MustNewConstMetric(descEnvTunnels, prometheus.CounterValue, float64(st.Tunnels), name)
+		for _, l := range st.Listeners {
+			ch <- prometheus.MustNewConstMetric(descEnvRequests, prometheus.CounterValue, float64(l.Requests), name, l.Name)
+		}
+		for _, e := range px.Graph().Edges {
+			ch <- prometheus.MustNewConstMetric(descEdgeRequests, prometheus.CounterValue, float64(e.Requests), name, e.Source, e.Destination)
+			ch <- prometheus.MustNewConstMetric(descEdgeErrors, prometheus.CounterValue, float64(e.Errors), name, e.Source, e.Destination)
+		}
+	}
+}
+
+// collectProxyTotals sends proxy counters under Envoy's stat names,
+// labelled with the environment they come from ("" for the runs' own
+// proxies, summed).
+func collectProxyTotals(ch chan<- prometheus.Metric, environment string, totals proxyTotals) {
+	ch <- prometheus.MustNewConstMetric(descDelays, prometheus.CounterValue, float64(totals.delays), environment)
+	ch <- prometheus.MustNewConstMetric(descAborts, prometheus.CounterValue, float64(totals.aborts), environment)
 	for f, n := range totals.flags {
-		ch <- prometheus.MustNewConstMetric(descFlags, prometheus.CounterValue, float64(n), f)
+		ch <- prometheus.MustNewConstMetric(descFlags, prometheus.CounterValue, float64(n), f, environment)
 	}
 	clusters := make([]string, 0, len(totals.clusters))
 	for c := range totals.clusters {
@@ -184,8 +217,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			case !strings.HasSuffix(name, "_total"):
 				name += "_total"
 			}
-			desc := prometheus.NewDesc(name, "Envoy cluster stat "+stat+", summed over runs.", []string{"cluster_name"}, nil)
-			ch <- prometheus.MustNewConstMetric(desc, kind, float64(v), c)
+			desc := prometheus.NewDesc(name, "Envoy cluster stat "+stat+", summed over runs (environment=\"\") or of one environment's data plane.", []string{"cluster_name", "environment"}, nil)
+			ch <- prometheus.MustNewConstMetric(desc, kind, float64(v), c, environment)
 		}
 	}
 }

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 	// Schedules name IANA zones; a FROM scratch image has no zoneinfo.
 	_ "time/tzdata"
@@ -17,6 +19,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/api"
 	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/environments"
 	"github.com/faultline/faultline/server/gamedays"
 	"github.com/faultline/faultline/server/runs"
 	"github.com/faultline/faultline/server/scheduler"
@@ -72,14 +75,29 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 
 	engineOpts := engine.Options{AllowTarget: allow, Limits: cfg.Limits, Logger: log}
 	admit := func(doc *scenarios.Document) error { return engine.Admit(doc, allow, cfg.Limits) }
+	admitEnvironment := func(doc *scenarios.Document) error { return engine.AdmitEnvironment(doc, allow) }
+
+	// Every stored environment listens from start-up, at its baseline.
+	envs := environments.New(environments.Config{Store: db, AllowTarget: allow, Logger: log})
+	envs.LeverMoved(lever)
+	if err := applyEnvironmentFiles(ctx, db, envs, cfg.EnvironmentFiles, admitEnvironment, log); err != nil {
+		return err
+	}
+	if err := envs.Start(ctx); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	defer envs.Close()
+
 	var met *metrics
 	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
-		OnFinish: func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) }})
+		OnFinish:     func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) },
+		Environments: runEnvironments{envs}})
 	manager.RestoreLever(lever)
+	manager.OnLever(envs.LeverMoved) // an engaged lever ends the overlays
 	gameDays := gamedays.New(gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.New([]byte(cfg.WebhookSecret), nil),
 		Admit: admit, Logger: log, OnFinish: func(id int64, status string) { met.gameDayFinished(id, status) }})
 	manager.OnLever(gameDays.LeverMoved) // an engaged lever halts the game days too
-	met = newMetrics(manager, gameDays)
+	met = newMetrics(manager, gameDays, envs)
 	sched, err := scheduler.New(scheduler.Config{Kinds: scheduleKinds(db, manager, gameDays, log), Logger: log})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -99,6 +117,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		GameDays:             gameDays,
 		GameDayLive:          gameDays,
 		WebhookSigned:        cfg.WebhookSecret != "",
+		EnvironmentStore:     db,
+		Environments:         envs,
+		AdmitEnvironment:     admitEnvironment,
 
 		Token:     cfg.Token,
 		Metrics:   met.handler(),
@@ -130,6 +151,10 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	g.Add(func() error { return gameDays.Run(gameDaysCtx) }, func(error) { stopGameDays() })
 	managerCtx, stopManager := context.WithCancel(context.Background())
 	g.Add(func() error { return manager.Run(managerCtx) }, func(error) { stopManager() })
+	// The data planes close after the runs on them have put their
+	// baselines back.
+	envsCtx, stopEnvs := context.WithCancel(context.Background())
+	g.Add(func() error { return envs.Run(envsCtx) }, func(error) { stopEnvs() })
 	g.Add(func() error {
 		log.Info("faultline serving", "addr", ln.Addr().String(), "db", cfg.DB, "auth", cfg.Token != "")
 		if ready != nil {
@@ -186,5 +211,60 @@ func loadExamples(ctx context.Context, db *store.DB, log *slog.Logger) error {
 		}
 	}
 	log.Info("loaded example game days", "count", len(gameDays))
+	return nil
+}
+
+// runEnvironments gives the run manager its leases of the environments'
+// data planes.
+type runEnvironments struct{ *environments.Manager }
+
+// Lease waits for (or, without wait, refuses) the environment and leases
+// it to the run.
+func (e runEnvironments) Lease(ctx context.Context, name string, runID int64, experiment string, wait bool) (runs.Lease, error) {
+	l, err := e.Acquire(ctx, name, environments.Holder{Kind: environments.HolderRun, RunID: runID, Experiment: experiment}, wait)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// applyEnvironmentFiles creates or updates, by name, the environment of
+// every file given to serve --environment, before the data planes start:
+// a deployment (docker-compose, say) declares its environment once.
+func applyEnvironmentFiles(ctx context.Context, db *store.DB, envs *environments.Manager, files []string, admit func(*scenarios.Document) error, log *slog.Logger) error {
+	for _, path := range files {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("server: --environment: %w", err)
+		}
+		doc, err := scenarios.ParseEnvironment(src)
+		if err == nil {
+			err = admit(doc)
+		}
+		if err == nil {
+			err = envs.CheckListen(0, doc)
+		}
+		if err != nil {
+			return fmt.Errorf("server: --environment %s: %w", path, err)
+		}
+		e := &store.Environment{Name: doc.Name(), Description: doc.Environment.Metadata.Description, Source: string(src), Format: store.FormatYAML}
+		if json.Valid(src) {
+			e.Format = store.FormatJSON
+		}
+		old, err := db.GetEnvironmentByName(ctx, e.Name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			err = db.CreateEnvironment(ctx, e)
+		case err == nil && old.Source == e.Source:
+			continue // unchanged: no new version
+		case err == nil:
+			e.ID = old.ID
+			err = db.UpdateEnvironment(ctx, e)
+		}
+		if err != nil {
+			return fmt.Errorf("server: --environment %s: %w", path, err)
+		}
+		log.Info("environment applied from file", "environment", e.Name, "file", path, "version", e.Version)
+	}
 	return nil
 }

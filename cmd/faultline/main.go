@@ -90,6 +90,7 @@ func serveCommand() *cobra.Command {
 	f.IntVar(&cfg.KeepRuns, "keep-runs", 200, "stored runs kept per experiment; the oldest finished ones are pruned (0 keeps all)")
 	f.BoolVar(&noExamples, "no-examples", false, "do not load the example experiments and game day into an empty database")
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", os.Getenv("FAULTLINE_WEBHOOK_SECRET"), "secret that signs game-day webhook deliveries (HMAC-SHA256); unset sends them unsigned")
+	f.StringArrayVar(&cfg.EnvironmentFiles, "environment", nil, "Environment file to create or update (by name) at start-up; repeatable")
 	return cmd
 }
 

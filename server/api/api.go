@@ -39,6 +39,9 @@ type RunStore interface {
 // Runs starts, stops and follows runs.
 type Runs interface {
 	Start(ctx context.Context, experimentID, seed int64) (*store.Run, error)
+	// StartUnqueued refuses (code busy) instead of queueing behind a run
+	// or overlay that holds the experiment's environment.
+	StartUnqueued(ctx context.Context, experimentID, seed int64) (*store.Run, error)
 	Rerun(ctx context.Context, runID int64) (*store.Run, error)
 	Stop(ctx context.Context, id int64) error
 	Subscribe(id int64) (current report.Progress, updates <-chan report.Progress, cancel func(), ok bool)
@@ -86,6 +89,13 @@ type Config struct {
 	// Admit applies the server's safety policy (target allow-list, load
 	// ceilings) to a parsed document; nil admits everything.
 	Admit func(doc *scenarios.Document) error
+	// EnvironmentStore and Environments serve the environment routes;
+	// they are left out unless both are set. AdmitEnvironment applies the
+	// safety policy to an environment's document (listeners and endpoints
+	// on the allow-list); nil admits everything.
+	EnvironmentStore EnvironmentStore
+	Environments     Environments
+	AdmitEnvironment func(doc *scenarios.Document) error
 	// Token, when set, is required as "Authorization: Bearer <token>" on
 	// /api/v1 and /metrics.
 	Token string
@@ -172,6 +182,19 @@ func New(cfg Config) http.Handler {
 		v1.POST("/gameday-runs/:rid/stop", h.stopGameDayRun)
 		v1.GET("/gameday-runs/:rid/events", h.gameDayRunEvents)
 		v1.GET("/gameday-runs/:rid/junit.xml", h.gameDayRunJUnit)
+	}
+	if cfg.EnvironmentStore != nil && cfg.Environments != nil {
+		v1.GET("/environments", h.listEnvironments)
+		v1.POST("/environments", h.createEnvironment)
+		v1.GET("/environments/:id", h.getEnvironment)
+		v1.PUT("/environments/:id", h.updateEnvironment)
+		v1.DELETE("/environments/:id", h.deleteEnvironment)
+		v1.GET("/environments/:id/graph", h.environmentGraph)
+		v1.GET("/environments/:id/access-log", h.environmentAccessLog)
+		v1.GET("/environments/:id/runs", h.listEnvironmentRuns)
+		v1.GET("/environments/:id/overlays", h.listOverlays)
+		v1.POST("/environments/:id/overlays", h.addOverlay)
+		v1.DELETE("/environments/:id/overlays/:oid", h.deleteOverlay)
 	}
 	v1.GET("/safety/lever", h.getLever)
 	v1.POST("/safety/lever", h.moveLever)

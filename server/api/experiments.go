@@ -112,7 +112,7 @@ func (h *handlers) readExperiment(c *gin.Context) (*store.Experiment, scenarios.
 	if err != nil {
 		return nil, nil, err
 	}
-	doc, err := scenarios.Parse(src)
+	doc, err := h.parseExperiment(src)
 	if err != nil {
 		return nil, nil, err
 	}

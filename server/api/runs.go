@@ -55,6 +55,9 @@ func toRunJSON(r *store.Run, withReport bool) runJSON {
 type startRunJSON struct {
 	// Seed replays a previous run's fault decisions; 0 draws a new seed.
 	Seed int64 `json:"seed"`
+	// Wait false refuses the run (409, code busy) while a run or an
+	// overlay holds the experiment's environment, instead of queueing it.
+	Wait *bool `json:"wait"`
 }
 
 func (h *handlers) startRun(c *gin.Context) {
@@ -71,11 +74,15 @@ func (h *handlers) startRun(c *gin.Context) {
 	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &body); err != nil {
-			writeError(c, h.log, &Error{Status: http.StatusBadRequest, Message: "body must be JSON like {\"seed\": 42}: " + err.Error()})
+			writeError(c, h.log, &Error{Status: http.StatusBadRequest, Message: "body must be JSON like {\"seed\": 42, \"wait\": false}: " + err.Error()})
 			return
 		}
 	}
-	run, err := h.cfg.Runs.Start(c.Request.Context(), id, body.Seed)
+	start := h.cfg.Runs.Start
+	if body.Wait != nil && !*body.Wait {
+		start = h.cfg.Runs.StartUnqueued
+	}
+	run, err := start(c.Request.Context(), id, body.Seed)
 	if err != nil {
 		writeError(c, h.log, err)
 		return

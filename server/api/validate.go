@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -42,18 +43,71 @@ func (h *handlers) validate(c *gin.Context) {
 		h.validateGameDay(c, src)
 		return
 	}
-	problems := scenarios.Lint(src)
-	if len(problems.Errors()) == 0 && h.cfg.Admit != nil {
-		if doc, err := scenarios.Parse(src); err == nil {
-			if err := h.cfg.Admit(doc); err != nil {
-				problems = append(problems, admitProblem(src, doc, err))
-			}
-		}
+	var problems scenarios.Problems
+	if scenarios.IsEnvironment(src) {
+		problems = h.lintEnvironment(c.Request.Context(), src)
+	} else {
+		problems = h.lintExperiment(src)
 	}
 	if problems == nil {
 		problems = scenarios.Problems{}
 	}
 	c.JSON(http.StatusOK, validateJSON{Valid: len(problems.Errors()) == 0, Problems: problems})
+}
+
+// lintExperiment finds every problem of an experiment that saving it
+// would: one on an environment is checked laid over that environment's
+// baseline, then the safety policy applies.
+func (h *handlers) lintExperiment(src []byte) scenarios.Problems {
+	problems := scenarios.Lint(src)
+	if len(problems.Errors()) > 0 {
+		return problems
+	}
+	doc, err := scenarios.Parse(src)
+	if err != nil {
+		return problems
+	}
+	if doc.Experiment.Spec.Environment != "" && h.cfg.Environments != nil {
+		base, err := h.environmentOf(doc)
+		if err != nil {
+			return append(problems, admitProblem(src, "Experiment", doc.Name(), err))
+		}
+		if problems = scenarios.LintOn(src, base); len(problems.Errors()) > 0 {
+			return problems
+		}
+		if doc, err = scenarios.ParseOn(src, base); err != nil {
+			return problems
+		}
+	}
+	if h.cfg.Admit != nil {
+		if err := h.cfg.Admit(doc); err != nil {
+			problems = append(problems, admitProblem(src, "Experiment", doc.Name(), err))
+		}
+	}
+	return problems
+}
+
+// lintEnvironment finds every problem of an environment that saving it
+// would: the document, the safety policy, addresses it cannot listen on.
+func (h *handlers) lintEnvironment(ctx context.Context, src []byte) scenarios.Problems {
+	problems := scenarios.Lint(src)
+	if len(problems.Errors()) > 0 || h.cfg.Environments == nil {
+		return problems
+	}
+	doc, err := scenarios.ParseEnvironment(src)
+	if err != nil {
+		return problems
+	}
+	var id int64
+	if h.cfg.EnvironmentStore != nil {
+		if e, err := h.cfg.EnvironmentStore.GetEnvironmentByName(ctx, doc.Name()); err == nil {
+			id = e.ID
+		}
+	}
+	if _, err := h.checkEnvironment(id, src); err != nil {
+		problems = append(problems, admitProblem(src, scenarios.KindEnvironment, doc.Name(), err))
+	}
+	return problems
 }
 
 // validateGameDay answers POST /validate for a game-day document: every
@@ -128,17 +182,24 @@ func readSource(c *gin.Context) ([]byte, error) {
 }
 
 // admitProblem turns an admission error (a load ceiling, a target outside
-// the allow-list) into a problem placed at the field it names.
-func admitProblem(src []byte, doc *scenarios.Document, err error) scenarios.Problem {
-	p := scenarios.Problem{Severity: scenarios.SeverityError, Document: "Experiment " + doc.Name(), Message: err.Error()}
+// the allow-list, an address in use) of the document kind name into a
+// problem placed at the field it names.
+func admitProblem(src []byte, kind, name string, err error) scenarios.Problem {
+	p := scenarios.Problem{Severity: scenarios.SeverityError, Document: kind + " " + name, Message: err.Error()}
 	var fielded fieldError
-	if !errors.As(err, &fielded) {
+	var apiErr *Error
+	switch {
+	case errors.As(err, &apiErr) && apiErr.Field != "":
+		p.Path = apiErr.Field
+		p.Message = strings.TrimPrefix(p.Message, apiErr.Field+": ")
+		p.Line = fieldLine(src, kind, name, p.Path)
+		return p
+	case !errors.As(err, &fielded):
 		return p
 	}
 	// A field is "spec.load.qps", or "ServiceEntry name: spec.endpoints[0].address"
 	// for a resource other than the Experiment.
 	p.Path = fielded.FieldPath()
-	kind, name := "Experiment", doc.Name()
 	if label, path, ok := strings.Cut(p.Path, ": "); ok {
 		p.Document, p.Path = label, path
 		kind, name, _ = strings.Cut(label, " ")

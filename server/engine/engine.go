@@ -61,6 +61,9 @@ type Options struct {
 	// BaseDir is the experiment file's directory: relative container
 	// build contexts resolve against it. Empty (the API) refuses them.
 	BaseDir string
+	// Plane is the environment's data plane an experiment with
+	// spec.environment runs on; nil for the others.
+	Plane Plane
 }
 
 // LimitError is a load setting above a safety ceiling.
@@ -89,26 +92,52 @@ func CheckLimits(l *scenarios.Load, lim Limits) error {
 	return nil
 }
 
+// Plane is the data plane of an environment, leased to one run: the run
+// lays its document over the environment's baseline, sends its load
+// through the environment's listeners, and reverts (RunOn).
+type Plane interface {
+	// Proxy is the environment's data plane, for its counters.
+	Proxy() (*proxy.Proxy, error)
+	// Apply lays the run's document over the baseline, atomically.
+	Apply(doc *scenarios.Document) error
+	// Revert puts the baseline back; it is safe to call more than once.
+	Revert()
+	// Entry is the listener address the load enters through: a Gateway's
+	// (via) on port, or the mesh's egress (else host's own listener).
+	Entry(via, host string, port uint32) (string, error)
+}
+
 // Execute runs doc once. It returns an error only when the run could not
 // happen (a target refused, a port in use); a stopped run (ctx cancelled)
-// returns its partial report with status "stopped".
+// returns its partial report with status "stopped". An experiment on an
+// environment (spec.environment) runs on opts.Plane, which must be set.
 func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*report.Report, error) {
 	load := doc.Experiment.Spec.Load
 	if err := CheckLimits(load, opts.Limits); err != nil {
 		return nil, err
 	}
-	seed := opts.Seed
-	if seed == 0 {
-		seed = doc.Experiment.Spec.Seed
+	if opts.Seed == 0 {
+		opts.Seed = doc.Experiment.Spec.Seed
 	}
-	if seed == 0 {
-		seed = NewSeed()
+	if opts.Seed == 0 {
+		opts.Seed = NewSeed()
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if name := doc.Experiment.Spec.Environment; name != "" {
+		if opts.Plane == nil {
+			return nil, fmt.Errorf("engine: the experiment runs on environment %s, which only `faultline serve` keeps: store both there and start the run from its API", name)
+		}
+		return runOnPlane(ctx, doc, opts)
+	}
+	return runOwnPlane(ctx, doc, opts)
+}
 
+// runOwnPlane runs doc on data plane of its own: its demo targets and
+// containers, its proxy on ephemeral loopback ports, all torn down after.
+func runOwnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*report.Report, error) {
+	log := opts.Logger
 	if err := Preflight(ctx, doc); err != nil {
 		return nil, err
 	}
@@ -130,7 +159,7 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 		}
 	}()
 
-	px, err := proxy.Start(ctx, doc, "127.0.0.1:0", nil, proxy.Options{Seed: seed, AccessLog: opts.AccessLog, AllowTarget: opts.AllowTarget, Logger: log})
+	px, err := proxy.Start(ctx, doc, "127.0.0.1:0", nil, proxy.Options{Seed: opts.Seed, AccessLog: opts.AccessLog, AllowTarget: opts.AllowTarget, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("engine: start proxy: %w", err)
 	}
@@ -139,14 +168,92 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	if opts.OnTargets != nil {
 		opts.OnTargets(targets)
 	}
-	if opts.OnProxy != nil {
-		opts.OnProxy(px)
-	}
-
-	spec, err := loadSpec(load, px)
+	entry, err := entryAddr(doc.Experiment.Spec.Load, px)
 	if err != nil {
 		return nil, err
 	}
+	return drive(ctx, doc, opts, dataPlane{
+		px: px, entry: entry, ctrs: ctrs,
+		// Let requests still in the proxy (a delayed call whose client
+		// gave up, say) finish before reading the counters, so every
+		// request is counted once it has its flags.
+		end: func() proxy.Stats {
+			if err := px.Close(); err != nil {
+				log.Warn("closing the run's proxy", "err", err)
+			}
+			return px.Stats()
+		},
+	})
+}
+
+// runOnPlane runs doc on an environment's data plane: its resources laid
+// over the baseline for the load, the baseline back as soon as the load
+// ends (and on every other ending), the counters of the run's window.
+func runOnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*report.Report, error) {
+	plane := opts.Plane
+	px, err := plane.Proxy()
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	load := doc.Experiment.Spec.Load
+	u, err := url.Parse(load.URL)
+	if err != nil {
+		return nil, fmt.Errorf("engine: spec.load.url: %w", err)
+	}
+	entry, err := plane.Entry(via(load), u.Hostname(), urlPort(u))
+	if err != nil {
+		return nil, fmt.Errorf("engine: spec.load: %w", err)
+	}
+	down := unreachable(ctx, doc)
+	before := px.Stats()
+	if err := plane.Apply(doc); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	defer plane.Revert()
+	r, err := drive(ctx, doc, opts, dataPlane{px: px, entry: entry, ctrs: &containers.Targets{},
+		end: func() proxy.Stats {
+			plane.Revert()
+			return px.Stats().Sub(before)
+		},
+	})
+	if r != nil {
+		r.Environment = doc.Experiment.Spec.Environment
+		r.Warnings = append(r.Warnings, down...)
+	}
+	return r, err
+}
+
+// unreachable lists, as report warnings, the endpoints that cannot be
+// dialled as a run on an environment starts: the run goes on (the data
+// plane answers 503 UF for them, as Envoy does), but says so.
+func unreachable(ctx context.Context, doc *scenarios.Document) []string {
+	err := Preflight(ctx, doc)
+	if err == nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("%v; the run went on: requests to these endpoints get 503 (UF)", err)}
+}
+
+// dataPlane is where a run's load goes and whose counters it reports.
+type dataPlane struct {
+	px *proxy.Proxy
+	// entry is the listener address the load enters through.
+	entry string
+	ctrs  *containers.Targets
+	// end stops the run's faults once the load is done and returns the
+	// run's counters.
+	end func() proxy.Stats
+}
+
+// drive sends the experiment's load through the data plane and makes the
+// report: codes, latency, the run's counters, injection accounting, the
+// verdict.
+func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPlane) (*report.Report, error) {
+	log, load := opts.Logger, doc.Experiment.Spec.Load
+	if opts.OnProxy != nil {
+		opts.OnProxy(dp.px)
+	}
+	spec := loadSpec(load, dp.entry)
 	loadCtx, stopLoad := context.WithCancelCause(ctx)
 	defer stopLoad(nil)
 	watch := newAbortWatch(doc.Experiment.Spec.Abort, stopLoad)
@@ -165,15 +272,15 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 
 	r := &report.Report{
 		Experiment:   doc.Name(),
-		Seed:         seed,
+		Seed:         opts.Seed,
 		IstioVersion: doc.Istio.String(),
 		Target:       load.URL,
 		Via:          via(load),
 		Connections:  spec.Connections,
 		StartedAt:    time.Now().UTC(),
 	}
-	log.Info("run started", "experiment", r.Experiment, "seed", seed, "mesh", px.MeshAddr())
-	waitActions := ctrs.RunActions(loadCtx, &doc.Experiment.Spec, time.Now())
+	log.Info("run started", "experiment", r.Experiment, "seed", opts.Seed, "entry", dp.entry)
+	waitActions := dp.ctrs.RunActions(loadCtx, &doc.Experiment.Spec, time.Now())
 	res, err := runner.Run(loadCtx, spec)
 	r.Actions = waitActions()
 	r.EndedAt = time.Now().UTC()
@@ -182,18 +289,13 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 		// Stopped before the load began: an empty, stopped report.
 		res = &loadgen.Result{}
 	case err != nil:
+		dp.end()
 		return nil, fmt.Errorf("engine: load: %w", err)
 	}
 	fill(r, res)
 	r.Timeline = timeline
-	// Let requests still in the proxy (a delayed call whose client gave
-	// up, say) finish before reading the counters, so every request is
-	// counted once it has its flags.
-	if err := px.Close(); err != nil {
-		log.Warn("closing the run's proxy", "err", err)
-	}
-	r.Proxy = px.Stats()
-	r.Containers = ctrs.Report(context.WithoutCancel(ctx))
+	r.Proxy = dp.end()
+	r.Containers = dp.ctrs.Report(context.WithoutCancel(ctx))
 	for _, w := range doc.Warnings {
 		r.Warnings = append(r.Warnings, w.String())
 	}
@@ -217,26 +319,39 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	return r, nil
 }
 
-// loadSpec aims the experiment's load at the proxy listener its URL enters
-// through, keeping the URL's host as the Host header.
-func loadSpec(l *scenarios.Load, px *proxy.Proxy) (loadgen.Spec, error) {
+// entryAddr is the listener of the run's own proxy that the load enters
+// through: the mesh, or the Gateway server its via names on the URL's port.
+func entryAddr(l *scenarios.Load, px *proxy.Proxy) (string, error) {
+	v := via(l)
+	if v == scenarios.MeshGateway {
+		return px.MeshAddr(), nil
+	}
 	u, err := url.Parse(l.URL)
 	if err != nil {
-		return loadgen.Spec{}, fmt.Errorf("engine: spec.load.url: %w", err)
+		return "", fmt.Errorf("engine: spec.load.url: %w", err)
 	}
-	addr := px.MeshAddr()
-	if v := via(l); v != scenarios.MeshGateway {
-		port := uint32(80)
-		if p := u.Port(); p != "" {
-			n, _ := strconv.ParseUint(p, 10, 32)
-			port = uint32(n)
-		}
-		a, ok := px.GatewayAddr(v, port)
-		if !ok {
-			return loadgen.Spec{}, fmt.Errorf("engine: spec.load.via: gateway %s has no server on port %d", v, port)
-		}
-		addr = a
+	port := urlPort(u)
+	a, ok := px.GatewayAddr(v, port)
+	if !ok {
+		return "", fmt.Errorf("engine: spec.load.via: gateway %s has no server on port %d", v, port)
 	}
+	return a, nil
+}
+
+// urlPort is the URL's port, 80 when it names none.
+func urlPort(u *url.URL) uint32 {
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 32); err == nil {
+			return uint32(n)
+		}
+	}
+	return 80
+}
+
+// loadSpec aims the experiment's load at the listener address addr,
+// keeping the URL's host as the Host header. The URL was validated.
+func loadSpec(l *scenarios.Load, addr string) loadgen.Spec {
+	u, _ := url.Parse(l.URL)
 	target := *u
 	target.Host = addr
 	h := http.Header{}
@@ -265,7 +380,7 @@ func loadSpec(l *scenarios.Load, px *proxy.Proxy) (loadgen.Spec, error) {
 	if l.Timeout != nil {
 		spec.Timeout = l.Timeout.D()
 	}
-	return spec, nil
+	return spec
 }
 
 func via(l *scenarios.Load) string {
@@ -479,4 +594,20 @@ func isHostName(s string) bool {
 		}
 	}
 	return true
+}
+
+// AdmitEnvironment applies the safety policy to an environment's
+// document: its listener addresses and its endpoints on the allow-list
+// (nil = loopback only). A listener beyond loopback serves whoever can
+// reach it, so its address must be allowed as a target would be.
+func AdmitEnvironment(doc *scenarios.Document, allow func(hostport string) error) error {
+	if allow == nil {
+		allow = LoopbackOnly
+	}
+	for _, a := range doc.Environment.ListenerAddresses() {
+		if err := allow(a.Addr); err != nil {
+			return &TargetError{Field: a.Field, Err: fmt.Errorf("listener %s is not on the allow-list (loopback by default; widen it with --allow, e.g. --allow 0.0.0.0 to listen on every interface)", a.Addr)}
+		}
+	}
+	return CheckTargets(doc, allow)
 }

@@ -44,6 +44,9 @@ type Report struct {
 	// the same for the same request order.
 	Seed         int64  `json:"seed"`
 	IstioVersion string `json:"istioVersion"`
+	// Environment names the environment the run laid its resources over;
+	// its Proxy counters are those of the run's window on that data plane.
+	Environment string `json:"environment,omitempty"`
 	// Target is what the load was aimed at, as the experiment wrote it.
 	Target      string           `json:"target"`
 	Via         string           `json:"via"`

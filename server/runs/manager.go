@@ -49,8 +49,37 @@ type Config struct {
 	// the oldest finished ones beyond it are deleted. 0 keeps every run.
 	KeepRuns int
 	// OnFinish, when set, learns every run's end and its proxy's final
-	// counters (nil when the run never got a proxy).
+	// counters (nil when the run never got a proxy of its own: a run on an
+	// environment reports through the environment's data plane).
 	OnFinish func(runID int64, status string, stats *proxy.Stats)
+	// Environments serves the runs of experiments on environments
+	// (spec.environment); nil refuses them.
+	Environments Environments
+}
+
+// Environments gives the runs of experiments on environments their data
+// planes (server/environments).
+type Environments interface {
+	// Resolve returns the named environment's baseline and its stored
+	// version; an unknown name is store.ErrNotFound.
+	Resolve(name string) (*scenarios.Document, int, error)
+	// Busy reports whether a run or an overlay holds the environment.
+	Busy(name string) bool
+	// Lease waits for the environment to be free (or, without wait,
+	// refuses with an error whose Code is "busy") and gives run runID the
+	// hold of its data plane until Release.
+	Lease(ctx context.Context, name string, runID int64, experiment string, wait bool) (Lease, error)
+}
+
+// Lease is a run's hold on an environment's data plane.
+type Lease interface {
+	engine.Plane
+	// Baseline is the baseline in force and its version: the run's
+	// experiment is parsed on it.
+	Baseline() (*scenarios.Document, int)
+	// Release reverts to the baseline and lets the next run have the
+	// environment.
+	Release()
 }
 
 // Manager owns every background run.
@@ -140,6 +169,17 @@ func (m *Manager) Start(ctx context.Context, experimentID int64, seed int64) (*s
 		return nil, err
 	}
 	return m.start(ctx, startSpec{experimentID: exp.ID, name: exp.Name, version: exp.Version, source: exp.Source, seed: seed})
+}
+
+// StartUnqueued is Start for a caller that will not wait for the
+// experiment's environment: while a run or an overlay holds it, the run
+// is refused (an error whose Code is "busy") instead of queued.
+func (m *Manager) StartUnqueued(ctx context.Context, experimentID int64, seed int64) (*store.Run, error) {
+	exp, err := m.store.GetExperiment(ctx, experimentID)
+	if err != nil {
+		return nil, err
+	}
+	return m.start(ctx, startSpec{experimentID: exp.ID, name: exp.Name, version: exp.Version, source: exp.Source, seed: seed, noWait: true})
 }
 
 // StepRun is a run a game-day step asks for: a version of a stored
@@ -249,13 +289,19 @@ type startSpec struct {
 	actions      []scenarios.ContainerAction
 	gameDayRunID int64
 	gameDayStep  string
+	// noWait refuses the run while its environment is held.
+	noWait bool
 }
 
 func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 	experimentID, name, version, seed := sp.experimentID, sp.name, sp.version, sp.seed
-	doc, err := scenarios.Parse([]byte(sp.source))
+	doc, envVersion, err := m.parse(sp.source)
 	if err != nil {
 		return nil, err
+	}
+	envName := doc.Experiment.Spec.Environment
+	if envName != "" && sp.noWait && m.cfg.Environments.Busy(envName) {
+		return nil, &BusyError{Environment: envName}
 	}
 	// The document was parsed for this run alone, so the game day's
 	// actions can join its own.
@@ -276,7 +322,8 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 		return nil, ErrShuttingDown
 	}
 	id := experimentID
-	run := &store.Run{ExperimentID: &id, ExperimentName: name, ExperimentVersion: version, Status: report.StatusQueued, Seed: seed}
+	run := &store.Run{ExperimentID: &id, ExperimentName: name, ExperimentVersion: version, Status: report.StatusQueued, Seed: seed,
+		Environment: envName, EnvironmentVersion: envVersion}
 	if sp.gameDayRunID != 0 {
 		gd := sp.gameDayRunID
 		run.GameDayRunID, run.GameDayStep = &gd, sp.gameDayStep
@@ -296,12 +343,58 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 	}
 	m.mu.Unlock()
 	m.wg.Add(1)
-	go m.execute(runCtx, run, version, doc, a)
+	go m.execute(runCtx, run, version, doc, sp, a)
 	return run, nil
 }
 
+// parse reads an experiment's source; one on an environment is parsed on
+// the environment's baseline, whose version it returns.
+func (m *Manager) parse(source string) (*scenarios.Document, int, error) {
+	doc, err := scenarios.Parse([]byte(source))
+	if err != nil {
+		return nil, 0, err
+	}
+	name := doc.Experiment.Spec.Environment
+	if name == "" {
+		return doc, 0, nil
+	}
+	if m.cfg.Environments == nil {
+		return nil, 0, &EnvironmentError{Message: "this server keeps no environments"}
+	}
+	base, v, err := m.cfg.Environments.Resolve(name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, &EnvironmentError{Message: fmt.Sprintf("names no stored environment: %q", name)}
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	doc, err = scenarios.ParseOn([]byte(source), base)
+	return doc, v, err
+}
+
+// EnvironmentError is an experiment whose spec.environment cannot be had.
+type EnvironmentError struct{ Message string }
+
+func (e *EnvironmentError) Error() string { return "spec.environment: " + e.Message }
+
+// FieldPath names the field at fault.
+func (e *EnvironmentError) FieldPath() string { return "spec.environment" }
+
+// BusyError refuses a run that would have to wait for its environment.
+type BusyError struct{ Environment string }
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("environment %s is busy: a run or an overlay holds it (start without wait=false to queue)", e.Environment)
+}
+
+// Code names the refusal for API clients.
+func (e *BusyError) Code() string { return "busy" }
+
+// Unwrap makes a BusyError a store.ErrConflict (409).
+func (e *BusyError) Unwrap() error { return store.ErrConflict }
+
 // execute waits for a slot, runs the experiment and records the outcome.
-func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc *scenarios.Document, a *activeRun) {
+func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc *scenarios.Document, sp startSpec, a *activeRun) {
 	defer m.wg.Done()
 	defer func() {
 		m.mu.Lock()
@@ -310,6 +403,20 @@ func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc 
 	}()
 	// The store must record the end even when ctx is cancelled.
 	bg := context.WithoutCancel(ctx)
+	var lease Lease
+	if env := doc.Experiment.Spec.Environment; env != "" {
+		// One run at a time per environment: wait (queued) for it first.
+		var err error
+		if lease, doc, err = m.lease(ctx, run, env, sp); err != nil {
+			if ctx.Err() != nil {
+				m.finish(bg, a, run.ID, report.StatusStopped, report.VerdictNone, stopReason(ctx, "stopped while queued"), nil)
+			} else {
+				m.finish(bg, a, run.ID, report.StatusError, report.VerdictNone, err.Error(), nil)
+			}
+			return
+		}
+		defer lease.Release()
+	}
 	select {
 	case m.slots <- struct{}{}:
 		defer func() { <-m.slots }()
@@ -329,7 +436,15 @@ func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc 
 		a.publish(p)
 	}
 	opts.OnProxy = func(px *proxy.Proxy) { a.setProxy(px) }
+	if lease != nil {
+		// The environment's data plane is not the run's: its page and
+		// metrics show it.
+		opts.Plane, opts.OnProxy = lease, nil
+	}
 	rep, err := m.exec(ctx, doc, opts)
+	if lease != nil {
+		lease.Revert() // the baseline is back before the end is recorded
+	}
 	if err != nil {
 		m.finish(bg, a, run.ID, report.StatusError, report.VerdictNone, err.Error(), nil)
 		return
@@ -339,6 +454,24 @@ func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc 
 		rep.Reason = stopReason(ctx, rep.Reason)
 	}
 	m.finish(bg, a, run.ID, rep.Status, rep.Verdict, rep.Reason, rep)
+}
+
+// lease waits for the run's environment and parses the run's experiment
+// again on the baseline in force then (the environment may have changed
+// while the run was queued).
+func (m *Manager) lease(ctx context.Context, run *store.Run, env string, sp startSpec) (Lease, *scenarios.Document, error) {
+	lease, err := m.cfg.Environments.Lease(ctx, env, run.ID, run.ExperimentName, !sp.noWait)
+	if err != nil {
+		return nil, nil, err
+	}
+	base, _ := lease.Baseline()
+	doc, err := scenarios.ParseOn([]byte(sp.source), base)
+	if err != nil {
+		lease.Release()
+		return nil, nil, fmt.Errorf("the experiment no longer fits environment %s: %w", env, err)
+	}
+	doc.Experiment.Spec.Actions = append(doc.Experiment.Spec.Actions, sp.actions...)
+	return lease, doc, nil
 }
 
 func stopReason(ctx context.Context, fallback string) string {
@@ -355,7 +488,7 @@ func stopReason(ctx context.Context, fallback string) string {
 func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status, verdict, reason string, rep *report.Report) {
 	if m.cfg.OnFinish != nil {
 		var stats *proxy.Stats
-		if rep != nil {
+		if rep != nil && rep.Environment == "" {
 			stats = &rep.Proxy
 		}
 		m.cfg.OnFinish(id, status, stats)
