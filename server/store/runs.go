@@ -120,7 +120,7 @@ type runRow struct {
 	EndedAt           *time.Time
 	// Report is bound as text: a []byte would be stored as a BLOB, which
 	// SQLite's JSON functions read as JSONB rather than JSON text.
-	Report       *string
+	Report             *string
 	GameDayRunID       *int64 `gorm:"column:gameday_run_id"`
 	GameDayStep        string `gorm:"column:gameday_step"`
 	Environment        string
