@@ -171,3 +171,27 @@ func BenchmarkReverseProxy(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkServiceGraph is the realistic table's request with
+// Options.ServiceGraph off and on: what the graph costs per request.
+func BenchmarkServiceGraph(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "off"
+		if on {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			target := benchTarget(b, 0)
+			addr := strings.TrimPrefix(target.URL, "http://")
+			p, err := proxy.Start(context.Background(), parse(b, realisticTable(addr)), "127.0.0.1:0", nil, proxy.Options{Seed: 1, ServiceGraph: on})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { p.Close() })
+			runRequests(b, benchClient(b), "http://"+p.MeshAddr()+"/get", "reviews:9080", 0)
+			if g := p.Graph(); on && (len(g.Edges) != 1 || g.Edges[0].Requests < int64(b.N)) {
+				b.Errorf("graph %+v after %d requests", g, b.N)
+			}
+		})
+	}
+}

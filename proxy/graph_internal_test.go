@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"fmt"
 	"math"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -118,4 +121,33 @@ func TestGraphBucketRotation(t *testing.T) {
 	if b.requests.Load() != 1 || b.errors.Load() != 0 {
 		t.Errorf("a request of an older slot was counted")
 	}
+}
+
+// BenchmarkGraphPerRequest is the service graph's own work for one routed
+// request, in isolation: the caller's lookup, the registration of its
+// x-request-id while in flight, and the count on its edge at the end
+// (BenchmarkServiceGraph measures it inside the whole request).
+func BenchmarkGraphPerRequest(b *testing.B) {
+	start := time.Now()
+	g := newGraph(func() time.Duration { return time.Since(start) })
+	t := &Table{}
+	dst := g.node("reviews")
+	var worker atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := worker.Add(1)
+		ids := make([]string, 64)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("id-%d-%d", w, i)
+		}
+		r := httptest.NewRequest("GET", "http://reviews:9080/", nil)
+		r.RemoteAddr = "127.0.0.1:1234"
+		x := &exchange{r: r, dest: &destination{node: dst}, code: 200}
+		for i := 0; pb.Next(); i++ {
+			x.start, x.requestID = time.Now(), ids[i%len(ids)]
+			x.graphSrc = g.source(t, r)
+			g.inflight.register(x, dst)
+			g.finish(x)
+		}
+	})
 }
