@@ -190,13 +190,14 @@ func (p *Proxy) serve(x *exchange, listenerID int) {
 		return
 	}
 	x.lt = lt
+	x.parseTarget()
 	if x.r.Method == http.MethodConnect {
 		// Gateways: no route matches a CONNECT (Envoy's routes need a
 		// connect_matcher), so Envoy answers 404.
+		x.rawPath = "-" // a CONNECT has no :path
 		x.noRoute()
 		return
 	}
-	x.parseTarget()
 	vh := lt.selectVhost(x.host)
 	if vh == nil {
 		if lt.blockAll {

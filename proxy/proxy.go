@@ -7,12 +7,19 @@
 // listeners, virtual hosts, routes and clusters; a Proxy serves one table
 // at a time and swaps it atomically (Apply). The "mesh" listener plays the
 // sidecar: it routes by Host, or by the absolute URI of a client that uses
-// it as HTTP_PROXY. Each Gateway server port gets its own listener, named
-// "<gateway>:<port>". Per-request state is pooled, counters are atomics,
+// it as HTTP_PROXY, and tunnels CONNECT (tunnel.go). Each Gateway server
+// port gets its own listener, named "<gateway>:<port>"; a service listener
+// ("svc:<host>:<port>", Options.ServiceListeners) routes with the mesh's
+// table as if every request had been sent to its service. A Proxy can
+// outlive many Applies (an environment's baseline and the overlays of its
+// runs): Stats.Sub gives a run the counters of its window, and the
+// optional service graph (graph.go) who calls whom, how often, how badly
+// and how slowly. Per-request state is pooled, counters are atomics,
 // random draws come from a per-request generator derived from
 // Options.Seed, and nothing on the request path takes a shared lock (the
 // access log, when enabled, is the one exception: a buffered writer behind
-// a mutex).
+// a mutex; the service graph, when enabled, registers request ids under
+// one of 64 striped locks).
 //
 // DestinationRules shape each cluster (one per host, port and subset, as
 // Envoy's outbound|port|subset|host): its policy is merged per block from
@@ -81,6 +88,11 @@
 //   - Paths are matched as sent: no RFC 3986 normalisation, no slash
 //     merging. Envoy %FORMATTER% header values, TLS, HTTP/2, upgrades
 //     (WebSocket) and 100-continue relaying are not implemented.
+//   - CONNECT on the mesh and service listeners opens a plain TCP tunnel
+//     (what an HTTP_PROXY client does for https://) to a service of the
+//     table or an address Options.AllowTarget approves, else 403; no L7
+//     policy applies inside it. Gateways answer CONNECT 404 (NR), as
+//     Envoy's routes without a connect_matcher do.
 //   - On the mesh, which merges every sidecar port into one listener, a
 //     match's port is compared at run time with the request's port (from
 //     Host, else the service's only port, else 80).
@@ -136,7 +148,9 @@ type Options struct {
 	// ServiceListeners are listeners that stand for one service each: a
 	// request arriving on one is routed by the mesh's table as if it had
 	// been sent to that service, whatever Host or absolute URI the client
-	// used (clients that ignore HTTP_PROXY). Nil opens none.
+	// used (clients that ignore HTTP_PROXY); a CONNECT tunnels to its own
+	// target, as on the mesh. Start opens them; Apply leaves them be. Nil
+	// opens none.
 	ServiceListeners []ServiceListener
 	// ServiceGraph turns on the service graph (Proxy.Graph): per-edge
 	// counters, rates and latency percentiles between the services that

@@ -287,6 +287,16 @@ func TestConnectOnOtherListeners(t *testing.T) {
 	if s.Tunnels != 1 || s.TunnelsRefused != 1 {
 		t.Errorf("tunnels %d refused %d, want 1 and 1 (the in-process CONNECT; the gateway's 404 is no tunnel)", s.Tunnels, s.TunnelsRefused)
 	}
+	log := strings.Join(h.accessLog(), "\n")
+	for _, want := range []string{
+		`"CONNECT - HTTP/1\.1" 200 - via_upstream .* "ratings:9080" "` + ratings.addr() + `" outbound\|9080\|\|ratings`,
+		`"CONNECT - HTTP/1\.1" 404 NR route_not_found .* "reviews:9080" "-" - `,
+		`"CONNECT - HTTP/1\.1" 501 - connect_not_hijackable `,
+	} {
+		if !regexpMatch(want, log) {
+			t.Errorf("no access-log line matches %s in\n%s", want, log)
+		}
+	}
 }
 
 // A tunnel to a service follows its cluster's balancer and outlier
