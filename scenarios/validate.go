@@ -50,8 +50,8 @@ func HypothesisMetrics() []string {
 var checkOps = []string{"<", "<=", ">", ">=", "==", "!="}
 
 // demoTargets are the built-in targets an endpoint may name: httpbin, and
-// Bookinfo's productpage → reviews → ratings chain.
-var demoTargets = []string{"httpbin", "productpage", "reviews", "ratings"}
+// Bookinfo's productpage → reviews → ratings chain and details.
+var demoTargets = []string{"httpbin", "productpage", "reviews", "ratings", "details"}
 
 // reviewsVersions are the version labels the reviews demo needs: v1 shows
 // no ratings, v2 black stars, v3 red stars.

@@ -34,8 +34,9 @@ spec:
 			want: []want{errAt("spec.services[0].endpoints[0].labels.version", `demo reviews needs version v1 (no ratings), v2 (black stars) or v3 (red stars), not ""`)}},
 		{name: "reviews v4 does not exist", endpoint: "{demo: reviews, labels: {version: v4}}",
 			want: []want{errAt("spec.services[0].endpoints[0].labels.version", `not "v4"`)}},
-		{name: "details is not built in", endpoint: "{demo: details}",
-			want: []want{errAt("spec.services[0].endpoints[0].demo", `must be one of httpbin, productpage, reviews, ratings, not "details"`)}},
+		{name: "details serves a book's details", endpoint: "{demo: details}"},
+		{name: "an unknown demo target", endpoint: "{demo: mongodb}",
+			want: []want{errAt("spec.services[0].endpoints[0].demo", `must be one of httpbin, productpage, reviews, ratings, details, not "mongodb"`)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ps := scenarios.Lint([]byte(strings.Replace(stream, "ENDPOINT", tc.endpoint, 1)))

@@ -33,6 +33,10 @@ type runJSON struct {
 	// started the run, if one did.
 	GameDayRunID *int64 `json:"gameDayRunId,omitempty"`
 	GameDayStep  string `json:"gameDayStep,omitempty"`
+	// Environment and EnvironmentVersion name the environment the run
+	// laid its resources over, if any.
+	Environment        string `json:"environment,omitempty"`
+	EnvironmentVersion int    `json:"environmentVersion,omitempty"`
 }
 
 type transitionJSON struct {
@@ -44,7 +48,7 @@ type transitionJSON struct {
 func toRunJSON(r *store.Run, withReport bool) runJSON {
 	out := runJSON{ID: r.ID, ExperimentID: r.ExperimentID, Experiment: r.ExperimentName, ExperimentVersion: r.ExperimentVersion,
 		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
-		GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep}
+		GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep, Environment: r.Environment, EnvironmentVersion: r.EnvironmentVersion}
 	if withReport && len(r.Report) > 0 {
 		out.Report = json.RawMessage(r.Report)
 	}

@@ -163,8 +163,14 @@ func (m *Manager) Put(e *store.Environment) error {
 		p = m.newPlane(e)
 		m.planes[e.ID] = p
 	}
+	m.wg.Add(1)
 	m.mu.Unlock()
 	p.put(version{id: e.ID, name: e.Name, number: e.Version}, doc)
+	// Its page says at once whether its endpoints answer.
+	go func() {
+		defer m.wg.Done()
+		p.probe(m.base, m.cfg.Now)
+	}()
 	return nil
 }
 

@@ -81,6 +81,9 @@ func (p *plane) status() Status {
 	if s.Listeners == nil {
 		s.Listeners = []proxy.Listener{}
 	}
+	if s.Baseline == nil {
+		s.Baseline = []string{}
+	}
 	return s
 }
 
