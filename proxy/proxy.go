@@ -309,6 +309,7 @@ func Start(ctx context.Context, doc *scenarios.Document, meshAddr string, gatewa
 		for _, o := range opened {
 			o.ln.Close()
 		}
+		p.tunnels.close()
 		return nil, err
 	}
 	for _, spec := range listenerSpecs(doc) {
