@@ -431,6 +431,10 @@ func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
 		{"GET", "/api/v1/runs/{id}/junit.xml"}, {"GET", "/api/v1/runs/{id}/histogram.csv"}, {"GET", "/api/v1/runs/{id}/proxy"},
 		{"GET", "/api/v1/safety/lever"}, {"POST", "/api/v1/safety/lever"},
 		{"GET", "/api/v1/experiments/{id}/fires"},
+		{"GET", "/api/v1/environments"}, {"POST", "/api/v1/environments"},
+		{"GET", "/api/v1/environments/{id}"}, {"PUT", "/api/v1/environments/{id}"}, {"DELETE", "/api/v1/environments/{id}"},
+		{"GET", "/api/v1/environments/{id}/graph"}, {"GET", "/api/v1/environments/{id}/access-log"}, {"GET", "/api/v1/environments/{id}/runs"},
+		{"GET", "/api/v1/environments/{id}/overlays"}, {"POST", "/api/v1/environments/{id}/overlays"}, {"DELETE", "/api/v1/environments/{id}/overlays/{oid}"},
 	})
 }
 
@@ -445,8 +449,8 @@ func TestMetricsExposeRunsAndProxyCounters(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}
-	for _, want := range []string{`faultline_runs_finished_total{status="succeeded"} 1`, `envoy_http_fault_aborts_injected_total 60`,
-		`envoy_cluster_upstream_rq_total{cluster_name="outbound|8000||httpbin.default.svc.cluster.local"} 0`} {
+	for _, want := range []string{`faultline_runs_finished_total{status="succeeded"} 1`, `envoy_http_fault_aborts_injected_total{environment=""} 60`,
+		`envoy_cluster_upstream_rq_total{cluster_name="outbound|8000||httpbin.default.svc.cluster.local",environment=""} 0`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
