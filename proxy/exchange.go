@@ -156,7 +156,6 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p.serve(x, h.id)
 
-	h.stats.active.Add(-1)
 	if c := x.code / 100; c >= 1 && c <= 5 {
 		h.stats.byClass[c].Add(1)
 	}
@@ -167,6 +166,9 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.log != nil {
 		p.log.write(x)
 	}
+	// Last: once no request is active, every count is in and every line
+	// logged (Close waits for that).
+	h.stats.active.Add(-1)
 	abort := x.abort
 	*x = exchange{k: x.k}
 	exchangePool.Put(x)

@@ -425,6 +425,7 @@ func TestApplySwapsAtSteadyLoad(t *testing.T) {
 	if got := v1.hits.Load() + v2.hits.Load() + v3.hits.Load(); got != total || v1.hits.Load() != served[0].Load() {
 		t.Errorf("upstreams saw %d requests (v1 %d), want %d (v1 %d)", got, v1.hits.Load(), total, served[0].Load())
 	}
+	eventually(t, "the requests to end", func() bool { return idle(h.p) })
 	d := h.p.Stats().Sub(before)
 	l, _ := d.Listener("mesh")
 	if l.Requests != total || l.Rq2xx != total || l.Active != 0 || d.UpstreamRequests != total || d.Retries != 0 || len(d.ByFlag) != 0 {

@@ -66,6 +66,17 @@ func send(t *testing.T, client *http.Client, addr, host, path string, headers ..
 	return res.StatusCode, string(body)
 }
 
+// idle reports whether no request is active on any listener: every
+// request has been counted and logged.
+func idle(p *proxy.Proxy) bool {
+	for _, l := range p.Stats().Listeners {
+		if l.Active != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // An empty mesh address opens no mesh socket, before or after an Apply;
 // the mesh still routes in process, and the gateways listen.
 func TestStartWithoutMeshSocket(t *testing.T) {
@@ -196,6 +207,7 @@ spec:
 		t.Errorf("reviews got %d requests, want none", reviews.hits.Load())
 	}
 
+	eventually(t, "the requests to end", func() bool { return idle(p) })
 	s := p.Stats()
 	if l, _ := s.Listener("svc:ratings:9080"); l.Requests != 5 || l.Rq2xx != 5 {
 		t.Errorf("service listener counters %+v, want 5 requests, 5 2xx", l)

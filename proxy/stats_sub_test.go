@@ -120,6 +120,7 @@ func TestStatsSubWindow(t *testing.T) {
 		expect(t, h.get("reviews", "/"), 200, "reviews")
 	}
 	expect(t, h.get("nowhere", "/"), 502, "")
+	eventually(t, "the requests to end", func() bool { return idle(h.p) })
 	before := h.p.Stats()
 
 	overlay := experiment(svc("reviews", 9080, reviews.addr())+svc("ratings", 9080, ratings.addr()), faultVS(`{abort: {httpStatus: 503, percentage: {value: 100}}}`))
@@ -132,6 +133,7 @@ func TestStatsSubWindow(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		expect(t, h.get("ratings", "/"), 200, "ratings")
 	}
+	eventually(t, "the requests to end", func() bool { return idle(h.p) })
 	d := h.p.Stats().Sub(before)
 
 	l, _ := d.Listener("mesh")

@@ -145,7 +145,6 @@ func (h *listenerHandler) tunnel(w http.ResponseWriter, r *http.Request) {
 		p.reg.tunnels.refused.Add(1)
 	}
 
-	h.stats.active.Add(-1)
 	if c := x.code / 100; c >= 1 && c <= 5 {
 		h.stats.byClass[c].Add(1)
 	}
@@ -153,6 +152,7 @@ func (h *listenerHandler) tunnel(w http.ResponseWriter, r *http.Request) {
 	if p.log != nil {
 		p.log.write(x)
 	}
+	h.stats.active.Add(-1) // last, as in ServeHTTP
 	*x = exchange{k: x.k}
 	exchangePool.Put(x)
 }

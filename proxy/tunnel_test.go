@@ -115,6 +115,10 @@ func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader, msg string) string {
 	return string(got)
 }
 
+// tunnelsDone reports whether no tunnel is open and every request has
+// ended, counted and logged, on every listener.
+func tunnelsDone(p *proxy.Proxy) bool { return p.Stats().TunnelsActive == 0 && idle(p) }
+
 // CONNECT on the mesh: a service of the table (any name the mesh accepts
 // for it) tunnels to its endpoint, a literal address only when the
 // allow-list approves it, and a dial failure is a 503 UF. Each tunnel
@@ -160,7 +164,7 @@ func TestConnectTunnels(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, "the tunnels to close", func() bool { return h.p.Stats().TunnelsActive == 0 })
+	eventually(t, "the tunnels to close", func() bool { return tunnelsDone(h.p) })
 	s := h.p.Stats()
 	if s.Tunnels != 3 || s.TunnelsRefused != 3 || s.TunnelBytesUp != 15 || s.TunnelBytesDown != 15 || s.ByFlag["UF"] != 1 {
 		t.Errorf("tunnels %d, refused %d, bytes up %d down %d, UF %d; want 3, 3, 15, 15, 1",
@@ -240,7 +244,7 @@ func TestConnectHTTPSThroughMesh(t *testing.T) {
 		t.Errorf("mesh active %d, want the open tunnel", l.Active)
 	}
 	tr.CloseIdleConnections()
-	eventually(t, "the tunnel to close", func() bool { return h.p.Stats().TunnelsActive == 0 })
+	eventually(t, "the tunnel to close", func() bool { return tunnelsDone(h.p) })
 }
 
 // Service listeners tunnel too, each CONNECT to its own target; gateways
@@ -276,7 +280,7 @@ func TestConnectOnOtherListeners(t *testing.T) {
 		t.Errorf("in-process CONNECT: %d %q", rec.Code, rec.Body.String())
 	}
 
-	eventually(t, "the tunnel to close", func() bool { return h.p.Stats().TunnelsActive == 0 })
+	eventually(t, "the tunnel to close", func() bool { return tunnelsDone(h.p) })
 	s := h.p.Stats()
 	if l, _ := s.Listener("svc:reviews:9080"); l.Requests != 1 || l.Rq2xx != 1 {
 		t.Errorf("service listener %+v", l)
