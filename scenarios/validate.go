@@ -521,7 +521,7 @@ func (d *Document) validateOnEnvironment(r *reporter) {
 	case d.env != nil && d.env.Name() != name:
 		r.errorf("spec.environment", "names %q, but the experiment is checked against environment %q", name, d.env.Name())
 	case d.env == nil:
-		r.warnf("spec.environment", "hosts, gateways and subsets are checked against environment %s when the server stores or runs the experiment", name)
+		r.warnf("spec.environment", "hosts, gateways and subsets are checked against environment %s when the server stores or runs the experiment (or by faultline validate --environment FILE)", name)
 	}
 	for i, s := range e.Spec.Services {
 		for j, ep := range s.Endpoints {

@@ -189,15 +189,30 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// Validate prints every problem of the document in path and returns 0 when
-// it is valid (warnings allowed) or 2 when it is not.
-func Validate(path string, stdout, stderr io.Writer) int {
+// Validate prints every problem of the document in path (an experiment, or
+// an environment) and returns 0 when it is valid (warnings allowed) or 2
+// when it is not. environment, when set, is the file of the environment an
+// experiment runs on: the experiment is checked laid over its baseline.
+func Validate(path, environment string, stdout, stderr io.Writer) int {
 	src, err := readSource(path)
 	if err != nil {
 		fmt.Fprintln(stderr, "faultline validate:", err)
 		return ExitInvalid
 	}
 	problems := scenarios.Lint(src)
+	if environment != "" {
+		envSrc, err := readSource(environment)
+		if err != nil {
+			fmt.Fprintln(stderr, "faultline validate: --environment:", err)
+			return ExitInvalid
+		}
+		env, err := scenarios.ParseEnvironment(envSrc)
+		if err != nil {
+			fmt.Fprintf(stderr, "faultline validate: --environment %s: %v\n", environment, err)
+			return ExitInvalid
+		}
+		problems = scenarios.LintOn(src, env)
+	}
 	for _, p := range problems {
 		fmt.Fprintf(stdout, "%s: %s\n", p.Severity, p)
 	}

@@ -193,18 +193,23 @@ func compareCommand() *cobra.Command {
 }
 
 func validateCommand() *cobra.Command {
-	return &cobra.Command{
+	var environment string
+	cmd := &cobra.Command{
 		Use:   "validate FILE",
-		Short: "Check an experiment file and list every error and warning",
-		Long:  "Parse and validate FILE (- for standard input) as Istio would, plus Faultline's own rules.\nExit 0 when valid (warnings allowed), 2 when not.",
-		Args:  cobra.ExactArgs(1),
+		Short: "Check an experiment or environment file and list every error and warning",
+		Long: "Parse and validate FILE (- for standard input) as Istio would, plus Faultline's own rules: an Experiment,\n" +
+			"or an Environment and its baseline. An experiment on an environment (spec.environment) is checked laid over\n" +
+			"that environment's baseline when --environment names its file. Exit 0 when valid (warnings allowed), 2 when not.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if code := server.Validate(args[0], cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
+			if code := server.Validate(args[0], environment, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
 				return exitError{code}
 			}
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&environment, "environment", "", "the Environment file an experiment with spec.environment runs on")
+	return cmd
 }
 
 func proxyCommand() *cobra.Command {

@@ -180,6 +180,52 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func TestValidateEnvironments(t *testing.T) {
+	env := writeFile(t, `apiVersion: faultline.dev/v1alpha1
+kind: Environment
+metadata: {name: staging}
+spec:
+  egress: 127.0.0.1:15001
+  services:
+  - {host: httpbin, port: 8000, endpoints: [{address: 127.0.0.1:18080}]}
+`)
+	stdout, _, code := faultline(t, "validate", env)
+	if code != 0 || !strings.Contains(stdout, "valid, 0 warning(s)") {
+		t.Errorf("validate an environment: exit %d\n%s", code, stdout)
+	}
+	onEnv := func(host string) string {
+		return writeFile(t, `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: on-staging}
+spec:
+  environment: staging
+  load: {url: "http://httpbin:8000/get", requests: 10}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [`+host+`]
+  http:
+  - route: [{destination: {host: `+host+`}}]
+`)
+	}
+	// Alone, the experiment's hosts wait for the environment; with it, an
+	// unbound host is an error.
+	stdout, _, code = faultline(t, "validate", onEnv("nowhere"))
+	if code != 0 || !strings.Contains(stdout, "spec.environment: hosts, gateways and subsets are checked against environment staging") {
+		t.Errorf("validate alone: exit %d\n%s", code, stdout)
+	}
+	stdout, _, code = faultline(t, "validate", onEnv("nowhere"), "--environment", env)
+	if code != 2 || !strings.Contains(stdout, "nowhere is bound to no endpoints") {
+		t.Errorf("validate on the environment: exit %d\n%s", code, stdout)
+	}
+	stdout, _, code = faultline(t, "validate", onEnv("httpbin"), "--environment", env)
+	if code != 0 || !strings.Contains(stdout, "valid, 0 warning(s)") {
+		t.Errorf("validate a good one on the environment: exit %d\n%s", code, stdout)
+	}
+}
+
 func TestHelpOnEveryCommand(t *testing.T) {
 	for _, cmd := range []string{"serve", "run", "validate", "proxy", "demo", "scenarios", "compare"} {
 		stdout, _, code := faultline(t, cmd, "--help")
