@@ -175,15 +175,19 @@ func BenchmarkReverseProxy(b *testing.B) {
 // BenchmarkServiceGraph is the realistic table's request with
 // Options.ServiceGraph off and on: what the graph costs per request.
 func BenchmarkServiceGraph(b *testing.B) {
-	for _, on := range []bool{false, true} {
-		name := "off"
-		if on {
-			name = "on"
-		}
-		b.Run(name, func(b *testing.B) {
+	// off is a run's own proxy; on adds the graph; environment is an
+	// environment's data plane at its baseline: the graph and the access
+	// log (written where server/environments keeps it, here discarded).
+	for _, v := range []struct {
+		name      string
+		on        bool
+		accessLog io.Writer
+	}{{"off", false, nil}, {"on", true, nil}, {"environment", true, io.Discard}} {
+		on := v.on
+		b.Run(v.name, func(b *testing.B) {
 			target := benchTarget(b, 0)
 			addr := strings.TrimPrefix(target.URL, "http://")
-			p, err := proxy.Start(context.Background(), parse(b, realisticTable(addr)), "127.0.0.1:0", nil, proxy.Options{Seed: 1, ServiceGraph: on})
+			p, err := proxy.Start(context.Background(), parse(b, realisticTable(addr)), "127.0.0.1:0", nil, proxy.Options{Seed: 1, ServiceGraph: on, AccessLog: v.accessLog})
 			if err != nil {
 				b.Fatal(err)
 			}
