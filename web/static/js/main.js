@@ -8,6 +8,7 @@ import { comparePage } from "./pages/compare.js";
 import { proxyPage } from "./pages/proxy.js";
 import { safetyPage } from "./pages/safety.js";
 import { gameDaysPage, gameDayPage, newGameDayPage, gameDayRunPage } from "./pages/gamedays.js";
+import { environmentsPage, environmentPage, newEnvironmentPage } from "./pages/environments.js";
 import { watchLever, refreshLever } from "./lever.js";
 
 const routes = [
@@ -25,6 +26,10 @@ const routes = [
   [/^\/gamedays\/(\d+)$/, "gamedays", (ctx, id) => gameDayPage(ctx, Number(id), "overview")],
   [/^\/gamedays\/(\d+)\/edit$/, "gamedays", (ctx, id) => gameDayPage(ctx, Number(id), "definition")],
   [/^\/gameday-runs\/(\d+)$/, "gamedays", (ctx, rid) => gameDayRunPage(ctx, Number(rid))],
+  [/^\/environments$/, "environments", (ctx) => environmentsPage(ctx)],
+  [/^\/environments\/new$/, "environments", (ctx) => newEnvironmentPage(ctx)],
+  [/^\/environments\/(\d+)$/, "environments", (ctx, id) => environmentPage(ctx, Number(id), "overview")],
+  [/^\/environments\/(\d+)\/edit$/, "environments", (ctx, id) => environmentPage(ctx, Number(id), "definition")],
   [/^\/safety$/, "safety", (ctx) => safetyPage(ctx)],
 ];
 
