@@ -155,9 +155,11 @@ spec:
 type environmentJSON struct {
 	ID    int64 `json:"id"`
 	Plane struct {
-		Listening bool   `json:"listening"`
-		Error     string `json:"error"`
-		Holder    *struct {
+		Version        int    `json:"version"`
+		PendingVersion int    `json:"pendingVersion"`
+		Listening      bool   `json:"listening"`
+		Error          string `json:"error"`
+		Holder         *struct {
 			Kind    string `json:"kind"`
 			RunID   int64  `json:"runId"`
 			Overlay *struct {
@@ -442,10 +444,24 @@ func TestEnvironments(t *testing.T) {
 			}
 			b.checkNames()
 			b.screenshot("environment.png")
+
+			// A new version saved while the overlay holds it waits for the overlay.
+			b.do(chromedp.Click(chromedp.ID("tab-definition")))
+			b.waitJS("the definition, valid", `document.getElementById("yaml")?.value.includes("name: shop") && document.getElementById("validation-status").dataset.state === "valid"`, 10*time.Second)
+			if got := evalJS[string](b, `document.getElementById("editor-form").textContent`); !strings.Contains(got, "when the overlay holding it ends") {
+				t.Errorf("the editor does not say the new version waits for the overlay: %q", got)
+			}
+			edited := strings.Replace(shopEnvironment(egress, pageListen, addrs), "description: Bookinfo,", "description: Bookinfo v2,", 1)
+			b.setValue("yaml", edited)
+			b.waitJS("the edit to validate", `document.getElementById("validation-status").dataset.state === "valid" && document.getElementById("yaml").value.includes("Bookinfo v2,")`, 10*time.Second)
+			b.do(chromedp.Click(chromedp.ID("save")))
+			b.waitJS("version 2", `document.getElementById("env-version").textContent === "v2"`, 10*time.Second)
+			b.do(chromedp.Click(chromedp.ID("tab-overview")))
+			b.waitJS("the pending version", `/^Version 2 waits\./.test(document.getElementById("env-pending")?.textContent)`, 10*time.Second)
 		}},
 		{"the list shows the overlay's time left", func(t *testing.T, b *browser) {
 			b.do(chromedp.Click(chromedp.CSS(`nav a[data-nav="environments"]`)))
-			b.waitJS("shop held by the overlay", `/^overlay #\d+ · \d+ s left$/.test(document.querySelector('#environments-table tr[data-name="shop"] .env-holder')?.textContent)`, 10*time.Second)
+			b.waitJS("shop held by the overlay, version 2 waiting", `/^overlay #\d+ · \d+ s leftv2 waits for it$/.test(document.querySelector('#environments-table tr[data-name="shop"] .env-holder')?.textContent)`, 10*time.Second)
 			b.screenshot("environments.png")
 			b.do(chromedp.Click(chromedp.CSS(`#environments-table tr[data-name="shop"] a.exp-name`)))
 			b.waitJS("shop's page with its overlay", `document.getElementById("holder-state")?.dataset.kind === "overlay" && !!document.getElementById("overlay-remove")`, 10*time.Second)
@@ -457,10 +473,11 @@ func TestEnvironments(t *testing.T) {
 			if code := status(t, client, "http://ratings:9080/ratings/0"); code != http.StatusOK {
 				t.Errorf("ratings through the egress after the overlay: %d, want 200", code)
 			}
+			b.waitJS("the pending version taken", `!document.getElementById("env-pending")`, 10*time.Second)
 			var e environmentJSON
 			getJSON(t, envPath, &e)
-			if e.Plane.Holder != nil {
-				t.Errorf("after Remove the API says the holder is %+v", e.Plane.Holder)
+			if e.Plane.Holder != nil || e.Plane.Version != 2 || e.Plane.PendingVersion != 0 {
+				t.Errorf("after Remove the API says holder %+v, version %d, pending %d; want the baseline of version 2", e.Plane.Holder, e.Plane.Version, e.Plane.PendingVersion)
 			}
 		}},
 		{"a run holds it: its link, and overlays and delete refused", func(t *testing.T, b *browser) {
@@ -583,9 +600,7 @@ spec:
 			if got := evalJS[string](b, `document.querySelector("#env-state .badge").textContent`); got != "not listening" {
 				t.Errorf("the state shows %q", got)
 			}
-			if b.count("#env-graph-off") != 1 {
-				t.Error("the graph does not say it is not listening")
-			}
+			b.waitJS("the graph saying it is not listening", `!!document.getElementById("env-graph-off")`, 5*time.Second)
 			b.do(chromedp.Click(chromedp.CSS(`nav a[data-nav="environments"]`)))
 			b.waitJS("the list's state", `document.querySelector('#environments-table tr[data-name="shop"] .env-state .badge')?.textContent === "not listening"`, 10*time.Second)
 			if got := evalJS[string](b, `document.querySelector('#environments-table tr[data-name="shop"] .env-error')?.textContent ?? ""`); !strings.Contains(got, egress) {

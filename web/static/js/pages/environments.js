@@ -327,6 +327,7 @@ function overview(ctx, id, env, body, stateSlot) {
     }
   });
   show(env);
+  if (!plane || !plane.listening) showGraph(null);
   refresh();
   // The overlay's time left counts down between two reads.
   every(ctx, 500, async () => {
