@@ -231,6 +231,23 @@ func browse(t *testing.T, c *http.Client, n int) {
 	}
 }
 
+// checkNoStray fails for a text in the page that is a value gone wrong:
+// "null", "undefined" or "NaN" on its own.
+func (b *browser) checkNoStray() {
+	b.t.Helper()
+	stray := evalJS[[]string](b, `(() => {
+		const out = [];
+		const w = document.createTreeWalker(document.querySelector("main"), NodeFilter.SHOW_TEXT);
+		for (let n = w.nextNode(); n; n = w.nextNode()) {
+			if (/^(null|undefined|NaN)$/.test(n.textContent.trim())) out.push(n.parentElement.outerHTML.slice(0, 160));
+		}
+		return out;
+	})()`)
+	for _, s := range stray {
+		b.t.Errorf("a stray value in the page %s: %s", b.hash(), s)
+	}
+}
+
 func lineOf(t *testing.T, doc, text string) int {
 	t.Helper()
 	for i, l := range strings.Split(doc, "\n") {
@@ -318,6 +335,7 @@ func TestEnvironments(t *testing.T) {
 			}
 			b.waitJS("broken's endpoint down", `document.querySelector('#environments-table tr[data-name="broken"] .env-warn')?.textContent === "1 of 1 endpoints down"`, 10*time.Second)
 			b.checkNames()
+			b.checkNoStray()
 		}},
 		{"the page shows listeners, endpoints, baseline, counters and the access log", func(t *testing.T, b *browser) {
 			b.do(chromedp.Click(chromedp.CSS(`#environments-table tr[data-name="shop"] a.exp-name`)))
@@ -342,6 +360,7 @@ func TestEnvironments(t *testing.T) {
 				t.Error("the runs card does not say there are none")
 			}
 			b.checkNames()
+			b.checkNoStray()
 		}},
 		{"the service graph has the calls of the traffic", func(t *testing.T, b *browser) {
 			g := apiGraph(t)
@@ -443,6 +462,7 @@ func TestEnvironments(t *testing.T) {
 				t.Errorf("productpage → details, half its calls in the window aborted with 503, is %q, want bad", got)
 			}
 			b.checkNames()
+			b.checkNoStray()
 			b.screenshot("environment.png")
 
 			// A new version saved while the overlay holds it waits for the overlay.
@@ -522,11 +542,13 @@ spec:
 			}
 			b.waitJS("the baseline after the run", `document.getElementById("holder-state")?.dataset.kind === "baseline"`, 15*time.Second)
 			b.waitJS("the run's end in the runs card", fmt.Sprintf(`document.querySelector('#env-runs-table tr[data-run="%d"]')?.dataset.status === "stopped"`, run.ID), 10*time.Second)
+			b.checkNoStray()
 		}},
 		{"the editor refuses an environment with an error at its line", func(t *testing.T, b *browser) {
 			b.do(chromedp.Evaluate[chromedp.Void](`location.hash = "#/environments/new"`))
 			b.waitJS("the editor", `document.getElementById("yaml")?.value.includes("kind: Environment") && !!document.getElementById("validation-status")?.dataset.state`, 10*time.Second)
 			b.checkNames()
+			b.checkNoStray()
 			taken := strings.Replace(brokenEnvironment(egress, dead), "name: broken", "name: twin", 1)
 			line := lineOf(t, taken, "egress:")
 			b.setValue("yaml", taken)
@@ -568,6 +590,7 @@ spec:
 			}
 			b.waitJS("the graph's empty state", `document.querySelector("#env-graph-chart svg.graph-empty")?.textContent.includes("No traffic through this environment in the last minute")`, 10*time.Second)
 			b.checkNames()
+			b.checkNoStray()
 		}},
 		{"delete asks first", func(t *testing.T, b *browser) {
 			b.do(chromedp.Click(chromedp.ID("env-delete")))
@@ -607,6 +630,7 @@ spec:
 				t.Errorf("the list's error %q, want it to name %s", got, egress)
 			}
 			b.checkNames()
+			b.checkNoStray()
 		}},
 	}
 	for _, s := range steps {

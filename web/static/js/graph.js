@@ -155,7 +155,7 @@ export function serviceGraph(graph, { label = "Service graph" } = {}) {
   const edges = ((graph && graph.edges) || []).filter((e) => e.windowRequests > 0);
   if (!edges.length) {
     const message = "No traffic through this environment in the last minute";
-    return svg("svg", { class: "chart service-graph graph-empty", viewBox: "0 0 640 120", role: "img", "aria-label": `${label}: ${message}`, preserveAspectRatio: "xMinYMin meet" },
+    return svg("svg", { class: "chart service-graph graph-empty", viewBox: "0 0 640 120", style: "max-width: 640px", role: "img", "aria-label": `${label}: ${message}`, preserveAspectRatio: "xMinYMin meet" },
       svg("title", {}, `${label}: ${message}`),
       svg("text", { x: 320, y: 60, "text-anchor": "middle", "dominant-baseline": "central", class: "muted-text graph-empty-text" }, message));
   }
@@ -182,7 +182,8 @@ export function serviceGraph(graph, { label = "Service graph" } = {}) {
   const id = `sg${++seq}`;
   const summary = `${label} of the last ${windowS} s: ${edges.length} call${edges.length === 1 ? "" : "s"} among ${nodes.size} services. ` +
     edges.map(edgeSummary).join(". ");
-  const root = svg("svg", { class: "chart service-graph", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": summary, preserveAspectRatio: "xMidYMin meet", dataset: { edges: String(edges.length) } },
+  // Never drawn larger than life: a small graph keeps its text size.
+  const root = svg("svg", { class: "chart service-graph", viewBox: `0 0 ${width} ${height}`, style: `max-width: ${width}px`, role: "img", "aria-label": summary, preserveAspectRatio: "xMidYMin meet", dataset: { edges: String(edges.length) } },
     svg("title", {}, summary),
     svg("defs", {}, ["ok", "warn", "bad"].map((lv) => svg("marker", { id: `${id}-${lv}`, class: `arrow arrow-${lv}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse", markerUnits: "userSpaceOnUse" },
       svg("path", { d: "M0 0L10 5L0 10z" })))));

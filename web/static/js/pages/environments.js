@@ -22,6 +22,9 @@ const egressOf = (plane) => (plane && plane.listeners ? plane.listeners.find((l)
 const downEndpoints = (plane) => (plane && plane.endpoints ? plane.endpoints.filter((ep) => !ep.up) : []);
 const plural = (n, word, many = word + "s") => `${n} ${n === 1 ? word : many}`;
 
+/** fill replaces node's children with kids, leaving out the absent (null) ones. */
+const fill = (node, ...kids) => node.replaceChildren(...kids.filter((k) => k !== null && k !== undefined && k !== false));
+
 /** timeLeft is the time until iso in whole seconds, never below zero. */
 const timeLeft = (iso) => Math.max(0, Math.ceil((Date.parse(iso) - Date.now()) / 1000));
 const fmtLeft = (iso) => {
@@ -165,7 +168,7 @@ async function deleteEnvironment(e, slot, removed) {
   } catch (err) {
     const run = /run (\d+)/.exec(err.message || "");
     slot.dataset.kind = err instanceof ApiError && err.status === 409 ? "busy" : "other";
-    slot.replaceChildren(el("strong", {}, `Not deleted: ${e.name}. `), el("span", { class: "error-message" }, err.message),
+    fill(slot, el("strong", {}, `Not deleted: ${e.name}. `), el("span", { class: "error-message" }, err.message),
       run ? el("div", { class: "callout-actions" }, el("a", { class: "btn btn-small", href: `#/runs/${run[1]}` }, `Go to run #${run[1]}`)) : null);
     slot.hidden = false;
     return false;
@@ -286,7 +289,7 @@ function overview(ctx, id, env, body, stateSlot) {
       return;
     }
     graphBox.replaceChildren(serviceGraph(g, { label: `Service graph of ${env.name}` }));
-    graphTable.replaceChildren(edgesTable(g));
+    fill(graphTable, edgesTable(g));
     graphNote.textContent = `last ${Math.max(1, Math.round(g.windowSeconds))} s · every 2 s`;
   };
   const loadRuns = async () => {
@@ -427,7 +430,7 @@ function renderListeners(box, plane) {
     return;
   }
   const egress = egressOf(plane);
-  box.replaceChildren(
+  fill(box,
     table(["Kind", "Name", "Address"], ls.map((l) => el("tr", { dataset: { kind: l.kind, name: l.name } },
       el("td", {}, el("span", { class: `badge kind-${l.kind}` }, l.kind === "mesh" ? "egress" : l.kind)),
       el("td", {}, el("code", {}, l.name)),
@@ -518,7 +521,7 @@ function renderRuns(box, list) {
     return;
   }
   const took = (r) => (r.startedAt ? fmtDuration((r.endedAt ? Date.parse(r.endedAt) : Date.now()) - Date.parse(r.startedAt)) : "queued");
-  box.replaceChildren(table(["Run", "Experiment", "Status", "Verdict", "Started", ["Duration", "num"]], list.items.map((r) => el("tr", { dataset: { run: String(r.id), status: r.status } },
+  fill(box, table(["Run", "Experiment", "Status", "Verdict", "Started", ["Duration", "num"]], list.items.map((r) => el("tr", { dataset: { run: String(r.id), status: r.status } },
     el("td", {}, el("a", { href: `#/runs/${r.id}`, class: "strong" }, `#${r.id}`)),
     el("td", {}, r.experimentId ? el("a", { href: `#/experiments/${r.experimentId}` }, r.experiment) : r.experiment, el("span", { class: "muted" }, ` v${r.experimentVersion}`)),
     el("td", {}, statusBadge(r.status)),
@@ -567,7 +570,7 @@ function overlayForm(ctx, id, env, added) {
 
   const refuse = (kind, title, ...rest) => {
     result.dataset.kind = kind;
-    result.replaceChildren(el("strong", {}, title), " ", ...rest);
+    fill(result, el("strong", {}, title), " ", ...rest);
     result.hidden = false;
   };
   const onSubmit = async (ev) => {
