@@ -353,7 +353,7 @@ func (p *Proxy) route(x *exchange, r *rule) {
 	x.cluster = c
 	x.clusterName = c.name
 	if g := p.graph; g != nil {
-		g.inflight.register(x, d.node)
+		g.routed(x, d.node)
 	}
 	if len(r.mirrors) > 0 {
 		// One draw per request for every mirror: Envoy evaluates each

@@ -232,11 +232,27 @@ func (g *graph) source(t *Table, r *http.Request) *graphNode {
 		}
 	}
 	if vv := r.Header[hdrRequestID]; len(vv) > 0 && vv[0] != "" {
-		if n := g.inflight.lookup(vv[0]); n != nil {
+		if n := g.inflight.lookup(vv[0], nil); n != nil {
 			return n
 		}
 	}
 	return g.unknown
+}
+
+// routed registers x, routed to dst, as in flight. A source found by
+// request id that is dst itself is looked for again without dst: a client
+// that retries after its first try timed out sends the same id while the
+// abandoned try may still be in flight to dst, and that try is not the
+// caller (a service calling itself with its caller's id is rare).
+func (g *graph) routed(x *exchange, dst *graphNode) {
+	if x.graphSrc == dst && dst != nil {
+		if vv := x.r.Header[hdrRequestID]; len(vv) > 0 && vv[0] != "" {
+			if n := g.inflight.lookup(vv[0], dst); n != nil {
+				x.graphSrc = n
+			}
+		}
+	}
+	g.inflight.register(x, dst)
 }
 
 // destination is the node x counts toward (see Graph).
@@ -484,13 +500,16 @@ func (f *inflight) unregister(x *exchange) {
 }
 
 // lookup returns the destination of the newest request in flight with
-// id, or nil.
-func (f *inflight) lookup(id string) *graphNode {
+// id, skipping those to except (nil skips none) and those whose client
+// has gone; nil when there is none.
+func (f *inflight) lookup(id string, except *graphNode) *graphNode {
 	s := f.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if head := s.m[id]; head != nil {
-		return head.graphDst
+	for e := s.m[id]; e != nil; e = e.graphNext {
+		if e.graphDst != except && (e.r == nil || e.r.Context().Err() == nil) {
+			return e.graphDst
+		}
 	}
 	return nil
 }

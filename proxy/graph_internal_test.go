@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http/httptest"
@@ -8,6 +9,36 @@ import (
 	"testing"
 	"time"
 )
+
+// A retry after a timed-out try carries the same x-request-id while the
+// abandoned try may still be in flight to the same service: the caller is
+// the service that is still waiting, not the abandoned try, nor a request
+// whose client has gone.
+func TestInflightSkipsAbandonedTries(t *testing.T) {
+	g := newGraph(func() time.Duration { return 0 })
+	productpage, reviews := g.node("productpage"), g.node("reviews")
+	page := &exchange{requestID: "r"}
+	g.inflight.register(page, productpage)
+	gone, cancel := context.WithCancel(context.Background())
+	firstTry := &exchange{requestID: "r", r: httptest.NewRequest("GET", "/", nil).WithContext(gone)}
+	g.inflight.register(firstTry, reviews)
+
+	retry := &exchange{requestID: "r", r: httptest.NewRequest("GET", "/", nil)}
+	retry.r.Header.Set("X-Request-Id", "r")
+	retry.graphSrc = g.inflight.lookup("r", nil) // as at arrival: the newest in flight
+	if retry.graphSrc != reviews {
+		t.Fatalf("the newest in flight is %v", retry.graphSrc)
+	}
+	g.routed(retry, reviews)
+	if retry.graphSrc != productpage {
+		t.Errorf("the retry's caller: %s, want productpage", retry.graphSrc.name)
+	}
+	g.inflight.unregister(retry)
+	cancel() // the first try's client went away
+	if got := g.inflight.lookup("r", nil); got != productpage {
+		t.Errorf("with the first try's client gone, the caller is %v, want productpage", got)
+	}
+}
 
 // The in-flight map answers with the newest request of an id, forgets a
 // request when it ends, wherever it sits in its id's list, and tracks no
@@ -22,7 +53,7 @@ func TestInflightRequestIDs(t *testing.T) {
 		return x
 	}
 	lookup := func(id string) string {
-		if n := g.inflight.lookup(id); n != nil {
+		if n := g.inflight.lookup(id, nil); n != nil {
 			return n.name
 		}
 		return "-"
