@@ -90,8 +90,13 @@ func TestProxyCommandStartsAndRemovesContainers(t *testing.T) {
 			t.Fatalf("no listener line: %v\nstderr:\n%s", ctx.Err(), &stderr)
 		}
 	}
-	if !strings.Contains(stderr.String(), "1 spec.actions not taken") {
-		t.Errorf("stderr does not say the actions are not taken:\n%s", &stderr)
+	// stderr said so before stdout's listener line, but it reaches the
+	// buffer through a copying goroutine of its own.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "1 spec.actions not taken"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr does not say the actions are not taken:\n%s", &stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 
 	cli, err := testcontainers.NewDockerClientWithOpts(context.Background())
