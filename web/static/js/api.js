@@ -58,8 +58,12 @@ function authHeaders(extra = {}) {
 }
 
 // send makes the request with the token. On a 401 it asks for a token and
-// retries, unless quiet is set (a background refresh must not prompt).
+// retries, unless quiet is set (a background refresh must not prompt). A
+// read that fails before any answer is tried once more: the browser drops
+// requests in flight when the machine's network changes (an interface of
+// a container coming or going), even to the server on loopback.
 async function send(path, init, { quiet = false } = {}) {
+  let retried = false;
   for (;;) {
     const sent = token;
     let res;
@@ -67,6 +71,8 @@ async function send(path, init, { quiet = false } = {}) {
       res = await fetch(BASE + path, { ...init, headers: authHeaders(init.headers) });
     } catch (err) {
       if (err.name === "AbortError") throw err;
+      const idempotent = !init.method || init.method === "GET";
+      if (idempotent && !retried) { retried = true; continue; }
       throw new ApiError(0, "The Faultline server could not be reached. Is `faultline serve` still running?");
     }
     if (res.status !== 401) return res;
