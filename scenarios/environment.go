@@ -69,8 +69,8 @@ func (e *Environment) ServiceListeners() []ServiceListener {
 type ListenerAddress struct {
 	// Field is the field path: spec.egress, spec.gateways.<key> or
 	// spec.services[i].listen.
-	Field string
-	Addr  string
+	Field string `json:"field"`
+	Addr  string `json:"addr"`
 }
 
 // ListenerAddresses lists every address the environment listens on: the

@@ -22,6 +22,9 @@ type Overlay struct {
 	TTLMs     int64         `json:"ttlMs"`
 	CreatedAt time.Time     `json:"createdAt"`
 	ExpiresAt time.Time     `json:"expiresAt"`
+	// RemainingMs is the time left by the server's clock when the overlay
+	// was read, so a page counts down right whatever its own clock says.
+	RemainingMs int64 `json:"remainingMs"`
 }
 
 // EndedOverlay is the last overlay of an environment that ended, and why.
@@ -64,8 +67,6 @@ func (m *Manager) AddOverlay(envID int64, src []byte, ttl time.Duration) (*Overl
 	m.mu.Lock()
 	lever := m.lever
 	p := m.planes[envID]
-	m.nextOv++
-	id := m.nextOv
 	m.mu.Unlock()
 	if lever.Engaged {
 		return nil, &LeverError{Reason: lever.Reason}
@@ -82,8 +83,12 @@ func (m *Manager) AddOverlay(envID int64, src []byte, ttl time.Duration) (*Overl
 		return nil, err
 	}
 	now := m.cfg.Now().UTC()
+	m.mu.Lock()
+	m.nextOv++
+	id := m.nextOv
+	m.mu.Unlock()
 	ov := &Overlay{ID: id, Environment: v.name, Resources: resourceNames(doc, base), Source: string(src), TTL: ttl, TTLMs: ttl.Milliseconds(),
-		CreatedAt: now, ExpiresAt: now.Add(ttl)}
+		CreatedAt: now, ExpiresAt: now.Add(ttl), RemainingMs: ttl.Milliseconds()}
 	lease, err := m.Acquire(context.Background(), v.name, Holder{Kind: HolderOverlay, Overlay: ov}, false)
 	if err != nil {
 		return nil, err

@@ -30,8 +30,21 @@ type Status struct {
 	Endpoints []EndpointHealth `json:"endpoints"`
 	// Baseline lists the baseline's Istio resources ("VirtualService reviews").
 	Baseline []string `json:"baseline"`
+	// Services are the hosts the environment binds, and Addresses the
+	// listener addresses its document asks for (shown also when the
+	// plane could not take them).
+	Services  []ServiceInfo               `json:"services"`
+	Addresses []scenarios.ListenerAddress `json:"addresses"`
 	// Stats are the data plane's counters since it started.
 	Stats *proxy.Stats `json:"stats,omitempty"`
+}
+
+// ServiceInfo is one host an environment binds.
+type ServiceInfo struct {
+	Host      string   `json:"host"`
+	Port      uint32   `json:"port"`
+	Listen    string   `json:"listen,omitempty"`
+	Endpoints []string `json:"endpoints"`
 }
 
 // Status returns environment id's data plane; ok is false for an
@@ -67,6 +80,21 @@ func (p *plane) status() Status {
 	}
 	if p.doc != nil {
 		s.Baseline = resourceNames(p.doc, &scenarios.Document{})
+		s.Addresses = p.doc.Environment.ListenerAddresses()
+		for _, svc := range p.doc.Environment.Spec.Services {
+			info := ServiceInfo{Host: svc.Host, Port: svc.Port, Listen: svc.Listen, Endpoints: []string{}}
+			for _, ep := range svc.Endpoints {
+				info.Endpoints = append(info.Endpoints, ep.Address)
+			}
+			s.Services = append(s.Services, info)
+		}
+	}
+	if h := s.Holder; h != nil && h.Overlay != nil {
+		ov := *h.Overlay
+		ov.RemainingMs = max(0, ov.ExpiresAt.Sub(p.m.cfg.Now()).Milliseconds())
+		held := *h
+		held.Overlay = &ov
+		s.Holder = &held
 	}
 	if p.px != nil {
 		s.Listeners = p.px.Listeners()
@@ -83,6 +111,9 @@ func (p *plane) status() Status {
 	}
 	if s.Baseline == nil {
 		s.Baseline = []string{}
+	}
+	if s.Services == nil {
+		s.Services = []ServiceInfo{}
 	}
 	return s
 }
