@@ -626,3 +626,68 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func TestGameDaysAndAbortConditionsWorkOnEnvironments(t *testing.T) {
+	c := serve(t, server.Config{})
+	egress := freeAddr(t)
+	target := serveTarget(t, demo.NewHTTPBin(demo.HTTPBinOptions{}))
+	createEnv(t, c, httpbinEnv("staging", egress, freeAddr(t), target))
+	hc := viaEgress(t, egress)
+	steady := `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: steady-staging}
+spec:
+  environment: staging
+  load: {url: "http://httpbin:8000/get", requests: 10}
+  hypothesis:
+  - {metric: error_ratio, op: "==", value: 0}
+`
+	storeExperiments(t, c, steady, envAbort("abort-a", "staging", "requests: 10"), envAbort("abort-b", "staging", "requests: 10"))
+
+	t.Run("a game day whose steps run on the environment", func(t *testing.T) {
+		// The parallel steps share the environment: one waits for the other.
+		gd := postGameDay(t, c, `apiVersion: faultline.dev/v1alpha1
+kind: GameDay
+metadata: {name: staging-day}
+spec:
+  steadyState: steady-staging
+  steps:
+  - experiment: abort-a
+  - parallel:
+    - experiment: abort-a
+    - experiment: abort-b
+`)
+		r := waitGameDay(t, c, startGameDay(t, c, gd.ID).ID, 60*time.Second, ended)
+		if r.Status != "succeeded" || r.Report == nil || len(r.Report.Steps) != 2 {
+			t.Fatalf("game day: %s %s %+v", r.Status, r.Reason, r.Report)
+		}
+		runs := append([]gameDayAPIStep{*r.Report.SteadyStateBefore, *r.Report.SteadyStateAfter, r.Report.Steps[0]}, r.Report.Steps[1].Steps...)
+		for _, s := range runs {
+			if s.RunID == nil {
+				t.Fatalf("step %s has no run", s.Path)
+			}
+			var run struct {
+				Environment string `json:"environment"`
+				Status      string `json:"status"`
+			}
+			c.json("GET", fmt.Sprintf("/api/v1/runs/%d", *s.RunID), "", nil, 200, &run)
+			if run.Environment != "staging" || run.Status != "succeeded" {
+				t.Errorf("step %s: run %+v", s.Path, run)
+			}
+		}
+		if code, _ := status(t, hc, "http://httpbin:8000/get", nil); code != 200 {
+			t.Errorf("after the game day: %d", code)
+		}
+	})
+	t.Run("an abort condition halts the run and the baseline comes back", func(t *testing.T) {
+		src := strings.Replace(envAbort("abort-halts", "staging", "qps: 50, duration: 30s"), "  hypothesis:",
+			"  abort:\n  - {metric: error_ratio, op: \">\", value: 0.5, window: 1s}\n  hypothesis:", 1)
+		r := waitRun(t, c, startRun(t, c, createExp(t, c, src)))
+		if r.Status != "stopped" || !strings.Contains(r.Reason, "error_ratio") {
+			t.Errorf("run: %s %s", r.Status, r.Reason)
+		}
+		if code, _ := status(t, hc, "http://httpbin:8000/get", nil); code != 200 {
+			t.Errorf("after the abort: %d", code)
+		}
+	})
+}
