@@ -356,6 +356,11 @@ func TestEnvironmentRunsOneAtATime(t *testing.T) {
 		t.Errorf("overlay during a run: %+v", refused.Error)
 	}
 	c.json("DELETE", fmt.Sprintf("/api/v1/environments/%d", env.ID), "", nil, http.StatusConflict, &refused)
+	// The refused delete left the queued run waiting.
+	c.json("GET", fmt.Sprintf("/api/v1/runs/%d", queued), "", nil, 200, &q)
+	if q.Status != "queued" {
+		t.Errorf("the queued run after a refused delete: %s (%s)", q.Status, q.Reason)
+	}
 	var updated envJSON
 	c.json("PUT", fmt.Sprintf("/api/v1/environments/%d", env.ID), "application/yaml",
 		[]byte(strings.Replace(httpbinEnv("staging", egress, freeAddr(t), target), "metadata: {name: staging}", "metadata: {name: staging, description: v2}", 1)), http.StatusOK, &updated)

@@ -161,6 +161,18 @@ func (h *handlers) deleteEnvironment(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
+	// A run waiting for the environment would lose it: refuse first.
+	for _, status := range []string{store.StatusQueued, store.StatusRunning} {
+		runs, n, err := h.cfg.RunStore.ListRuns(c.Request.Context(), store.RunFilter{Environment: e.Name, Status: status, Page: store.Page{Limit: 1}})
+		if err != nil {
+			writeError(c, h.log, err)
+			return
+		}
+		if n > 0 {
+			writeError(c, h.log, &Error{Status: http.StatusConflict, Message: fmt.Sprintf("environment %s has %d run(s) %s on it (run %d): stop them first", e.Name, n, status, runs[0].ID)})
+			return
+		}
+	}
 	if err := h.cfg.Environments.Remove(id); err != nil {
 		writeError(c, h.log, err)
 		return
