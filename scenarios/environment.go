@@ -188,11 +188,23 @@ func (d *Document) validateEnvironment(problems *Problems) {
 	for _, vs := range d.VirtualServices {
 		r := d.reporter(vs, "VirtualService "+vs.Metadata.Name, problems)
 		for i, h := range vs.Spec.HTTP {
-			if h.Fault != nil {
-				r.errorf(fmt.Sprintf("spec.http[%d].fault", i), "an environment's baseline holds no fault: it is in force whenever no run is active; inject faults from an experiment (spec.environment) or an overlay with a TTL")
+			if faultActs(h.Fault) {
+				r.errorf(fmt.Sprintf("spec.http[%d].fault", i), "an environment's baseline holds no fault: it is in force whenever no run is active; inject faults from an experiment (spec.environment) or an overlay with a TTL (a fault at 0 %% is allowed: it never acts)")
 			}
 		}
 	}
+}
+
+// faultActs reports whether a fault injects anything: a delay or an abort
+// with a percentage above 0 (unset means none, as in Istio).
+func faultActs(f *HTTPFaultInjection) bool {
+	if f == nil {
+		return false
+	}
+	if d := f.Delay; d != nil && (d.Percentage != nil && d.Percentage.Value > 0 || d.Percentage == nil && d.Percent != nil && *d.Percent > 0) {
+		return true
+	}
+	return f.Abort != nil && f.Abort.Percentage != nil && f.Abort.Percentage.Value > 0
 }
 
 // validateListeners checks the environment's fixed addresses: each a

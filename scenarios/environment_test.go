@@ -169,6 +169,9 @@ spec:
     route: [{destination: {host: a}}]
 `
 	checkProblems(t, scenarios.Lint([]byte(src)), []want{errAt("spec.http[0].fault", "an environment's baseline holds no fault")})
+	// A fault at 0 % never acts: a production table may keep one.
+	inert := strings.Replace(src, "percentage: {value: 100}", "percentage: {value: 0}", 1)
+	checkProblems(t, scenarios.Lint([]byte(inert)), nil)
 }
 
 func TestEnvironmentStreamsHoldOneKind(t *testing.T) {
