@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Throughput of Faultline's proxy beside direct, nginx and Go's
-# httputil.ReverseProxy (BENCH.md): wrk, 2 threads, 16 connections, 10 s per
+# httputil.ReverseProxy (BENCH.md), and of an environment's data plane at
+# its baseline (the same table, inside `faultline serve`, through its
+# egress, with its service graph and access log): wrk, 2 threads, 16 connections, 10 s per
 # run, the demo httpbin target's /status/200 (0 B body), everything pinned
 # to CPU 0, configurations interleaved, 3 repetitions. Prints each run (with
 # the proxy process's CPU time per 1000 requests) and the medians with
@@ -10,7 +12,7 @@
 #   BASE=<git ref> bench/run.sh   # and the proxy built from <ref>, interleaved
 #
 # Knobs: REPS (3), SECS (10), PIN (CPU list for taskset, "0"; empty: unpinned),
-# PORT (first of five consecutive loopback ports, 18080).
+# PORT (first of seven consecutive loopback ports, 18080).
 # Needs wrk and (optionally) nginx: apt-get install -y wrk nginx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +29,7 @@ run=()
 [ -n "$pin" ] && run=(taskset -c "$pin")
 
 target=$port nginx_port=$((port + 1)) rp_port=$((port + 2)) fl_port=$((port + 3)) base_port=$((port + 4))
+env_port=$((port + 5)) api_port=$((port + 6))
 CGO_ENABLED=0 go build -trimpath -o "$work/faultline" ./cmd/faultline
 CGO_ENABLED=0 go build -trimpath -o "$work/reverseproxy" bench/reverseproxy.go
 sed "s/127.0.0.1:18080/127.0.0.1:$target/" bench/table.yaml >"$work/table.yaml"
@@ -40,6 +43,14 @@ pid[reverseproxy]=$!
 url[direct]=http://127.0.0.1:$target/status/200
 url[faultline]=http://127.0.0.1:$fl_port/status/200
 url[reverseproxy]=http://127.0.0.1:$rp_port/status/200
+# The same table as an environment's baseline: its services and resources,
+# an egress instead of a load.
+sed -e 's/^kind: Experiment$/kind: Environment/' -e "0,/^spec:\$/s//spec:\n  egress: 127.0.0.1:$env_port/" -e '/^  load:/d' \
+  "$work/table.yaml" >"$work/environment.yaml"
+"${run[@]}" "$work/faultline" serve --addr "127.0.0.1:$api_port" --db "$work/env.db" --no-examples \
+  --environment "$work/environment.yaml" >/dev/null 2>&1 &
+pid[environment]=$!
+url[environment]=http://127.0.0.1:$env_port/status/200
 have_base=""
 if [ -n "${BASE:-}" ]; then
   mkdir -p "$work/base"
@@ -72,7 +83,7 @@ CONF
   url[nginx]=http://127.0.0.1:$nginx_port/status/200
   configs="$configs nginx"
 fi
-configs="$configs reverseproxy faultline${have_base:+ faultline-base}"
+configs="$configs reverseproxy faultline environment${have_base:+ faultline-base}"
 sleep 1
 echo "pinning: ${pin:-none}; wrk -t2 -c16 -d${secs}s; configs: $configs"
 

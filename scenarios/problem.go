@@ -109,7 +109,7 @@ func (e *InvalidError) Error() string {
 	for i, p := range e.Problems {
 		lines[i] = p.String()
 	}
-	return "invalid experiment: " + strings.Join(lines, "; ")
+	return "invalid document: " + strings.Join(lines, "; ")
 }
 
 // First returns the first problem, the one an API error names as its field.
