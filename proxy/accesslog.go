@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -154,16 +155,26 @@ func (x *exchange) appendLogLine(b []byte) []byte {
 	b = append(b, ' ')
 	b = appendField(b, x.upstreamLocal)
 	b = append(b, ' ')
-	local := ""
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		local = a.String()
-	}
-	b = appendField(b, local)
+	b = appendLocalAddr(b, r)
 	b = append(b, ' ')
 	b = appendField(b, r.RemoteAddr)
 	b = append(b, " - "...) // %REQUESTED_SERVER_NAME%: no TLS
 	b = appendField(b, x.routeName)
 	return append(b, '\n')
+}
+
+// appendLocalAddr appends %DOWNSTREAM_LOCAL_ADDRESS%, the address the
+// request's connection was accepted on, without formatting it into a
+// string of its own.
+func appendLocalAddr(b []byte, r *http.Request) []byte {
+	switch a := r.Context().Value(http.LocalAddrContextKey).(type) {
+	case *net.TCPAddr:
+		ap := a.AddrPort() // a.String() writes an IPv4-mapped address as IPv4
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).AppendTo(b)
+	case net.Addr:
+		return appendField(b, a.String())
+	}
+	return appendField(b, "")
 }
 
 func spaceToUnderscore(s string) string {

@@ -99,7 +99,7 @@ func (t *clusterTransport) roundTrip(req *http.Request, ep *endpoint, local *str
 		}
 		t.gotConn(req, pc)
 		if local != nil {
-			*local = pc.conn.LocalAddr().String()
+			*local = pc.local
 		}
 		res, err := pc.roundTrip(ctx, req)
 		if err == nil {

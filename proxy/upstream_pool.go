@@ -339,7 +339,7 @@ func (t *clusterTransport) dial(ctx context.Context, p *hostPool) (*upConn, erro
 	}
 	t.stats.cxTotal.Add(1)
 	t.stats.cxActive.Add(1)
-	pc := &upConn{conn: conn, pool: p, born: time.Now()}
+	pc := &upConn{conn: conn, pool: p, born: time.Now(), local: conn.LocalAddr().String()}
 	if sc, ok := conn.(syscall.Conn); ok {
 		pc.raw, _ = sc.SyscallConn()
 	}
@@ -365,6 +365,8 @@ type upConn struct {
 	br   *bufio.Reader // reads through Read below
 	bw   *bufio.Writer // writes through Write below
 	born time.Time
+	// local is conn's local address, formatted once for the access log.
+	local string
 
 	closed atomic.Bool
 	// aborted: the request's context ended while it owned the connection.
