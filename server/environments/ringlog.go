@@ -2,61 +2,64 @@ package environments
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 )
 
-// maxLineBytes bounds one kept access-log line.
-const maxLineBytes = 4 << 10
-
-// ringLog is an io.Writer that keeps the last n lines written to it.
+// ringLog is an io.Writer that keeps the last lines written to it: at
+// most maxLines, in at most maxBytes (older lines are dropped first). It
+// copies what it is given into one buffer, so keeping a line allocates
+// nothing.
 type ringLog struct {
-	mu      sync.Mutex
-	buf     []string
-	next    int
-	full    bool
-	partial []byte
+	mu       sync.Mutex
+	buf      []byte
+	maxBytes int
+	maxLines int
 }
 
-func newRingLog(n int) *ringLog { return &ringLog{buf: make([]string, n)} }
+// bytesPerLine is the room a kept line is given on average: an access-log
+// line is about 300 bytes.
+const bytesPerLine = 512
 
-// Write splits b into lines and keeps the last ones; a line without its
-// newline yet waits for the rest.
+func newRingLog(lines int) *ringLog {
+	return &ringLog{maxLines: lines, maxBytes: lines * bytesPerLine, buf: make([]byte, 0, lines*bytesPerLine)}
+}
+
+// Write keeps b's lines; a line without its newline yet is kept as the
+// start of the next.
 func (r *ringLog) Write(b []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := len(b)
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			if room := maxLineBytes - len(r.partial); room > 0 {
-				r.partial = append(r.partial, b[:min(len(b), room)]...)
-			}
-			break
-		}
-		line := b[:i]
-		if len(r.partial) > 0 {
-			line = append(r.partial, line...)
-			r.partial = r.partial[:0]
-		}
-		if len(line) > maxLineBytes {
-			line = line[:maxLineBytes]
-		}
-		r.buf[r.next] = string(line)
-		r.next++
-		if r.next == len(r.buf) {
-			r.next, r.full = 0, true
-		}
-		b = b[i+1:]
+	if len(b) > r.maxBytes {
+		b = b[len(b)-r.maxBytes:]
 	}
+	if over := len(r.buf) + len(b) - r.maxBytes; over > 0 {
+		// Drop whole lines from the front to make room.
+		cut := over
+		if i := bytes.IndexByte(r.buf[min(cut, len(r.buf)):], '\n'); i >= 0 {
+			cut += i + 1
+		} else {
+			cut = len(r.buf)
+		}
+		r.buf = r.buf[:copy(r.buf, r.buf[min(cut, len(r.buf)):])]
+	}
+	r.buf = append(r.buf, b...)
 	return n, nil
 }
 
-// lines returns the kept lines, oldest first.
+// lines returns the kept complete lines, oldest first, at most maxLines.
 func (r *ringLog) lines() []string {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.full {
-		return append([]string(nil), r.buf[:r.next]...)
+	text := string(r.buf)
+	r.mu.Unlock()
+	end := strings.LastIndexByte(text, '\n')
+	if end < 0 {
+		return []string{}
 	}
-	return append(append([]string(nil), r.buf[r.next:]...), r.buf[:r.next]...)
+	out := strings.Split(text[:end], "\n")
+	if len(out) > r.maxLines {
+		out = out[len(out)-r.maxLines:]
+	}
+	return out
 }
