@@ -1,11 +1,12 @@
-// The editor form the experiment and game-day pages share: the YAML editor
+// The editor form the experiment, game-day and environment pages share: the YAML editor
 // in a form, checked as you type (debounced, POST /validate) with every
 // problem marked at its line and listed as a button to it. Each page says
 // how a save goes: what it refuses, how it reports a refusal.
 
-import { call } from "../api.js";
+import { call, ApiError } from "../api.js";
 import { el } from "../dom.js";
 import { createEditor } from "../editor.js";
+import { yamlPathLine } from "../yamlpath.js";
 import { uid } from "./common.js";
 
 const plural = (n, word) => `${n} ${word}${n > 1 ? "s" : ""}`;
@@ -126,4 +127,56 @@ export function editorForm(ctx, { source, label, help, saveLabel = "Save", note 
     if ((ev.ctrlKey || ev.metaKey) && ev.key === "s") { ev.preventDefault(); handle.form.requestSubmit(); }
   });
   return handle;
+}
+
+/**
+ * savedDocumentEditor is the editor form of a document the server checks
+ * as a whole (a game day, an environment): checked as you type and again
+ * before saving, a document with errors is not sent, and the server's
+ * refusal is shown at its line (a field-only error at its field's line).
+ * save(src) stores the text and returns the stored document (its warnings
+ * are shown). It returns the editor form's handle.
+ */
+export function savedDocumentEditor(ctx, { source, save, saveLabel, note, label, help }) {
+  // placed gives each problem a line: the server's, or its field's.
+  const placed = (ps, src) => ps.map((p) => (p.line || !p.path ? p : { ...p, line: yamlPathLine(src, p.path) }));
+  return editorForm(ctx, {
+    source, saveLabel, note, label, help,
+    place: placed,
+    submit: async (f) => {
+      try {
+        const errors = ((await f.validate()) || []).filter((p) => p.severity === "error");
+        if (!ctx.live()) return;
+        if (errors.length) {
+          const first = errors.find((p) => p.line) || errors[0];
+          const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
+          f.saveError(`Not saved: ${first.line ? `line ${first.line}: ` : ""}${first.path ? `${first.path}: ` : ""}${first.message}${more}`);
+          if (first.line) f.editor.focusLine(first.line);
+          return;
+        }
+        f.setStatus("checking", "Saving…");
+        const src = f.editor.value;
+        const out = await save(src);
+        f.markSaved(src);
+        const warnings = placed((out && out.warnings) || [], src);
+        f.show(warnings, src);
+        if (ctx.live()) f.setStatus("valid", warnings.length ? `Saved · ${plural(warnings.length, "warning")}` : "Saved");
+      } catch (err) {
+        if (!ctx.live()) return;
+        const src = f.editor.value;
+        let problems = [];
+        if (err instanceof ApiError && err.body && err.body.problems) {
+          problems = placed([...err.body.problems, ...(err.body.warnings || [])], src);
+        } else if (err instanceof ApiError && err.field) {
+          problems = placed([{ severity: "error", path: err.field, message: err.message.replace(`${err.field}: `, "") }], src);
+        }
+        f.show(problems, null); // a refusal such as a name clash is not the text's own problem
+        if (!problems.length) f.setStatus("unknown", "Not saved");
+        const field = err instanceof ApiError && err.field && !err.message.includes(err.field) ? `${err.field}: ` : "";
+        f.saveError(`Not saved: ${field}${err.message}`);
+        const first = problems.find((p) => p.severity === "error" && p.line);
+        if (first) f.editor.focusLine(first.line);
+      }
+    },
+  });
 }

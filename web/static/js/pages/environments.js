@@ -11,7 +11,7 @@ import { serviceGraph, edgeLevel } from "../graph.js";
 import { createEditor } from "../editor.js";
 import { yamlPathLine } from "../yamlpath.js";
 import { pageHeader, card, kpis, table, num, emptyState } from "./common.js";
-import { editorForm } from "./editorform.js";
+import { savedDocumentEditor } from "./editorform.js";
 
 const REFRESH_MS = 2000;
 const LIST_REFRESH_MS = 5000;
@@ -680,46 +680,9 @@ function savedToast(saved) {
  * is shown at its line.
  */
 function environmentEditor(ctx, { source, save, saveLabel, note }) {
-  const placed = (ps, src) => ps.map((p) => (p.line || !p.path ? p : { ...p, line: yamlPathLine(src, p.path) }));
-  return editorForm(ctx, {
-    source, saveLabel, note,
+  return savedDocumentEditor(ctx, {
+    source, save, saveLabel, note,
     label: "Environment YAML",
     help: "Checked as you type against the same rules the server applies on save, including whether each listener address is free. Tab indents; press Esc then Tab to leave the editor.",
-    place: placed,
-    submit: async (f) => {
-      try {
-        const errors = ((await f.validate()) || []).filter((p) => p.severity === "error");
-        if (!ctx.live()) return;
-        if (errors.length) {
-          const first = errors.find((p) => p.line) || errors[0];
-          const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
-          f.saveError(`Not saved: ${first.line ? `line ${first.line}: ` : ""}${first.path ? `${first.path}: ` : ""}${first.message}${more}`);
-          if (first.line) f.editor.focusLine(first.line);
-          return;
-        }
-        f.setStatus("checking", "Saving…");
-        const src = f.editor.value;
-        const out = await save(src);
-        f.markSaved(src);
-        const warnings = placed((out && out.warnings) || [], src);
-        f.show(warnings, src);
-        if (ctx.live()) f.setStatus("valid", warnings.length ? `Saved · ${plural(warnings.length, "warning")}` : "Saved");
-      } catch (err) {
-        if (!ctx.live()) return;
-        const src = f.editor.value;
-        let problems = [];
-        if (err instanceof ApiError && err.body && err.body.problems) {
-          problems = placed([...err.body.problems, ...(err.body.warnings || [])], src);
-        } else if (err instanceof ApiError && err.field) {
-          problems = placed([{ severity: "error", path: err.field, message: err.message.replace(`${err.field}: `, "") }], src);
-        }
-        f.show(problems, null); // a refusal such as a name clash is not the text's own problem
-        if (!problems.length) f.setStatus("unknown", "Not saved");
-        const field = err instanceof ApiError && err.field && !err.message.includes(err.field) ? `${err.field}: ` : "";
-        f.saveError(`Not saved: ${field}${err.message}`);
-        const first = problems.find((p) => p.severity === "error" && p.line);
-        if (first) f.editor.focusLine(first.line);
-      }
-    },
   });
 }

@@ -7,10 +7,9 @@ import { get, call, callYAML, stream, download, hasToken, apiPath, ApiError } fr
 import { el, $, fmtTime, fmtAgo, fmtDuration, statusBadge, verdictBadge, confirmDialog, toast, icon } from "../dom.js";
 import { stepTimeline } from "../charts.js";
 import { describeCron } from "../cron.js";
-import { yamlPathLine } from "../yamlpath.js";
 import { pageHeader, card, table, num, emptyState, deleteAsked } from "./common.js";
 import { scheduleCard, scheduleCalendar, nextFireCell } from "./schedule.js";
-import { editorForm } from "./editorform.js";
+import { savedDocumentEditor } from "./editorform.js";
 
 const ENDED = new Set(["succeeded", "failed", "stopped", "interrupted", "error"]);
 const runHref = (id) => `#/gameday-runs/${id}`;
@@ -237,48 +236,10 @@ export async function newGameDayPage(ctx) {
  * errors is not sent to be saved. It returns the editor form's handle.
  */
 function gameDayEditor(ctx, { source, save, saveLabel, note }) {
-  // placed gives each problem a line: the server's, or its field's.
-  const placed = (ps, src) => ps.map((p) => (p.line || !p.path ? p : { ...p, line: yamlPathLine(src, p.path) }));
-  return editorForm(ctx, {
-    source, saveLabel, note,
+  return savedDocumentEditor(ctx, {
+    source, save, saveLabel, note,
     label: "Game day YAML",
     help: "Checked as you type against the same rules the server applies on save: the document, and that every experiment it names is stored. Tab indents; press Esc then Tab to leave the editor.",
-    place: placed,
-    submit: async (f) => {
-      try {
-        const errors = ((await f.validate()) || []).filter((p) => p.severity === "error");
-        if (!ctx.live()) return;
-        if (errors.length) {
-          const first = errors.find((p) => p.line) || errors[0];
-          const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
-          f.saveError(`Not saved: ${first.line ? `line ${first.line}: ` : ""}${first.path ? `${first.path}: ` : ""}${first.message}${more}`);
-          if (first.line) f.editor.focusLine(first.line);
-          return;
-        }
-        f.setStatus("checking", "Saving…");
-        const src = f.editor.value;
-        const out = await save(src);
-        f.markSaved(src);
-        const warnings = placed((out && out.warnings) || [], src);
-        f.show(warnings, src);
-        if (ctx.live()) f.setStatus("valid", warnings.length ? `Saved · ${warnings.length} warning${warnings.length > 1 ? "s" : ""}` : "Saved");
-      } catch (err) {
-        if (!ctx.live()) return;
-        const src = f.editor.value;
-        let problems = [];
-        if (err instanceof ApiError && err.body && err.body.problems) {
-          problems = placed([...err.body.problems, ...(err.body.warnings || [])], src);
-        } else if (err instanceof ApiError && err.field) {
-          problems = placed([{ severity: "error", path: err.field, message: err.message.replace(`${err.field}: `, "") }], src);
-        }
-        f.show(problems, null); // a refusal such as a name clash is not the text's own problem
-        if (!problems.length) f.setStatus("unknown", "Not saved");
-        const field = err instanceof ApiError && err.field && !err.message.includes(err.field) ? `${err.field}: ` : "";
-        f.saveError(`Not saved: ${field}${err.message}`);
-        const first = problems.find((p) => p.severity === "error" && p.line);
-        if (first) f.editor.focusLine(first.line);
-      }
-    },
   });
 }
 
