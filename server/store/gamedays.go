@@ -15,26 +15,10 @@ const (
 )
 
 // GameDay is a stored game-day document, kept verbatim beside the fields the
-// store indexes. Unlike an experiment it keeps no older versions: a
-// game-day run keeps the source it ran instead.
-type GameDay struct {
-	// ID is assigned by CreateGameDay.
-	ID int64
-	// Name is unique among game days and never empty.
-	Name string
-	// Description is free text; "" when the document has none.
-	Description string
-	// Version is 1 after CreateGameDay and one more after each
-	// UpdateGameDay. Callers never set it.
-	Version int
-	// Source is the document exactly as it was submitted.
-	Source string
-	// Format is the syntax of Source: FormatYAML or FormatJSON.
-	Format string
-	// CreatedAt is when the game day was created; UpdatedAt when its
-	// current version was written. Both are set by the store, in UTC.
-	CreatedAt, UpdatedAt time.Time
-}
+// store indexes, as a [Document]. Unlike an experiment it keeps no older
+// versions: a game-day run keeps the source it ran instead. Version is 1
+// after CreateGameDay and one more after each UpdateGameDay.
+type GameDay = Document
 
 // GameDayRun is one run of a game day. Its status moves from
 // StatusRunning to one of the terminal statuses (succeeded, failed,
