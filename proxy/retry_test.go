@@ -34,10 +34,12 @@ func newScripted(t testing.TB, handle func(n int, w http.ResponseWriter, r *http
 	t.Helper()
 	s := &scripted{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := int(s.n.Add(1))
 		body, _ := io.ReadAll(r.Body)
+		// Counted once recorded: a test that sees n requests finds them all
+		// in requests().
 		s.mu.Lock()
 		s.seen = append(s.seen, seenRequest{header: r.Header.Clone(), host: r.Host, body: string(body), at: time.Now()})
+		n := int(s.n.Add(1))
 		s.mu.Unlock()
 		handle(n, w, r)
 	}))
