@@ -53,7 +53,9 @@ func (p *proxyPlane) Revert() {
 	}
 }
 
-func (p *proxyPlane) Entry(via, host string, port uint32) (string, error) { return p.px.MeshAddr(), nil }
+func (p *proxyPlane) Entry(via, host string, port uint32) (string, error) {
+	return p.px.MeshAddr(), nil
+}
 
 // newPlane starts an environment's data plane over a demo httpbin and
 // returns it with the experiment src parsed on its baseline.
