@@ -40,6 +40,13 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return fmt.Errorf("server: --allow: %w", err)
 	}
+	// One server per database, decided before anything is changed: a second
+	// one would mark the first one's live runs interrupted.
+	unlock, err := store.Lock(cfg.DB)
+	if err != nil {
+		return fmt.Errorf("server: --db %s: %w", cfg.DB, err)
+	}
+	defer unlock()
 	db, err := store.Open(ctx, cfg.DB)
 	if err != nil {
 		return fmt.Errorf("server: open database: %w", err)

@@ -732,3 +732,27 @@ func TestAddressInUseIsAnErrorAndLeaksNothing(t *testing.T) {
 		t.Errorf("%d goroutines after a failed start, %d before", n, before)
 	}
 }
+
+func TestASecondServerOnTheDatabaseIsRefusedAndChangesNothing(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "faultline.db")
+	c := serve(t, server.Config{DB: db})
+	long := strings.Replace(abortExperiment, "requests: 60", "duration: 30s\n    qps: 20", 1)
+	var created experimentJSON
+	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(long), 201, &created)
+	var run runJSON
+	c.json("POST", fmt.Sprintf("/api/v1/experiments/%d/runs", created.ID), "", nil, 202, &run)
+	waitStatus(t, c, run.ID, "running", 10*time.Second)
+
+	err := server.Serve(context.Background(), server.Config{DB: db, Addr: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), nil)
+	if err == nil || !strings.Contains(err.Error(), "another faultline may be using this database") {
+		t.Fatalf("a second server on the database: %v", err)
+	}
+	// The first server's run is still running: the second marked nothing.
+	var got runJSON
+	c.json("GET", fmt.Sprintf("/api/v1/runs/%d", run.ID), "", nil, 200, &got)
+	if got.Status != "running" {
+		t.Errorf("the first server's run is %s (%s), want running", got.Status, got.Reason)
+	}
+	c.json("POST", fmt.Sprintf("/api/v1/runs/%d/stop", run.ID), "", nil, http.StatusAccepted, nil)
+	waitRun(t, c, run.ID)
+}

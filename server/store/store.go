@@ -38,6 +38,9 @@ var (
 	// ErrInvalid reports an argument the store refuses before writing: an
 	// unknown status or format, an empty name, a report that is not JSON.
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrLocked reports that another process holds the database's server
+	// lock (Lock).
+	ErrLocked = errors.New("another faultline may be using this database")
 )
 
 // DB is the Faultline database. Create it with [Open] and release it with
