@@ -111,7 +111,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 func TestOpenAppliesMigrationsAndPragmas(t *testing.T) {
 	db, _ := openTestDB(t)
 
-	for _, table := range []string{"experiments", "experiment_versions", "runs", "run_transitions", "lever_events", "schedule_fires", "environments", "environment_versions", "goose_db_version"} {
+	for _, table := range []string{"experiments", "experiment_versions", "runs", "run_transitions", "lever_events", "schedule_fires", "environments", "environment_versions", "audit_log", "goose_db_version"} {
 		if n := queryInt(t, db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table); n != 1 {
 			t.Errorf("table %s: found %d, want 1", table, n)
 		}
@@ -121,7 +121,7 @@ func TestOpenAppliesMigrationsAndPragmas(t *testing.T) {
 			t.Errorf("index %s: found %d, want 1", index, n)
 		}
 	}
-	if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(4); got != want { // the latest migration
+	if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(5); got != want { // the latest migration
 		t.Errorf("goose version: got %d, want %d", got, want)
 	}
 
