@@ -176,8 +176,11 @@ func runOwnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*r
 		px: px, entry: entry, ctrs: ctrs,
 		// Let requests still in the proxy (a delayed call whose client
 		// gave up, say) finish before reading the counters, so every
-		// request is counted once it has its flags.
+		// request is counted once it has its flags. The demo services
+		// hang up first, so the drain does not wait for a connection
+		// they keep without a request on it.
 		end: func() proxy.Stats {
+			targets.HangUp()
 			if err := px.Close(); err != nil {
 				log.Warn("closing the run's proxy", "err", err)
 			}

@@ -91,6 +91,22 @@ func (t *DemoTargets) Target(host string, index int) (demo.Target, bool) {
 // All lists the started targets in endpoint order.
 func (t *DemoTargets) All() []DemoTarget { return append([]DemoTarget(nil), t.started...) }
 
+// HangUp drops the idle connections the Bookinfo targets hold to the
+// proxy listener. The engine calls it when the load is done, before the
+// proxy drains: a client's transport can hold a connection it dialled for
+// a call that another connection served first, on which no request was
+// ever sent, and the proxy's graceful shutdown (http.Server.Shutdown)
+// waits up to 5 s for such a connection to send its first request
+// (golang.org/issue/22682). A caller hangs up before its sidecar drains,
+// so the drain waits only for requests really in flight.
+func (t *DemoTargets) HangUp() {
+	for _, s := range t.started {
+		if m, ok := s.Target.(demo.MeshCaller); ok {
+			m.CloseIdleConnections()
+		}
+	}
+}
+
 // Close stops every target and waits for them.
 func (t *DemoTargets) Close() error {
 	t.cancel()
@@ -99,10 +115,6 @@ func (t *DemoTargets) Close() error {
 		errs = append(errs, <-d)
 	}
 	t.done = nil
-	for _, s := range t.started {
-		if m, ok := s.Target.(demo.MeshCaller); ok {
-			m.CloseIdleConnections()
-		}
-	}
+	t.HangUp()
 	return errors.Join(errs...)
 }
