@@ -50,22 +50,43 @@ type decoder struct {
 	// for ever.
 	visited  int
 	tooLarge bool
+	// pathBytes sums the field paths made, each node's repeating its
+	// parents', which grows with depth times width.
+	pathBytes int
+	// depth counts the objects and lists decode is inside, aliases
+	// expanded, so an alias cannot nest a document past MaxDepth.
+	depth   int
+	tooDeep bool
 }
 
 // maxDecodedNodes bounds the nodes one document may expand to.
 const maxDecodedNodes = 100_000
 
+// maxPathBytes bounds the bytes of the field paths one document's values
+// are decoded at (and their lines kept under). The shipped documents need
+// under 2 KB; a game day of parallel groups 30 deep holding 30,000 waits
+// needed 80 MiB.
+const maxPathBytes = 4 << 20
+
 // decode fills v (a settable value) from n; path is the field path of n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if d.visited++; d.visited > maxDecodedNodes {
-		if !d.tooLarge {
-			d.tooLarge = true
-			d.rep.errorf(path, "the document expands to more than %d values (aliases repeated too often)", maxDecodedNodes)
-		}
+		d.refuse(path, fmt.Sprintf("the document expands to more than %d values (aliases repeated too often)", maxDecodedNodes))
+		return
+	}
+	if d.pathBytes += len(path); d.pathBytes > maxPathBytes {
+		d.refuse(path, fmt.Sprintf("the document's values are nested too deep for how many there are (their field paths pass %d MiB)", maxPathBytes>>20))
 		return
 	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
+	}
+	if (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && d.depth >= MaxDepth {
+		if !d.tooDeep {
+			d.tooDeep = true
+			d.rep.errorf(path, "the document %s", depthProblem)
+		}
+		return
 	}
 	if _, seen := d.rep.lines[path]; !seen {
 		d.rep.lines[path] = n.Line
@@ -115,14 +136,26 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// refuse reports, once, that the document is too large to decode, and
+// makes every later call of decode return at once.
+func (d *decoder) refuse(path, msg string) {
+	if d.tooLarge {
+		return
+	}
+	d.tooLarge = true
+	d.rep.errorf(path, "%s", msg)
+}
+
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
 		d.rep.errorf(path, "must be an object, not a %s", kindName(n))
 		return
 	}
+	d.depth++
+	defer func() { d.depth-- }()
 	fields := structFields(v.Type())
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
+	for i := 0; i+1 < len(n.Content) && !d.tooLarge; i += 2 {
 		key, val := n.Content[i], n.Content[i+1]
 		idx, ok := fields[key.Value]
 		child := joinPath(path, key.Value)
@@ -148,9 +181,14 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 		d.rep.errorf(path, "must be a list, not a %s", kindName(n))
 		return
 	}
+	d.depth++
+	defer func() { d.depth-- }()
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
-		d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		if d.tooLarge {
+			break
+		}
+		d.decode(item, s.Index(i), path+"["+strconv.Itoa(i)+"]")
 	}
 	v.Set(s)
 }
@@ -160,13 +198,15 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		d.rep.errorf(path, "must be an object, not a %s", kindName(n))
 		return
 	}
+	d.depth++
+	defer func() { d.depth-- }()
 	if v.Type().Key().Kind() != reflect.String {
 		panic("scenarios: map keys must be strings") // programming error in the model
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
+	for i := 0; i+1 < len(n.Content) && !d.tooLarge; i += 2 {
 		key, val := n.Content[i], n.Content[i+1]
-		child := path + "." + key.Value
+		child := path + "." + pathKey(key)
 		d.rep.lines[child] = key.Line
 		k := reflect.New(v.Type().Key()).Elem()
 		k.SetString(key.Value)

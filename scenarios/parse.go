@@ -190,7 +190,16 @@ type streamDoc struct {
 // skipping empty documents (between separators, or after a trailing ---).
 // A stream that is not valid YAML is a problem; the documents before the
 // syntax error are still returned.
+//
+// A stream nested deeper than MaxDepth is refused before yaml.v3 builds a
+// node tree of it where its bytes show it (flow collections), else as
+// soon as the document's tree is built, and the document is skipped; a
+// stream of more than maxStreamTokens values is refused unread.
 func documents(src []byte, problems *Problems) []streamDoc {
+	if line, msg := scanStream(src); line > 0 {
+		*problems = append(*problems, Problem{Severity: SeverityError, Line: line, Message: msg})
+		return nil
+	}
 	var out []streamDoc
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	for i := 0; ; i++ {
@@ -204,6 +213,10 @@ func documents(src []byte, problems *Problems) []streamDoc {
 			return out
 		}
 		if len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null") {
+			continue
+		}
+		if path, line, deep := treeDepth(n.Content[0]); deep {
+			*problems = append(*problems, Problem{Severity: SeverityError, Document: streamLabel(n.Content[0], i), Path: path, Line: line, Message: "the document " + depthProblem})
 			continue
 		}
 		out = append(out, streamDoc{index: i, node: n.Content[0]})
@@ -228,6 +241,16 @@ func headOf(n *yaml.Node) (kind, apiVersion, name string) {
 		}
 	}
 	return kind, apiVersion, name
+}
+
+// streamLabel names the document at index of a stream as problems do:
+// "VirtualService reviews", or "document 2" when it has no kind.
+func streamLabel(n *yaml.Node, index int) string {
+	kind, _, name := headOf(n)
+	if kind == "" {
+		return fmt.Sprintf("document %d", index+1)
+	}
+	return strings.TrimSpace(kind + " " + name)
 }
 
 // add decodes one resource node of the stream into the document. where
