@@ -6,9 +6,12 @@ package server
 import (
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/faultline/faultline/proxy"
+	"github.com/faultline/faultline/server/api"
 	"github.com/faultline/faultline/server/engine"
 )
 
@@ -18,8 +21,25 @@ type Config struct {
 	Addr string
 	// DB is the SQLite file; default faultline.db.
 	DB string
-	// Token guards the API; required when Addr is not loopback.
+	// Token guards the API: the admin token named "admin"
+	// (FAULTLINE_TOKEN). A token (this one, or one of TokensFile or
+	// Tokens) is required when Addr is not loopback; each is at least
+	// api.MinTokenBytes long.
 	Token string
+	// TokensFile names a file of tokens with roles, one "name role token"
+	// a line (role: viewer, operator or admin; # starts a comment): serve
+	// --tokens. Empty reads none.
+	TokensFile string
+	// Tokens holds more such lines, or entries separated by commas
+	// (FAULTLINE_TOKENS).
+	Tokens string
+	// AllowHosts are the names, beyond loopback ones, that the API and
+	// dashboard answer to in the Host header ("*": any); serve
+	// --allow-host, FAULTLINE_ALLOW_HOST.
+	AllowHosts []string
+	// ReadTimeout bounds the time a client may take to send a request's
+	// body; default 30s. Event streams are not bounded by it.
+	ReadTimeout time.Duration
 	// Allow widens the target allow-list beyond loopback (CIDRs, IPs, host names).
 	Allow []string
 	// Limits are the load ceilings.
@@ -60,14 +80,59 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// check refuses a configuration that would expose the API without a token.
-func (c *Config) check() error {
+// check refuses a configuration that would expose the API without a
+// token, or with a token that is too short or malformed; it returns the
+// API's tokens.
+func (c *Config) check() ([]api.Token, error) {
 	host, _, err := net.SplitHostPort(c.Addr)
 	if err != nil {
-		return fmt.Errorf("server: --addr %q: %w", c.Addr, err)
+		return nil, fmt.Errorf("server: --addr %q: %w", c.Addr, err)
 	}
-	if c.Token == "" && !proxy.IsLoopbackHost(host) {
-		return fmt.Errorf("server: --addr %s listens beyond loopback: set FAULTLINE_TOKEN (or --token) so the API is not open", c.Addr)
+	tokens, err := c.tokens()
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if len(tokens) == 0 && !proxy.IsLoopbackHost(host) {
+		return nil, fmt.Errorf("server: --addr %s listens beyond loopback: set FAULTLINE_TOKEN (or --tokens FILE) so the API is not open", c.Addr)
+	}
+	for _, h := range c.AllowHosts {
+		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, "/ ") {
+			return nil, fmt.Errorf("server: --allow-host %q: want a host name or address, or *", h)
+		}
+	}
+	return tokens, nil
+}
+
+// tokens gathers the API's tokens: Token as the admin named "admin", then
+// those of TokensFile and Tokens.
+func (c *Config) tokens() ([]api.Token, error) {
+	var tokens []api.Token
+	if c.Token != "" {
+		tokens = append(tokens, api.Token{Name: "admin", Role: api.RoleAdmin, Secret: c.Token})
+		if err := api.CheckTokens(tokens); err != nil {
+			return nil, fmt.Errorf("server: FAULTLINE_TOKEN (--token): %w", err)
+		}
+	}
+	if c.TokensFile != "" {
+		text, err := os.ReadFile(c.TokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: --tokens: %w", err)
+		}
+		more, err := api.ParseTokens(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("server: --tokens %s: %w", c.TokensFile, err)
+		}
+		tokens = append(tokens, more...)
+	}
+	if c.Tokens != "" {
+		more, err := api.ParseTokens(c.Tokens)
+		if err != nil {
+			return nil, fmt.Errorf("server: FAULTLINE_TOKENS: %w", err)
+		}
+		tokens = append(tokens, more...)
+	}
+	if err := api.CheckTokens(tokens); err != nil {
+		return nil, fmt.Errorf("server: tokens: %w", err)
+	}
+	return tokens, nil
 }

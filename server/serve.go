@@ -33,7 +33,8 @@ import (
 // connections.
 func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr string)) error {
 	cfg.setDefaults()
-	if err := cfg.check(); err != nil {
+	tokens, err := cfg.check()
+	if err != nil {
 		return err
 	}
 	allow, err := engine.AllowList(cfg.Allow)
@@ -128,10 +129,13 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		Environments:         envs,
 		AdmitEnvironment:     admitEnvironment,
 
-		Token:     cfg.Token,
-		Metrics:   met.handler(),
-		Dashboard: web.FS(),
-		Logger:    log,
+		Tokens:      tokens,
+		AllowHosts:  cfg.AllowHosts,
+		ReadTimeout: cfg.ReadTimeout,
+		Audit:       db,
+		Metrics:     met.handler(),
+		Dashboard:   web.FS(),
+		Logger:      log,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -163,7 +167,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	envsCtx, stopEnvs := context.WithCancel(context.Background())
 	g.Add(func() error { return envs.Run(envsCtx) }, func(error) { stopEnvs() })
 	g.Add(func() error {
-		log.Info("faultline serving", "addr", ln.Addr().String(), "db", cfg.DB, "auth", cfg.Token != "")
+		log.Info("faultline serving", "addr", ln.Addr().String(), "db", cfg.DB, "tokens", len(tokens))
 		if ready != nil {
 			ready(ln.Addr().String())
 		}

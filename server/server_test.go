@@ -292,7 +292,8 @@ func TestInvalidDocumentIsRefusedAndNothingStored(t *testing.T) {
 }
 
 func TestTokenGuardsTheAPI(t *testing.T) {
-	base, _ := testserver.Start(t, server.Config{Token: "s3cret"})
+	const token = "s3cret-0123456789abcdef"
+	base, _ := testserver.Start(t, server.Config{Token: token})
 	anon := client{t: t, base: base}
 	var e errorJSON
 	anon.json("GET", "/api/v1/experiments", "", nil, 401, &e)
@@ -302,13 +303,17 @@ func TestTokenGuardsTheAPI(t *testing.T) {
 	wrong := client{t: t, base: base, token: "nope"}
 	wrong.json("GET", "/api/v1/experiments", "", nil, 401, nil)
 	wrong.json("GET", "/metrics", "", nil, 401, nil)
-	good := client{t: t, base: base, token: "s3cret"}
+	good := client{t: t, base: base, token: token}
 	good.json("GET", "/api/v1/experiments", "", nil, 200, nil)
 	anon.json("GET", "/healthz", "", nil, 200, nil)
 
 	err := server.Serve(context.Background(), server.Config{Addr: "0.0.0.0:0", DB: filepath.Join(t.TempDir(), "x.db")}, slog.New(slog.DiscardHandler), nil)
 	if err == nil || !strings.Contains(err.Error(), "FAULTLINE_TOKEN") {
 		t.Errorf("serving beyond loopback without a token: err = %v", err)
+	}
+	err = server.Serve(context.Background(), server.Config{Token: "s3cret", DB: filepath.Join(t.TempDir(), "x.db")}, slog.New(slog.DiscardHandler), nil)
+	if err == nil || !strings.Contains(err.Error(), "at least 16") {
+		t.Errorf("serving with a 6-byte token: err = %v, want a refusal saying how long a token must be", err)
 	}
 }
 
@@ -435,6 +440,7 @@ func TestOpenAPIDocumentIsValidAndCoversTheRoutes(t *testing.T) {
 		{"GET", "/api/v1/environments/{id}"}, {"PUT", "/api/v1/environments/{id}"}, {"DELETE", "/api/v1/environments/{id}"},
 		{"GET", "/api/v1/environments/{id}/graph"}, {"GET", "/api/v1/environments/{id}/access-log"}, {"GET", "/api/v1/environments/{id}/runs"},
 		{"GET", "/api/v1/environments/{id}/overlays"}, {"POST", "/api/v1/environments/{id}/overlays"}, {"DELETE", "/api/v1/environments/{id}/overlays/{oid}"},
+		{"GET", "/api/v1/audit"},
 	})
 }
 

@@ -694,7 +694,7 @@ func TestDashboard(t *testing.T) {
 
 func TestDashboardAsksForTheToken(t *testing.T) {
 	needChromium(t)
-	const token = "s3cret-t0ken"
+	const token = "s3cret-t0ken-0123456789"
 	base, _ := testserver.Start(t, server.Config{LoadExamples: true, Token: token})
 	b := newBrowser(t, base)
 	b.expectFailures("/api/v1/") // the calls before the token is given answer 401

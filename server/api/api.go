@@ -6,7 +6,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -96,9 +95,22 @@ type Config struct {
 	EnvironmentStore EnvironmentStore
 	Environments     Environments
 	AdmitEnvironment func(doc *scenarios.Document) error
-	// Token, when set, is required as "Authorization: Bearer <token>" on
-	// /api/v1 and /metrics.
-	Token string
+	// Tokens, when any are set, are required as "Authorization: Bearer
+	// <secret>" on /api/v1 and /metrics, and each request may do what its
+	// token's role allows. With none, every caller may do everything (the
+	// server then listens on loopback only).
+	Tokens []Token
+	// AllowHosts are the names, beyond loopback ones, that the server
+	// answers to in the Host header ("*": any), and whose pages may write
+	// (the Origin header); serve --allow-host.
+	AllowHosts []string
+	// ReadTimeout bounds the time a client may take to send a request's
+	// body (408 beyond); default 30s. WriteTimeout bounds the writing of
+	// an answer other than an event stream; default 2 minutes.
+	ReadTimeout, WriteTimeout time.Duration
+	// Audit keeps the audit log of writes and serves GET /audit; nil
+	// records nothing.
+	Audit AuditStore
 	// MaxBodyBytes bounds request bodies (413 beyond); default 1 MiB.
 	MaxBodyBytes int64
 	// Metrics serves /metrics; nil leaves it out.
@@ -110,8 +122,9 @@ type Config struct {
 
 // handlers holds the configured dependencies of every route.
 type handlers struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	hosts *hostGuard
 }
 
 // New returns the API's HTTP handler.
@@ -119,10 +132,16 @@ func New(cfg Config) http.Handler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 2 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handlers{cfg: cfg, log: cfg.Logger}
+	h := &handlers{cfg: cfg, log: cfg.Logger, hosts: newHostGuard(cfg.AllowHosts)}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.CustomRecovery(func(c *gin.Context, v any) {
@@ -130,6 +149,8 @@ func New(cfg Config) http.Handler {
 		writeError(c, h.log, &Error{Status: http.StatusInternalServerError, Message: "internal error"})
 	}))
 	_ = r.SetTrustedProxies(nil)
+	// The order of the guards is drawn in guard.go.
+	r.Use(securityHeaders, h.checkHost, h.deadlines, h.checkCrossSite)
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, h.log, &Error{Status: http.StatusNotFound, Message: "no such route: " + c.Request.Method + " " + c.Request.URL.Path})
 	})
@@ -140,11 +161,10 @@ func New(cfg Config) http.Handler {
 		r.StaticFS("/ui", http.FS(cfg.Dashboard))
 		r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/ui/") })
 	}
-	auth := h.bearerAuth()
 	if cfg.Metrics != nil {
-		r.GET("/metrics", auth, gin.WrapH(cfg.Metrics))
+		r.GET("/metrics", h.authenticate(), h.authorize(), gin.WrapH(cfg.Metrics))
 	}
-	v1 := r.Group("/api/v1", auth, h.limitBody())
+	v1 := r.Group("/api/v1", h.authenticate(), h.audit, h.authorize(), h.checkContentType, h.limitBody())
 	v1.GET("/experiments", h.listExperiments)
 	v1.POST("/experiments", h.createExperiment)
 	v1.GET("/experiments/:id", h.getExperiment)
@@ -198,24 +218,10 @@ func New(cfg Config) http.Handler {
 	}
 	v1.GET("/safety/lever", h.getLever)
 	v1.POST("/safety/lever", h.moveLever)
+	if cfg.Audit != nil {
+		v1.GET("/audit", h.listAudit)
+	}
 	return r
-}
-
-// bearerAuth requires the configured token; with no token it admits all.
-func (h *handlers) bearerAuth() gin.HandlerFunc {
-	if h.cfg.Token == "" {
-		return func(c *gin.Context) { c.Next() }
-	}
-	want := []byte("Bearer " + h.cfg.Token)
-	return func(c *gin.Context) {
-		if subtle.ConstantTimeCompare([]byte(c.GetHeader("Authorization")), want) != 1 {
-			c.Header("WWW-Authenticate", `Bearer realm="faultline"`)
-			writeError(c, h.log, &Error{Status: http.StatusUnauthorized, Message: "missing or wrong bearer token", Field: "Authorization"})
-			c.Abort()
-			return
-		}
-		c.Next()
-	}
 }
 
 // limitBody caps request bodies; reading past the cap yields a 413.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,6 +17,9 @@ type Error struct {
 	Status  int
 	Message string
 	Field   string
+	// Code names the kind of refusal in error.code ("role", "host",
+	// "cross-site"); empty leaves it out.
+	Code string
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -46,7 +50,8 @@ type errorBody struct {
 	Error struct {
 		Message string `json:"message"`
 		Field   string `json:"field,omitempty"`
-		// Code names a refusal clients may act on: lever, blackout, running.
+		// Code names a refusal clients may act on: lever, blackout,
+		// running, role, host, cross-site.
 		Code string `json:"code,omitempty"`
 	} `json:"error"`
 	// Problems lists every validation problem of a refused document.
@@ -67,7 +72,7 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 	)
 	switch {
 	case errors.As(err, &apiErr):
-		status, body.Error.Message, body.Error.Field = apiErr.Status, apiErr.Message, apiErr.Field
+		status, body.Error.Message, body.Error.Field, body.Error.Code = apiErr.Status, apiErr.Message, apiErr.Field, apiErr.Code
 	case errors.As(err, &invalid):
 		status = http.StatusUnprocessableEntity
 		first := invalid.First()
@@ -77,6 +82,11 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 	case errors.As(err, &tooLarge):
 		status = http.StatusRequestEntityTooLarge
 		body.Error.Message = "request body is larger than the limit of " + itoa(tooLarge.Limit) + " bytes"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Only the connection's deadlines (deadlines in guard.go) end a
+		// read this way: the body did not arrive in time.
+		status, body.Error.Message = http.StatusRequestTimeout, "the request body did not arrive in time"
+		c.Header("Connection", "close")
 	case errors.As(err, &fielded):
 		status = http.StatusUnprocessableEntity
 		body.Error.Message, body.Error.Field = fielded.Error(), fielded.FieldPath()

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -55,6 +57,10 @@ func toRunJSON(r *store.Run, withReport bool) runJSON {
 	return out
 }
 
+// runStatuses are the statuses GET /runs?status= filters by.
+var runStatuses = []string{store.StatusQueued, store.StatusRunning, store.StatusSucceeded, store.StatusFailed,
+	store.StatusStopped, store.StatusInterrupted, store.StatusError}
+
 // startRunJSON is the optional body of POST /experiments/{id}/runs.
 type startRunJSON struct {
 	// Seed replays a previous run's fault decisions; 0 draws a new seed.
@@ -98,6 +104,10 @@ func (h *handlers) startRun(c *gin.Context) {
 func (h *handlers) listRuns(c *gin.Context) {
 	writeList(c, h.log, func(ctx context.Context, page store.Page) ([]store.Run, int64, error) {
 		f := store.RunFilter{Page: page, Status: c.Query("status")}
+		if f.Status != "" && !slices.Contains(runStatuses, f.Status) {
+			return nil, 0, &Error{Status: http.StatusBadRequest, Field: "status",
+				Message: "status must be one of " + strings.Join(runStatuses, ", ") + ", not " + strconv.Quote(f.Status)}
+		}
 		if s := c.Query("experiment"); s != "" {
 			id, err := strconv.ParseInt(s, 10, 64)
 			if err != nil || id <= 0 {

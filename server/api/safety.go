@@ -24,7 +24,9 @@ type leverJSON struct {
 type moveLeverJSON struct {
 	Engaged *bool  `json:"engaged"`
 	Reason  string `json:"reason"`
-	By      string `json:"by"`
+	// By names who moves the lever on a server without tokens; with
+	// tokens, the token's name does and By is ignored.
+	By string `json:"by"`
 }
 
 func toLeverJSON(s store.LeverState) leverJSON {
@@ -58,14 +60,19 @@ func (h *handlers) moveLever(c *gin.Context) {
 		return
 	}
 	reason, by := strings.TrimSpace(body.Reason), strings.TrimSpace(body.By)
+	if len(h.cfg.Tokens) > 0 {
+		by = principalOf(c).name
+	}
 	var state store.LeverState
 	if *body.Engaged {
 		if reason == "" {
 			writeError(c, h.log, &Error{Status: http.StatusBadRequest, Message: "reason is required when engaging the safety lever", Field: "reason"})
 			return
 		}
+		auditDetail(c, "engage: "+reason)
 		state, err = h.cfg.Runs.Engage(c.Request.Context(), reason, by)
 	} else {
+		auditDetail(c, strings.TrimSuffix("release: "+reason, ": "))
 		state, err = h.cfg.Runs.Release(c.Request.Context(), reason, by)
 	}
 	if err != nil {
