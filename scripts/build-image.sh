@@ -4,7 +4,7 @@
 #   scripts/build-image.sh            ./faultline (for docker-compose build) and
 #                                      faultline-demo:local, the demo httpbin target
 #   scripts/build-image.sh binary     only ./faultline (and ./ca-certificates.crt)
-# Then: docker-compose build && FAULTLINE_TOKEN=change-me docker-compose up
+# Then: docker-compose build && FAULTLINE_TOKEN=$(openssl rand -hex 16) docker-compose up
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local CGO_ENABLED=0
