@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MeshGateway is the reserved gateway name of the sidecar (the mesh listener).
@@ -183,6 +184,19 @@ func validateCheck(r *reporter, p string, c Check, metrics []string) {
 	}
 }
 
+// Ceilings on the times a document may make a run wait: every run is
+// capped at its load's length plus twice its timeout and a grace (see
+// engine.RunCap), so these bound how long a run can hold its slot.
+const (
+	// MaxLoadTimeout bounds spec.load.timeout, the longest one call of
+	// the load may take. Serve's --max-duration may lower it.
+	MaxLoadTimeout = 5 * time.Minute
+	// MaxFixedDelay bounds a fault's delay.fixedDelay.
+	MaxFixedDelay = 5 * time.Minute
+	// MaxContainerWait bounds a container endpoint's wait.timeout.
+	MaxContainerWait = 10 * time.Minute
+)
+
 func (d *Document) validateLoad(r *reporter) {
 	l := d.Experiment.Spec.Load
 	if l == nil {
@@ -216,6 +230,9 @@ func (d *Document) validateLoad(r *reporter) {
 	}
 	if l.Timeout != nil && *l.Timeout <= 0 {
 		r.errorf("spec.load.timeout", "must be positive")
+	}
+	if l.Timeout != nil && l.Timeout.D() > MaxLoadTimeout {
+		r.errorf("spec.load.timeout", "%s is above the ceiling of %s: a call may wait at most that long", l.Timeout, Duration(MaxLoadTimeout))
 	}
 	for k := range l.Headers {
 		if !isToken(k) {

@@ -42,6 +42,9 @@ func validateContainer(r *reporter, p string, c *Container) {
 		if c.Wait.Timeout != nil && *c.Wait.Timeout <= 0 {
 			r.errorf(p+".wait.timeout", "must be positive")
 		}
+		if c.Wait.Timeout != nil && c.Wait.Timeout.D() > MaxContainerWait {
+			r.errorf(p+".wait.timeout", "%s is above the ceiling of %s", c.Wait.Timeout, Duration(MaxContainerWait))
+		}
 	}
 }
 

@@ -572,6 +572,9 @@ func validateFault(r *reporter, p string, f *HTTPFaultInjection) {
 			r.errorf(dp+".fixedDelay", "is required")
 		}
 		validateDurationField(r, dp+".fixedDelay", d.FixedDelay)
+		if d.FixedDelay != nil && d.FixedDelay.D() > MaxFixedDelay {
+			r.errorf(dp+".fixedDelay", "%s is above the ceiling of %s", d.FixedDelay, Duration(MaxFixedDelay))
+		}
 		validatePercent(r, dp+".percentage", d.Percentage, true)
 		if d.Percent != nil {
 			if *d.Percent < 0 || *d.Percent > 100 {
