@@ -28,8 +28,11 @@ import (
 type Limits struct {
 	MaxQPS         float64       // 0 = no ceiling on a positive rate; "as fast as possible" is always allowed
 	MaxConnections int           // 0 = no ceiling
-	MaxDuration    time.Duration // 0 = no ceiling
+	MaxDuration    time.Duration // 0 = no ceiling; also the ceiling of spec.load.timeout
 	MaxRequests    int64         // 0 = no ceiling
+	// Grace is the part of every run's wall-clock cap (RunCap) beyond its
+	// planned load and calls in flight; 0 = DefaultGrace.
+	Grace time.Duration
 }
 
 // DefaultLimits are the ceilings `serve` and `run` apply unless told otherwise.
@@ -86,6 +89,8 @@ func CheckLimits(l *scenarios.Load, lim Limits) error {
 		return &LimitError{"spec.load.connections", fmt.Sprintf("%d is above the ceiling of %d", l.Connections, lim.MaxConnections)}
 	case lim.MaxDuration > 0 && l.Duration != nil && l.Duration.D() > lim.MaxDuration:
 		return &LimitError{"spec.load.duration", fmt.Sprintf("%s is above the ceiling of %s", l.Duration, lim.MaxDuration)}
+	case lim.MaxDuration > 0 && l.Timeout != nil && l.Timeout.D() > lim.MaxDuration:
+		return &LimitError{"spec.load.timeout", fmt.Sprintf("%s is above the ceiling of %s (the longest a load may last)", l.Timeout, lim.MaxDuration)}
 	case lim.MaxRequests > 0 && l.Requests > lim.MaxRequests:
 		return &LimitError{"spec.load.requests", fmt.Sprintf("%d is above the ceiling of %d", l.Requests, lim.MaxRequests)}
 	}
@@ -174,6 +179,7 @@ func runOwnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*r
 	}
 	return drive(ctx, doc, opts, dataPlane{
 		px: px, entry: entry, ctrs: ctrs,
+		cut: func() { _ = px.Close() },
 		// Let requests still in the proxy (a delayed call whose client
 		// gave up, say) finish before reading the counters, so every
 		// request is counted once it has its flags. The demo services
@@ -246,6 +252,9 @@ type dataPlane struct {
 	// end stops the run's faults once the load is done and returns the
 	// run's counters.
 	end func() proxy.Stats
+	// cut, when set, ends the calls in flight at once (a run stopped at
+	// its cap); the run's own proxy closes its connections.
+	cut func()
 }
 
 // drive sends the experiment's load through the data plane and makes the
@@ -260,10 +269,12 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	loadCtx, stopLoad := context.WithCancelCause(ctx)
 	defer stopLoad(nil)
 	watch := newAbortWatch(doc.Experiment.Spec.Abort, stopLoad)
-	var timeline []report.Point
+	progress := &progressLog{}
 	spec.OnProgress = func(p loadgen.Progress) {
+		if !progress.add(p) {
+			return // the run ended at its cap without this load
+		}
 		watch.observe(p)
-		timeline = appendPoint(timeline, p)
 		if opts.OnProgress != nil {
 			opts.OnProgress(progressOf(p))
 		}
@@ -272,6 +283,7 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	if runner == nil {
 		runner = loadgen.NewFortio()
 	}
+	planned, grace := RunCap(load, opts.Limits)
 
 	r := &report.Report{
 		Experiment:   doc.Name(),
@@ -284,7 +296,7 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	}
 	log.Info("run started", "experiment", r.Experiment, "seed", opts.Seed, "entry", dp.entry)
 	waitActions := dp.ctrs.RunActions(loadCtx, &doc.Experiment.Spec, time.Now())
-	res, err := runner.Run(loadCtx, spec)
+	res, capped, err := runCapped(loadCtx, runner, spec, &CapError{Planned: planned, Grace: grace}, stopLoad, dp, progress)
 	r.Actions = waitActions()
 	r.EndedAt = time.Now().UTC()
 	switch {
@@ -296,7 +308,7 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 		return nil, fmt.Errorf("engine: load: %w", err)
 	}
 	fill(r, res)
-	r.Timeline = timeline
+	r.Timeline = progress.points()
 	r.Proxy = dp.end()
 	r.Containers = dp.ctrs.Report(context.WithoutCancel(ctx))
 	for _, w := range doc.Warnings {
@@ -306,6 +318,8 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	report.Account(doc, r)
 	r.Verdict = report.Evaluate(doc.Experiment.Spec.Hypothesis, r)
 	switch {
+	case capped != nil:
+		r.Status, r.Verdict, r.Reason = report.StatusStopped, report.VerdictNone, capped.Error()
 	case watch.fired != nil:
 		r.Status, r.Verdict = report.StatusStopped, report.VerdictNone
 		r.Abort, r.Reason = watch.fired, watch.reason()
