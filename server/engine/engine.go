@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline/faultline/loadgen"
@@ -67,6 +68,9 @@ type Options struct {
 	// Plane is the environment's data plane an experiment with
 	// spec.environment runs on; nil for the others.
 	Plane Plane
+	// Containers is what container endpoints the run may start; nil
+	// allows every one (the files a user runs with `faultline run`).
+	Containers *ContainerPolicy
 }
 
 // LimitError is a load setting above a safety ceiling.
@@ -119,6 +123,9 @@ type Plane interface {
 func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*report.Report, error) {
 	load := doc.Experiment.Spec.Load
 	if err := CheckLimits(load, opts.Limits); err != nil {
+		return nil, err
+	}
+	if err := CheckContainers(doc, opts.Containers); err != nil {
 		return nil, err
 	}
 	if opts.Seed == 0 {
@@ -219,10 +226,10 @@ func runOnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*re
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	defer plane.Revert()
-	r, err := drive(ctx, doc, opts, dataPlane{px: px, entry: entry, ctrs: &containers.Targets{},
+	r, err := drive(ctx, doc, opts, dataPlane{px: px, entry: entry, ctrs: &containers.Targets{}, before: &before,
 		end: func() proxy.Stats {
 			plane.Revert()
-			return px.Stats().Sub(before)
+			return px.Stats()
 		},
 	})
 	if r != nil {
@@ -250,8 +257,11 @@ type dataPlane struct {
 	entry string
 	ctrs  *containers.Targets
 	// end stops the run's faults once the load is done and returns the
-	// run's counters.
+	// data plane's counters.
 	end func() proxy.Stats
+	// before holds the counters of a long-lived data plane as the run
+	// began, for the run's window; nil for a run's own proxy.
+	before *proxy.Stats
 	// cut, when set, ends the calls in flight at once (a run stopped at
 	// its cap); the run's own proxy closes its connections.
 	cut func()
@@ -266,6 +276,14 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 		opts.OnProxy(dp.px)
 	}
 	spec := loadSpec(load, dp.entry)
+	// fortio's warm-up calls (one per connection before a duration-bound
+	// run) are not the run's: the counters they leave are taken out, as
+	// fortio leaves them out of its own counts.
+	var warmedUp atomic.Pointer[proxy.Stats]
+	spec.OnWarmedUp = func() {
+		s := settledStats(dp.px)
+		warmedUp.Store(&s)
+	}
 	loadCtx, stopLoad := context.WithCancelCause(ctx)
 	defer stopLoad(nil)
 	watch := newAbortWatch(doc.Experiment.Spec.Abort, stopLoad)
@@ -310,6 +328,12 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	fill(r, res)
 	r.Timeline = progress.points()
 	r.Proxy = dp.end()
+	switch w := warmedUp.Load(); {
+	case r.Warmup > 0 && w != nil:
+		r.Proxy = r.Proxy.Sub(*w)
+	case dp.before != nil:
+		r.Proxy = r.Proxy.Sub(*dp.before)
+	}
 	r.Containers = dp.ctrs.Report(context.WithoutCancel(ctx))
 	for _, w := range doc.Warnings {
 		r.Warnings = append(r.Warnings, w.String())
@@ -421,8 +445,32 @@ func fill(r *report.Report, res *loadgen.Result) {
 	for i, b := range res.Histogram {
 		r.Histogram[i] = report.Bucket{StartMs: ms(b.Start), EndMs: ms(b.End), Count: b.Count}
 	}
+	r.Warmup = res.Warmup
 	r.Fortio = res.Raw
 }
+
+// settledStats returns px's counters once no request is in its listeners,
+// when every request's counts are in (see proxy.ListenerStats.Active). It
+// waits at most settleLimit: on an environment's data plane, traffic from
+// elsewhere need never pause.
+func settledStats(px *proxy.Proxy) proxy.Stats {
+	deadline := time.Now().Add(settleLimit)
+	for {
+		s := px.Stats()
+		busy := false
+		for _, l := range s.Listeners {
+			busy = busy || l.Active > 0
+		}
+		if !busy || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// settleLimit bounds settledStats. The calls it waits for have been
+// answered already; only the proxy's bookkeeping after the reply is left.
+const settleLimit = 250 * time.Millisecond
 
 // appendPoint adds a progress snapshot to the run's timeline, at most one
 // a second (plus the final one), so a long run stays small.

@@ -42,6 +42,10 @@ var ErrNotRunning = fmt.Errorf("runs: %w: the run is not queued or running", sto
 type Config struct {
 	// MaxConcurrent runs execute at once; the rest wait as "queued". Default 2.
 	MaxConcurrent int
+	// MaxQueued bounds the runs waiting as "queued" (for a slot or for
+	// their environment); starting one more is refused with a
+	// *QueueFullError. Default DefaultMaxQueued.
+	MaxQueued int
 	// Engine holds the options every run starts from (allow-list, limits, logger).
 	Engine engine.Options
 	Logger *slog.Logger
@@ -82,6 +86,9 @@ type Lease interface {
 	Release()
 }
 
+// DefaultMaxQueued is Config.MaxQueued when it is not set.
+const DefaultMaxQueued = 64
+
 // Manager owns every background run.
 type Manager struct {
 	store Store
@@ -96,8 +103,10 @@ type Manager struct {
 
 	// mu guards active and lever: engaging the lever and admitting a run
 	// are ordered by it, so no run slips past an engaged lever.
-	mu      sync.Mutex
-	active  map[int64]*activeRun
+	mu     sync.Mutex
+	active map[int64]*activeRun
+	// queued counts the runs admitted and not yet holding a slot.
+	queued  int
 	lever   store.LeverState
 	onLever []func(store.LeverState)
 	// leverMove serialises moves of the lever with their hooks.
@@ -108,6 +117,9 @@ type Manager struct {
 type activeRun struct {
 	cancel       context.CancelCauseFunc
 	experimentID int64
+	// dequeued is set (under Manager.mu) once the run no longer counts
+	// as queued.
+	dequeued bool
 
 	mu    sync.Mutex
 	last  report.Progress
@@ -131,6 +143,9 @@ var errStopRequested = &stopCause{reason: "stopped by request"}
 func New(st Store, exec Executor, cfg Config) *Manager {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 2
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -162,7 +177,9 @@ func (m *Manager) Close() {
 // Start records a queued run of the experiment's current version and
 // executes it in the background. A document that no longer validates is
 // returned as *scenarios.InvalidError, a load above the ceilings as
-// *engine.LimitError; nothing is recorded then.
+// *engine.LimitError, a container the server does not start as
+// *engine.ContainerError, a full queue as *QueueFullError; nothing is
+// recorded then.
 func (m *Manager) Start(ctx context.Context, experimentID int64, seed int64) (*store.Run, error) {
 	exp, err := m.store.GetExperiment(ctx, experimentID)
 	if err != nil {
@@ -309,6 +326,10 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 	if err := engine.Admit(doc, m.cfg.Engine.AllowTarget, m.cfg.Engine.Limits); err != nil {
 		return nil, err
 	}
+	// The experiment may have been stored before the policy changed.
+	if err := engine.CheckContainers(doc, m.cfg.Engine.Containers); err != nil {
+		return nil, err
+	}
 	if err := m.checkLever(); err != nil {
 		return nil, err
 	}
@@ -321,6 +342,9 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 	if m.base.Err() != nil {
 		return nil, ErrShuttingDown
 	}
+	if err := m.enqueue(); err != nil {
+		return nil, err
+	}
 	id := experimentID
 	run := &store.Run{ExperimentID: &id, ExperimentName: name, ExperimentVersion: version, Status: report.StatusQueued, Seed: seed,
 		Environment: envName, EnvironmentVersion: envVersion}
@@ -329,6 +353,9 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 		run.GameDayRunID, run.GameDayStep = &gd, sp.gameDayStep
 	}
 	if err := m.store.CreateRun(ctx, run); err != nil {
+		m.mu.Lock()
+		m.queued--
+		m.mu.Unlock()
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancelCause(m.base)
@@ -346,6 +373,46 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 	go m.execute(runCtx, run, version, doc, sp, a)
 	return run, nil
 }
+
+// enqueue takes a place in the queue for a run about to be recorded, or
+// refuses it when the queue is full.
+func (m *Manager) enqueue() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.queued >= m.cfg.MaxQueued {
+		return &QueueFullError{Queued: m.queued}
+	}
+	m.queued++
+	return nil
+}
+
+// dequeue gives up the run's place in the queue: it got a slot, or ended
+// without one.
+func (m *Manager) dequeue(a *activeRun) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !a.dequeued {
+		a.dequeued = true
+		m.queued--
+	}
+}
+
+// QueueFullError refuses a run while Config.MaxQueued runs wait already.
+// The API answers 429 with Retry-After.
+type QueueFullError struct{ Queued int }
+
+func (e *QueueFullError) Error() string {
+	return fmt.Sprintf("the run queue is full: %d runs are waiting for a slot (serve --max-queued bounds them); start this one when some have run", e.Queued)
+}
+
+// Code names the refusal for API clients: "queue_full".
+func (e *QueueFullError) Code() string { return "queue_full" }
+
+// RetryAfter is when a client may try again: the queue moves as runs end.
+func (e *QueueFullError) RetryAfter() time.Duration { return queueRetryAfter }
+
+// queueRetryAfter is the wait a refused client is told to take.
+const queueRetryAfter = 10 * time.Second
 
 // parse reads an experiment's source; one on an environment is parsed on
 // the environment's baseline, whose version it returns.
@@ -397,6 +464,7 @@ func (e *BusyError) Unwrap() error { return store.ErrConflict }
 func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc *scenarios.Document, sp startSpec, a *activeRun) {
 	defer m.wg.Done()
 	defer func() {
+		m.dequeue(a) // a run that ends while queued
 		m.mu.Lock()
 		delete(m.active, run.ID)
 		m.mu.Unlock()
@@ -419,6 +487,7 @@ func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc 
 	}
 	select {
 	case m.slots <- struct{}{}:
+		m.dequeue(a)
 		defer func() { <-m.slots }()
 	case <-ctx.Done():
 		m.finish(bg, a, run.ID, report.StatusStopped, report.VerdictNone, stopReason(ctx, "stopped while queued"), nil)
