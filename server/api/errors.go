@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -38,6 +39,13 @@ type unavailableError interface {
 	Unavailable() bool
 }
 
+// throttledError is a refusal to try again later (a full run queue):
+// 429 with Retry-After.
+type throttledError interface {
+	error
+	RetryAfter() time.Duration
+}
+
 // codedError names its kind of refusal (the lever, a blackout window, a
 // run already running) in error.code, so clients need not read messages.
 type codedError interface {
@@ -51,7 +59,7 @@ type errorBody struct {
 		Message string `json:"message"`
 		Field   string `json:"field,omitempty"`
 		// Code names a refusal clients may act on: lever, blackout,
-		// running, role, host, cross-site.
+		// running, role, host, cross-site, queue_full.
 		Code string `json:"code,omitempty"`
 	} `json:"error"`
 	// Problems lists every validation problem of a refused document.
@@ -69,6 +77,7 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 		tooLarge *http.MaxBytesError
 		fielded  fieldError
 		busy     unavailableError
+		later    throttledError
 	)
 	switch {
 	case errors.As(err, &apiErr):
@@ -92,6 +101,9 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 		body.Error.Message, body.Error.Field = fielded.Error(), fielded.FieldPath()
 	case errors.As(err, &busy) && busy.Unavailable():
 		status, body.Error.Message = http.StatusServiceUnavailable, busy.Error()
+	case errors.As(err, &later):
+		status, body.Error.Message = http.StatusTooManyRequests, later.Error()
+		c.Header("Retry-After", itoa(int64(later.RetryAfter()/time.Second)))
 	case errors.Is(err, store.ErrNotFound):
 		status, body.Error.Message = http.StatusNotFound, "not found"
 	case errors.Is(err, store.ErrConflict):
