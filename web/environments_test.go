@@ -411,15 +411,23 @@ func TestEnvironments(t *testing.T) {
 				t.Errorf("the refusal says %q", got)
 			}
 
+			// Engaged while the page is not reading the lever: the server
+			// refuses, and the page holds the button from then on; released,
+			// the page's lever watcher frees it.
+			b.pauseLeverWatch()
 			if code := sendJSON(t, http.MethodPost, base+"/api/v1/safety/lever", `{"engaged": true, "reason": "environments test"}`, nil); code != http.StatusOK {
 				t.Fatalf("engage the lever: %d", code)
 			}
 			b.setValue("overlay-source", shopOverlay)
 			b.do(chromedp.Click(chromedp.ID("overlay-add")))
 			b.waitJS("the lever's refusal", `document.getElementById("overlay-result").dataset.kind === "lever" && !!document.querySelector('#overlay-result a[href="#/safety"]')`, 10*time.Second)
+			b.waitJS("Add overlay held", `document.getElementById("overlay-add").disabled`, 10*time.Second)
+			b.expectHeld("environments test", "#overlay-add")
+			b.resumeLeverWatch()
 			if code := sendJSON(t, http.MethodPost, base+"/api/v1/safety/lever", `{"engaged": false}`, nil); code != http.StatusOK {
 				t.Fatalf("release the lever: %d", code)
 			}
+			b.waitJS("Add overlay enabled again", `!document.getElementById("overlay-add").disabled && !document.getElementById("overlay-add").hasAttribute("aria-describedby")`, leverWatch)
 			var e environmentJSON
 			getJSON(t, envPath, &e)
 			if e.Plane.Holder != nil {

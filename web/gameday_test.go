@@ -106,8 +106,9 @@ func (r gameDayRunJSON) linkedRuns() int {
 
 // Game days from the dashboard: written in the editor (a field error shown
 // at its line), the calendar of a known cron, Run now followed live to
-// the end, step bars linked to their runs, and Run now refused by the
-// lever, a blackout window and a run already running (which is stopped).
+// the end, step bars linked to their runs, Run now held by the lever (and
+// refused, on a page that had not read it yet), and refused by a blackout
+// window and a run already running (which is stopped).
 func TestDashboardGameDays(t *testing.T) {
 	needChromium(t)
 	base, _ := testserver.Start(t, server.Config{})
@@ -187,6 +188,10 @@ spec:
 			b.do(chromedp.Click(chromedp.ID("new-gameday")))
 			b.waitJS("the editor", `document.getElementById("yaml")?.value.includes("kind: GameDay") && document.querySelectorAll("#experiment-names .chip").length === 3`, 10*time.Second)
 			b.checkNames()
+			// The page says what the editor does, which the rest of this step shows.
+			if got := evalJS[string](b, `document.querySelector(".page-sub")?.textContent ?? ""`); !strings.Contains(got, "checked as you type") || strings.Contains(got, "when you save") {
+				t.Errorf("the editor's subtitle reads %q, want it to say the document is checked as you type", got)
+			}
 			b.expectFailures("/api/v1/gamedays") // the refusals below answer 409 (Run now, a name clash)
 			lineOf := func(doc, text string) int {
 				for i, l := range strings.Split(doc, "\n") {
@@ -353,7 +358,7 @@ spec:
 			b.do(chromedp.Click(chromedp.CSS("#run-gameday a")))
 			b.waitJS("the game-day run again", `!!document.getElementById("gd-verdict")`, 10*time.Second)
 		}},
-		{"run now is refused while the lever is engaged", func(t *testing.T, b *browser) {
+		{"run now is held, or refused, while the lever is engaged", func(t *testing.T, b *browser) {
 			const reason = "incident 77: payments degraded"
 			var lever leverJSON
 			if code := sendJSON(t, http.MethodPost, base+"/api/v1/safety/lever", fmt.Sprintf(`{"engaged": true, "reason": %q}`, reason), &lever); code != 200 {
@@ -361,6 +366,18 @@ spec:
 			}
 			b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = "#/gamedays/%d"`, gdID)))
 			b.waitJS("the game day with the banner", `document.querySelector("h1")?.textContent === "ui-gameday" && !document.getElementById("lever-banner").hidden`, 10*time.Second)
+			b.expectHeld(reason, "#gd-run-now")
+			if code := sendJSON(t, http.MethodPost, base+"/api/v1/safety/lever", `{"engaged": false}`, &lever); code != 200 {
+				t.Fatalf("release the lever: %d", code)
+			}
+			b.waitJS("Run now enabled again, as the page reads the lever", `!document.getElementById("gd-run-now").disabled && document.getElementById("lever-banner").hidden`, leverWatch)
+
+			// A page that has not read the lever since it was engaged: the
+			// server refuses, the page says so, and holds Run now from then on.
+			b.pauseLeverWatch()
+			if code := sendJSON(t, http.MethodPost, base+"/api/v1/safety/lever", fmt.Sprintf(`{"engaged": true, "reason": %q}`, reason), &lever); code != 200 {
+				t.Fatalf("engage the lever: %d", code)
+			}
 			b.do(chromedp.Click(chromedp.ID("gd-run-now")))
 			b.waitJS("the refusal", `!document.getElementById("gd-run-error").hidden`, 10*time.Second)
 			if got := evalJS[string](b, `document.getElementById("gd-run-error").dataset.kind`); got != "lever" {
@@ -369,6 +386,9 @@ spec:
 			if got := evalJS[string](b, `document.getElementById("gd-run-error").textContent`); !strings.Contains(got, reason) {
 				t.Errorf("refusal %q does not give the lever's reason", got)
 			}
+			b.waitJS("Run now held after the refusal", `document.getElementById("gd-run-now").disabled && !document.getElementById("lever-banner").hidden`, 10*time.Second)
+			b.expectHeld(reason, "#gd-run-now")
+			b.resumeLeverWatch()
 			if code := sendJSON(t, http.MethodPost, base+"/api/v1/safety/lever", `{"engaged": false}`, &lever); code != 200 {
 				t.Fatalf("release the lever: %d", code)
 			}

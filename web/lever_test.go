@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,67 @@ import (
 	"github.com/faultline/faultline/server"
 )
 
+// leverWatch is how long a page takes, at most, to see the lever move
+// without being told: the dashboard reads it every 5 s.
+const leverWatch = 10 * time.Second
+
+// pauseLeverWatch makes the page a background tab, which does not read the
+// lever every few seconds, so that it does not know of a lever moved until
+// something tells it; resumeLeverWatch brings it back to the foreground.
+func (b *browser) pauseLeverWatch() {
+	b.t.Helper()
+	b.do(chromedp.Evaluate[chromedp.Void](`Object.defineProperty(document, "hidden", {configurable: true, get: () => true})`))
+}
+
+func (b *browser) resumeLeverWatch() {
+	b.t.Helper()
+	b.do(chromedp.Evaluate[chromedp.Void](`delete document.hidden`))
+}
+
+// expectHeld fails unless every button sel finds (and there is one) is
+// disabled and says why: the lever's reason in its title, and in the
+// description its aria-describedby names.
+func (b *browser) expectHeld(reason string, sels ...string) {
+	b.t.Helper()
+	for _, sel := range sels {
+		problems := evalJS[[]string](b, fmt.Sprintf(`(() => {
+			const bs = [...document.querySelectorAll(%q)], out = [];
+			if (!bs.length) out.push("no button");
+			for (const b of bs) {
+				const ids = (b.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+				const described = ids.map((id) => document.getElementById(id)?.textContent ?? "").join(" ");
+				if (!b.disabled) out.push(b.outerHTML.slice(0, 80) + " is enabled");
+				if (!(b.title || "").includes(%q)) out.push("title " + JSON.stringify(b.title) + " does not give the reason");
+				if (!described.includes(%q)) out.push("description " + JSON.stringify(described) + " does not give the reason");
+			}
+			return out;
+		})()`, sel, reason, reason))
+		for _, p := range problems {
+			b.t.Errorf("%s on %s, with the lever engaged: %s", sel, b.hash(), p)
+		}
+	}
+}
+
+// expectFree fails unless every button sel finds (and there is one) is
+// enabled, with no word of the lever.
+func (b *browser) expectFree(sels ...string) {
+	b.t.Helper()
+	for _, sel := range sels {
+		problems := evalJS[[]string](b, fmt.Sprintf(`(() => {
+			const bs = [...document.querySelectorAll(%q)], out = [];
+			if (!bs.length) out.push("no button");
+			for (const b of bs) {
+				if (b.disabled) out.push(b.outerHTML.slice(0, 80) + " is disabled");
+				if ((b.title || "").includes("lever") || (b.getAttribute("aria-describedby") || "").includes("lever-why")) out.push("it still speaks of the lever: " + b.outerHTML.slice(0, 160));
+			}
+			return out;
+		})()`, sel))
+		for _, p := range problems {
+			b.t.Errorf("%s on %s, with the lever released: %s", sel, b.hash(), p)
+		}
+	}
+}
+
 type leverJSON struct {
 	Engaged bool   `json:"engaged"`
 	Reason  string `json:"reason"`
@@ -20,8 +82,8 @@ type leverJSON struct {
 }
 
 // The safety lever from the dashboard: a reason is required, engaging asks
-// first, the banner follows to every page, Run now is refused with the
-// lever's reason, and releasing clears it all.
+// first, the banner follows to every page, Run is held with the lever's
+// reason, and releasing clears it all.
 func TestDashboardSafetyLever(t *testing.T) {
 	needChromium(t)
 	base, _ := testserver.Start(t, server.Config{LoadExamples: true})
@@ -72,18 +134,17 @@ func TestDashboardSafetyLever(t *testing.T) {
 	b.checkNames()
 	b.screenshot("safety-lever.png")
 
-	// Another page: the banner and the nav say so; Run now is refused with the reason.
+	// Another page: the banner and the nav say so; Run is held, with the reason.
 	b.do(chromedp.Click(chromedp.CSS(`nav a[data-nav="experiments"]`)))
 	row := `#experiments-table tr[data-name="httpbin-abort"]`
 	b.waitJS("the experiments", fmt.Sprintf(`!!document.querySelector('%s')`, row), 10*time.Second)
 	if !evalJS[bool](b, `!document.getElementById("lever-banner").hidden && !document.getElementById("nav-lever").hidden && !!document.querySelector("#lever-banner a[href='#/safety']")`) {
 		t.Error("the experiments page does not show the engaged lever in the banner and the nav")
 	}
-	b.expectFailures("/runs") // the refused start answers 409
+	b.expectHeld(reason, row+" button.run-now")
 	b.do(chromedp.Click(chromedp.CSS(row + " button.run-now")))
-	b.waitJS("the refusal", fmt.Sprintf(`!document.getElementById("toast").hidden && document.getElementById("toast").textContent.includes(%q)`, reason), 10*time.Second)
 	if got := b.hash(); got != "#/experiments" {
-		t.Errorf("a refused run navigated to %s", got)
+		t.Errorf("a held Run navigated to %s", got)
 	}
 	var runs struct{ Total int }
 	getJSON(t, base+"/api/v1/runs", &runs)
@@ -102,6 +163,127 @@ func TestDashboardSafetyLever(t *testing.T) {
 	getJSON(t, base+"/api/v1/safety/lever", &lever)
 	if lever.Engaged {
 		t.Errorf("lever after releasing: %+v", lever)
+	}
+	b.do(chromedp.Click(chromedp.CSS(`nav a[data-nav="experiments"]`)))
+	b.waitJS("the experiments", fmt.Sprintf(`!!document.querySelector('%s')`, row), 10*time.Second)
+	b.expectFree(row + " button.run-now")
+	b.checkConsole()
+}
+
+// Every button that starts something the lever refuses — Run on the
+// experiments and game days, Run now, Run again, Add overlay — is disabled
+// while the lever is engaged, saying why, on every page that has one; and
+// the page frees it (or holds it) as soon as it reads the lever move,
+// without being reloaded.
+func TestDashboardLeverHoldsStarts(t *testing.T) {
+	needChromium(t)
+	base, _ := testserver.Start(t, server.Config{LoadExamples: true})
+	b := newBrowser(t, base)
+
+	// Something of each kind to start again: a run, a game-day run, an environment.
+	var exps experimentList
+	getJSON(t, base+"/api/v1/experiments?limit=500", &exps)
+	var expID int64
+	for _, e := range exps.Items {
+		if e.Name == "httpbin-steady-state" {
+			expID = e.ID
+		}
+	}
+	if expID == 0 {
+		t.Fatal("no example httpbin-steady-state")
+	}
+	runExample(t, base, expID)
+	var runs struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		} `json:"items"`
+	}
+	getJSON(t, base+"/api/v1/runs", &runs)
+	if len(runs.Items) != 1 {
+		t.Fatalf("%d runs, want 1", len(runs.Items))
+	}
+	runID := runs.Items[0].ID
+
+	var gd gameDayJSON
+	if code := postYAML(t, base+"/api/v1/gamedays", `apiVersion: faultline.dev/v1alpha1
+kind: GameDay
+metadata: {name: held}
+spec:
+  steadyState: httpbin-steady-state
+  steps:
+  - wait: 10ms
+`, &gd); code != http.StatusCreated {
+		t.Fatalf("create a game day: %d", code)
+	}
+	var gdRun gameDayRunJSON
+	if code := sendJSON(t, http.MethodPost, fmt.Sprintf("%s/api/v1/gamedays/%d/runs", base, gd.ID), "", &gdRun); code != http.StatusAccepted && code != http.StatusCreated {
+		t.Fatalf("start the game day: %d", code)
+	}
+	for deadline := time.Now().Add(20 * time.Second); gdRun.Status == "" || gdRun.Status == "queued" || gdRun.Status == "running"; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("game-day run %d did not end", gdRun.ID)
+		}
+		getJSON(t, fmt.Sprintf("%s/api/v1/gameday-runs/%d", base, gdRun.ID), &gdRun)
+	}
+
+	var env environmentJSON
+	if code := postYAML(t, base+"/api/v1/environments", brokenEnvironment(freeAddr(t), freeAddr(t)), &env); code != http.StatusCreated {
+		t.Fatalf("create an environment: %d", code)
+	}
+
+	pages := []struct{ hash, title, buttons string }{
+		{"#/experiments", "Experiments", "#experiments-table button.run-now"},
+		{fmt.Sprintf("#/experiments/%d", expID), "httpbin-steady-state", "#run-now"},
+		{"#/gamedays", "Game days", "#gamedays-table button.run-now"},
+		{fmt.Sprintf("#/gamedays/%d", gd.ID), "held", "#gd-run-now"},
+		{fmt.Sprintf("#/gameday-runs/%d", gdRun.ID), fmt.Sprintf("Game-day run #%d", gdRun.ID), "#gd-run-again"},
+		{fmt.Sprintf("#/environments/%d", env.ID), "broken", "#overlay-add"},
+		{fmt.Sprintf("#/runs/%d", runID), fmt.Sprintf("Run #%d", runID), "#rerun"},
+	}
+	open := func(hash, title, buttons string) {
+		t.Helper()
+		b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = %q`, hash)))
+		b.waitJS(hash, fmt.Sprintf(`document.querySelector("h1")?.textContent === %q && !!document.querySelector(%q)`, title, buttons), 10*time.Second)
+	}
+
+	b.do(chromedp.Navigate(base + "/ui/#/safety"))
+	b.waitJS("the dashboard", `!!document.getElementById("lever-state")`, 10*time.Second)
+	for _, p := range pages {
+		open(p.hash, p.title, p.buttons)
+		b.expectFree(p.buttons)
+	}
+
+	const reason = "incident 91: the database is failing over"
+	if code := sendJSON(t, http.MethodPost, base+"/api/v1/safety/lever", fmt.Sprintf(`{"engaged": true, "reason": %q, "by": "ops"}`, reason), nil); code != http.StatusOK {
+		t.Fatalf("engage the lever: %d", code)
+	}
+	// On the page open when the lever moved: held as soon as the page reads it.
+	last := pages[len(pages)-1]
+	b.waitJS("Run again held, without a reload", fmt.Sprintf(`document.querySelector(%q).disabled`, last.buttons), leverWatch)
+	b.expectHeld(reason, last.buttons)
+	if got := evalJS[string](b, `document.getElementById("lever-why").textContent`); !strings.Contains(got, "by ops") {
+		t.Errorf("the reason given to the buttons, %q, does not say who engaged the lever", got)
+	}
+	// On every page: held from the start.
+	for _, p := range pages {
+		open(p.hash, p.title, p.buttons)
+		b.waitJS("the lever read", `!document.getElementById("lever-banner").hidden`, 10*time.Second)
+		b.expectHeld(reason, p.buttons)
+		b.checkNames()
+	}
+
+	// Released: freed without a reload, the button's own title back.
+	if code := sendJSON(t, http.MethodPost, base+"/api/v1/safety/lever", `{"engaged": false}`, nil); code != http.StatusOK {
+		t.Fatalf("release the lever: %d", code)
+	}
+	b.waitJS("Run again enabled, without a reload", `!document.getElementById("rerun").disabled`, leverWatch)
+	b.expectFree(last.buttons)
+	if got := evalJS[string](b, `document.getElementById("rerun").title`); !strings.Contains(got, "same fault decisions") {
+		t.Errorf("Run again's title after the release is %q, want its own back", got)
+	}
+	for _, p := range pages {
+		open(p.hash, p.title, p.buttons)
+		b.expectFree(p.buttons)
 	}
 	b.checkConsole()
 }

@@ -136,13 +136,14 @@ export function histogram(buckets, { markers = [], label = "Latency histogram" }
  * lineChart draws series of [x, y] points. opts: xFormat and yFormat for
  * the axis labels, xTitle, yTitle, xLabels (a label per x for ordinal axes),
  * hrefs (a link per x, making each point a link), markers (vertical lines
- * at {x, label, title, failed}, labelled above the plot) and spans
- * (shaded {from, to, title} ranges of x).
+ * at {x, label, title, failed}, labelled above the plot), spans (shaded
+ * {from, to, title} ranges of x) and emptyText (said when there is no
+ * point).
  */
 export function lineChart(series, opts = {}) {
-  const { width = 640, label = "Line chart", xFormat = short, yFormat = short, xTitle = "", xLabels = null, hrefs = null, xDomain = null, markers = [], spans = [] } = opts;
+  const { width = 640, label = "Line chart", xFormat = short, yFormat = short, xTitle = "", xLabels = null, hrefs = null, xDomain = null, markers = [], spans = [], emptyText = "No data yet" } = opts;
   const pts = series.flatMap((s) => s.points);
-  if (!pts.length) return empty(width, 120, label, "No data yet");
+  if (!pts.length) return empty(width, 120, label, emptyText);
   const padL = 56;
   const padR = 16;
   const padB = xTitle ? 44 : 28;
@@ -197,7 +198,7 @@ export function lineChart(series, opts = {}) {
     }
     if (s.points.length <= 80) {
       for (const p of s.points) {
-        const dot = svg("circle", { class: cls + " dot", cx: x(p[0]), cy: y(p[1]), r: s.points.length > 30 ? 2 : 3.5 },
+        const dot = svg("circle", { class: cls + " dot", cx: x(p[0]), cy: y(p[1]), r: s.points.length > 30 ? 2 : 3.5, "data-x": p[0], "data-y": p[1] },
           svg("title", {}, `${s.name} at ${xLabels ? xLabels(p[0]) : xFormat(p[0])}: ${yFormat(p[1])}`));
         const href = hrefs && hrefs(p[0]);
         root.append(href ? svg("a", { href, "aria-label": `${s.name} at ${xLabels ? xLabels(p[0]) : xFormat(p[0])}: ${yFormat(p[1])}` }, dot) : dot);

@@ -1,7 +1,9 @@
 // The safety lever's state on every page: a banner under the top bar while
-// it is engaged (reason, since when, who), and its state in the nav. The
-// state is read on every page change and every few seconds, without ever
-// asking for a token (a background read must not prompt).
+// it is engaged (reason, since when, who), its state in the nav, and the
+// buttons that start something (a run, a game day, an overlay) disabled
+// with the reason. The state is read on every page change and every few
+// seconds, without ever asking for a token (a background read must not
+// prompt).
 
 import { get } from "./api.js";
 import { el, $, fmtTime, fmtAgo } from "./dom.js";
@@ -49,7 +51,68 @@ export function leverSummary(s) {
   return bits.join(" ");
 }
 
+// ---- the buttons that start something ----------------------------------------
+
+// WHY is the element every held button's aria-describedby names: the
+// reason, in words, while the lever is engaged (see index.html).
+const WHY = "lever-why";
+
+const whyText = (s) => `Nothing can start while the safety lever is engaged: ${s.reason || "no reason given"}${s.by ? ` (engaged by ${s.by})` : ""}. Release it on the Safety page.`;
+
+/**
+ * startButton marks button as one that starts something the lever
+ * refuses (a run, a game day, an overlay). While the lever is engaged it
+ * is disabled, its title and description (aria-describedby) say why, and
+ * it is enabled again when the lever is released; the page need not
+ * follow the lever itself. It returns button.
+ */
+export function startButton(button) {
+  button.dataset.starts = "";
+  hold(button);
+  return button;
+}
+
+/**
+ * setBusy marks a start button as waiting for its own request (or no
+ * longer); it is enabled only when neither that nor the lever holds it.
+ */
+export function setBusy(button, busy) {
+  button.toggleAttribute("data-busy", !!busy);
+  hold(button);
+}
+
+/**
+ * leverRefused reports whether err is the server refusing a start because
+ * of the lever, and if so reads the lever again: the page learnt of it
+ * late, and its start buttons hold from now on.
+ */
+export function leverRefused(err) {
+  const code = err && err.body && err.body.error && err.body.error.code;
+  if (code !== "lever") return false;
+  refreshLever();
+  return true;
+}
+
+function hold(button) {
+  const engaged = !!(state && state.engaged);
+  const described = (button.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== WHY);
+  if (!("title" in button.dataset)) button.dataset.title = button.getAttribute("title") || "";
+  button.disabled = engaged || button.hasAttribute("data-busy");
+  if (engaged) {
+    button.title = whyText(state);
+    described.push(WHY);
+  } else if (button.dataset.title) {
+    button.title = button.dataset.title;
+  } else {
+    button.removeAttribute("title");
+  }
+  if (described.length) button.setAttribute("aria-describedby", described.join(" ")); else button.removeAttribute("aria-describedby");
+}
+
 function render() {
+  const why = $("#" + WHY);
+  if (why) why.textContent = state && state.engaged ? whyText(state) : "";
+  for (const b of document.querySelectorAll("button[data-starts]")) hold(b);
   const banner = $("#lever-banner");
   const pill = $("#nav-lever");
   const engaged = !!(state && state.engaged);

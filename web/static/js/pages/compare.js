@@ -17,10 +17,12 @@ export async function comparePage(ctx, a, b) {
   // From a run's "Compare…": B defaults to the latest other run of its experiment.
   const base = runs.find((r) => r.id === preA);
   const preB = b || (base && !a ? (runs.find((r) => r.id !== preA && r.experimentId === base.experimentId) || {}).id || 0 : 0);
+  // A is the first run of the address, the baseline; B is set against it.
   const header = pageHeader({
     crumbs: [["Runs", "#/runs"], [a && b ? `#${a} and #${b}` : "Compare"]],
-    title: a && b ? `Run #${a} against run #${b}` : "Compare two runs",
-    sub: a && b ? "B against A: each delta is B − A. Significance is at 95 %." : "Pick two finished runs; their reports are compared with a significance test.",
+    title: a && b ? `Run #${b} (B) against run #${a} (A)` : "Compare two runs",
+    sub: a && b ? `A, run #${a}, is the baseline: each delta is B − A, what changed from run #${a} to run #${b}. Only a change significant at 95 % is coloured.`
+      : "Pick two finished runs; their reports are compared with a significance test.",
   });
   const picker = pickerForm(ctx, runs, preA, preB);
   if (!(a && b)) {
@@ -49,8 +51,9 @@ function pickerForm(ctx, runs, a, b) {
   el("button", { type: "submit", class: "btn btn-primary" }, icon("compare"), "Compare"));
 }
 
-// worse colours a delta: up is bad for errors and latency.
-const tone = (d, upIsBad = true) => (d === 0 || d === undefined ? "" : (d > 0) === upIsBad ? "delta-bad" : "delta-good");
+// tone colours a delta only when the page marks it significant (up is bad
+// for errors and latency): an uncoloured delta may be noise.
+const tone = (d, significant, upIsBad = true) => (!significant || !d ? "" : (d > 0) === upIsBad ? "delta-bad" : "delta-good");
 
 function sigBadge(significant, what) {
   return el("span", { class: `sig ${significant ? "sig-yes" : "sig-no"}` }, significant ? `Significant ${what}` : `No significant ${what}`);
@@ -78,7 +81,7 @@ function errorRatio(c) {
       el("div", {}, el("div", { class: "muted small" }, "A"), el("div", { class: "big-number" }, fmtPct(e.a, 2))),
       el("div", { class: "arrow", "aria-hidden": "true" }, "→"),
       el("div", {}, el("div", { class: "muted small" }, "B"), el("div", { class: "big-number" }, fmtPct(e.b, 2))),
-      el("div", {}, el("div", { class: "muted small" }, "Δ"), el("div", { class: `big-number ${tone(e.delta)}` }, fmtSigned(e.delta * 100, (x) => fmtNum(x, 2)) + " pp"))),
+      el("div", {}, el("div", { class: "muted small" }, "Δ"), el("div", { class: `big-number ${tone(e.delta, e.significant)}` }, fmtSigned(e.delta * 100, (x) => fmtNum(x, 2)) + " pp"))),
     el("p", {}, sigBadge(e.significant, "change in error ratio"), el("span", { class: "muted" }, ` two-proportion z-test: z = ${fmtNum(e.z, 2)}, ${p}`))));
 }
 
@@ -86,7 +89,7 @@ function latency(c) {
   const l = c.latency;
   const rows = l.percentiles.map((m) => el("tr", {},
     el("td", {}, m.name === "p999" ? "p99.9" : m.name), num(fmtMs(m.a)), num(fmtMs(m.b)),
-    num(fmtSigned(m.delta, fmtMs), tone(m.delta)), num(m.a ? fmtSigned(m.change * 100, (x) => fmtNum(x, 1)) + " %" : "—", tone(m.delta))));
+    num(fmtSigned(m.delta, fmtMs), tone(m.delta, l.significant)), num(m.a ? fmtSigned(m.change * 100, (x) => fmtNum(x, 1)) + " %" : "—", tone(m.delta, l.significant))));
   const chartRows = l.percentiles.filter((m) => ["p50", "p90", "p99", "max"].includes(m.name)).map((m) => ({ name: m.name, a: m.a, b: m.b }));
   return card("Latency", el("div", { class: "grid-2 inner", id: "compare-latency" },
     el("div", {},
@@ -96,10 +99,13 @@ function latency(c) {
     el("div", { class: "chart-box" }, pairBars(chartRows, { label: "Latency percentiles, A against B", format: fmtMs, aName: `A #${c.a.runId}`, bName: `B #${c.b.runId}` }))));
 }
 
+// codes lists each code's share in both runs. No test is made per code, so
+// no delta here is coloured: the error ratio above says whether failures
+// changed significantly.
 function codes(c) {
   return card("Status codes", table(["Code", ["A", "num"], ["Share A", "num"], ["B", "num"], ["Share B", "num"], ["Δ share", "num"]],
     (c.codes || []).map((d) => el("tr", {}, el("td", {}, d.code), num(fmtNum(d.a)), num(fmtPct(d.ratioA)), num(fmtNum(d.b)), num(fmtPct(d.ratioB)),
-      num(fmtSigned(d.delta * 100, (x) => fmtNum(x, 2)) + " pp", Number(d.code) >= 500 ? tone(d.delta) : ""))),
+      num(fmtSigned(d.delta * 100, (x) => fmtNum(x, 2)) + " pp"))),
     { id: "compare-codes", cls: "compact" }));
 }
 

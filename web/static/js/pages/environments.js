@@ -12,6 +12,7 @@ import { createEditor } from "../editor.js";
 import { yamlPathLine } from "../yamlpath.js";
 import { pageHeader, card, kpis, table, num, emptyState } from "./common.js";
 import { savedDocumentEditor } from "./editorform.js";
+import { startButton, setBusy, leverRefused } from "../lever.js";
 
 const REFRESH_MS = 2000;
 const LIST_REFRESH_MS = 5000;
@@ -565,7 +566,7 @@ function overlayForm(ctx, id, env, added) {
   editor.textarea.id = "overlay-source";
   const ttl = el("input", { type: "text", id: "overlay-ttl", name: "ttl", value: "30s", autocomplete: "off", spellcheck: "false", "aria-describedby": "overlay-ttl-hint overlay-ttl-error", class: "ttl-input" });
   const ttlError = el("p", { id: "overlay-ttl-error", class: "field-error", role: "alert", hidden: true });
-  const submit = el("button", { type: "submit", class: "btn btn-primary", id: "overlay-add" }, icon("plus"), "Add overlay");
+  const submit = startButton(el("button", { type: "submit", class: "btn btn-primary", id: "overlay-add" }, icon("plus"), "Add overlay"));
   editor.textarea.addEventListener("input", () => editor.setProblems([]));
 
   const refuse = (kind, title, ...rest) => {
@@ -579,7 +580,7 @@ function overlayForm(ctx, id, env, added) {
     ttlError.hidden = true;
     ttl.removeAttribute("aria-invalid");
     editor.setProblems([]);
-    submit.disabled = true;
+    setBusy(submit, true);
     try {
       const ov = await call("POST", `/environments/${id}/overlays`, { ttl: ttl.value.trim(), source: editor.value });
       toast(`Overlay #${ov.id} laid over ${ov.environment} for ${fmtDuration(ov.ttlMs)}.`, "good");
@@ -593,7 +594,7 @@ function overlayForm(ctx, id, env, added) {
         ttlError.hidden = false;
         ttl.setAttribute("aria-invalid", "true");
         ttl.focus();
-      } else if (code === "lever") {
+      } else if (leverRefused(err)) {
         refuse("lever", "Refused by the safety lever.", el("span", { class: "error-message" }, err.message),
           el("div", { class: "callout-actions" }, el("a", { class: "btn btn-small", href: "#/safety" }, "Manage the lever")));
       } else if (code === "busy") {
@@ -613,7 +614,7 @@ function overlayForm(ctx, id, env, added) {
         refuse("other", "Not applied.", el("span", { class: "error-message" }, err.message));
       }
     } finally {
-      submit.disabled = false;
+      setBusy(submit, false);
     }
   };
   return el("form", { class: "overlay-form stack-tight", id: "overlay-form", novalidate: true, onsubmit: onSubmit },

@@ -7,6 +7,7 @@ import { lineChart, short } from "../charts.js";
 import { pageHeader, card, emptyState, runsTable, loadReports, startRun, errorRatio, deleteAsked } from "./common.js";
 import { scheduleCard, scheduleCalendar, nextFireCell } from "./schedule.js";
 import { editorForm } from "./editorform.js";
+import { startButton, setBusy, leverRefused } from "../lever.js";
 
 let searchText = "";
 
@@ -80,7 +81,7 @@ function experimentRow(ctx, e, run, removed) {
     el("td", {}, run && run.verdict ? verdictBadge(run.verdict) : el("span", { class: "muted" }, "—")),
     el("td", { class: "next-col" }, nextFireCell(e.schedule)),
     el("td", { class: "row-actions" },
-      el("button", { type: "button", class: "btn btn-small btn-primary run-now", "aria-label": `Run ${e.name} now`, onclick: (ev) => runNow(ctx, e, ev.currentTarget) }, icon("play"), "Run"),
+      startButton(el("button", { type: "button", class: "btn btn-small btn-primary run-now", "aria-label": `Run ${e.name} now`, onclick: (ev) => runNow(ctx, e, ev.currentTarget) }, icon("play"), "Run")),
       el("a", { href: `#/experiments/${e.id}/edit`, class: "icon-btn", title: "Edit", "aria-label": `Edit ${e.name}` }, icon("edit")),
       el("a", { href: `#/experiments/new?from=${e.id}`, class: "icon-btn", title: "Duplicate", "aria-label": `Duplicate ${e.name}` }, icon("copy")),
       el("button", { type: "button", class: "icon-btn danger delete", title: "Delete", "aria-label": `Delete ${e.name}`, onclick: () => deleteExperiment(ctx, e, () => removed(tr)) }, icon("trash"))));
@@ -88,12 +89,13 @@ function experimentRow(ctx, e, run, removed) {
 }
 
 async function runNow(ctx, e, button) {
-  if (button) button.disabled = true;
+  setBusy(button, true);
   try {
     await startRun(ctx, e.id);
   } catch (err) {
+    leverRefused(err);
     toast(`Could not start ${e.name}: ${err.message}`, "bad");
-    if (button) button.disabled = false;
+    setBusy(button, false);
   }
 }
 
@@ -112,7 +114,7 @@ function deleteExperiment(ctx, e, removed) {
 export async function experimentPage(ctx, id, tab) {
   const exp = await get(`/experiments/${id}`, ctx);
   ctx.setTitle(tab === "definition" ? `${exp.name} · definition` : exp.name);
-  const runBtn = el("button", { type: "button", class: "btn btn-primary", id: "run-now", onclick: (ev) => runNow(ctx, exp, ev.currentTarget) }, icon("play"), "Run now");
+  const runBtn = startButton(el("button", { type: "button", class: "btn btn-primary", id: "run-now", onclick: (ev) => runNow(ctx, exp, ev.currentTarget) }, icon("play"), "Run now"));
   const header = pageHeader({
     crumbs: [["Experiments", "#/experiments"], [exp.name]],
     title: exp.name,

@@ -10,6 +10,7 @@ import { describeCron } from "../cron.js";
 import { pageHeader, card, table, num, emptyState, deleteAsked } from "./common.js";
 import { scheduleCard, scheduleCalendar, nextFireCell } from "./schedule.js";
 import { savedDocumentEditor } from "./editorform.js";
+import { startButton, setBusy, leverRefused } from "../lever.js";
 
 const ENDED = new Set(["succeeded", "failed", "stopped", "interrupted", "error"]);
 const runHref = (id) => `#/gameday-runs/${id}`;
@@ -47,7 +48,7 @@ function gameDayRow(ctx, g, removed) {
         el("span", { class: "muted small" }, ` #${last.id} · ${fmtAgo(last.createdAt)}`))
       : el("span", { class: "muted" }, "never run")),
     el("td", { class: "row-actions" },
-      el("button", { type: "button", class: "btn btn-small btn-primary run-now", "aria-label": `Run ${g.name} now`, onclick: (ev) => runGameDay(ctx, g, ev.currentTarget, null) }, icon("play"), "Run"),
+      startButton(el("button", { type: "button", class: "btn btn-small btn-primary run-now", "aria-label": `Run ${g.name} now`, onclick: (ev) => runGameDay(ctx, g, ev.currentTarget, null) }, icon("play"), "Run")),
       el("a", { href: `#/gamedays/${g.id}/edit`, class: "icon-btn", title: "Edit", "aria-label": `Edit ${g.name}` }, icon("edit")),
       el("button", { type: "button", class: "icon-btn danger delete", title: "Delete", "aria-label": `Delete ${g.name}`, onclick: () => deleteGameDay(ctx, g, () => removed(tr)) }, icon("trash"))));
   return tr;
@@ -66,14 +67,15 @@ function refusalKind(err) {
  * a toast without one.
  */
 async function runGameDay(ctx, g, button, slot) {
-  if (button) button.disabled = true;
+  setBusy(button, true);
   if (slot) { slot.hidden = true; slot.replaceChildren(); }
   try {
     const run = await call("POST", `/gamedays/${g.id}/runs`);
     ctx.navigate(runHref(run.id));
   } catch (err) {
     if (!ctx.live()) return;
-    if (button) button.disabled = false;
+    leverRefused(err);
+    setBusy(button, false);
     if (!slot) {
       toast(`Could not start ${g.name}: ${err.message}`, "bad");
       return;
@@ -106,7 +108,7 @@ export async function gameDayPage(ctx, id, tab) {
   const g = await get(`/gamedays/${id}`, ctx);
   ctx.setTitle(tab === "definition" ? `${g.name} · definition` : g.name);
   const errorSlot = el("div", { class: "callout callout-bad gd-run-error", id: "gd-run-error", role: "alert", hidden: true });
-  const runBtn = el("button", { type: "button", class: "btn btn-primary", id: "gd-run-now", onclick: (ev) => runGameDay(ctx, g, ev.currentTarget, errorSlot) }, icon("play"), "Run now");
+  const runBtn = startButton(el("button", { type: "button", class: "btn btn-primary", id: "gd-run-now", onclick: (ev) => runGameDay(ctx, g, ev.currentTarget, errorSlot) }, icon("play"), "Run now"));
   ctx.page.replaceChildren(
     pageHeader({
       crumbs: [["Game days", "#/gamedays"], [g.name]],
@@ -219,7 +221,7 @@ export async function newGameDayPage(ctx) {
     document.execCommand("insertText", false, name);
   };
   ctx.page.replaceChildren(
-    pageHeader({ crumbs: [["Game days", "#/gamedays"], ["New game day"]], title: "New game day", sub: "Write the GameDay document. It is checked when you save; problems are shown at their lines." }),
+    pageHeader({ crumbs: [["Game days", "#/gamedays"], ["New game day"]], title: "New game day", sub: "Write the GameDay document. It is checked as you type, that every experiment it names is stored included; problems are shown at their lines, and a game day with errors is not saved." }),
     exps.items.length ? card("Stored experiments", el("div", {},
       el("p", { class: "muted small" }, "Steps and the steady state name these; choose one to insert its name at the cursor."),
       el("div", { class: "name-chips", id: "experiment-names" }, exps.items.map((e) => el("button", { type: "button", class: "chip", onclick: () => insert(e.name), title: e.description || e.name }, el("code", {}, e.name)))))) : null,
@@ -371,7 +373,7 @@ function setActions(ctx, actions, r) {
     return;
   }
   if (r.gameDayId) {
-    actions.append(el("button", { type: "button", class: "btn", id: "gd-run-again", onclick: (ev) => runGameDay(ctx, { id: r.gameDayId, name: r.gameDay }, ev.currentTarget, null) }, icon("replay"), "Run again"));
+    actions.append(startButton(el("button", { type: "button", class: "btn", id: "gd-run-again", onclick: (ev) => runGameDay(ctx, { id: r.gameDayId, name: r.gameDay }, ev.currentTarget, null) }, icon("replay"), "Run again")));
   }
   actions.append(junitLink(r.id));
 }

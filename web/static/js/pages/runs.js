@@ -5,8 +5,43 @@ import { get, call, follow, download, hasToken, apiPath } from "../api.js";
 import { el, $, fmtNum, fmtMs, fmtPct, fmtTime, fmtDuration, statusBadge, verdictBadge, isActive, runDurationMs, confirmDialog, toast, errorPanel, icon, codeClass } from "../dom.js";
 import { codeBars, histogram, lineChart, short } from "../charts.js";
 
-const msAxis = (v) => `${short(v)} ms`;
 import { pageHeader, card, kpis, table, num, emptyState, runsTable, loadReports, errorRatio } from "./common.js";
+import { startButton, setBusy, leverRefused } from "../lever.js";
+
+const msAxis = (v) => `${short(v)} ms`;
+const secAxis = (s) => s.toFixed(s < 10 ? 1 : 0) + " s";
+
+// RATE_WINDOW_MS is the shortest stretch a throughput point is counted
+// over. The load generator reports every 250 ms, and a rate over so short
+// a stretch follows the pacing, not the run: every connection calls at
+// once at the start (40 calls a second over 8 connections make 16 calls
+// in the first quarter second, 64 a second), and the last report can
+// follow the one before by a few milliseconds. Over a second, the window
+// of the rolling percentiles, it is what the run does.
+const RATE_WINDOW_MS = 1000;
+
+/**
+ * throughput turns samples ({elapsedMs, requests}, oldest first) into
+ * [seconds, qps] points: at each sample, the requests completed since the
+ * newest sample at least RATE_WINDOW_MS before it (the start is a sample
+ * of none). A sample younger than that gets no point, so a chart starts
+ * with its first full window. whole: the samples are a finished run's,
+ * and one shorter than the window gets its average as its only point.
+ */
+function throughput(samples, { whole = false } = {}) {
+  const all = [{ elapsedMs: 0, requests: 0 }, ...samples];
+  const out = [];
+  let base = 0;
+  for (let i = 1; i < all.length; i++) {
+    const p = all[i];
+    while (base + 1 < i && all[base + 1].elapsedMs <= p.elapsedMs - RATE_WINDOW_MS) base++;
+    const dt = p.elapsedMs - all[base].elapsedMs;
+    if (dt >= RATE_WINDOW_MS) out.push([p.elapsedMs / 1000, (p.requests - all[base].requests) / (dt / 1000)]);
+  }
+  const last = samples[samples.length - 1];
+  if (!out.length && whole && last && last.elapsedMs > 0) out.push([last.elapsedMs / 1000, last.requests / (last.elapsedMs / 1000)]);
+  return out;
+}
 
 // ---- #/runs -----------------------------------------------------------------
 
@@ -44,7 +79,7 @@ export async function runPage(ctx, id) {
       actions.append(el("button", { type: "button", class: "btn btn-danger", id: "stop", onclick: () => stopRun(ctx, run) }, icon("stop"), "Stop"));
     } else {
       if (run.experimentId) {
-        actions.append(el("button", { type: "button", class: "btn", id: "rerun", title: "Same experiment version and seed: the same fault decisions", onclick: () => rerun(ctx, id) }, icon("replay"), "Run again (same seed)"));
+        actions.append(startButton(el("button", { type: "button", class: "btn", id: "rerun", title: "Same experiment version and seed: the same fault decisions", onclick: (ev) => rerun(ctx, id, ev.currentTarget) }, icon("replay"), "Run again (same seed)")));
       }
       if (run.report) actions.append(el("a", { class: "btn", href: `#/compare?a=${id}`, id: "compare-with" }, icon("compare"), "Compare…"));
     }
@@ -121,12 +156,15 @@ async function stopRun(ctx, run) {
   }
 }
 
-async function rerun(ctx, id) {
+async function rerun(ctx, id, button) {
+  setBusy(button, true);
   try {
     const r = await call("POST", `/runs/${id}/rerun`);
     ctx.navigate(`#/runs/${r.id}`);
   } catch (err) {
+    leverRefused(err);
     toast(err.message, "bad");
+    setBusy(button, false);
   }
 }
 
@@ -158,20 +196,22 @@ function liveView(run) {
     const planned = p.plannedRequests ? `${fmtNum(p.requests)} of ${fmtNum(p.plannedRequests)} requests` : p.plannedMs ? `${fmtDuration(p.elapsedMs)} of ${fmtDuration(p.plannedMs)}` : fmtDuration(p.elapsedMs);
     progressText.textContent = p.status === "queued" ? "Waiting for a free slot…" : `${planned}${frac >= 0 ? ` · ${Math.round(Math.min(1, frac) * 100)} %` : ""}`;
     $("#live-requests", root).textContent = fmtNum(p.requests);
-    $("#live-qps", root).textContent = fmtNum(p.qps, 1);
+    const sample = p.status === "running" && p.elapsedMs > 0;
+    if (sample) points.push(p);
+    const rates = throughput(points);
+    $("#live-qps", root).textContent = rates.length ? fmtNum(rates[rates.length - 1][1], 1) : "—";
     $("#live-errors", root).textContent = p.requests ? `${fmtNum(p.errors)} (${fmtPct(p.errors / p.requests)})` : fmtNum(p.errors);
     $("#live-p50", root).textContent = fmtMs(p.p50Ms);
     $("#live-p99", root).textContent = fmtMs(p.p99Ms);
     codesBox.replaceChildren(codeBars(p.codes || {}));
     const elapsed = $("#run-elapsed");
     if (elapsed && p.status === "running") elapsed.textContent = `running for ${fmtDuration(p.elapsedMs)}`;
-    if (p.status === "running" && p.elapsedMs > 0) {
-      points.push(p);
+    if (sample) {
       const xDomain = [0, p.plannedMs ? p.plannedMs / 1000 : 0];
-      const xFormat = (s) => s.toFixed(s < 10 ? 1 : 0) + " s";
+      const xFormat = secAxis;
       chartBox.replaceChildren(lineChart([
-        { name: "qps", points: points.map((q) => [q.elapsedMs / 1000, q.qps]), color: 2 },
-      ], { label: "Throughput so far", xFormat, xDomain, height: 170 }));
+        { name: "qps", points: rates, color: 2 },
+      ], { label: "Throughput so far (requests per second, counted over the last second)", emptyText: "Counted over a second: the first point comes at 1 s", xFormat, xDomain, height: 170 }));
       latencyBox.replaceChildren(lineChart([
         { name: "p50", points: points.map((q) => [q.elapsedMs / 1000, q.p50Ms]) },
         { name: "p99", points: points.map((q) => [q.elapsedMs / 1000, q.p99Ms]) },
@@ -202,6 +242,9 @@ function reportView(run) {
       transitions(run));
   }
   const checks = r.hypothesis || [];
+  const timeline = r.timeline || [];
+  // Both charts over time span the whole run, so their marks line up.
+  const overTime = { xFormat: secAxis, xDomain: [0, Math.max(0, ...timeline.map((p) => p.elapsedMs), r.durationMs || 0) / 1000], ...actionMarks(r) };
   const passed = checks.filter((c) => c.pass).length;
   const verdictTitle = r.verdict === "pass" ? "Hypothesis held" : r.verdict === "fail" ? "Hypothesis failed" : "No verdict";
   const verdictText = checks.length ? `${passed} of ${checks.length} checks passed` : "the experiment states no hypothesis";
@@ -234,12 +277,12 @@ function reportView(run) {
       card("Percentiles", percentiles(r)),
       card("Over time", el("div", { class: "stack-tight" },
         el("div", { id: "timeline-chart", class: "chart-box" }, lineChart([
-          { name: "p50", points: (r.timeline || []).map((p) => [p.elapsedMs / 1000, p.p50Ms]) },
-          { name: "p99", points: (r.timeline || []).map((p) => [p.elapsedMs / 1000, p.p99Ms]) },
-        ], { label: "Latency over time (rolling p50 and p99)" + actionsSummary(r), yFormat: msAxis, xFormat: (s) => s.toFixed(s < 10 ? 1 : 0) + " s", height: 210, ...actionMarks(r) })),
+          { name: "p50", points: timeline.map((p) => [p.elapsedMs / 1000, p.p50Ms]) },
+          { name: "p99", points: timeline.map((p) => [p.elapsedMs / 1000, p.p99Ms]) },
+        ], { label: "Latency over time (rolling p50 and p99)" + actionsSummary(r), yFormat: msAxis, height: 210, ...overTime })),
         el("div", { id: "qps-chart", class: "chart-box" }, lineChart([
-          { name: "qps", points: (r.timeline || []).map((p) => [p.elapsedMs / 1000, p.qps]), color: 2 },
-        ], { label: "Throughput over time" + actionsSummary(r), xFormat: (s) => s.toFixed(s < 10 ? 1 : 0) + " s", xTitle: "elapsed", height: 190, ...actionMarks(r) })),
+          { name: "qps", points: throughput(timeline, { whole: true }), color: 2 },
+        ], { label: "Throughput over time (requests per second, counted over at least a second)" + actionsSummary(r), xTitle: "elapsed", height: 190, ...overTime })),
         actionsTable(r)),
       { note: (r.actions || []).length ? "sampled about once a second; container actions marked" : "sampled about once a second" })),
     injection(r),
