@@ -50,7 +50,7 @@ func (f *Fortio) Run(ctx context.Context, spec Spec) (*Result, error) {
 	}
 	start := time.Now()
 	spec = spec.withDefaults()
-	t := &tracker{}
+	t := &tracker{warmedUp: spec.OnWarmedUp}
 	// Our own Aborter: without one fortio installs a SIGINT handler. Keep
 	// the pointer, fortio clears opts.Stop when it takes the options over.
 	abort := periodic.NewAborter()
@@ -84,6 +84,11 @@ func (f *Fortio) Run(ctx context.Context, spec Spec) (*Result, error) {
 	out, err := fromFortio(res)
 	if err != nil {
 		return nil, err
+	}
+	if spec.Requests == 0 {
+		// fortio warms every connection up with one call before a
+		// duration-bound run (RunHTTPTest's parallel warm-up).
+		out.Warmup = int64(spec.Connections)
 	}
 	if rep != nil {
 		final := rep.snapshot(time.Now())

@@ -508,3 +508,48 @@ func TestRunRejectsInvalidSpec(t *testing.T) {
 		t.Errorf("server saw %d requests, want 0", got)
 	}
 }
+
+// OnWarmedUp marks where the counted calls begin: the target has answered
+// every warm-up call (one per connection, duration-bound runs only) and no
+// counted call yet, so a caller that snapshots the target's counters there
+// leaves the warm-up out exactly.
+func TestOnWarmedUpSeparatesTheWarmUpFromTheCountedCalls(t *testing.T) {
+	cases := []struct {
+		name       string
+		spec       loadgen.Spec
+		wantWarmup int64
+	}{
+		{name: "a duration-bound run warms each connection up once", spec: loadgen.Spec{Connections: 3, Duration: 200 * time.Millisecond, QPS: 100}, wantWarmup: 3},
+		{name: "a max-speed duration-bound run too", spec: loadgen.Spec{Connections: 2, Duration: 100 * time.Millisecond}, wantWarmup: 2},
+		{name: "a count-bound run has no warm-up", spec: loadgen.Spec{Connections: 3, Requests: 30}, wantWarmup: 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, served := countingEcho(t)
+			spec := tc.spec
+			spec.URL = srv.URL + "/echo"
+			var calls int
+			var atWarmedUp int64
+			spec.OnWarmedUp = func() {
+				calls++
+				atWarmedUp = served.Load()
+			}
+			res, err := loadgen.NewFortio().Run(t.Context(), spec)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if calls != 1 {
+				t.Fatalf("OnWarmedUp called %d times, want once", calls)
+			}
+			if got, want := res.Warmup, tc.wantWarmup; got != want {
+				t.Errorf("Warmup: got %d, want %d", got, want)
+			}
+			if got, want := atWarmedUp, tc.wantWarmup; got != want {
+				t.Errorf("the target had served %d calls at OnWarmedUp, want the %d warm-up calls", got, want)
+			}
+			if got, want := served.Load(), res.Warmup+res.Requests; got != want {
+				t.Errorf("the target served %d calls, want Warmup + Requests = %d", got, want)
+			}
+		})
+	}
+}

@@ -91,6 +91,14 @@ type Spec struct {
 	// ProgressInterval is the OnProgress period. 0 means
 	// DefaultProgressInterval (250ms).
 	ProgressInterval time.Duration
+	// OnWarmedUp, if set, is called once when the counted part of the run
+	// begins: after every warm-up call of a duration-bound run has been
+	// answered (a count-bound run has none), and before the first counted
+	// call is sent. No counted call starts until it returns, so a caller
+	// that snapshots the target's own counters here leaves the warm-up
+	// out of them. It is not called when the run is stopped before its
+	// first counted call.
+	OnWarmedUp func()
 	// Resolution is the unit of fortio's latency histogram, which has
 	// buckets at 1-11, 12-20, 25-50, ... up to 100000 units and
 	// interpolates percentiles linearly inside a bucket. 0 means 1ms
@@ -143,6 +151,10 @@ type Bucket struct {
 type Result struct {
 	// Requests is the number of calls made (warm-up calls excluded).
 	Requests int64
+	// Warmup is the number of uncounted warm-up calls sent before the run:
+	// one per connection for a duration-bound run, none for a count-bound
+	// one (fortio's "plus N warmup").
+	Warmup int64
 	// Errors counts calls whose status is not 2xx, socket errors (-1)
 	// included. Note fortio's own error histogram also treats 418 as a
 	// success; this count does not.

@@ -28,10 +28,19 @@ type tracker struct {
 
 	mu    sync.Mutex    // guards other
 	other map[int]int64 // codes outside [minCode, maxCode]; never seen in practice
+
+	// warmedUp (Spec.OnWarmedUp) runs once, before the first counted call.
+	warmedUp func()
+	once     sync.Once
 }
 
-// Start is called by fortio before each call; the context passes through.
+// Start is called by fortio before each counted call (never before a
+// warm-up call); the context passes through. The first call runs warmedUp,
+// and every connection's first call waits for it to return.
 func (t *tracker) Start(ctx context.Context, _ periodic.ThreadID, _ int64, _ time.Time) context.Context {
+	if t.warmedUp != nil {
+		t.once.Do(t.warmedUp)
+	}
 	return ctx
 }
 

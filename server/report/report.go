@@ -59,13 +59,18 @@ type Report struct {
 	Codes       map[string]int64 `json:"codes"`
 	LatencyMs   Latency          `json:"latencyMs"`
 	Histogram   []Bucket         `json:"histogram"`
+	// Warmup counts the uncounted warm-up calls fortio sent before the
+	// run (one per connection before a duration-bound run); they are in
+	// neither Requests nor the Proxy counters.
+	Warmup int64 `json:"warmup"`
 	// Timeline holds the live progress about once a second: throughput,
 	// errors and rolling percentiles over time.
 	Timeline []Point     `json:"timeline"`
 	Proxy    proxy.Stats `json:"proxy"`
 	// Injection sets every configured fault beside what the proxy did.
 	Injection []Injection `json:"injection"`
-	// RetryAmplification is upstream attempts ÷ client requests.
+	// RetryAmplification is upstream attempts ÷ client requests, both
+	// without the warm-up calls.
 	RetryAmplification float64       `json:"retryAmplification"`
 	Hypothesis         []CheckResult `json:"hypothesis"`
 	// Abort names the abort condition that halted the run, if one did.
