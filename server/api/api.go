@@ -1,7 +1,10 @@
 // Package api is Faultline's REST API under /api/v1 (gin): experiments,
-// runs, live run events, game days and their runs, plus /healthz, /metrics
-// and /openapi.json. Handlers
-// depend on the small interfaces below, not on the store or engine types.
+// runs, live run events, game days and their runs, environments, the
+// safety lever and the audit log, plus /healthz, /metrics and
+// /openapi.json. The guards in front of every route (host names, other
+// sites' pages, tokens and roles, deadlines) are drawn in guard.go.
+// Handlers depend on the small interfaces below, not on the store or
+// engine types.
 package api
 
 import (
