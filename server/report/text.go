@@ -8,41 +8,26 @@ import (
 	"strings"
 )
 
-// WriteText prints the report the way `fortio load` prints its summary:
-// counts, the percentile table, the code distribution with percentages,
-// the histogram, then the proxy's counters and the hypothesis.
+// WriteText prints the report: first what `fortio load` prints for the
+// same load (at -loglevel Warning, as the Istio docs run it), line for line
+// in fortio's own formats and units (seconds), read from fortio's result;
+// then Faultline's own lines: the experiment and its verdict, the proxy's
+// counters, retry amplification, injection accounting, container
+// actions, the abort, each hypothesis check and the warnings.
 func WriteText(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
+	if f, ok := decodeFortio(r.Fortio); ok {
+		writeFortio(ew, r, f)
+	} else {
+		writeFortioFromReport(ew, r)
+	}
+	ew.printf("\n")
 	ew.printf("Experiment %s: %s, verdict %s", r.Experiment, r.Status, r.Verdict)
 	if r.Reason != "" {
 		ew.printf(" (%s)", r.Reason)
 	}
 	ew.printf("\n")
 	ew.printf("Target %s via %s, Istio %s defaults, seed %d\n", r.Target, r.Via, r.IstioVersion, r.Seed)
-	ew.printf("Ended after %.3fs : %d calls. qps=%.4g\n", r.DurationMs/1000, r.Requests, r.QPS)
-	l := r.LatencyMs
-	ew.printf("Aggregated Function Time : count %d avg %.3f ms min %.3f ms max %.3f ms\n", r.Requests, l.Avg, l.Min, l.Max)
-	ew.printf("# target 50%% %.3f ms\n# target 75%% %.3f ms\n# target 90%% %.3f ms\n# target 99%% %.3f ms\n# target 99.9%% %.3f ms\n",
-		l.P50, l.P75, l.P90, l.P99, l.P999)
-	ew.printf("Sockets used: %d (for perfect keepalive, would be %d)\n", r.Sockets, r.Connections)
-	for _, code := range sortedCodes(r.Codes) {
-		label := "Code " + code
-		if code == "-1" {
-			label = "Socket errors"
-		}
-		ew.printf("%s : %d (%.1f %%)\n", label, r.Codes[code], 100*ratio(r.Codes[code], r.Requests))
-	}
-	if len(r.Histogram) > 0 {
-		ew.printf("Histogram (ms):\n")
-		max := int64(1)
-		for _, b := range r.Histogram {
-			max = maxInt(max, b.Count)
-		}
-		for _, b := range r.Histogram {
-			bar := strings.Repeat("#", int(40*b.Count/max))
-			ew.printf("  %9.3f - %9.3f  %6d  %s\n", b.StartMs, b.EndMs, b.Count, bar)
-		}
-	}
 	t := r.Proxy.Totals
 	ew.printf("Proxy: upstream requests %d, retries %d, timeouts %d, overflows %d, ejections %d, delayed %d, aborted %d, mirrored %d\n",
 		t.UpstreamRequests, t.Retries, t.Timeouts, t.Overflows, t.Ejections, t.FaultsDelayed, t.FaultsAborted, t.Mirrored)
@@ -53,6 +38,13 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		slices.Sort(flags)
 		ew.printf("Response flags: %s\n", strings.Join(flags, " "))
+	}
+	if r.Requests > 0 {
+		ew.printf("Retry amplification: %.3f× (%d upstream attempts for %d calls", r.RetryAmplification, t.UpstreamRequests, r.Requests)
+		if r.Warmup > 0 {
+			ew.printf(", the %d warm-up calls left out of both", r.Warmup)
+		}
+		ew.printf(")\n")
 	}
 	for _, in := range r.Injection {
 		ew.printf("Injected %s %s[%d]: configured %g %%, realised %g %% (95 %% %g–%g %%) of %d matched\n",
@@ -101,13 +93,6 @@ func sortedCodes(codes map[string]int64) []string {
 		return x - y
 	})
 	return keys
-}
-
-func maxInt(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // errWriter keeps the first write error so printing code stays linear.
