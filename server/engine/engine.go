@@ -604,6 +604,22 @@ func CheckTargets(doc *scenarios.Document, allow func(hostport string) error) er
 // AllowList builds a target allow-list from CIDRs ("10.0.0.0/8"), IPs and
 // host names; loopback is always allowed.
 func AllowList(entries []string) (func(hostport string) error, error) {
+	explicit, err := ExplicitAllowList(entries)
+	if err != nil {
+		return nil, err
+	}
+	return func(hostport string) error {
+		if LoopbackOnly(hostport) == nil {
+			return nil
+		}
+		return explicit(hostport)
+	}, nil
+}
+
+// ExplicitAllowList is AllowList without loopback: it allows only what
+// the entries name. Game-day webhooks use it (a receiver on this machine
+// must be named, as one at a private address must).
+func ExplicitAllowList(entries []string) (func(hostport string) error, error) {
 	var nets []*net.IPNet
 	hosts := map[string]bool{}
 	for _, e := range entries {
@@ -628,9 +644,6 @@ func AllowList(entries []string) (func(hostport string) error, error) {
 		hosts[e] = true
 	}
 	return func(hostport string) error {
-		if LoopbackOnly(hostport) == nil {
-			return nil
-		}
 		host, _, err := net.SplitHostPort(hostport)
 		if err != nil {
 			return fmt.Errorf("target %q: %w", hostport, err)

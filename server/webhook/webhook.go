@@ -13,6 +13,21 @@
 //
 // The signature header is present only when the sender has a secret.
 //
+// # Where deliveries may go
+//
+// A Sender made by NewGuarded delivers only to public addresses, and to
+// the hosts and addresses its Guard allows explicitly (serve --allow): a
+// URL naming a private (RFC 1918, fc00::/7), loopback, link-local
+// (169.254.0.0/16, the cloud metadata address among them; fe80::/10) or
+// otherwise reserved address is refused, and so is a host name that
+// resolves to one. The name is resolved when the delivery is made, every
+// address it resolves to is checked, and the connection goes to a checked
+// address, so a name that changes its answer (DNS rebinding) gains
+// nothing. URLs with a user name or password are refused. A failed
+// delivery is recorded as a class of failure (FailRefused, FailTimeout,
+// "status 5xx", ...), never the network's own words, so its record tells
+// nothing about what listens where.
+//
 // # Verifying a delivery
 //
 // A receiver that shares the secret checks a request like this (Verify
@@ -101,20 +116,18 @@ type Sender struct {
 	client  *http.Client
 	backoff time.Duration
 	now     func() time.Time
+	// guard, when set, applies the target rules (NewGuarded).
+	guard *Guard
 }
 
-// New returns a Sender that signs deliveries with secret. An empty secret
-// sends them unsigned (no SignatureHeader). A nil client is replaced with
-// one that gives each attempt 10 seconds and does not follow redirects (a
-// redirect counts as a failed, non-retried delivery).
+// New returns a Sender that signs deliveries with secret and delivers
+// anywhere (see NewGuarded). An empty secret sends them unsigned (no
+// SignatureHeader). A nil client is replaced with one that gives each
+// attempt 10 seconds and does not follow redirects (a redirect counts as a
+// failed, non-retried delivery).
 func New(secret []byte, client *http.Client) *Sender {
 	if client == nil {
-		client = &http.Client{
-			Timeout: attemptTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
+		client = &http.Client{Timeout: attemptTimeout, CheckRedirect: noRedirects}
 	}
 	return &Sender{
 		secret:  bytes.Clone(secret),
@@ -123,6 +136,22 @@ func New(secret []byte, client *http.Client) *Sender {
 		now:     time.Now,
 	}
 }
+
+// NewGuarded is New with the target rules of g: its client dials only
+// addresses g allows, directly (never through HTTP_PROXY, whose address
+// is not the receiver's), one connection a delivery.
+func NewGuarded(secret []byte, g *Guard) *Sender {
+	transport := &http.Transport{
+		DialContext:         g.dial,
+		TLSHandshakeTimeout: attemptTimeout,
+		DisableKeepAlives:   true,
+	}
+	s := New(secret, &http.Client{Timeout: attemptTimeout, CheckRedirect: noRedirects, Transport: transport})
+	s.guard = g
+	return s
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Delivery is the outcome of one Send.
 type Delivery struct {
@@ -136,8 +165,12 @@ type Delivery struct {
 	StatusCode int `json:"statusCode"`
 	// Attempts counts the requests made, 0 if the delivery could not start.
 	Attempts int `json:"attempts"`
-	// Err says why the last attempt failed; empty when the delivery succeeded.
+	// Err says why the last attempt failed, as a class (FailTimeout,
+	// "status 5xx", ...); empty when the delivery succeeded.
 	Err string `json:"error,omitempty"`
+	// Detail is the failure in the network's own words, for the server's
+	// log only.
+	Detail string `json:"-"`
 	// At is when the delivery began.
 	At time.Time `json:"at"`
 }
@@ -165,7 +198,7 @@ func (s *Sender) Send(ctx context.Context, url, event string, payload any) (d De
 	}
 	d.ID = id
 	if err := checkURL(url); err != nil {
-		d.Err = err.Error()
+		d.Err = err.Error() // the URL's own fault, not the network's
 		return d
 	}
 	body, err := json.Marshal(payload)
@@ -179,19 +212,41 @@ func (s *Sender) Send(ctx context.Context, url, event string, payload any) (d De
 		status, retry, err := s.attempt(ctx, url, event, id, body)
 		d.StatusCode = status
 		if err == nil {
-			d.Err = ""
+			d.Err, d.Detail = "", ""
 			return d
 		}
-		d.Err = err.Error()
+		d.Err, d.Detail = classify(err), err.Error()
 		if !retry || d.Attempts >= maxAttempts {
 			return d
 		}
 		if err := sleep(ctx, wait); err != nil {
-			d.Err = fmt.Sprintf("%s; retry stopped: %v", d.Err, err)
+			d.Err = fmt.Sprintf("%s; retry stopped: %s", d.Err, classify(err))
+			d.Detail = fmt.Sprintf("%s; retry stopped: %v", d.Detail, err)
 			return d
 		}
 		wait *= 2
 	}
+}
+
+// Check applies the target rules to a receiver's URL as it is saved: a
+// URL with a user name or password is refused, and with a Guard so is an
+// address that is neither public nor allowed, or a host name that
+// resolves to one now (the delivery resolves it again). A name that does
+// not resolve now is let through. Refusals are *RefusedError.
+func (s *Sender) Check(ctx context.Context, raw string) error {
+	if err := checkURL(raw); err != nil {
+		return &RefusedError{Reason: err.Error()}
+	}
+	if s.guard == nil {
+		return nil
+	}
+	u, _ := url.Parse(raw)
+	_, err := s.guard.addrs(ctx, u.Hostname(), urlPort(u))
+	var refused *RefusedError
+	if errors.As(err, &refused) {
+		return refused
+	}
+	return nil
 }
 
 // attempt makes one request. It returns the response status (0 without a
@@ -214,9 +269,11 @@ func (s *Sender) attempt(ctx context.Context, url, event, id string, body []byte
 		req.Header.Set(SignatureHeader, sign(s.secret, ts, body))
 	}
 	resp, err := s.client.Do(req)
+	var refused *RefusedError
 	if err != nil {
-		// A cancelled ctx is final; anything else (dial, reset, timeout) may pass.
-		return 0, ctx.Err() == nil, err
+		// A cancelled ctx and the target rules are final; anything else
+		// (dial, reset, timeout) may pass.
+		return 0, ctx.Err() == nil && !errors.As(err, &refused), err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	_ = resp.Body.Close()
@@ -225,9 +282,9 @@ func (s *Sender) attempt(ctx context.Context, url, event, id string, body []byte
 	case code >= 200 && code < 300:
 		return code, false, nil
 	case code >= 500 || code == http.StatusTooManyRequests:
-		return code, true, fmt.Errorf("status %d", code)
+		return code, true, &StatusError{Code: code}
 	default:
-		return code, false, fmt.Errorf("status %d", code)
+		return code, false, &StatusError{Code: code}
 	}
 }
 
@@ -298,17 +355,21 @@ func newID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// checkURL accepts only absolute http and https URLs with a host.
+// checkURL accepts only absolute http and https URLs with a host and no
+// user information.
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("url: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("url %q: scheme must be http or https", raw)
+		return fmt.Errorf("url %q: scheme must be http or https", u.Redacted())
 	}
 	if u.Host == "" {
-		return fmt.Errorf("url %q: host is missing", raw)
+		return fmt.Errorf("url %q: host is missing", u.Redacted())
+	}
+	if u.User != nil {
+		return fmt.Errorf("url %q: a user name or password in the URL is refused (deliveries are signed with the server's webhook secret instead)", u.Redacted())
 	}
 	return nil
 }
