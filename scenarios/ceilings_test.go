@@ -67,3 +67,25 @@ func TestTimesAWaitMayTakeHaveCeilings(t *testing.T) {
 		})
 	}
 }
+
+func TestAWebhookURLWithAPasswordIsRefused(t *testing.T) {
+	src := strings.Replace(gameDayYAML, "  steps:", "  notify:\n    webhook:\n      url: https://ops:hunter2@hooks.example.com/faultline\n  steps:", 1)
+	_, err := scenarios.ParseGameDay([]byte(src))
+	invalid, ok := err.(*scenarios.InvalidError)
+	if !ok || len(invalid.Problems) != 1 {
+		t.Fatalf("ParseGameDay = %v, want one problem", err)
+	}
+	p := invalid.Problems[0]
+	if p.Path != "spec.notify.webhook.url" || p.Line == 0 || !strings.Contains(p.Message, "user name or password") || strings.Contains(p.Message, "hunter2") {
+		t.Errorf("problem %v: want spec.notify.webhook.url at its line, refusing the password without repeating it", p)
+	}
+	// A parsed game day knows the lines of its fields, for problems found
+	// after parsing (the server's target rules).
+	gd, err := scenarios.ParseGameDay([]byte(strings.Replace(src, "ops:hunter2@", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := gd.Line("spec.notify.webhook.url"), p.Line; got != want {
+		t.Errorf("Line = %d, want %d", got, want)
+	}
+}

@@ -28,6 +28,18 @@ type GameDay struct {
 	Spec       GameDaySpec `json:"spec"`
 	// Warnings are problems that do not reject the document.
 	Warnings Problems `json:"-"`
+	// lines maps field paths to their source lines.
+	lines map[string]int
+}
+
+// Line is the source line of the field at path ("spec.notify.webhook.url"),
+// or of its nearest parent the document has; 0 when unknown.
+func (g *GameDay) Line(path string) int {
+	r := reporter{lines: g.lines}
+	if r.lines == nil {
+		return 0
+	}
+	return r.line(path)
 }
 
 // GameDaySpec is the body of a GameDay.
@@ -215,6 +227,7 @@ func ParseGameDay(src []byte) (*GameDay, error) {
 		}
 		gd = &GameDay{}
 		(&decoder{rep: rep}).decode(node, reflect.ValueOf(gd).Elem(), "")
+		gd.lines = rep.lines
 		validateGameDay(rep, gd)
 	}
 	if gd == nil && !problems.hasErrors() {

@@ -189,7 +189,7 @@ func validateCheck(r *reporter, p string, c Check, metrics []string) {
 // engine.RunCap), so these bound how long a run can hold its slot.
 const (
 	// MaxLoadTimeout bounds spec.load.timeout, the longest one call of
-	// the load may take. Serve's --max-duration may lower it.
+	// the load may take; a server's longest load (engine.Limits) may lower it.
 	MaxLoadTimeout = 5 * time.Minute
 	// MaxFixedDelay bounds a fault's delay.fixedDelay.
 	MaxFixedDelay = 5 * time.Minute

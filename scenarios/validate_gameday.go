@@ -47,6 +47,8 @@ func validateWebhook(r *reporter, p string, w *Webhook) {
 		r.errorf(p+".url", "is required: the http or https URL the report is POSTed to")
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		r.errorf(p+".url", "must be an absolute http or https URL, not %q", w.URL)
+	case u.User != nil:
+		r.errorf(p+".url", "must not carry a user name or password (%s): deliveries are signed with the server's webhook secret instead", u.Redacted())
 	}
 	for i, e := range w.On {
 		if e != WebhookFinished && e != WebhookFailed {
