@@ -40,8 +40,20 @@ type Config struct {
 	// ReadTimeout bounds the time a client may take to send a request's
 	// body; default 30s. Event streams are not bounded by it.
 	ReadTimeout time.Duration
-	// Allow widens the target allow-list beyond loopback (CIDRs, IPs, host names).
+	// Allow widens the target allow-list beyond loopback (CIDRs, IPs, host
+	// names). Game-day webhooks may reach public addresses and what it
+	// names, loopback only when named.
 	Allow []string
+	// AllowBuildDirs are the directories under which container endpoints
+	// of documents sent to the API may be built (serve --allow-build-dir);
+	// none refuses every such build. Each must exist; links are resolved.
+	AllowBuildDirs []string
+	// AllowImages are globs ("faultline-demo:*") of the local images such
+	// endpoints may run (serve --allow-image); none refuses every image.
+	AllowImages []string
+	// MaxQueuedRuns bounds the runs waiting queued; starting one more is
+	// refused with 429. Default runs.DefaultMaxQueued (64).
+	MaxQueuedRuns int
 	// Limits are the load ceilings.
 	Limits engine.Limits
 	// MaxConcurrentRuns execute at once; more wait queued. Default 2.

@@ -81,8 +81,21 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		}
 	}
 
-	engineOpts := engine.Options{AllowTarget: allow, Limits: cfg.Limits, Logger: log}
-	admit := func(doc *scenarios.Document) error { return engine.Admit(doc, allow, cfg.Limits) }
+	containers, err := engine.NewContainerPolicy(cfg.AllowBuildDirs, cfg.AllowImages)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	hooks, err := webhookGuard(cfg.Allow)
+	if err != nil {
+		return err
+	}
+	engineOpts := engine.Options{AllowTarget: allow, Limits: cfg.Limits, Logger: log, Containers: containers}
+	admit := func(doc *scenarios.Document) error {
+		if err := engine.Admit(doc, allow, cfg.Limits); err != nil {
+			return err
+		}
+		return engine.CheckContainers(doc, containers)
+	}
 	admitEnvironment := func(doc *scenarios.Document) error { return engine.AdmitEnvironment(doc, allow) }
 
 	// Every stored environment listens from start-up, at its baseline.
@@ -97,12 +110,12 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	defer envs.Close()
 
 	var met *metrics
-	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
+	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, MaxQueued: cfg.MaxQueuedRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
 		OnFinish:     func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) },
 		Environments: runEnvironments{envs}})
 	manager.RestoreLever(lever)
 	manager.OnLever(envs.LeverMoved) // an engaged lever ends the overlays
-	gameDays := gamedays.New(gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.New([]byte(cfg.WebhookSecret), nil),
+	gameDays := gamedays.New(gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.NewGuarded([]byte(cfg.WebhookSecret), hooks),
 		Admit: admit, Logger: log, OnFinish: func(id int64, status string) { met.gameDayFinished(id, status) }})
 	manager.OnLever(gameDays.LeverMoved) // an engaged lever halts the game days too
 	met = newMetrics(manager, gameDays, envs)
@@ -223,6 +236,16 @@ func loadExamples(ctx context.Context, db *store.DB, log *slog.Logger) error {
 	}
 	log.Info("loaded example game days", "count", len(gameDays))
 	return nil
+}
+
+// webhookGuard is the target rule of game-day webhooks: public addresses,
+// and what --allow names (loopback only when named).
+func webhookGuard(entries []string) (*webhook.Guard, error) {
+	allow, err := engine.ExplicitAllowList(entries)
+	if err != nil {
+		return nil, fmt.Errorf("server: --allow: %w", err)
+	}
+	return &webhook.Guard{Allow: allow}, nil
 }
 
 // runEnvironments gives the run manager its leases of the environments'
