@@ -513,7 +513,7 @@ func TestAGameDayLeftRunningIsInterruptedAfterRestart(t *testing.T) {
 	}
 	db.Close() // as if the process had died mid-game-day
 
-	c := serve(t, server.Config{DB: path})
+	c := serve(t, server.Config{DB: path, Allow: []string{"127.0.0.1"}}) // the receiver is on loopback
 	var got gameDayAPIRun
 	c.json("GET", fmt.Sprintf("/api/v1/gameday-runs/%d", r.ID), "", nil, 200, &got)
 	if got.Status != "interrupted" || !strings.Contains(got.Reason, "server stopped") || got.Trigger != "schedule" {
@@ -563,7 +563,7 @@ func (h *hookReceiver) got() []hookRequest {
 
 func TestAGameDaysEndIsDeliveredToItsWebhookSigned(t *testing.T) {
 	const secret = "gameday-hook-secret"
-	c := serve(t, server.Config{WebhookSecret: secret})
+	c := serve(t, server.Config{WebhookSecret: secret, Allow: []string{"127.0.0.1"}}) // the receiver is on loopback
 	recv := &hookReceiver{}
 	hook := httptest.NewServer(recv)
 	t.Cleanup(hook.Close)
@@ -614,7 +614,7 @@ func TestAGameDaysEndIsDeliveredToItsWebhookSigned(t *testing.T) {
 	}
 
 	// A server without a secret warns that deliveries will be unsigned.
-	c2 := serve(t, server.Config{})
+	c2 := serve(t, server.Config{Allow: []string{"127.0.0.1"}})
 	storeExperiments(t, c2, steadyHTTPBin)
 	g2 := postGameDay(t, c2, src)
 	if len(g2.Warnings) != 1 || g2.Warnings[0].Path != "spec.notify.webhook" || !strings.Contains(g2.Warnings[0].Message, "unsigned") {
@@ -681,7 +681,7 @@ func TestValidateChecksAGameDayAsSavingWould(t *testing.T) {
 			strings.Replace(apiGameDay, "  steps:\n", "  stepz: 1\n  steps:\n", 1), false,
 			[]want{{"spec.stepz", 7, ""}}},
 		{"a webhook the server cannot sign is a warning",
-			apiGameDay + "  notify:\n    webhook: {url: \"http://127.0.0.1:9/hook\"}\n", true,
+			apiGameDay + "  notify:\n    webhook: {url: \"https://93.184.216.34/hook\"}\n", true,
 			[]want{{"spec.notify.webhook", 12, "unsigned"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -810,7 +810,7 @@ func gameDayDemoImage(t *testing.T) string {
 
 func TestAnActionStepPausesTheContainerOfItsExperiment(t *testing.T) {
 	tag := gameDayDemoImage(t)
-	c := serve(t, server.Config{})
+	c := serve(t, server.Config{AllowImages: []string{tag}})
 	storeExperiments(t, c, steadyHTTPBin, `apiVersion: faultline.dev/v1alpha1
 kind: Experiment
 metadata: {name: container-target}

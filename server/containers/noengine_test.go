@@ -119,7 +119,7 @@ func TestNoEngineCommandsExitWithTheReason(t *testing.T) {
 
 func TestNoEngineRunThroughTheAPIEndsInError(t *testing.T) {
 	withoutEngine(t)
-	base, _ := testserver.Start(t, server.Config{})
+	base, _ := testserver.Start(t, server.Config{AllowImages: []string{"faultline-demo:*"}})
 
 	var exp struct {
 		ID int64 `json:"id"`

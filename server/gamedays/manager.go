@@ -45,6 +45,9 @@ type Runs interface {
 // Notifier delivers a webhook; *webhook.Sender is one.
 type Notifier interface {
 	Send(ctx context.Context, url, event string, payload any) webhook.Delivery
+	// Check applies the target rules to a webhook's URL as a game day
+	// is saved; a refusal says why.
+	Check(ctx context.Context, url string) error
 }
 
 // ErrNotRunning is returned when stopping a game-day run that already ended.
@@ -89,7 +92,7 @@ type Config struct {
 	Store Store
 	Runs  Runs
 	// Webhooks delivers the end of a game day to its webhook; nil means
-	// unsigned deliveries with the default client.
+	// unsigned deliveries to public addresses only.
 	Webhooks Notifier
 	// Admit applies the server's safety policy (target allow-list, load
 	// ceilings) to each experiment a game day names; nil means
@@ -151,7 +154,7 @@ func New(cfg Config) *Manager {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Webhooks == nil {
-		cfg.Webhooks = webhook.New(nil, nil)
+		cfg.Webhooks = webhook.NewGuarded(nil, &webhook.Guard{})
 	}
 	if cfg.Admit == nil {
 		cfg.Admit = func(doc *scenarios.Document) error { return engine.Admit(doc, nil, engine.DefaultLimits) }
@@ -221,11 +224,31 @@ func (m *Manager) LeverMoved(s store.LeverState) {
 }
 
 // Check resolves the experiments a game day names against the stored
-// ones, by name, and applies the safety policy to each. A problem is
-// returned as a *scenarios.InvalidError naming the game day's field
-// (spec.steadyState, spec.steps[1].experiment, …).
+// ones, by name, and applies the safety policy to each, and the target
+// rules to its webhook. A problem is returned as a
+// *scenarios.InvalidError naming the game day's field
+// (spec.steadyState, spec.steps[1].experiment,
+// spec.notify.webhook.url, …).
 func (m *Manager) Check(ctx context.Context, gd *scenarios.GameDay) error {
 	_, _, err := m.resolve(ctx, gd)
+	wh := gd.Spec.Notify
+	if wh == nil || wh.Webhook == nil {
+		return err
+	}
+	werr := m.cfg.Webhooks.Check(ctx, wh.Webhook.URL)
+	if werr == nil {
+		return err
+	}
+	const path = "spec.notify.webhook.url"
+	p := scenarios.Problem{Severity: scenarios.SeverityError, Document: "GameDay " + gd.Metadata.Name, Path: path,
+		Line: gd.Line(path), Message: werr.Error()}
+	var invalid *scenarios.InvalidError
+	switch {
+	case err == nil:
+		return &scenarios.InvalidError{Problems: scenarios.Problems{p}}
+	case errors.As(err, &invalid):
+		invalid.Problems = append(invalid.Problems, p)
+	}
 	return err
 }
 

@@ -86,7 +86,10 @@ func (m *Manager) deliver(wh *scenarios.Webhook, p Payload) {
 			m.log.Error("game day: record webhook delivery", "gamedayRun", p.GameDayRunID, "err", err)
 		}
 		if d.Err != "" {
-			m.log.Warn("game day: webhook delivery failed", "gamedayRun", p.GameDayRunID, "url", wh.URL, "attempts", d.Attempts, "err", d.Err)
+			// The record keeps the class of failure; the log, for the
+			// operator only, the network's words.
+			m.log.Warn("game day: webhook delivery failed", "gamedayRun", p.GameDayRunID, "url", wh.URL, "attempts", d.Attempts,
+				"err", d.Err, "detail", d.Detail)
 		}
 	})
 }
