@@ -17,14 +17,15 @@ import (
 	"github.com/faultline/faultline/server/store"
 )
 
-// experimentJSON is an experiment as the API shows it.
+// experimentJSON is an experiment as the API shows it. Source is the
+// document as submitted; lists leave it out (GET by id has it).
 type experimentJSON struct {
 	ID          int64               `json:"id"`
 	Name        string              `json:"name"`
 	Description string              `json:"description"`
 	Version     int                 `json:"version"`
 	Format      string              `json:"format"`
-	Source      string              `json:"source"`
+	Source      string              `json:"source,omitempty"`
 	CreatedAt   time.Time           `json:"createdAt"`
 	UpdatedAt   time.Time           `json:"updatedAt"`
 	Warnings    []scenarios.Problem `json:"warnings,omitempty"`
@@ -37,9 +38,16 @@ func (h *handlers) toExperimentJSON(e *store.Experiment, warnings scenarios.Prob
 		Schedule: h.scheduleJSONOf(experimentSchedule(e))}
 }
 
+// listExperiments lists experiments without their sources: a list of
+// large documents would be as large as all of them.
 func (h *handlers) listExperiments(c *gin.Context) {
 	writeList(c, h.log, h.cfg.Experiments.ListExperiments,
-		func(e *store.Experiment) experimentJSON { return h.toExperimentJSON(e, nil) })
+		func(e *store.Experiment) experimentJSON { return withoutSource(h.toExperimentJSON(e, nil)) })
+}
+
+func withoutSource(e experimentJSON) experimentJSON {
+	e.Source = ""
+	return e
 }
 
 func (h *handlers) getExperiment(c *gin.Context) {

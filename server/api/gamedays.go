@@ -51,14 +51,15 @@ type GameDayLive interface {
 	JUnit(ctx context.Context, runID int64) ([]byte, error)
 }
 
-// gameDayJSON is a game day as the API shows it.
+// gameDayJSON is a game day as the API shows it. Source is the document as
+// submitted; lists leave it out (GET by id has it).
 type gameDayJSON struct {
 	ID          int64               `json:"id"`
 	Name        string              `json:"name"`
 	Description string              `json:"description"`
 	Version     int                 `json:"version"`
 	Format      string              `json:"format"`
-	Source      string              `json:"source"`
+	Source      string              `json:"source,omitempty"`
 	CreatedAt   time.Time           `json:"createdAt"`
 	UpdatedAt   time.Time           `json:"updatedAt"`
 	Warnings    []scenarios.Problem `json:"warnings,omitempty"`
@@ -133,8 +134,11 @@ func (h *handlers) gameDaysChanged() {
 
 func (h *handlers) listGameDays(c *gin.Context) {
 	ctx := c.Request.Context()
-	writeList(c, h.log, h.cfg.GameDayStore.ListGameDays,
-		func(g *store.GameDay) gameDayJSON { return h.toGameDayJSON(ctx, g, nil) })
+	writeList(c, h.log, h.cfg.GameDayStore.ListGameDays, func(g *store.GameDay) gameDayJSON {
+		out := h.toGameDayJSON(ctx, g, nil)
+		out.Source = "" // GET by id has it
+		return out
+	})
 }
 
 func (h *handlers) getGameDay(c *gin.Context) {
