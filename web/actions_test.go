@@ -26,7 +26,8 @@ func TestDashboardMarksContainerActions(t *testing.T) {
 	needChromium(t)
 	testserver.NeedDocker(t)
 	dir := testserver.DemoTargetContext(t)
-	base, _ := testserver.Start(t, server.Config{})
+	// The experiment builds its target from dir, which the server allows.
+	base, _ := testserver.Start(t, server.Config{AllowBuildDirs: []string{dir}})
 	b := newBrowser(t, base)
 
 	doc := fmt.Sprintf(`apiVersion: faultline.dev/v1alpha1

@@ -111,7 +111,8 @@ func (r gameDayRunJSON) linkedRuns() int {
 // window and a run already running (which is stopped).
 func TestDashboardGameDays(t *testing.T) {
 	needChromium(t)
-	base, _ := testserver.Start(t, server.Config{})
+	// The game day's webhook receiver is on loopback, which --allow names.
+	base, _ := testserver.Start(t, server.Config{Allow: []string{"127.0.0.1"}})
 	b := newBrowser(t, base)
 
 	steady, err := os.ReadFile(filepath.Join("..", "scenarios", "httpbin-steady-state.yaml"))
