@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -848,10 +849,22 @@ func TestHelperProcess(t *testing.T) {
 // TestCrashLeavesConsistentDatabase kills a writing process with SIGKILL and
 // checks that the database it leaves is intact and holds every commit the
 // process reported.
+// crashCycles is how many times the crash test kills a writer: a short
+// loop by default (CI), -crash-cycles 32 for the long one.
+var crashCycles = flag.Int("crash-cycles", 8, "kill -9 cycles of TestCrashLeavesConsistentDatabase")
+
 func TestCrashLeavesConsistentDatabase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a subprocess")
 	}
+	for i := range *crashCycles {
+		t.Run(fmt.Sprintf("kill %d", i+1), crashOnce)
+	}
+}
+
+// crashOnce kills a process writing to a fresh database at a random
+// commit and checks what a restart finds.
+func crashOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "crash.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), helperEnv+"="+path)
