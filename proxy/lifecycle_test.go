@@ -141,7 +141,7 @@ func TestCloseDrainsInFlight(t *testing.T) {
 // Close bounds the drain: a request stuck in a long delay is cut.
 func TestCloseBoundedDrain(t *testing.T) {
 	up := newUpstream(t, "reviews")
-	h := start(t, experiment(svc("reviews", 9080, up.addr()), faultVS(`{delay: {fixedDelay: 1h, percent: 100}}`)),
+	h := start(t, experiment(svc("reviews", 9080, up.addr()), faultVS(`{delay: {fixedDelay: 4m, percent: 100}}`)),
 		func(o *proxy.Options) { o.DrainTimeout = 100 * time.Millisecond })
 	go func() {
 		req, _ := http.NewRequest("GET", "http://"+h.p.MeshAddr()+"/", nil)
