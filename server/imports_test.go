@@ -13,6 +13,7 @@ import (
 // package may import directly. Anything else in the repo is forbidden.
 var allowedImports = map[string][]string{
 	"bench":         {"loadgen", "proxy", "scenarios", "server/demo"},
+	"client":        {}, // the standard library only: other modules vendor it without the server's dependencies
 	"cmd/faultline": {"server"},
 	// internal/testserver stands the server and the demo target up for
 	// tests in several packages; only tests import it.
