@@ -47,7 +47,8 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), runCommand(), validateCommand(), proxyCommand(), demoCommand(), scenariosCommand(), compareCommand(), gamedayCommand())
+	root.AddCommand(serveCommand(), runCommand(), validateCommand(), proxyCommand(), demoCommand(), scenariosCommand(), compareCommand(), gamedayCommand(),
+		applyCommand(), getCommand(), leverCommand())
 	return root
 }
 
@@ -122,12 +123,15 @@ func serveCommand() *cobra.Command {
 func runCommand() *cobra.Command {
 	var o server.RunOptions
 	var accessLog, verbose bool
+	var remote string
 	cmd := &cobra.Command{
-		Use:   "run FILE",
-		Short: "Run one experiment headless and print its report",
+		Use:   "run FILE | --server URL NAME|FILE",
+		Short: "Run one experiment, headless or on a server, and print its report",
 		Long: "Run the experiment in FILE (- for standard input) through its own proxy listeners with fortio load,\n" +
-			"print the report and store nothing. Exit codes: 0 pass (or no hypothesis), 1 hypothesis failed,\n" +
-			"2 invalid input, 3 run error.",
+			"print the report and store nothing. With --server (or FAULTLINE_SERVER) the experiment runs on that\n" +
+			"server instead: NAME is a stored experiment, a FILE is applied first (created or updated by\n" +
+			"metadata.name); FAULTLINE_TOKEN is the server's token. Exit codes: 0 pass (or no hypothesis),\n" +
+			"1 hypothesis failed, 2 invalid input, 3 run error.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Stdout, o.Stderr, o.Logger = cmd.OutOrStdout(), cmd.ErrOrStderr(), logger(verbose)
@@ -139,7 +143,12 @@ func runCommand() *cobra.Command {
 				bar = newProgressBar(os.Stderr)
 				o.Progress = bar.update
 			}
-			code := server.RunFile(cmd.Context(), args[0], o)
+			var code int
+			if remote != "" {
+				code = server.RunRemote(cmd.Context(), args[0], remoteOptions(cmd, remote, ""), o)
+			} else {
+				code = server.RunFile(cmd.Context(), args[0], o)
+			}
 			if bar != nil {
 				bar.finish()
 			}
@@ -158,14 +167,16 @@ func runCommand() *cobra.Command {
 	f.StringVar(&o.JUnitFile, "junit", "", "write JUnit XML (one test case per hypothesis check) to this file")
 	f.StringVar(&o.FortioFile, "fortio-json", "", "write fortio's result JSON (loadable by fortio's report viewer) to this file")
 	f.StringVar(&o.CSVFile, "csv", "", "write the latency histogram as CSV to this file")
+	f.StringVar(&remote, "server", os.Getenv("FAULTLINE_SERVER"), "run on this Faultline server (its token in FAULTLINE_TOKEN) instead of headless")
 	return cmd
 }
 
 func gamedayCommand() *cobra.Command {
 	var o server.GameDayOptions
 	var verbose bool
+	var remote string
 	run := &cobra.Command{
-		Use:   "run FILE",
+		Use:   "run FILE | --server URL NAME|FILE",
 		Short: "Run a game day headless and print each step and a summary",
 		Long: "Run the game day in FILE (kind GameDay): the steady-state check, the steps in order (parallel groups\n" +
 			"at once, each experiment on its own proxy), then the steady-state check again. Experiment paths are\n" +
@@ -174,7 +185,13 @@ func gamedayCommand() *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Stdout, o.Stderr, o.Logger = cmd.OutOrStdout(), cmd.ErrOrStderr(), logger(verbose)
-			if code := server.RunGameDay(cmd.Context(), args[0], o); code != server.ExitPass {
+			var code int
+			if remote != "" {
+				code = server.GameDayRemote(cmd.Context(), args[0], remoteOptions(cmd, remote, ""), o)
+			} else {
+				code = server.RunGameDay(cmd.Context(), args[0], o)
+			}
+			if code != server.ExitPass {
 				return exitError{code}
 			}
 			return nil
@@ -186,6 +203,7 @@ func gamedayCommand() *cobra.Command {
 	f.Int64Var(&o.Seed, "seed", 0, "seed for fault and routing draws of every experiment; 0 uses spec.seed or a fresh one")
 	f.StringSliceVar(&o.Allow, "allow", nil, "widen the target allow-list beyond loopback")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log progress to standard error")
+	f.StringVar(&remote, "server", os.Getenv("FAULTLINE_SERVER"), "run on this Faultline server (its token in FAULTLINE_TOKEN): NAME is a stored game day, a FILE is applied first")
 	cmd := &cobra.Command{
 		Use:   "gameday",
 		Short: "Game days: ordered experiments framed by steady-state checks",
