@@ -15,6 +15,8 @@ var allowedImports = map[string][]string{
 	"bench":         {"loadgen", "proxy", "scenarios", "server/demo"},
 	"client":        {}, // the standard library only: other modules vendor it without the server's dependencies
 	"cmd/faultline": {"server"},
+	// examples/ci holds only the test of the CI examples.
+	"examples/ci": {},
 	// internal/testserver stands the server and the demo target up for
 	// tests in several packages; only tests import it.
 	"internal/testserver": {"server", "server/containers"},
@@ -22,7 +24,7 @@ var allowedImports = map[string][]string{
 	"migrations":          {},
 	"proxy":               {"scenarios"},
 	"scenarios":           {},
-	"server":              {"proxy", "scenarios", "server/api", "server/containers", "server/demo", "server/engine", "server/environments", "server/gameday", "server/gamedays", "server/report", "server/runs", "server/scheduler", "server/store", "server/webhook", "web"},
+	"server":              {"client", "proxy", "scenarios", "server/api", "server/containers", "server/demo", "server/engine", "server/environments", "server/gameday", "server/gamedays", "server/report", "server/runs", "server/scheduler", "server/store", "server/webhook", "web"},
 	"server/api":          {"proxy", "scenarios", "server/environments", "server/report", "server/store"},
 	"server/containers":   {"scenarios", "server/report"},
 	"server/demo":         {},
@@ -35,6 +37,7 @@ var allowedImports = map[string][]string{
 	"server/scheduler":    {"server/store"},
 	"server/store":        {"migrations"},
 	"server/webhook":      {},
+	"tc":                  {"client"}, // the testcontainers-go module drives the server through its client only
 	"web":                 {},
 }
 
@@ -44,6 +47,7 @@ var forbiddenModules = map[string][]string{
 	"proxy":     {"github.com/gin-gonic/", "gorm.io/", "fortio.org/"},
 	"loadgen":   {"github.com/gin-gonic/", "gorm.io/"},
 	"scenarios": {"github.com/gin-gonic/", "gorm.io/", "fortio.org/"},
+	"tc":        {"github.com/gin-gonic/", "gorm.io/", "fortio.org/"},
 }
 
 func TestImportsFollowTheLayering(t *testing.T) {
