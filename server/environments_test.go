@@ -356,6 +356,9 @@ func TestEnvironmentRunsOneAtATime(t *testing.T) {
 		t.Errorf("overlay during a run: %+v", refused.Error)
 	}
 	c.json("DELETE", fmt.Sprintf("/api/v1/environments/%d", env.ID), "", nil, http.StatusConflict, &refused)
+	if refused.Error.Code != "busy" {
+		t.Errorf("delete during a run: %+v", refused.Error)
+	}
 	// The refused delete left the queued run waiting.
 	c.json("GET", fmt.Sprintf("/api/v1/runs/%d", queued), "", nil, 200, &q)
 	if q.Status != "queued" {

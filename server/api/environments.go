@@ -169,7 +169,7 @@ func (h *handlers) deleteEnvironment(c *gin.Context) {
 			return
 		}
 		if n > 0 {
-			writeError(c, h.log, &Error{Status: http.StatusConflict, Message: fmt.Sprintf("environment %s has %d run(s) %s on it (run %d): stop them first", e.Name, n, status, runs[0].ID)})
+			writeError(c, h.log, &Error{Status: http.StatusConflict, Code: "busy", Message: fmt.Sprintf("environment %s has %d run(s) %s on it (run %d): stop them first", e.Name, n, status, runs[0].ID)})
 			return
 		}
 	}
