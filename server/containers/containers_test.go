@@ -137,32 +137,45 @@ func cleanupAndCheck() error {
 	if _, err := cli.ImageRemove(ctx, imageTag, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
 		return fmt.Errorf("remove %s: %w", imageTag, err)
 	}
+	// Other test packages run beside this one and start containers and
+	// build images of their own under the same labels and session: what
+	// is left is a leak only if it is still there a while later.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		problems, err := leftBehind(ctx, cli)
+		if err != nil || len(problems) == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s", strings.Join(problems, "; "))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// leftBehind lists the containers and images of these tests still present.
+func leftBehind(ctx context.Context, cli *testcontainers.DockerClient) ([]string, error) {
 	var problems []string
 	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", "org.testcontainers=true")})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, c := range list.Items {
 		if c.Labels[containers.Label] == "true" || c.Labels["org.testcontainers.sessionId"] == testcontainers.SessionID() {
 			problems = append(problems, "container "+c.ID+" left behind")
 		}
 	}
-	for _, ref := range []string{imageTag} {
-		if ok, err := containers.ImageExists(ctx, ref); err != nil || ok {
-			problems = append(problems, fmt.Sprintf("image %s still exists (%v)", ref, err))
-		}
+	if ok, err := containers.ImageExists(ctx, imageTag); err != nil || ok {
+		problems = append(problems, fmt.Sprintf("image %s still exists (%v)", imageTag, err))
 	}
 	imgs, err := cli.ImageList(ctx, client.ImageListOptions{All: true, Filters: client.Filters{}.Add("reference", "faultline-target")})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, im := range imgs.Items {
 		problems = append(problems, fmt.Sprintf("built image %v left behind", im.RepoTags))
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, "; "))
-	}
-	return nil
+	return problems, nil
 }
 
 func parse(t *testing.T, src string) *scenarios.Document {
