@@ -315,17 +315,17 @@ func readOverlay(c *gin.Context) (src []byte, ttl string, err error) {
 		return nil, "", err
 	}
 	mediaType, _, _ := mime.ParseMediaType(c.ContentType())
-	switch mediaType {
-	case "application/json":
+	switch {
+	case mediaType == "application/json":
 		var req overlayRequest
 		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, "", &Error{Status: http.StatusBadRequest, Message: `body must be JSON like {"ttl": "30s", "source": "<Istio resources as YAML>"}: ` + err.Error()}
 		}
 		return []byte(req.Source), req.TTL, nil
-	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain", "":
+	case readsAsYAML(mediaType):
 		return body, c.Query("ttl"), nil
 	}
-	return nil, "", &Error{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/yaml or application/json, not " + mediaType, Field: "Content-Type"}
+	return nil, "", unsupportedMediaType(mediaType)
 }
 
 // listOverlays lists the overlay in force on the environment (none or one).

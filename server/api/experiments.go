@@ -147,8 +147,8 @@ func readDocument(c *gin.Context, what string) (src []byte, format string, err e
 	}
 	format = store.FormatYAML
 	mediaType, _, _ := mime.ParseMediaType(c.ContentType())
-	switch mediaType {
-	case "application/json":
+	switch {
+	case mediaType == "application/json":
 		format = store.FormatJSON
 		var envelope struct {
 			Source     *string `json:"source"`
@@ -160,9 +160,8 @@ func readDocument(c *gin.Context, what string) (src []byte, format string, err e
 		if envelope.Source != nil && envelope.APIVersion == "" {
 			src, format = []byte(*envelope.Source), store.FormatYAML
 		}
-	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain", "":
-	default:
-		return nil, "", &Error{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/yaml or application/json, not " + mediaType, Field: "Content-Type"}
+	case !readsAsYAML(mediaType):
+		return nil, "", unsupportedMediaType(mediaType)
 	}
 	return src, format, nil
 }

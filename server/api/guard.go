@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -154,8 +155,23 @@ func withPort(host, scheme string) string {
 	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), port)
 }
 
+// yamlTypes are the media types of a YAML body.
+var yamlTypes = []string{"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+
 // documentTypes are the media types a write's body may have.
-var documentTypes = []string{"application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+var documentTypes = append([]string{"application/json"}, yamlTypes...)
+
+// readsAsYAML reports whether a document's reader takes a body of
+// mediaType as YAML: a YAML type, or none or text/plain (which
+// checkContentType refuses on writes before any reader sees them).
+func readsAsYAML(mediaType string) bool {
+	return mediaType == "" || mediaType == "text/plain" || slices.Contains(yamlTypes, mediaType)
+}
+
+// unsupportedMediaType is the 415 of a body neither JSON nor YAML.
+func unsupportedMediaType(mediaType string) error {
+	return &Error{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/yaml or application/json, not " + mediaType, Field: "Content-Type"}
+}
 
 // checkContentType refuses (415) a write whose body is not declared JSON
 // or YAML: a form or text/plain body is what a page on another site can

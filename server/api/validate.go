@@ -165,8 +165,8 @@ func readSource(c *gin.Context) ([]byte, error) {
 		return nil, err
 	}
 	mediaType, _, _ := mime.ParseMediaType(c.ContentType())
-	switch mediaType {
-	case "application/json":
+	switch {
+	case mediaType == "application/json":
 		var envelope struct {
 			Source     *string `json:"source"`
 			APIVersion string  `json:"apiVersion"`
@@ -174,9 +174,8 @@ func readSource(c *gin.Context) ([]byte, error) {
 		if json.Unmarshal(src, &envelope) == nil && envelope.Source != nil && envelope.APIVersion == "" {
 			src = []byte(*envelope.Source)
 		}
-	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain", "":
-	default:
-		return nil, &Error{Status: http.StatusUnsupportedMediaType, Message: "Content-Type must be application/yaml or application/json, not " + mediaType, Field: "Content-Type"}
+	case !readsAsYAML(mediaType):
+		return nil, unsupportedMediaType(mediaType)
 	}
 	return src, nil
 }
