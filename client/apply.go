@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // ApplyOutcome says what an Apply did.
@@ -67,26 +68,65 @@ func (c *Client) Apply(ctx context.Context, src []byte) (*Applied, error) {
 	return out, nil
 }
 
-// documentOps are the routes of one stored kind that apply uses.
-type documentOps[T any] struct {
-	list   func(context.Context, ListOptions) (*Page[T], error)
-	get    func(context.Context, int64) (*T, error)
-	create func(context.Context, []byte) (*T, error)
-	update func(context.Context, int64, []byte) (*T, error)
+// documents are the routes of one stored kind of document under path
+// (/api/v1/experiments, …): what the experiments, game days and
+// environments services share.
+type documents[T any] struct {
+	c    *Client
+	kind string // KindExperiment, KindGameDay or KindEnvironment
+	path string
 	// head reads a stored document's id, name and source.
 	head func(*T) (id int64, name, source string)
 }
 
-// apply creates the document of kind in src, or updates the stored one of
+func (d documents[T]) idPath(id int64) string { return d.path + "/" + strconv.FormatInt(id, 10) }
+
+func (d documents[T]) list(ctx context.Context, opts ListOptions) (*Page[T], error) {
+	var p Page[T]
+	if err := d.c.getJSON(ctx, d.path, opts.values(), &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (d documents[T]) get(ctx context.Context, id int64) (*T, error) {
+	var v T
+	if err := d.c.getJSON(ctx, d.idPath(id), nil, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (d documents[T]) create(ctx context.Context, src []byte) (*T, error) {
+	var v T
+	if err := d.c.sendDocument(ctx, http.MethodPost, d.path, src, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (d documents[T]) update(ctx context.Context, id int64, src []byte) (*T, error) {
+	var v T
+	if err := d.c.sendDocument(ctx, http.MethodPut, d.idPath(id), src, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func (d documents[T]) delete(ctx context.Context, id int64) error {
+	return d.c.do(ctx, request{method: http.MethodDelete, path: d.idPath(id)}, nil)
+}
+
+// apply creates the document of the kind in src, or updates the stored one of
 // its name unless its source is src already. A create that loses a race
 // with another (409 at metadata.name) is tried once more as an update.
-func apply[T any](ctx context.Context, kind string, src []byte, ops documentOps[T]) (*T, ApplyOutcome, error) {
+func (ops documents[T]) apply(ctx context.Context, src []byte) (*T, ApplyOutcome, error) {
 	got, name, err := Identify(src)
 	if err != nil {
 		return nil, "", err
 	}
-	if got != kind {
-		return nil, "", fmt.Errorf("faultline: apply: the document is a %s, not a %s", got, kind)
+	if got != ops.kind {
+		return nil, "", fmt.Errorf("faultline: apply: the document is a %s, not a %s", got, ops.kind)
 	}
 	for attempt := 0; ; attempt++ {
 		again := attempt == 0
@@ -125,7 +165,7 @@ func apply[T any](ctx context.Context, kind string, src []byte, ops documentOps[
 
 // findByName returns the id of the stored document named name; 0 when
 // there is none.
-func findByName[T any](ctx context.Context, ops documentOps[T], name string) (int64, error) {
+func findByName[T any](ctx context.Context, ops documents[T], name string) (int64, error) {
 	opts := ListOptions{Limit: maxPage}
 	for {
 		page, err := ops.list(ctx, opts)

@@ -149,62 +149,46 @@ type Edge struct {
 
 // EnvironmentsService stores environments and reads their data planes:
 // /api/v1/environments.
-type EnvironmentsService struct{ c *Client }
+type EnvironmentsService struct {
+	c    *Client
+	docs documents[Environment]
+}
 
 // List reads a page of the environments, each with its data plane
 // (without counters), without their sources.
 func (s *EnvironmentsService) List(ctx context.Context, opts ListOptions) (*Page[Environment], error) {
-	var p Page[Environment]
-	if err := s.c.getJSON(ctx, "/api/v1/environments", opts.values(), &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return s.docs.list(ctx, opts)
 }
 
 // Get reads an environment with its source and its data plane: listeners,
 // holder, endpoints and counters.
 func (s *EnvironmentsService) Get(ctx context.Context, id int64) (*Environment, error) {
-	var e Environment
-	if err := s.c.getJSON(ctx, idPath("/api/v1/environments/%d", id), nil, &e); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return s.docs.get(ctx, id)
 }
 
 // Create stores an environment (its Environment document and baseline
 // Istio resources); its data plane listens at once. An address taken is a
 // 422 (Code address_in_use) at its field.
 func (s *EnvironmentsService) Create(ctx context.Context, src []byte) (*Environment, error) {
-	var e Environment
-	if err := s.c.sendDocument(ctx, http.MethodPost, "/api/v1/environments", src, &e); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return s.docs.create(ctx, src)
 }
 
 // Update stores environment id's next version; the data plane takes it
 // at once, or after the run or overlay that holds it (PendingVersion).
 func (s *EnvironmentsService) Update(ctx context.Context, id int64, src []byte) (*Environment, error) {
-	var e Environment
-	if err := s.c.sendDocument(ctx, http.MethodPut, idPath("/api/v1/environments/%d", id), src, &e); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return s.docs.update(ctx, id, src)
 }
 
 // Delete stops the data plane and deletes the environment; it is refused
 // (409) while a run holds or waits for it.
 func (s *EnvironmentsService) Delete(ctx context.Context, id int64) error {
-	return s.c.do(ctx, request{method: http.MethodDelete, path: idPath("/api/v1/environments/%d", id)}, nil)
+	return s.docs.delete(ctx, id)
 }
 
 // Apply creates the environment src describes, or updates the stored one
 // of the same metadata.name unless its source is src already.
 func (s *EnvironmentsService) Apply(ctx context.Context, src []byte) (*Environment, ApplyOutcome, error) {
-	return apply(ctx, KindEnvironment, src, documentOps[Environment]{
-		list: s.List, get: s.Get, create: s.Create, update: s.Update,
-		head: func(e *Environment) (int64, string, string) { return e.ID, e.Name, e.Source },
-	})
+	return s.docs.apply(ctx, src)
 }
 
 // Graph reads the service graph of the traffic the environment carries;

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net/http"
 	"time"
 )
 
@@ -31,49 +30,36 @@ type Experiment struct {
 
 // ExperimentsService stores experiments: /api/v1/experiments. Runs of
 // them start with RunsService.Start.
-type ExperimentsService struct{ c *Client }
+type ExperimentsService struct {
+	c    *Client
+	docs documents[Experiment]
+}
 
 // List reads a page of the experiments, without their sources.
 func (s *ExperimentsService) List(ctx context.Context, opts ListOptions) (*Page[Experiment], error) {
-	var p Page[Experiment]
-	if err := s.c.getJSON(ctx, "/api/v1/experiments", opts.values(), &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return s.docs.list(ctx, opts)
 }
 
 // Get reads an experiment with its source.
 func (s *ExperimentsService) Get(ctx context.Context, id int64) (*Experiment, error) {
-	var e Experiment
-	if err := s.c.getJSON(ctx, idPath("/api/v1/experiments/%d", id), nil, &e); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return s.docs.get(ctx, id)
 }
 
 // Create stores a new experiment (version 1) from its YAML stream or its
 // JSON document. A name taken is a 409 with Field metadata.name; a bad
 // document a 422 whose Problems list every problem.
 func (s *ExperimentsService) Create(ctx context.Context, src []byte) (*Experiment, error) {
-	var e Experiment
-	if err := s.c.sendDocument(ctx, http.MethodPost, "/api/v1/experiments", src, &e); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return s.docs.create(ctx, src)
 }
 
 // Update replaces experiment id's document; its version grows by one.
 func (s *ExperimentsService) Update(ctx context.Context, id int64, src []byte) (*Experiment, error) {
-	var e Experiment
-	if err := s.c.sendDocument(ctx, http.MethodPut, idPath("/api/v1/experiments/%d", id), src, &e); err != nil {
-		return nil, err
-	}
-	return &e, nil
+	return s.docs.update(ctx, id, src)
 }
 
 // Delete deletes an experiment; its runs stay.
 func (s *ExperimentsService) Delete(ctx context.Context, id int64) error {
-	return s.c.do(ctx, request{method: http.MethodDelete, path: idPath("/api/v1/experiments/%d", id)}, nil)
+	return s.docs.delete(ctx, id)
 }
 
 // Apply creates the experiment src describes, or updates the stored one
@@ -81,10 +67,7 @@ func (s *ExperimentsService) Delete(ctx context.Context, id int64) error {
 // stored one is left alone (Unchanged, no new version). The name is read
 // from src by Identify.
 func (s *ExperimentsService) Apply(ctx context.Context, src []byte) (*Experiment, ApplyOutcome, error) {
-	return apply(ctx, KindExperiment, src, documentOps[Experiment]{
-		list: s.List, get: s.Get, create: s.Create, update: s.Update,
-		head: func(e *Experiment) (int64, string, string) { return e.ID, e.Name, e.Source },
-	})
+	return s.docs.apply(ctx, src)
 }
 
 // Fires reads a page of the fire history of the experiment's schedule,

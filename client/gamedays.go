@@ -131,58 +131,42 @@ type WebhookDelivery struct {
 }
 
 // GameDaysService stores game days and starts them: /api/v1/gamedays.
-type GameDaysService struct{ c *Client }
+type GameDaysService struct {
+	c    *Client
+	docs documents[GameDay]
+}
 
 // List reads a page of the game days, without their sources.
 func (s *GameDaysService) List(ctx context.Context, opts ListOptions) (*Page[GameDay], error) {
-	var p Page[GameDay]
-	if err := s.c.getJSON(ctx, "/api/v1/gamedays", opts.values(), &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return s.docs.list(ctx, opts)
 }
 
 // Get reads a game day with its source.
 func (s *GameDaysService) Get(ctx context.Context, id int64) (*GameDay, error) {
-	var g GameDay
-	if err := s.c.getJSON(ctx, idPath("/api/v1/gamedays/%d", id), nil, &g); err != nil {
-		return nil, err
-	}
-	return &g, nil
+	return s.docs.get(ctx, id)
 }
 
 // Create stores a new game day; its steady state and experiment steps
 // name stored experiments (an unknown one is a 422 at its field).
 func (s *GameDaysService) Create(ctx context.Context, src []byte) (*GameDay, error) {
-	var g GameDay
-	if err := s.c.sendDocument(ctx, http.MethodPost, "/api/v1/gamedays", src, &g); err != nil {
-		return nil, err
-	}
-	return &g, nil
+	return s.docs.create(ctx, src)
 }
 
 // Update replaces game day id's document (a new version).
 func (s *GameDaysService) Update(ctx context.Context, id int64, src []byte) (*GameDay, error) {
-	var g GameDay
-	if err := s.c.sendDocument(ctx, http.MethodPut, idPath("/api/v1/gamedays/%d", id), src, &g); err != nil {
-		return nil, err
-	}
-	return &g, nil
+	return s.docs.update(ctx, id, src)
 }
 
 // Delete deletes a game day, stopping a running run of it first; its
 // runs stay.
 func (s *GameDaysService) Delete(ctx context.Context, id int64) error {
-	return s.c.do(ctx, request{method: http.MethodDelete, path: idPath("/api/v1/gamedays/%d", id)}, nil)
+	return s.docs.delete(ctx, id)
 }
 
 // Apply creates the game day src describes, or updates the stored one of
 // the same metadata.name unless its source is src already.
 func (s *GameDaysService) Apply(ctx context.Context, src []byte) (*GameDay, ApplyOutcome, error) {
-	return apply(ctx, KindGameDay, src, documentOps[GameDay]{
-		list: s.List, get: s.Get, create: s.Create, update: s.Update,
-		head: func(g *GameDay) (int64, string, string) { return g.ID, g.Name, g.Source },
-	})
+	return s.docs.apply(ctx, src)
 }
 
 // Start starts a run of the game day and returns it (status running);
