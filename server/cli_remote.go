@@ -54,7 +54,8 @@ func RunRemote(ctx context.Context, ref string, ro RemoteOptions, o RunOptions) 
 		fmt.Fprintln(o.Stderr, cmd, err)
 		return ExitInvalid
 	}
-	id, code := experimentRef(ctx, c, ref, o.Stderr)
+	id, code := storedRef(ctx, c, client.KindExperiment, ref,
+		idByName(c.Experiments.List, func(e client.Experiment) (int64, string) { return e.ID, e.Name }), o.Stderr)
 	if code != ExitPass {
 		return code
 	}
@@ -114,9 +115,10 @@ func followRun(ctx context.Context, c *client.Client, id int64, onProgress func(
 	return c.Runs.Get(wctx, id)
 }
 
-// experimentRef finds the stored experiment ref names, applying it first
-// when ref is a file.
-func experimentRef(ctx context.Context, c *client.Client, ref string, stderr io.Writer) (int64, int) {
+// storedRef finds the stored document of kind (client.KindExperiment or
+// KindGameDay) that ref names, applying it first when ref is a file (or -
+// for standard input); find looks a name up among the stored ones.
+func storedRef(ctx context.Context, c *client.Client, kind, ref string, find func(ctx context.Context, name string) (int64, error), stderr io.Writer) (int64, int) {
 	if ref == "-" || fileExists(ref) {
 		src, err := readSource(ref)
 		if err != nil {
@@ -127,31 +129,35 @@ func experimentRef(ctx context.Context, c *client.Client, ref string, stderr io.
 		if err != nil {
 			return 0, remoteFailure(stderr, "faultline: apply "+ref+":", err)
 		}
-		if a.Kind != client.KindExperiment {
-			fmt.Fprintf(stderr, "faultline: %s holds a %s, not an Experiment\n", ref, a.Kind)
+		if a.Kind != kind {
+			fmt.Fprintf(stderr, "faultline: %s holds a %s, not a %s\n", ref, a.Kind, kind)
 			return 0, ExitInvalid
 		}
 		fmt.Fprintln(stderr, appliedLine(a))
 		return a.ID, ExitPass
 	}
-	e, err := findByName(ctx, ref, c.Experiments.List, func(e client.Experiment) string { return e.Name })
+	id, err := find(ctx, ref)
 	if err != nil {
 		return 0, remoteFailure(stderr, "faultline:", err)
 	}
-	if e == nil {
-		fmt.Fprintf(stderr, "faultline: no stored experiment is named %q, and there is no such file\n", ref)
+	if id == 0 {
+		fmt.Fprintf(stderr, "faultline: no stored %s is named %q, and there is no such file\n", strings.ToLower(kind), ref)
 		return 0, ExitInvalid
 	}
-	return e.ID, ExitPass
+	return id, ExitPass
 }
 
-// findByName returns the item of a list named name; nil when none is.
-func findByName[T any](ctx context.Context, name string, list func(context.Context, client.ListOptions) (*client.Page[T], error), nameOf func(T) string) (*T, error) {
-	items, err := all(ctx, list, name, nameOf)
-	if err != nil || len(items) == 0 {
-		return nil, err
+// idByName looks a stored document up by name among what list lists;
+// head reads an item's id and name. The id is 0 when none has the name.
+func idByName[T any](list func(context.Context, client.ListOptions) (*client.Page[T], error), head func(T) (int64, string)) func(context.Context, string) (int64, error) {
+	return func(ctx context.Context, name string) (int64, error) {
+		items, err := all(ctx, list, name, func(it T) string { _, n := head(it); return n })
+		if err != nil || len(items) == 0 {
+			return 0, err
+		}
+		id, _ := head(items[0])
+		return id, nil
 	}
-	return &items[0], nil
 }
 
 // writeRemoteExports writes the files RunOptions asks for, from the server.
@@ -456,29 +462,10 @@ func GameDayRemote(ctx context.Context, ref string, ro RemoteOptions, o GameDayO
 		fmt.Fprintln(o.Stderr, cmd, err)
 		return ExitInvalid
 	}
-	var id int64
-	if ref == "-" || fileExists(ref) {
-		src, err := readSource(ref)
-		if err != nil {
-			fmt.Fprintln(o.Stderr, cmd, err)
-			return ExitInvalid
-		}
-		gd, outcome, err := c.GameDays.Apply(ctx, src)
-		if err != nil {
-			return remoteFailure(o.Stderr, cmd, err)
-		}
-		fmt.Fprintf(o.Stderr, "gameday/%s %s (version %d)\n", gd.Name, outcome, gd.Version)
-		id = gd.ID
-	} else {
-		gd, err := findByName(ctx, ref, c.GameDays.List, func(g client.GameDay) string { return g.Name })
-		if err != nil {
-			return remoteFailure(o.Stderr, cmd, err)
-		}
-		if gd == nil {
-			fmt.Fprintf(o.Stderr, "%s no stored game day is named %q, and there is no such file\n", cmd, ref)
-			return ExitInvalid
-		}
-		id = gd.ID
+	id, code := storedRef(ctx, c, client.KindGameDay, ref,
+		idByName(c.GameDays.List, func(g client.GameDay) (int64, string) { return g.ID, g.Name }), o.Stderr)
+	if code != ExitPass {
+		return code
 	}
 	run, err := c.GameDays.Start(ctx, id)
 	if err != nil {
