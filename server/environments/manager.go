@@ -131,13 +131,9 @@ func (m *Manager) Close() {
 		return
 	}
 	m.closed = true
-	planes := make([]*plane, 0, len(m.planes))
-	for _, p := range m.planes {
-		planes = append(planes, p)
-	}
 	m.mu.Unlock()
 	m.shutdown()
-	for _, p := range planes {
+	for _, p := range m.sortedPlanes() {
 		p.close()
 	}
 	m.wg.Wait()
@@ -305,14 +301,8 @@ func (m *Manager) Acquire(ctx context.Context, name string, h Holder, wait bool)
 
 // Proxies returns the live data plane of every environment, by name.
 func (m *Manager) Proxies() map[string]*proxy.Proxy {
-	m.mu.Lock()
-	planes := make([]*plane, 0, len(m.planes))
-	for _, p := range m.planes {
-		planes = append(planes, p)
-	}
-	m.mu.Unlock()
 	out := map[string]*proxy.Proxy{}
-	for _, p := range planes {
+	for _, p := range m.sortedPlanes() {
 		if px := p.proxy(); px != nil {
 			out[p.name()] = px
 		}
@@ -327,15 +317,11 @@ func (m *Manager) Proxies() map[string]*proxy.Proxy {
 func (m *Manager) LeverMoved(s store.LeverState) {
 	m.mu.Lock()
 	m.lever = s
-	planes := make([]*plane, 0, len(m.planes))
-	for _, p := range m.planes {
-		planes = append(planes, p)
-	}
 	m.mu.Unlock()
 	if !s.Engaged {
 		return
 	}
-	for _, p := range planes {
+	for _, p := range m.sortedPlanes() {
 		if h := p.holding(); h != nil && h.Kind == HolderOverlay {
 			p.endOverlay(h.Overlay.ID, "the safety lever was engaged: "+s.Reason)
 		}
@@ -343,13 +329,7 @@ func (m *Manager) LeverMoved(s store.LeverState) {
 }
 
 func (m *Manager) probeAll(ctx context.Context) {
-	m.mu.Lock()
-	planes := make([]*plane, 0, len(m.planes))
-	for _, p := range m.planes {
-		planes = append(planes, p)
-	}
-	m.mu.Unlock()
-	for _, p := range planes {
+	for _, p := range m.sortedPlanes() {
 		p.probe(ctx, m.cfg.Now)
 	}
 }
