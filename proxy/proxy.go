@@ -341,7 +341,10 @@ func Start(ctx context.Context, doc *scenarios.Document, meshAddr string, gatewa
 	for _, o := range opened {
 		p.startServing(o)
 	}
+	// Under mu: with ctx done already, Close runs at once, beside Start.
+	p.mu.Lock()
 	p.stopCtx = context.AfterFunc(ctx, func() { _ = p.Close() })
+	p.mu.Unlock()
 	return p, nil
 }
 
@@ -564,9 +567,10 @@ func (p *Proxy) Close() error {
 	}
 	p.closed = true
 	listeners := slices.Clone(p.listeners)
+	stopCtx := p.stopCtx
 	p.mu.Unlock()
-	if p.stopCtx != nil {
-		p.stopCtx()
+	if stopCtx != nil {
+		stopCtx()
 	}
 	// A tunnel has no end of its own to wait for.
 	p.tunnels.close()
