@@ -43,7 +43,33 @@ type EnvironmentSpec struct {
 	// Experiment's spec.services do; each may have a listener of its own
 	// (listen) for clients that ignore HTTP_PROXY.
 	Services []Service `json:"services,omitempty"`
+	// Kubernetes makes the environment a namespace of a cluster whose
+	// Istio enforces the runs' rules, instead of Faultline's listeners: a
+	// run applies its Istio resources there and always puts the
+	// namespace back.
+	Kubernetes *Kubernetes `json:"kubernetes,omitempty"`
 }
+
+// Kubernetes names the cluster and namespace of a mesh environment.
+type Kubernetes struct {
+	// Kubeconfig is the path of a kubeconfig file on the server's machine;
+	// empty with InCluster.
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// Context is the kubeconfig context to use; empty means its current one.
+	Context string `json:"context,omitempty"`
+	// InCluster uses the credentials of the pod the server runs in.
+	InCluster bool `json:"inCluster,omitempty"`
+	// Namespace is where runs apply their resources.
+	Namespace string `json:"namespace"`
+	// Entry is the address a run's load is sent to ("127.0.0.1:8080": an
+	// ingress gateway's address, or a port-forward), the URL's host kept
+	// as the Host header; empty sends it to the URL's host itself.
+	Entry string `json:"entry,omitempty"`
+}
+
+// IsMesh reports whether the environment is a cluster's namespace
+// (spec.kubernetes) rather than Faultline's own listeners.
+func (e *Environment) IsMesh() bool { return e.Spec.Kubernetes != nil }
 
 // ServiceListener is a service's own listener in an environment.
 type ServiceListener struct {
@@ -183,6 +209,10 @@ func (d *Document) validateEnvironment(problems *Problems) {
 			}
 		}
 	}
+	if env.IsMesh() {
+		d.validateMesh(rep)
+		return
+	}
 	d.validateListeners(rep)
 	d.validateResources(problems, v)
 	for _, vs := range d.VirtualServices {
@@ -192,6 +222,41 @@ func (d *Document) validateEnvironment(problems *Problems) {
 				r.errorf(fmt.Sprintf("spec.http[%d].fault", i), "an environment's baseline holds no fault: it is in force whenever no run is active; inject faults from an experiment (spec.environment) or an overlay with a TTL (a fault at 0 %% is allowed: it never acts)")
 			}
 		}
+	}
+}
+
+// validateMesh checks a mesh environment: the cluster and namespace, and
+// nothing that belongs to Faultline's own listeners. Whether the cluster
+// answers and grants what runs need is checked by the server as it
+// stores the environment.
+func (d *Document) validateMesh(r *reporter) {
+	env := d.Environment
+	k := env.Spec.Kubernetes
+	switch {
+	case k.Kubeconfig == "" && !k.InCluster:
+		r.errorf("spec.kubernetes.kubeconfig", "is required: the path of a kubeconfig file on the server's machine (or set inCluster: true when the server runs in the cluster)")
+	case k.Kubeconfig != "" && k.InCluster:
+		r.errorf("spec.kubernetes.inCluster", "set kubeconfig or inCluster, not both")
+	case k.InCluster && k.Context != "":
+		r.errorf("spec.kubernetes.context", "names a kubeconfig context: it needs spec.kubernetes.kubeconfig")
+	}
+	if k.Entry != "" {
+		if host, port, err := net.SplitHostPort(k.Entry); err != nil || host == "" || port == "" {
+			r.errorf("spec.kubernetes.entry", "must be host:port, such as the ingress gateway's 10.0.0.10:80, not %q", k.Entry)
+		}
+	}
+	if !isDNS1123Label(k.Namespace) {
+		r.errorf("spec.kubernetes.namespace", "must name a Kubernetes namespace (a lowercase DNS-1123 label of at most 63 characters), not %q", k.Namespace)
+	}
+	const own = "belongs to an environment of Faultline's own listeners: on a mesh environment (spec.kubernetes) the cluster's Istio is the data plane"
+	for _, a := range env.ListenerAddresses() {
+		r.errorf(a.Field, own)
+	}
+	if len(env.Spec.Services) > 0 {
+		r.errorf("spec.services", "%s, and hosts are the namespace's Kubernetes Services", own)
+	}
+	if n := len(d.VirtualServices) + len(d.DestinationRules) + len(d.Gateways) + len(d.ServiceEntries); n > 0 {
+		r.errorf("kind", "a mesh environment holds no baseline resources: its baseline is what namespace %s holds; runs change it and put it back", k.Namespace)
 	}
 }
 

@@ -46,6 +46,8 @@ type Document struct {
 
 	// lines maps each decoded resource to its field-path line index.
 	lines map[any]map[string]int
+	// nodes maps each decoded Istio resource to its node, as written.
+	nodes map[any]*yaml.Node
 	// env is the environment an experiment is laid over (ParseOn); base
 	// marks the resources taken from its baseline, which were validated
 	// with it.
@@ -127,7 +129,7 @@ func IsEnvironment(src []byte) bool {
 // decodeStream decodes every document of the stream.
 func decodeStream(src []byte) (*Document, Problems) {
 	var problems Problems
-	doc := &Document{lines: map[any]map[string]int{}}
+	doc := &Document{lines: map[any]map[string]int{}, nodes: map[any]*yaml.Node{}}
 	for _, d := range documents(src, &problems) {
 		doc.add(d.node, d.index, "", &problems)
 	}
@@ -315,6 +317,9 @@ func (d *Document) add(n *yaml.Node, index int, where string, problems *Problems
 	}
 	(&decoder{rep: rep}).decode(n, reflect.ValueOf(target).Elem(), "")
 	d.lines[target] = rep.lines
+	if target != any(d.Experiment) && target != any(d.Environment) {
+		d.nodes[target] = n
+	}
 }
 
 // reporter returns the problem reporter of a decoded resource.

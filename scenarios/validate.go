@@ -72,6 +72,9 @@ func (d *Document) validate(problems *Problems) {
 	}
 	d.Istio = v
 	d.validateExperiment(rep)
+	if d.onMesh() {
+		d.validateOnMesh(rep, problems)
+	}
 	validateSchedule(rep, e.Spec.Schedule)
 	d.validateResources(problems, v)
 }
@@ -116,10 +119,12 @@ func (d *Document) validateResources(problems *Problems, v IstioVersion) {
 	d.validateUniqueNames(problems)
 }
 
-// unresolved reports whether the experiment names an environment it was
-// not parsed on: what its resources name is checked when it is (ParseOn).
+// unresolved reports whether what the experiment's resources name
+// (gateways, subsets) is resolved elsewhere: it names an environment it
+// was not parsed on (it is checked when it is, by ParseOn), or it runs on
+// a mesh environment, whose cluster holds gateways and subsets of its own.
 func (d *Document) unresolved() bool {
-	return d.Experiment.Spec.Environment != "" && d.env == nil && d.Environment == nil
+	return d.Experiment.Spec.Environment != "" && d.env == nil && d.Environment == nil || d.onMesh()
 }
 
 // resourceLabel names a resource as its problems do, noting spec.traffic.
@@ -337,6 +342,9 @@ func (d *Document) subset(host, ns, name string) *Subset {
 // knownHost reports whether a destination host (a short name expanded in
 // namespace ns) resolves to a service of the experiment or a ServiceEntry.
 func (d *Document) knownHost(host, ns string) bool {
+	if d.onMesh() {
+		return true // the namespace's Services; the mesh resolves them
+	}
 	fqdn := FQDN(host, ns)
 	services := d.Experiment.Spec.Services
 	if d.env != nil {

@@ -68,6 +68,10 @@ type Config struct {
 	// EnvironmentFiles are Environment documents created or updated (by
 	// name) at start-up, before the data planes listen.
 	EnvironmentFiles []string
+	// KubeconfigDir is where mesh environments' kubeconfig files
+	// (spec.kubernetes.kubeconfig) may be read from; empty allows
+	// in-cluster credentials only.
+	KubeconfigDir string
 	// WebhookSecret signs the webhook deliveries of game days
 	// (HMAC-SHA256, header X-Faultline-Signature); empty sends them
 	// unsigned.

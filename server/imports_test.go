@@ -20,6 +20,9 @@ var allowedImports = map[string][]string{
 	// internal/testserver stands the server and the demo target up for
 	// tests in several packages; only tests import it.
 	"internal/testserver": {"server", "server/containers"},
+	// internal/kubetest stands a real API server with Istio's CRDs up for
+	// tests; only tests import it.
+	"internal/kubetest":   {},
 	"loadgen":             {},
 	"migrations":          {},
 	"proxy":               {"scenarios"},
@@ -29,9 +32,10 @@ var allowedImports = map[string][]string{
 	"server/containers":   {"scenarios", "server/report"},
 	"server/demo":         {},
 	"server/engine":       {"loadgen", "proxy", "scenarios", "server/containers", "server/demo", "server/report"},
-	"server/environments": {"proxy", "scenarios", "server/store"},
+	"server/environments": {"proxy", "scenarios", "server/mesh", "server/report", "server/store"},
 	"server/gameday":      {"scenarios", "server/engine", "server/report"},
 	"server/gamedays":     {"scenarios", "server/engine", "server/gameday", "server/report", "server/runs", "server/store", "server/webhook"},
+	"server/mesh":         {"scenarios", "server/report", "server/store"},
 	"server/report":       {"proxy", "scenarios"},
 	"server/runs":         {"proxy", "scenarios", "server/engine", "server/report", "server/store"},
 	"server/scheduler":    {"server/store"},

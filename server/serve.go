@@ -99,7 +99,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	admitEnvironment := func(doc *scenarios.Document) error { return engine.AdmitEnvironment(doc, allow) }
 
 	// Every stored environment listens from start-up, at its baseline.
-	envs := environments.New(environments.Config{Store: db, AllowTarget: allow, Logger: log})
+	envs := environments.New(environments.Config{Store: db, AllowTarget: allow, Logger: log, Journal: db, KubeconfigDir: cfg.KubeconfigDir})
 	envs.LeverMoved(lever)
 	if err := applyEnvironmentFiles(ctx, db, envs, cfg.EnvironmentFiles, admitEnvironment, log); err != nil {
 		return err
@@ -259,6 +259,9 @@ func (e runEnvironments) Lease(ctx context.Context, name string, runID int64, ex
 	if err != nil {
 		return nil, err
 	}
+	if ml := l.Mesh(); ml != nil {
+		return ml, nil
+	}
 	return l, nil
 }
 
@@ -276,7 +279,7 @@ func applyEnvironmentFiles(ctx context.Context, db *store.DB, envs *environments
 			err = admit(doc)
 		}
 		if err == nil {
-			err = envs.CheckListen(0, doc)
+			err = envs.Check(ctx, 0, doc)
 		}
 		if err != nil {
 			return fmt.Errorf("server: --environment %s: %w", path, err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -79,6 +80,15 @@ func envOr(key, fallback string) string {
 	return fallback
 }
 
+// defaultKubeconfigDir is ~/.kube, where kubectl keeps its kubeconfig.
+func defaultKubeconfigDir() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".kube")
+}
+
 func serveCommand() *cobra.Command {
 	var cfg server.Config
 	var noExamples bool
@@ -117,6 +127,7 @@ func serveCommand() *cobra.Command {
 	f.BoolVar(&noExamples, "no-examples", false, "do not load the example experiments and game day into an empty database")
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", os.Getenv("FAULTLINE_WEBHOOK_SECRET"), "secret that signs game-day webhook deliveries (HMAC-SHA256); unset sends them unsigned")
 	f.StringArrayVar(&cfg.EnvironmentFiles, "environment", nil, "Environment file to create or update (by name) at start-up; repeatable")
+	f.StringVar(&cfg.KubeconfigDir, "kubeconfig-dir", envOr("FAULTLINE_KUBECONFIG_DIR", defaultKubeconfigDir()), "directory that mesh environments' kubeconfig files (spec.kubernetes.kubeconfig) must lie in; empty allows in-cluster credentials only")
 	return cmd
 }
 

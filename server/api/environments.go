@@ -32,9 +32,10 @@ type EnvironmentStore interface {
 // EnvironmentPlanes starts, updates and stops the environments' data
 // planes, and resolves the environment an experiment names.
 type EnvironmentPlanes interface {
-	// CheckListen returns an error naming the field of a listener address
-	// of doc that environment id (0: a new one) cannot take.
-	CheckListen(id int64, doc *scenarios.Document) error
+	// Check returns an error naming the field of doc that environment id
+	// (0: a new one) cannot have: a listener address it cannot take, or a
+	// cluster it cannot reach or lacks rights in.
+	Check(ctx context.Context, id int64, doc *scenarios.Document) error
 	Put(e *store.Environment) error
 	// Remove stops environment id's data plane; one a run holds is
 	// refused with a busy error.
@@ -195,7 +196,7 @@ func (h *handlers) readEnvironment(c *gin.Context, id int64) (*store.Environment
 	if err != nil {
 		return nil, nil, err
 	}
-	doc, err := h.checkEnvironment(id, src)
+	doc, err := h.checkEnvironment(c.Request.Context(), id, src)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,8 +205,8 @@ func (h *handlers) readEnvironment(c *gin.Context, id int64) (*store.Environment
 }
 
 // checkEnvironment parses an environment's document and applies what
-// saving it would: the safety policy, then the listen check.
-func (h *handlers) checkEnvironment(id int64, src []byte) (*scenarios.Document, error) {
+// saving it would: the safety policy, then the listen (or cluster) check.
+func (h *handlers) checkEnvironment(ctx context.Context, id int64, src []byte) (*scenarios.Document, error) {
 	doc, err := scenarios.ParseEnvironment(src)
 	if err != nil {
 		return nil, err
@@ -215,7 +216,7 @@ func (h *handlers) checkEnvironment(id int64, src []byte) (*scenarios.Document, 
 			return nil, err
 		}
 	}
-	if err := h.cfg.Environments.CheckListen(id, doc); err != nil {
+	if err := h.cfg.Environments.Check(ctx, id, doc); err != nil {
 		return nil, err
 	}
 	return doc, nil

@@ -104,7 +104,7 @@ func (h *handlers) lintEnvironment(ctx context.Context, src []byte) scenarios.Pr
 			id = e.ID
 		}
 	}
-	if _, err := h.checkEnvironment(id, src); err != nil {
+	if _, err := h.checkEnvironment(ctx, id, src); err != nil {
 		problems = append(problems, admitProblem(src, scenarios.KindEnvironment, doc.Name(), err))
 	}
 	return problems

@@ -116,6 +116,19 @@ type Plane interface {
 	Entry(via, host string, port uint32) (string, error)
 }
 
+// MeshPlane is the Plane of a mesh environment: a namespace of a
+// cluster whose Istio enforces the run's resources. There is no proxy of
+// Faultline's (Proxy returns nil): the load goes to Entry directly, and
+// the report says what was applied and put back instead of counters.
+type MeshPlane interface {
+	Plane
+	// ApplyMesh applies the run's Istio resources to the namespace, each
+	// saved first, to be put back by expires at the latest.
+	ApplyMesh(ctx context.Context, doc *scenarios.Document, expires time.Time) error
+	// MeshRecord is what the run applied and how each was put back.
+	MeshRecord() *report.Mesh
+}
+
 // Execute runs doc once. It returns an error only when the run could not
 // happen (a target refused, a port in use); a stopped run (ctx cancelled)
 // returns its partial report with status "stopped". An experiment on an
@@ -207,6 +220,9 @@ func runOwnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*r
 // ends (and on every other ending), the counters of the run's window.
 func runOnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*report.Report, error) {
 	plane := opts.Plane
+	if mp, ok := plane.(MeshPlane); ok {
+		return runOnMesh(ctx, doc, opts, mp)
+	}
 	px, err := plane.Proxy()
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
@@ -239,6 +255,63 @@ func runOnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*re
 	return r, err
 }
 
+// runOnMesh runs doc on a mesh environment: its Istio resources applied
+// to the cluster's namespace for the load, which goes straight to the
+// environment's entry, and put back as soon as the load ends (and on
+// every other ending).
+func runOnMesh(ctx context.Context, doc *scenarios.Document, opts Options, mp MeshPlane) (*report.Report, error) {
+	load := doc.Experiment.Spec.Load
+	u, err := url.Parse(load.URL)
+	if err != nil {
+		return nil, fmt.Errorf("engine: spec.load.url: %w", err)
+	}
+	entry, err := mp.Entry(via(load), u.Hostname(), urlPort(u))
+	if err != nil {
+		return nil, fmt.Errorf("engine: spec.load: %w", err)
+	}
+	allow := opts.AllowTarget
+	if allow == nil {
+		allow = LoopbackOnly
+	}
+	if err := allow(entry); err != nil {
+		return nil, &TargetError{Field: "spec.load.url", Err: err}
+	}
+	planned, grace := RunCap(load, opts.Limits)
+	defer mp.Revert()
+	if err := mp.ApplyMesh(ctx, doc, time.Now().Add(planned+grace)); err != nil {
+		mp.Revert()
+		return nil, fmt.Errorf("engine: %w%s", err, restoredNote(mp.MeshRecord()))
+	}
+	r, err := drive(ctx, doc, opts, dataPlane{entry: entry, ctrs: &containers.Targets{},
+		end: func() proxy.Stats {
+			mp.Revert()
+			return proxy.Stats{}
+		},
+	})
+	if r != nil {
+		r.Environment = doc.Experiment.Spec.Environment
+		r.Mesh = mp.MeshRecord()
+		for _, res := range r.Mesh.Resources {
+			if res.State != "restored" {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s %s in namespace %s: %s %s", res.Kind, res.Name, r.Mesh.Namespace, res.State, res.Detail))
+			}
+		}
+	}
+	return r, err
+}
+
+// restoredNote says, after a failed apply, what was put back.
+func restoredNote(m *report.Mesh) string {
+	if m == nil || len(m.Resources) == 0 {
+		return ""
+	}
+	out := "; put back:"
+	for _, res := range m.Resources {
+		out += fmt.Sprintf(" %s %s (%s)", res.Kind, res.Name, res.State)
+	}
+	return out
+}
+
 // unreachable lists, as report warnings, the endpoints that cannot be
 // dialled as a run on an environment starts: the run goes on (the data
 // plane answers 503 UF for them, as Envoy does), but says so.
@@ -252,6 +325,7 @@ func unreachable(ctx context.Context, doc *scenarios.Document) []string {
 
 // dataPlane is where a run's load goes and whose counters it reports.
 type dataPlane struct {
+	// px is the proxy whose counters the run reports; nil on a mesh.
 	px *proxy.Proxy
 	// entry is the listener address the load enters through.
 	entry string
@@ -272,7 +346,7 @@ type dataPlane struct {
 // verdict.
 func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPlane) (*report.Report, error) {
 	log, load := opts.Logger, doc.Experiment.Spec.Load
-	if opts.OnProxy != nil {
+	if opts.OnProxy != nil && dp.px != nil {
 		opts.OnProxy(dp.px)
 	}
 	spec := loadSpec(load, dp.entry)
@@ -280,9 +354,11 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	// run) are not the run's: the counters they leave are taken out, as
 	// fortio leaves them out of its own counts.
 	var warmedUp atomic.Pointer[proxy.Stats]
-	spec.OnWarmedUp = func() {
-		s := settledStats(dp.px)
-		warmedUp.Store(&s)
+	if dp.px != nil {
+		spec.OnWarmedUp = func() {
+			s := settledStats(dp.px)
+			warmedUp.Store(&s)
+		}
 	}
 	loadCtx, stopLoad := context.WithCancelCause(ctx)
 	defer stopLoad(nil)
@@ -339,7 +415,9 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 		r.Warnings = append(r.Warnings, w.String())
 	}
 
-	report.Account(doc, r)
+	if dp.px != nil {
+		report.Account(doc, r) // the counters say what was injected
+	}
 	r.Verdict = report.Evaluate(doc.Experiment.Spec.Hypothesis, r)
 	switch {
 	case capped != nil:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/mesh"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -43,6 +44,12 @@ type Config struct {
 	MaxOverlayTTL time.Duration
 	// Now is the clock of overlays and holders; nil means time.Now.
 	Now func() time.Time
+	// Journal keeps what runs change in mesh environments' clusters,
+	// saved before each change; nil refuses runs on mesh environments.
+	Journal mesh.Journal
+	// KubeconfigDir is where mesh environments' kubeconfig files may be
+	// read from; empty allows in-cluster credentials only.
+	KubeconfigDir string
 }
 
 // Manager owns the data plane of every stored environment.
@@ -143,7 +150,7 @@ func (m *Manager) Close() {
 // environment starts listening, a changed one is updated in place (its
 // listeners re-opened when their addresses changed) — after the run or
 // overlay that holds it, if one does. The document must have been checked
-// (ParseEnvironment, the safety policy, CheckListen).
+// (ParseEnvironment, the safety policy, Check).
 func (m *Manager) Put(e *store.Environment) error {
 	doc, err := scenarios.ParseEnvironment([]byte(e.Source))
 	if err != nil {
@@ -184,6 +191,11 @@ func (m *Manager) Remove(id int64) error {
 		m.mu.Unlock()
 		return busy(p.name(), h)
 	}
+	m.mu.Unlock()
+	if err := p.sweepAll(m.base); err != nil {
+		return fmt.Errorf("environments: %w: %s still has changes in its cluster that could not be put back: %w", store.ErrConflict, p.name(), err)
+	}
+	m.mu.Lock()
 	delete(m.planes, id)
 	m.mu.Unlock()
 	p.close()
@@ -210,12 +222,20 @@ func (e *ListenError) Code() string { return "address_in_use" }
 // Unwrap returns the listen error.
 func (e *ListenError) Unwrap() error { return e.Err }
 
-// CheckListen tries every listener address of doc (an environment's
-// document) that the environment id (0 for a new one) does not hold
-// already, and returns a *ListenError naming the first field whose
-// address cannot be listened on: taken by another environment or another
-// program.
-func (m *Manager) CheckListen(id int64, doc *scenarios.Document) error {
+// Check checks what environment id (0 for a new one) needs of the world
+// to serve doc. A mesh environment's cluster must answer and grant what
+// runs need (see mesh.Cluster.Check). Of Faultline's own listeners, it
+// tries every address the environment does not hold already, and returns
+// a *ListenError naming the first field whose address cannot be listened
+// on: taken by another environment or another program.
+func (m *Manager) Check(ctx context.Context, id int64, doc *scenarios.Document) error {
+	if doc.Environment.IsMesh() {
+		c, err := mesh.Connect(doc.Environment.Spec.Kubernetes, m.meshOptions())
+		if err != nil {
+			return err
+		}
+		return c.Check(ctx)
+	}
 	m.mu.Lock()
 	held := map[string]bool{}
 	if p := m.planes[id]; p != nil {

@@ -78,6 +78,9 @@ func (m *Manager) AddOverlay(envID int64, src []byte, ttl time.Duration) (*Overl
 	if base == nil {
 		return nil, fmt.Errorf("environments: %w: environment %d has no baseline", store.ErrNotFound, envID)
 	}
+	if base.Environment.IsMesh() {
+		return nil, meshOverlayError(v.name)
+	}
 	doc, err := scenarios.ParseOverlay(src, base)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/mesh"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -98,6 +99,12 @@ type plane struct {
 	pending   *update
 	health    []EndpointHealth
 	closed    bool
+	// Of a mesh environment: its cluster (instead of px), the last probe
+	// of it, and the lease of the run that holds it.
+	cluster     *mesh.Cluster
+	meshErr     error
+	meshChecked time.Time
+	meshLease   *MeshLease
 }
 
 func (m *Manager) newPlane(e *store.Environment) *plane {
@@ -159,6 +166,11 @@ func (p *plane) put(v version, doc *scenarios.Document) {
 func (p *plane) serveLocked(v version, doc *scenarios.Document) {
 	old := p.doc
 	p.v, p.doc, p.pending = v, doc, nil
+	if doc.Environment.IsMesh() {
+		p.connectLocked()
+		return
+	}
+	p.cluster = nil
 	if p.px != nil && old != nil && slices.Equal(old.Environment.ListenerAddresses(), doc.Environment.ListenerAddresses()) {
 		if err := p.px.Apply(doc); err != nil {
 			p.m.log.Error("environment: apply baseline", "environment", v.name, "err", err)
@@ -309,6 +321,10 @@ const probeTimeout = time.Second
 func (p *plane) probe(ctx context.Context, now func() time.Time) {
 	doc, _ := p.baseline()
 	if doc == nil {
+		return
+	}
+	if doc.Environment.IsMesh() {
+		p.probeMesh(ctx, now)
 		return
 	}
 	var out []EndpointHealth

@@ -37,6 +37,9 @@ type Status struct {
 	Addresses []scenarios.ListenerAddress `json:"addresses"`
 	// Stats are the data plane's counters since it started.
 	Stats *proxy.Stats `json:"stats,omitempty"`
+	// Kubernetes is a mesh environment's cluster; nil for Faultline's own
+	// listeners.
+	Kubernetes *MeshStatus `json:"kubernetes,omitempty"`
 }
 
 // ServiceInfo is one host an environment binds.
@@ -70,7 +73,7 @@ func (m *Manager) Statuses() []Status {
 func (p *plane) status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Status{ID: p.v.id, Name: p.v.name, Version: p.v.number, Listening: p.px != nil, Holder: p.holder,
+	s := Status{ID: p.v.id, Name: p.v.name, Version: p.v.number, Listening: p.px != nil || p.cluster != nil, Holder: p.holder,
 		LastOverlay: p.lastEnded, Endpoints: p.health}
 	if p.err != nil {
 		s.Error = p.err.Error()
@@ -81,6 +84,9 @@ func (p *plane) status() Status {
 	if p.doc != nil {
 		s.Baseline = resourceNames(p.doc, &scenarios.Document{})
 		s.Addresses = p.doc.Environment.ListenerAddresses()
+		if p.doc.Environment.IsMesh() {
+			s.Kubernetes = p.meshStatusLocked()
+		}
 		for _, svc := range p.doc.Environment.Spec.Services {
 			info := ServiceInfo{Host: svc.Host, Port: svc.Port, Listen: svc.Listen, Endpoints: []string{}}
 			for _, ep := range svc.Endpoints {

@@ -82,9 +82,43 @@ type Report struct {
 	// Actions are the timed container actions the run took, in the
 	// timeline's time base.
 	Actions []Action `json:"actions,omitempty"`
+	// Mesh is what a run on a mesh environment applied to its namespace
+	// and how each resource was put back; its Proxy counters are empty
+	// (the cluster's Envoys count).
+	Mesh *Mesh `json:"mesh,omitempty"`
 	// Fortio is fortio's own result JSON, verbatim, so its report viewer
 	// can load it.
 	Fortio json.RawMessage `json:"fortio,omitempty"`
+}
+
+// Mesh is a run's record of the cluster namespace it changed.
+type Mesh struct {
+	// Server is the API server's URL, Context the kubeconfig context.
+	Server    string `json:"server"`
+	Context   string `json:"context,omitempty"`
+	Namespace string `json:"namespace"`
+	// Resources are the Istio resources the run applied, in apply order.
+	Resources []MeshResource `json:"resources"`
+}
+
+// MeshResource is one resource a run applied and what became of it.
+type MeshResource struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// Action is "created" (the namespace had none: deleted after) or
+	// "changed" (saved first, put back after).
+	Action string `json:"action"`
+	// OriginalVersion, AppliedVersion and RestoredVersion are the
+	// resourceVersions before the run, after its change, and after the
+	// restore.
+	OriginalVersion string `json:"originalVersion,omitempty"`
+	AppliedVersion  string `json:"appliedVersion,omitempty"`
+	RestoredVersion string `json:"restoredVersion,omitempty"`
+	// State is "applied" (still in the cluster), "restored" or
+	// "conflict" (someone else changed it during the run: left as they
+	// made it).
+	State  string `json:"state"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Point is one moment of a run's timeline.

@@ -122,7 +122,7 @@ func TestOpenAppliesMigrationsAndPragmas(t *testing.T) {
 			t.Errorf("index %s: found %d, want 1", index, n)
 		}
 	}
-	if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(5); got != want { // the latest migration
+	if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(6); got != want { // the latest migration
 		t.Errorf("goose version: got %d, want %d", got, want)
 	}
 
