@@ -278,6 +278,9 @@ func runOnMesh(ctx context.Context, doc *scenarios.Document, opts Options, mp Me
 	}
 	planned, grace := RunCap(load, opts.Limits)
 	defer mp.Revert()
+	// A stopped run (the lever, a stop, a shutdown) puts the namespace
+	// back at once, while the load winds down.
+	defer context.AfterFunc(ctx, mp.Revert)()
 	if err := mp.ApplyMesh(ctx, doc, time.Now().Add(planned+grace)); err != nil {
 		mp.Revert()
 		return nil, fmt.Errorf("engine: %w%s", err, restoredNote(mp.MeshRecord()))

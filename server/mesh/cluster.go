@@ -104,6 +104,10 @@ func Connect(k *scenarios.Kubernetes, opts Options) (*Cluster, error) {
 		return nil, &ConfigError{"spec.kubernetes", fmt.Errorf("the API server %s: %w", cfg.Host, err)}
 	}
 	cfg.Timeout = requestTimeout
+	// client-go's default of 5 requests a second would hold a restore
+	// behind the access review's 28 calls: putting a namespace back must
+	// not wait on a client-side budget.
+	cfg.QPS, cfg.Burst = 100, 200
 	cfg.UserAgent = "faultline"
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
