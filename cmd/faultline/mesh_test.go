@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -280,15 +281,32 @@ func TestMeshEnvironmentRunsAndPutsTheNamespaceBack(t *testing.T) {
 	})
 }
 
-// TestMeshEnvironmentSurvivesAKill: serve killed with SIGKILL mid-run
-// leaves the run's resources in the cluster; the next serve on the same
-// database puts the namespace back as it starts.
-func TestMeshEnvironmentSurvivesAKill(t *testing.T) {
+// TestMeshEnvironmentSurvivesAShutdownAndAKill: serve stopped with
+// SIGTERM mid-run puts the namespace back before it exits; serve killed
+// with SIGKILL leaves the run's resources in the cluster, and the next
+// serve on the same database puts the namespace back as it starts.
+func TestMeshEnvironmentSurvivesAShutdownAndAKill(t *testing.T) {
 	m := newMeshCluster(t)
 	db := filepath.Join(t.TempDir(), "f.db")
 	p, c := m.serve(db)
 	c.json("POST", "/api/v1/environments", "application/yaml", m.environment("editor"), http.StatusCreated, nil)
-	id := c.startRun(c.createExperiment(m.experiment("reviews-abort", "60s")))
+	exp := c.createExperiment(m.experiment("reviews-abort", "60s"))
+	id := c.startRun(exp)
+	m.waitFor("the run's VirtualService", 10*time.Second, func() bool { return m.runHolds(id) })
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve still running 30s after SIGTERM")
+	}
+	if !m.putBack() {
+		t.Fatalf("serve exited with the run's resources in the cluster: %v", m.reviews().Object)
+	}
+
+	p, c = m.serve(db)
+	id = c.startRun(exp)
 	m.waitFor("the run's VirtualService", 10*time.Second, func() bool { return m.runHolds(id) })
 	p.kill(t)
 	if !m.runHolds(id) || m.putBack() {

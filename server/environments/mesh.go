@@ -194,7 +194,9 @@ func (l *MeshLease) ApplyMesh(ctx context.Context, doc *scenarios.Document, expi
 }
 
 // Revert puts back what the run applied. A restore that cannot reach the
-// cluster is left to the sweep, which retries every probe interval.
+// cluster is left to the sweep, which retries every probe interval. A
+// shutdown does not cut it short: the namespace is back before the
+// process ends.
 func (l *MeshLease) Revert() {
 	l.mu.Lock()
 	held := l.held
@@ -202,9 +204,9 @@ func (l *MeshLease) Revert() {
 	if held == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(l.p.m.base, meshTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshTimeout)
 	defer cancel()
-	if err := held.Restore(context.WithoutCancel(ctx)); err != nil {
+	if err := held.Restore(ctx); err != nil {
 		l.p.m.log.Error("put the namespace back", "environment", l.Environment(), "err", err)
 	}
 }
