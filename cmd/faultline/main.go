@@ -50,6 +50,7 @@ func rootCommand() *cobra.Command {
 	}
 	root.AddCommand(serveCommand(), runCommand(), validateCommand(), proxyCommand(), demoCommand(), scenariosCommand(), compareCommand(), gamedayCommand(),
 		applyCommand(), getCommand(), leverCommand())
+	root.AddCommand(exportCommand())
 	return root
 }
 
@@ -263,6 +264,30 @@ func validateCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&environment, "environment", "", "the Environment file an experiment with spec.environment runs on")
+	return cmd
+}
+
+func exportCommand() *cobra.Command {
+	var o server.ExportOptions
+	cmd := &cobra.Command{
+		Use:   "export FILE",
+		Short: "Write an experiment as Istio resources and a fortio Job for kubectl apply -f -",
+		Long: "Write the experiment in FILE (- for standard input) as a real mesh takes it, one YAML stream for\n" +
+			"kubectl apply -f -: its Istio resources as written, in apply order, each in --namespace unless it names\n" +
+			"one, then a batch/v1 Job that sends its load with fortio. What only Faultline acts on (spec.services,\n" +
+			"spec.hypothesis, …) is left out and named in a comment at the top. Exit 0, or 2 when FILE is invalid.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := server.Export(args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Namespace, "namespace", "default", "Kubernetes namespace of the Job and of every resource that names none")
+	f.StringVar(&o.Domain, "domain", "cluster.local", "the cluster's DNS domain, for the Job's target URL")
+	f.StringVar(&o.Out, "out", "-", "file to write (- for standard output)")
 	return cmd
 }
 

@@ -186,6 +186,7 @@ func New(cfg Config) http.Handler {
 	v1.GET("/runs/:id/junit.xml", h.exportJUnit)
 	v1.GET("/runs/:id/histogram.csv", h.exportCSV)
 	v1.GET("/experiments/:id/fires", h.listFires)
+	v1.GET("/experiments/:id/export", h.exportExperiment)
 	if cfg.Calendar != nil {
 		v1.GET("/experiments/:id/calendar", h.experimentCalendar)
 	}
