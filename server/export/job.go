@@ -48,7 +48,7 @@ func job(doc *scenarios.Document, l *scenarios.Load, o Options) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	labels := map[string]any{LabelManagedBy: "faultline", LabelExperiment: labelValue(name)}
+	labels := map[string]any{LabelManagedBy: "faultline", LabelExperiment: trimLabel(name)}
 	podLabels := maps.Clone(labels)
 	// VirtualService faults, retries and timeouts act in the caller's
 	// Envoy: fortio's calls must leave the pod through a sidecar.
@@ -113,26 +113,25 @@ func targetOf(doc *scenarios.Document, l *scenarios.Load, o Options) (target *ur
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("export: spec.load.url: %w", err)
 	}
-	target = new(url.URL)
-	*target = *u
+	written := u.Host
 	if l.Via != "" && l.Via != scenarios.MeshGateway {
 		svc, ns, how := gatewayService(doc, l.Via)
-		target.Host = withPort(svc+"."+ns+".svc."+o.Domain, u.Port())
+		u.Host = withPort(svc+"."+ns+".svc."+o.Domain, u.Port())
 		why = append(why,
 			fmt.Sprintf("spec.load.via is Gateway %s: fortio calls its Service %s in %s", l.Via, svc, ns),
-			fmt.Sprintf("(%s) with Host %s.", how, u.Host),
+			fmt.Sprintf("(%s) with Host %s.", how, written),
 			"Edit the URL if your gateway's Service is another.")
-		return target, u.Host, why, nil
+		return u, written, why, nil
 	}
 	h := u.Hostname()
 	if !strings.Contains(h, ".") && net.ParseIP(h) == nil {
-		target.Host = withPort(h+"."+o.Namespace+".svc."+o.Domain, u.Port())
+		u.Host = withPort(h+"."+o.Namespace+".svc."+o.Domain, u.Port())
 		why = append(why,
 			fmt.Sprintf("Host %s of spec.load.url is Service %s of namespace %s: fortio calls", h, h, o.Namespace),
-			fmt.Sprintf("it by its cluster name with Host %s, as Faultline's load does.", u.Host))
-		return target, u.Host, why, nil
+			fmt.Sprintf("it by its cluster name with Host %s, as Faultline's load does.", written))
+		return u, written, why, nil
 	}
-	return target, "", nil, nil
+	return u, "", nil, nil
 }
 
 // gatewayService names the Service in front of the workload that Gateway
@@ -140,10 +139,7 @@ func targetOf(doc *scenarios.Document, l *scenarios.Load, o Options) (target *ur
 // it: selector istio: X is Service istio-X in istio-system
 // (ingressgateway: istio-ingressgateway). how says what it was taken from.
 func gatewayService(doc *scenarios.Document, ref string) (svc, ns, how string) {
-	ns, name, qualified := strings.Cut(ref, "/")
-	if !qualified {
-		name = ref
-	}
+	name := ref[strings.LastIndexByte(ref, '/')+1:] // namespace/name or name
 	for _, g := range doc.Gateways {
 		if g.Metadata.Name != name {
 			continue
@@ -227,10 +223,8 @@ func jobName(experiment string) string {
 	return trimLabel("faultline-" + strings.ReplaceAll(experiment, ".", "-"))
 }
 
-// labelValue is name cut to what a label value may hold.
-func labelValue(name string) string { return trimLabel(name) }
-
-// trimLabel cuts s to 63 characters, ending on a letter or digit.
+// trimLabel cuts s to what a label value holds: 63 characters, ending on
+// a letter or digit.
 func trimLabel(s string) string {
 	if len(s) > 63 {
 		s = s[:63]
