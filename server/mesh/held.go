@@ -142,9 +142,13 @@ func (h *Held) apply(ctx context.Context, o scenarios.Object) error {
 		return fmt.Errorf("decode: %w", err)
 	}
 	obj.SetNamespace(c.Namespace)
-	for _, k := range []string{"resourceVersion", "uid", "generation", "creationTimestamp", "managedFields"} {
+	// What the cluster sets itself, and Faultline's own description,
+	// which Kubernetes metadata has no field for (server-side apply
+	// refuses it).
+	for _, k := range []string{"resourceVersion", "uid", "generation", "creationTimestamp", "managedFields", "description"} {
 		unstructured.RemoveNestedField(obj.Object, "metadata", k)
 	}
+	unstructured.RemoveNestedField(obj.Object, "status")
 	runID := strconv.FormatInt(h.run.ID, 10)
 	labels := obj.GetLabels()
 	if labels == nil {
