@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"net/url"
 	"time"
 )
 
@@ -80,4 +81,27 @@ func (s *ExperimentsService) Fires(ctx context.Context, id int64, opts ListOptio
 // days: a zero from means now, a zero to a week after from.
 func (s *ExperimentsService) Calendar(ctx context.Context, id int64, from, to time.Time) (*Calendar, error) {
 	return s.c.calendar(ctx, idPath("/api/v1/experiments/%d/calendar", id), from, to)
+}
+
+// ExportOptions name where an exported experiment goes in a cluster.
+type ExportOptions struct {
+	// Namespace the resources and the Job go to; empty means default.
+	Namespace string
+	// Domain is the cluster's DNS domain for the Job's target; empty
+	// means cluster.local.
+	Domain string
+}
+
+// Export returns the experiment as a real mesh takes it: its Istio
+// resources in a namespace and a Kubernetes Job running fortio with its
+// load, one YAML stream for kubectl apply -f -.
+func (s *ExperimentsService) Export(ctx context.Context, id int64, opts ExportOptions) ([]byte, error) {
+	q := url.Values{}
+	if opts.Namespace != "" {
+		q.Set("namespace", opts.Namespace)
+	}
+	if opts.Domain != "" {
+		q.Set("domain", opts.Domain)
+	}
+	return s.c.getBytes(ctx, idPath("/api/v1/experiments/%d/export", id), q)
 }

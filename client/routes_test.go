@@ -49,6 +49,10 @@ var routeMethods = map[string]struct {
 		return err
 	}},
 	"DELETE /api/v1/experiments/{id}": {"Experiments.Delete", func(ctx context.Context, c *client.Client) error { return c.Experiments.Delete(ctx, 1) }},
+	"GET /api/v1/experiments/{id}/export": {"Experiments.Export", func(ctx context.Context, c *client.Client) error {
+		_, err := c.Experiments.Export(ctx, 1, client.ExportOptions{Namespace: "bookinfo"})
+		return err
+	}},
 	"GET /api/v1/experiments/{id}/fires": {"Experiments.Fires", func(ctx context.Context, c *client.Client) error {
 		_, err := c.Experiments.Fires(ctx, 1, client.ListOptions{})
 		return err
