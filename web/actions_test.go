@@ -10,13 +10,14 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/faultline/faultline/internal/kubetest"
 	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
 )
 
 func TestMain(m *testing.M) {
 	testserver.DisableRyuk() // before the first container starts
-	os.Exit(m.Run())
+	os.Exit(kubetest.Main(m))
 }
 
 // A run that pauses its container target mid-load: the run page marks the

@@ -152,3 +152,52 @@ export function runsTable(ctx, runs, { reports = new Map(), showExperiment = tru
     rows, { id, caption: "Runs" });
   return { table: t, compareBtn };
 }
+
+// ---- cluster changes of mesh environments -----------------------------------
+
+const ACTION_TITLES = {
+  created: "the namespace had none: deleted when put back",
+  changed: "saved first, then put back as it was",
+};
+
+/**
+ * meshVersions is a resource's resourceVersions, original → applied →
+ * restored; a created resource had none before and is deleted after.
+ */
+function meshVersions(r) {
+  const part = (v, fallback, which) => el("span", { class: v ? "mesh-version" : "mesh-version muted", dataset: { version: which } }, v ? el("code", {}, v) : fallback);
+  const arrow = () => el("span", { class: "mesh-arrow", "aria-hidden": "true" }, " → ");
+  const restored = r.state === "restored" && r.action === "created" ? "deleted" : "—";
+  return el("td", { class: "mesh-versions", title: "resourceVersion before the run → after its change → after the restore" },
+    part(r.originalVersion, r.action === "created" ? "none" : "—", "original"), arrow(),
+    part(r.appliedVersion, "—", "applied"), arrow(),
+    part(r.restoredVersion, restored, "restored"));
+}
+
+/**
+ * meshStateBadge says what became of a resource. After a run (live
+ * false) only "restored" is calm; while a run holds the namespace (live)
+ * "applied" is the expected state, in force.
+ */
+export function meshStateBadge(state, { live = false } = {}) {
+  const tone = state === "restored" ? "restored" : state === "conflict" ? "conflict" : live && state === "applied" ? "in-force" : "left";
+  return el("span", { class: `badge mesh-state mesh-${tone}` }, state || "unknown");
+}
+
+/**
+ * meshResourcesTable lists the Istio resources a run applied to a
+ * cluster's namespace: kind, name, created or changed, their state, the
+ * resourceVersions and the detail. Every string is the API's, set as text.
+ */
+export function meshResourcesTable(resources, { id, caption, live = false } = {}) {
+  const rowClass = (r) => (r.state === "conflict" ? "row-bad" : r.state === "restored" || (live && r.state === "applied") ? "" : "row-warn");
+  return table(["Kind", "Name", "Action", "State", "Versions", "Detail"], resources.map((r) =>
+    el("tr", { class: rowClass(r), dataset: { kind: r.kind || "", name: r.name || "", state: r.state || "", action: r.action || "" } },
+      el("td", {}, r.kind),
+      el("td", {}, el("code", {}, r.name)),
+      el("td", { title: ACTION_TITLES[r.action] || null }, r.action),
+      el("td", {}, meshStateBadge(r.state, { live })),
+      meshVersions(r),
+      el("td", { class: "mesh-detail" }, r.detail || el("span", { class: "muted" }, "—")))),
+  { id, cls: "compact mesh-resources", caption });
+}

@@ -3,14 +3,17 @@
 // it listens, its listeners and endpoints, what holds it (a run, or an
 // overlay counting down its time left), the service graph of its traffic,
 // its counters, the runs on it and the access log's tail; and it lays an
-// overlay over the baseline for a TTL, or removes it.
+// overlay over the baseline for a TTL, or removes it. A mesh environment
+// (a namespace of a Kubernetes cluster, spec.kubernetes) has none of the
+// listeners' parts: its page shows the cluster, whether its API server
+// answers, and the resources the run in force has applied there.
 
 import { get, call, callYAML, ApiError, apiPath } from "../api.js";
 import { el, $, $$, fmtNum, fmtPct, fmtMs, fmtTime, fmtAgo, fmtDuration, statusBadge, verdictBadge, confirmDialog, toast, icon } from "../dom.js";
 import { serviceGraph, edgeLevel } from "../graph.js";
 import { createEditor } from "../editor.js";
 import { yamlPathLine } from "../yamlpath.js";
-import { pageHeader, card, kpis, table, num, emptyState } from "./common.js";
+import { pageHeader, card, kpis, table, num, emptyState, meshResourcesTable } from "./common.js";
 import { savedDocumentEditor } from "./editorform.js";
 import { startButton, setBusy, leverRefused } from "../lever.js";
 
@@ -22,6 +25,24 @@ const envHref = (id) => `#/environments/${id}`;
 const egressOf = (plane) => (plane && plane.listeners ? plane.listeners.find((l) => l.kind === "mesh") : null);
 const downEndpoints = (plane) => (plane && plane.endpoints ? plane.endpoints.filter((ep) => !ep.up) : []);
 const plural = (n, word, many = word + "s") => `${n} ${n === 1 ? word : many}`;
+/** meshOf is a mesh environment's cluster status; null for listeners. */
+const meshOf = (plane) => (plane && plane.kubernetes) || null;
+
+/**
+ * meshState is a mesh environment's state for its badge: [key, label,
+ * badge class, why not reachable].
+ */
+function meshState(plane) {
+  const k = meshOf(plane);
+  if (!plane.listening) return ["down", "no cluster", "status-failed", plane.error || ""];
+  if (k.error) return ["unreachable", "unreachable", "status-failed", k.error];
+  if (!k.checkedAt) return ["checking", "checking", "", ""];
+  return ["reachable", "reachable", "status-succeeded", ""];
+}
+
+/** kubeBadge names the cluster namespace a mesh environment is. */
+const kubeBadge = (k, id) => el("span", { class: "badge kind-kube", id, title: k.server ? `Namespace ${k.namespace} of ${k.server}` : null },
+  "Kubernetes · namespace ", el("strong", {}, k.namespace));
 
 /** fill replaces node's children with kids, leaving out the absent (null) ones. */
 const fill = (node, ...kids) => node.replaceChildren(...kids.filter((k) => k !== null && k !== undefined && k !== false));
@@ -66,7 +87,7 @@ export async function environmentsPage(ctx) {
   ctx.page.replaceChildren(
     pageHeader({
       title: "Environments",
-      sub: ["Long-lived data planes at fixed addresses that your services are wired to once (the egress is their HTTP_PROXY). ",
+      sub: ["Long-lived data planes at fixed addresses that your services are wired to once (the egress is their HTTP_PROXY), or namespaces of a Kubernetes cluster whose Istio enforces the rules (spec.kubernetes). ",
         "A run of an experiment with spec.environment lays its resources over the baseline and reverts when it ends; an overlay does so for a TTL. ", updated],
       actions: [el("a", { href: "#/environments/new", class: "btn btn-primary", id: "new-environment" }, icon("plus"), "New environment")],
     }),
@@ -107,12 +128,18 @@ export async function environmentsPage(ctx) {
 function listKey(e) {
   const p = e.plane || {};
   const h = p.holder || {};
+  const k = meshOf(p) || {};
   return [e.id, e.name, e.version, e.description, p.listening, p.error, (egressOf(p) || {}).addr, h.kind, h.runId, h.overlay && h.overlay.id,
-    p.pendingVersion, (p.endpoints || []).map((ep) => ep.up).join()];
+    p.pendingVersion, (p.endpoints || []).map((ep) => ep.up).join(), k.namespace, k.server, k.error, !!k.checkedAt];
 }
 
 function stateCell(plane) {
   if (!plane) return el("td", { class: "env-state" }, el("span", { class: "badge status-failed" }, "no data plane"));
+  if (meshOf(plane)) {
+    const [state, label, cls, why] = meshState(plane);
+    return el("td", { class: "env-state" }, el("span", { class: `badge ${cls}`, dataset: { state } }, label),
+      why ? el("div", { class: "env-error small" }, why) : null);
+  }
   if (!plane.listening) {
     return el("td", { class: "env-state" }, el("span", { class: "badge status-failed", dataset: { state: "down" } }, "not listening"),
       plane.error ? el("div", { class: "env-error small" }, plane.error) : null);
@@ -143,10 +170,10 @@ function environmentRow(ctx, e, slot, removed) {
       el("a", { href: envHref(e.id), class: "exp-name" }, e.name), el("span", { class: "version-tag", title: "version" }, `v${e.version}`),
       e.description ? el("div", { class: "exp-desc" }, e.description) : null),
     stateCell(e.plane),
-    el("td", { class: "env-egress" }, egress ? el("code", {}, egress.addr) : el("span", { class: "muted" }, "none")),
+    el("td", { class: "env-egress" }, meshOf(e.plane) ? kubeBadge(meshOf(e.plane)) : egress ? el("code", {}, egress.addr) : el("span", { class: "muted" }, "none")),
     holderCell(e.plane),
     el("td", { class: "row-actions" },
-      el("a", { href: envHref(e.id), class: "btn btn-small", "aria-label": `Open ${e.name}: graph, overlays, counters` }, "Open"),
+      el("a", { href: envHref(e.id), class: "btn btn-small", "aria-label": meshOf(e.plane) ? `Open ${e.name}: cluster, resources held, runs` : `Open ${e.name}: graph, overlays, counters` }, "Open"),
       el("a", { href: `${envHref(e.id)}/edit`, class: "icon-btn", title: "Edit", "aria-label": `Edit ${e.name}` }, icon("edit")),
       el("button", { type: "button", class: "icon-btn danger delete", title: "Delete", "aria-label": `Delete ${e.name}`, onclick: () => deleteEnvironment(e, slot, () => removed(tr)) }, icon("trash"))));
   return tr;
@@ -157,9 +184,12 @@ function environmentRow(ctx, e, slot, removed) {
  * it) is said in slot. It returns whether it deleted.
  */
 async function deleteEnvironment(e, slot, removed) {
+  const k = meshOf(e.plane);
   const ok = await confirmDialog({
     title: `Delete ${e.name}?`,
-    message: "Its data plane stops listening at once: services wired to its addresses get connection refused. An overlay in force ends with it; a run holding it refuses the delete. Its runs stay in the history. This cannot be undone.",
+    message: k
+      ? `Whatever an ended run left in namespace ${k.namespace} is put back first; the namespace itself stays as its team has it. A run holding it refuses the delete. Its runs stay in the history. This cannot be undone.`
+      : "Its data plane stops listening at once: services wired to its addresses get connection refused. An overlay in force ends with it; a run holding it refuses the delete. Its runs stay in the history. This cannot be undone.",
     confirmLabel: "Delete environment",
   });
   if (!ok) return false;
@@ -186,11 +216,12 @@ export async function environmentPage(ctx, id, tab) {
   ctx.setTitle(tab === "definition" ? `${env.name} · definition` : env.name);
   const slot = el("div", { class: "callout callout-bad", id: "env-error", role: "alert", hidden: true });
   const stateSlot = el("span", { id: "env-state" });
+  const k = meshOf(env.plane);
   ctx.page.replaceChildren(
     pageHeader({
       crumbs: [["Environments", "#/environments"], [env.name]],
       title: env.name,
-      extra: [el("span", { class: "version-tag big", id: "env-version" }, `v${env.version}`), stateSlot],
+      extra: [el("span", { class: "version-tag big", id: "env-version" }, `v${env.version}`), k ? kubeBadge(k, "env-kind") : null, stateSlot],
       sub: [env.description || "", el("span", { class: "muted" }, `${env.description ? " — " : ""}updated ${fmtAgo(env.updatedAt)}`)],
       actions: [el("button", { type: "button", class: "btn btn-danger-ghost", id: "env-delete", onclick: async () => { if (await deleteEnvironment(env, slot)) ctx.navigate("#/environments"); } }, icon("trash"), "Delete")],
     }),
@@ -206,7 +237,7 @@ export async function environmentPage(ctx, id, tab) {
     body.append(environmentEditor(ctx, {
       source: env.source,
       saveLabel: "Save new version",
-      note: held ? `Saving stores version ${env.version + 1}; the data plane takes it when the ${held.kind} holding it ends.` : `Saving stores version ${env.version + 1}; the data plane takes it at once.`,
+      note: held ? `Saving stores version ${env.version + 1}; the ${k ? "environment" : "data plane"} takes it when the ${held.kind} holding it ends.` : `Saving stores version ${env.version + 1}; the ${k ? "environment" : "data plane"} takes it at once.`,
       save: async (source) => {
         const saved = await callYAML("PUT", `/environments/${id}`, source);
         savedToast(saved);
@@ -216,10 +247,15 @@ export async function environmentPage(ctx, id, tab) {
     }).form);
     return;
   }
-  overview(ctx, id, env, body, stateSlot);
+  if (k) meshOverview(ctx, id, env, body, stateSlot);
+  else overview(ctx, id, env, body, stateSlot);
 }
 
 function stateBadge(plane) {
+  if (meshOf(plane)) {
+    const [state, label, cls, why] = meshState(plane);
+    return el("span", { class: `badge ${cls}`, dataset: { state }, title: why || null }, label);
+  }
   if (plane && plane.listening) return el("span", { class: "badge status-succeeded" }, "listening");
   return el("span", { class: "badge status-failed" }, "not listening");
 }
@@ -344,6 +380,130 @@ function overview(ctx, id, env, body, stateSlot) {
 }
 
 /**
+ * meshOverview builds the live overview of a mesh environment: what holds
+ * it, its cluster and whether the API server answers, the resources the
+ * run in force has applied, and the runs on it. Traffic, counters and the
+ * access log are the cluster's Envoys': it has no graph or log here.
+ */
+function meshOverview(ctx, id, env, body, stateSlot) {
+  const warnings = el("div", { id: "env-warnings", class: "stack-tight", hidden: true });
+  const holder = el("div", { id: "env-holder-body" });
+  const cluster = el("div", { id: "env-cluster-body" });
+  const held = el("div", { id: "env-held-body" });
+  const runs = el("div", { id: "env-runs-body" });
+  const updated = el("span", { class: "muted small", id: "env-updated", "aria-live": "off" });
+
+  body.append(
+    warnings,
+    el("div", { class: "grid-2" },
+      card("Held by", holder, { id: "env-holder" }),
+      card("Cluster", cluster, { id: "env-cluster", note: ["probed every few seconds · ", updated] })),
+    card("Resources held", held, { id: "env-held", note: "what the run in force has applied; each is put back when it ends" }),
+    card("Runs on this environment", runs, { id: "env-runs" }));
+
+  let holderKey = null;
+  let holderShown = null;
+  let warningsShown = null;
+  let heldShown = null;
+  const show = (e) => {
+    const plane = e.plane || {};
+    const k = meshOf(plane) || { namespace: "", held: [] };
+    const warnKey = JSON.stringify([plane.listening, plane.error, k.error, !!k.checkedAt]);
+    if (warnKey !== warningsShown) {
+      warningsShown = warnKey;
+      stateSlot.replaceChildren(stateBadge(plane));
+      renderMeshWarnings(warnings, e);
+    }
+    const h = plane.holder || {};
+    const shownKey = JSON.stringify([h.kind, h.runId, plane.pendingVersion]);
+    if (shownKey !== holderShown) {
+      holderShown = shownKey;
+      renderHolder(ctx, holder, e, () => refresh());
+    }
+    renderCluster(cluster, plane, k);
+    // Redrawn only on a change, so a selection in the table stays.
+    const heldKey = JSON.stringify([h.runId, k.held]);
+    if (heldKey !== heldShown) {
+      heldShown = heldKey;
+      renderHeld(held, plane, k);
+    }
+  };
+  const loadRuns = async () => {
+    const list = await get(`/environments/${id}/runs?limit=20`, { signal: ctx.signal, quiet: true });
+    if (ctx.live()) renderRuns(runs, list);
+  };
+  const refresh = every(ctx, REFRESH_MS, async () => {
+    try {
+      const e = await get(`/environments/${id}`, { signal: ctx.signal, quiet: true });
+      if (!ctx.live()) return;
+      show(e);
+      const h = e.plane && e.plane.holder;
+      const key = h ? `${h.kind}:${h.runId}` : "";
+      if (key !== holderKey) {
+        holderKey = key;
+        await loadRuns();
+      }
+      if (ctx.live()) updated.textContent = `updated ${new Date().toLocaleTimeString("en-GB")}`;
+    } catch (err) {
+      if (err.name === "AbortError" || !ctx.live()) return;
+      updated.textContent = `could not refresh: ${err.message}`;
+    }
+  });
+  show(env);
+  refresh();
+}
+
+function renderMeshWarnings(box, e) {
+  const plane = e.plane || {};
+  const k = meshOf(plane) || {};
+  const parts = [];
+  if (!plane.listening) {
+    parts.push(el("div", { class: "callout callout-bad", id: "env-no-cluster", role: "alert" },
+      el("strong", {}, "No cluster. "),
+      el("span", { class: "error-message" }, plane.error || "The server has no client of this environment's cluster."),
+      el("p", {}, "Runs on it are refused until it has one. Fix ", el("code", {}, "spec.kubernetes"), " in the ",
+        el("a", { href: `${envHref(e.id)}/edit` }, "definition"), "; the server tries again when it is saved or restarted.")));
+  } else if (k.error) {
+    parts.push(el("div", { class: "callout callout-bad", id: "env-unreachable", role: "alert" },
+      el("strong", {}, "The API server does not answer. "),
+      el("span", { class: "error-message" }, k.error),
+      el("p", {}, `Checked ${fmtTime(k.checkedAt)}. Runs cannot apply their resources until it answers; whatever an ended run left in the namespace is put back as soon as it does.`)));
+  }
+  box.replaceChildren(...parts);
+  box.hidden = !parts.length;
+}
+
+function renderCluster(box, plane, k) {
+  const [state, label, cls, why] = meshState(plane);
+  const fact = (term, value, id) => el("div", {}, el("dt", {}, term), el("dd", { id }, value));
+  const or = (v, text) => (v ? el("code", {}, v) : el("span", { class: "muted" }, text));
+  fill(box,
+    el("dl", { class: "facts cluster-facts" },
+      fact("API server", or(k.server, "none: no client"), "env-cluster-server"),
+      fact("Context", or(k.context, "the kubeconfig's current one"), "env-cluster-context"),
+      fact("Namespace", el("code", { class: "strong" }, k.namespace), "env-namespace"),
+      fact("Entry", k.entry ? [el("code", {}, k.entry), el("span", { class: "muted small" }, " · where each run's load is sent")] : or("", "the load URL's own host and port"), "env-entry"),
+      fact("Reachable", [
+        el("span", { class: `badge ${cls}`, id: "env-reachable", dataset: { state } }, label),
+        k.checkedAt ? el("span", { class: "muted small", id: "env-checked" }, ` checked ${fmtTime(k.checkedAt)}`) : null,
+        why ? el("div", { class: "env-error small", id: "env-cluster-error" }, why) : null,
+      ])),
+    el("p", { class: "muted small" }, "The cluster's Envoys carry and count the traffic: Faultline sends each run's load to the entry and opens no listeners, so there is no service graph, counters or access log here."));
+}
+
+function renderHeld(box, plane, k) {
+  const h = plane.holder;
+  const res = k.held || [];
+  if (res.length) {
+    box.replaceChildren(meshResourcesTable(res, { id: "env-held-table", caption: `Resources held in namespace ${k.namespace}`, live: true }));
+    return;
+  }
+  box.replaceChildren(el("p", { class: "muted", id: "env-held-none" }, h && h.kind === "run"
+    ? `Run #${h.runId} has applied nothing yet.`
+    : ["None: no run holds namespace ", el("code", {}, k.namespace), "; what it holds is its team's own."]));
+}
+
+/**
  * getText reads a text/plain answer with the dashboard's token (the API
  * client decodes JSON only). A 401 is said in the error; the JSON calls
  * of the page ask for the token.
@@ -379,8 +539,13 @@ function renderWarnings(box, e) {
 function renderHolder(ctx, box, e, changed) {
   const plane = e.plane || {};
   const h = plane.holder;
+  const k = meshOf(plane);
   const parts = [];
-  if (!h) {
+  if (!h && k) {
+    parts.push(el("p", { class: "holder-state", id: "holder-state", dataset: { kind: "baseline" } }, el("strong", {}, "Nothing: the namespace is as its team left it.")),
+      el("p", { class: "muted small" }, "A run of an experiment with ", el("code", {}, `spec.environment: ${e.name}`),
+        " applies its Istio resources to namespace ", el("code", {}, k.namespace), " while it runs, each saved first, and puts them back when it ends, however it ends."));
+  } else if (!h) {
     parts.push(el("p", { class: "holder-state", id: "holder-state", dataset: { kind: "baseline" } }, el("strong", {}, "Nothing: the baseline is in force.")),
       el("p", { class: "muted small" }, "A run of an experiment with ", el("code", {}, `spec.environment: ${e.name}`),
         " holds it while it runs; an overlay holds it until its TTL ends. Either way the baseline comes back when it ends."));
@@ -388,7 +553,9 @@ function renderHolder(ctx, box, e, changed) {
     parts.push(el("p", { class: "holder-state", id: "holder-state", dataset: { kind: "run" } },
       el("strong", {}, el("a", { href: `#/runs/${h.runId}`, id: "holder-run-link" }, `Run #${h.runId}`)), h.experiment ? ` of ${h.experiment}` : "",
       el("span", { class: "muted" }, ` · since ${fmtTime(h.since)}`)),
-    el("p", { class: "muted small" }, "Its resources are laid over the baseline until it ends, however it ends."));
+    el("p", { class: "muted small" }, k
+      ? ["Its resources are applied to namespace ", el("code", {}, k.namespace), " until it ends; each is put back then, however it ends."]
+      : "Its resources are laid over the baseline until it ends, however it ends."));
   } else {
     const ov = h.overlay || {};
     parts.push(el("p", { class: "holder-state", id: "holder-state", dataset: { kind: "overlay", overlay: String(ov.id) } },

@@ -5,11 +5,12 @@ import { get, call, follow, download, hasToken, apiPath } from "../api.js";
 import { el, $, fmtNum, fmtMs, fmtPct, fmtTime, fmtDuration, statusBadge, verdictBadge, isActive, runDurationMs, confirmDialog, toast, errorPanel, icon, codeClass } from "../dom.js";
 import { codeBars, histogram, lineChart, short } from "../charts.js";
 
-import { pageHeader, card, kpis, table, num, emptyState, runsTable, loadReports, errorRatio } from "./common.js";
+import { pageHeader, card, kpis, table, num, emptyState, runsTable, loadReports, errorRatio, meshResourcesTable } from "./common.js";
 import { startButton, setBusy, leverRefused } from "../lever.js";
 
 const msAxis = (v) => `${short(v)} ms`;
 const secAxis = (s) => s.toFixed(s < 10 ? 1 : 0) + " s";
+const plural = (n, word, many = word + "s") => `${n} ${n === 1 ? word : many}`;
 
 // RATE_WINDOW_MS is the shortest stretch a throughput point is counted
 // over. The load generator reports every 250 ms, and a rate over so short
@@ -258,17 +259,18 @@ function reportView(run) {
       el("strong", {}, r.warnings.length === 1 ? "Warning" : `${r.warnings.length} warnings`),
       el("ul", {}, r.warnings.map((w) => el("li", {}, w)))) : null,
     kpis([
-      ["Requests", fmtNum(r.requests), `${r.connections} connections`],
+      ["Requests", fmtNum(r.requests), r.connections ? `${r.connections} connections` : null],
       ["Throughput", `${fmtNum(r.qps, 1)} qps`],
       ["Errors", fmtNum(r.errors), fmtPct(ratio), null, r.errors ? "bad" : ""],
       ["Duration", fmtDuration(r.durationMs)],
       ["p50", fmtMs(r.latencyMs.p50)],
       ["p99", fmtMs(r.latencyMs.p99)],
-      ["Retry amplification", `${fmtNum(r.retryAmplification, 3)}×`, "upstream attempts ÷ requests"],
+      r.mesh ? ["Retry amplification", "—", "counted by the cluster's Envoys"] : ["Retry amplification", `${fmtNum(r.retryAmplification, 3)}×`, "upstream attempts ÷ requests"],
     ], "kpis-report"),
     checks.length ? card("Hypothesis", table(["Check", ["Observed", "num"], "Result"], checks.map((c) =>
       el("tr", { class: c.pass ? "" : "row-bad" }, el("td", {}, el("code", {}, c.check)), num(fmtNum(c.observed, 4)),
         el("td", {}, el("span", { class: `verdict verdict-${c.pass ? "pass" : "fail"}` }, c.pass ? "pass" : "fail")))), { id: "hypothesis" })) : null,
+    meshChanges(r.mesh),
     el("div", { class: "grid-2" },
       card("Status codes", [el("div", { id: "codes-chart", class: "chart-box" }, codeBars(r.codes)), codesTable(r)]),
       card("Latency histogram", el("div", { id: "histogram-chart", class: "chart-box" },
@@ -286,7 +288,9 @@ function reportView(run) {
         actionsTable(r)),
       { note: (r.actions || []).length ? "sampled about once a second; container actions marked" : "sampled about once a second" })),
     injection(r),
-    proxyCounters(r.proxy),
+    // A run on a mesh environment sends its load through the cluster's
+    // Envoys, which count it; Faultline's proxy saw none of it.
+    r.mesh ? null : proxyCounters(r.proxy),
     card("Exports and details", el("div", { class: "details-grid" },
       el("div", { class: "downloads", id: "downloads" },
         downloadLink(run.id, "fortio.json", "fortio JSON", "loads in fortio's report viewer"),
@@ -300,6 +304,39 @@ function reportView(run) {
 }
 
 const fact = (k, v) => el("div", {}, el("dt", {}, k), el("dd", {}, v));
+
+// ---- cluster changes -----------------------------------------------------------
+
+/**
+ * meshChanges is what a run on a mesh environment applied to its
+ * cluster's namespace and how each resource was put back: restored, or
+ * left (a conflict: someone else changed it during the run; applied or
+ * not applied: the restore did not happen).
+ */
+function meshChanges(m) {
+  if (!m) return null;
+  const res = m.resources || [];
+  const restored = res.filter((x) => x.state === "restored").length;
+  const conflicts = res.filter((x) => x.state === "conflict").length;
+  const left = res.length - restored - conflicts;
+  const where = el("p", { class: "mesh-where", id: "mesh-where" }, "Namespace ", el("code", { class: "strong", id: "mesh-namespace" }, m.namespace),
+    m.server ? [" of ", el("code", {}, m.server)] : null, m.context ? [el("span", { class: "muted" }, " · context "), el("code", {}, m.context)] : null);
+  let outcome;
+  if (!res.length) {
+    outcome = el("p", { class: "muted", id: "mesh-outcome", dataset: { outcome: "none" } }, "The run applied nothing to the namespace.");
+  } else if (restored === res.length) {
+    outcome = el("p", { class: "mesh-outcome", id: "mesh-outcome", dataset: { outcome: "restored" } },
+      res.length === 1 ? "The one resource the run applied was put back." : `All ${res.length} resources the run applied were put back.`);
+  } else {
+    outcome = el("div", { class: "callout callout-warn", id: "mesh-outcome", role: "note", dataset: { outcome: "left" } },
+      el("strong", {}, `${restored} of ${res.length} put back. `),
+      conflicts ? `${plural(conflicts, "resource")} changed by someone else during the run: left as they made ${conflicts === 1 ? "it" : "them"}. ` : "",
+      left ? `${plural(left, "resource")} not put back yet: the server tries again each time it probes the cluster.` : "");
+  }
+  return card("Cluster changes", el("div", { class: "stack-tight" }, where, outcome,
+    res.length ? meshResourcesTable(res, { id: "mesh-resources", caption: `Cluster changes in namespace ${m.namespace}` }) : null),
+  { id: "mesh-changes", note: "the run's Istio resources, applied with server-side apply · versions: original → applied → restored" });
+}
 
 // ---- container actions --------------------------------------------------------
 
