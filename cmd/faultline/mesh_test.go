@@ -172,6 +172,7 @@ type meshReport struct {
 	Requests int64
 	Mesh     struct {
 		Namespace string
+		Entry     string
 		Resources []struct {
 			Kind, Name, Action, State, Detail                string
 			OriginalVersion, AppliedVersion, RestoredVersion string
@@ -222,7 +223,7 @@ func TestMeshEnvironmentRunsAndPutsTheNamespaceBack(t *testing.T) {
 		id := c.startRun(c.createExperiment(m.experiment("reviews-abort", "1s")))
 		r := c.waitRun(id, 30*time.Second)
 		rep := c.meshReport(id)
-		if r.Status != "succeeded" || rep.Requests < 10 || rep.Mesh.Namespace != m.ns || len(rep.Mesh.Resources) != 2 {
+		if r.Status != "succeeded" || rep.Requests < 10 || rep.Mesh.Namespace != m.ns || rep.Mesh.Entry != m.entryURL || len(rep.Mesh.Resources) != 2 {
 			t.Fatalf("run %+v, report %+v", r, rep)
 		}
 		for _, res := range rep.Mesh.Resources {

@@ -294,6 +294,10 @@ func runOnMesh(ctx context.Context, doc *scenarios.Document, opts Options, mp Me
 	if r != nil {
 		r.Environment = doc.Experiment.Spec.Environment
 		r.Mesh = mp.MeshRecord()
+		if r.Mesh == nil {
+			r.Mesh = &report.Mesh{}
+		}
+		r.Mesh.Entry = entry
 		for _, res := range r.Mesh.Resources {
 			if res.State != "restored" {
 				r.Warnings = append(r.Warnings, fmt.Sprintf("%s %s in namespace %s: %s %s", res.Kind, res.Name, r.Mesh.Namespace, res.State, res.Detail))

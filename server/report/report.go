@@ -97,6 +97,9 @@ type Mesh struct {
 	Server    string `json:"server"`
 	Context   string `json:"context,omitempty"`
 	Namespace string `json:"namespace"`
+	// Entry is the address the load was sent to, the URL's host kept as
+	// the Host header.
+	Entry string `json:"entry"`
 	// Resources are the Istio resources the run applied, in apply order.
 	Resources []MeshResource `json:"resources"`
 }

@@ -297,7 +297,7 @@ function reportView(run) {
         downloadLink(run.id, "junit.xml", "JUnit XML", "one test case per check, for CI"),
         downloadLink(run.id, "histogram.csv", "Histogram CSV", "latency buckets")),
       el("dl", { class: "facts" },
-        fact("Target", el("code", {}, r.target)), fact("Entered via", r.via || "mesh"), fact("Istio defaults", r.istioVersion),
+        fact("Target", el("code", {}, r.target)), fact("Entered via", r.mesh && r.mesh.entry ? el("code", {}, r.mesh.entry) : (r.via || "mesh")), fact("Istio defaults", r.istioVersion),
         fact("Seed", el("code", {}, String(r.seed))), fact("Sockets", fmtNum(r.sockets)),
         fact("Started", fmtTime(r.startedAt)), fact("Ended", fmtTime(r.endedAt))),
       transitions(run))));
