@@ -2,10 +2,12 @@
 // happened: request counts, status codes, latency percentiles and a latency
 // histogram.
 //
-// The package hides its engine behind [Runner]; the only implementation is
-// [Fortio], which embeds fortio.org/fortio as a library. No fortio type
-// crosses this API: callers see [Spec], [Progress] and [Result], plus
-// fortio's own result JSON as an opaque [json.RawMessage] for archiving.
+// The package hides its engine behind [Runner]. [Fortio] embeds
+// fortio.org/fortio as a library and sends the load from this process;
+// [Agents] sends it from remote fortio agents through fortio's REST API
+// and merges their results. No fortio type crosses this API: callers see
+// [Spec], [Progress] and [Result], plus fortio's own result JSON as an
+// opaque [json.RawMessage] for archiving.
 //
 // A failed request is data, not an error: non-2xx responses and socket
 // errors land in [Result.Codes] and [Result.Errors]. Run returns an error only
@@ -173,8 +175,30 @@ type Result struct {
 	Sockets int64
 	// Raw is fortio's own result JSON (HTTPRunnerResults), for archiving
 	// and fortio-compatible tooling. UserCredentials and Payload are
-	// blanked and any password in the URL is redacted.
+	// blanked and any password in the URL is redacted. A run sent from
+	// agents has the merge of theirs, in the same shape.
 	Raw json.RawMessage
+	// Agents is each agent's share of a run sent from agents ([Agents]),
+	// in the order of their URLs; nil for a run sent from this process.
+	Agents []AgentResult
+}
+
+// AgentResult is one agent's share of a run sent from agents, as the
+// agent's own fortio counted it.
+type AgentResult struct {
+	// URL is the agent's URL as given.
+	URL string
+	// Connections is the agent's share of the connections.
+	Connections int
+	// Requests, Errors and Codes count its calls as Result does.
+	Requests, Errors int64
+	Codes            map[int]int64
+	// ActualQPS is its calls over its own run's length.
+	ActualQPS float64
+	// Latency summarises its calls' latency.
+	Latency Percentiles
+	// Warmup is its uncounted warm-up calls (duration-bound runs).
+	Warmup int64
 }
 
 // Runner runs one load run to completion.
