@@ -85,6 +85,12 @@ type Load struct {
 	ContentType string            `json:"contentType,omitempty"`
 	Uniform     bool              `json:"uniform,omitempty"`
 	Jitter      bool              `json:"jitter,omitempty"`
+	// Agents are fortio agents (`fortio server` or `faultline agent`) to
+	// send the load from instead of Faultline's own process: the base URL
+	// of each one's REST API, http://host:port with or without /fortio/.
+	// Each sends a share of the load to the run's entry listener; their
+	// results are merged.
+	Agents []string `json:"agents,omitempty"`
 }
 
 // Check is one hypothesis: metric op value.

@@ -244,6 +244,52 @@ func (d *Document) validateLoad(r *reporter) {
 			r.errorf("spec.load.headers."+k, "is not a valid header name")
 		}
 	}
+	if n := len(l.Agents); n > MaxAgents {
+		r.errorf("spec.load.agents", "%d agents is above the ceiling of %d", n, MaxAgents)
+	}
+	seen := map[string]int{}
+	for i, a := range l.Agents {
+		p := fmt.Sprintf("spec.load.agents[%d]", i)
+		key, err := agentKey(a)
+		if err != nil {
+			r.errorf(p, "must be the http://host:port of a fortio REST API (the /fortio/ prefix optional), such as http://10.0.0.7:8080: %v", err)
+			continue
+		}
+		if j, dup := seen[key]; dup {
+			r.errorf(p, "is spec.load.agents[%d] again: list each agent once", j)
+			continue
+		}
+		seen[key] = i
+	}
+	if n := int64(len(l.Agents)); n > 0 && l.Requests > 0 && l.Requests < n {
+		r.errorf("spec.load.requests", "%d requests cannot be split over %d agents: each sends at least one", l.Requests, n)
+	}
+}
+
+// MaxAgents bounds spec.load.agents.
+const MaxAgents = 64
+
+// agentKey checks an agent URL of spec.load.agents and returns it in the
+// one form that tells two agents apart: lower-case host:port.
+func agentKey(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", err
+	case u.Scheme != "http":
+		return "", fmt.Errorf("the scheme is %q", u.Scheme)
+	case u.Host == "" || u.Port() == "":
+		return "", fmt.Errorf("it names no host:port")
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("it has more than host, port and path")
+	}
+	if port, err := strconv.Atoi(u.Port()); err != nil || port < 1 || port > 65535 {
+		return "", fmt.Errorf("port %q is not a TCP port", u.Port())
+	}
+	if p := strings.TrimSuffix(u.Path, "/"); p != "" && p != "/fortio" {
+		return "", fmt.Errorf("the path is %q", u.Path)
+	}
+	return strings.ToLower(u.Host), nil
 }
 
 // validateVirtualServiceRefs checks what a VirtualService names against the
