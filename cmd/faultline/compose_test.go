@@ -168,19 +168,23 @@ func TestComposeUpRunsAnExperimentAgainstItsHttpbin(t *testing.T) {
 	must(runEnv(upEnv, 3*time.Minute, "docker-compose", composeArgs("up", "-d")...))
 
 	api := "http://127.0.0.1:" + apiPort
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(api + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
+	// Both containers start at once: wait for each to answer (a published
+	// port whose container does not listen yet resets the connection).
+	for _, url := range []string{api + "/healthz", "http://127.0.0.1:" + httpbinPort + "/get"} {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			resp, err := http.Get(url)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
 			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not answer 200 within 60s: %v", url, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/healthz did not answer 200 within 60s: %v", api, err)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("up and healthy: %s", time.Since(start).Round(time.Millisecond))
 
@@ -214,7 +218,7 @@ func TestComposeUpRunsAnExperimentAgainstItsHttpbin(t *testing.T) {
 	if err := json.Unmarshal(body, &r); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for r.Status == "queued" || r.Status == "running" {
 		if time.Now().After(deadline) {
 			t.Fatalf("run %d still %s after 60s", r.ID, r.Status)
