@@ -381,7 +381,11 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 		}
 	}
 	runner := opts.Runner
-	if runner == nil {
+	switch {
+	case runner != nil:
+	case len(load.Agents) > 0:
+		runner = loadgen.NewAgents(load.Agents) // the load comes from fortio agents
+	default:
 		runner = loadgen.NewFortio()
 	}
 	planned, grace := RunCap(load, opts.Limits)
@@ -532,6 +536,10 @@ func fill(r *report.Report, res *loadgen.Result) {
 	}
 	r.Warmup = res.Warmup
 	r.Fortio = res.Raw
+	for _, a := range res.Agents {
+		r.Agents = append(r.Agents, report.AgentResult{URL: a.URL, Connections: a.Connections, Requests: a.Requests, QPS: a.ActualQPS,
+			Codes: codesOf(a.Codes), Errors: a.Errors, LatencyMs: report.AgentLatency{P50: ms(a.Latency.P50), P99: ms(a.Latency.P99)}})
+	}
 }
 
 // settledStats returns px's counters once no request is in its listeners,
@@ -664,6 +672,17 @@ func CheckTargets(doc *scenarios.Document, allow func(hostport string) error) er
 			}
 			if err := allow(ep.Address); err != nil {
 				return &TargetError{Field: fmt.Sprintf("spec.services[%d].endpoints[%d].address", i, j), Err: err}
+			}
+		}
+	}
+	if l := doc.Experiment.Spec.Load; l != nil {
+		for i, a := range l.Agents {
+			u, err := url.Parse(a) // validated: http://host:port
+			if err == nil {
+				err = allow(u.Host)
+			}
+			if err != nil {
+				return &TargetError{Field: fmt.Sprintf("spec.load.agents[%d]", i), Err: err}
 			}
 		}
 	}

@@ -89,6 +89,29 @@ type Report struct {
 	// Fortio is fortio's own result JSON, verbatim, so its report viewer
 	// can load it.
 	Fortio json.RawMessage `json:"fortio,omitempty"`
+	// Agents is each fortio agent's share of a run whose load came from
+	// agents (spec.load.agents), in the experiment's order; Requests,
+	// Codes, the histogram and the percentiles above are their exact
+	// merge. The Proxy counters of a duration-bound run include the
+	// agents' warm-up calls (Warmup): each agent warms up on its own.
+	Agents []AgentResult `json:"agents,omitempty"`
+}
+
+// AgentResult is one fortio agent's share of a run, as the agent counted it.
+type AgentResult struct {
+	URL         string           `json:"url"`
+	Connections int              `json:"connections"`
+	Requests    int64            `json:"requests"`
+	QPS         float64          `json:"qps"`
+	Codes       map[string]int64 `json:"codes"`
+	Errors      int64            `json:"errors"`
+	LatencyMs   AgentLatency     `json:"latencyMs"`
+}
+
+// AgentLatency is an agent's latency percentiles, in milliseconds.
+type AgentLatency struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
 }
 
 // Mesh is a run's record of the cluster namespace it changed.
