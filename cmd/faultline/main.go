@@ -51,7 +51,34 @@ func rootCommand() *cobra.Command {
 	root.AddCommand(serveCommand(), runCommand(), validateCommand(), proxyCommand(), demoCommand(), scenariosCommand(), compareCommand(), gamedayCommand(),
 		applyCommand(), getCommand(), leverCommand())
 	root.AddCommand(exportCommand())
+	root.AddCommand(agentCommand())
 	return root
+}
+
+func agentCommand() *cobra.Command {
+	var o server.AgentOptions
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Serve fortio's REST API, so runs can send their load from this machine",
+		Long: "Serve fortio's REST API (what `fortio server` serves) under /fortio/ on --listen until interrupted, so\n" +
+			"experiments can send a share of their load from this machine: list http://ADDR in spec.load.agents.\n" +
+			"The API has no authentication: it listens on loopback unless told otherwise, and sends load only to\n" +
+			"the allow-list (loopback unless --allow widens it to the runs' entry listeners). It logs\n" +
+			"\"faultline agent serving\" with its address once it listens.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Stderr, o.Logger = cmd.ErrOrStderr(), logger(true)
+			if code := server.ServeAgent(cmd.Context(), o); code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", server.DefaultAgentListen, "address of the REST API; beyond loopback, anyone who reaches it can start load")
+	f.StringVar(&o.DataDir, "data-dir", "", "directory that keeps the runs' results (default: a temporary directory, removed on exit)")
+	f.StringSliceVar(&o.Allow, "allow", nil, "widen the addresses load may be sent to beyond loopback (CIDRs, IPs, host names)")
+	return cmd
 }
 
 func logger(verbose bool) *slog.Logger {
