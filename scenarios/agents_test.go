@@ -53,4 +53,11 @@ func TestLoadAgents(t *testing.T) {
 			t.Errorf("%.60s: first problem %v, want one at %s saying %q", tc.load, p, tc.path, tc.message)
 		}
 	}
+
+	// Abort conditions read live counts, which agents do not report.
+	withAbort := strings.Replace(withAgents, "LOAD", `agents: ["http://10.0.0.7:8080"]`, 1) + "  abort: [{metric: qps, op: \"<\", value: 10}]\n"
+	_, err = Parse([]byte(withAbort))
+	if inv, ok := err.(*InvalidError); !ok || inv.First().Path != "spec.abort" || !strings.Contains(inv.First().Message, "live counts") {
+		t.Errorf("agents with an abort condition: %v, want a problem at spec.abort", err)
+	}
 }

@@ -264,6 +264,9 @@ func (d *Document) validateLoad(r *reporter) {
 	if n := int64(len(l.Agents)); n > 0 && l.Requests > 0 && l.Requests < n {
 		r.errorf("spec.load.requests", "%d requests cannot be split over %d agents: each sends at least one", l.Requests, n)
 	}
+	if len(l.Agents) > 0 && len(d.Experiment.Spec.Abort) > 0 {
+		r.errorf("spec.abort", "abort conditions need live counts, which fortio agents (spec.load.agents) do not report while the load runs")
+	}
 }
 
 // MaxAgents bounds spec.load.agents.
