@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +84,12 @@ func fortioServer(t *testing.T) string {
 	}
 }
 
+// rapiLock serialises the requests to the in-process agents. rapi keeps
+// its state in process-wide variables (the run table, the data directory,
+// a flag it sets on every run request), which agents in separate
+// processes do not share but these do.
+var rapiLock sync.Mutex
+
 // rapiAgents starts n in-process fortio REST APIs (fortio.org/fortio/rapi,
 // what `faultline agent` serves) on loopback ports and returns their URLs,
 // with and without the /fortio/ prefix. They share one data directory:
@@ -94,7 +101,11 @@ func rapiAgents(t *testing.T, n int) []string {
 	for i := range urls {
 		mux := http.NewServeMux()
 		rapi.AddHandlers(mux, "", "/fortio/", dir)
-		srv := httptest.NewServer(mux)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rapiLock.Lock()
+			defer rapiLock.Unlock()
+			mux.ServeHTTP(w, r)
+		}))
 		t.Cleanup(srv.Close)
 		urls[i] = srv.URL
 		if i%2 == 1 {
