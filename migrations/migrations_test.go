@@ -3,17 +3,19 @@ package migrations
 import (
 	"io/fs"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// TestFilesAreGooseMigrations checks what goose relies on without importing it
-// (this package stays stdlib-only): names carry a contiguous version number,
-// and each file has an Up section followed by a Down section. Applying them
-// to a real database is tested in server/store.
-func TestFilesAreGooseMigrations(t *testing.T) {
-	names, err := fs.Glob(FS, "*.sql")
+// checkGooseFiles checks what goose relies on without importing it (this
+// package stays stdlib-only): names carry a contiguous version number, and
+// each file has an Up section followed by a Down section. Applying them to a
+// real database is tested in server/store. It returns the file names.
+func checkGooseFiles(t *testing.T, fsys fs.FS) []string {
+	t.Helper()
+	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +32,7 @@ func TestFilesAreGooseMigrations(t *testing.T) {
 		if got, want := m[1], strconv.Itoa(i+1); strings.TrimLeft(got, "0") != want {
 			t.Errorf("%s: version %s, want %s (versions must be contiguous)", name, got, want)
 		}
-		b, err := fs.ReadFile(FS, name)
+		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,5 +41,25 @@ func TestFilesAreGooseMigrations(t *testing.T) {
 		if up < 0 || down < 0 || down < up {
 			t.Errorf("%s: want a \"-- +goose Up\" line followed by a \"-- +goose Down\" line", name)
 		}
+	}
+	return names
+}
+
+func TestFilesAreGooseMigrations(t *testing.T) {
+	checkGooseFiles(t, FS)
+}
+
+func TestPostgresFilesAreGooseMigrations(t *testing.T) {
+	checkGooseFiles(t, Postgres)
+}
+
+// TestEverySQLiteMigrationHasAPostgresTwin: the two sets go in step, file
+// for file, so that both databases end at the same goose version. That the
+// twins make the same schema is tested in server/store.
+func TestEverySQLiteMigrationHasAPostgresTwin(t *testing.T) {
+	sqlite, _ := fs.Glob(FS, "*.sql")
+	postgres, _ := fs.Glob(Postgres, "*.sql")
+	if !slices.Equal(sqlite, postgres) {
+		t.Errorf("SQLite migrations %v, PostgreSQL migrations %v; want the same names", sqlite, postgres)
 	}
 }
