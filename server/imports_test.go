@@ -22,7 +22,10 @@ var allowedImports = map[string][]string{
 	"internal/testserver": {"server", "server/containers"},
 	// internal/kubetest stands a real API server with Istio's CRDs up for
 	// tests; only tests import it.
-	"internal/kubetest":   {},
+	"internal/kubetest": {},
+	// internal/pgtest stands a throwaway PostgreSQL server up for tests;
+	// only tests import it.
+	"internal/pgtest":     {},
 	"loadgen":             {},
 	"migrations":          {},
 	"proxy":               {"scenarios"},
