@@ -64,16 +64,17 @@ func (db *DB) RecordAudit(ctx context.Context, e *AuditEntry, keep int) error {
 	}
 	row := auditRow{At: db.utc(e.At), Actor: e.Actor, Role: e.Role, Method: e.Method, Route: e.Route, Path: e.Path,
 		Object: e.Object, Detail: e.Detail, Remote: e.Remote, UserAgent: e.UserAgent, Status: e.Status}
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
 		if keep <= 0 {
 			return nil
 		}
-		// IDs only grow (AUTOINCREMENT), so the newest keep entries are
-		// those with an ID above row.ID-keep.
-		return tx.Where("id <= ?", row.ID-int64(keep)).Delete(&auditRow{}).Error
+		// IDs only grow, so the newest keep entries are those above the
+		// ID of the keep+1-th newest. (Not above row.ID-keep: IDs may
+		// leave gaps, as a PostgreSQL sequence does after a failed insert.)
+		return tx.Exec("DELETE FROM audit_log WHERE id <= (SELECT id FROM audit_log ORDER BY id DESC LIMIT 1 OFFSET ?)", keep).Error
 	})
 	if err != nil {
 		return translate(op, err)

@@ -104,7 +104,7 @@ func (t versioned) create(ctx context.Context, db *DB, d *Document) error {
 	}
 	now := db.clock()
 	row := documentRow{Name: d.Name, Description: d.Description, Version: 1, Source: d.Source, Format: d.Format, CreatedAt: now, UpdatedAt: now}
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Table(t.table).Create(&row).Error; err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func (t versioned) update(ctx context.Context, db *DB, d *Document) error {
 	}
 	now := db.clock()
 	var cur documentRow
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Table(t.table).Select("id", "version", "created_at").Take(&cur, "id = ?", d.ID).Error; err != nil {
 			return err
 		}

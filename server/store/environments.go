@@ -57,7 +57,7 @@ func (db *DB) ListEnvironments(ctx context.Context, p Page) ([]Environment, int6
 // keep its name. An unknown ID gives ErrNotFound; an environment with a
 // queued or running run gives ErrConflict.
 func (db *DB) DeleteEnvironment(ctx context.Context, id int64) error {
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		var name string
 		if err := tx.Table(environmentTables.table).Select("name").Where("id = ?", id).Take(&name).Error; err != nil {
 			return err

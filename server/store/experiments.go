@@ -78,7 +78,7 @@ func (db *DB) ListExperiments(ctx context.Context, p Page) ([]Experiment, int64,
 // kept, with ExperimentID cleared. An unknown ID gives ErrNotFound; an
 // experiment with a queued or running run gives ErrConflict.
 func (db *DB) DeleteExperiment(ctx context.Context, id int64) error {
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		var active int64
 		err := tx.Model(&runRow{}).
 			Where("experiment_id = ? AND status IN ?", id, activeStatuses).

@@ -90,7 +90,7 @@ func (t fireTable) create(ctx context.Context, db *DB, owner int64, f *Fire) err
 	firedAt := db.utc(f.FiredAt)
 	var id int64
 	err := db.gdb.WithContext(ctx).Raw("INSERT INTO "+t.name+" ("+t.owner+", scheduled_for, fired_at, outcome, reason, "+t.run+
-		") VALUES (?, ?, ?, ?, ?, ?) RETURNING id", owner, f.ScheduledFor.UTC(), firedAt, f.Outcome, f.Reason, f.RunID).Scan(&id).Error
+		") VALUES (?, ?, ?, ?, ?, ?) RETURNING id", owner, db.stored(f.ScheduledFor), firedAt, f.Outcome, f.Reason, f.RunID).Scan(&id).Error
 	if err != nil {
 		return translate(op, err)
 	}

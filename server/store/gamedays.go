@@ -157,7 +157,7 @@ func (db *DB) UpdateGameDay(ctx context.Context, g *GameDay) error {
 	}
 	now := db.clock()
 	var cur gameDayRow
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Select("id", "version", "created_at").Take(&cur, "id = ?", g.ID).Error; err != nil {
 			return err
 		}
@@ -199,7 +199,7 @@ func (db *DB) ListGameDays(ctx context.Context, p Page) ([]GameDay, int64, error
 // GameDayID cleared. An unknown ID gives ErrNotFound; a game day with a
 // running run gives ErrConflict (stop it first).
 func (db *DB) DeleteGameDay(ctx context.Context, id int64) error {
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		var active int64
 		if err := tx.Model(&gameDayRunRow{}).Where("gameday_id = ? AND status = ?", id, StatusRunning).Count(&active).Error; err != nil {
 			return err
@@ -244,7 +244,7 @@ func (db *DB) FinishGameDayRun(ctx context.Context, id int64, status, verdict, r
 	if err != nil {
 		return translate(op, err)
 	}
-	err = db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.write(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&gameDayRunRow{}).Where("id = ? AND status = ?", id, StatusRunning).Updates(map[string]any{
 			"status": status, "verdict": verdict, "reason": reason, "report": text, "ended_at": db.utc(at),
 		})
@@ -293,7 +293,7 @@ func (db *DB) ListGameDayRuns(ctx context.Context, gameDayID int64, p Page) ([]G
 func (db *DB) MarkGameDaysInterrupted(ctx context.Context, reason string, at time.Time) ([]int64, error) {
 	at = db.utc(at)
 	var ids []int64
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Model(&gameDayRunRow{}).Where("status = ?", StatusRunning).Order("id").Pluck("id", &ids).Error; err != nil {
 			return err
 		}

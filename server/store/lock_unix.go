@@ -15,7 +15,13 @@ import (
 // process releases it with its file descriptors). A lock another process
 // holds gives ErrLocked at once. It is separate from SQLite's own locks,
 // which guard each transaction, not a server's lifetime.
+//
+// A PostgreSQL URL (see Open) takes no lock and gives a release that does
+// nothing: the database is not a file of this machine.
 func Lock(path string) (release func() error, err error) {
+	if isPostgres(path) {
+		return func() error { return nil }, nil
+	}
 	name := path + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {

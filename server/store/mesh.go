@@ -51,8 +51,8 @@ func (c *MeshChange) Open() bool { return c.State == MeshSaved || c.State == Mes
 // SaveMeshChange records a change before it is made, in state saved; it
 // sets c.ID and c.CreatedAt.
 func (db *DB) SaveMeshChange(ctx context.Context, c *MeshChange) error {
-	c.ID, c.State, c.CreatedAt = 0, MeshSaved, time.Now().UTC()
-	c.ExpiresAt = c.ExpiresAt.UTC()
+	c.ID, c.State, c.CreatedAt = 0, MeshSaved, db.clock()
+	c.ExpiresAt = db.stored(c.ExpiresAt)
 	if err := db.gdb.WithContext(ctx).Create(c).Error; err != nil {
 		return fmt.Errorf("store: save mesh change %s %s/%s: %w", c.Kind, c.Namespace, c.Name, err)
 	}
@@ -70,7 +70,7 @@ func (db *DB) EndMeshChange(ctx context.Context, id int64, state, restoredVersio
 	if state != MeshRestored && state != MeshConflict {
 		return fmt.Errorf("%w: mesh change state %q is not an ending", ErrInvalid, state)
 	}
-	return db.updateMeshChange(ctx, id, map[string]any{"state": state, "restored_version": restoredVersion, "detail": detail, "ended_at": time.Now().UTC()})
+	return db.updateMeshChange(ctx, id, map[string]any{"state": state, "restored_version": restoredVersion, "detail": detail, "ended_at": db.clock()})
 }
 
 func (db *DB) updateMeshChange(ctx context.Context, id int64, set map[string]any) error {

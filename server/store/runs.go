@@ -191,11 +191,11 @@ func (db *DB) CreateRun(ctx context.Context, r *Run) error {
 	row := runRow{
 		ExperimentID: r.ExperimentID, ExperimentName: r.ExperimentName, ExperimentVersion: r.ExperimentVersion,
 		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed,
-		CreatedAt: db.utc(r.CreatedAt), StartedAt: utcPtr(r.StartedAt), EndedAt: utcPtr(r.EndedAt),
+		CreatedAt: db.utc(r.CreatedAt), StartedAt: db.storedPtr(r.StartedAt), EndedAt: db.storedPtr(r.EndedAt),
 		Report: report, GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep,
 		Environment: r.Environment, EnvironmentVersion: r.EnvironmentVersion,
 	}
-	err = db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
@@ -265,7 +265,7 @@ func (db *DB) SetRunStatus(ctx context.Context, id int64, status, reason string,
 		return translate(op, fmt.Errorf("terminal status needs FinishRun: %w", ErrInvalid))
 	}
 	at = db.utc(at)
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		res := tx.Exec(`UPDATE runs SET status = ?, reason = ?,
 			started_at = CASE WHEN ? = 'running' AND started_at IS NULL THEN ? ELSE started_at END
 			WHERE id = ? AND status IN ?`,
@@ -297,7 +297,7 @@ func (db *DB) FinishRun(ctx context.Context, id int64, status, verdict, reason s
 		return translate(op, err)
 	}
 	at = db.utc(at)
-	err = db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = db.write(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&runRow{}).Where("id = ? AND status IN ?", id, activeStatuses).Updates(map[string]any{
 			"status": status, "verdict": verdict, "reason": reason, "report": text, "ended_at": at,
 		})
@@ -348,7 +348,7 @@ func (db *DB) Transitions(ctx context.Context, runID int64) ([]Transition, error
 func (db *DB) MarkInterrupted(ctx context.Context, reason string, at time.Time) (int64, error) {
 	at = db.utc(at)
 	var n int64
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		err := tx.Exec(`INSERT INTO run_transitions (run_id, status, reason, at)
 			SELECT id, ?, ?, ? FROM runs WHERE status IN ? ORDER BY id`,
 			StatusInterrupted, reason, at, activeStatuses).Error
@@ -378,7 +378,7 @@ func (db *DB) PruneRuns(ctx context.Context, experimentID int64, keep int) (int6
 		return 0, translate(op, fmt.Errorf("keep must be >= 1: %w", ErrInvalid))
 	}
 	var deleted int64
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.write(ctx, func(tx *gorm.DB) error {
 		var active int64
 		if err := tx.Model(&runRow{}).Where("experiment_id = ? AND gameday_run_id IS NULL AND status IN ?", experimentID, activeStatuses).Count(&active).Error; err != nil {
 			return err

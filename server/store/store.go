@@ -1,13 +1,22 @@
-// Package store persists experiments and runs in SQLite, through gorm and the
-// pure-Go driver github.com/glebarez/sqlite (so the binary stays static).
+// Package store persists experiments and runs through gorm, in SQLite (the
+// default, with the pure-Go driver github.com/glebarez/sqlite, so the binary
+// stays static) or in PostgreSQL (gorm's driver over pgx). [Open] chooses by
+// its argument: a postgres:// or postgresql:// URL is PostgreSQL, anything
+// else a SQLite file.
 //
-// The schema belongs to the SQL files in package migrations, which [Open]
-// applies with goose; gorm only queries. Every method takes a context first,
-// is safe for concurrent use, and returns errors that callers classify with
-// errors.Is against [ErrNotFound], [ErrConflict] and [ErrInvalid]; gorm and
-// driver errors never need to be inspected outside this package.
+// The schema belongs to the SQL files in package migrations (one set per
+// database, kept in step), which [Open] applies with goose; gorm only
+// queries. Every method takes a context first, is safe for concurrent use,
+// and returns errors that callers classify with errors.Is against
+// [ErrNotFound], [ErrConflict] and [ErrInvalid]; gorm and driver errors
+// never need to be inspected outside this package. Both databases behave
+// alike behind this API, down to those errors; where they differ, the
+// documentation says so.
 //
-// All times are stored and returned in UTC with nanosecond precision.
+// All times are stored and returned in UTC, at the precision the database
+// keeps: nanoseconds in SQLite, microseconds in PostgreSQL. The store
+// truncates a time to that precision before it writes it, so a time a write
+// returns (a created run's CreatedAt, say) equals the one reads return.
 package store
 
 import (
@@ -15,17 +24,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"io/fs"
 	"strings"
 	"time"
 
 	gosqlite "github.com/glebarez/go-sqlite"
-	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
-
-	"github.com/faultline/faultline/migrations"
 )
 
 var (
@@ -46,90 +53,73 @@ var (
 // DB is the Faultline database. Create it with [Open] and release it with
 // [DB.Close]. It is safe for concurrent use.
 type DB struct {
-	gdb   *gorm.DB
-	sqlDB *sql.DB
+	gdb     *gorm.DB
+	sqlDB   *sql.DB
+	backend backend
 	// now is the clock for timestamps that callers do not supply; tests in
 	// this package replace it.
 	now func() time.Time
 }
 
-// Open opens (creating it if needed) the SQLite database file at path and
-// brings its schema up to date with the migrations embedded in package
-// migrations.
-//
-// path is a file path, not a DSN: "", ":memory:" and "file:…" are refused
-// (an in-memory database cannot run in WAL mode and vanishes with its
-// connection; tests use a file under t.TempDir()). Any character may appear
-// in the path; the directory must exist.
-//
-// The connection is set up for a single-process service:
-//   - journal_mode=WAL: readers never block the writer, and a killed process
-//     leaves a consistent database (the WAL is replayed on the next open).
-//   - synchronous=NORMAL: in WAL mode this is still safe against corruption;
-//     a commit survives the process being killed, but the last commits
-//     before a power loss or OS crash may be rolled back.
-//   - busy_timeout=5000: a writer waits up to 5 s for a lock held by another
-//     process (the CLI, say) instead of failing with SQLITE_BUSY.
-//   - foreign_keys=1: the ON DELETE rules of the schema are enforced.
-//   - _txlock=immediate: transactions take the write lock at BEGIN, so a
-//     transaction never fails half-way by upgrading a read lock.
-//
-// The pool holds one connection: SQLite has a single writer anyway, and one
-// connection turns contention inside the process into waiting in
-// database/sql's queue rather than lock retries. The price is that reads
-// also queue behind writes; every query here is short.
-//
-// Goose has no lock for SQLite, so two processes must not Open a database
-// that needs migrating at the same moment; the server opens it once at
-// start-up.
-func Open(ctx context.Context, path string) (*DB, error) {
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("store: open %q: %w: want a file path", path, ErrInvalid)
-	}
-	dsn := "file:" + escapePath(filepath.Clean(path)) +
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	// Note: the driver ignores _txlock when _time_format is also set, so the
-	// DSN must not gain a _time_format parameter.
-
-	gdb, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
-		SkipDefaultTransaction: true,
-		Logger:                 logger.Discard,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	sqlDB, err := gdb.DB()
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	sqlDB.SetMaxOpenConns(1)
-	sqlDB.SetMaxIdleConns(1)
-	sqlDB.SetConnMaxLifetime(0)
-	sqlDB.SetConnMaxIdleTime(0)
-
-	db := &DB{gdb: gdb, sqlDB: sqlDB, now: time.Now}
-	if err := db.setUp(ctx); err != nil {
-		_ = sqlDB.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	return db, nil
+// backend is what the store does differently on each database.
+type backend struct {
+	// name is "sqlite" or "postgres".
+	name string
+	// dialect and migrations are the goose dialect and the migration files
+	// for the database; options are the provider's further options.
+	dialect    goose.Dialect
+	migrations fs.FS
+	options    []goose.ProviderOption
+	// precision is the finest time the database's timestamps keep.
+	precision time.Duration
+	// readOnly are the options of a read transaction: a consistent
+	// snapshot for reads of several statements that blocks no writer.
+	readOnly *sql.TxOptions
+	// lockWrites, unless empty, is the statement each write transaction
+	// runs first (see DB.write).
+	lockWrites string
 }
 
-// setUp checks that the DSN pragmas took effect and applies the migrations.
-func (db *DB) setUp(ctx context.Context) error {
-	var mode string
-	if err := db.sqlDB.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return err
+// Open opens the database dsn names and brings its schema up to date with
+// the migrations embedded in package migrations.
+//
+// A dsn that starts with postgres:// or postgresql:// is a PostgreSQL URL
+// (see openPostgres): postgres://user@host:5432/faultline?sslmode=disable.
+// Anything else is the path of a SQLite file, created if needed (see
+// openSQLite).
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if isPostgres(dsn) {
+		return openPostgres(ctx, dsn)
 	}
-	if !strings.EqualFold(mode, "wal") {
-		// WAL is refused on some file systems (network mounts); without it
-		// the durability promises above do not hold, so fail loudly.
-		return fmt.Errorf("journal_mode is %q, want wal", mode)
+	return openSQLite(ctx, dsn)
+}
+
+// isPostgres reports whether dsn is a PostgreSQL URL rather than a SQLite
+// file path.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// gormConfig is the gorm configuration on either database: no implicit
+// transactions (the store makes its own), no logging, and gorm's own
+// timestamps in UTC at the database's precision.
+func gormConfig(precision time.Duration) *gorm.Config {
+	return &gorm.Config{
+		SkipDefaultTransaction: true,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(precision) },
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.sqlDB, migrations.FS,
-		goose.WithDisableGlobalRegistry(true))
+}
+
+// migrator returns the goose provider of db's migrations.
+func (db *DB) migrator() (*goose.Provider, error) {
+	opts := append([]goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}, db.backend.options...)
+	return goose.NewProvider(db.backend.dialect, db.sqlDB, db.backend.migrations, opts...)
+}
+
+// migrate applies the migrations db has not applied yet.
+func (db *DB) migrate(ctx context.Context) error {
+	p, err := db.migrator()
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -148,26 +138,48 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// escapePath makes path safe inside a SQLite "file:" URI, where '?' starts
-// the query, '#' the fragment and '%' an escape.
-func escapePath(path string) string {
-	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+// write runs fn in a write transaction. On SQLite the transaction takes the
+// database's write lock at BEGIN (_txlock=immediate). On PostgreSQL it
+// first takes a transaction-level advisory lock that every write
+// transaction of the store takes, in any process on the database: write
+// transactions then run one at a time there too, so that what one reads
+// before it writes (a document's current version, the runs still active
+// before a delete) cannot change under it, as on SQLite. Reads, and writes
+// of a single statement outside write, do not wait for it.
+func (db *DB) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if db.backend.lockWrites != "" {
+			if err := tx.Exec(db.backend.lockWrites).Error; err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
 }
 
-// readOnly starts a deferred (read) transaction: a consistent snapshot for
-// multi-query reads that does not take the write lock as _txlock=immediate
-// would.
-var readOnly = &sql.TxOptions{ReadOnly: true}
+// clock returns the current time as the database keeps it (see stored).
+func (db *DB) clock() time.Time { return db.stored(db.now()) }
 
-// clock returns the current time in UTC, without a monotonic reading.
-func (db *DB) clock() time.Time { return db.now().UTC() }
+// stored returns t as the database keeps it: in UTC, without a monotonic
+// reading, truncated to the database's precision.
+func (db *DB) stored(t time.Time) time.Time { return t.UTC().Truncate(db.backend.precision) }
 
-// utc normalises a caller-supplied time; the zero time means "now".
+// storedPtr is stored for an optional time.
+func (db *DB) storedPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := db.stored(*t)
+	return &u
+}
+
+// utc normalises a caller-supplied time (see stored); the zero time means
+// "now".
 func (db *DB) utc(t time.Time) time.Time {
 	if t.IsZero() {
 		return db.clock()
 	}
-	return t.UTC()
+	return db.stored(t)
 }
 
 // Page selects a window of a list.
@@ -220,7 +232,7 @@ func readPage[R any](ctx context.Context, db *DB, p Page, from func(tx *gorm.DB)
 			q = columns(q)
 		}
 		return q.Order(order).Limit(limit).Offset(offset).Find(&rows).Error
-	}, readOnly)
+	}, db.backend.readOnly)
 	return rows, total, err
 }
 
@@ -263,19 +275,11 @@ func validateDocument(kind, name, format string) error {
 	return nil
 }
 
-// Extended result codes of SQLite (sqlite3.h) that translate tells apart.
-// They are spelled out here so that this package needs no import of
-// modernc.org/sqlite, which must never be linked beside glebarez.
-const (
-	sqliteConstraintCheck      = 275  // SQLITE_CONSTRAINT_CHECK
-	sqliteConstraintForeignKey = 787  // SQLITE_CONSTRAINT_FOREIGNKEY
-	sqliteConstraintNotNull    = 1299 // SQLITE_CONSTRAINT_NOTNULL
-	sqliteConstraintPrimaryKey = 1555 // SQLITE_CONSTRAINT_PRIMARYKEY
-	sqliteConstraintUnique     = 2067 // SQLITE_CONSTRAINT_UNIQUE
-)
-
 // translate turns an error from gorm or the driver into one of this
 // package's sentinels where one applies, and prefixes it with the operation.
+// The constraint a write breaks gives the same sentinel on both databases:
+// a unique key ErrConflict, a foreign key ErrNotFound, a CHECK or NOT NULL
+// ErrInvalid.
 func translate(op string, err error) error {
 	if err == nil {
 		return nil
@@ -286,19 +290,39 @@ func translate(op string, err error) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return fmt.Errorf("store: %s: %w", op, ErrNotFound)
 	}
+	if sentinel := constraintSentinel(err); sentinel != nil {
+		return fmt.Errorf("store: %s: %s: %w", op, err.Error(), sentinel)
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// constraintSentinel returns the sentinel for a broken constraint, as the
+// SQLite or the PostgreSQL driver reports it, or nil for any other error.
+//
+// Only inserts can break a foreign key in this schema (every ON DELETE rule
+// cascades or sets NULL): the referenced row is missing, hence ErrNotFound.
+func constraintSentinel(err error) error {
 	var serr *gosqlite.Error
 	if errors.As(err, &serr) {
 		switch serr.Code() {
 		case sqliteConstraintUnique, sqliteConstraintPrimaryKey:
-			return fmt.Errorf("store: %s: %s: %w", op, serr.Error(), ErrConflict)
+			return ErrConflict
 		case sqliteConstraintForeignKey:
-			// Only inserts can break a foreign key in this schema (every
-			// ON DELETE rule cascades or sets NULL): the referenced row
-			// is missing.
-			return fmt.Errorf("store: %s: %s: %w", op, serr.Error(), ErrNotFound)
+			return ErrNotFound
 		case sqliteConstraintCheck, sqliteConstraintNotNull:
-			return fmt.Errorf("store: %s: %s: %w", op, serr.Error(), ErrInvalid)
+			return ErrInvalid
 		}
 	}
-	return fmt.Errorf("store: %s: %w", op, err)
+	var perr *pgconn.PgError
+	if errors.As(err, &perr) {
+		switch perr.Code {
+		case pgUniqueViolation:
+			return ErrConflict
+		case pgForeignKeyViolation:
+			return ErrNotFound
+		case pgCheckViolation, pgNotNullViolation, pgInvalidTextRepresentation:
+			return ErrInvalid
+		}
+	}
+	return nil
 }
