@@ -141,7 +141,7 @@ func serveCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", envOr("FAULTLINE_ADDR", "127.0.0.1:8080"), "address of the API and dashboard")
-	f.StringVar(&cfg.DB, "db", envOr("FAULTLINE_DB", "faultline.db"), "SQLite database file")
+	f.StringVar(&cfg.DB, "db", envOr("FAULTLINE_DB", "faultline.db"), "SQLite database file, or PostgreSQL URL (postgres://user@host:port/db?sslmode=disable)")
 	f.StringVar(&cfg.Token, "token", os.Getenv("FAULTLINE_TOKEN"), "admin bearer token the API requires, 16 bytes or more (required beyond loopback); prefer FAULTLINE_TOKEN: a flag shows in the process list")
 	f.StringVar(&cfg.TokensFile, "tokens", "", `file of API tokens with roles, one "name role token" a line (role: viewer, operator or admin); FAULTLINE_TOKENS holds more, comma-separated`)
 	f.StringArrayVar(&cfg.AllowHosts, "allow-host", splitList(os.Getenv("FAULTLINE_ALLOW_HOST")), "host name the API and dashboard answer to beyond loopback names (* for any); repeatable")
@@ -269,7 +269,7 @@ func compareCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&db, "db", envOr("FAULTLINE_DB", "faultline.db"), "SQLite database holding the runs")
+	cmd.Flags().StringVar(&db, "db", envOr("FAULTLINE_DB", "faultline.db"), "database holding the runs: SQLite file or postgres:// URL")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the comparison as JSON")
 	return cmd
 }
