@@ -229,7 +229,7 @@ spec:
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, cmd := range []string{"serve", "run", "validate", "proxy", "demo", "scenarios", "compare", "export"} {
+	for _, cmd := range []string{"serve", "run", "validate", "proxy", "demo", "scenarios", "compare", "export", "agent"} {
 		stdout, _, code := faultline(t, cmd, "--help")
 		if code != 0 || !strings.Contains(stdout, "Usage:") {
 			t.Errorf("%s --help: exit %d\n%s", cmd, code, stdout)

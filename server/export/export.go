@@ -203,6 +203,9 @@ func (n *notes) experiment(e *scenarios.Experiment) {
 	if len(s.Actions) > 0 {
 		n.drop("spec.actions", "timed actions on Faultline's container endpoints")
 	}
+	if s.Load != nil && len(s.Load.Agents) > 0 {
+		n.drop("spec.load.agents", "fortio agents Faultline drives; the Job sends the whole load from one pod")
+	}
 	if s.Environment != "" {
 		n.drop("spec.environment", "names a Faultline environment ("+s.Environment+"); its baseline resources are not in this stream")
 	}

@@ -60,8 +60,9 @@ type Report struct {
 	LatencyMs   Latency          `json:"latencyMs"`
 	Histogram   []Bucket         `json:"histogram"`
 	// Warmup counts the uncounted warm-up calls fortio sent before the
-	// run (one per connection before a duration-bound run); they are in
-	// neither Requests nor the Proxy counters.
+	// run (one per connection before a duration-bound run); they are not
+	// in Requests, nor in the Proxy counters except for a run from agents
+	// (see Agents).
 	Warmup int64 `json:"warmup"`
 	// Timeline holds the live progress about once a second: throughput,
 	// errors and rolling percentiles over time.
