@@ -45,7 +45,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	// one would mark the first one's live runs interrupted.
 	unlock, err := store.Lock(cfg.DB)
 	if err != nil {
-		return fmt.Errorf("server: --db %s: %w", cfg.DB, err)
+		return fmt.Errorf("server: --db %s: %w", store.Redacted(cfg.DB), err)
 	}
 	defer unlock()
 	db, err := store.Open(ctx, cfg.DB)
@@ -180,7 +180,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	envsCtx, stopEnvs := context.WithCancel(context.Background())
 	g.Add(func() error { return envs.Run(envsCtx) }, func(error) { stopEnvs() })
 	g.Add(func() error {
-		log.Info("faultline serving", "addr", ln.Addr().String(), "db", cfg.DB, "tokens", len(tokens))
+		log.Info("faultline serving", "addr", ln.Addr().String(), "db", store.Redacted(cfg.DB), "tokens", len(tokens))
 		if ready != nil {
 			ready(ln.Addr().String())
 		}

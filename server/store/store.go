@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"strings"
 	"time"
 
@@ -96,6 +97,19 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 
 // isPostgres reports whether dsn is a PostgreSQL URL rather than a SQLite
 // file path.
+// Redacted is dsn as it may be logged: a PostgreSQL URL without its
+// password; a SQLite path as it is.
+func Redacted(dsn string) string {
+	if !isPostgres(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://…"
+	}
+	return u.Redacted()
+}
+
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
