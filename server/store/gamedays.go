@@ -97,7 +97,9 @@ type gameDayRunRow struct {
 	CreatedAt      time.Time
 	EndedAt        *time.Time
 	// Report is bound as text, as runRow.Report is.
-	Report *string
+	Report     *string
+	Owner      string
+	LeaseUntil *time.Time
 }
 
 func (gameDayRunRow) TableName() string { return "gameday_runs" }
@@ -214,7 +216,8 @@ func (db *DB) DeleteGameDay(ctx context.Context, id int64) error {
 
 // CreateGameDayRun records a new run of a game day as running and sets
 // r.ID, r.Status and r.CreatedAt (now when zero). r.Trigger must be
-// TriggerAPI or TriggerSchedule; a non-nil r.GameDayID that names no game
+// TriggerAPI or TriggerSchedule. The run is owned by the DB's replica, with
+// a lease from now, as CreateRun's runs are. A non-nil r.GameDayID that names no game
 // day gives ErrNotFound.
 func (db *DB) CreateGameDayRun(ctx context.Context, r *GameDayRun) error {
 	const op = "create game-day run"
@@ -223,6 +226,7 @@ func (db *DB) CreateGameDayRun(ctx context.Context, r *GameDayRun) error {
 	}
 	row := gameDayRunRow{GameDayID: r.GameDayID, GameDayName: r.GameDayName, GameDayVersion: r.GameDayVersion,
 		Source: r.Source, Trigger: r.Trigger, Status: StatusRunning, Reason: r.Reason, CreatedAt: db.utc(r.CreatedAt)}
+	row.Owner, row.LeaseUntil = db.newLease()
 	if err := db.gdb.WithContext(ctx).Create(&row).Error; err != nil {
 		return translate(op, err)
 	}

@@ -90,7 +90,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: open %s: %w", name, err)
 	}
-	db := &DB{gdb: gdb, sqlDB: sqlDB, backend: b, now: time.Now}
+	db := &DB{gdb: gdb, sqlDB: sqlDB, backend: b, now: time.Now, listenConfig: cfg.Copy()}
 	if err := db.migrate(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: open %s: %w", name, err)

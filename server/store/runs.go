@@ -79,6 +79,11 @@ type Run struct {
 	// data plane of its own.
 	Environment        string
 	EnvironmentVersion int
+	// Owner is the replica that executes the run, and LeaseUntil when its
+	// lease ends unless renewed (see SetReplica); "" and nil for a run
+	// created by a DB without a replica identity.
+	Owner      string
+	LeaseUntil *time.Time
 }
 
 // Transition is one status change of a run.
@@ -125,6 +130,8 @@ type runRow struct {
 	GameDayStep        string `gorm:"column:gameday_step"`
 	Environment        string
 	EnvironmentVersion int
+	Owner              string
+	LeaseUntil         *time.Time
 }
 
 func (runRow) TableName() string { return "runs" }
@@ -137,6 +144,7 @@ func (r *runRow) run() Run {
 		CreatedAt: r.CreatedAt.UTC(), StartedAt: utcPtr(r.StartedAt), EndedAt: utcPtr(r.EndedAt),
 		GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep,
 		Environment: r.Environment, EnvironmentVersion: r.EnvironmentVersion,
+		Owner: r.Owner, LeaseUntil: utcPtr(r.LeaseUntil),
 	}
 	if r.Report != nil {
 		out.Report = []byte(*r.Report)
@@ -177,7 +185,9 @@ func reportText(report []byte) (*string, error) {
 
 // CreateRun stores r as a new run and records its first transition, in one
 // transaction. r.Status must be a known status (usually StatusQueued). It
-// sets r.ID, and r.CreatedAt to now when zero. A non-nil r.ExperimentID or
+// sets r.ID, and r.CreatedAt to now when zero; the run is owned by the
+// DB's replica, with a lease from now (see SetReplica), and r.Owner and
+// r.LeaseUntil are set to them. A non-nil r.ExperimentID or
 // r.GameDayRunID that names no experiment or game-day run gives ErrNotFound.
 func (db *DB) CreateRun(ctx context.Context, r *Run) error {
 	const op = "create run"
@@ -195,6 +205,7 @@ func (db *DB) CreateRun(ctx context.Context, r *Run) error {
 		Report: report, GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep,
 		Environment: r.Environment, EnvironmentVersion: r.EnvironmentVersion,
 	}
+	row.Owner, row.LeaseUntil = db.newLease()
 	err = db.write(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
@@ -205,6 +216,7 @@ func (db *DB) CreateRun(ctx context.Context, r *Run) error {
 		return translate(op, err)
 	}
 	r.ID, r.CreatedAt, r.StartedAt, r.EndedAt = row.ID, row.CreatedAt, row.StartedAt, row.EndedAt
+	r.Owner, r.LeaseUntil = row.Owner, row.LeaseUntil
 	return nil
 }
 

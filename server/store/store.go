@@ -30,6 +30,7 @@ import (
 	"time"
 
 	gosqlite "github.com/glebarez/go-sqlite"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	"gorm.io/gorm"
@@ -60,6 +61,12 @@ type DB struct {
 	// now is the clock for timestamps that callers do not supply; tests in
 	// this package replace it.
 	now func() time.Time
+	// replica and leaseTTL are the owner and the lease of the runs this
+	// DB creates (SetReplica).
+	replica  string
+	leaseTTL time.Duration
+	// listenConfig is the connection Listen opens; nil on SQLite.
+	listenConfig *pgx.ConnConfig
 }
 
 // backend is what the store does differently on each database.

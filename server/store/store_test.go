@@ -133,12 +133,12 @@ func TestOpenAppliesMigrations(t *testing.T) {
 		}
 		indexes := dialectSQL(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?",
 			"SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?")
-		for _, index := range []string{"runs_experiment_id_id", "runs_status", "run_transitions_run_id_id", "mesh_changes_open"} {
+		for _, index := range []string{"runs_experiment_id_id", "runs_status", "run_transitions_run_id_id", "mesh_changes_open", "runs_owner", "gameday_runs_owner"} {
 			if n := queryInt(t, db, indexes, index); n != 1 {
 				t.Errorf("index %s: found %d, want 1", index, n)
 			}
 		}
-		if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(6); got != want { // the latest migration
+		if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(7); got != want { // the latest migration
 			t.Errorf("goose version: got %d, want %d", got, want)
 		}
 	})

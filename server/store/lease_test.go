@@ -1,0 +1,72 @@
+package store
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStoreLeases: two replicas on one database; a run's lease keeps it
+// until it expires, renewals extend it, and InterruptExpired ends only
+// the expired one, naming its replica.
+func TestStoreLeases(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		base := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+		a, b := openTestDB(t, dsn), openTestDB(t, dsn)
+		a.now = func() time.Time { return base }
+		b.now = a.now
+		a.SetReplica("replica-a", 10*time.Second)
+		b.SetReplica("replica-b", 10*time.Second)
+		e := createExperiment(t, a, "leased")
+		ra := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: StatusQueued, Seed: 1}
+		rb := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: StatusQueued, Seed: 2}
+		if err := a.CreateRun(ctx, ra); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.CreateRun(ctx, rb); err != nil {
+			t.Fatal(err)
+		}
+		if ra.Owner != "replica-a" || ra.LeaseUntil == nil || !ra.LeaseUntil.Equal(base.Add(10*time.Second)) {
+			t.Fatalf("run of a: owner %q lease %v", ra.Owner, ra.LeaseUntil)
+		}
+		gdr := &GameDayRun{GameDayName: "gd", GameDayVersion: 1, Source: "x", Trigger: TriggerAPI}
+		if err := a.CreateGameDayRun(ctx, gdr); err != nil {
+			t.Fatal(err)
+		}
+
+		if got, err := b.InterruptExpired(ctx, base.Add(9*time.Second)); err != nil || len(got.Runs) != 0 || len(got.GameDayRuns) != 0 {
+			t.Fatalf("before the TTL: %+v, %v", got, err)
+		}
+		renewed, err := a.RenewLeases(ctx, base.Add(20*time.Second))
+		if err != nil || !slices.Equal(renewed.Runs, []int64{ra.ID}) || !slices.Equal(renewed.GameDayRuns, []int64{gdr.ID}) {
+			t.Fatalf("renew a: %+v, %v", renewed, err)
+		}
+		got, err := a.InterruptExpired(ctx, base.Add(15*time.Second))
+		if err != nil || len(got.Runs) != 1 || got.Runs[rb.ID] != "replica-b" || len(got.GameDayRuns) != 0 {
+			t.Fatalf("after b's TTL: %+v, %v", got, err)
+		}
+		stored, err := a.GetRun(ctx, rb.ID)
+		if err != nil || stored.Status != StatusInterrupted || !strings.Contains(stored.Reason, "replica replica-b") {
+			t.Fatalf("b's run: %+v, %v", stored, err)
+		}
+		if stored, _ := a.GetRun(ctx, ra.ID); stored.Status != StatusQueued {
+			t.Fatalf("a's run: %s", stored.Status)
+		}
+		tr, err := a.Transitions(ctx, rb.ID)
+		if err != nil || tr[len(tr)-1].Status != StatusInterrupted {
+			t.Fatalf("transitions of b's run: %+v, %v", tr, err)
+		}
+		if renewed, err := b.RenewLeases(ctx, base.Add(30*time.Second)); err != nil || len(renewed.Runs) != 0 {
+			t.Fatalf("renew b after its run was interrupted: %+v, %v", renewed, err)
+		}
+		got, err = b.InterruptExpired(ctx, base.Add(21*time.Second))
+		if err != nil || got.Runs[ra.ID] != "replica-a" || !slices.Equal(got.GameDayRuns, []int64{gdr.ID}) {
+			t.Fatalf("after a's renewed lease: %+v, %v", got, err)
+		}
+		if g, _ := a.GetGameDayRun(ctx, gdr.ID); g.Status != StatusInterrupted || !strings.Contains(g.Reason, "replica-a") {
+			t.Fatalf("game-day run: %+v", g)
+		}
+	})
+}
