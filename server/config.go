@@ -72,6 +72,11 @@ type Config struct {
 	// (spec.kubernetes.kubeconfig) may be read from; empty allows
 	// in-cluster credentials only.
 	KubeconfigDir string
+	// LeaseTTL is how long a run's lease lasts unless renewed, on a
+	// PostgreSQL database that several servers share (serve --lease-ttl):
+	// a run whose server stopped renewing it for that long is marked
+	// interrupted by another server. Default DefaultLeaseTTL (30s).
+	LeaseTTL time.Duration
 	// WebhookSecret signs the webhook deliveries of game days
 	// (HMAC-SHA256, header X-Faultline-Signature); empty sends them
 	// unsigned.
@@ -90,6 +95,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxConcurrentRuns <= 0 {
 		c.MaxConcurrentRuns = 2
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = DefaultLeaseTTL
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 10 * time.Second
@@ -110,6 +118,9 @@ func (c *Config) check() ([]api.Token, error) {
 	}
 	if len(tokens) == 0 && !proxy.IsLoopbackHost(host) {
 		return nil, fmt.Errorf("server: --addr %s listens beyond loopback: set FAULTLINE_TOKEN (or --tokens FILE) so the API is not open", c.Addr)
+	}
+	if c.LeaseTTL < time.Second {
+		return nil, fmt.Errorf("server: --lease-ttl %v: want at least 1s", c.LeaseTTL)
 	}
 	for _, h := range c.AllowHosts {
 		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, "/ ") {

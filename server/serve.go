@@ -21,6 +21,7 @@ import (
 	"github.com/faultline/faultline/server/engine"
 	"github.com/faultline/faultline/server/environments"
 	"github.com/faultline/faultline/server/gamedays"
+	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runs"
 	"github.com/faultline/faultline/server/scheduler"
 	"github.com/faultline/faultline/server/store"
@@ -54,19 +55,32 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 	defer db.Close()
 
-	n, err := db.MarkInterrupted(ctx, "the server stopped while the run was active", time.Now().UTC())
-	if err != nil {
-		return fmt.Errorf("server: mark interrupted runs: %w", err)
-	}
-	if n > 0 {
-		log.Warn("runs left active by a previous process marked interrupted", "count", n)
-	}
-	interruptedGameDays, err := db.MarkGameDaysInterrupted(ctx, "the server stopped while the game day was running", time.Now().UTC())
-	if err != nil {
-		return fmt.Errorf("server: mark interrupted game days: %w", err)
-	}
-	if len(interruptedGameDays) > 0 {
-		log.Warn("game days left running by a previous process marked interrupted", "count", len(interruptedGameDays))
+	replicaID := newReplicaID()
+	var interruptedGameDays []int64
+	if db.Postgres() {
+		// Other servers may share the database: their runs are theirs
+		// while their leases last, and the sweep of the replica actor
+		// ends those whose leases expired.
+		db.SetReplica(replicaID, cfg.LeaseTTL)
+		log.Info("replica on a shared database", "replica", replicaID, "leaseTTL", cfg.LeaseTTL)
+	} else {
+		// The lock makes this process the file's only server: whatever it
+		// finds active belonged to one that died.
+		db.SetReplica(replicaID, 0)
+		n, err := db.MarkInterrupted(ctx, "the server stopped while the run was active", time.Now().UTC())
+		if err != nil {
+			return fmt.Errorf("server: mark interrupted runs: %w", err)
+		}
+		if n > 0 {
+			log.Warn("runs left active by a previous process marked interrupted", "count", n)
+		}
+		interruptedGameDays, err = db.MarkGameDaysInterrupted(ctx, "the server stopped while the game day was running", time.Now().UTC())
+		if err != nil {
+			return fmt.Errorf("server: mark interrupted game days: %w", err)
+		}
+		if len(interruptedGameDays) > 0 {
+			log.Warn("game days left running by a previous process marked interrupted", "count", len(interruptedGameDays))
+		}
 	}
 	lever, err := db.Lever(ctx)
 	if err != nil {
@@ -109,10 +123,18 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 	defer envs.Close()
 
+	// With other servers on the database, runs' progress and changes of
+	// schedules reach them through the bus.
+	var shared *bus
+	var relay func(report.Progress)
+	if db.Postgres() {
+		shared = newBus(db, log)
+		relay = shared.relay
+	}
 	var met *metrics
 	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, MaxQueued: cfg.MaxQueuedRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
 		OnFinish:     func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) },
-		Environments: runEnvironments{envs}})
+		Environments: runEnvironments{envs}, Relay: relay})
 	manager.RestoreLever(lever)
 	manager.OnLever(envs.LeverMoved) // an engaged lever ends the overlays
 	gameDays := gamedays.New(gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.NewGuarded([]byte(cfg.WebhookSecret), hooks),
@@ -123,6 +145,11 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	schedulesChanged := sched.Notify
+	if shared != nil {
+		shared.progress, shared.schedules = manager.Deliver, sched.Notify
+		schedulesChanged = func() { sched.Notify(); shared.schedulesChanged() }
+	}
 	handler := api.New(api.Config{
 		Experiments:          db,
 		RunStore:             db,
@@ -130,8 +157,8 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		Fires:                db,
 		NextFires:            nextFires,
 		Calendar:             calendar,
-		OnExperimentsChanged: sched.Notify,
-		OnGameDaysChanged:    sched.Notify,
+		OnExperimentsChanged: schedulesChanged,
+		OnGameDaysChanged:    schedulesChanged,
 		Admit:                admit,
 		GameDayStore:         db,
 		GameDayRuns:          db,
@@ -179,6 +206,15 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	// baselines back.
 	envsCtx, stopEnvs := context.WithCancel(context.Background())
 	g.Add(func() error { return envs.Run(envsCtx) }, func(error) { stopEnvs() })
+	if db.Postgres() {
+		// Renews the leases of this server's runs, ends those of dead
+		// servers, follows the lever moved on others.
+		rep := &replica{id: replicaID, ttl: cfg.LeaseTTL, db: db, runs: manager, gameDays: gameDays, log: log}
+		replicaCtx, stopReplica := context.WithCancel(context.Background())
+		g.Add(func() error { return rep.run(replicaCtx) }, func(error) { stopReplica() })
+		busCtx, stopBus := context.WithCancel(context.Background())
+		g.Add(func() error { return shared.run(busCtx) }, func(error) { stopBus() })
+	}
 	g.Add(func() error {
 		log.Info("faultline serving", "addr", ln.Addr().String(), "db", store.Redacted(cfg.DB), "tokens", len(tokens))
 		if ready != nil {

@@ -152,6 +152,7 @@ func serveCommand() *cobra.Command {
 	f.IntVar(&cfg.MaxQueuedRuns, "max-queued", 64, "runs waiting queued; starting one more is refused with 429")
 	f.IntVar(&cfg.MaxConcurrentRuns, "max-runs", 2, "runs executing at once; more wait queued")
 	f.IntVar(&cfg.KeepRuns, "keep-runs", 200, "stored runs kept per experiment; the oldest finished ones are pruned (0 keeps all)")
+	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", server.DefaultLeaseTTL, "with several servers on one PostgreSQL database: how long a run stays owned by a server that stopped renewing its lease before another marks it interrupted")
 	f.BoolVar(&noExamples, "no-examples", false, "do not load the example experiments and game day into an empty database")
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", os.Getenv("FAULTLINE_WEBHOOK_SECRET"), "secret that signs game-day webhook deliveries (HMAC-SHA256); unset sends them unsigned")
 	f.StringArrayVar(&cfg.EnvironmentFiles, "environment", nil, "Environment file to create or update (by name) at start-up; repeatable")

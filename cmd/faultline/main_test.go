@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/internal/kubetest"
+	"github.com/faultline/faultline/internal/pgtest"
 )
 
 // binary is the faultline binary built once for these tests.
@@ -26,7 +27,9 @@ func TestMain(m *testing.M) {
 	if out, err := build.CombinedOutput(); err != nil {
 		panic("build faultline: " + err.Error() + "\n" + string(out))
 	}
-	code := kubetest.Main(m)
+	// Both shared servers, the Kubernetes cluster and PostgreSQL, stop
+	// once the tests have run.
+	code := pgtest.MainFunc(func() int { return kubetest.Main(m) })
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -75,8 +75,17 @@ var shared struct {
 // The tests share one server that the first call of Get starts; Main stops
 // it (and removes its files) once m.Run has returned. A package whose tests
 // call Get should use Main.
-func Main(m *testing.M) int {
-	code := m.Run()
+func Main(m *testing.M) int { return MainFunc(m.Run) }
+
+// MainFunc is Main for a TestMain that runs its tests through another
+// harness as well: run runs them and returns their exit code, and the
+// server is stopped once it has returned.
+//
+//	func TestMain(m *testing.M) {
+//		os.Exit(pgtest.MainFunc(func() int { return kubetest.Main(m) }))
+//	}
+func MainFunc(run func() int) int {
+	code := run()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.s != nil {

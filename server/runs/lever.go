@@ -120,6 +120,49 @@ func (m *Manager) applyLever(ctx context.Context, s store.LeverState) (store.Lev
 	return stored, slices.Clone(m.onLever), nil
 }
 
+// SyncLever reads the lever's state from the store and, when another
+// server on the same database moved it, applies it here as Engage and
+// Release do (an engaged lever halts this server's runs), without
+// recording it again, and tells the OnLever hooks. It reports whether the
+// state changed. Servers that share a database call it every fraction of
+// a second.
+func (m *Manager) SyncLever(ctx context.Context) (bool, error) {
+	// Under leverMove, as local moves record theirs: the state read
+	// cannot be older than one this server has applied.
+	m.leverMove.Lock()
+	defer m.leverMove.Unlock()
+	s, err := m.store.Lever(ctx)
+	if err != nil {
+		return false, fmt.Errorf("runs: read the safety lever: %w", err)
+	}
+	m.mu.Lock()
+	if sameLever(m.lever, s) {
+		m.mu.Unlock()
+		return false, nil
+	}
+	m.lever = s
+	if s.Engaged {
+		for id, a := range m.active {
+			a.cancel(leverCause(s.Reason))
+			m.log.Warn("run halted by the safety lever", "run", id, "reason", s.Reason)
+		}
+		m.log.Warn("safety lever engaged on another server", "reason", s.Reason, "by", s.By)
+	} else {
+		m.log.Info("safety lever released on another server", "reason", s.Reason, "by", s.By)
+	}
+	hooks := slices.Clone(m.onLever)
+	m.mu.Unlock()
+	for _, f := range hooks {
+		f(s)
+	}
+	return true, nil
+}
+
+// sameLever reports whether a and b are the same recorded move.
+func sameLever(a, b store.LeverState) bool {
+	return a.Engaged == b.Engaged && a.Reason == b.Reason && a.By == b.By && a.Since.Equal(b.Since)
+}
+
 // checkLever returns a *LeverError while the lever is engaged.
 func (m *Manager) checkLever() error {
 	m.mu.Lock()

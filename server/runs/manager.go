@@ -29,6 +29,7 @@ type Store interface {
 	GetExperimentVersion(ctx context.Context, id int64, version int) (*store.ExperimentVersion, error)
 	PruneRuns(ctx context.Context, experimentID int64, keep int) (int64, error)
 	RecordLever(ctx context.Context, s store.LeverState) (store.LeverState, error)
+	Lever(ctx context.Context) (store.LeverState, error)
 	GetGameDayRun(ctx context.Context, id int64) (*store.GameDayRun, error)
 }
 
@@ -59,6 +60,11 @@ type Config struct {
 	// Environments serves the runs of experiments on environments
 	// (spec.environment); nil refuses them.
 	Environments Environments
+	// Relay, when set, carries every progress snapshot of this server's
+	// runs, their last (terminal) one included, to the other servers on
+	// the database, whose managers hand them to Deliver. It must not
+	// block. With it, Subscribe follows the runs of other servers too.
+	Relay func(report.Progress)
 }
 
 // Environments gives the runs of experiments on environments their data
@@ -101,6 +107,10 @@ type Manager struct {
 	shutdown context.CancelFunc
 	wg       sync.WaitGroup
 
+	// remote are the runs of other servers followed here (remote.go).
+	remoteMu sync.Mutex
+	remote   map[int64]*remoteRun
+
 	// mu guards active and lever: engaging the lever and admitting a run
 	// are ordered by it, so no run slips past an engaged lever.
 	mu     sync.Mutex
@@ -120,6 +130,11 @@ type activeRun struct {
 	// dequeued is set (under Manager.mu) once the run no longer counts
 	// as queued.
 	dequeued bool
+	// added is when the run became active here, after it was stored.
+	added time.Time
+
+	// relay is Config.Relay.
+	relay func(report.Progress)
 
 	mu    sync.Mutex
 	last  report.Progress
@@ -156,7 +171,7 @@ func New(st Store, exec Executor, cfg Config) *Manager {
 		store: st, exec: exec, cfg: cfg, log: log,
 		slots: make(chan struct{}, cfg.MaxConcurrent),
 		base:  base, shutdown: cancel,
-		active: map[int64]*activeRun{},
+		active: map[int64]*activeRun{}, remote: map[int64]*remoteRun{},
 	}
 }
 
@@ -359,9 +374,10 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancelCause(m.base)
-	a := &activeRun{cancel: cancel, experimentID: experimentID, subs: map[chan report.Progress]struct{}{}, done: make(chan struct{}),
+	a := &activeRun{cancel: cancel, experimentID: experimentID, relay: m.cfg.Relay, subs: map[chan report.Progress]struct{}{}, done: make(chan struct{}),
 		last: report.Progress{RunID: run.ID, Status: report.StatusQueued, Codes: map[string]int64{}}}
 	m.mu.Lock()
+	a.added = time.Now()
 	m.active[run.ID] = a
 	if m.lever.Engaged {
 		// The lever was engaged after the check above: the run is
@@ -605,6 +621,35 @@ func (m *Manager) StopBecause(ctx context.Context, id int64, reason string) erro
 	return ErrNotRunning
 }
 
+// KeepLeased stops, with reason, every run active in this process since
+// before renewedAt that is not among leased, the runs whose leases the
+// store renewed at renewedAt: the store no longer counts them as this
+// server's (another server found the lease expired and marked them
+// interrupted). Runs that became active later, or that ended meanwhile,
+// are left alone. It returns the runs it stopped.
+func (m *Manager) KeepLeased(renewedAt time.Time, leased []int64, reason string) []int64 {
+	keep := make(map[int64]bool, len(leased))
+	for _, id := range leased {
+		keep[id] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var stopped []int64
+	for id, a := range m.active {
+		if keep[id] || !a.added.Before(renewedAt) {
+			continue
+		}
+		select {
+		case <-a.done:
+			continue
+		default:
+		}
+		a.cancel(&stopCause{reason: reason})
+		stopped = append(stopped, id)
+	}
+	return stopped
+}
+
 // Active reports whether the run is queued or running in this process.
 func (m *Manager) Active(id int64) bool {
 	m.mu.Lock()
@@ -620,6 +665,9 @@ func (m *Manager) Subscribe(id int64) (current report.Progress, updates <-chan r
 	a := m.active[id]
 	m.mu.Unlock()
 	if a == nil {
+		if m.cfg.Relay != nil {
+			return m.subscribeRemote(id)
+		}
 		return report.Progress{}, nil, func() {}, false
 	}
 	ch := make(chan report.Progress, 16)
@@ -659,13 +707,16 @@ func (m *Manager) Proxies() map[int64]*proxy.Proxy {
 
 func (a *activeRun) publish(p report.Progress) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.last = p
 	for ch := range a.subs {
 		select {
 		case ch <- p:
 		default: // a slow subscriber misses a snapshot, never blocks the run
 		}
+	}
+	a.mu.Unlock()
+	if a.relay != nil {
+		a.relay(p)
 	}
 }
 
@@ -677,9 +728,9 @@ func (a *activeRun) setProxy(px *proxy.Proxy) {
 
 func (a *activeRun) end(status string) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.last.Status = status
 	a.ended = true
+	last := a.last
 	close(a.done)
 	for ch := range a.subs {
 		select {
@@ -688,6 +739,10 @@ func (a *activeRun) end(status string) {
 		}
 		close(ch)
 		delete(a.subs, ch)
+	}
+	a.mu.Unlock()
+	if a.relay != nil {
+		a.relay(last) // after the end is stored: other servers read it then
 	}
 }
 

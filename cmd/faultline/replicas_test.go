@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/internal/pgtest"
+)
+
+// End-to-end tests of several `faultline serve` processes on one
+// PostgreSQL database: leases of runs, the safety lever, schedules and
+// live events across replicas.
+
+// replicaTTL is the lease TTL the replicas of these tests run with.
+const replicaTTL = 3 * time.Second
+
+var replicaLine = regexp.MustCompile(`msg="replica on a shared database" replica=(\S+)`)
+
+// replicaProc is one `faultline serve` of several on a database.
+type replicaProc struct {
+	*proc
+	id  string // the replica identity it logged
+	api apiClient
+}
+
+// startReplica starts `faultline serve` on the PostgreSQL database dsn,
+// with leases of replicaTTL, and waits until it serves.
+func startReplica(t *testing.T, name, dsn string) *replicaProc {
+	t.Helper()
+	p := startProc(t, name, childEnv(), "serve", "--db", dsn, "--addr", "127.0.0.1:0", "--no-examples",
+		"--lease-ttl", replicaTTL.String())
+	addr := p.waitLine(t, servingLine, 60*time.Second)[1]
+	id := p.waitLine(t, replicaLine, time.Second)[1]
+	return &replicaProc{proc: p, id: id, api: apiClient{t: t, base: "http://" + addr}}
+}
+
+// replicaExperiment runs load against the demo httpbin for the given
+// time: long enough to be running while the test acts on it.
+func replicaExperiment(name string, duration time.Duration, schedule string) []byte {
+	doc := fmt.Sprintf(`apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: %s}
+spec:
+  services:
+  - host: httpbin
+    port: 8000
+    endpoints: [{demo: httpbin}]
+  load: {url: "http://httpbin:8000/get", connections: 1, qps: 20, duration: %s}
+`, name, duration)
+	if schedule != "" {
+		doc += "  schedule: {cron: \"" + schedule + "\"}\n"
+	}
+	return []byte(doc)
+}
+
+// waitStatus polls run id on c until it has status want.
+func waitStatus(c apiClient, id int64, want string, within time.Duration) runResult {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := c.run(id)
+		if r.Status == want {
+			return r
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("run %d is %s (%s) after %v, want %s", id, r.Status, r.Reason, within, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReplicaDeathInterruptsItsRunsAfterTheLease: the replica running a
+// run dies (SIGKILL); the run stays running for the lease TTL, then a
+// survivor marks it interrupted, naming the dead replica.
+func TestReplicaDeathInterruptsItsRunsAfterTheLease(t *testing.T) {
+	dsn := pgtest.Get(t).Database(t)
+	a, b := startReplica(t, "serve-a", dsn), startReplica(t, "serve-b", dsn)
+	if a.id == b.id {
+		t.Fatalf("two replicas with identity %s", a.id)
+	}
+	run := a.api.startRun(a.api.createExperiment(replicaExperiment("long-run", time.Minute, "")))
+	waitStatus(b.api, run, "running", 10*time.Second)
+
+	a.kill(t)
+	killed := time.Now()
+	// The last renewal came at most a sixth of the TTL before the kill:
+	// until then the run is the dead replica's, and stays running.
+	holds := killed.Add(replicaTTL - replicaTTL/6 - 300*time.Millisecond)
+	checks := 0
+	for time.Now().Before(holds) {
+		if r := b.api.run(run); r.Status != "running" {
+			t.Fatalf("run %d is %s (%s) %v after the kill, before its lease could expire", run, r.Status, r.Reason, time.Since(killed))
+		}
+		checks++
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := b.api.run(run); r.Status != "running" {
+		t.Fatalf("run %d is %s %v after the kill", run, r.Status, time.Since(killed))
+	}
+	t.Logf("run %d still running %v after the kill (%d checks)", run, time.Since(killed).Round(time.Millisecond), checks)
+
+	// A survivor sweeps every sixth of the TTL.
+	r := waitStatus(b.api, run, "interrupted", replicaTTL+2*time.Second)
+	took := time.Since(killed)
+	t.Logf("run %d interrupted %v after the kill: %s", run, took.Round(time.Millisecond), r.Reason)
+	if !strings.Contains(r.Reason, "replica "+a.id) {
+		t.Errorf("reason %q does not name the dead replica %s", r.Reason, a.id)
+	}
+	if took < replicaTTL-replicaTTL/6 {
+		t.Errorf("interrupted %v after the kill, before the lease could expire", took)
+	}
+
+	// A replica that starts now does not touch the survivor's runs.
+	run2 := b.api.startRun(b.api.createExperiment(replicaExperiment("survivor-run", time.Minute, "")))
+	waitStatus(b.api, run2, "running", 10*time.Second)
+	c := startReplica(t, "serve-c", dsn)
+	time.Sleep(replicaTTL / 2)
+	if r := c.api.run(run2); r.Status != "running" {
+		t.Errorf("run %d of a live replica is %s (%s) once another replica started", run2, r.Status, r.Reason)
+	}
+}
+
+// TestReplicaLeverHaltsRunsOnEveryReplica: the lever engaged on B stops
+// a run on A within a second, and A refuses new runs.
+func TestReplicaLeverHaltsRunsOnEveryReplica(t *testing.T) {
+	dsn := pgtest.Get(t).Database(t)
+	a, b := startReplica(t, "serve-a", dsn), startReplica(t, "serve-b", dsn)
+	exp := a.api.createExperiment(replicaExperiment("lever-run", time.Minute, ""))
+	run := a.api.startRun(exp)
+	waitStatus(a.api, run, "running", 10*time.Second)
+
+	engaged := time.Now()
+	b.api.json("POST", "/api/v1/safety/lever", "application/json", []byte(`{"engaged": true, "reason": "replica drill"}`), http.StatusOK, nil)
+	r := waitStatus(a.api, run, "stopped", 3*time.Second)
+	took := time.Since(engaged)
+	t.Logf("run %d on A stopped %v after the lever was engaged on B: %s", run, took.Round(time.Millisecond), r.Reason)
+	if took > time.Second {
+		t.Errorf("the run stopped %v after the lever was engaged on another replica, want within 1s", took)
+	}
+	if !strings.Contains(r.Reason, "replica drill") {
+		t.Errorf("reason %q does not name the lever's reason", r.Reason)
+	}
+	var lever struct{ Engaged bool }
+	a.api.json("GET", "/api/v1/safety/lever", "", nil, http.StatusOK, &lever)
+	if !lever.Engaged {
+		t.Error("A does not show the lever engaged")
+	}
+	a.api.json("POST", fmt.Sprintf("/api/v1/experiments/%d/runs", exp), "", nil, http.StatusConflict, nil)
+}
+
+// TestReplicaSchedulesFireOnce: an @every 2s schedule on two replicas
+// fires once per scheduled time, from one replica or the other.
+func TestReplicaSchedulesFireOnce(t *testing.T) {
+	dsn := pgtest.Get(t).Database(t)
+	a, b := startReplica(t, "serve-a", dsn), startReplica(t, "serve-b", dsn)
+	const every, window = 2 * time.Second, 20 * time.Second
+	exp := a.api.createExperiment(replicaExperiment("scheduled", 300*time.Millisecond, "@every 2s"))
+	from := time.Now()
+	time.Sleep(window)
+	to := time.Now()
+	// Fires in flight finish recording.
+	time.Sleep(time.Second)
+
+	var fires struct {
+		Items []struct {
+			ScheduledFor time.Time `json:"scheduledFor"`
+			Outcome      string    `json:"outcome"`
+			RunID        *int64    `json:"runId"`
+		} `json:"items"`
+		Total int64 `json:"total"`
+	}
+	b.api.json("GET", fmt.Sprintf("/api/v1/experiments/%d/fires?limit=500", exp), "", nil, http.StatusOK, &fires)
+	seen := map[time.Time]bool{}
+	runs := map[int64]bool{}
+	inWindow := 0
+	for _, f := range fires.Items {
+		if seen[f.ScheduledFor] {
+			t.Errorf("scheduled time %v fired twice", f.ScheduledFor)
+		}
+		seen[f.ScheduledFor] = true
+		if f.RunID != nil {
+			if runs[*f.RunID] {
+				t.Errorf("run %d recorded by two fires", *f.RunID)
+			}
+			runs[*f.RunID] = true
+		}
+		if !f.ScheduledFor.Before(from) && f.ScheduledFor.Before(to) {
+			inWindow++
+		}
+	}
+	want := int(window / every)
+	if inWindow < want-1 || inWindow > want+1 {
+		t.Errorf("%d fires within %v, want %d ± 1", inWindow, to.Sub(from).Round(time.Millisecond), want)
+	}
+	var list struct{ Total int64 }
+	a.api.json("GET", fmt.Sprintf("/api/v1/runs?experiment=%d", exp), "", nil, http.StatusOK, &list)
+	if list.Total != int64(len(runs)) {
+		t.Errorf("%d runs of the experiment, %d fires started one", list.Total, len(runs))
+	}
+	firedBy := func(p *replicaProc) int { return strings.Count(strings.Join(p.output(), "\n"), `msg="scheduled fire"`) }
+	na, nb := firedBy(a), firedBy(b)
+	t.Logf("%d fires in all (%d within the %v window, want %d ± 1), %d runs; fired by A %d, by B %d", len(fires.Items), inWindow, window, want, len(runs), na, nb)
+	if na+nb != len(fires.Items) {
+		t.Errorf("the replicas logged %d + %d fires, the store has %d", na, nb, len(fires.Items))
+	}
+}
+
+// TestReplicaEventsReachClientsOfOtherReplicas: a client of B follows the
+// server-sent events of a run on A: its progress, then its end.
+func TestReplicaEventsReachClientsOfOtherReplicas(t *testing.T) {
+	dsn := pgtest.Get(t).Database(t)
+	a, b := startReplica(t, "serve-a", dsn), startReplica(t, "serve-b", dsn)
+	run := a.api.startRun(a.api.createExperiment(replicaExperiment("followed", 3*time.Second, "")))
+	waitStatus(a.api, run, "running", 10*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/runs/%d/events", b.api.base, run), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("events: status %d", resp.StatusCode)
+	}
+	var (
+		event       string
+		progress    int
+		maxRequests int64
+		end         struct{ Status string }
+	)
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() && end.Status == "" {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event:"):
+			event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+		case strings.HasPrefix(line, "data:"):
+			data := []byte(strings.TrimSpace(strings.TrimPrefix(line, "data:")))
+			switch event {
+			case "progress":
+				var p struct {
+					Status   string
+					Requests int64
+				}
+				if err := json.Unmarshal(data, &p); err != nil {
+					t.Fatalf("progress event %s: %v", data, err)
+				}
+				progress++
+				maxRequests = max(maxRequests, p.Requests)
+			case "end":
+				if err := json.Unmarshal(data, &end); err != nil {
+					t.Fatalf("end event %s: %v", data, err)
+				}
+			}
+		}
+	}
+	t.Logf("client of B: %d progress events of run %d on A (up to %d requests), then end %q", progress, run, maxRequests, end.Status)
+	if end.Status != "succeeded" {
+		t.Errorf("end event status %q, want succeeded (scan error %v)", end.Status, sc.Err())
+	}
+	if progress < 2 || maxRequests == 0 {
+		t.Errorf("%d progress events, up to %d requests: the run's progress did not reach B", progress, maxRequests)
+	}
+}

@@ -1,0 +1,206 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/faultline/faultline/server/gamedays"
+	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runs"
+	"github.com/faultline/faultline/server/store"
+)
+
+// DefaultLeaseTTL is Config.LeaseTTL when it is not set.
+const DefaultLeaseTTL = 30 * time.Second
+
+// leverPoll is how often a server on a shared database reads the safety
+// lever, so that a move on another server reaches its runs within it.
+const leverPoll = 250 * time.Millisecond
+
+// newReplicaID returns a random identity for this server process.
+func newReplicaID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// replica keeps this server's part in a database that several servers
+// share (PostgreSQL): it renews the leases of its runs, ends the runs of
+// servers whose leases expired, and follows the safety lever that any of
+// them may move.
+type replica struct {
+	id       string
+	ttl      time.Duration
+	db       *store.DB
+	runs     *runs.Manager
+	gameDays *gamedays.Manager
+	log      *slog.Logger
+}
+
+// heartbeat is how often the leases are renewed and expired ones looked
+// for: a sixth of the TTL, so a lease is renewed several times before it
+// could expire, and at most every 5 seconds.
+func (r *replica) heartbeat() time.Duration {
+	return min(r.ttl/6, 5*time.Second)
+}
+
+// run renews, sweeps and follows the lever until ctx ends.
+func (r *replica) run(ctx context.Context) error {
+	beat := time.NewTicker(r.heartbeat())
+	defer beat.Stop()
+	lever := time.NewTicker(leverPoll)
+	defer lever.Stop()
+	r.sweep(ctx) // the runs of servers that died while none ran
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-beat.C:
+			r.renew(ctx)
+			r.sweep(ctx)
+		case <-lever.C:
+			if _, err := r.runs.SyncLever(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("replica: follow the safety lever", "err", err)
+			}
+		}
+	}
+}
+
+// renew extends the leases of this server's runs, and stops the runs the
+// store no longer holds for it.
+func (r *replica) renew(ctx context.Context) {
+	at := time.Now()
+	renewed, err := r.db.RenewLeases(ctx, at.Add(r.ttl))
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("replica: renew leases", "replica", r.id, "err", err)
+		}
+		return
+	}
+	for _, id := range r.runs.KeepLeased(at, renewed.Runs, "stopped: this server's lease on the run expired and another server marked it interrupted") {
+		r.log.Warn("run stopped: its lease was lost", "run", id, "replica", r.id)
+	}
+}
+
+// sweep marks interrupted the runs and game days whose leases expired.
+func (r *replica) sweep(ctx context.Context) {
+	expired, err := r.db.InterruptExpired(ctx, time.Now())
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("replica: interrupt runs with expired leases", "err", err)
+		}
+		return
+	}
+	for id, owner := range expired.Runs {
+		r.log.Warn("run of a replica that stopped renewing its lease marked interrupted", "run", id, "owner", owner, "replica", r.id)
+	}
+	if len(expired.GameDayRuns) > 0 {
+		r.log.Warn("game days of a replica that stopped renewing its lease marked interrupted", "count", len(expired.GameDayRuns), "replica", r.id)
+		r.gameDays.NotifyInterrupted(ctx, expired.GameDayRuns)
+	}
+}
+
+// Notification channels of servers that share a database.
+const (
+	// progressChannel carries the progress snapshots of runs (JSON of
+	// report.Progress), so a client of any server can follow any run.
+	progressChannel = "faultline_run_progress"
+	// schedulesChannel tells that an experiment or a game day changed, so
+	// every server's scheduler reads the schedules again.
+	schedulesChannel = "faultline_schedules"
+)
+
+// relayBuffer bounds the snapshots waiting to be sent; more are dropped,
+// as a slow subscriber misses snapshots.
+const relayBuffer = 256
+
+// bus carries notifications between servers that share a database, over
+// PostgreSQL's LISTEN/NOTIFY.
+type bus struct {
+	db  *store.DB
+	log *slog.Logger
+	out chan notification
+	// progress and schedules receive what other servers (and this one)
+	// sent; set them before run.
+	progress  func(report.Progress)
+	schedules func()
+}
+
+type notification struct{ channel, payload string }
+
+func newBus(db *store.DB, log *slog.Logger) *bus {
+	return &bus{db: db, log: log, out: make(chan notification, relayBuffer)}
+}
+
+// relay sends a run's progress snapshot to every server; it never blocks.
+// A snapshot too long for a notification goes without its status codes.
+func (b *bus) relay(p report.Progress) {
+	body, err := json.Marshal(p)
+	if err == nil && len(body) > store.MaxNotifyPayload {
+		p.Codes = nil
+		body, err = json.Marshal(p)
+	}
+	if err != nil || len(body) > store.MaxNotifyPayload {
+		return
+	}
+	b.send(notification{progressChannel, string(body)})
+}
+
+// schedulesChanged tells every server to read the schedules again.
+func (b *bus) schedulesChanged() { b.send(notification{schedulesChannel, ""}) }
+
+func (b *bus) send(n notification) {
+	select {
+	case b.out <- n:
+	default:
+		b.log.Warn("replica: notification dropped: too many waiting", "channel", n.channel)
+	}
+}
+
+// run sends and receives notifications until ctx ends; a lost listening
+// connection is opened again after a pause, and every new one counts as
+// a change of the schedules (some may have been missed).
+func (b *bus) run(ctx context.Context) error {
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case n := <-b.out:
+				if err := b.db.Notify(ctx, n.channel, n.payload); err != nil && ctx.Err() == nil {
+					b.log.Error("replica: notify", "channel", n.channel, "err", err)
+				}
+			}
+		}
+	}()
+	for {
+		err := b.db.Listen(ctx, []string{progressChannel, schedulesChannel}, b.schedules, b.deliver)
+		if ctx.Err() != nil {
+			return nil
+		}
+		b.log.Error("replica: listen for other servers' notifications", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (b *bus) deliver(channel, payload string) {
+	switch channel {
+	case progressChannel:
+		var p report.Progress
+		if err := json.Unmarshal([]byte(payload), &p); err != nil {
+			b.log.Error("replica: a progress notification that does not parse", "err", err)
+			return
+		}
+		b.progress(p)
+	case schedulesChannel:
+		b.schedules()
+	}
+}
