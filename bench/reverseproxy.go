@@ -1,8 +1,8 @@
 //go:build ignore
 
-// Command reverseproxy is BENCH.md's "naïve Go L7 proxy": Go's
-// httputil.ReverseProxy with a Transport tuned for keep-alive (enough idle
-// connections per host for every client connection), the peer that
+// Command reverseproxy is the "naïve Go L7 proxy" of docs/performance.md:
+// Go's httputil.ReverseProxy with a Transport tuned for keep-alive (enough
+// idle connections per host for every client connection), the peer that
 // bench/run.sh measures Faultline against.
 //
 //	go run bench/reverseproxy.go -listen 127.0.0.1:18082 -target http://127.0.0.1:18080

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Throughput of Faultline's proxy beside direct, nginx and Go's
-# httputil.ReverseProxy (BENCH.md), and of an environment's data plane at
-# its baseline (the same table, inside `faultline serve`, through its
-# egress, with its service graph and access log): wrk, 2 threads, 16 connections, 10 s per
-# run, the demo httpbin target's /status/200 (0 B body), everything pinned
-# to CPU 0, configurations interleaved, 3 repetitions. Prints each run (with
-# the proxy process's CPU time per 1000 requests) and the medians with
-# ratios.
+# httputil.ReverseProxy (docs/performance.md), and of an environment's data
+# plane at its baseline (the same table, inside `faultline serve`, through
+# its egress, with its service graph and access log): wrk, 2 threads, 16
+# connections, 10 s per run, the demo httpbin target's /status/200 (0 B
+# body), everything pinned to CPU 0, configurations interleaved, 3
+# repetitions. Prints each run (with the proxy process's CPU time per 1000
+# requests) and the medians with ratios.
 #
 #   bench/run.sh                  # this tree
 #   BASE=<git ref> bench/run.sh   # and the proxy built from <ref>, interleaved

@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// accessLogger writes Istio's default TEXT access log (ISTIO.md §5):
+// accessLogger writes Istio's default TEXT access log (docs/istio.md,
+// Access log):
 //
 //	[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE%
 //	%RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS%

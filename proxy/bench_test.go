@@ -67,11 +67,12 @@ func runRequests(b *testing.B, client *http.Client, url, host string, size int) 
 	})
 }
 
-// realisticTable is BENCH.md's "realistic table": ten VirtualServices, the
-// hit route behind header matches, with a timeout, retries with a per-try
-// timeout and faults configured at 0 %, a DestinationRule with subsets, a
-// connection pool and outlier detection (limits high enough never to
-// trigger: their hot-path cost is what is measured).
+// realisticTable is the realistic table of docs/performance.md: ten
+// VirtualServices, the hit route behind header matches, with a timeout,
+// retries with a per-try timeout and faults configured at 0 %, a
+// DestinationRule with subsets, a connection pool and outlier detection
+// (limits high enough never to trigger: their hot-path cost is what is
+// measured).
 func realisticTable(addr string) string {
 	var extra []string
 	for i := 0; i < 9; i++ {
@@ -152,8 +153,9 @@ func BenchmarkDirect(b *testing.B) {
 	}
 }
 
-// BenchmarkReverseProxy is BENCH.md's "naïve Go L7 proxy" in the same run:
-// httputil.ReverseProxy with a tuned Transport, for a same-machine ratio.
+// BenchmarkReverseProxy is the "naïve Go L7 proxy" of docs/performance.md
+// in the same run: httputil.ReverseProxy with a tuned Transport, for a
+// same-machine ratio.
 func BenchmarkReverseProxy(b *testing.B) {
 	for _, body := range benchBodies {
 		b.Run(body.name, func(b *testing.B) {

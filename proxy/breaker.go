@@ -7,9 +7,10 @@ import (
 	"sync/atomic"
 )
 
-// Circuit breaking (ISTIO.md §2.2): Envoy's per-cluster resource manager
-// as istiod programs it from connectionPool, enforced per Proxy (Envoy
-// enforces it per client sidecar).
+// Circuit breaking (docs/istio.md, Connection pool and circuit breaking):
+// Envoy's per-cluster resource manager as istiod programs it from
+// connectionPool, enforced per Proxy (Envoy enforces it per client
+// sidecar).
 //
 //	attempt ─► connection slot free (requests on connections < maxConnections)?
 //	             ├─ yes ───────────────────────────────────────────┐

@@ -73,7 +73,8 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// circuitBreakerDR is SCENARIOS.md §5's DestinationRule, verbatim.
+// circuitBreakerDR is the DestinationRule of docs/scenarios.md (Circuit
+// breaker under load), verbatim.
 const circuitBreakerDR = `apiVersion: networking.istio.io/v1alpha3
 kind: DestinationRule
 metadata: {name: reviews}
@@ -139,13 +140,13 @@ func fortio(t *testing.T, h *harness, connections, perWorker int) loadResult {
 	return res
 }
 
-// SCENARIOS.md §5: the circuit breaker under fortio load. At 3 connections
-// some requests overflow, each with Envoy's exact reply and flag UO, and
-// upstream_rq_pending_overflow counts them; the upstream never serves more
-// than maxConnections at once and gets a connection per request
-// (maxRequestsPerConnection 1); overflow never ejects (consecutiveErrors is
-// ignored since 1.7, so 5 consecutive 5xx would). At 1 connection nothing
-// overflows; at 2, 1 active + 1 pending.
+// docs/scenarios.md (Circuit breaker under load): the circuit breaker under
+// fortio load. At 3 connections some requests overflow, each with Envoy's
+// exact reply and flag UO, and upstream_rq_pending_overflow counts them;
+// the upstream never serves more than maxConnections at once and gets a
+// connection per request (maxRequestsPerConnection 1); overflow never
+// ejects (consecutiveErrors is ignored since 1.7, so 5 consecutive 5xx
+// would). At 1 connection nothing overflows; at 2, 1 active + 1 pending.
 func TestCircuitBreakerUnderLoad(t *testing.T) {
 	for _, tc := range []struct {
 		name        string

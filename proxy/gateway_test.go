@@ -9,7 +9,8 @@ import (
 	"github.com/faultline/faultline/proxy"
 )
 
-// SCENARIOS.md §1: an ingress gateway exposes only some paths.
+// docs/scenarios.md (Ingress gateway exposing some paths): an ingress
+// gateway exposes only some paths.
 func TestIngressGateway(t *testing.T) {
 	up := newUpstream(t, "httpbin")
 	src := experiment(svc("httpbin", 8000, up.addr()), `apiVersion: networking.istio.io/v1alpha3
@@ -97,8 +98,9 @@ spec:
 	expect(t, h.do(gw8080, "GET", "a.example.com", "/"), 404, "")
 }
 
-// SCENARIOS.md §2: mesh → egress gateway listener → upstream, two hops,
-// the Host preserved, each hop's cluster counted.
+// docs/scenarios.md (Egress through a gateway): mesh → egress gateway
+// listener → upstream, two hops, the Host preserved, each hop's cluster
+// counted.
 func TestEgressTwoHops(t *testing.T) {
 	up := newUpstream(t, "httpbin.org")
 	src := `apiVersion: faultline.dev/v1alpha1

@@ -12,9 +12,9 @@ import (
 	"github.com/faultline/faultline/scenarios"
 )
 
-// Consistent-hash load balancing (ISTIO.md §2.3): a request property is
-// hashed onto the endpoints, so the same key reaches the same endpoint while
-// the set of endpoints the balancer picks from is unchanged.
+// Consistent-hash load balancing (docs/istio.md, Load balancing): a request
+// property is hashed onto the endpoints, so the same key reaches the same
+// endpoint while the set of endpoints the balancer picks from is unchanged.
 //
 // Keys are taken as Envoy takes them (RouteAction.HashPolicy): a header
 // (several values are sorted and hashed together), a cookie, a query

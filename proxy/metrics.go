@@ -255,8 +255,9 @@ func (r *registry) closeIdle() {
 }
 
 // Stats is a plain-value snapshot of a Proxy's counters. Its embedded
-// Totals carry the fields of the run report's "proxy" block (DESIGN.md), so
-// the snapshot marshals into that block directly and adds the detail.
+// Totals carry the fields of the run report's "proxy" block
+// (docs/architecture.md, The report), so the snapshot marshals into that
+// block directly and adds the detail.
 type Stats struct {
 	Totals
 	Listeners []ListenerStats `json:"listeners"`

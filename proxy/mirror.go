@@ -14,16 +14,16 @@ import (
 	"github.com/faultline/faultline/scenarios"
 )
 
-// The mirror stage (ISTIO.md §1.12): Envoy's shadow policies. A request
-// matched by a rule with mirror or mirrors draws once (the router's stable
-// random value); each mirror whose fraction covers the draw gets a copy of
-// the request as the first attempt sends it — header operations and
+// The mirror stage (docs/istio.md, Mirroring): Envoy's shadow policies. A
+// request matched by a rule with mirror or mirrors draws once (the router's
+// stable random value); each mirror whose fraction covers the draw gets a
+// copy of the request as the first attempt sends it — header operations and
 // authority rewrite applied, Host suffixed "-shadow" for Istio ≤ 1.27 —
-// sent fire-and-forget to the mirror's own cluster with the primary's
-// route timeout, no retries, its response discarded. The primary never
-// waits for a shadow: at most Options.MaxMirrorsInFlight shadows run at
-// once, and a shadow over that limit is dropped and counted, never queued.
-// Aborted requests (fault stage) never reach the router, so they are never
+// sent fire-and-forget to the mirror's own cluster with the primary's route
+// timeout, no retries, its response discarded. The primary never waits for
+// a shadow: at most Options.MaxMirrorsInFlight shadows run at once, and a
+// shadow over that limit is dropped and counted, never queued. Aborted
+// requests (fault stage) never reach the router, so they are never
 // mirrored; a delayed one is mirrored after its delay.
 
 // defaultMaxMirrorsInFlight bounds concurrent shadows when

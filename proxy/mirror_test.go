@@ -14,8 +14,9 @@ import (
 	"github.com/faultline/faultline/proxy"
 )
 
-// mirrorExperiment is SCENARIOS.md §7: httpbin v1 and v2 endpoints, the
-// route to v1 and the given mirror lines (fields of the http rule).
+// mirrorExperiment is docs/scenarios.md (Mirroring to v2): httpbin v1 and
+// v2 endpoints, the route to v1 and the given mirror lines (fields of the
+// http rule).
 func mirrorExperiment(v1, v2 string, lines ...string) string {
 	rule := "  - route: [{destination: {host: httpbin, subset: v1}, weight: 100}]\n"
 	for _, l := range lines {

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// Outlier detection (ISTIO.md §2.4): Envoy's consecutive-error detector as
-// istiod programs it, per endpoint, per cluster, per Proxy.
+// Outlier detection (docs/istio.md, Outlier detection): Envoy's
+// consecutive-error detector as istiod programs it, per endpoint, per
+// cluster, per Proxy.
 //
 //	upstream response ──► code (mapped by outlierDetectionHttpErrorCodes)
 //	local failure ──────► connect failure / reset ⇒ 503, timeout ⇒ 504

@@ -11,7 +11,8 @@ import (
 )
 
 // A cluster's DestinationRule policy is resolved once, at compile time, the
-// way istiod merges it (ISTIO.md §2.1; istio/istio MergeTrafficPolicy):
+// way istiod merges it (docs/istio.md, Policy lookup and inheritance;
+// istio/istio MergeTrafficPolicy):
 //
 //	DR trafficPolicy ──► its portLevelSettings for the cluster's port, if any,
 //	                     replace all four blocks (unset ones fall back to
@@ -106,7 +107,8 @@ func resolvePolicy(top, sub policySource, port uint32) clusterPolicy {
 // DestinationRule leaves unset or sets to 0 (2^32−1).
 const unlimited = math.MaxUint32
 
-// poolConfig is a resolved connectionPool (ISTIO.md §2.2, §8).
+// poolConfig is a resolved connectionPool (docs/istio.md, Connection pool
+// and circuit breaking; Defaults at a glance).
 type poolConfig struct {
 	maxConnections  int64 // tcp.maxConnections
 	maxPending      int64 // http.http1MaxPendingRequests
@@ -173,7 +175,7 @@ func (b *builder) poolConfig(blk policyBlock[scenarios.ConnectionPool]) poolConf
 	return c
 }
 
-// Envoy's outlier-detection defaults (ISTIO.md §2.4).
+// Envoy's outlier-detection defaults (docs/istio.md, Outlier detection).
 const (
 	defaultConsecutive       = 5
 	defaultInterval          = 10 * time.Second

@@ -71,10 +71,10 @@ func clusterOf(t *testing.T, tab *Table, port int, subset string) *cluster {
 	return c
 }
 
-// Policy inheritance (ISTIO.md §2.1): a subset's block replaces the
-// DR-level block wholesale, unset blocks are inherited; a port-level policy
-// replaces the whole policy and what it leaves unset falls back to the
-// defaults, not to the DR level.
+// Policy inheritance (docs/istio.md, Policy lookup and inheritance): a
+// subset's block replaces the DR-level block wholesale, unset blocks are
+// inherited; a port-level policy replaces the whole policy and what it
+// leaves unset falls back to the defaults, not to the DR level.
 func TestPolicyResolution(t *testing.T) {
 	tab := compileDoc(t, "", `apiVersion: networking.istio.io/v1beta1
 kind: DestinationRule

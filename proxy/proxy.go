@@ -1,7 +1,9 @@
 // Package proxy is Faultline's L7 data plane: an HTTP/1.1 routing proxy
 // that does to traffic what Envoy does under Istio, from the VirtualService,
-// DestinationRule, Gateway and ServiceEntry resources of an experiment
-// (ISTIO.md is the reference for every behaviour).
+// DestinationRule, Gateway and ServiceEntry resources of an experiment.
+// docs/istio.md is the reference for every behaviour: fields, defaults,
+// status codes, response flags, headers and counters, each with the Envoy
+// or Istio source it follows.
 //
 // An experiment compiles once (Compile) into an immutable Table of
 // listeners, virtual hosts, routes and clusters; a Proxy serves one table
@@ -33,73 +35,14 @@
 // endpoints and policy an Apply leaves unchanged keeps its connections,
 // breakers and ejections, as Envoy keeps an unchanged cluster.
 //
-// Deliberate differences from Envoy under Istio:
-//
-//   - Unknown hosts on the mesh are refused as REGISTRY_ONLY does (502,
-//     empty body, route block_all) instead of ALLOW_ANY's passthrough:
-//     Faultline never dials an address the experiment did not name.
-//     ServiceEntry resolution NONE, DYNAMIC_DNS and DNS of names are
-//     compile errors for the same reason, unless the host is bound in the
-//     Experiment's spec.services; ISTIO_MUTUAL is plain text.
-//   - Every dial target is checked against Options.AllowTarget when the
-//     table compiles (loopback only by default).
-//   - Circuit breakers are exact: at most maxConnections requests are on
-//     connections at once, cluster-wide (Envoy lets each worker open a
-//     connection per endpoint beyond it), and a request waiting only for
-//     its TCP connect is not pending (Envoy counts it, so istio.io sees a
-//     few 503s with 2 clients at maxConnections 1, http1MaxPendingRequests
-//     1; Faultline sees none). http1MaxPendingRequests therefore bites
-//     only together with maxConnections. A connection past
-//     maxConnectionDuration serves the request that finds it, then closes
-//     (Envoy drains it when the duration ends). connectionPool fields for
-//     HTTP/2 upstreams (maxConcurrentStreams, http2KeepAlive) have nothing
-//     to act on; h2UpgradePolicy UPGRADE is a compile error.
-//   - Outlier detection has the consecutive detectors only (Istio turns
-//     success-rate detection off). maxEjectionPercent follows the
-//     experiment's Istio release: from 1.19 (Envoy 1.27) the ejected share
-//     after an ejection must stay within it, so a single endpoint at the
-//     default 10 % is never ejected; before, the first ejection always
-//     happened. Ejection time is min(base × k, max(300 s, base)) for every
-//     release (older Envoy had no cap and no decay). A listed
-//     outlierDetectionHttpErrorCodes code counts as an error (under 500:
-//     as a 500), an unlisted one as a success.
-//   - Consistent hashes use FNV-1a, not xxHash: stickiness and spread as
-//     Envoy's, different key-to-endpoint assignments; shadows pick at
-//     random (Envoy's async client carries no hash key).
-//   - Request bodies are buffered (up to 1 MiB) for retries and mirrors
-//     before the first attempt, where Envoy buffers while the first
-//     attempt streams. The route timeout starts once the body is read, as
-//     in Envoy. A larger body goes to a single attempt, streaming, without
-//     retries or shadows (retry_or_shadow_abandoned); Envoy's 507 never
-//     happens. Requests without a body, and rules with neither retries
-//     nor mirrors, stream as before.
-//   - Retries: reset-before-request treats a per-try timeout or a reset as
-//     sent (Faultline cannot tell how much of the request went out) and a
-//     connect failure as not sent. refused-stream and
-//     http3-post-connect-failure never fire over HTTP/1.1; retriable-headers
-//     matches nothing (Istio gives no header list); retryRemoteLocalities
-//     has no localities to act on. Back-off draws from [0, (2^n − 1) ×
-//     base) capped at 10 × base (ISTIO.md; newer Envoy doubles the interval
-//     instead).
-//   - Mirrors: at most Options.MaxMirrorsInFlight shadows run at once;
-//     one over the limit is dropped and counted (Envoy would queue it in
-//     the mirror cluster's pool). Shadows are sent with the first attempt,
-//     once the body is buffered (Envoy's non-streaming shadowing).
-//   - Paths are matched as sent: no RFC 3986 normalisation, no slash
-//     merging. Envoy %FORMATTER% header values, TLS, HTTP/2, upgrades
-//     (WebSocket) and 100-continue relaying are not implemented.
-//   - CONNECT on the mesh and service listeners opens a plain TCP tunnel
-//     (what an HTTP_PROXY client does for https://) to a service of the
-//     table or an address Options.AllowTarget approves, else 403; no L7
-//     policy applies inside it. Gateways answer CONNECT 404 (NR), as
-//     Envoy's routes without a connect_matcher do.
-//   - On the mesh, which merges every sidecar port into one listener, a
-//     match's port is compared at run time with the request's port (from
-//     Host, else the service's only port, else 80).
-//   - Request and destination header operations apply route level first,
-//     then destination level (a destination "set" wins).
-//   - Unused gateway listeners stay open after an Apply that drops their
-//     Gateway; they answer 404 (NR) until Close.
+// Where Faultline departs from Envoy it does so on purpose, and
+// docs/istio.md lists every case under "Where Faultline differs from
+// Envoy". The main ones: unknown hosts are refused as REGISTRY_ONLY does
+// and every dial target passes Options.AllowTarget, so the proxy never
+// dials an address the experiment did not name; circuit-breaker limits
+// are exact rather than per worker; request bodies are buffered (up to
+// 1 MiB) before the first attempt when a retry or a shadow may resend
+// them; TLS, HTTP/2 and protocol upgrades are not implemented.
 package proxy
 
 import (
@@ -220,7 +163,7 @@ func kindRank(kind string) int {
 
 // Proxy serves route tables on its listeners.
 //
-// Per request, outer to inner (ISTIO.md §1.14):
+// Per request, outer to inner (docs/istio.md, The request pipeline):
 //
 //	listener ──► vhost by Host ──► first matching route ──┬─► redirect | directResponse
 //	                                                      └─► fault (delay, then abort)

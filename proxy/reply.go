@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// Bodies of Envoy's local replies, byte for byte (ISTIO.md §3).
+// Bodies of Envoy's local replies, byte for byte (docs/istio.md, Local
+// replies).
 const (
 	bodyFaultAbort        = "fault filter abort"
 	bodyNoHealthyUpstream = "no healthy upstream"
@@ -120,7 +121,8 @@ func (x *exchange) directReply(r *rule) {
 	x.finishLocal(r.direct.status, r.direct.body, "direct_response")
 }
 
-// redirect answers a redirect rule (ISTIO.md §1.7, Envoy newUri).
+// redirect answers a redirect rule (docs/istio.md, Redirects and direct
+// responses; Envoy newUri).
 func (x *exchange) redirect(r *rule) {
 	x.ls.redirects.Add(1)
 	if r.stats != nil {

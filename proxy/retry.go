@@ -12,12 +12,12 @@ import (
 	"github.com/faultline/faultline/scenarios"
 )
 
-// The retry stage (ISTIO.md §1.10): Envoy's router attempt loop as istiod
-// programs it. Every forwarded request runs the loop in forward; each turn
-// is one attempt (try: endpoint pick, admission, exchange), and its outcome
-// is either upstream response headers or an error classified by type
-// (classify). The retry decision is Envoy's RetryStateImpl: which outcomes
-// retryOn covers, the retry budget (num_retries), fully jittered
+// The retry stage (docs/istio.md, Retries): Envoy's router attempt loop as
+// istiod programs it. Every forwarded request runs the loop in forward;
+// each turn is one attempt (try: endpoint pick, admission, exchange), and
+// its outcome is either upstream response headers or an error classified by
+// type (classify). The retry decision is Envoy's RetryStateImpl: which
+// outcomes retryOn covers, the retry budget (num_retries), fully jittered
 // exponential back-off drawn from the request's seeded generator, and the
 // route timeout as one deadline over every attempt and back-off.
 
@@ -430,9 +430,10 @@ func expectedTimeout(r *rule, elapsed time.Duration) []string {
 	return []string{strconv.FormatInt(ms, 10)}
 }
 
-// forward is the router's attempt loop (ISTIO.md §1.14 step 7): try, then
-// decide on the outcome — relay the response, answer for the failure, or
-// retry after a back-off — until an attempt's outcome is final.
+// forward is the router's attempt loop (docs/istio.md, The request
+// pipeline, step 7): try, then decide on the outcome — relay the response,
+// answer for the failure, or retry after a back-off — until an attempt's
+// outcome is final.
 //
 //	for each attempt:
 //	  attempt context, per-try timer ─► try (pick, admission, exchange) ─┬─► headers: retriable? ─► retry | relay

@@ -88,9 +88,9 @@ func attemptCounts(seen []seenRequest) []string {
 	return out
 }
 
-// SCENARIOS.md §4, scaled down (fault delay 600ms, per-try timeout 200ms,
-// slow upstream 10s): exactly what Envoy does with the fault filter in
-// front of the router.
+// docs/scenarios.md (Retries with a per-try timeout), scaled down (fault
+// delay 600ms, per-try timeout 200ms, slow upstream 10s): exactly what
+// Envoy does with the fault filter in front of the router.
 func TestRetryScenarioPerTryTimeout(t *testing.T) {
 	t.Run("A: the injected delay does not trip the per-try timeout", func(t *testing.T) {
 		up := newScripted(t, func(int, http.ResponseWriter, *http.Request) {})

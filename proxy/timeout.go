@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// The route timeout stage (ISTIO.md §1.8): one deadline over every attempt
-// and retry back-off, started by the router once the request is complete
-// (after any fault delay and after a buffered body), never retried. No
-// timeout when unset (Istio programs 0s, not Envoy's 15s default). Its
-// expiry is told apart from a client that went away, and from an
-// attempt's per-try timeout (retry.go), by the cause it cancels with.
+// The route timeout stage (docs/istio.md, Route timeout): one deadline over
+// every attempt and retry back-off, started by the router once the request
+// is complete (after any fault delay and after a buffered body), never
+// retried. No timeout when unset (Istio programs 0s, not Envoy's 15s
+// default). Its expiry is told apart from a client that went away, and from
+// an attempt's per-try timeout (retry.go), by the cause it cancels with.
 //
 // Both timeouts run on an exchange's clock: two timers that the pooled
 // exchange keeps from request to request, and at most one context at a

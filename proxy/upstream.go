@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Istio's defaults for upstream connections (ISTIO.md §8).
+// Istio's defaults for upstream connections (docs/istio.md, Defaults at a
+// glance).
 const (
 	connectTimeout  = 10 * time.Second // mesh connectTimeout
 	upstreamIdle    = time.Hour        // HTTP idle timeout (upstream)

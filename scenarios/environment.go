@@ -14,11 +14,11 @@ import (
 const KindEnvironment = "Environment"
 
 // Environment is a long-lived data plane at fixed addresses that a team's
-// own services are wired to once (DESIGN.md, "Environments"): an egress
-// listener they use as HTTP_PROXY, optional gateways, optional per-service
-// listeners, and the services the Istio host names resolve to. The Istio
-// resources beside it in the stream are its baseline, in force whenever no
-// run or overlay is active.
+// own services are wired to once (docs/architecture.md, Environments): an
+// egress listener they use as HTTP_PROXY, optional gateways, optional
+// per-service listeners, and the services the Istio host names resolve to.
+// The Istio resources beside it in the stream are its baseline, in force
+// whenever no run or overlay is active.
 type Environment struct {
 	APIVersion string          `json:"apiVersion"`
 	Kind       string          `json:"kind"`

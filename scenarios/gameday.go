@@ -19,8 +19,8 @@ const (
 
 // GameDay is an ordered list of steps — experiments, waits, steady-state
 // checks and parallel groups of them — framed by a steady-state check
-// before the first step and after the last (DESIGN.md, game days). A
-// game-day file holds exactly one GameDay document.
+// before the first step and after the last (docs/architecture.md, Game
+// days). A game-day file holds exactly one GameDay document.
 type GameDay struct {
 	APIVersion string      `json:"apiVersion"`
 	Kind       string      `json:"kind"`

@@ -58,12 +58,12 @@ type Document struct {
 // Name is the experiment's (or the environment's) name.
 func (d *Document) Name() string { return d.Experiment.Metadata.Name }
 
-// Parse reads an experiment's YAML or JSON stream (see DESIGN.md "The
-// experiment document"), decodes it strictly and validates it. On any
-// error it returns an *InvalidError listing every problem; warnings of an
-// accepted document are in Document.Warnings. An experiment that names
-// an environment (spec.environment) is checked alone: what its resources
-// name is resolved against the environment by ParseOn.
+// Parse reads an experiment's YAML or JSON stream (see
+// docs/architecture.md, The document), decodes it strictly and validates
+// it. On any error it returns an *InvalidError listing every problem;
+// warnings of an accepted document are in Document.Warnings. An experiment
+// that names an environment (spec.environment) is checked alone: what its
+// resources name is resolved against the environment by ParseOn.
 func Parse(src []byte) (*Document, error) {
 	return accept(parseExperiment(src, nil))
 }

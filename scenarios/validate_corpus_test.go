@@ -16,8 +16,9 @@ type docWant struct {
 	want
 }
 
-// TestValidateCorpus lints the examples of ISTIO.md §7 and SCENARIOS.md
-// (testdata/validate) and checks that each yields exactly the expected
+// TestValidateCorpus lints Istio's sample configurations and the
+// reference scenarios' resources (testdata/validate; docs/istio.md,
+// Validation corpus) and checks that each yields exactly the expected
 // problems: Istio accepts them all and so does Faultline (no errors), and
 // the only warnings are the deprecations and dead rules Istio itself
 // reports.

@@ -1,6 +1,6 @@
 package scenarios
 
-// DestinationRule rules (ISTIO.md §2; istio/istio
+// DestinationRule rules (docs/istio.md, DestinationRule; istio/istio
 // pkg/config/validation/validation.go ValidateDestinationRule,
 // validateTrafficPolicy and friends).
 
@@ -12,7 +12,8 @@ import (
 // maglevTableSizeLimit is Envoy's exclusive upper bound for a Maglev table.
 const maglevTableSizeLimit = 5000011
 
-// validateDestinationRule applies Istio's DestinationRule rules (ISTIO.md §2).
+// validateDestinationRule applies Istio's DestinationRule rules
+// (docs/istio.md, DestinationRule).
 func validateDestinationRule(r *reporter, dr *DestinationRule, v IstioVersion) {
 	s := &dr.Spec
 	if s.Host == "" {

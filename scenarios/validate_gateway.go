@@ -1,6 +1,6 @@
 package scenarios
 
-// Gateway rules (ISTIO.md §4.1; istio/istio
+// Gateway rules (docs/istio.md, Gateways; istio/istio
 // pkg/config/validation/validation.go ValidateGateway, validateServer and
 // agent.ValidateNamespaceSlashWildcardHostname). Faultline's gateway
 // listeners speak plain HTTP, so TLS servers and non-HTTP protocols are
@@ -14,8 +14,8 @@ import (
 // serverTLSModes are the modes of a gateway server's tls block.
 var serverTLSModes = []string{"PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"}
 
-// validateGateway applies Istio's Gateway rules (ISTIO.md §4.1) and refuses
-// what Faultline's plain-HTTP listeners cannot do.
+// validateGateway applies Istio's Gateway rules (docs/istio.md, Gateways)
+// and refuses what Faultline's plain-HTTP listeners cannot do.
 func validateGateway(r *reporter, gw *Gateway, _ IstioVersion) {
 	if n := gw.Metadata.Name; n != "" && !isIstioLabel(n) {
 		r.errorf("metadata.name", "invalid gateway name %q: must be a DNS-1123 label (no dots)", n)

@@ -1,6 +1,6 @@
 package scenarios
 
-// Istio's own validation rules (ISTIO.md; istio/istio
+// Istio's own validation rules (docs/istio.md, Validation; istio/istio
 // pkg/config/validation/{validation.go,virtualservice.go,agent/validation.go}),
 // applied to the decoded resources. What Istio rejects is an error; what it
 // accepts but ignores or deprecates is a warning that says so. The rules of

@@ -1,6 +1,6 @@
 package scenarios
 
-// ServiceEntry rules (ISTIO.md §4.2; istio/istio
+// ServiceEntry rules (docs/istio.md, ServiceEntry; istio/istio
 // pkg/config/validation/validation.go ValidateServiceEntry).
 
 import (
@@ -12,7 +12,8 @@ import (
 // maxServiceEntryHosts is the CRD's limit on spec.hosts.
 const maxServiceEntryHosts = 256
 
-// validateServiceEntry applies Istio's ServiceEntry rules (ISTIO.md §4.2).
+// validateServiceEntry applies Istio's ServiceEntry rules
+// (docs/istio.md, ServiceEntry).
 func validateServiceEntry(r *reporter, se *ServiceEntry, _ IstioVersion) {
 	s := &se.Spec
 	validateServiceEntryHosts(r, s.Hosts)

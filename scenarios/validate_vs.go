@@ -1,6 +1,6 @@
 package scenarios
 
-// VirtualService rules (ISTIO.md §1; istio/istio
+// VirtualService rules (docs/istio.md, VirtualService; istio/istio
 // pkg/config/validation/validation.go ValidateVirtualService and
 // virtualservice.go validateHTTPRoute).
 
@@ -50,7 +50,8 @@ const (
 	directResponseWarn = 100 << 10 // bodies above 100 KB are warned about
 )
 
-// validateVirtualService applies Istio's VirtualService rules (ISTIO.md §1).
+// validateVirtualService applies Istio's VirtualService rules
+// (docs/istio.md, VirtualService).
 func validateVirtualService(r *reporter, vs *VirtualService, v IstioVersion) {
 	s := &vs.Spec
 	mesh := appliesToMesh(s.Gateways)
@@ -137,7 +138,7 @@ func validateHTTPRoute(r *reporter, p string, h *HTTPRoute, mesh bool, v IstioVe
 }
 
 // validateRouteAction requires exactly one action and rejects the field
-// combinations Istio rejects (ISTIO.md §1.3).
+// combinations Istio rejects (docs/istio.md, Rule order).
 func validateRouteAction(r *reporter, p string, h *HTTPRoute) {
 	has := map[string]bool{
 		"route":          len(h.Route) > 0,

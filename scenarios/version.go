@@ -38,7 +38,8 @@ func (v IstioVersion) String() string { return fmt.Sprintf("%d.%d", v.Major, v.M
 // AtLeast reports whether v is minor or later (1.minor).
 func (v IstioVersion) AtLeast(minor int) bool { return v.Minor >= minor }
 
-// Defaults are the behaviours Istio changed between releases (ISTIO.md §0).
+// Defaults are the behaviours Istio changed between releases
+// (docs/istio.md, Istio releases).
 type Defaults struct {
 	// RetryOn503 adds upstream 503 to the default retry policy (≤ 1.23).
 	RetryOn503 bool

@@ -19,7 +19,8 @@ import (
 	"github.com/faultline/faultline/server/store"
 )
 
-// Exit codes of `faultline run` and `faultline validate` (DESIGN.md).
+// Exit codes of `faultline run` and `faultline validate`
+// (docs/architecture.md, Exit codes).
 const (
 	ExitPass     = 0
 	ExitFail     = 1

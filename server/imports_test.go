@@ -9,8 +9,9 @@ import (
 	"testing"
 )
 
-// allowedImports is STYLE.md's import table: the in-repo packages each
-// package may import directly. Anything else in the repo is forbidden.
+// allowedImports is the import table of docs/architecture.md (Package
+// layering): the in-repo packages each package may import directly.
+// Anything else in the repo is forbidden.
 var allowedImports = map[string][]string{
 	"bench":         {"loadgen", "proxy", "scenarios", "server/demo"},
 	"client":        {}, // the standard library only: other modules vendor it without the server's dependencies

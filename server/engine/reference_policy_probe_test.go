@@ -11,14 +11,16 @@ import (
 )
 
 // Probes of the scenarios that need retries, connection pools and
-// mirroring (SCENARIOS.md §4, §5, §7).
+// mirroring (docs/scenarios.md: Retries with a per-try timeout, Circuit
+// breaker under load, Mirroring to v2).
 
 // istio18 makes a scenario replay Istio 1.8's defaults.
 var istio18 = []string{"spec:\n  services:", "spec:\n  istioVersion: \"1.8\"\n  services:"}
 
 // TestRetriesOfUpstream503DependOnTheIstioVersion: with a retries block but
 // no retryOn, Istio 1.8's default policy retried an upstream 503
-// (retriable-status-codes 503); since 1.24 it does not (ISTIO.md §1.10).
+// (retriable-status-codes 503); since 1.24 it does not (docs/istio.md,
+// Retries).
 func TestRetriesOfUpstream503DependOnTheIstioVersion(t *testing.T) {
 	t.Parallel()
 	src := scenarioSource(t, "ratings-retries-upstream-slow.yaml")
@@ -47,9 +49,10 @@ func TestRetriesOfUpstream503DependOnTheIstioVersion(t *testing.T) {
 	}
 }
 
-// TestCircuitBreakerOverflowReply is SCENARIOS.md §5 for single requests:
-// with one connection busy and one request pending, the next ones
-// overflow at once with Envoy's 503; with one client nothing overflows.
+// TestCircuitBreakerOverflowReply is docs/scenarios.md (Circuit breaker
+// under load) for single requests: with one connection busy and one request
+// pending, the next ones overflow at once with Envoy's 503; with one client
+// nothing overflows.
 func TestCircuitBreakerOverflowReply(t *testing.T) {
 	t.Parallel()
 	src := scenarioSource(t, "httpbin-circuit-breaker.yaml")
@@ -91,8 +94,8 @@ func TestCircuitBreakerOverflowReply(t *testing.T) {
 	})
 }
 
-// TestMirrorNeverReachesTheClient is SCENARIOS.md §7: v2's slowness or
-// failure never reaches the client nor delays it.
+// TestMirrorNeverReachesTheClient is docs/scenarios.md (Mirroring to v2):
+// v2's slowness or failure never reaches the client nor delays it.
 func TestMirrorNeverReachesTheClient(t *testing.T) {
 	t.Parallel()
 	src := scenarioSource(t, "httpbin-mirror.yaml")

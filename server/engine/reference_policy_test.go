@@ -6,7 +6,8 @@ import (
 )
 
 // Outcome checks of the scenarios that need retries, connection pools,
-// outlier detection and mirroring (SCENARIOS.md §4, §5, §7).
+// outlier detection and mirroring (docs/scenarios.md: Retries with a
+// per-try timeout, Circuit breaker under load, Mirroring to v2).
 
 // clusterCounter reads one of a cluster's counters by Envoy's stat name.
 func clusterCounter(r *run, cluster, stat string) int64 {

@@ -13,7 +13,8 @@ import (
 // proxy and demo targets started directly), for what a load report cannot
 // show: status of one path, headers, bodies, the time one call takes.
 
-// TestIngressGatewayPaths is SCENARIOS.md §1.
+// TestIngressGatewayPaths is docs/scenarios.md (Ingress gateway exposing
+// some paths).
 func TestIngressGatewayPaths(t *testing.T) {
 	t.Parallel()
 	h := start(t, parseSource(t, scenarioSource(t, "ingress-gateway-paths.yaml")))
@@ -49,7 +50,8 @@ func TestIngressGatewayPaths(t *testing.T) {
 	}
 }
 
-// TestEgressGatewayTwoHops is SCENARIOS.md §2, for exactly one request.
+// TestEgressGatewayTwoHops is docs/scenarios.md (Egress through a gateway),
+// for exactly one request.
 func TestEgressGatewayTwoHops(t *testing.T) {
 	t.Parallel()
 	h := start(t, parseSource(t, scenarioSource(t, "egress-gateway.yaml")))
@@ -79,7 +81,8 @@ func TestEgressGatewayTwoHops(t *testing.T) {
 	}
 }
 
-// TestReviewsTimeoutPage is SCENARIOS.md §3, one page and one direct call.
+// TestReviewsTimeoutPage is docs/scenarios.md (Timeout while ratings is
+// slow), one page and one direct call.
 func TestReviewsTimeoutPage(t *testing.T) {
 	t.Parallel()
 	h := start(t, parseSource(t, scenarioSource(t, "reviews-timeout.yaml")))
@@ -108,7 +111,8 @@ func TestReviewsTimeoutPage(t *testing.T) {
 	wantSeen(t, h.targets, map[string][]int64{"reviews": {0, 3, 0}, "ratings": {0}})
 }
 
-// TestRatingsDelayForJasonOnly is SCENARIOS.md §6: jason waits, others do not.
+// TestRatingsDelayForJasonOnly is docs/scenarios.md (Fault injection for one
+// user): jason waits, others do not.
 func TestRatingsDelayForJasonOnly(t *testing.T) {
 	t.Parallel()
 	h := start(t, parseSource(t, scenarioSource(t, "ratings-fault-jason.yaml")))
@@ -139,7 +143,8 @@ func TestRatingsDelayForJasonOnly(t *testing.T) {
 	}
 }
 
-// TestRatingsAbortForJasonOnly is SCENARIOS.md §6, abort variant.
+// TestRatingsAbortForJasonOnly is docs/scenarios.md (Fault injection for one
+// user), abort variant.
 func TestRatingsAbortForJasonOnly(t *testing.T) {
 	t.Parallel()
 	h := start(t, parseSource(t, scenarioSource(t, "ratings-fault-jason-abort.yaml")))

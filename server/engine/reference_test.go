@@ -10,9 +10,9 @@ import (
 	"github.com/faultline/faultline/server/report"
 )
 
-// outcomes are the SCENARIOS.md assertions about a shipped scenario's own
-// run, beyond its hypothesis: the report's codes and counters, what each
-// demo upstream saw, the access log. Probes of single requests live in
+// outcomes are the docs/scenarios.md assertions about a shipped scenario's
+// own run, beyond its hypothesis: the report's codes and counters, what
+// each demo upstream saw, the access log. Probes of single requests live in
 // reference_probe_test.go.
 var outcomes = map[string]func(t *testing.T, r *run){
 	"ingress-gateway-paths.yaml":         checkIngressRun,
@@ -31,8 +31,9 @@ var outcomes = map[string]func(t *testing.T, r *run){
 
 // TestShippedScenarios runs every scenarios/*.yaml the binary ships, as
 // `faultline run scenarios/<name>.yaml` does, and checks that it parses,
-// that its own hypothesis passes, and the outcomes SCENARIOS.md expects.
-// The scenarios run in parallel: each has its own listeners and targets.
+// that its own hypothesis passes, and the outcomes docs/scenarios.md
+// expects. The scenarios run in parallel: each has its own listeners and
+// targets.
 func TestShippedScenarios(t *testing.T) {
 	t.Parallel()
 	examples, err := scenarios.Examples()

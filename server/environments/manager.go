@@ -1,9 +1,9 @@
 // Package environments keeps the long-lived data planes of the stored
-// environments (DESIGN.md, "Environments"): each listens at its fixed
-// addresses from start-up, routes with its baseline, and is held by one
-// run or one overlay at a time, which lays its resources over the
-// baseline and puts the baseline back when it ends. A crash cannot leave
-// a fault behind: a new process starts every environment at its baseline.
+// environments (docs/architecture.md, Environments): each listens at its
+// fixed addresses from start-up, routes with its baseline, and is held by
+// one run or one overlay at a time, which lays its resources over the
+// baseline and puts the baseline back when it ends. A crash cannot leave a
+// fault behind: a new process starts every environment at its baseline.
 package environments
 
 import (

@@ -10,7 +10,7 @@ import (
 	"github.com/faultline/faultline/proxy"
 )
 
-// Run statuses (DESIGN.md "A run").
+// Run statuses (docs/architecture.md, A run).
 const (
 	StatusQueued      = "queued"
 	StatusRunning     = "running"
