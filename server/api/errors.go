@@ -53,7 +53,7 @@ type codedError interface {
 	Code() string
 }
 
-// errorBody is the JSON shape of every error (DESIGN.md "Interfaces").
+// errorBody is the JSON shape of every error (docs/architecture.md, Errors).
 type errorBody struct {
 	Error struct {
 		Message string `json:"message"`
