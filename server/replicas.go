@@ -109,6 +109,9 @@ const (
 	// progressChannel carries the progress snapshots of runs (JSON of
 	// report.Progress), so a client of any server can follow any run.
 	progressChannel = "faultline_run_progress"
+	// stopChannel asks the server that runs a run to stop it (JSON of
+	// stopRequest).
+	stopChannel = "faultline_run_stop"
 	// schedulesChannel tells that an experiment or a game day changed, so
 	// every server's scheduler reads the schedules again.
 	schedulesChannel = "faultline_schedules"
@@ -127,7 +130,14 @@ type bus struct {
 	// progress and schedules receive what other servers (and this one)
 	// sent; set them before run.
 	progress  func(report.Progress)
+	stop      func(runID int64, reason string) bool
 	schedules func()
+}
+
+// stopRequest asks for a run to be stopped.
+type stopRequest struct {
+	RunID  int64  `json:"runId"`
+	Reason string `json:"reason"`
 }
 
 type notification struct{ channel, payload string }
@@ -148,6 +158,15 @@ func (b *bus) relay(p report.Progress) {
 		return
 	}
 	b.send(notification{progressChannel, string(body)})
+}
+
+// stopRun asks every server to stop run id: the one that runs it does.
+func (b *bus) stopRun(id int64, reason string) {
+	body, err := json.Marshal(stopRequest{RunID: id, Reason: reason})
+	if err != nil || len(body) > store.MaxNotifyPayload {
+		body, _ = json.Marshal(stopRequest{RunID: id, Reason: "stopped by request"})
+	}
+	b.send(notification{stopChannel, string(body)})
 }
 
 // schedulesChanged tells every server to read the schedules again.
@@ -178,7 +197,7 @@ func (b *bus) run(ctx context.Context) error {
 		}
 	}()
 	for {
-		err := b.db.Listen(ctx, []string{progressChannel, schedulesChannel}, b.schedules, b.deliver)
+		err := b.db.Listen(ctx, []string{progressChannel, stopChannel, schedulesChannel}, b.schedules, b.deliver)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -200,6 +219,15 @@ func (b *bus) deliver(channel, payload string) {
 			return
 		}
 		b.progress(p)
+	case stopChannel:
+		var r stopRequest
+		if err := json.Unmarshal([]byte(payload), &r); err != nil {
+			b.log.Error("replica: a stop notification that does not parse", "err", err)
+			return
+		}
+		if b.stop(r.RunID, r.Reason) {
+			b.log.Info("run stopped at another server's request", "run", r.RunID, "reason", r.Reason)
+		}
 	case schedulesChannel:
 		b.schedules()
 	}

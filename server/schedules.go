@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -15,6 +16,57 @@ import (
 // experiments, run by the run manager, and game days, run by the game-day
 // manager. Both refuse fires while the run manager's lever is engaged.
 func scheduleKinds(db *store.DB, experiments scheduler.ExperimentTrigger, gameDays scheduler.GameDayTrigger, log *slog.Logger) []scheduler.Kind {
+	kinds := localScheduleKinds(db, experiments, gameDays, log)
+	if !db.Postgres() {
+		return kinds
+	}
+	// Other servers share the database: the previous fire's run may be
+	// one of theirs.
+	kinds[0].Fires = sharedFires{kinds[0].Fires, db.LastFireRun}
+	kinds[0].Runs = sharedRuns{kinds[0].Runs, func(ctx context.Context, id int64) (bool, error) {
+		r, err := db.GetRun(ctx, id)
+		return err == nil && (r.Status == store.StatusQueued || r.Status == store.StatusRunning), err
+	}}
+	kinds[1].Fires = sharedFires{kinds[1].Fires, db.LastGameDayFireRun}
+	kinds[1].Runs = sharedRuns{kinds[1].Runs, func(ctx context.Context, id int64) (bool, error) {
+		r, err := db.GetGameDayRun(ctx, id)
+		return err == nil && r.Status == store.StatusRunning, err
+	}}
+	return kinds
+}
+
+// sharedFires is a kind's fire table shared with other servers.
+type sharedFires struct {
+	scheduler.Fires
+	lastRun func(ctx context.Context, owner int64) (int64, bool, error)
+}
+
+func (f sharedFires) LastRun(ctx context.Context, owner int64) (int64, bool, error) {
+	return f.lastRun(ctx, owner)
+}
+
+// sharedRuns is a kind's runs, whose Active also knows the runs of the
+// other servers on the database, through the store.
+type sharedRuns struct {
+	scheduler.Runs
+	stored func(ctx context.Context, id int64) (bool, error)
+}
+
+func (r sharedRuns) Active(id int64) bool {
+	if r.Runs.Active(id) {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	active, err := r.stored(ctx, id)
+	// A run that cannot be read counts as active: forbid skips rather
+	// than overlapping.
+	return active || (err != nil && !errors.Is(err, store.ErrNotFound))
+}
+
+// localScheduleKinds are the kinds of schedule owners of a server alone on
+// its database.
+func localScheduleKinds(db *store.DB, experiments scheduler.ExperimentTrigger, gameDays scheduler.GameDayTrigger, log *slog.Logger) []scheduler.Kind {
 	return []scheduler.Kind{
 		{
 			Name: "experiment",

@@ -126,15 +126,18 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	// With other servers on the database, runs' progress and changes of
 	// schedules reach them through the bus.
 	var shared *bus
-	var relay func(report.Progress)
+	var (
+		relay      func(report.Progress)
+		remoteStop func(int64, string)
+	)
 	if db.Postgres() {
 		shared = newBus(db, log)
-		relay = shared.relay
+		relay, remoteStop = shared.relay, shared.stopRun
 	}
 	var met *metrics
 	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, MaxQueued: cfg.MaxQueuedRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
 		OnFinish:     func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) },
-		Environments: runEnvironments{envs}, Relay: relay})
+		Environments: runEnvironments{envs}, Relay: relay, RemoteStop: remoteStop})
 	manager.RestoreLever(lever)
 	manager.OnLever(envs.LeverMoved) // an engaged lever ends the overlays
 	gameDays := gamedays.New(gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.NewGuarded([]byte(cfg.WebhookSecret), hooks),
@@ -147,7 +150,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 	schedulesChanged := sched.Notify
 	if shared != nil {
-		shared.progress, shared.schedules = manager.Deliver, sched.Notify
+		shared.progress, shared.stop, shared.schedules = manager.Deliver, manager.StopLocal, sched.Notify
 		schedulesChanged = func() { sched.Notify(); shared.schedulesChanged() }
 	}
 	handler := api.New(api.Config{

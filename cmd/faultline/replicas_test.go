@@ -162,6 +162,9 @@ func TestReplicaSchedulesFireOnce(t *testing.T) {
 	a, b := startReplica(t, "serve-a", dsn), startReplica(t, "serve-b", dsn)
 	const every, window = 2 * time.Second, 20 * time.Second
 	exp := a.api.createExperiment(replicaExperiment("scheduled", 300*time.Millisecond, "@every 2s"))
+	// Runs longer than the interval: forbid (the default policy) skips
+	// the fires while the previous run, on either replica, is active.
+	long := b.api.createExperiment(replicaExperiment("scheduled-long", 4500*time.Millisecond, "@every 2s"))
 	from := time.Now()
 	time.Sleep(window)
 	to := time.Now()
@@ -204,12 +207,64 @@ func TestReplicaSchedulesFireOnce(t *testing.T) {
 	if list.Total != int64(len(runs)) {
 		t.Errorf("%d runs of the experiment, %d fires started one", list.Total, len(runs))
 	}
+	// The long runs never overlap, whichever replica started them.
+	var longRuns struct {
+		Items []struct {
+			ID        int64
+			Status    string
+			StartedAt *time.Time
+			EndedAt   *time.Time
+		}
+	}
+	a.api.json("GET", fmt.Sprintf("/api/v1/runs?experiment=%d&limit=500", long), "", nil, http.StatusOK, &longRuns)
+	for i, r := range longRuns.Items {
+		if r.StartedAt == nil {
+			continue
+		}
+		for _, q := range longRuns.Items[i+1:] {
+			if q.StartedAt != nil && (q.EndedAt == nil || q.EndedAt.After(*r.StartedAt)) && (r.EndedAt == nil || r.EndedAt.After(*q.StartedAt)) {
+				t.Errorf("runs %d and %d of a forbid schedule overlap: %v–%v and %v–%v", r.ID, q.ID, r.StartedAt, r.EndedAt, q.StartedAt, q.EndedAt)
+			}
+		}
+	}
+	var longFires struct {
+		Items []struct{ Outcome, Reason string }
+	}
+	b.api.json("GET", fmt.Sprintf("/api/v1/experiments/%d/fires?limit=500", long), "", nil, http.StatusOK, &longFires)
+	skipped := 0
+	for _, f := range longFires.Items {
+		if f.Outcome == "skipped" && strings.Contains(f.Reason, "still active") {
+			skipped++
+		}
+	}
+	t.Logf("forbid schedule: %d fires, %d runs, %d skipped while the previous run was active", len(longFires.Items), len(longRuns.Items), skipped)
+	if skipped == 0 || len(longRuns.Items) == 0 {
+		t.Errorf("forbid schedule: %d runs, %d fires skipped, want some of each", len(longRuns.Items), skipped)
+	}
+
 	firedBy := func(p *replicaProc) int { return strings.Count(strings.Join(p.output(), "\n"), `msg="scheduled fire"`) }
 	na, nb := firedBy(a), firedBy(b)
-	t.Logf("%d fires in all (%d within the %v window, want %d ± 1), %d runs; fired by A %d, by B %d", len(fires.Items), inWindow, window, want, len(runs), na, nb)
-	if na+nb != len(fires.Items) {
-		t.Errorf("the replicas logged %d + %d fires, the store has %d", na, nb, len(fires.Items))
+	t.Logf("%d fires in all (%d within the %v window, want %d ± 1), %d runs; the replicas logged %d (A) and %d (B) fires of both schedules", len(fires.Items), inWindow, window, want, len(runs), na, nb)
+	if na+nb != len(fires.Items)+len(longFires.Items) {
+		t.Errorf("the replicas logged %d + %d fires, the store has %d + %d", na, nb, len(fires.Items), len(longFires.Items))
 	}
+}
+
+// TestReplicaStopReachesTheRunsReplica: a stop asked of B halts the run
+// that A executes.
+func TestReplicaStopReachesTheRunsReplica(t *testing.T) {
+	dsn := pgtest.Get(t).Database(t)
+	a, b := startReplica(t, "serve-a", dsn), startReplica(t, "serve-b", dsn)
+	run := a.api.startRun(a.api.createExperiment(replicaExperiment("stopped-elsewhere", time.Minute, "")))
+	waitStatus(a.api, run, "running", 10*time.Second)
+	asked := time.Now()
+	b.api.json("POST", fmt.Sprintf("/api/v1/runs/%d/stop", run), "", nil, http.StatusAccepted, nil)
+	r := waitStatus(b.api, run, "stopped", 3*time.Second)
+	t.Logf("run %d on A stopped %v after B was asked: %s", run, time.Since(asked).Round(time.Millisecond), r.Reason)
+	if time.Since(asked) > time.Second {
+		t.Errorf("the run stopped %v after the request, want within 1s", time.Since(asked))
+	}
+	b.api.json("POST", fmt.Sprintf("/api/v1/runs/%d/stop", run), "", nil, http.StatusConflict, nil)
 }
 
 // TestReplicaEventsReachClientsOfOtherReplicas: a client of B follows the

@@ -65,6 +65,11 @@ type Config struct {
 	// the database, whose managers hand them to Deliver. It must not
 	// block. With it, Subscribe follows the runs of other servers too.
 	Relay func(report.Progress)
+	// RemoteStop, when set, asks the other servers on the database to
+	// stop a run that one of them executes (whose manager's Stop then
+	// halts it); Stop uses it for runs active in the store but not here.
+	// It must not block.
+	RemoteStop func(runID int64, reason string)
 }
 
 // Environments gives the runs of experiments on environments their data
@@ -608,17 +613,31 @@ func (m *Manager) Stop(ctx context.Context, id int64) error {
 
 // StopBecause is Stop with the reason the run records.
 func (m *Manager) StopBecause(ctx context.Context, id int64, reason string) error {
+	if m.StopLocal(id, reason) {
+		return nil
+	}
+	run, err := m.store.GetRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	if m.cfg.RemoteStop != nil && (run.Status == store.StatusQueued || run.Status == store.StatusRunning) {
+		m.cfg.RemoteStop(id, reason) // another server runs it
+		return nil
+	}
+	return ErrNotRunning
+}
+
+// StopLocal halts the run, with reason, if it is active in this process,
+// and reports whether it was.
+func (m *Manager) StopLocal(id int64, reason string) bool {
 	m.mu.Lock()
 	a := m.active[id]
 	m.mu.Unlock()
-	if a != nil {
-		a.cancel(&stopCause{reason: reason})
-		return nil
+	if a == nil {
+		return false
 	}
-	if _, err := m.store.GetRun(ctx, id); err != nil {
-		return err
-	}
-	return ErrNotRunning
+	a.cancel(&stopCause{reason: reason})
+	return true
 }
 
 // KeepLeased stops, with reason, every run active in this process since

@@ -56,6 +56,17 @@ type Fires interface {
 	LastFire(ctx context.Context, owner int64) (at time.Time, ok bool, err error)
 }
 
+// SharedFires is a Fires that other schedulers share, on other servers
+// of the same database: the run of an owner's previous fire, which the
+// concurrency policy looks at, may have been started by any of them.
+// Pair it with a Runs whose Active knows the runs of every server.
+type SharedFires interface {
+	Fires
+	// LastRun returns the run started by owner's latest fire that
+	// started one; ok is false when none did.
+	LastRun(ctx context.Context, owner int64) (runID int64, ok bool, err error)
+}
+
 // Runs starts, checks and stops a kind's runs.
 type Runs interface {
 	// Start starts a run of owner and returns its ID.
@@ -285,6 +296,14 @@ func (s *Scheduler) fire(ctx context.Context, o owner, at time.Time) {
 			s.log.Error("scheduler: record fire", kind.Name, o.id, "scheduledFor", at, "err", err)
 		}
 		return
+	}
+	if shared, ok := kind.Fires.(SharedFires); ok {
+		// The previous fire may have been another server's.
+		if id, ok, err := shared.LastRun(ctx, o.id); err != nil {
+			s.log.Error("scheduler: read the previous fire's run", kind.Name, o.id, "err", err)
+		} else if ok {
+			prev = id
+		}
 	}
 	f.Outcome, f.Reason, f.RunID = s.decide(ctx, kind.Runs, o.id, e, at, prev)
 	if f.RunID != nil {

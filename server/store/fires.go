@@ -127,6 +127,21 @@ func (t fireTable) last(ctx context.Context, db *DB, owner int64) (at time.Time,
 	return rows[0].ScheduledFor.UTC(), true, nil
 }
 
+// lastRun returns the run started by owner's latest fire that started
+// one; ok is false when none did (or that run was deleted).
+func (t fireTable) lastRun(ctx context.Context, db *DB, owner int64) (runID int64, ok bool, err error) {
+	var ids []int64
+	err = db.gdb.WithContext(ctx).Table(t.name).Where(t.owner+" = ? AND "+t.run+" IS NOT NULL", owner).
+		Order("scheduled_for DESC").Limit(1).Pluck(t.run, &ids).Error
+	if err != nil {
+		return 0, false, translate(fmt.Sprintf("last run of a fire of %s %d", t.noun, owner), err)
+	}
+	if len(ids) == 0 {
+		return 0, false, nil
+	}
+	return ids[0], true, nil
+}
+
 // list returns one page of owner's fires, latest scheduled time first,
 // and how many there are in all.
 func (t fireTable) list(ctx context.Context, db *DB, owner int64, p Page) ([]Fire, int64, error) {
@@ -156,6 +171,13 @@ func (db *DB) SetFireOutcome(ctx context.Context, id int64, outcome, reason stri
 // is false when it never fired.
 func (db *DB) LastFire(ctx context.Context, experimentID int64) (at time.Time, ok bool, err error) {
 	return experimentFires.last(ctx, db, experimentID)
+}
+
+// LastFireRun returns the run that an experiment's latest fire that
+// started one started, whichever server fired it; ok is false when none
+// did.
+func (db *DB) LastFireRun(ctx context.Context, experimentID int64) (runID int64, ok bool, err error) {
+	return experimentFires.lastRun(ctx, db, experimentID)
 }
 
 // ListFires returns one page of an experiment's fires, latest scheduled

@@ -31,6 +31,13 @@ func (db *DB) LastGameDayFire(ctx context.Context, gameDayID int64) (at time.Tim
 	return gameDayFires.last(ctx, db, gameDayID)
 }
 
+// LastGameDayFireRun returns the game-day run that a game day's latest
+// fire that started one started, whichever server fired it; ok is false
+// when none did.
+func (db *DB) LastGameDayFireRun(ctx context.Context, gameDayID int64) (runID int64, ok bool, err error) {
+	return gameDayFires.lastRun(ctx, db, gameDayID)
+}
+
 // ListGameDayFires returns one page of a game day's fires, latest
 // scheduled time first, and how many there are in all.
 func (db *DB) ListGameDayFires(ctx context.Context, gameDayID int64, p Page) ([]Fire, int64, error) {
