@@ -6,6 +6,8 @@ import (
 	"math"
 	"net/url"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // SpecError reports one invalid [Spec] field. Run returns these (joined with
@@ -32,11 +34,12 @@ func (s Spec) Validate() error {
 	if err := checkURL(s.URL); err != nil {
 		bad("url", "%v", err)
 	}
-	if s.Method != "" && !isToken(s.Method) {
+	// A method is a token, the syntax of a header field name.
+	if s.Method != "" && !httpguts.ValidHeaderFieldName(s.Method) {
 		bad("method", "%q is not a valid HTTP method", s.Method)
 	}
 	for name, values := range s.Header {
-		if !isToken(name) {
+		if !httpguts.ValidHeaderFieldName(name) {
 			bad("header", "%q is not a valid header name", name)
 		}
 		for _, v := range values {
@@ -131,22 +134,4 @@ func redactURL(raw string) string {
 		return raw
 	}
 	return u.Redacted()
-}
-
-// isToken reports whether s is a non-empty RFC 9110 token, the syntax of
-// methods and header field names.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // HTTP/1.1 exchanges over the pool's connections (upstream_pool.go). The
@@ -217,7 +219,8 @@ func checkRequest(req *http.Request) error {
 	if k, ok := invalidHeader(req.Trailer); !ok {
 		return fmt.Errorf("proxy: invalid upstream request trailer %q", k)
 	}
-	if req.Method != "" && !validToken(req.Method) {
+	// A method is a token, the syntax of a header field name.
+	if req.Method != "" && !httpguts.ValidHeaderFieldName(req.Method) {
 		return fmt.Errorf("proxy: invalid method %q", req.Method)
 	}
 	if req.URL.Host == "" {
@@ -230,60 +233,17 @@ func checkRequest(req *http.Request) error {
 // whose value holds a control byte other than tab.
 func invalidHeader(h http.Header) (string, bool) {
 	for k, vv := range h {
-		if !validToken(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return k, false
 		}
 		for _, v := range vv {
-			for i := 0; i < len(v); i++ {
-				if b := v[i]; b < ' ' && b != '\t' || b == 0x7f {
-					return k, false
-				}
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return k, false
 			}
 		}
 	}
 	return "", true
 }
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenByte[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-// tokenByte are the bytes of an RFC 9110 token (tchar).
-var tokenByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-// hostByte are the bytes a Host header may hold (RFC 3986 host and port,
-// leniently).
-var hostByte = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!$%&()*+,-.:;=['~]_" {
-		t[c] = true
-	}
-	return t
-}()
 
 // roundTrip is one exchange on pc, which the caller owns. On error pc is
 // closed and the error says how far the request got (nothingWrittenError,
@@ -400,12 +360,7 @@ func fastHead(req *http.Request) bool {
 	if host == "" {
 		host = u.Host
 	}
-	for i := 0; i < len(host); i++ {
-		if !hostByte[host[i]] || host[i] == '%' {
-			return false
-		}
-	}
-	return true
+	return httpguts.ValidHostHeader(host) && strings.IndexByte(host, '%') < 0
 }
 
 func hasCTL(s string) bool {
@@ -510,55 +465,14 @@ func wantsClose(req *http.Request) bool {
 // isProtocolSwitch: an Upgrade request, or the header of a 101 response
 // that switches protocols.
 func isProtocolSwitch(h http.Header) bool {
-	return h.Get("Upgrade") != "" && listHasToken(h["Connection"], "upgrade")
-}
-
-// listHasToken reports whether token is one of the comma-separated
-// elements of the values (optional whitespace around each),
-// ASCII case-insensitively: how a Connection list is read.
-func listHasToken(vv []string, token string) bool {
-	for _, v := range vv {
-		for {
-			elem, rest, more := strings.Cut(v, ",")
-			if tokenEqual(trimOWS(elem), token) {
-				return true
-			}
-			if !more {
-				break
-			}
-			v = rest
-		}
-	}
-	return false
-}
-
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// tokenEqual compares an element with a token, ASCII case-insensitively;
-// a non-ASCII element is never equal.
-func tokenEqual(elem, token string) bool {
-	if len(elem) != len(token) {
-		return false
-	}
-	for i := 0; i < len(elem); i++ {
-		if elem[i] >= 0x80 {
-			return false
-		}
-	}
-	return asciiEqualFold(elem, token)
+	return h.Get("Upgrade") != "" && httpguts.HeaderValuesContainsToken(h["Connection"], "upgrade")
 }
 
 // hasToken reports whether token (lower case ASCII) occurs in v between
 // spaces, commas or tabs, case-insensitively: how the request writer
-// reads a Connection value.
+// reads a Connection value. It is net/http's own rule, looser than
+// httpguts.HeaderValuesContainsToken (a space separates tokens too), so
+// the proxy writes Connection: close exactly when net/http would.
 func hasToken(v, token string) bool {
 	if len(token) > len(v) || token == "" {
 		return false

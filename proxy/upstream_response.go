@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Reading upstream responses. Most response heads are small, already
@@ -78,7 +80,7 @@ func readResponseHead(br *bufio.Reader, req *http.Request) *upstreamResponse {
 			return nil
 		}
 		for _, c := range line[:colon] {
-			if !fieldNameByte[c] {
+			if !httpguts.IsTokenRune(rune(c)) {
 				return nil
 			}
 		}
@@ -169,9 +171,9 @@ func framePlain(r *http.Response, h http.Header, req *http.Request) bool {
 		}
 	}
 	conn := h["Connection"]
-	hasClose := listHasToken(conn, "close")
+	hasClose := httpguts.HeaderValuesContainsToken(conn, "close")
 	if r.ProtoMinor == 0 {
-		r.Close = hasClose || !listHasToken(conn, "keep-alive")
+		r.Close = hasClose || !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
 	} else {
 		r.Close = hasClose
 		if hasClose {
@@ -212,14 +214,14 @@ func canonicalKey(s string) string {
 	return s
 }
 
-// fieldNameByte are the bytes of a field name (tokens); fieldValueByte
-// those of a field value: visible characters, space, tab and obs-text.
-var fieldNameByte, fieldValueByte = func() (name, value [256]bool) {
-	name = tokenByte
+// fieldValueByte are the bytes of a field value: visible characters,
+// space, tab and obs-text (httpguts.ValidHeaderFieldValue byte by byte,
+// without turning the line into a string).
+var fieldValueByte = func() (value [256]bool) {
 	for c := 0; c < 256; c++ {
 		value[c] = c >= 0x21 && c != 0x7f || c == ' ' || c == '\t'
 	}
-	return name, value
+	return value
 }()
 
 // readDirect reads a body framed by readResponseHead straight from the

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // MeshGateway is the reserved gateway name of the sidecar (the mesh listener).
@@ -240,7 +242,7 @@ func (d *Document) validateLoad(r *reporter) {
 		r.errorf("spec.load.timeout", "%s is above the ceiling of %s: a call may wait at most that long", l.Timeout, Duration(MaxLoadTimeout))
 	}
 	for k := range l.Headers {
-		if !isToken(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			r.errorf("spec.load.headers."+k, "is not a valid header name")
 		}
 	}
@@ -476,18 +478,6 @@ func isLabelKey(k string) bool {
 	}
 	for _, c := range k {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_./", c)) {
-			return false
-		}
-	}
-	return true
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
 			return false
 		}
 	}

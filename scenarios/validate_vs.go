@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // retryOnPolicies are the retryOn tokens Istio accepts besides HTTP status
@@ -450,7 +452,7 @@ func validateHeaderOpName(r *reporter, path, name string) {
 		r.errorf(path, "invalid header %q: cannot set or remove the Host header here (set host in headers.request.set or use rewrite.authority)", name)
 	case strings.HasPrefix(name, ":"):
 		r.errorf(path, "invalid header %q: header cannot have \":\" prefix", name)
-	case !isToken(name):
+	case !httpguts.ValidHeaderFieldName(name):
 		r.errorf(path, "invalid header %q: not a valid HTTP header name", name)
 	}
 }
@@ -459,10 +461,8 @@ func validateHeaderOpName(r *reporter, path, name string) {
 // characters, and every %VARIABLE% or %VARIABLE(args)% formatter closed
 // ("%%" is a literal percent).
 func checkHeaderValue(v string) error {
-	for _, c := range v {
-		if c < 0x20 && c != '\t' || c == 0x7f {
-			return fmt.Errorf("contains a control character")
-		}
+	if !httpguts.ValidHeaderFieldValue(v) {
+		return fmt.Errorf("contains a control character")
 	}
 	for i := 0; i < len(v); i++ {
 		if v[i] != '%' {
