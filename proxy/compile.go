@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"regexp"
@@ -24,9 +25,6 @@ import (
 func Compile(doc *scenarios.Document, opts Options, gatewayAddr func(gateway string, port uint32) (string, bool)) (*Table, error) {
 	return compile(doc, opts, gatewayAddr, newRegistry())
 }
-
-// maxDirectBody is Istio's limit on a directResponse body.
-const maxDirectBody = 1 << 20
 
 // listenerSpec is a listener a document asks for.
 type listenerSpec struct {
@@ -238,7 +236,7 @@ func loopbackOnly(hostport string) error {
 	if err != nil {
 		return fmt.Errorf("not host:port: %w", err)
 	}
-	if IsLoopbackHost(host) {
+	if scenarios.IsLoopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("only loopback addresses (127.0.0.0/8, ::1) are allowed")
@@ -246,13 +244,10 @@ func loopbackOnly(hostport string) error {
 
 // IsLoopbackHost reports whether host (no port) is a loopback address
 // (127.0.0.0/8, ::1) or localhost.
-func IsLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+//
+// Deprecated: use [scenarios.IsLoopbackHost], the one definition of the
+// loopback policy.
+func IsLoopbackHost(host string) bool { return scenarios.IsLoopbackHost(host) }
 
 // buildServices fills the registry: spec.services bindings first (they
 // win), then ServiceEntry hosts.
@@ -910,7 +905,7 @@ func (b *builder) routeEntry(label, path string, m *scenarios.HTTPMatchRequest, 
 	}
 	e.match.headers = append(b.headerMatches(label, path+".headers", m.Headers, false),
 		b.headerMatches(label, path+".withoutHeaders", m.WithoutHeaders, true)...)
-	for _, k := range sortedKeys(m.QueryParams) {
+	for _, k := range slices.Sorted(maps.Keys(m.QueryParams)) {
 		sm := m.QueryParams[k]
 		if c := b.strMatch(label, path+".queryParams."+k, &sm, false); c != nil {
 			e.match.query = append(e.match.query, queryMatch{key: k, m: *c})
@@ -924,7 +919,7 @@ func (b *builder) routeEntry(label, path string, m *scenarios.HTTPMatchRequest, 
 
 func (b *builder) headerMatches(label, path string, hs map[string]scenarios.StringMatch, invert bool) []headerMatch {
 	var out []headerMatch
-	for _, k := range sortedKeys(hs) {
+	for _, k := range slices.Sorted(maps.Keys(hs)) {
 		lk := strings.ToLower(k)
 		switch {
 		case lk == "uri" || lk == "scheme" || lk == "method" || lk == "authority":
@@ -939,15 +934,6 @@ func (b *builder) headerMatches(label, path string, hs map[string]scenarios.Stri
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // strMatch compiles a StringMatch; {} and regex "*" are presence matches.
@@ -1192,7 +1178,7 @@ func (b *builder) headerOps(label, path string, hs *scenarios.Headers) (req, res
 			m    map[string]string
 			name string
 		}{{opSet, ops.Set, "set"}, {opAdd, ops.Add, "add"}} {
-			for _, k := range sortedKeys(pass.m) {
+			for _, k := range slices.Sorted(maps.Keys(pass.m)) {
 				v, err := headerValue(pass.m[k])
 				if err != nil {
 					b.errorf(label, p+"."+pass.name+"."+k, "%v", err)
@@ -1270,7 +1256,7 @@ func (b *builder) fault(label, path string, f *scenarios.HTTPFaultInjection) *fa
 		case a.HTTP2Error != "":
 			b.errorf(label, path+".abort.http2Error", "not supported by Istio")
 		case a.GRPCStatus != "":
-			code, ok := grpcCodes[a.GRPCStatus]
+			code, ok := scenarios.GRPCCode(a.GRPCStatus)
 			if !ok {
 				b.errorf(label, path+".abort.grpcStatus", "must be an upper-case gRPC code name such as UNAVAILABLE, not %q", a.GRPCStatus)
 			}
@@ -1343,7 +1329,7 @@ func (b *builder) directResponse(label, path string, dr *scenarios.HTTPDirectRes
 			}
 			out.body = raw
 		}
-		if len(out.body) > maxDirectBody {
+		if len(out.body) > scenarios.MaxDirectResponseBody {
 			b.errorf(label, path+".body", "is larger than 1 MB")
 		}
 	}

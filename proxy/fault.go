@@ -24,14 +24,6 @@ func (f *fault) active() bool {
 	return f != nil && (f.delay > 0 && f.delayPercent > 0 || f.hasAbort && f.abortPercent > 0)
 }
 
-// grpcCodes maps gRPC code names (as Istio spells them) to numbers.
-var grpcCodes = map[string]int{
-	"OK": 0, "CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4,
-	"NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8,
-	"FAILED_PRECONDITION": 9, "ABORTED": 10, "OUT_OF_RANGE": 11, "UNIMPLEMENTED": 12,
-	"INTERNAL": 13, "UNAVAILABLE": 14, "DATA_LOSS": 15, "UNAUTHENTICATED": 16,
-}
-
 func grpcStatusValue(code int) []string { return []string{strconv.Itoa(code)} }
 
 // faultOutcome is what the fault stage decided.

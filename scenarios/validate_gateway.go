@@ -8,6 +8,8 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -20,7 +22,7 @@ func validateGateway(r *reporter, gw *Gateway, _ IstioVersion) {
 	if n := gw.Metadata.Name; n != "" && !isIstioLabel(n) {
 		r.errorf("metadata.name", "invalid gateway name %q: must be a DNS-1123 label (no dots)", n)
 	}
-	for _, k := range sortedKeys(gw.Spec.Selector) {
+	for _, k := range slices.Sorted(maps.Keys(gw.Spec.Selector)) {
 		if err := checkLabelKey(k); err != nil {
 			r.errorf("spec.selector."+k, "%v", err)
 		}

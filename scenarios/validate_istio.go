@@ -69,11 +69,6 @@ func oneOf(r *reporter, path, value string, allowed ...string) bool {
 	return false
 }
 
-// sortedKeys returns the keys of m in order, so problems come out stably.
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
-}
-
 // --- regexes and string matches ---
 
 // checkRegex applies Istio's regex rule: non-empty, at most 1024
@@ -264,7 +259,7 @@ func checkLabelKey(k string) error {
 
 // validateLabels checks the keys and values of a label map at path.
 func validateLabels(r *reporter, path string, labels map[string]string) {
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		if err := checkLabelKey(k); err != nil {
 			r.errorf(path+"."+k, "%v", err)
 		}

@@ -5,7 +5,9 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -144,7 +146,7 @@ func validateWorkloadEntry(r *reporter, p string, ep *WorkloadEntry, resolution 
 	case checkFQDN(ep.Address) != nil:
 		r.errorf(ap, "endpoint address %q is not a valid FQDN or an IP address", ep.Address)
 	}
-	for _, name := range sortedKeys(ep.Ports) {
+	for _, name := range slices.Sorted(maps.Keys(ep.Ports)) {
 		pp := p + ".ports." + name
 		if !portNames[name] {
 			r.errorf(pp, "endpoint port %s is not defined by the service entry", name)

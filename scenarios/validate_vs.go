@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -28,15 +29,6 @@ var retryOnPolicies = map[string]bool{
 	"resource-exhausted": true, "unavailable": true,
 }
 
-// grpcStatusNames are the gRPC status code names an abort may use.
-var grpcStatusNames = map[string]bool{
-	"OK": true, "CANCELLED": true, "UNKNOWN": true, "INVALID_ARGUMENT": true,
-	"DEADLINE_EXCEEDED": true, "NOT_FOUND": true, "ALREADY_EXISTS": true,
-	"PERMISSION_DENIED": true, "RESOURCE_EXHAUSTED": true, "FAILED_PRECONDITION": true,
-	"ABORTED": true, "OUT_OF_RANGE": true, "UNIMPLEMENTED": true, "INTERNAL": true,
-	"UNAVAILABLE": true, "DATA_LOSS": true, "UNAUTHENTICATED": true,
-}
-
 // redirectCodes are the redirect statuses istiod programs; other 3xx codes
 // pass Istio's validation but produce a route without an action.
 var redirectCodes = map[uint32]bool{0: true, 301: true, 302: true, 303: true, 307: true, 308: true}
@@ -48,8 +40,10 @@ var matchHeaderName = regexp.MustCompile(`^[-_A-Za-z0-9]+$`)
 const jwtClaimPrefix = "@request.auth.claims"
 
 const (
-	directResponseMax  = 1 << 20   // bodies above 1 MB are rejected
-	directResponseWarn = 100 << 10 // bodies above 100 KB are warned about
+	// MaxDirectResponseBody is Istio's limit on a directResponse body, in
+	// bytes (after base64 decoding): a larger one is rejected.
+	MaxDirectResponseBody = 1 << 20
+	directResponseWarn    = 100 << 10 // bodies above 100 KB are warned about
 )
 
 // validateVirtualService applies Istio's VirtualService rules
@@ -182,7 +176,7 @@ func validateMatch(r *reporter, p string, m *HTTPMatchRequest, mesh bool) {
 	validateStringMatch(r, p+".authority", m.Authority, fieldMatch)
 	validateHeaderMatches(r, p+".headers", m.Headers, mesh)
 	validateHeaderMatches(r, p+".withoutHeaders", m.WithoutHeaders, mesh)
-	for _, k := range sortedKeys(m.QueryParams) {
+	for _, k := range slices.Sorted(maps.Keys(m.QueryParams)) {
 		sm := m.QueryParams[k]
 		if k == "" {
 			r.errorf(p+".queryParams.", "query parameter name cannot be empty")
@@ -212,7 +206,7 @@ func isEmptyMatch(m *HTTPMatchRequest) bool {
 
 // validateHeaderMatches checks a headers or withoutHeaders map at p.
 func validateHeaderMatches(r *reporter, p string, headers map[string]StringMatch, mesh bool) {
-	for _, k := range sortedKeys(headers) {
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
 		kp := p + "." + k
 		sm := headers[k]
 		switch {
@@ -320,7 +314,7 @@ func validateAuthorityOnce(r *reporter, p string, h *HTTPRoute) {
 		name string
 		m    map[string]string
 	}{{"set", ops.Set}, {"add", ops.Add}} {
-		for _, k := range sortedKeys(op.m) {
+		for _, k := range slices.Sorted(maps.Keys(op.m)) {
 			if !isAuthorityHeader(k) {
 				continue
 			}
@@ -392,7 +386,7 @@ func validateDirectResponse(r *reporter, p string, dr *HTTPDirectResponse) {
 		size = len(raw)
 	}
 	switch {
-	case size > directResponseMax:
+	case size > MaxDirectResponseBody:
 		r.errorf(p+".body", "large direct_responses may impact control plane performance, must be less than 1MB (this one is %d bytes)", size)
 	case size > directResponseWarn:
 		r.warnf(p+".body", "large direct_responses may impact control plane performance (%d bytes, over 100KB)", size)
@@ -427,7 +421,7 @@ func validateHeaderOperations(r *reporter, p string, ops *HeaderOperations, requ
 		name string
 		m    map[string]string
 	}{{"set", ops.Set}, {"add", ops.Add}} {
-		for _, k := range sortedKeys(op.m) {
+		for _, k := range slices.Sorted(maps.Keys(op.m)) {
 			kp := p + "." + op.name + "." + k
 			if !(request && isAuthorityHeader(k)) {
 				validateHeaderOpName(r, kp, k)
@@ -609,7 +603,7 @@ func validateAbort(r *reporter, p string, a *FaultAbort) {
 	if a.HTTPStatus != nil && (*a.HTTPStatus < 200 || *a.HTTPStatus > 599) {
 		r.errorf(p+".httpStatus", "HTTP status %d is not in range 200-599", *a.HTTPStatus)
 	}
-	if a.GRPCStatus != "" && !grpcStatusNames[a.GRPCStatus] {
+	if _, ok := GRPCCode(a.GRPCStatus); a.GRPCStatus != "" && !ok {
 		r.errorf(p+".grpcStatus", "gRPC status %q is not supported: use an upper-case code name such as UNAVAILABLE or NOT_FOUND", a.GRPCStatus)
 	}
 	if a.HTTP2Error != "" {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/proxy"
+	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/api"
 	"github.com/faultline/faultline/server/engine"
 )
@@ -116,7 +116,7 @@ func (c *Config) check() ([]api.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(tokens) == 0 && !proxy.IsLoopbackHost(host) {
+	if len(tokens) == 0 && !scenarios.IsLoopbackHost(host) {
 		return nil, fmt.Errorf("server: --addr %s listens beyond loopback: set FAULTLINE_TOKEN (or --tokens FILE) so the API is not open", c.Addr)
 	}
 	if c.LeaseTTL < time.Second {

@@ -627,7 +627,7 @@ func LoopbackOnly(hostport string) error {
 	if err != nil {
 		return fmt.Errorf("target %q: %w", hostport, err)
 	}
-	if proxy.IsLoopbackHost(host) {
+	if scenarios.IsLoopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("target %s is not on the allow-list (loopback only; widen it with --allow)", hostport)

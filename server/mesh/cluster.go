@@ -195,7 +195,7 @@ func loopbackOnly(hostport string) error {
 	if err != nil {
 		return err
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() || host == "localhost" {
+	if scenarios.IsLoopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("%s is not on the allow-list (loopback by default; widen it with --allow)", hostport)
