@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/faultline/faultline/server/gamedays"
@@ -38,7 +39,9 @@ type replica struct {
 	db       *store.DB
 	runs     *runs.Manager
 	gameDays *gamedays.Manager
-	log      *slog.Logger
+	// planes are the environments' data planes this replica serves.
+	planes *sharedPlanes
+	log    *slog.Logger
 }
 
 // heartbeat is how often the leases are renewed and expired ones looked
@@ -62,6 +65,7 @@ func (r *replica) run(ctx context.Context) error {
 		case <-beat.C:
 			r.renew(ctx)
 			r.sweep(ctx)
+			r.planes.takeOver(ctx)
 		case <-lever.C:
 			if _, err := r.runs.SyncLever(ctx); err != nil && ctx.Err() == nil {
 				r.log.Error("replica: follow the safety lever", "err", err)
@@ -81,6 +85,7 @@ func (r *replica) renew(ctx context.Context) {
 		}
 		return
 	}
+	r.planes.renewed(renewed.Environments)
 	for _, id := range r.runs.KeepLeased(at, renewed.Runs, "stopped: this server's lease on the run expired and another server marked it interrupted") {
 		r.log.Warn("run stopped: its lease was lost", "run", id, "replica", r.id)
 	}
@@ -109,6 +114,9 @@ const (
 	// progressChannel carries the progress snapshots of runs (JSON of
 	// report.Progress), so a client of any server can follow any run.
 	progressChannel = "faultline_run_progress"
+	// environmentsChannel tells that an environment changed (its ID), so
+	// the replica that serves it applies the change.
+	environmentsChannel = "faultline_environments"
 	// stopChannel asks the server that runs a run to stop it (JSON of
 	// stopRequest).
 	stopChannel = "faultline_run_stop"
@@ -132,6 +140,8 @@ type bus struct {
 	progress  func(report.Progress)
 	stop      func(runID int64, reason string) bool
 	schedules func()
+	// environment learns that environment id changed.
+	environment func(id int64)
 }
 
 // stopRequest asks for a run to be stopped.
@@ -169,6 +179,11 @@ func (b *bus) stopRun(id int64, reason string) {
 	b.send(notification{stopChannel, string(body)})
 }
 
+// environmentChanged tells every server that environment id changed.
+func (b *bus) environmentChanged(id int64) {
+	b.send(notification{environmentsChannel, strconv.FormatInt(id, 10)})
+}
+
 // schedulesChanged tells every server to read the schedules again.
 func (b *bus) schedulesChanged() { b.send(notification{schedulesChannel, ""}) }
 
@@ -197,7 +212,7 @@ func (b *bus) run(ctx context.Context) error {
 		}
 	}()
 	for {
-		err := b.db.Listen(ctx, []string{progressChannel, stopChannel, schedulesChannel}, b.schedules, b.deliver)
+		err := b.db.Listen(ctx, []string{progressChannel, stopChannel, schedulesChannel, environmentsChannel}, b.schedules, b.deliver)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -230,5 +245,9 @@ func (b *bus) deliver(channel, payload string) {
 		}
 	case schedulesChannel:
 		b.schedules()
+	case environmentsChannel:
+		if id, err := strconv.ParseInt(payload, 10, 64); err == nil {
+			b.environment(id)
+		}
 	}
 }

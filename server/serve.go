@@ -113,8 +113,22 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	admitEnvironment := func(doc *scenarios.Document) error { return engine.AdmitEnvironment(doc, allow) }
 
 	// Every stored environment listens from start-up, at its baseline.
-	envs := environments.New(environments.Config{Store: db, AllowTarget: allow, Logger: log, Journal: db, KubeconfigDir: cfg.KubeconfigDir})
+	// With other servers on the database, each environment listens on
+	// the one replica that holds its lease.
+	var planes *sharedPlanes
+	var envStore environments.Store = db
+	if db.Postgres() {
+		planes = newSharedPlanes(db, cfg.LeaseTTL, log)
+		envStore = planes.store()
+	}
+	envs := environments.New(environments.Config{Store: envStore, AllowTarget: allow, Logger: log, Journal: db, KubeconfigDir: cfg.KubeconfigDir})
 	envs.LeverMoved(lever)
+	var envPlanes api.Environments = envs
+	runEnvs := runEnvironments{envs, envs.Resolve}
+	if planes != nil {
+		planes.Manager = envs
+		envPlanes, runEnvs = planes, runEnvironments{envs, planes.resolveForRun}
+	}
 	if err := applyEnvironmentFiles(ctx, db, envs, cfg.EnvironmentFiles, admitEnvironment, log); err != nil {
 		return err
 	}
@@ -137,7 +151,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	var met *metrics
 	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, MaxQueued: cfg.MaxQueuedRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
 		OnFinish:     func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) },
-		Environments: runEnvironments{envs}, Relay: relay, RemoteStop: remoteStop})
+		Environments: runEnvs, Relay: relay, RemoteStop: remoteStop})
 	manager.RestoreLever(lever)
 	manager.OnLever(envs.LeverMoved) // an engaged lever ends the overlays
 	gameDays := gamedays.New(gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.NewGuarded([]byte(cfg.WebhookSecret), hooks),
@@ -151,6 +165,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	schedulesChanged := sched.Notify
 	if shared != nil {
 		shared.progress, shared.stop, shared.schedules = manager.Deliver, manager.StopLocal, sched.Notify
+		shared.environment, planes.changed = planes.applyChange, shared.environmentChanged
 		schedulesChanged = func() { sched.Notify(); shared.schedulesChanged() }
 	}
 	handler := api.New(api.Config{
@@ -169,7 +184,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		GameDayLive:          gameDays,
 		WebhookSigned:        cfg.WebhookSecret != "",
 		EnvironmentStore:     db,
-		Environments:         envs,
+		Environments:         envPlanes,
 		AdmitEnvironment:     admitEnvironment,
 
 		Tokens:      tokens,
@@ -212,7 +227,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if db.Postgres() {
 		// Renews the leases of this server's runs, ends those of dead
 		// servers, follows the lever moved on others.
-		rep := &replica{id: replicaID, ttl: cfg.LeaseTTL, db: db, runs: manager, gameDays: gameDays, log: log}
+		rep := &replica{id: replicaID, ttl: cfg.LeaseTTL, db: db, runs: manager, gameDays: gameDays, planes: planes, log: log}
 		replicaCtx, stopReplica := context.WithCancel(context.Background())
 		g.Add(func() error { return rep.run(replicaCtx) }, func(error) { stopReplica() })
 		busCtx, stopBus := context.WithCancel(context.Background())
@@ -239,7 +254,17 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}, func(error) {})
 	// The context actor returns first on shutdown; its interrupt is a no-op
 	// because ctx is the caller's to cancel.
-	return g.Run()
+	err = g.Run()
+	if planes != nil {
+		// The data planes are closed: other replicas may take the
+		// environments over at once rather than after the TTL.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rerr := db.ReleaseEnvironments(rctx); rerr != nil {
+			log.Error("release the environments' leases", "err", rerr)
+		}
+	}
+	return err
 }
 
 // loadExamples stores the shipped example experiments and game days into
@@ -288,8 +313,15 @@ func webhookGuard(entries []string) (*webhook.Guard, error) {
 }
 
 // runEnvironments gives the run manager its leases of the environments'
-// data planes.
-type runEnvironments struct{ *environments.Manager }
+// data planes; resolve is the manager's Resolve, or the replica's that
+// tells environments served elsewhere apart.
+type runEnvironments struct {
+	*environments.Manager
+	resolve func(name string) (*scenarios.Document, int, error)
+}
+
+// Resolve returns the named environment's baseline and version.
+func (e runEnvironments) Resolve(name string) (*scenarios.Document, int, error) { return e.resolve(name) }
 
 // Lease waits for (or, without wait, refuses) the environment and leases
 // it to the run.

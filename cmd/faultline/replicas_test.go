@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -328,4 +331,111 @@ func TestReplicaEventsReachClientsOfOtherReplicas(t *testing.T) {
 	if progress < 2 || maxRequests == 0 {
 		t.Errorf("%d progress events, up to %d requests: the run's progress did not reach B", progress, maxRequests)
 	}
+}
+
+// TestReplicaEnvironmentServedByOneReplica: an environment listens on one
+// replica only; a run on it started on another is refused, naming the
+// holder; once the holder dies, a survivor takes the environment over
+// after the lease TTL and runs on it there.
+func TestReplicaEnvironmentServedByOneReplica(t *testing.T) {
+	dsn := pgtest.Get(t).Database(t)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "target")
+	}))
+	defer target.Close()
+	listen, egress := freeAddr(t), freeAddr(t)
+	a, b := startReplica(t, "serve-a", dsn), startReplica(t, "serve-b", dsn)
+
+	env := fmt.Sprintf(`apiVersion: faultline.dev/v1alpha1
+kind: Environment
+metadata: {name: shared-env}
+spec:
+  egress: %s
+  services:
+  - host: httpbin
+    port: 8000
+    listen: %s
+    endpoints: [{address: %s}]
+`, egress, listen, strings.TrimPrefix(target.URL, "http://"))
+	var created struct{ ID int64 }
+	a.api.json("POST", "/api/v1/environments", "application/yaml", []byte(env), http.StatusCreated, &created)
+	type planeJSON struct {
+		Plane *struct{ Listening bool }
+	}
+	var onA, onB planeJSON
+	a.api.json("GET", fmt.Sprintf("/api/v1/environments/%d", created.ID), "", nil, http.StatusOK, &onA)
+	b.api.json("GET", fmt.Sprintf("/api/v1/environments/%d", created.ID), "", nil, http.StatusOK, &onB)
+	if onA.Plane == nil || !onA.Plane.Listening || onB.Plane != nil {
+		t.Fatalf("planes: on A %+v, on B %+v; want it listening on A only", onA.Plane, onB.Plane)
+	}
+	if got := getBody(t, "http://"+listen+"/"); got != "target" {
+		t.Fatalf("through the environment's listener: %q", got)
+	}
+
+	exp := fmt.Sprintf(`apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: on-shared-env}
+spec:
+  environment: shared-env
+  load: {url: "http://httpbin:8000/get", connections: 1, requests: 20}
+`)
+	expID := b.api.createExperiment([]byte(exp))
+	code, body := call(t, "POST", fmt.Sprintf("%s/api/v1/experiments/%d/runs", b.api.base, expID), "", "", nil)
+	if code != http.StatusConflict || !strings.Contains(string(body), "replica "+a.id) || !strings.Contains(string(body), `"elsewhere"`) {
+		t.Fatalf("run on B of an environment A serves: %d %s", code, body)
+	}
+	t.Logf("run on B refused: %s", body)
+
+	a.kill(t)
+	killed := time.Now()
+	deadline := killed.Add(replicaTTL + 3*time.Second)
+	for {
+		var p planeJSON
+		b.api.json("GET", fmt.Sprintf("/api/v1/environments/%d", created.ID), "", nil, http.StatusOK, &p)
+		if p.Plane != nil && p.Plane.Listening {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B has not taken the environment over %v after A died", time.Since(killed))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	took := time.Since(killed)
+	t.Logf("B took the environment over %v after A died", took.Round(time.Millisecond))
+	if took < replicaTTL-replicaTTL/6 {
+		t.Errorf("taken over %v after the kill, before A's lease could expire", took)
+	}
+	if got := getBody(t, "http://"+listen+"/"); got != "target" {
+		t.Fatalf("through the environment's listener on B: %q", got)
+	}
+	run := b.api.startRun(expID)
+	if r := b.api.waitRun(run, 30*time.Second); r.Status != "succeeded" {
+		t.Errorf("run %d on B after the takeover: %s (%s)", run, r.Status, r.Reason)
+	}
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// getBody fetches url and returns its body ("" and a test error on
+// failure).
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -21,6 +21,9 @@ func (db *DB) SetReplica(replica string, ttl time.Duration) {
 	db.replica, db.leaseTTL = replica, ttl
 }
 
+// Replica returns the replica identity SetReplica set.
+func (db *DB) Replica() string { return db.replica }
+
 // Postgres reports whether db is a PostgreSQL database, which several
 // servers may share; a SQLite file has one server (Lock).
 func (db *DB) Postgres() bool { return db.backend.name == "postgres" }
@@ -38,6 +41,9 @@ func (db *DB) newLease() (string, *time.Time) {
 // extended.
 type Renewed struct {
 	Runs, GameDayRuns []int64
+	// Environments are the environments whose data planes the replica
+	// still holds (ClaimEnvironment).
+	Environments []int64
 }
 
 // RenewLeases extends to until the lease of every queued or running run
@@ -54,10 +60,57 @@ func (db *DB) RenewLeases(ctx context.Context, until time.Time) (Renewed, error)
 		err = gdb.Raw(`UPDATE gameday_runs SET lease_until = ? WHERE owner = ? AND status = ? RETURNING id`,
 			until, db.replica, StatusRunning).Scan(&out.GameDayRuns).Error
 	}
+	if err == nil {
+		// An environment's lease that expired may have gone to another
+		// replica already: only unexpired ones are renewed.
+		err = gdb.Raw(`UPDATE environment_leases SET lease_until = ? WHERE owner = ? AND lease_until >= ? RETURNING environment_id`,
+			until, db.replica, db.clock()).Scan(&out.Environments).Error
+	}
 	if err != nil {
 		return Renewed{}, translate("renew leases of replica "+db.replica, err)
 	}
 	return out, nil
+}
+
+// ClaimEnvironment leases environment id's data plane to db's replica
+// until until, unless another replica holds an unexpired lease on it, and
+// returns the holder afterwards: db's replica when the claim succeeded.
+// An unknown environment gives ErrNotFound.
+func (db *DB) ClaimEnvironment(ctx context.Context, id int64, until time.Time) (holder string, err error) {
+	op := fmt.Sprintf("claim environment %d", id)
+	if db.replica == "" {
+		return "", translate(op, fmt.Errorf("no replica identity (SetReplica): %w", ErrInvalid))
+	}
+	err = db.write(ctx, func(tx *gorm.DB) error {
+		err := tx.Exec(`INSERT INTO environment_leases (environment_id, owner, lease_until) VALUES (?, ?, ?)
+			ON CONFLICT (environment_id) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
+			WHERE environment_leases.owner = excluded.owner OR environment_leases.lease_until < ?`,
+			id, db.replica, db.stored(until), db.clock()).Error
+		if err != nil {
+			return err
+		}
+		return tx.Raw("SELECT owner FROM environment_leases WHERE environment_id = ?", id).Row().Scan(&holder)
+	})
+	return holder, translate(op, err)
+}
+
+// EnvironmentHolder returns the replica whose lease on environment id's
+// data plane has not expired; ok is false when none holds one.
+func (db *DB) EnvironmentHolder(ctx context.Context, id int64) (holder string, ok bool, err error) {
+	var owners []string
+	err = db.gdb.WithContext(ctx).Raw("SELECT owner FROM environment_leases WHERE environment_id = ? AND lease_until >= ?", id, db.clock()).
+		Scan(&owners).Error
+	if err != nil || len(owners) == 0 {
+		return "", false, translate(fmt.Sprintf("holder of environment %d", id), err)
+	}
+	return owners[0], true, nil
+}
+
+// ReleaseEnvironments gives up db's replica's leases on environments, so
+// that other replicas take them over at once rather than after the TTL.
+func (db *DB) ReleaseEnvironments(ctx context.Context) error {
+	err := db.gdb.WithContext(ctx).Exec("DELETE FROM environment_leases WHERE owner = ?", db.replica).Error
+	return translate("release the environments of replica "+db.replica, err)
 }
 
 // Expired is what InterruptExpired ended.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -67,6 +68,56 @@ func TestStoreLeases(t *testing.T) {
 		}
 		if g, _ := a.GetGameDayRun(ctx, gdr.ID); g.Status != StatusInterrupted || !strings.Contains(g.Reason, "replica-a") {
 			t.Fatalf("game-day run: %+v", g)
+		}
+	})
+}
+
+// TestStoreEnvironmentLeases: one replica holds an environment until its
+// lease expires; then another may claim it, and the first no longer
+// renews it.
+func TestStoreEnvironmentLeases(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		now := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+		a, b := openTestDB(t, dsn), openTestDB(t, dsn)
+		a.now = func() time.Time { return now }
+		b.now = a.now
+		a.SetReplica("replica-a", 10*time.Second)
+		b.SetReplica("replica-b", 10*time.Second)
+		e := &Environment{Name: "staging", Source: "x", Format: FormatYAML}
+		if err := a.CreateEnvironment(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		if h, err := a.ClaimEnvironment(ctx, e.ID, now.Add(10*time.Second)); err != nil || h != "replica-a" {
+			t.Fatalf("a claims: %q, %v", h, err)
+		}
+		if h, err := b.ClaimEnvironment(ctx, e.ID, now.Add(10*time.Second)); err != nil || h != "replica-a" {
+			t.Fatalf("b claims a held environment: %q, %v", h, err)
+		}
+		if h, ok, err := b.EnvironmentHolder(ctx, e.ID); err != nil || !ok || h != "replica-a" {
+			t.Fatalf("holder: %q %v %v", h, ok, err)
+		}
+		now = now.Add(11 * time.Second)
+		if _, ok, err := b.EnvironmentHolder(ctx, e.ID); err != nil || ok {
+			t.Fatalf("holder after the lease: %v %v", ok, err)
+		}
+		if h, err := b.ClaimEnvironment(ctx, e.ID, now.Add(10*time.Second)); err != nil || h != "replica-b" {
+			t.Fatalf("b claims after a's lease expired: %q, %v", h, err)
+		}
+		if r, err := a.RenewLeases(ctx, now.Add(10*time.Second)); err != nil || len(r.Environments) != 0 {
+			t.Fatalf("a renews after losing the environment: %+v, %v", r, err)
+		}
+		if r, err := b.RenewLeases(ctx, now.Add(10*time.Second)); err != nil || !slices.Equal(r.Environments, []int64{e.ID}) {
+			t.Fatalf("b renews: %+v, %v", r, err)
+		}
+		if err := b.ReleaseEnvironments(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if h, err := a.ClaimEnvironment(ctx, e.ID, now.Add(10*time.Second)); err != nil || h != "replica-a" {
+			t.Fatalf("a claims after b released: %q, %v", h, err)
+		}
+		if _, err := a.ClaimEnvironment(ctx, e.ID+100, now); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("claim of an unknown environment: %v", err)
 		}
 	})
 }

@@ -126,7 +126,7 @@ func TestOpenAppliesMigrations(t *testing.T) {
 			"SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?")
 		for _, table := range []string{"experiments", "experiment_versions", "runs", "run_transitions", "lever_events", "schedule_fires",
 			"gamedays", "gameday_runs", "gameday_fires", "webhook_deliveries", "environments", "environment_versions", "audit_log",
-			"mesh_changes", "goose_db_version"} {
+			"mesh_changes", "environment_leases", "goose_db_version"} {
 			if n := queryInt(t, db, tables, table); n != 1 {
 				t.Errorf("table %s: found %d, want 1", table, n)
 			}
@@ -138,7 +138,7 @@ func TestOpenAppliesMigrations(t *testing.T) {
 				t.Errorf("index %s: found %d, want 1", index, n)
 			}
 		}
-		if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(7); got != want { // the latest migration
+		if got, want := queryInt(t, db, "SELECT max(version_id) FROM goose_db_version WHERE is_applied"), int64(8); got != want { // the latest migration
 			t.Errorf("goose version: got %d, want %d", got, want)
 		}
 	})
