@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -306,5 +307,15 @@ func TestClassifyAndRetriable(t *testing.T) {
 		if got := (&retryPolicy{on: tc.on}).retriableFailure(tc.f); got != tc.retried {
 			t.Errorf("retryOn %b, failure %d: retried %v, want %v", tc.on, tc.f, got, tc.retried)
 		}
+	}
+}
+
+// TestRetryOnTokensAreScenariosPolicies keeps the proxy's retryOn bits
+// and the policies scenarios accepts one list: a policy the validator
+// admits always has a behaviour here, and the proxy knows no other.
+func TestRetryOnTokensAreScenariosPolicies(t *testing.T) {
+	got := slices.Sorted(maps.Keys(retryOnTokens))
+	if want := scenarios.RetryOnPolicies(); !slices.Equal(got, want) {
+		t.Errorf("proxy retryOn tokens %v, want scenarios' policies %v", got, want)
 	}
 }

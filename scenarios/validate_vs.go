@@ -29,6 +29,11 @@ var retryOnPolicies = map[string]bool{
 	"resource-exhausted": true, "unavailable": true,
 }
 
+// RetryOnPolicies returns the retryOn policy names Istio accepts besides
+// HTTP status codes, in order. The proxy gives each its behaviour and a
+// test of its own keeps the two lists the same.
+func RetryOnPolicies() []string { return slices.Sorted(maps.Keys(retryOnPolicies)) }
+
 // redirectCodes are the redirect statuses istiod programs; other 3xx codes
 // pass Istio's validation but produce a route without an action.
 var redirectCodes = map[uint32]bool{0: true, 301: true, 302: true, 303: true, 307: true, 308: true}
