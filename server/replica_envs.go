@@ -86,7 +86,7 @@ func (h heldEnvironments) ListEnvironments(ctx context.Context, p store.Page) ([
 // claim leases environment id to this replica if no other holds it, and
 // reports whether this replica holds it.
 func (s *sharedPlanes) claim(ctx context.Context, id int64, name string) (bool, error) {
-	holder, err := s.db.ClaimEnvironment(ctx, id, time.Now().Add(s.ttl))
+	holder, err := s.db.ClaimEnvironment(ctx, id, s.db.Clock().Add(s.ttl))
 	if err != nil {
 		return false, err
 	}

@@ -57,11 +57,15 @@ func (r *replica) run(ctx context.Context) error {
 	defer beat.Stop()
 	lever := time.NewTicker(leverPoll)
 	defer lever.Stop()
+	clock := time.NewTicker(clockSync)
+	defer clock.Stop()
 	r.sweep(ctx) // the runs of servers that died while none ran
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-clock.C:
+			r.syncClock(ctx)
 		case <-beat.C:
 			r.renew(ctx)
 			r.sweep(ctx)
@@ -74,11 +78,29 @@ func (r *replica) run(ctx context.Context) error {
 	}
 }
 
+// clockSync is how often a replica measures again how far the database's
+// clock is from its own.
+const clockSync = time.Minute
+
+// syncClock makes the store's clock follow the database's, so that every
+// replica's leases are dated on one clock.
+func (r *replica) syncClock(ctx context.Context) {
+	offset, err := r.db.SyncClock(ctx)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			r.log.Error("replica: read the database's clock", "err", err)
+		}
+	case offset > time.Second || offset < -time.Second:
+		r.log.Warn("replica: this machine's clock is off the database's; leases follow the database's", "offset", offset.Round(time.Millisecond))
+	}
+}
+
 // renew extends the leases of this server's runs, and stops the runs the
 // store no longer holds for it.
 func (r *replica) renew(ctx context.Context) {
-	at := time.Now()
-	renewed, err := r.db.RenewLeases(ctx, at.Add(r.ttl))
+	at := time.Now() // this process's clock, as KeepLeased's
+	renewed, err := r.db.RenewLeases(ctx, r.db.Clock().Add(r.ttl))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Error("replica: renew leases", "replica", r.id, "err", err)
@@ -93,7 +115,7 @@ func (r *replica) renew(ctx context.Context) {
 
 // sweep marks interrupted the runs and game days whose leases expired.
 func (r *replica) sweep(ctx context.Context) {
-	expired, err := r.db.InterruptExpired(ctx, time.Now())
+	expired, err := r.db.InterruptExpired(ctx, r.db.Clock())
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Error("replica: interrupt runs with expired leases", "err", err)

@@ -62,7 +62,11 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		// while their leases last, and the sweep of the replica actor
 		// ends those whose leases expired.
 		db.SetReplica(replicaID, cfg.LeaseTTL)
-		log.Info("replica on a shared database", "replica", replicaID, "leaseTTL", cfg.LeaseTTL)
+		offset, err := db.SyncClock(ctx)
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		log.Info("replica on a shared database", "replica", replicaID, "leaseTTL", cfg.LeaseTTL, "clockOffset", offset.Round(time.Millisecond))
 	} else {
 		// The lock makes this process the file's only server: whatever it
 		// finds active belonged to one that died.

@@ -121,3 +121,28 @@ func TestStoreEnvironmentLeases(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreSyncClock: on PostgreSQL the store's clock follows the
+// database server's, however far this process's clock is off.
+func TestStoreSyncClock(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		db := openTestDB(t, dsn)
+		db.now = func() time.Time { return time.Now().Add(-time.Hour) } // this machine's clock is an hour late
+		offset, err := db.SyncClock(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !db.Postgres() {
+			if offset != 0 || time.Since(db.Clock()) < 59*time.Minute {
+				t.Fatalf("SQLite: offset %v, clock %v", offset, db.Clock())
+			}
+			return
+		}
+		if d := offset - time.Hour; d > time.Second || d < -time.Second {
+			t.Fatalf("offset %v, want about 1h", offset)
+		}
+		if d := time.Since(db.Clock()); d > time.Second || d < -time.Second {
+			t.Fatalf("the store's clock is %v off the database's", d)
+		}
+	})
+}

@@ -27,6 +27,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gosqlite "github.com/glebarez/go-sqlite"
@@ -67,6 +68,9 @@ type DB struct {
 	leaseTTL time.Duration
 	// listenConfig is the connection Listen opens; nil on SQLite.
 	listenConfig *pgx.ConnConfig
+	// offset is how far the database server's clock is ahead of now's,
+	// in nanoseconds (SyncClock); clock adds it.
+	offset atomic.Int64
 }
 
 // backend is what the store does differently on each database.
@@ -179,7 +183,9 @@ func (db *DB) write(ctx context.Context, fn func(tx *gorm.DB) error) error {
 }
 
 // clock returns the current time as the database keeps it (see stored).
-func (db *DB) clock() time.Time { return db.stored(db.now()) }
+func (db *DB) clock() time.Time {
+	return db.stored(db.now().Add(time.Duration(db.offset.Load())))
+}
 
 // stored returns t as the database keeps it: in UTC, without a monotonic
 // reading, truncated to the database's precision.
