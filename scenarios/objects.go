@@ -94,13 +94,6 @@ func jsonValue(v any) any {
 	return v
 }
 
-// proxyCounted are the hypothesis metrics Faultline's own data plane
-// counts, as opposed to what the load sees.
-var proxyCounted = map[string]bool{
-	"upstream_requests": true, "retries": true, "timeouts": true, "overflows": true,
-	"ejections": true, "faults_delayed": true, "faults_aborted": true, "mirrored": true,
-}
-
 // onMesh reports whether the experiment is laid over a mesh environment,
 // whose hosts are the cluster's Services.
 func (d *Document) onMesh() bool {
@@ -117,7 +110,7 @@ func (d *Document) validateOnMesh(r *reporter, problems *Problems) {
 		r.errorf("spec.services", "binds hosts for Faultline's own proxy: on mesh environment %s the hosts are namespace %s's Kubernetes Services", d.env.Name(), ns)
 	}
 	for i, c := range e.Spec.Hypothesis {
-		if proxyCounted[c.Metric] {
+		if m, _ := LookupMetric(c.Metric); m.Proxy {
 			r.errorf(fmt.Sprintf("spec.hypothesis[%d].metric", i), "%s is counted by the data plane: on mesh environment %s that is the cluster's Envoys, which Faultline does not read (grade what the load sees: error_ratio, status_ratio, latency_*)", c.Metric, d.env.Name())
 		}
 	}

@@ -15,41 +15,6 @@ import (
 // MeshGateway is the reserved gateway name of the sidecar (the mesh listener).
 const MeshGateway = "mesh"
 
-// Metrics a hypothesis check may name. Latency metrics are in milliseconds;
-// ratios are in [0, 1]; counters are totals over the run.
-var hypothesisMetrics = map[string]string{
-	"status_ratio":      "share of responses with the given status",
-	"error_ratio":       "share of responses that are not 2xx, socket errors included",
-	"requests":          "requests completed",
-	"qps":               "achieved requests per second",
-	"latency_min":       "ms",
-	"latency_avg":       "ms",
-	"latency_p50":       "ms",
-	"latency_p75":       "ms",
-	"latency_p90":       "ms",
-	"latency_p99":       "ms",
-	"latency_p999":      "ms",
-	"latency_max":       "ms",
-	"upstream_requests": "requests the proxy sent upstream",
-	"retries":           "retries the proxy made",
-	"timeouts":          "route timeouts (504 UT)",
-	"overflows":         "circuit-breaker overflows (503 UO)",
-	"ejections":         "outlier ejections",
-	"faults_delayed":    "requests delayed by fault injection",
-	"faults_aborted":    "requests aborted by fault injection",
-	"mirrored":          "requests mirrored",
-}
-
-// HypothesisMetrics lists the metric names a check may use, sorted.
-func HypothesisMetrics() []string {
-	names := make([]string, 0, len(hypothesisMetrics))
-	for k := range hypothesisMetrics {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return names
-}
-
 var checkOps = []string{"<", "<=", ">", ">=", "==", "!="}
 
 // demoTargets are the built-in targets an endpoint may name: httpbin, and

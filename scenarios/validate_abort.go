@@ -5,14 +5,11 @@ import (
 	"time"
 )
 
-// abortMetrics are the metrics an abort condition can watch live.
-var abortMetrics = []string{"error_ratio", "status_ratio", "qps", "latency_p50", "latency_p99"}
-
 // validateAbortConditions checks spec.abort.
 func validateAbortConditions(r *reporter, conds []AbortCondition) {
 	for i, a := range conds {
 		p := fmt.Sprintf("spec.abort[%d]", i)
-		validateCheck(r, p, Check{Metric: a.Metric, Status: a.Status, Op: a.Op, Value: a.Value}, abortMetrics)
+		validateCheck(r, p, Check{Metric: a.Metric, Status: a.Status, Op: a.Op, Value: a.Value}, AbortMetrics())
 		if a.Window != nil && a.Window.D() < time.Second {
 			r.errorf(p+".window", "must be at least 1s: conditions are checked once a second")
 		}
