@@ -90,6 +90,11 @@ func TestReplicaDeathInterruptsItsRunsAfterTheLease(t *testing.T) {
 	}
 	run := a.api.startRun(a.api.createExperiment(replicaExperiment("long-run", time.Minute, "")))
 	waitStatus(b.api, run, "running", 10*time.Second)
+	var shown struct{ Replica string }
+	b.api.json("GET", fmt.Sprintf("/api/v1/runs/%d", run), "", nil, http.StatusOK, &shown)
+	if shown.Replica != a.id {
+		t.Errorf("run %d shows replica %q, want A's %s", run, shown.Replica, a.id)
+	}
 
 	a.kill(t)
 	killed := time.Now()

@@ -39,6 +39,9 @@ type runJSON struct {
 	// laid its resources over, if any.
 	Environment        string `json:"environment,omitempty"`
 	EnvironmentVersion int    `json:"environmentVersion,omitempty"`
+	// Replica names the server that executes (or executed) the run, with
+	// several on one database.
+	Replica string `json:"replica,omitempty"`
 }
 
 type transitionJSON struct {
@@ -50,7 +53,8 @@ type transitionJSON struct {
 func toRunJSON(r *store.Run, withReport bool) runJSON {
 	out := runJSON{ID: r.ID, ExperimentID: r.ExperimentID, Experiment: r.ExperimentName, ExperimentVersion: r.ExperimentVersion,
 		Status: r.Status, Reason: r.Reason, Verdict: r.Verdict, Seed: r.Seed, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
-		GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep, Environment: r.Environment, EnvironmentVersion: r.EnvironmentVersion}
+		GameDayRunID: r.GameDayRunID, GameDayStep: r.GameDayStep, Environment: r.Environment, EnvironmentVersion: r.EnvironmentVersion,
+		Replica: r.Owner}
 	if withReport && len(r.Report) > 0 {
 		out.Report = json.RawMessage(r.Report)
 	}
