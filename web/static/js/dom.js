@@ -1,5 +1,7 @@
 // Small DOM helpers, formatting, badges, the confirm dialog and toasts.
 
+import { ACTIVE } from "./status.js";
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 function build(e, attrs, kids) {
@@ -109,7 +111,6 @@ export function runDurationMs(run) {
 
 // ---- badges -----------------------------------------------------------------
 
-const ACTIVE = new Set(["queued", "running"]);
 export const isActive = (status) => ACTIVE.has(status);
 
 export function statusBadge(status) {

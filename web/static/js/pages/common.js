@@ -3,6 +3,7 @@
 
 import { el, fmtTime, fmtAgo, fmtDuration, fmtNum, fmtPct, fmtMs, statusBadge, verdictBadge, runDurationMs, icon, confirmDialog, toast } from "../dom.js";
 import { get, call } from "../api.js";
+import { REPORTED } from "../status.js";
 
 let seq = 0;
 export const uid = (prefix) => `${prefix}-${++seq}`;
@@ -79,14 +80,12 @@ export async function startRun(ctx, experimentId) {
 /** errorRatio of a report: failed requests over all, or undefined. */
 export const errorRatio = (r) => (r && r.requests ? r.errors / r.requests : undefined);
 
-const ENDED = new Set(["succeeded", "failed", "stopped"]);
-
 /**
  * loadReports fetches the reports of the newest runs that have one (at most
  * limit), a few at a time, and returns them by run id.
  */
 export async function loadReports(runs, { limit = 20, signal } = {}) {
-  const want = runs.filter((r) => ENDED.has(r.status)).slice(0, limit);
+  const want = runs.filter((r) => REPORTED.has(r.status)).slice(0, limit);
   const out = new Map();
   let next = 0;
   const worker = async () => {
@@ -123,7 +122,7 @@ export function runsTable(ctx, runs, { reports = new Map(), showExperiment = tru
   });
   const rows = runs.map((r) => {
     const rep = reports.get(r.id);
-    const box = el("input", { type: "checkbox", class: "pick", "aria-label": `Select run ${r.id} to compare`, value: String(r.id), disabled: !ENDED.has(r.status) });
+    const box = el("input", { type: "checkbox", class: "pick", "aria-label": `Select run ${r.id} to compare`, value: String(r.id), disabled: !REPORTED.has(r.status) });
     box.addEventListener("change", () => {
       const i = selected.indexOf(r.id);
       if (box.checked && i < 0) {

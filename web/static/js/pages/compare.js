@@ -6,13 +6,12 @@ import { get } from "../api.js";
 import { el, fmtNum, fmtMs, fmtPct, fmtSigned, statusBadge, verdictBadge, icon } from "../dom.js";
 import { pairBars } from "../charts.js";
 import { pageHeader, card, table, num, emptyState } from "./common.js";
-
-const ENDED = new Set(["succeeded", "failed", "stopped"]);
+import { REPORTED } from "../status.js";
 
 export async function comparePage(ctx, a, b) {
   ctx.setTitle(a && b ? `Compare #${a} and #${b}` : "Compare runs");
   const list = await get("/runs?limit=200", ctx);
-  const runs = list.items.filter((r) => ENDED.has(r.status));
+  const runs = list.items.filter((r) => REPORTED.has(r.status));
   const preA = a || Number(ctx.query.get("a") || 0);
   // From a run's "Compare…": B defaults to the latest other run of its experiment.
   const base = runs.find((r) => r.id === preA);

@@ -11,8 +11,8 @@ import { pageHeader, card, table, num, emptyState, deleteAsked } from "./common.
 import { scheduleCard, scheduleCalendar, nextFireCell } from "./schedule.js";
 import { savedDocumentEditor } from "./editorform.js";
 import { startButton, setBusy, leverRefused } from "../lever.js";
+import { ENDED } from "../status.js";
 
-const ENDED = new Set(["succeeded", "failed", "stopped", "interrupted", "error"]);
 const runHref = (id) => `#/gameday-runs/${id}`;
 
 // ---- #/gamedays ----------------------------------------------------------------
