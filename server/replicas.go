@@ -136,6 +136,9 @@ const (
 	// progressChannel carries the progress snapshots of runs (JSON of
 	// report.Progress), so a client of any server can follow any run.
 	progressChannel = "faultline_run_progress"
+	// gameDayStopChannel asks the server that runs a game-day run to
+	// stop it (JSON of stopRequest, RunID naming the game-day run).
+	gameDayStopChannel = "faultline_gameday_stop"
 	// environmentsChannel tells that an environment changed (its ID), so
 	// the replica that serves it applies the change.
 	environmentsChannel = "faultline_environments"
@@ -161,6 +164,8 @@ type bus struct {
 	// sent; set them before run.
 	progress  func(report.Progress)
 	stop      func(runID int64, reason string) bool
+	// stopGameDay halts a game-day run that runs here.
+	stopGameDay func(runID int64, reason string) bool
 	schedules func()
 	// environment learns that environment id changed.
 	environment func(id int64)
@@ -193,12 +198,17 @@ func (b *bus) relay(p report.Progress) {
 }
 
 // stopRun asks every server to stop run id: the one that runs it does.
-func (b *bus) stopRun(id int64, reason string) {
+func (b *bus) stopRun(id int64, reason string) { b.sendStop(stopChannel, id, reason) }
+
+// stopGameDayRun asks every server to stop game-day run id.
+func (b *bus) stopGameDayRun(id int64, reason string) { b.sendStop(gameDayStopChannel, id, reason) }
+
+func (b *bus) sendStop(channel string, id int64, reason string) {
 	body, err := json.Marshal(stopRequest{RunID: id, Reason: reason})
 	if err != nil || len(body) > store.MaxNotifyPayload {
 		body, _ = json.Marshal(stopRequest{RunID: id, Reason: "stopped by request"})
 	}
-	b.send(notification{stopChannel, string(body)})
+	b.send(notification{channel, string(body)})
 }
 
 // environmentChanged tells every server that environment id changed.
@@ -234,7 +244,7 @@ func (b *bus) run(ctx context.Context) error {
 		}
 	}()
 	for {
-		err := b.db.Listen(ctx, []string{progressChannel, stopChannel, schedulesChannel, environmentsChannel}, b.schedules, b.deliver)
+		err := b.db.Listen(ctx, []string{progressChannel, stopChannel, gameDayStopChannel, schedulesChannel, environmentsChannel}, b.schedules, b.deliver)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -256,13 +266,17 @@ func (b *bus) deliver(channel, payload string) {
 			return
 		}
 		b.progress(p)
-	case stopChannel:
+	case stopChannel, gameDayStopChannel:
 		var r stopRequest
 		if err := json.Unmarshal([]byte(payload), &r); err != nil {
 			b.log.Error("replica: a stop notification that does not parse", "err", err)
 			return
 		}
-		if b.stop(r.RunID, r.Reason) {
+		if channel == gameDayStopChannel {
+			if b.stopGameDay(r.RunID, r.Reason) {
+				b.log.Info("game day stopped at another server's request", "gamedayRun", r.RunID, "reason", r.Reason)
+			}
+		} else if b.stop(r.RunID, r.Reason) {
 			b.log.Info("run stopped at another server's request", "run", r.RunID, "reason", r.Reason)
 		}
 	case schedulesChannel:

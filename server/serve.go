@@ -158,8 +158,12 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		Environments: runEnvs, Relay: relay, RemoteStop: remoteStop})
 	manager.RestoreLever(lever)
 	manager.OnLever(envs.LeverMoved) // an engaged lever ends the overlays
-	gameDays := gamedays.New(gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.NewGuarded([]byte(cfg.WebhookSecret), hooks),
-		Admit: admit, Logger: log, OnFinish: func(id int64, status string) { met.gameDayFinished(id, status) }})
+	gameDaysCfg := gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.NewGuarded([]byte(cfg.WebhookSecret), hooks),
+		Admit: admit, Logger: log, OnFinish: func(id int64, status string) { met.gameDayFinished(id, status) }}
+	if shared != nil {
+		gameDaysCfg.Running, gameDaysCfg.RemoteStop = db.RunningGameDayRun, shared.stopGameDayRun
+	}
+	gameDays := gamedays.New(gameDaysCfg)
 	manager.OnLever(gameDays.LeverMoved) // an engaged lever halts the game days too
 	met = newMetrics(manager, gameDays, envs)
 	sched, err := scheduler.New(scheduler.Config{Kinds: scheduleKinds(db, manager, gameDays, log), Logger: log})
@@ -168,7 +172,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 	schedulesChanged := sched.Notify
 	if shared != nil {
-		shared.progress, shared.stop, shared.schedules = manager.Deliver, manager.StopLocal, sched.Notify
+		shared.progress, shared.stop, shared.stopGameDay, shared.schedules = manager.Deliver, manager.StopLocal, gameDays.StopLocal, sched.Notify
 		shared.environment, planes.changed = planes.applyChange, shared.environmentChanged
 		schedulesChanged = func() { sched.Notify(); shared.schedulesChanged() }
 	}

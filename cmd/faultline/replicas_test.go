@@ -444,3 +444,41 @@ func getBody(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestReplicaGameDayOnceAndStoppedElsewhere: a game day running on A is
+// refused a second run on B, and a stop asked of B ends it on A.
+func TestReplicaGameDayOnceAndStoppedElsewhere(t *testing.T) {
+	dsn := pgtest.Get(t).Database(t)
+	a, b := startReplica(t, "serve-a", dsn), startReplica(t, "serve-b", dsn)
+	a.api.createExperiment([]byte(`apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: steady-httpbin}
+spec:
+  services: [{host: httpbin, port: 8000, endpoints: [{demo: httpbin}]}]
+  load: {url: "http://httpbin:8000/get", connections: 1, requests: 5}
+  hypothesis: [{metric: error_ratio, op: "==", value: 0}]
+`))
+	var gd struct{ ID int64 }
+	a.api.json("POST", "/api/v1/gamedays", "application/yaml", []byte(`apiVersion: faultline.dev/v1alpha1
+kind: GameDay
+metadata: {name: long-day}
+spec:
+  steadyState: steady-httpbin
+  steps:
+  - wait: 1m
+`), http.StatusCreated, &gd)
+	var started struct{ ID int64 }
+	a.api.json("POST", fmt.Sprintf("/api/v1/gamedays/%d/runs", gd.ID), "", nil, http.StatusAccepted, &started)
+	code, body := call(t, "POST", fmt.Sprintf("%s/api/v1/gamedays/%d/runs", b.api.base, gd.ID), "", "", nil)
+	if code != http.StatusConflict || !strings.Contains(string(body), `"running"`) {
+		t.Errorf("second run of the game day on B: %d %s", code, body)
+	}
+	asked := time.Now()
+	b.api.json("POST", fmt.Sprintf("/api/v1/gameday-runs/%d/stop", started.ID), "", nil, http.StatusAccepted, nil)
+	var run struct{ Status, Reason string }
+	b.api.json("GET", fmt.Sprintf("/api/v1/gameday-runs/%d", started.ID), "", nil, http.StatusOK, &run)
+	t.Logf("game-day run %d on A: %s (%s) %v after B was asked to stop it", started.ID, run.Status, run.Reason, time.Since(asked).Round(time.Millisecond))
+	if run.Status != "stopped" {
+		t.Errorf("game-day run %d is %s after the stop returned, want stopped", started.ID, run.Status)
+	}
+}

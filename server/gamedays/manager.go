@@ -111,6 +111,13 @@ type Config struct {
 	// OnFinish, when set, learns each game-day run's end (after it is
 	// recorded) with its status.
 	OnFinish func(runID int64, status string)
+	// With other servers on the database: Running returns the running
+	// run of a game day, whichever server runs it, so a second one is
+	// refused; RemoteStop asks the other servers to stop a game-day run
+	// one of them runs (its manager's StopLocal halts it), and must not
+	// block. Both nil on a server alone on its database.
+	Running    func(ctx context.Context, gameDayID int64) (runID int64, ok bool, err error)
+	RemoteStop func(runID int64, reason string)
 }
 
 // Manager owns every running game day.
@@ -325,6 +332,13 @@ func (m *Manager) StartGameDay(ctx context.Context, gameDayID int64, trigger str
 			return 0, &RunningError{GameDay: g.Name, RunID: id}
 		}
 	}
+	if m.cfg.Running != nil {
+		if id, ok, err := m.cfg.Running(ctx, g.ID); err != nil {
+			return 0, err
+		} else if ok {
+			return 0, &RunningError{GameDay: g.Name, RunID: id}
+		}
+	}
 	id := g.ID
 	run := &store.GameDayRun{GameDayID: &id, GameDayName: g.Name, GameDayVersion: g.Version, Source: g.Source, Trigger: trigger}
 	if err := m.cfg.Store.CreateGameDayRun(ctx, run); err != nil {
@@ -344,17 +358,22 @@ func (m *Manager) StartGameDay(ctx context.Context, gameDayID int64, trigger str
 // returns ErrNotRunning for a run that already ended and
 // store.ErrNotFound for an unknown one.
 func (m *Manager) Stop(ctx context.Context, runID int64, reason string) error {
+	if reason == "" {
+		reason = "stopped by request"
+	}
 	m.mu.Lock()
 	a := m.active[runID]
 	m.mu.Unlock()
 	if a == nil {
-		if _, err := m.cfg.Store.GetGameDayRun(ctx, runID); err != nil {
+		run, err := m.cfg.Store.GetGameDayRun(ctx, runID)
+		if err != nil {
 			return err
 		}
-		return ErrNotRunning
-	}
-	if reason == "" {
-		reason = "stopped by request"
+		if run.Status != store.StatusRunning || m.cfg.RemoteStop == nil {
+			return ErrNotRunning
+		}
+		m.cfg.RemoteStop(runID, reason) // another server runs it
+		return m.waitStored(ctx, runID)
 	}
 	a.cancel(&stopCause{reason: reason})
 	select {
@@ -362,6 +381,44 @@ func (m *Manager) Stop(ctx context.Context, runID int64, reason string) error {
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// StopLocal halts the game-day run with reason if it runs in this
+// process, without waiting for its end, and reports whether it does.
+func (m *Manager) StopLocal(runID int64, reason string) bool {
+	m.mu.Lock()
+	a := m.active[runID]
+	m.mu.Unlock()
+	if a == nil {
+		return false
+	}
+	a.cancel(&stopCause{reason: reason})
+	return true
+}
+
+// remoteStopPoll is how often Stop reads a game-day run that another
+// server stops, until it has ended.
+const remoteStopPoll = 100 * time.Millisecond
+
+// waitStored waits until the store has the game-day run ended, or ctx
+// ends.
+func (m *Manager) waitStored(ctx context.Context, runID int64) error {
+	t := time.NewTicker(remoteStopPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		run, err := m.cfg.Store.GetGameDayRun(ctx, runID)
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		if err == nil && run.Status != store.StatusRunning {
+			return nil
+		}
+	}
 }
 
 // ActiveRun returns the running run of a game day, if there is one.

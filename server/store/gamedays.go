@@ -314,6 +314,18 @@ func (db *DB) MarkGameDaysInterrupted(ctx context.Context, reason string, at tim
 	return ids, nil
 }
 
+// RunningGameDayRun returns the running run of a game day, whichever
+// server runs it; ok is false when none runs.
+func (db *DB) RunningGameDayRun(ctx context.Context, gameDayID int64) (runID int64, ok bool, err error) {
+	var ids []int64
+	err = db.gdb.WithContext(ctx).Model(&gameDayRunRow{}).Where("gameday_id = ? AND status = ?", gameDayID, StatusRunning).
+		Order("id").Limit(1).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, false, translate(fmt.Sprintf("running run of game day %d", gameDayID), err)
+	}
+	return ids[0], true, nil
+}
+
 // RecordWebhookDelivery stores a delivery of a game-day run's end and sets
 // d.ID (and d.DeliveredAt to now when zero). An unknown run gives
 // ErrNotFound.
