@@ -161,7 +161,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	gameDaysCfg := gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.NewGuarded([]byte(cfg.WebhookSecret), hooks),
 		Admit: admit, Logger: log, OnFinish: func(id int64, status string) { met.gameDayFinished(id, status) }}
 	if shared != nil {
-		gameDaysCfg.Running, gameDaysCfg.RemoteStop = db.RunningGameDayRun, shared.stopGameDayRun
+		gameDaysCfg.RemoteStop = shared.stopGameDayRun
 	}
 	gameDays := gamedays.New(gameDaysCfg)
 	manager.OnLever(gameDays.LeverMoved) // an engaged lever halts the game days too

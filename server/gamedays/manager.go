@@ -28,7 +28,7 @@ import (
 type Store interface {
 	GetGameDay(ctx context.Context, id int64) (*store.GameDay, error)
 	GetExperimentByName(ctx context.Context, name string) (*store.Experiment, error)
-	CreateGameDayRun(ctx context.Context, r *store.GameDayRun) error
+	StartGameDayRun(ctx context.Context, r *store.GameDayRun) (running int64, err error)
 	FinishGameDayRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error
 	GetGameDayRun(ctx context.Context, id int64) (*store.GameDayRun, error)
 	RecordWebhookDelivery(ctx context.Context, d *store.WebhookDelivery) error
@@ -111,12 +111,9 @@ type Config struct {
 	// OnFinish, when set, learns each game-day run's end (after it is
 	// recorded) with its status.
 	OnFinish func(runID int64, status string)
-	// With other servers on the database: Running returns the running
-	// run of a game day, whichever server runs it, so a second one is
-	// refused; RemoteStop asks the other servers to stop a game-day run
-	// one of them runs (its manager's StopLocal halts it), and must not
-	// block. Both nil on a server alone on its database.
-	Running    func(ctx context.Context, gameDayID int64) (runID int64, ok bool, err error)
+	// RemoteStop, with other servers on the database, asks them to stop
+	// a game-day run one of them runs (its manager's StopLocal halts
+	// it); it must not block. Nil on a server alone on its database.
 	RemoteStop func(runID int64, reason string)
 }
 
@@ -332,16 +329,13 @@ func (m *Manager) StartGameDay(ctx context.Context, gameDayID int64, trigger str
 			return 0, &RunningError{GameDay: g.Name, RunID: id}
 		}
 	}
-	if m.cfg.Running != nil {
-		if id, ok, err := m.cfg.Running(ctx, g.ID); err != nil {
-			return 0, err
-		} else if ok {
-			return 0, &RunningError{GameDay: g.Name, RunID: id}
-		}
-	}
 	id := g.ID
 	run := &store.GameDayRun{GameDayID: &id, GameDayName: g.Name, GameDayVersion: g.Version, Source: g.Source, Trigger: trigger}
-	if err := m.cfg.Store.CreateGameDayRun(ctx, run); err != nil {
+	if running, err := m.cfg.Store.StartGameDayRun(ctx, run); err != nil {
+		if running != 0 {
+			// Another server runs it.
+			return 0, &RunningError{GameDay: g.Name, RunID: running}
+		}
 		return 0, err
 	}
 	runCtx, cancel := context.WithCancelCause(m.base)

@@ -314,16 +314,39 @@ func (db *DB) MarkGameDaysInterrupted(ctx context.Context, reason string, at tim
 	return ids, nil
 }
 
-// RunningGameDayRun returns the running run of a game day, whichever
-// server runs it; ok is false when none runs.
-func (db *DB) RunningGameDayRun(ctx context.Context, gameDayID int64) (runID int64, ok bool, err error) {
-	var ids []int64
-	err = db.gdb.WithContext(ctx).Model(&gameDayRunRow{}).Where("gameday_id = ? AND status = ?", gameDayID, StatusRunning).
-		Order("id").Limit(1).Pluck("id", &ids).Error
-	if err != nil || len(ids) == 0 {
-		return 0, false, translate(fmt.Sprintf("running run of game day %d", gameDayID), err)
+// StartGameDayRun is CreateGameDayRun for a run of a stored game day
+// (r.GameDayID set) that must be its only running one, whichever server
+// started the other: while one runs it records nothing and returns that
+// run's ID with ErrConflict. The check and the insert are one write
+// transaction, which write transactions of every server take in turn.
+func (db *DB) StartGameDayRun(ctx context.Context, r *GameDayRun) (running int64, err error) {
+	const op = "start game-day run"
+	if r.GameDayID == nil {
+		return 0, translate(op, fmt.Errorf("no game day: %w", ErrInvalid))
 	}
-	return ids[0], true, nil
+	if r.Trigger != TriggerAPI && r.Trigger != TriggerSchedule {
+		return 0, translate(op, fmt.Errorf("unknown trigger %q: %w", r.Trigger, ErrInvalid))
+	}
+	row := gameDayRunRow{GameDayID: r.GameDayID, GameDayName: r.GameDayName, GameDayVersion: r.GameDayVersion,
+		Source: r.Source, Trigger: r.Trigger, Status: StatusRunning, Reason: r.Reason, CreatedAt: db.utc(r.CreatedAt)}
+	row.Owner, row.LeaseUntil = db.newLease()
+	err = db.write(ctx, func(tx *gorm.DB) error {
+		var ids []int64
+		if err := tx.Model(&gameDayRunRow{}).Where("gameday_id = ? AND status = ?", *r.GameDayID, StatusRunning).
+			Order("id").Limit(1).Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if len(ids) > 0 {
+			running = ids[0]
+			return fmt.Errorf("game-day run %d is running: %w", running, ErrConflict)
+		}
+		return tx.Create(&row).Error
+	})
+	if err != nil {
+		return running, translate(op, err)
+	}
+	r.ID, r.Status, r.CreatedAt, r.EndedAt, r.Verdict, r.Report = row.ID, row.Status, row.CreatedAt, nil, "", nil
+	return 0, nil
 }
 
 // RecordWebhookDelivery stores a delivery of a game-day run's end and sets

@@ -146,3 +146,35 @@ func TestStoreSyncClock(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreGameDayRunsOnceAtATime: StartGameDayRun records at most one
+// running run per game day, whichever replica starts it.
+func TestStoreGameDayRunsOnceAtATime(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		a, b := openTestDB(t, dsn), openTestDB(t, dsn)
+		a.SetReplica("replica-a", time.Minute)
+		b.SetReplica("replica-b", time.Minute)
+		g := &GameDay{Name: "once", Source: "x", Format: FormatYAML}
+		if err := a.CreateGameDay(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		first := &GameDayRun{GameDayID: &g.ID, GameDayName: g.Name, GameDayVersion: 1, Source: "x", Trigger: TriggerAPI}
+		if running, err := a.StartGameDayRun(ctx, first); err != nil || running != 0 || first.ID == 0 || first.Status != StatusRunning {
+			t.Fatalf("first: %d, %v, %+v", running, err, first)
+		}
+		second := &GameDayRun{GameDayID: &g.ID, GameDayName: g.Name, GameDayVersion: 1, Source: "x", Trigger: TriggerSchedule}
+		if running, err := b.StartGameDayRun(ctx, second); !errors.Is(err, ErrConflict) || running != first.ID || second.ID != 0 {
+			t.Fatalf("second while the first runs: %d, %v", running, err)
+		}
+		if err := a.FinishGameDayRun(ctx, first.ID, StatusSucceeded, "pass", "", nil, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if running, err := b.StartGameDayRun(ctx, second); err != nil || running != 0 || second.ID == 0 {
+			t.Fatalf("second after the first ended: %d, %v", running, err)
+		}
+		if r, _ := a.GetGameDayRun(ctx, second.ID); r.Status != StatusRunning {
+			t.Fatalf("second: %+v", r)
+		}
+	})
+}
