@@ -372,7 +372,31 @@ type runJSON struct {
 	} `json:"report"`
 }
 
-func TestDashboard(t *testing.T) {
+// step is one stage of a browser flow. A flow's steps share one page and
+// run in order as subtests.
+type step struct {
+	name string
+	fn   func(t *testing.T, b *browser)
+}
+
+// runSteps runs a flow's steps in b's page, ends the flow at the first
+// that fails, then fails on any console error the page recorded.
+func runSteps(t *testing.T, b *browser, steps []step) {
+	t.Helper()
+	for _, s := range steps {
+		start := time.Now()
+		ok := t.Run(s.name, func(t *testing.T) { s.fn(t, b.in(t)) })
+		t.Logf("%-70s %v", s.name, time.Since(start).Round(time.Millisecond))
+		if !ok {
+			break
+		}
+	}
+	b.checkConsole()
+}
+
+// TestDashboardExperimentsList: the list of the shipped examples, and its
+// search.
+func TestDashboardExperimentsList(t *testing.T) {
 	needChromium(t)
 	base, _ := testserver.Start(t, server.Config{LoadExamples: true})
 	b := newBrowser(t, base)
@@ -381,13 +405,7 @@ func TestDashboard(t *testing.T) {
 	if examples.Total == 0 {
 		t.Fatal("no example experiments loaded")
 	}
-	var expID int64
-	runIDs := make([]int64, 0, 2)
-
-	steps := []struct {
-		name string
-		fn   func(t *testing.T, b *browser)
-	}{
+	runSteps(t, b, []step{
 		{"the experiments list shows the examples", func(t *testing.T, b *browser) {
 			b.do(chromedp.Navigate(base + "/"))
 			b.waitJS("the experiment rows", fmt.Sprintf(`document.querySelectorAll("#experiments-table tbody tr").length === %d`, examples.Total), 10*time.Second)
@@ -422,6 +440,23 @@ func TestDashboard(t *testing.T) {
 			b.setValue("search", "")
 			b.waitJS("every row again", fmt.Sprintf(`document.querySelectorAll("#experiments-table tbody tr:not([hidden])").length === %d`, examples.Total), 5*time.Second)
 		}},
+	})
+}
+
+// TestDashboardEditorRefusesABadDocument: a document with an error is
+// marked at its line and not saved.
+func TestDashboardEditorRefusesABadDocument(t *testing.T) {
+	needChromium(t)
+	base, _ := testserver.Start(t, server.Config{LoadExamples: true})
+	b := newBrowser(t, base)
+	var examples experimentList
+	getJSON(t, base+"/api/v1/experiments?limit=500", &examples)
+	if examples.Total == 0 {
+		t.Fatal("no example experiments loaded")
+	}
+	b.do(chromedp.Navigate(base + "/"))
+	b.waitJS("the experiments list", `!!document.getElementById("new-experiment")`, 10*time.Second)
+	runSteps(t, b, []step{
 		{"a bad document shows its error at its line and is not saved", func(t *testing.T, b *browser) {
 			b.do(chromedp.Click(chromedp.ID("new-experiment")))
 			b.waitJS("the editor with the template, valid", `document.getElementById("validation-status")?.dataset.state === "valid"`, 10*time.Second)
@@ -459,6 +494,29 @@ func TestDashboard(t *testing.T) {
 			b.checkNames()
 			b.screenshot("editor-error.png")
 		}},
+	})
+}
+
+// TestDashboardExperimentLifecycle follows one experiment from the editor
+// through two runs, their comparison and a stopped copy to its deletion,
+// with the editor's question before unsaved edits are lost and a missing
+// run's page on the way.
+func TestDashboardExperimentLifecycle(t *testing.T) {
+	needChromium(t)
+	base, _ := testserver.Start(t, server.Config{LoadExamples: true})
+	b := newBrowser(t, base)
+	var examples experimentList
+	getJSON(t, base+"/api/v1/experiments?limit=500", &examples)
+	if examples.Total == 0 {
+		t.Fatal("no example experiments loaded")
+	}
+	var expID int64
+	runIDs := make([]int64, 0, 2)
+	b.do(chromedp.Navigate(base + "/"))
+	b.waitJS("the experiments list", `!!document.getElementById("new-experiment")`, 10*time.Second)
+	b.do(chromedp.Click(chromedp.ID("new-experiment")))
+	b.waitJS("the editor with the template, valid", `document.getElementById("validation-status")?.dataset.state === "valid"`, 10*time.Second)
+	runSteps(t, b, []step{
 		{"create an experiment in the editor", func(t *testing.T, b *browser) {
 			b.setValue("yaml", "")
 			b.do(chromedp.SendKeys(chromedp.ID("yaml"), smoke(20)))
@@ -680,16 +738,7 @@ func TestDashboard(t *testing.T) {
 				t.Errorf("after delete GET answers %d, want 404", code)
 			}
 		}},
-	}
-	for _, s := range steps {
-		start := time.Now()
-		ok := t.Run(s.name, func(t *testing.T) { s.fn(t, b.in(t)) })
-		t.Logf("%-70s %v", s.name, time.Since(start).Round(time.Millisecond))
-		if !ok {
-			break
-		}
-	}
-	b.checkConsole()
+	})
 }
 
 func TestDashboardAsksForTheToken(t *testing.T) {

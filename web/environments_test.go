@@ -313,10 +313,7 @@ func TestEnvironments(t *testing.T) {
 		b.waitJS("the graph's edges as the API has them: "+strings.Join(want, " "), fmt.Sprintf(`%s === %q`, js, strings.Join(want, " ")), 10*time.Second)
 	}
 
-	steps := []struct {
-		name string
-		fn   func(t *testing.T, b *browser)
-	}{
+	steps := []step{
 		{"the list shows each environment, listening, with its egress", func(t *testing.T, b *browser) {
 			b.do(chromedp.Navigate(base + "/ui/#/environments"))
 			row := `#environments-table tr[data-name="shop"]`
@@ -641,15 +638,7 @@ spec:
 			b.checkNoStray()
 		}},
 	}
-	for _, s := range steps {
-		start := time.Now()
-		ok := t.Run(s.name, func(t *testing.T) { s.fn(t, b.in(t)) })
-		t.Logf("%-70s %v", s.name, time.Since(start).Round(time.Millisecond))
-		if !ok {
-			break
-		}
-	}
-	b.checkConsole()
+	runSteps(t, b, steps)
 }
 
 // The service graph's drawing, checked in the browser on data of its own:

@@ -179,10 +179,7 @@ spec:
 	}
 	var gdID int64
 
-	steps := []struct {
-		name string
-		fn   func(t *testing.T, b *browser)
-	}{
+	steps := []step{
 		{"an unknown experiment is marked at its line as it is typed, and not saved", func(t *testing.T, b *browser) {
 			b.do(chromedp.Navigate(base + "/ui/#/gamedays"))
 			b.waitJS("the empty list", `document.querySelector("h1")?.textContent === "Game days" && !!document.querySelector(".empty")`, 10*time.Second)
@@ -505,13 +502,5 @@ spec:
 			b.screenshot("gameday.png")
 		}},
 	}
-	for _, s := range steps {
-		start := time.Now()
-		ok := t.Run(s.name, func(t *testing.T) { s.fn(t, b.in(t)) })
-		t.Logf("%-60s %v", s.name, time.Since(start).Round(time.Millisecond))
-		if !ok {
-			break
-		}
-	}
-	b.checkConsole()
+	runSteps(t, b, steps)
 }

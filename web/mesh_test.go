@@ -100,10 +100,7 @@ func TestDashboardMeshEnvironment(t *testing.T) {
 	envHash := fmt.Sprintf("#/environments/%d", env.ID)
 	var runID int64
 
-	steps := []struct {
-		name string
-		fn   func(t *testing.T, b *browser)
-	}{
+	steps := []step{
 		{"the list names the namespace and says the API server answers", func(t *testing.T, b *browser) {
 			b.do(chromedp.Navigate(base + "/ui/#/environments"))
 			row := `#environments-table tr[data-name="staging"]`
@@ -244,10 +241,5 @@ func TestDashboardMeshEnvironment(t *testing.T) {
 			}
 		}},
 	}
-	for _, s := range steps {
-		if !t.Run(s.name, func(t *testing.T) { s.fn(t, b.in(t)) }) {
-			break
-		}
-	}
-	b.checkConsole()
+	runSteps(t, b, steps)
 }
