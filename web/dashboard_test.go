@@ -394,17 +394,24 @@ func runSteps(t *testing.T, b *browser, steps []step) {
 	b.checkConsole()
 }
 
-// TestDashboardExperimentsList: the list of the shipped examples, and its
-// search.
-func TestDashboardExperimentsList(t *testing.T) {
+// withExamples starts a server holding the shipped examples and a page
+// on it, and returns the examples as the API lists them.
+func withExamples(t *testing.T) (base string, b *browser, examples experimentList) {
+	t.Helper()
 	needChromium(t)
-	base, _ := testserver.Start(t, server.Config{LoadExamples: true})
-	b := newBrowser(t, base)
-	var examples experimentList
+	base, _ = testserver.Start(t, server.Config{LoadExamples: true})
+	b = newBrowser(t, base)
 	getJSON(t, base+"/api/v1/experiments?limit=500", &examples)
 	if examples.Total == 0 {
 		t.Fatal("no example experiments loaded")
 	}
+	return base, b, examples
+}
+
+// TestDashboardExperimentsList: the list of the shipped examples, and its
+// search.
+func TestDashboardExperimentsList(t *testing.T) {
+	base, b, examples := withExamples(t)
 	runSteps(t, b, []step{
 		{"the experiments list shows the examples", func(t *testing.T, b *browser) {
 			b.do(chromedp.Navigate(base + "/"))
@@ -446,14 +453,7 @@ func TestDashboardExperimentsList(t *testing.T) {
 // TestDashboardEditorRefusesABadDocument: a document with an error is
 // marked at its line and not saved.
 func TestDashboardEditorRefusesABadDocument(t *testing.T) {
-	needChromium(t)
-	base, _ := testserver.Start(t, server.Config{LoadExamples: true})
-	b := newBrowser(t, base)
-	var examples experimentList
-	getJSON(t, base+"/api/v1/experiments?limit=500", &examples)
-	if examples.Total == 0 {
-		t.Fatal("no example experiments loaded")
-	}
+	base, b, examples := withExamples(t)
 	b.do(chromedp.Navigate(base + "/"))
 	b.waitJS("the experiments list", `!!document.getElementById("new-experiment")`, 10*time.Second)
 	runSteps(t, b, []step{
@@ -502,14 +502,7 @@ func TestDashboardEditorRefusesABadDocument(t *testing.T) {
 // with the editor's question before unsaved edits are lost and a missing
 // run's page on the way.
 func TestDashboardExperimentLifecycle(t *testing.T) {
-	needChromium(t)
-	base, _ := testserver.Start(t, server.Config{LoadExamples: true})
-	b := newBrowser(t, base)
-	var examples experimentList
-	getJSON(t, base+"/api/v1/experiments?limit=500", &examples)
-	if examples.Total == 0 {
-		t.Fatal("no example experiments loaded")
-	}
+	base, b, examples := withExamples(t)
 	var expID int64
 	runIDs := make([]int64, 0, 2)
 	b.do(chromedp.Navigate(base + "/"))
