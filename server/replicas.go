@@ -42,6 +42,10 @@ type replica struct {
 	// planes are the environments' data planes this replica serves.
 	planes *sharedPlanes
 	log    *slog.Logger
+
+	// renewedAt is when the leases were last renewed (this process's
+	// clock); zero until the first renewal.
+	renewedAt time.Time
 }
 
 // heartbeat is how often the leases are renewed and expired ones looked
@@ -102,11 +106,22 @@ func (r *replica) renew(ctx context.Context) {
 	at := time.Now() // this process's clock, as KeepLeased's
 	renewed, err := r.db.RenewLeases(ctx, r.db.Clock().Add(r.ttl))
 	if err != nil {
-		if ctx.Err() == nil {
-			r.log.Error("replica: renew leases", "replica", r.id, "err", err)
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Error("replica: renew leases", "replica", r.id, "err", err)
+		// Cut off from the database, this replica stops its runs before
+		// their leases can expire, when the others may mark them
+		// interrupted: a run never injects faults that no one can see or
+		// halt.
+		if !r.renewedAt.IsZero() && at.Sub(r.renewedAt) >= r.ttl-2*r.heartbeat() {
+			for _, id := range r.runs.KeepLeased(at, nil, "stopped: this server lost the database and could not renew its lease on the run") {
+				r.log.Warn("run stopped: its lease could not be renewed", "run", id, "replica", r.id)
+			}
 		}
 		return
 	}
+	r.renewedAt = at
 	r.planes.renewed(renewed.Environments)
 	for _, id := range r.runs.KeepLeased(at, renewed.Runs, "stopped: this server's lease on the run expired and another server marked it interrupted") {
 		r.log.Warn("run stopped: its lease was lost", "run", id, "replica", r.id)

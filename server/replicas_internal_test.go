@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runs"
+	"github.com/faultline/faultline/server/store"
+)
+
+// TestReplicaStopsItsRunsWhenCutOffFromTheDatabase: a replica that cannot
+// renew its leases stops its runs before they could expire.
+func TestReplicaStopsItsRunsWhenCutOffFromTheDatabase(t *testing.T) {
+	ctx := t.Context()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "faultline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ttl = 3 * time.Second
+	db.SetReplica("cut-off", ttl)
+	exp := &store.Experiment{Name: "held", Format: store.FormatYAML, Source: `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: held}
+spec:
+  services:
+  - {host: httpbin, port: 8000, endpoints: [{demo: httpbin}]}
+  load: {url: "http://httpbin:8000/get", qps: 10, duration: 1h}
+`}
+	if err := db.CreateExperiment(ctx, exp); err != nil {
+		t.Fatal(err)
+	}
+	block := func(ctx context.Context, _ *scenarios.Document, _ engine.Options) (*report.Report, error) {
+		<-ctx.Done()
+		return &report.Report{Status: report.StatusStopped}, nil
+	}
+	m := runs.New(db, block, runs.Config{})
+	defer m.Close()
+	run, err := m.Start(ctx, exp.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	r := &replica{id: "cut-off", ttl: ttl, db: db, runs: m, planes: newSharedPlanes(db, ttl, log), log: log}
+	r.renew(ctx)
+	if r.renewedAt.IsZero() {
+		t.Fatal("the first renewal failed")
+	}
+	db.Close() // the database is gone
+
+	r.renew(ctx)
+	if !m.Active(run.ID) {
+		t.Fatal("the run was stopped at the first failed renewal, long before its lease could expire")
+	}
+	r.renewedAt = time.Now().Add(-(ttl - r.heartbeat())) // the lease is about to expire
+	r.renew(ctx)
+	deadline := time.Now().Add(5 * time.Second)
+	for m.Active(run.ID) {
+		if time.Now().After(deadline) {
+			t.Fatal("the run still runs although its lease could not be renewed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
