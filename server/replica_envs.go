@@ -264,6 +264,28 @@ func (s *sharedPlanes) renewed(held []int64) {
 	}
 }
 
+// dropAll stops every data plane served here: this replica cannot renew
+// its leases on them, and another may take them over. One still held by
+// a run is left for the next call.
+func (s *sharedPlanes) dropAll() {
+	s.mu.Lock()
+	var ids []int64
+	for id := range s.held {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		if err := s.Manager.Remove(id); err != nil {
+			s.log.Error("environment lease not renewed: stop its data plane", "environment", id, "err", err)
+			continue
+		}
+		s.log.Warn("environment lease not renewed: its data plane stops here", "environment", id)
+		s.mu.Lock()
+		delete(s.held, id)
+		s.mu.Unlock()
+	}
+}
+
 // takeOver claims the environments no replica holds (their holder died,
 // or they are new) and serves them here.
 func (s *sharedPlanes) takeOver(ctx context.Context) {

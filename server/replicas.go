@@ -110,14 +110,15 @@ func (r *replica) renew(ctx context.Context) {
 			return
 		}
 		r.log.Error("replica: renew leases", "replica", r.id, "err", err)
-		// Cut off from the database, this replica stops its runs before
-		// their leases can expire, when the others may mark them
-		// interrupted: a run never injects faults that no one can see or
-		// halt.
+		// Cut off from the database, this replica stops its runs and
+		// its environments' data planes before their leases can expire,
+		// when the others may mark them interrupted and take them over:
+		// a run never injects faults that no one can see or halt.
 		if !r.renewedAt.IsZero() && at.Sub(r.renewedAt) >= r.ttl-2*r.heartbeat() {
 			for _, id := range r.runs.KeepLeased(at, nil, "stopped: this server lost the database and could not renew its lease on the run") {
 				r.log.Warn("run stopped: its lease could not be renewed", "run", id, "replica", r.id)
 			}
+			r.planes.dropAll()
 		}
 		return
 	}
