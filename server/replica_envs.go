@@ -254,13 +254,14 @@ func (s *sharedPlanes) renewed(held []int64) {
 		if err != nil || (ok && holder == s.db.Replica()) {
 			continue
 		}
-		s.log.Warn("environment lease lost: its data plane stops here", "environment", id, "holder", holder)
+		if err := s.Manager.Forget(id); err != nil {
+			s.log.Error("environment lease lost: stop its data plane", "environment", id, "err", err)
+			continue // again at the next renewal
+		}
+		s.log.Warn("environment lease lost: its data plane stopped here", "environment", id, "holder", holder)
 		s.mu.Lock()
 		delete(s.held, id)
 		s.mu.Unlock()
-		if err := s.Manager.Remove(id); err != nil {
-			s.log.Error("environment lease lost: stop its data plane", "environment", id, "err", err)
-		}
 	}
 }
 
@@ -275,7 +276,7 @@ func (s *sharedPlanes) dropAll() {
 	}
 	s.mu.Unlock()
 	for _, id := range ids {
-		if err := s.Manager.Remove(id); err != nil {
+		if err := s.Manager.Forget(id); err != nil {
 			s.log.Error("environment lease not renewed: stop its data plane", "environment", id, "err", err)
 			continue
 		}

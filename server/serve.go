@@ -42,8 +42,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return fmt.Errorf("server: --allow: %w", err)
 	}
-	// One server per database, decided before anything is changed: a second
-	// one would mark the first one's live runs interrupted.
+	// One server per SQLite file, decided before anything is changed: a
+	// second one would mark the first one's live runs interrupted. (Servers
+	// on one PostgreSQL database share it through leases instead.)
 	unlock, err := store.Lock(cfg.DB)
 	if err != nil {
 		return fmt.Errorf("server: --db %s: %w", store.Redacted(cfg.DB), err)
