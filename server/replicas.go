@@ -152,6 +152,10 @@ const (
 	// progressChannel carries the progress snapshots of runs (JSON of
 	// report.Progress), so a client of any server can follow any run.
 	progressChannel = "faultline_run_progress"
+	// gameDayProgressChannel carries the step events of game-day runs
+	// (JSON of gameDayEvent), so a client of any server can follow any
+	// game day.
+	gameDayProgressChannel = "faultline_gameday_progress"
 	// gameDayStopChannel asks the server that runs a game-day run to
 	// stop it (JSON of stopRequest, RunID naming the game-day run).
 	gameDayStopChannel = "faultline_gameday_stop"
@@ -182,9 +186,18 @@ type bus struct {
 	stop      func(runID int64, reason string) bool
 	// stopGameDay halts a game-day run that runs here.
 	stopGameDay func(runID int64, reason string) bool
+	// gameDayEvent receives a step event of a game-day run (nil: it ended).
+	gameDayEvent func(runID int64, event []byte)
 	schedules func()
 	// environment learns that environment id changed.
 	environment func(id int64)
+}
+
+// gameDayEvent is a step event of a game-day run; Event is null once the
+// run has ended.
+type gameDayEvent struct {
+	RunID int64           `json:"runId"`
+	Event json.RawMessage `json:"event"`
 }
 
 // stopRequest asks for a run to be stopped.
@@ -211,6 +224,18 @@ func (b *bus) relay(p report.Progress) {
 		return
 	}
 	b.send(notification{progressChannel, string(body)})
+}
+
+// relayGameDay sends a step event of game-day run id (nil: it ended) to
+// every server; it never blocks. An event too long for a notification is
+// dropped, as a slow subscriber misses one: the report so far is in the
+// store.
+func (b *bus) relayGameDay(id int64, event []byte) {
+	body, err := json.Marshal(gameDayEvent{RunID: id, Event: event})
+	if err != nil || len(body) > store.MaxNotifyPayload {
+		return
+	}
+	b.send(notification{gameDayProgressChannel, string(body)})
 }
 
 // stopRun asks every server to stop run id: the one that runs it does.
@@ -260,7 +285,7 @@ func (b *bus) run(ctx context.Context) error {
 		}
 	}()
 	for {
-		err := b.db.Listen(ctx, []string{progressChannel, stopChannel, gameDayStopChannel, schedulesChannel, environmentsChannel}, b.schedules, b.deliver)
+		err := b.db.Listen(ctx, []string{progressChannel, stopChannel, gameDayProgressChannel, gameDayStopChannel, schedulesChannel, environmentsChannel}, b.schedules, b.deliver)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -282,6 +307,16 @@ func (b *bus) deliver(channel, payload string) {
 			return
 		}
 		b.progress(p)
+	case gameDayProgressChannel:
+		var ev gameDayEvent
+		if err := json.Unmarshal([]byte(payload), &ev); err != nil {
+			b.log.Error("replica: a game-day notification that does not parse", "err", err)
+			return
+		}
+		if string(ev.Event) == "null" {
+			ev.Event = nil
+		}
+		b.gameDayEvent(ev.RunID, ev.Event)
 	case stopChannel, gameDayStopChannel:
 		var r stopRequest
 		if err := json.Unmarshal([]byte(payload), &r); err != nil {

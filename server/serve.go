@@ -162,7 +162,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	gameDaysCfg := gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.NewGuarded([]byte(cfg.WebhookSecret), hooks),
 		Admit: admit, Logger: log, OnFinish: func(id int64, status string) { met.gameDayFinished(id, status) }}
 	if shared != nil {
-		gameDaysCfg.RemoteStop = shared.stopGameDayRun
+		gameDaysCfg.RemoteStop, gameDaysCfg.Relay = shared.stopGameDayRun, shared.relayGameDay
 	}
 	gameDays := gamedays.New(gameDaysCfg)
 	manager.OnLever(gameDays.LeverMoved) // an engaged lever halts the game days too
@@ -175,6 +175,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if shared != nil {
 		shared.progress, shared.stop, shared.stopGameDay, shared.schedules = manager.Deliver, manager.StopLocal, gameDays.StopLocal, sched.Notify
 		shared.environment, planes.changed = planes.applyChange, shared.environmentChanged
+		shared.gameDayEvent = gameDays.Deliver
 		schedulesChanged = func() { sched.Notify(); shared.schedulesChanged() }
 	}
 	handler := api.New(api.Config{

@@ -482,3 +482,77 @@ spec:
 		t.Errorf("game-day run %d is %s after the stop returned, want stopped", started.ID, run.Status)
 	}
 }
+
+// TestReplicaGameDayEventsReachClientsOfOtherReplicas: a client of B
+// follows a game day running on A: its report so far, its steps, its end.
+func TestReplicaGameDayEventsReachClientsOfOtherReplicas(t *testing.T) {
+	dsn := pgtest.Get(t).Database(t)
+	a, b := startReplica(t, "serve-a", dsn), startReplica(t, "serve-b", dsn)
+	a.api.createExperiment([]byte(`apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: steady-httpbin}
+spec:
+  services: [{host: httpbin, port: 8000, endpoints: [{demo: httpbin}]}]
+  load: {url: "http://httpbin:8000/get", connections: 1, requests: 5}
+  hypothesis: [{metric: error_ratio, op: "==", value: 0}]
+`))
+	var gd struct{ ID int64 }
+	a.api.json("POST", "/api/v1/gamedays", "application/yaml", []byte(`apiVersion: faultline.dev/v1alpha1
+kind: GameDay
+metadata: {name: short-day}
+spec:
+  steadyState: steady-httpbin
+  steps:
+  - wait: 2s
+  - wait: 1s
+`), http.StatusCreated, &gd)
+	var started struct{ ID int64 }
+	a.api.json("POST", fmt.Sprintf("/api/v1/gamedays/%d/runs", gd.ID), "", nil, http.StatusAccepted, &started)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/gameday-runs/%d/events", b.api.base, started.ID), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var (
+		event, stateStatus string
+		steps              int
+		end                struct{ Status string }
+	)
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() && end.Status == "" {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event:"):
+			event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+		case strings.HasPrefix(line, "data:"):
+			data := []byte(strings.TrimSpace(strings.TrimPrefix(line, "data:")))
+			switch event {
+			case "state":
+				var s struct{ Status string }
+				_ = json.Unmarshal(data, &s)
+				stateStatus = s.Status
+			case "step":
+				steps++
+			case "end":
+				if err := json.Unmarshal(data, &end); err != nil {
+					t.Fatalf("end event %s: %v", data, err)
+				}
+			}
+		}
+	}
+	t.Logf("client of B: state %q, %d step events of game-day run %d on A, then end %q", stateStatus, steps, started.ID, end.Status)
+	if stateStatus != "running" || end.Status != "succeeded" {
+		t.Errorf("state %q and end %q, want running and succeeded (scan error %v)", stateStatus, end.Status, sc.Err())
+	}
+	if steps < 2 {
+		t.Errorf("%d step events reached B, want the wait steps' at least", steps)
+	}
+}

@@ -41,8 +41,9 @@ type stepEventJSON struct {
 }
 
 // apply records a step event in the report so far and hands it to the
-// subscribers. The runner calls it one event at a time.
-func (a *active) apply(ev gameday.StepEvent) {
+// subscribers; it returns the event as they receive it (nil when it does
+// not encode). The runner calls it one event at a time.
+func (a *active) apply(ev gameday.StepEvent) []byte {
 	st := ev.Step
 	st.Report = nil
 	st.Steps = stripSteps(st.Steps)
@@ -76,7 +77,7 @@ func (a *active) apply(ev gameday.StepEvent) {
 		}
 	}
 	if err != nil {
-		return
+		return nil
 	}
 	for ch := range a.subs {
 		select {
@@ -84,6 +85,7 @@ func (a *active) apply(ev gameday.StepEvent) {
 		default: // a slow subscriber misses an event, never blocks the game day
 		}
 	}
+	return body
 }
 
 // snapshot is the report so far as JSON.

@@ -31,6 +31,7 @@ type Store interface {
 	StartGameDayRun(ctx context.Context, r *store.GameDayRun) (running int64, err error)
 	FinishGameDayRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error
 	GetGameDayRun(ctx context.Context, id int64) (*store.GameDayRun, error)
+	SaveGameDayRunReport(ctx context.Context, id int64, report []byte) error
 	RecordWebhookDelivery(ctx context.Context, d *store.WebhookDelivery) error
 }
 
@@ -115,6 +116,13 @@ type Config struct {
 	// a game-day run one of them runs (its manager's StopLocal halts
 	// it); it must not block. Nil on a server alone on its database.
 	RemoteStop func(runID int64, reason string)
+	// Relay, with other servers on the database, carries each step event
+	// of the game days run here (JSON, as subscribers receive it) to
+	// them, and nil once a game-day run has ended; their managers hand
+	// them to Deliver. It must not block. With it the report so far is
+	// also kept in the store, and Snapshot and Subscribe follow the game
+	// days of other servers too.
+	Relay func(runID int64, event []byte)
 }
 
 // Manager owns every running game day.
@@ -125,6 +133,11 @@ type Manager struct {
 	base     context.Context
 	shutdown context.CancelCauseFunc
 	wg       sync.WaitGroup // game-day runs
+
+	// remote are the game days of other servers followed here
+	// (remote.go).
+	remoteMu sync.Mutex
+	remote   map[int64]map[chan []byte]struct{}
 
 	// Webhook deliveries outlive their game-day run, but not Close by
 	// more than DeliveryGrace.
@@ -175,7 +188,7 @@ func New(cfg Config) *Manager {
 	base, cancel := context.WithCancelCause(context.Background())
 	dctx, dcancel := context.WithCancel(context.Background())
 	return &Manager{cfg: cfg, log: cfg.Logger, base: base, shutdown: cancel, deliverCtx: dctx, stopDelivery: dcancel,
-		active: map[int64]*active{}}
+		active: map[int64]*active{}, remote: map[int64]map[chan []byte]struct{}{}}
 }
 
 // Run blocks until ctx ends, then stops every game day and waits for each
@@ -449,6 +462,9 @@ func (m *Manager) Snapshot(runID int64) (reportJSON []byte, ok bool) {
 	a := m.active[runID]
 	m.mu.Unlock()
 	if a == nil {
+		if m.cfg.Relay != nil {
+			return m.remoteSnapshot(runID)
+		}
 		return nil, false
 	}
 	return a.snapshot(), true
@@ -466,6 +482,9 @@ func (m *Manager) Subscribe(runID int64) (reportJSON []byte, steps <-chan []byte
 	a := m.active[runID]
 	m.mu.Unlock()
 	if a == nil {
+		if m.cfg.Relay != nil {
+			return m.subscribeRemote(runID)
+		}
 		return nil, nil, func() {}, false
 	}
 	return a.subscribe()
@@ -508,7 +527,7 @@ func (m *Manager) execute(ctx context.Context, a *active, plan *gameday.Plan, ex
 		watchers.Go(func() { m.watchBlackouts(watchCtx, a, s) })
 	}
 	exec := &stepExecutor{runs: m.cfg.Runs, gameDayRunID: a.id, exps: exps}
-	rep := plan.Run(ctx, exec, a.apply)
+	rep := plan.Run(ctx, exec, m.onStep(bg, a))
 	stopWatch()
 	watchers.Wait()
 
@@ -529,6 +548,9 @@ func (m *Manager) execute(ctx context.Context, a *active, plan *gameday.Plan, ex
 	delete(m.active, a.id)
 	m.mu.Unlock()
 	a.end()
+	if m.cfg.Relay != nil {
+		m.cfg.Relay(a.id, nil)
+	}
 	if m.cfg.OnFinish != nil {
 		m.cfg.OnFinish(a.id, status)
 	}

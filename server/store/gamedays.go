@@ -234,6 +234,20 @@ func (db *DB) CreateGameDayRun(ctx context.Context, r *GameDayRun) error {
 	return nil
 }
 
+// SaveGameDayRunReport keeps the report so far (raw JSON) of a running
+// game-day run, for other servers on the database to show while it runs;
+// FinishGameDayRun replaces it with the final one. A run that is not
+// running is left alone; a report that is not JSON gives ErrInvalid.
+func (db *DB) SaveGameDayRunReport(ctx context.Context, id int64, report []byte) error {
+	op := fmt.Sprintf("save the report so far of game-day run %d", id)
+	text, err := reportText(report)
+	if err != nil {
+		return translate(op, err)
+	}
+	err = db.gdb.WithContext(ctx).Model(&gameDayRunRow{}).Where("id = ? AND status = ?", id, StatusRunning).Update("report", text).Error
+	return translate(op, err)
+}
+
 // FinishGameDayRun moves a running game-day run to a terminal status with
 // its verdict, reason and report (raw JSON, nil for none); at is when it
 // ended (zero means now). An unknown run gives ErrNotFound, one that has

@@ -178,3 +178,36 @@ func TestStoreGameDayRunsOnceAtATime(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreGameDayReportSoFar: the report so far of a running game-day
+// run is kept until its end replaces it.
+func TestStoreGameDayReportSoFar(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db := openTestDB(t, dsn)
+		g := &GameDay{Name: "so-far", Source: "x", Format: FormatYAML}
+		if err := db.CreateGameDay(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		r := &GameDayRun{GameDayID: &g.ID, GameDayName: g.Name, GameDayVersion: 1, Source: "x", Trigger: TriggerAPI}
+		if _, err := db.StartGameDayRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SaveGameDayRunReport(ctx, r.ID, []byte(`{"steps":[1]}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.GetGameDayRun(ctx, r.ID); string(got.Report) != `{"steps":[1]}` || got.Status != StatusRunning {
+			t.Fatalf("so far: %+v", got)
+		}
+		wantErr(t, "not JSON", db.SaveGameDayRunReport(ctx, r.ID, []byte("{")), ErrInvalid)
+		if err := db.FinishGameDayRun(ctx, r.ID, StatusSucceeded, "pass", "", []byte(`{"steps":[1,2]}`), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SaveGameDayRunReport(ctx, r.ID, []byte(`{"steps":[]}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.GetGameDayRun(ctx, r.ID); string(got.Report) != `{"steps":[1,2]}` {
+			t.Fatalf("after the end: %s", got.Report)
+		}
+	})
+}
