@@ -44,7 +44,8 @@ type replica struct {
 	log    *slog.Logger
 
 	// renewedAt is when the leases were last renewed (this process's
-	// clock); zero until the first renewal.
+	// clock): run starts it at its start, when every lease this process
+	// holds is newer than that.
 	renewedAt time.Time
 }
 
@@ -57,6 +58,10 @@ func (r *replica) heartbeat() time.Duration {
 
 // run renews, sweeps and follows the lever until ctx ends.
 func (r *replica) run(ctx context.Context) error {
+	// A lease is granted with its run, for a TTL from then: cut off from
+	// the database before the first renewal, the runs must stop as if
+	// they had just been renewed.
+	r.renewedAt = time.Now()
 	beat := time.NewTicker(r.heartbeat())
 	defer beat.Stop()
 	lever := time.NewTicker(leverPoll)
@@ -115,7 +120,7 @@ func (r *replica) renew(ctx context.Context) {
 		// when the others may mark them interrupted and take them over:
 		// a run never injects faults that no one can see or halt.
 		if !r.renewedAt.IsZero() && at.Sub(r.renewedAt) >= r.ttl-2*r.heartbeat() {
-			for _, id := range r.runs.KeepLeased(at, nil, "stopped: this server lost the database and could not renew its lease on the run") {
+			for _, id := range r.runs.KeepLeased(at, nil, "this server lost the database and could not renew its lease on the run: "+err.Error(), report.StatusError) {
 				r.log.Warn("run stopped: its lease could not be renewed", "run", id, "replica", r.id)
 			}
 			r.planes.dropAll()
@@ -124,14 +129,14 @@ func (r *replica) renew(ctx context.Context) {
 	}
 	r.renewedAt = at
 	r.planes.renewed(renewed.Environments)
-	for _, id := range r.runs.KeepLeased(at, renewed.Runs, "stopped: this server's lease on the run expired and another server marked it interrupted") {
+	for _, id := range r.runs.KeepLeased(at, renewed.Runs, "stopped: this server's lease on the run expired and another server marked it interrupted", "") {
 		r.log.Warn("run stopped: its lease was lost", "run", id, "replica", r.id)
 	}
 }
 
 // sweep marks interrupted the runs and game days whose leases expired.
 func (r *replica) sweep(ctx context.Context) {
-	expired, err := r.db.InterruptExpired(ctx, r.db.Clock())
+	expired, err := r.db.InterruptExpired(ctx, r.db.Clock(), r.runs.Active)
 	if err != nil {
 		if ctx.Err() == nil {
 			r.log.Error("replica: interrupt runs with expired leases", "err", err)
@@ -182,13 +187,13 @@ type bus struct {
 	out chan notification
 	// progress and schedules receive what other servers (and this one)
 	// sent; set them before run.
-	progress  func(report.Progress)
-	stop      func(runID int64, reason string) bool
+	progress func(report.Progress)
+	stop     func(runID int64, reason string) bool
 	// stopGameDay halts a game-day run that runs here.
 	stopGameDay func(runID int64, reason string) bool
 	// gameDayEvent receives a step event of a game-day run (nil: it ended).
 	gameDayEvent func(runID int64, event []byte)
-	schedules func()
+	schedules    func()
 	// environment learns that environment id changed.
 	environment func(id int64)
 }

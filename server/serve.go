@@ -196,6 +196,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		EnvironmentStore:     db,
 		Environments:         envPlanes,
 		AdmitEnvironment:     admitEnvironment,
+		Health:               db.Ping,
 
 		Tokens:      tokens,
 		AllowHosts:  cfg.AllowHosts,
@@ -331,7 +332,9 @@ type runEnvironments struct {
 }
 
 // Resolve returns the named environment's baseline and version.
-func (e runEnvironments) Resolve(name string) (*scenarios.Document, int, error) { return e.resolve(name) }
+func (e runEnvironments) Resolve(name string) (*scenarios.Document, int, error) {
+	return e.resolve(name)
+}
 
 // Lease waits for (or, without wait, refuses) the environment and leases
 // it to the run.

@@ -37,6 +37,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,6 +59,52 @@ type Server struct {
 	dir   string // temporary directory: the cluster's data, its socket, the log
 	proc  *proc
 	spawn *spawner
+	bin   binaries
+}
+
+// Private starts a server of the test's own, stopped (and its files
+// removed) in t.Cleanup: a test that takes its database away (Pause) must
+// not share one. It skips or fails as Get does.
+func Private(t testing.TB) *Server {
+	t.Helper()
+	b, missing := findBinaries()
+	if missing != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("pgtest: %s (CI is set, so this fails instead of skipping)", missing)
+		}
+		t.Skipf("pgtest: %s", missing)
+	}
+	s, _, err := start(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// Pause shuts the server down, as a database that went away: a fast
+// shutdown (SIGINT), which ends every connection and keeps what was
+// committed (the server runs without fsync and synchronous commit, so an
+// immediate one could lose it) for Resume.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	p := s.proc
+	syscall.Kill(p.cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(stopDeadline):
+		p.kill()
+		<-p.done
+	}
+}
+
+// Resume starts a paused server again on the same port and waits until
+// it accepts connections.
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.launchOn(s.bin); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var shared struct {

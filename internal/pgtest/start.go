@@ -122,7 +122,7 @@ func start(b binaries) (s *Server, timing string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	s = &Server{Version: b.version, dir: dir, spawn: newSpawner()}
+	s = &Server{Version: b.version, dir: dir, spawn: newSpawner(), bin: b}
 	defer func() {
 		if err != nil {
 			s.stop()
@@ -178,23 +178,33 @@ func (s *Server) launch(b binaries) error {
 			return err
 		}
 		s.port = port
-		s.proc, err = s.run("postgres", b, b.postgres,
-			"-D", filepath.Join(s.dir, "data"), "-k", filepath.Join(s.dir, "sock"), "-p", strconv.Itoa(port),
-			"-c", "listen_addresses=127.0.0.1",
-			"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
-			"-c", "max_connections=200")
-		if err != nil {
-			return err
-		}
-		err = s.waitReady()
+		err = s.launchOn(b)
 		if err == nil {
 			return nil
 		}
-		s.proc.kill()
-		if attempt == 3 || !strings.Contains(tail(s.proc.log, 20), "could not bind") {
-			return s.failure(s.proc, err)
+		if s.proc == nil || attempt == 3 || !strings.Contains(tail(s.proc.log, 20), "could not bind") {
+			return err
 		}
 	}
+}
+
+// launchOn starts postgres on the cluster in s.dir at s.port and waits
+// until it accepts connections; on failure nothing is left running.
+func (s *Server) launchOn(b binaries) error {
+	var err error
+	s.proc, err = s.run("postgres", b, b.postgres,
+		"-D", filepath.Join(s.dir, "data"), "-k", filepath.Join(s.dir, "sock"), "-p", strconv.Itoa(s.port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
+		"-c", "max_connections=200")
+	if err != nil {
+		return err
+	}
+	if err := s.waitReady(); err != nil {
+		s.proc.kill()
+		return s.failure(s.proc, err)
+	}
+	return nil
 }
 
 // waitReady waits until postgres accepts a connection to its maintenance

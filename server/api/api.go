@@ -121,6 +121,9 @@ type Config struct {
 	// Dashboard is the embedded web UI, served under /ui/.
 	Dashboard fs.FS
 	Logger    *slog.Logger
+	// Health reports whether what the server needs answers (the
+	// database); /healthz answers 503 with its error. Nil is healthy.
+	Health func(ctx context.Context) error
 }
 
 // handlers holds the configured dependencies of every route.
@@ -158,7 +161,7 @@ func New(cfg Config) http.Handler {
 		writeError(c, h.log, &Error{Status: http.StatusNotFound, Message: "no such route: " + c.Request.Method + " " + c.Request.URL.Path})
 	})
 
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/healthz", h.healthz)
 	r.GET("/openapi.json", serveOpenAPI)
 	if cfg.Dashboard != nil {
 		r.StaticFS("/ui", http.FS(cfg.Dashboard))
@@ -234,4 +237,22 @@ func (h *handlers) limitBody() gin.HandlerFunc {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxBodyBytes)
 		c.Next()
 	}
+}
+
+// healthTimeout bounds /healthz's check.
+const healthTimeout = 2 * time.Second
+
+// healthz answers 200 while the server's database answers, else 503 with
+// the cause: a load balancer sends no traffic to a replica cut off from
+// it, until it is back.
+func (h *handlers) healthz(c *gin.Context) {
+	if h.cfg.Health != nil {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), healthTimeout)
+		defer cancel()
+		if err := h.cfg.Health(ctx); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unhealthy", "error": err.Error()})
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }

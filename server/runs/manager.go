@@ -152,7 +152,12 @@ type activeRun struct {
 
 // stopCause is the cancel cause of a run halted on purpose; its text
 // becomes the run's reason.
-type stopCause struct{ reason string }
+type stopCause struct {
+	reason string
+	// status is what the run ends as: stopped, unless the stop is a
+	// failure (error: the server lost its database).
+	status string
+}
 
 func (c *stopCause) Error() string { return c.reason }
 
@@ -542,6 +547,9 @@ func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc 
 	rep.RunID, rep.ExperimentVersion = run.ID, version
 	if rep.Status == report.StatusStopped {
 		rep.Reason = stopReason(ctx, rep.Reason)
+		if st := stopStatus(ctx); st != "" {
+			rep.Status, rep.Verdict = st, report.VerdictNone
+		}
 	}
 	m.finish(bg, a, run.ID, rep.Status, rep.Verdict, rep.Reason, rep)
 }
@@ -562,6 +570,16 @@ func (m *Manager) lease(ctx context.Context, run *store.Run, env string, sp star
 	}
 	doc.Experiment.Spec.Actions = append(doc.Experiment.Spec.Actions, sp.actions...)
 	return lease, doc, nil
+}
+
+// stopStatus is the status a stopped run ends as when its stop says
+// (error, for a server cut off from its database); empty means stopped.
+func stopStatus(ctx context.Context) string {
+	var sc *stopCause
+	if errors.As(context.Cause(ctx), &sc) {
+		return sc.status
+	}
+	return ""
 }
 
 func stopReason(ctx context.Context, fallback string) string {
@@ -591,9 +609,7 @@ func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status, ve
 			status, reason, body = report.StatusError, fmt.Sprintf("encode report: %v", err), nil
 		}
 	}
-	if err := m.store.FinishRun(ctx, id, status, verdict, reason, body, time.Now().UTC()); err != nil {
-		m.log.Error("run: record end", "run", id, "err", err)
-	}
+	m.recordEnd(ctx, id, status, verdict, reason, body, time.Now().UTC())
 	m.log.Info("run finished", "run", id, "status", status, "verdict", verdict, "reason", reason)
 	a.end(status)
 	if m.cfg.KeepRuns > 0 && a.experimentID != 0 {
@@ -601,6 +617,38 @@ func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status, ve
 			m.log.Error("run: prune old runs", "experiment", a.experimentID, "err", err)
 		} else if n > 0 {
 			m.log.Info("pruned old runs", "experiment", a.experimentID, "deleted", n)
+		}
+	}
+}
+
+// recordEndFor bounds how long a run's end is retried while the store
+// cannot be reached (a database that went away): long enough for a
+// restart, short enough that a shutdown does not hang on it.
+const recordEndFor = time.Minute
+
+// recordEnd stores the run's end. A store that cannot be reached is
+// retried, backing off, for recordEndFor, so a run cut short by a lost
+// database is recorded once the database is back; an end the store
+// refuses (the run ended already, say) is not retried, nor is one still
+// unrecorded when the manager closes (the lease, or the next start, ends
+// the run as interrupted then).
+func (m *Manager) recordEnd(ctx context.Context, id int64, status, verdict, reason string, body []byte, at time.Time) {
+	deadline := time.Now().Add(recordEndFor)
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := m.store.FinishRun(ctx, id, status, verdict, reason, body, at)
+		if err == nil {
+			return
+		}
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) || time.Now().After(deadline) {
+			m.log.Error("run: record end", "run", id, "err", err)
+			return
+		}
+		m.log.Warn("run: record end, retrying", "run", id, "err", err, "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-m.base.Done():
+			m.log.Error("run: record end: the server is closing", "run", id, "err", err)
+			return
 		}
 	}
 }
@@ -645,8 +693,9 @@ func (m *Manager) StopLocal(id int64, reason string) bool {
 // store renewed at renewedAt: the store no longer counts them as this
 // server's (another server found the lease expired and marked them
 // interrupted). Runs that became active later, or that ended meanwhile,
-// are left alone. It returns the runs it stopped.
-func (m *Manager) KeepLeased(renewedAt time.Time, leased []int64, reason string) []int64 {
+// are left alone. The runs end as status (empty: stopped; error for a
+// server cut off from its database). It returns the runs it stopped.
+func (m *Manager) KeepLeased(renewedAt time.Time, leased []int64, reason, status string) []int64 {
 	keep := make(map[int64]bool, len(leased))
 	for _, id := range leased {
 		keep[id] = true
@@ -663,7 +712,7 @@ func (m *Manager) KeepLeased(renewedAt time.Time, leased []int64, reason string)
 			continue
 		default:
 		}
-		a.cancel(&stopCause{reason: reason})
+		a.cancel(&stopCause{reason: reason, status: status})
 		stopped = append(stopped, id)
 	}
 	return stopped

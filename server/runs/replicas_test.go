@@ -182,7 +182,7 @@ func TestReplicaKeepLeased(t *testing.T) {
 	waitStored(t, st, lost.ID, store.StatusRunning)
 	renewedAt := time.Now()
 	late := startBlocked(t, m)
-	stopped := m.KeepLeased(renewedAt, []int64{kept.ID}, "lease lost")
+	stopped := m.KeepLeased(renewedAt, []int64{kept.ID}, "lease lost", "")
 	if !slices.Equal(stopped, []int64{lost.ID}) {
 		t.Fatalf("stopped %v, want [%d]", stopped, lost.ID)
 	}

@@ -128,7 +128,11 @@ type Expired struct {
 // and records the runs' transitions; rows without a lease (created before
 // leases, or by a server without them) count as expired. A lease renewed
 // meanwhile keeps its run: each row is checked again as it is moved.
-func (db *DB) InterruptExpired(ctx context.Context, at time.Time) (Expired, error) {
+//
+// busy, when set, names the runs this process still handles (a run it
+// stopped itself, cut off from the database, whose end it is recording
+// now that the database is back): those are left to it.
+func (db *DB) InterruptExpired(ctx context.Context, at time.Time, busy func(runID int64) bool) (Expired, error) {
 	at = db.utc(at)
 	out := Expired{Runs: map[int64]string{}}
 	expired := func(q *gorm.DB) *gorm.DB { return q.Where("lease_until IS NULL OR lease_until < ?", at) }
@@ -138,6 +142,9 @@ func (db *DB) InterruptExpired(ctx context.Context, at time.Time) (Expired, erro
 			return err
 		}
 		for _, r := range runs {
+			if busy != nil && busy(r.ID) {
+				continue
+			}
 			reason := leaseReason("run", r.Owner, r.LeaseUntil)
 			res := expired(tx.Model(&runRow{}).Where("id = ? AND status IN ?", r.ID, activeStatuses)).
 				Updates(map[string]any{"status": StatusInterrupted, "reason": reason, "ended_at": at})

@@ -37,14 +37,14 @@ func TestStoreLeases(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		if got, err := b.InterruptExpired(ctx, base.Add(9*time.Second)); err != nil || len(got.Runs) != 0 || len(got.GameDayRuns) != 0 {
+		if got, err := b.InterruptExpired(ctx, base.Add(9*time.Second), nil); err != nil || len(got.Runs) != 0 || len(got.GameDayRuns) != 0 {
 			t.Fatalf("before the TTL: %+v, %v", got, err)
 		}
 		renewed, err := a.RenewLeases(ctx, base.Add(20*time.Second))
 		if err != nil || !slices.Equal(renewed.Runs, []int64{ra.ID}) || !slices.Equal(renewed.GameDayRuns, []int64{gdr.ID}) {
 			t.Fatalf("renew a: %+v, %v", renewed, err)
 		}
-		got, err := a.InterruptExpired(ctx, base.Add(15*time.Second))
+		got, err := a.InterruptExpired(ctx, base.Add(15*time.Second), nil)
 		if err != nil || len(got.Runs) != 1 || got.Runs[rb.ID] != "replica-b" || len(got.GameDayRuns) != 0 {
 			t.Fatalf("after b's TTL: %+v, %v", got, err)
 		}
@@ -62,7 +62,7 @@ func TestStoreLeases(t *testing.T) {
 		if renewed, err := b.RenewLeases(ctx, base.Add(30*time.Second)); err != nil || len(renewed.Runs) != 0 {
 			t.Fatalf("renew b after its run was interrupted: %+v, %v", renewed, err)
 		}
-		got, err = b.InterruptExpired(ctx, base.Add(21*time.Second))
+		got, err = b.InterruptExpired(ctx, base.Add(21*time.Second), nil)
 		if err != nil || got.Runs[ra.ID] != "replica-a" || !slices.Equal(got.GameDayRuns, []int64{gdr.ID}) {
 			t.Fatalf("after a's renewed lease: %+v, %v", got, err)
 		}

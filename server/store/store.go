@@ -154,6 +154,14 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
 // Close closes the database. SQLite checkpoints the WAL into the main file
 // when its last connection closes.
 func (db *DB) Close() error {
