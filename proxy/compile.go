@@ -242,13 +242,6 @@ func loopbackOnly(hostport string) error {
 	return fmt.Errorf("only loopback addresses (127.0.0.0/8, ::1) are allowed")
 }
 
-// IsLoopbackHost reports whether host (no port) is a loopback address
-// (127.0.0.0/8, ::1) or localhost.
-//
-// Deprecated: use [scenarios.IsLoopbackHost], the one definition of the
-// loopback policy.
-func IsLoopbackHost(host string) bool { return scenarios.IsLoopbackHost(host) }
-
 // buildServices fills the registry: spec.services bindings first (they
 // win), then ServiceEntry hosts.
 func (b *builder) buildServices() {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/faultline/faultline/proxy"
+	"github.com/faultline/faultline/scenarios"
 )
 
 // The guards a browser needs: a page the operator visits, on another site
@@ -81,7 +81,7 @@ func (g *hostGuard) admits(host string) bool {
 	if name == "" {
 		return false
 	}
-	return g.any || proxy.IsLoopbackHost(name) || g.names[name]
+	return g.any || scenarios.IsLoopbackHost(name) || g.names[name]
 }
 
 func (h *handlers) checkHost(c *gin.Context) {
