@@ -23,10 +23,12 @@ var allowedImports = map[string][]string{
 	"internal/testserver": {"server", "server/containers"},
 	// internal/kubetest stands a real API server with Istio's CRDs up for
 	// tests; only tests import it.
-	"internal/kubetest": {},
+	"internal/kubetest": {"internal/spawn"},
+	// internal/spawn starts the harnesses' server processes.
+	"internal/spawn": {},
 	// internal/pgtest stands a throwaway PostgreSQL server up for tests;
 	// only tests import it.
-	"internal/pgtest":     {},
+	"internal/pgtest":     {"internal/spawn"},
 	"loadgen":             {},
 	"migrations":          {},
 	"proxy":               {"scenarios"},

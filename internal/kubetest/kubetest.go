@@ -52,6 +52,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/faultline/faultline/internal/spawn"
 )
 
 // Users of the cluster, for Kubeconfig and RESTConfig.
@@ -81,7 +83,7 @@ type Cluster struct {
 	tokens map[string]string // user -> bearer token
 
 	etcd, apiserver *proc
-	spawn           *spawner
+	spawn           *spawn.Spawner
 }
 
 var shared struct {

@@ -29,6 +29,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/faultline/faultline/internal/spawn"
 )
 
 // Deadlines of the start's steps.
@@ -46,7 +48,7 @@ func start(a assets) (c *Cluster, timing string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	c = &Cluster{dir: dir, spawn: newSpawner()}
+	c = &Cluster{dir: dir, spawn: spawn.New()}
 	defer func() {
 		if err != nil {
 			c.stop()
@@ -127,7 +129,7 @@ func (c *Cluster) stop() {
 			p.kill()
 		}
 	}
-	c.spawn.close()
+	c.spawn.Close()
 	os.RemoveAll(c.dir)
 }
 
@@ -486,7 +488,7 @@ func (c *Cluster) run(name, bin string, env []string, args ...string) (*proc, er
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := c.spawn.start(cmd); err != nil {
+	if err := c.spawn.Start(cmd); err != nil {
 		return nil, fmt.Errorf("starting %s: %v", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
@@ -507,37 +509,3 @@ func (p *proc) kill() {
 	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 }
-
-// spawner starts processes from one OS thread that lives until close. Linux
-// sends the parent-death signal when the thread that started a child ends,
-// not only when the process does; a goroutine locked to its thread keeps
-// that thread for as long as the children should live.
-type spawner struct {
-	reqs chan spawnReq
-}
-
-type spawnReq struct {
-	cmd *exec.Cmd
-	err chan error
-}
-
-func newSpawner() *spawner {
-	s := &spawner{reqs: make(chan spawnReq)}
-	go func() {
-		// Never unlocked: once close ends this goroutine, its thread
-		// exits too, after the children were killed.
-		runtime.LockOSThread()
-		for r := range s.reqs {
-			r.err <- r.cmd.Start()
-		}
-	}()
-	return s
-}
-
-func (s *spawner) start(cmd *exec.Cmd) error {
-	r := spawnReq{cmd: cmd, err: make(chan error, 1)}
-	s.reqs <- r
-	return <-r.err
-}
-
-func (s *spawner) close() { close(s.reqs) }

@@ -42,6 +42,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/faultline/faultline/internal/spawn"
 )
 
 // Superuser is the role every DSN that Database returns connects as: the
@@ -58,7 +60,7 @@ type Server struct {
 	port  int
 	dir   string // temporary directory: the cluster's data, its socket, the log
 	proc  *proc
-	spawn *spawner
+	spawn *spawn.Spawner
 	bin   binaries
 }
 

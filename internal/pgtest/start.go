@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/faultline/faultline/internal/spawn"
 )
 
 // Deadlines of the start's steps.
@@ -122,7 +123,7 @@ func start(b binaries) (s *Server, timing string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	s = &Server{Version: b.version, dir: dir, spawn: newSpawner(), bin: b}
+	s = &Server{Version: b.version, dir: dir, spawn: spawn.New(), bin: b}
 	defer func() {
 		if err != nil {
 			s.stop()
@@ -256,7 +257,7 @@ func (s *Server) stop() {
 			}
 		}
 	}
-	s.spawn.close()
+	s.spawn.Close()
 	os.RemoveAll(s.dir)
 }
 
@@ -317,7 +318,7 @@ func (s *Server) run(name string, b binaries, bin string, args ...string) (*proc
 	}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: b.cred}
-	if err := s.spawn.start(cmd); err != nil {
+	if err := s.spawn.Start(cmd); err != nil {
 		return nil, fmt.Errorf("pgtest: starting %s: %v", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
@@ -342,37 +343,3 @@ func (p *proc) kill() {
 	}
 	<-p.done
 }
-
-// spawner starts processes from one OS thread that lives until close. Linux
-// sends the parent-death signal when the thread that started a child ends,
-// not only when the process does; a goroutine locked to its thread keeps
-// that thread for as long as the children should live.
-type spawner struct {
-	reqs chan spawnReq
-}
-
-type spawnReq struct {
-	cmd *exec.Cmd
-	err chan error
-}
-
-func newSpawner() *spawner {
-	s := &spawner{reqs: make(chan spawnReq)}
-	go func() {
-		// Never unlocked: once close ends this goroutine, its thread
-		// exits too, after the children were stopped.
-		runtime.LockOSThread()
-		for r := range s.reqs {
-			r.err <- r.cmd.Start()
-		}
-	}()
-	return s
-}
-
-func (s *spawner) start(cmd *exec.Cmd) error {
-	r := spawnReq{cmd: cmd, err: make(chan error, 1)}
-	s.reqs <- r
-	return <-r.err
-}
-
-func (s *spawner) close() { close(s.reqs) }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/faultline/faultline/internal/spawn"
 )
 
 // gone reports whether process pid no longer runs (it does not exist, or
@@ -148,7 +150,7 @@ func TestProcessesDieWithTestBinary(t *testing.T) {
 		t.Error(err)
 	}
 	b, _ := findBinaries()
-	s := &Server{dir: dir, spawn: newSpawner()}
+	s := &Server{dir: dir, spawn: spawn.New()}
 	defer s.stop()
 	if err := s.launch(b); err != nil {
 		t.Errorf("restarting the killed cluster: %v", err)
