@@ -202,7 +202,14 @@ func TestCircuitBreakerUnderLoad(t *testing.T) {
 				t.Errorf("upstream_cx_max_requests = %d, want %d", got, want)
 			}
 			if n503 > 0 {
-				if !strings.Contains(h.log.String(), " 503 UO upstream_reset_before_response_started{overflow} ") {
+				// The access log is flushed in batches (accessLogFlushDelay):
+				// wait for the batch, within a bound.
+				const line = " 503 UO upstream_reset_before_response_started{overflow} "
+				deadline := time.Now().Add(5 * time.Second)
+				for !strings.Contains(h.log.String(), line) && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if !strings.Contains(h.log.String(), line) {
 					t.Errorf("no 503 UO line in the access log:\n%s", h.log.String())
 				}
 			}
