@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"net"
 	"strings"
 )
@@ -14,4 +15,17 @@ func IsLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// LoopbackOnly is the default target allow-list: it admits a host:port on
+// loopback (IsLoopbackHost) and refuses anything else.
+func LoopbackOnly(hostport string) error {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("target %q: %w", hostport, err)
+	}
+	if IsLoopbackHost(host) {
+		return nil
+	}
+	return fmt.Errorf("target %s is not on the allow-list (loopback only; widen it with --allow)", hostport)
 }

@@ -271,7 +271,7 @@ func runOnMesh(ctx context.Context, doc *scenarios.Document, opts Options, mp Me
 	}
 	allow := opts.AllowTarget
 	if allow == nil {
-		allow = LoopbackOnly
+		allow = scenarios.LoopbackOnly
 	}
 	if err := allow(entry); err != nil {
 		return nil, &TargetError{Field: "spec.load.url", Err: err}
@@ -621,18 +621,6 @@ func NewSeed() int64 {
 	}
 }
 
-// LoopbackOnly is the default target allow-list: 127.0.0.0/8 and ::1.
-func LoopbackOnly(hostport string) error {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return fmt.Errorf("target %q: %w", hostport, err)
-	}
-	if scenarios.IsLoopbackHost(host) {
-		return nil
-	}
-	return fmt.Errorf("target %s is not on the allow-list (loopback only; widen it with --allow)", hostport)
-}
-
 // FieldPath names the field at fault.
 func (e *LimitError) FieldPath() string { return e.Field }
 
@@ -663,7 +651,7 @@ func Admit(doc *scenarios.Document, allow func(hostport string) error, lim Limit
 // the allow-list (nil = loopback only), naming the first such field.
 func CheckTargets(doc *scenarios.Document, allow func(hostport string) error) error {
 	if allow == nil {
-		allow = LoopbackOnly
+		allow = scenarios.LoopbackOnly
 	}
 	for i, svc := range doc.Experiment.Spec.Services {
 		for j, ep := range svc.Endpoints {
@@ -713,7 +701,7 @@ func AllowList(entries []string) (func(hostport string) error, error) {
 		return nil, err
 	}
 	return func(hostport string) error {
-		if LoopbackOnly(hostport) == nil {
+		if scenarios.LoopbackOnly(hostport) == nil {
 			return nil
 		}
 		return explicit(hostport)
@@ -784,7 +772,7 @@ func isHostName(s string) bool {
 // reach it, so its address must be allowed as a target would be.
 func AdmitEnvironment(doc *scenarios.Document, allow func(hostport string) error) error {
 	if allow == nil {
-		allow = LoopbackOnly
+		allow = scenarios.LoopbackOnly
 	}
 	for _, a := range doc.Environment.ListenerAddresses() {
 		if err := allow(a.Addr); err != nil {

@@ -98,7 +98,7 @@ func Connect(k *scenarios.Kubernetes, opts Options) (*Cluster, error) {
 	}
 	allow := opts.AllowTarget
 	if allow == nil {
-		allow = loopbackOnly
+		allow = scenarios.LoopbackOnly
 	}
 	if err := allow(hostport); err != nil {
 		return nil, &ConfigError{"spec.kubernetes", fmt.Errorf("the API server %s: %w", cfg.Host, err)}
@@ -188,17 +188,6 @@ func kubeconfigPath(p, dir string) (string, error) {
 		}
 	}
 	return full, nil
-}
-
-func loopbackOnly(hostport string) error {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return err
-	}
-	if scenarios.IsLoopbackHost(host) {
-		return nil
-	}
-	return fmt.Errorf("%s is not on the allow-list (loopback by default; widen it with --allow)", hostport)
 }
 
 // AccessError lists what the credentials may not do in the namespace.
