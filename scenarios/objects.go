@@ -18,6 +18,12 @@ type Object struct {
 	Source []byte
 }
 
+// ClusterSetMetadata are the metadata fields of a resource that a cluster
+// sets itself: one created with them is refused, or taken for an update
+// of another. ObjectMeta accepts them (a resource pasted from kubectl get
+// carries them); what goes to a cluster leaves them out.
+var ClusterSetMetadata = []string{"resourceVersion", "uid", "generation", "creationTimestamp"}
+
 // Objects returns the Istio resources the stream holds itself (not those
 // an experiment took from its environment's baseline), as written, in the
 // order a cluster should take them: Gateways and ServiceEntries, then

@@ -104,10 +104,6 @@ func Stream(doc *scenarios.Document, o Options) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// serverFields are metadata fields a cluster sets itself: a resource
-// created with one is refused, or taken for an update of another.
-var serverFields = []string{"resourceVersion", "uid", "generation", "creationTimestamp"}
-
 // resource renders one Istio resource in YAML, in namespace ns unless it
 // names one, without the fields Kubernetes would refuse.
 func resource(obj scenarios.Object, ns string, n *notes) ([]byte, error) {
@@ -127,7 +123,7 @@ func resource(obj scenarios.Object, ns string, n *notes) ([]byte, error) {
 		delete(md, "description")
 		n.drop(label+": metadata.description", "Faultline's own note; Kubernetes metadata has no such field")
 	}
-	for _, f := range serverFields {
+	for _, f := range scenarios.ClusterSetMetadata {
 		if _, ok := md[f]; ok {
 			delete(md, f)
 			n.drop(label+": metadata."+f, "set by the cluster itself")

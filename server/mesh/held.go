@@ -145,7 +145,7 @@ func (h *Held) apply(ctx context.Context, o scenarios.Object) error {
 	// What the cluster sets itself, and Faultline's own description,
 	// which Kubernetes metadata has no field for (server-side apply
 	// refuses it).
-	for _, k := range []string{"resourceVersion", "uid", "generation", "creationTimestamp", "managedFields", "description"} {
+	for _, k := range append(slices.Clone(scenarios.ClusterSetMetadata), "description") {
 		unstructured.RemoveNestedField(obj.Object, "metadata", k)
 	}
 	unstructured.RemoveNestedField(obj.Object, "status")
