@@ -609,9 +609,9 @@ func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status, ve
 			status, reason, body = report.StatusError, fmt.Sprintf("encode report: %v", err), nil
 		}
 	}
-	m.recordEnd(ctx, id, status, verdict, reason, body, time.Now().UTC())
-	m.log.Info("run finished", "run", id, "status", status, "verdict", verdict, "reason", reason)
-	a.end(status)
+	// Pruned before the end is recorded, while this run still counts as
+	// active and keeps its place: a client that sees the run end sees the
+	// older runs gone too.
 	if m.cfg.KeepRuns > 0 && a.experimentID != 0 {
 		if n, err := m.store.PruneRuns(ctx, a.experimentID, m.cfg.KeepRuns); err != nil {
 			m.log.Error("run: prune old runs", "experiment", a.experimentID, "err", err)
@@ -619,6 +619,9 @@ func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status, ve
 			m.log.Info("pruned old runs", "experiment", a.experimentID, "deleted", n)
 		}
 	}
+	m.recordEnd(ctx, id, status, verdict, reason, body, time.Now().UTC())
+	m.log.Info("run finished", "run", id, "status", status, "verdict", verdict, "reason", reason)
+	a.end(status)
 }
 
 // recordEndFor bounds how long a run's end is retried while the store
