@@ -179,7 +179,7 @@ func BenchmarkReverseProxy(b *testing.B) {
 func BenchmarkServiceGraph(b *testing.B) {
 	// off is a run's own proxy; on adds the graph; environment is an
 	// environment's data plane at its baseline: the graph and the access
-	// log (written where server/environments keeps it, here discarded).
+	// log (written where server/manager/environments keeps it, here discarded).
 	for _, v := range []struct {
 		name      string
 		on        bool

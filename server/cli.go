@@ -14,7 +14,7 @@ import (
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/containers"
-	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/store"
 )
@@ -36,7 +36,7 @@ type RunOptions struct {
 	JSON      bool
 	Seed      int64
 	Allow     []string
-	Limits    engine.Limits
+	Limits    experiment.Limits
 	AccessLog io.Writer
 	// Progress, when set, receives live progress (the CLI's progress bar).
 	Progress func(report.Progress)
@@ -55,14 +55,14 @@ func RunFile(ctx context.Context, path string, o RunOptions) int {
 	if doc == nil {
 		return code
 	}
-	if o.Limits == (engine.Limits{}) {
-		o.Limits = engine.DefaultLimits
+	if o.Limits == (experiment.Limits{}) {
+		o.Limits = experiment.DefaultLimits
 	}
-	if err := engine.CheckLimits(doc.Experiment.Spec.Load, o.Limits); err != nil {
+	if err := experiment.CheckLimits(doc.Experiment.Spec.Load, o.Limits); err != nil {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
 		return ExitInvalid
 	}
-	rep, err := engine.Execute(ctx, doc, engine.Options{Seed: o.Seed, AllowTarget: allow, Limits: o.Limits,
+	rep, err := experiment.Execute(ctx, doc, experiment.Options{Seed: o.Seed, AllowTarget: allow, Limits: o.Limits,
 		OnProgress: o.Progress, AccessLog: o.AccessLog, Logger: o.Logger, BaseDir: baseDir(path)})
 	if err != nil {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
@@ -246,7 +246,7 @@ func ServeProxy(ctx context.Context, path string, o ProxyOptions) int {
 	if doc == nil {
 		return code
 	}
-	targets, err := engine.StartDemoTargets(ctx, doc)
+	targets, err := experiment.StartDemoTargets(ctx, doc)
 	if err != nil {
 		fmt.Fprintln(o.Stderr, "faultline proxy:", err)
 		return ExitRunError
@@ -303,12 +303,12 @@ func admitFile(command, path string, entries []string, stderr io.Writer) (*scena
 	for _, w := range doc.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	allow, err := engine.AllowList(entries)
+	allow, err := experiment.AllowList(entries)
 	if err != nil {
 		fmt.Fprintf(stderr, "faultline %s: --allow: %v\n", command, err)
 		return nil, nil, ExitInvalid
 	}
-	if err := engine.CheckTargets(doc, allow); err != nil {
+	if err := experiment.CheckTargets(doc, allow); err != nil {
 		fmt.Fprintf(stderr, "faultline %s: %v\n", command, err)
 		return nil, nil, ExitInvalid
 	}

@@ -17,7 +17,7 @@ import (
 	"fortio.org/fortio/rapi"
 	fortiolog "fortio.org/log"
 
-	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/engine/experiment"
 )
 
 // DefaultAgentListen is where `faultline agent` listens unless told:
@@ -60,7 +60,7 @@ func ServeAgent(ctx context.Context, o AgentOptions) int {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	allow, err := engine.AllowList(o.Allow)
+	allow, err := experiment.AllowList(o.Allow)
 	if err != nil {
 		fmt.Fprintln(o.Stderr, "faultline agent: --allow:", err)
 		return ExitInvalid

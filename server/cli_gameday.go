@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/server/engine"
-	"github.com/faultline/faultline/server/gameday"
+	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/engine/gameday"
 	"github.com/faultline/faultline/server/report"
 )
 
@@ -26,7 +26,7 @@ type GameDayOptions struct {
 	JUnitFile string
 	Seed      int64
 	Allow     []string
-	Limits    engine.Limits
+	Limits    experiment.Limits
 	Stdout    io.Writer
 	Stderr    io.Writer
 	Logger    *slog.Logger
@@ -52,13 +52,13 @@ func RunGameDay(ctx context.Context, path string, o GameDayOptions) int {
 	for _, w := range gd.Warnings {
 		fmt.Fprintln(o.Stderr, "warning:", w)
 	}
-	allow, err := engine.AllowList(o.Allow)
+	allow, err := experiment.AllowList(o.Allow)
 	if err != nil {
 		fmt.Fprintln(o.Stderr, cmd, "--allow:", err)
 		return ExitInvalid
 	}
-	if o.Limits == (engine.Limits{}) {
-		o.Limits = engine.DefaultLimits
+	if o.Limits == (experiment.Limits{}) {
+		o.Limits = experiment.DefaultLimits
 	}
 	dir := "."
 	if path != "-" {
@@ -80,7 +80,7 @@ func RunGameDay(ctx context.Context, path string, o GameDayOptions) int {
 		for _, w := range doc.Warnings {
 			fmt.Fprintf(o.Stderr, "warning: %s: %s\n", p, w)
 		}
-		if err := engine.Admit(doc, allow, o.Limits); err != nil {
+		if err := experiment.Admit(doc, allow, o.Limits); err != nil {
 			return nil, err
 		}
 		return doc, nil
@@ -90,7 +90,7 @@ func RunGameDay(ctx context.Context, path string, o GameDayOptions) int {
 		lines = o.Stderr
 	}
 	fmt.Fprintf(lines, "game day %s: %d step(s), steady state %s, onFailure %s\n", gd.Metadata.Name, len(gd.Spec.Steps), gd.Spec.SteadyState, gd.Spec.FailurePolicy())
-	rep, err := gameday.Run(ctx, gd, load, engine.Options{Seed: o.Seed, AllowTarget: allow, Limits: o.Limits, Logger: o.Logger},
+	rep, err := gameday.Run(ctx, gd, load, experiment.Options{Seed: o.Seed, AllowTarget: allow, Limits: o.Limits, Logger: o.Logger},
 		func(ev gameday.StepEvent) { printStepEvent(lines, ev) })
 	if err != nil {
 		var invalid *scenarios.InvalidError

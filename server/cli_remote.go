@@ -14,7 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/faultline/faultline/client"
-	"github.com/faultline/faultline/server/gameday"
+	"github.com/faultline/faultline/server/engine/gameday"
 	"github.com/faultline/faultline/server/report"
 )
 

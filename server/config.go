@@ -12,7 +12,7 @@ import (
 
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/api"
-	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/engine/experiment"
 )
 
 // Config configures `faultline serve`.
@@ -55,7 +55,7 @@ type Config struct {
 	// refused with 429. Default runs.DefaultMaxQueued (64).
 	MaxQueuedRuns int
 	// Limits are the load ceilings.
-	Limits engine.Limits
+	Limits experiment.Limits
 	// MaxConcurrentRuns execute at once; more wait queued. Default 2.
 	MaxConcurrentRuns int
 	// KeepRuns bounds the stored runs per experiment (oldest finished ones
@@ -90,8 +90,8 @@ func (c *Config) setDefaults() {
 	if c.DB == "" {
 		c.DB = "faultline.db"
 	}
-	if c.Limits == (engine.Limits{}) {
-		c.Limits = engine.DefaultLimits
+	if c.Limits == (experiment.Limits{}) {
+		c.Limits = experiment.DefaultLimits
 	}
 	if c.MaxConcurrentRuns <= 0 {
 		c.MaxConcurrentRuns = 2

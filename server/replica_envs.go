@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/server/environments"
+	"github.com/faultline/faultline/server/manager/environments"
 	"github.com/faultline/faultline/server/store"
 )
 

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/faultline/faultline/server/gamedays"
+	"github.com/faultline/faultline/server/manager/gamedays"
+	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/report"
-	"github.com/faultline/faultline/server/runs"
 	"github.com/faultline/faultline/server/store"
 )
 

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/report"
-	"github.com/faultline/faultline/server/runs"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -36,7 +36,7 @@ spec:
 		t.Fatal(err)
 	}
 	stopped := make(chan struct{})
-	block := func(ctx context.Context, _ *scenarios.Document, _ engine.Options) (*report.Report, error) {
+	block := func(ctx context.Context, _ *scenarios.Document, _ experiment.Options) (*report.Report, error) {
 		<-ctx.Done()
 		close(stopped)
 		return &report.Report{Status: report.StatusStopped}, nil

@@ -18,11 +18,11 @@ import (
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/api"
-	"github.com/faultline/faultline/server/engine"
-	"github.com/faultline/faultline/server/environments"
-	"github.com/faultline/faultline/server/gamedays"
+	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/manager/environments"
+	"github.com/faultline/faultline/server/manager/gamedays"
+	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/report"
-	"github.com/faultline/faultline/server/runs"
 	"github.com/faultline/faultline/server/scheduler"
 	"github.com/faultline/faultline/server/store"
 	"github.com/faultline/faultline/server/webhook"
@@ -38,7 +38,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
-	allow, err := engine.AllowList(cfg.Allow)
+	allow, err := experiment.AllowList(cfg.Allow)
 	if err != nil {
 		return fmt.Errorf("server: --allow: %w", err)
 	}
@@ -100,7 +100,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		}
 	}
 
-	containers, err := engine.NewContainerPolicy(cfg.AllowBuildDirs, cfg.AllowImages)
+	containers, err := experiment.NewContainerPolicy(cfg.AllowBuildDirs, cfg.AllowImages)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -108,14 +108,14 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
-	engineOpts := engine.Options{AllowTarget: allow, Limits: cfg.Limits, Logger: log, Containers: containers}
+	engineOpts := experiment.Options{AllowTarget: allow, Limits: cfg.Limits, Logger: log, Containers: containers}
 	admit := func(doc *scenarios.Document) error {
-		if err := engine.Admit(doc, allow, cfg.Limits); err != nil {
+		if err := experiment.Admit(doc, allow, cfg.Limits); err != nil {
 			return err
 		}
-		return engine.CheckContainers(doc, containers)
+		return experiment.CheckContainers(doc, containers)
 	}
-	admitEnvironment := func(doc *scenarios.Document) error { return engine.AdmitEnvironment(doc, allow) }
+	admitEnvironment := func(doc *scenarios.Document) error { return experiment.AdmitEnvironment(doc, allow) }
 
 	// Every stored environment listens from start-up, at its baseline.
 	// With other servers on the database, each environment listens on
@@ -154,7 +154,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		relay, remoteStop = shared.relay, shared.stopRun
 	}
 	var met *metrics
-	manager := runs.New(db, engine.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, MaxQueued: cfg.MaxQueuedRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
+	manager := runs.New(db, experiment.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, MaxQueued: cfg.MaxQueuedRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
 		OnFinish:     func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) },
 		Environments: runEnvs, Relay: relay, RemoteStop: remoteStop})
 	manager.RestoreLever(lever)
@@ -316,7 +316,7 @@ func loadExamples(ctx context.Context, db *store.DB, log *slog.Logger) error {
 // webhookGuard is the target rule of game-day webhooks: public addresses,
 // and what --allow names (loopback only when named).
 func webhookGuard(entries []string) (*webhook.Guard, error) {
-	allow, err := engine.ExplicitAllowList(entries)
+	allow, err := experiment.ExplicitAllowList(entries)
 	if err != nil {
 		return nil, fmt.Errorf("server: --allow: %w", err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/server/environments"
+	"github.com/faultline/faultline/server/manager/environments"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -58,7 +58,7 @@ type Overlays interface {
 }
 
 // Environments is everything the environment routes need of the data
-// planes; server/environments.Manager is one.
+// planes; server/manager/environments.Manager is one.
 type Environments interface {
 	EnvironmentPlanes
 	EnvironmentViews

@@ -17,7 +17,7 @@ import (
 	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/containers"
-	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
 )
 
@@ -187,7 +187,7 @@ func parse(t *testing.T, src string) *scenarios.Document {
 	return d
 }
 
-func experiment(endpoint, load, actions string) string {
+func experimentYAML(endpoint, load, actions string) string {
 	return `apiVersion: faultline.dev/v1alpha1
 kind: Experiment
 metadata: {name: containers}
@@ -204,8 +204,8 @@ spec:
 func TestContainerTargetServesThroughTheProxy(t *testing.T) {
 	tag, _ := demoImage(t)
 	start := time.Now()
-	r, err := engine.Execute(context.Background(), parse(t, experiment(`{image: "`+tag+`", port: 8080, wait: {path: /get}}`,
-		`{url: "http://httpbin:8000/get", connections: 2, requests: 40}`, "")), engine.Options{})
+	r, err := experiment.Execute(context.Background(), parse(t, experimentYAML(`{image: "`+tag+`", port: 8080, wait: {path: /get}}`,
+		`{url: "http://httpbin:8000/get", connections: 2, requests: 40}`, "")), experiment.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,9 +230,9 @@ func TestContainerTargetServesThroughTheProxy(t *testing.T) {
 
 func TestPauseMidLoadTimesOutThenRecovers(t *testing.T) {
 	tag, _ := demoImage(t)
-	r, err := engine.Execute(context.Background(), parse(t, experiment(`{image: "`+tag+`", port: 8080}`,
+	r, err := experiment.Execute(context.Background(), parse(t, experimentYAML(`{image: "`+tag+`", port: 8080}`,
 		`{url: "http://httpbin:8000/get", connections: 4, qps: 50, duration: 4s, timeout: 300ms}`,
-		"  actions:\n  - {at: 1s, container: httpbin, action: pause}\n  - {at: 2s, container: httpbin/0, action: unpause}\n")), engine.Options{})
+		"  actions:\n  - {at: 1s, container: httpbin, action: pause}\n  - {at: 2s, container: httpbin/0, action: unpause}\n")), experiment.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,9 +268,9 @@ func TestPauseMidLoadTimesOutThenRecovers(t *testing.T) {
 
 func TestKillGivesConnectionFailuresAndStartRecovers(t *testing.T) {
 	tag, _ := demoImage(t)
-	r, err := engine.Execute(context.Background(), parse(t, experiment(`{image: "`+tag+`", port: 8080}`,
+	r, err := experiment.Execute(context.Background(), parse(t, experimentYAML(`{image: "`+tag+`", port: 8080}`,
 		`{url: "http://httpbin:8000/get", connections: 2, qps: 50, duration: 3s, timeout: 300ms}`,
-		"  actions:\n  - {at: 1s, container: httpbin, action: kill}\n  - {at: 1200ms, container: httpbin, action: start}\n")), engine.Options{})
+		"  actions:\n  - {at: 1s, container: httpbin, action: kill}\n  - {at: 1200ms, container: httpbin, action: start}\n")), experiment.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,8 +295,8 @@ func TestKillGivesConnectionFailuresAndStartRecovers(t *testing.T) {
 
 func TestBuildFromTheExperimentsDirectory(t *testing.T) {
 	_, dir := demoImage(t)
-	src := experiment(`{build: {context: `+filepath.Base(dir)+`}, port: 8080}`, `{url: "http://httpbin:8000/get", requests: 10}`, "")
-	r, err := engine.Execute(context.Background(), parse(t, src), engine.Options{BaseDir: filepath.Dir(dir)})
+	src := experimentYAML(`{build: {context: `+filepath.Base(dir)+`}, port: 8080}`, `{url: "http://httpbin:8000/get", requests: 10}`, "")
+	r, err := experiment.Execute(context.Background(), parse(t, src), experiment.Options{BaseDir: filepath.Dir(dir)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestBuildFromTheExperimentsDirectory(t *testing.T) {
 	}
 
 	// The API has no experiment file: a relative context is refused.
-	_, err = engine.Execute(context.Background(), parse(t, src), engine.Options{})
+	_, err = experiment.Execute(context.Background(), parse(t, src), experiment.Options{})
 	if err == nil || !strings.Contains(err.Error(), "spec.services[0].endpoints[0].container.build.context") || !strings.Contains(err.Error(), "relative") {
 		t.Errorf("relative context without BaseDir: err = %v", err)
 	}
@@ -330,7 +330,7 @@ func TestFailuresAreEngineErrorsWithTheReason(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := engine.Execute(context.Background(), parse(t, experiment(c.endpoint, `{url: "http://httpbin:8000/get", requests: 5}`, "")), engine.Options{})
+			_, err := experiment.Execute(context.Background(), parse(t, experimentYAML(c.endpoint, `{url: "http://httpbin:8000/get", requests: 5}`, "")), experiment.Options{})
 			if err == nil {
 				t.Fatal("want an engine error")
 			}

@@ -21,7 +21,7 @@ import (
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/containers"
-	"github.com/faultline/faultline/server/engine"
+	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
 )
 
@@ -32,7 +32,7 @@ const noEngineWant = "container targets need a Docker engine"
 
 // noEngineExperiment has one container endpoint; the image need not exist,
 // the engine is asked first.
-var noEngineExperiment = experiment(`{image: "faultline-demo:local", port: 8080}`, `{url: "http://httpbin:8000/get", requests: 5}`, "")
+var noEngineExperiment = experimentYAML(`{image: "faultline-demo:local", port: 8080}`, `{url: "http://httpbin:8000/get", requests: 5}`, "")
 
 // withoutEngine points this process's Docker client at noEngineHost.
 func withoutEngine(t *testing.T) {
@@ -59,7 +59,7 @@ func TestNoEngineRefusesBeforeAnyLoad(t *testing.T) {
 	}
 	var proxied, progressed bool
 	start := time.Now()
-	r, err := engine.Execute(context.Background(), parse(t, noEngineExperiment), engine.Options{
+	r, err := experiment.Execute(context.Background(), parse(t, noEngineExperiment), experiment.Options{
 		OnProxy:    func(*proxy.Proxy) { proxied = true },
 		OnProgress: func(report.Progress) { progressed = true },
 	})

@@ -68,12 +68,12 @@ func TestTheAPIBuildsOnlyUnderAnAllowedDirectory(t *testing.T) {
 	}
 	base, _ := testserver.Start(t, server.Config{AllowBuildDirs: []string{allowed}, AllowImages: []string{strings.Split(tag, ":")[0] + ":*"}})
 
-	status, reason, codes := runThroughTheAPI(t, base, experiment(`{build: {context: "`+target+`"}, port: 8080, wait: {path: /get}}`,
+	status, reason, codes := runThroughTheAPI(t, base, experimentYAML(`{build: {context: "`+target+`"}, port: 8080, wait: {path: /get}}`,
 		`{url: "http://httpbin:8000/get", requests: 10}`, ""))
 	if status != report.StatusSucceeded || codes["200"] != 10 {
 		t.Errorf("build under the allowed directory: %s (%s), codes %v", status, reason, codes)
 	}
-	status, reason, codes = runThroughTheAPI(t, base, strings.Replace(experiment(`{image: "`+tag+`", port: 8080, wait: {path: /get}}`,
+	status, reason, codes = runThroughTheAPI(t, base, strings.Replace(experimentYAML(`{image: "`+tag+`", port: 8080, wait: {path: /get}}`,
 		`{url: "http://httpbin:8000/get", requests: 10}`, ""), "name: containers", "name: allowed-image", 1))
 	if status != report.StatusSucceeded || codes["200"] != 10 {
 		t.Errorf("an allowed image: %s (%s), codes %v", status, reason, codes)
@@ -87,7 +87,7 @@ func TestTheAPIBuildsOnlyUnderAnAllowedDirectory(t *testing.T) {
 		var refusal struct {
 			Error struct{ Message, Field string } `json:"error"`
 		}
-		src := strings.Replace(experiment(tc.container, `{url: "http://httpbin:8000/get", requests: 1}`, ""), "name: containers", "name: "+tc.name, 1)
+		src := strings.Replace(experimentYAML(tc.container, `{url: "http://httpbin:8000/get", requests: 1}`, ""), "name: containers", "name: "+tc.name, 1)
 		apiCall(t, "POST", base+"/api/v1/experiments", "application/yaml", src, http.StatusUnprocessableEntity, &refusal)
 		if refusal.Error.Field != "spec.services[0].endpoints[0].container."+tc.field || !strings.Contains(refusal.Error.Message, tc.want) {
 			t.Errorf("%s: refusal %+v", tc.name, refusal.Error)

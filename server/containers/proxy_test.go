@@ -31,7 +31,7 @@ func TestProxyCommandStartsAndRemovesContainers(t *testing.T) {
 	tag, _ := demoImage(t)
 	bin := faultlineBinary(t)
 	file := filepath.Join(t.TempDir(), "proxy.yaml")
-	src := experiment(`{image: "`+tag+`", port: 8080, wait: {path: /get}}`, `{url: "http://httpbin:8000/get", requests: 5}`,
+	src := experimentYAML(`{image: "`+tag+`", port: 8080, wait: {path: /get}}`, `{url: "http://httpbin:8000/get", requests: 5}`,
 		"  actions:\n  - {at: 1s, container: httpbin, action: pause}\n")
 	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
