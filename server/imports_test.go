@@ -28,7 +28,10 @@ var allowedImports = map[string][]string{
 	"internal/spawn": {},
 	// internal/pgtest stands a throwaway PostgreSQL server up for tests;
 	// only tests import it.
-	"internal/pgtest":             {"internal/spawn"},
+	"internal/pgtest": {"internal/spawn"},
+	// internal/wait is the tests' one poll-until-it-holds helper; only
+	// tests import it.
+	"internal/wait":               {},
 	"loadgen":                     {},
 	"migrations":                  {},
 	"proxy":                       {"scenarios"},
