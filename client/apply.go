@@ -68,10 +68,10 @@ func (c *Client) Apply(ctx context.Context, src []byte) (*Applied, error) {
 	return out, nil
 }
 
-// documents are the routes of one stored kind of document under path
-// (/api/v1/experiments, …): what the experiments, game days and
-// environments services share.
-type documents[T any] struct {
+// Documents are the routes of one stored kind of document (experiments,
+// game days or environments) under its path: list, get, create, update,
+// delete and apply. The kind's service embeds them.
+type Documents[T any] struct {
 	c    *Client
 	kind string // KindExperiment, KindGameDay or KindEnvironment
 	path string
@@ -79,9 +79,10 @@ type documents[T any] struct {
 	head func(*T) (id int64, name, source string)
 }
 
-func (d documents[T]) idPath(id int64) string { return d.path + "/" + strconv.FormatInt(id, 10) }
+func (d Documents[T]) idPath(id int64) string { return d.path + "/" + strconv.FormatInt(id, 10) }
 
-func (d documents[T]) list(ctx context.Context, opts ListOptions) (*Page[T], error) {
+// List reads a page of the documents, without their sources.
+func (d Documents[T]) List(ctx context.Context, opts ListOptions) (*Page[T], error) {
 	var p Page[T]
 	if err := d.c.getJSON(ctx, d.path, opts.values(), &p); err != nil {
 		return nil, err
@@ -89,7 +90,8 @@ func (d documents[T]) list(ctx context.Context, opts ListOptions) (*Page[T], err
 	return &p, nil
 }
 
-func (d documents[T]) get(ctx context.Context, id int64) (*T, error) {
+// Get reads document id with its source.
+func (d Documents[T]) Get(ctx context.Context, id int64) (*T, error) {
 	var v T
 	if err := d.c.getJSON(ctx, d.idPath(id), nil, &v); err != nil {
 		return nil, err
@@ -97,7 +99,10 @@ func (d documents[T]) get(ctx context.Context, id int64) (*T, error) {
 	return &v, nil
 }
 
-func (d documents[T]) create(ctx context.Context, src []byte) (*T, error) {
+// Create stores a new document (version 1) from its YAML stream or its
+// JSON form. A name taken is a 409 with Field metadata.name; a bad
+// document a 422 whose Problems list every problem.
+func (d Documents[T]) Create(ctx context.Context, src []byte) (*T, error) {
 	var v T
 	if err := d.c.sendDocument(ctx, http.MethodPost, d.path, src, &v); err != nil {
 		return nil, err
@@ -105,7 +110,8 @@ func (d documents[T]) create(ctx context.Context, src []byte) (*T, error) {
 	return &v, nil
 }
 
-func (d documents[T]) update(ctx context.Context, id int64, src []byte) (*T, error) {
+// Update stores document id's next version.
+func (d Documents[T]) Update(ctx context.Context, id int64, src []byte) (*T, error) {
 	var v T
 	if err := d.c.sendDocument(ctx, http.MethodPut, d.idPath(id), src, &v); err != nil {
 		return nil, err
@@ -113,14 +119,17 @@ func (d documents[T]) update(ctx context.Context, id int64, src []byte) (*T, err
 	return &v, nil
 }
 
-func (d documents[T]) delete(ctx context.Context, id int64) error {
+// Delete deletes document id.
+func (d Documents[T]) Delete(ctx context.Context, id int64) error {
 	return d.c.do(ctx, request{method: http.MethodDelete, path: d.idPath(id)}, nil)
 }
 
-// apply creates the document of the kind in src, or updates the stored one of
-// its name unless its source is src already. A create that loses a race
-// with another (409 at metadata.name) is tried once more as an update.
-func (ops documents[T]) apply(ctx context.Context, src []byte) (*T, ApplyOutcome, error) {
+// Apply creates the document src describes, or updates the stored one of
+// the same metadata.name, as kubectl apply does: a source equal to the
+// stored one is left alone (Unchanged, no new version). The name is read
+// from src by Identify. A create that loses a race with another (409 at
+// metadata.name) is tried once more as an update.
+func (ops Documents[T]) Apply(ctx context.Context, src []byte) (*T, ApplyOutcome, error) {
 	got, name, err := Identify(src)
 	if err != nil {
 		return nil, "", err
@@ -135,7 +144,7 @@ func (ops documents[T]) apply(ctx context.Context, src []byte) (*T, ApplyOutcome
 			return nil, "", err
 		}
 		if id == 0 {
-			v, err := ops.create(ctx, src)
+			v, err := ops.Create(ctx, src)
 			var apiErr *Error
 			if again && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusConflict && apiErr.Field == "metadata.name" {
 				continue
@@ -145,7 +154,7 @@ func (ops documents[T]) apply(ctx context.Context, src []byte) (*T, ApplyOutcome
 			}
 			return v, Created, nil
 		}
-		cur, err := ops.get(ctx, id)
+		cur, err := ops.Get(ctx, id)
 		if again && IsNotFound(err) {
 			continue // deleted meanwhile
 		}
@@ -155,7 +164,7 @@ func (ops documents[T]) apply(ctx context.Context, src []byte) (*T, ApplyOutcome
 		if _, _, source := ops.head(cur); source == storedSource(src) {
 			return cur, Unchanged, nil
 		}
-		v, err := ops.update(ctx, id, src)
+		v, err := ops.Update(ctx, id, src)
 		if err != nil {
 			return nil, "", err
 		}
@@ -165,10 +174,10 @@ func (ops documents[T]) apply(ctx context.Context, src []byte) (*T, ApplyOutcome
 
 // findByName returns the id of the stored document named name; 0 when
 // there is none.
-func findByName[T any](ctx context.Context, ops documents[T], name string) (int64, error) {
+func findByName[T any](ctx context.Context, ops Documents[T], name string) (int64, error) {
 	opts := ListOptions{Limit: maxPage}
 	for {
-		page, err := ops.list(ctx, opts)
+		page, err := ops.List(ctx, opts)
 		if err != nil {
 			return 0, err
 		}

@@ -136,13 +136,13 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
-	c.Experiments = &ExperimentsService{c: c, docs: documents[Experiment]{c: c, kind: KindExperiment, path: "/api/v1/experiments",
+	c.Experiments = &ExperimentsService{c: c, Documents: Documents[Experiment]{c: c, kind: KindExperiment, path: "/api/v1/experiments",
 		head: func(e *Experiment) (int64, string, string) { return e.ID, e.Name, e.Source }}}
 	c.Runs = &RunsService{c: c}
-	c.GameDays = &GameDaysService{c: c, docs: documents[GameDay]{c: c, kind: KindGameDay, path: "/api/v1/gamedays",
+	c.GameDays = &GameDaysService{c: c, Documents: Documents[GameDay]{c: c, kind: KindGameDay, path: "/api/v1/gamedays",
 		head: func(g *GameDay) (int64, string, string) { return g.ID, g.Name, g.Source }}}
 	c.GameDayRuns = &GameDayRunsService{c: c}
-	c.Environments = &EnvironmentsService{c: c, docs: documents[Environment]{c: c, kind: KindEnvironment, path: "/api/v1/environments",
+	c.Environments = &EnvironmentsService{c: c, Documents: Documents[Environment]{c: c, kind: KindEnvironment, path: "/api/v1/environments",
 		head: func(e *Environment) (int64, string, string) { return e.ID, e.Name, e.Source }}}
 	c.Overlays = &OverlaysService{c: c}
 	c.Lever = &LeverService{c: c}

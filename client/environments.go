@@ -148,47 +148,16 @@ type Edge struct {
 }
 
 // EnvironmentsService stores environments and reads their data planes:
-// /api/v1/environments.
+// /api/v1/environments. List gives each environment's data plane without
+// counters; Get adds listeners, holder, endpoints and counters. A created
+// environment's data plane listens at once (an address taken is a 422,
+// Code address_in_use, at its field); an update takes effect at once, or
+// after the run or overlay that holds the plane (PendingVersion). Delete
+// stops the data plane, and is refused (409) while a run holds or waits
+// for it.
 type EnvironmentsService struct {
-	c    *Client
-	docs documents[Environment]
-}
-
-// List reads a page of the environments, each with its data plane
-// (without counters), without their sources.
-func (s *EnvironmentsService) List(ctx context.Context, opts ListOptions) (*Page[Environment], error) {
-	return s.docs.list(ctx, opts)
-}
-
-// Get reads an environment with its source and its data plane: listeners,
-// holder, endpoints and counters.
-func (s *EnvironmentsService) Get(ctx context.Context, id int64) (*Environment, error) {
-	return s.docs.get(ctx, id)
-}
-
-// Create stores an environment (its Environment document and baseline
-// Istio resources); its data plane listens at once. An address taken is a
-// 422 (Code address_in_use) at its field.
-func (s *EnvironmentsService) Create(ctx context.Context, src []byte) (*Environment, error) {
-	return s.docs.create(ctx, src)
-}
-
-// Update stores environment id's next version; the data plane takes it
-// at once, or after the run or overlay that holds it (PendingVersion).
-func (s *EnvironmentsService) Update(ctx context.Context, id int64, src []byte) (*Environment, error) {
-	return s.docs.update(ctx, id, src)
-}
-
-// Delete stops the data plane and deletes the environment; it is refused
-// (409) while a run holds or waits for it.
-func (s *EnvironmentsService) Delete(ctx context.Context, id int64) error {
-	return s.docs.delete(ctx, id)
-}
-
-// Apply creates the environment src describes, or updates the stored one
-// of the same metadata.name unless its source is src already.
-func (s *EnvironmentsService) Apply(ctx context.Context, src []byte) (*Environment, ApplyOutcome, error) {
-	return s.docs.apply(ctx, src)
+	Documents[Environment]
+	c *Client
 }
 
 // Graph reads the service graph of the traffic the environment carries;

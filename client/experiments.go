@@ -30,45 +30,13 @@ type Experiment struct {
 }
 
 // ExperimentsService stores experiments: /api/v1/experiments. Runs of
-// them start with RunsService.Start.
+// them start with RunsService.Start. Create stores version 1 from a YAML
+// stream or a JSON document: a name taken is a 409 with Field
+// metadata.name, a bad document a 422 whose Problems list every problem.
+// Update makes the next version; Delete leaves the experiment's runs.
 type ExperimentsService struct {
-	c    *Client
-	docs documents[Experiment]
-}
-
-// List reads a page of the experiments, without their sources.
-func (s *ExperimentsService) List(ctx context.Context, opts ListOptions) (*Page[Experiment], error) {
-	return s.docs.list(ctx, opts)
-}
-
-// Get reads an experiment with its source.
-func (s *ExperimentsService) Get(ctx context.Context, id int64) (*Experiment, error) {
-	return s.docs.get(ctx, id)
-}
-
-// Create stores a new experiment (version 1) from its YAML stream or its
-// JSON document. A name taken is a 409 with Field metadata.name; a bad
-// document a 422 whose Problems list every problem.
-func (s *ExperimentsService) Create(ctx context.Context, src []byte) (*Experiment, error) {
-	return s.docs.create(ctx, src)
-}
-
-// Update replaces experiment id's document; its version grows by one.
-func (s *ExperimentsService) Update(ctx context.Context, id int64, src []byte) (*Experiment, error) {
-	return s.docs.update(ctx, id, src)
-}
-
-// Delete deletes an experiment; its runs stay.
-func (s *ExperimentsService) Delete(ctx context.Context, id int64) error {
-	return s.docs.delete(ctx, id)
-}
-
-// Apply creates the experiment src describes, or updates the stored one
-// of the same metadata.name, as kubectl apply does: a source equal to the
-// stored one is left alone (Unchanged, no new version). The name is read
-// from src by Identify.
-func (s *ExperimentsService) Apply(ctx context.Context, src []byte) (*Experiment, ApplyOutcome, error) {
-	return s.docs.apply(ctx, src)
+	Documents[Experiment]
+	c *Client
 }
 
 // Fires reads a page of the fire history of the experiment's schedule,

@@ -131,42 +131,12 @@ type WebhookDelivery struct {
 }
 
 // GameDaysService stores game days and starts them: /api/v1/gamedays.
+// A game day's steady state and experiment steps name stored experiments
+// (an unknown one is a 422 at its field). Delete stops a running run of
+// the game day first; its runs stay.
 type GameDaysService struct {
-	c    *Client
-	docs documents[GameDay]
-}
-
-// List reads a page of the game days, without their sources.
-func (s *GameDaysService) List(ctx context.Context, opts ListOptions) (*Page[GameDay], error) {
-	return s.docs.list(ctx, opts)
-}
-
-// Get reads a game day with its source.
-func (s *GameDaysService) Get(ctx context.Context, id int64) (*GameDay, error) {
-	return s.docs.get(ctx, id)
-}
-
-// Create stores a new game day; its steady state and experiment steps
-// name stored experiments (an unknown one is a 422 at its field).
-func (s *GameDaysService) Create(ctx context.Context, src []byte) (*GameDay, error) {
-	return s.docs.create(ctx, src)
-}
-
-// Update replaces game day id's document (a new version).
-func (s *GameDaysService) Update(ctx context.Context, id int64, src []byte) (*GameDay, error) {
-	return s.docs.update(ctx, id, src)
-}
-
-// Delete deletes a game day, stopping a running run of it first; its
-// runs stay.
-func (s *GameDaysService) Delete(ctx context.Context, id int64) error {
-	return s.docs.delete(ctx, id)
-}
-
-// Apply creates the game day src describes, or updates the stored one of
-// the same metadata.name unless its source is src already.
-func (s *GameDaysService) Apply(ctx context.Context, src []byte) (*GameDay, ApplyOutcome, error) {
-	return s.docs.apply(ctx, src)
+	Documents[GameDay]
+	c *Client
 }
 
 // Start starts a run of the game day and returns it (status running);
