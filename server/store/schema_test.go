@@ -2,8 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"flag"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -251,4 +256,195 @@ func TestPostgresMigrationsMatchSQLite(t *testing.T) {
 		}
 		compare(v)
 	}
+}
+
+// update rewrites the golden schema files instead of comparing with them.
+var update = flag.Bool("update", false, "rewrite migrations/testdata/schema-*.txt from what the migrations make")
+
+// goldenSchema is the file that records, for the backend named name, what
+// each migration does to the schema (see TestMigrationsMakeGoldenSchema).
+// It lives with the migrations, whose output it describes.
+func goldenSchema(name string) string {
+	return filepath.Join("..", "..", "migrations", "testdata", "schema-"+name+".txt")
+}
+
+// TestMigrationsMakeGoldenSchema pins down, for each database, the exact
+// schema every migration makes and every Down takes back: from an empty
+// schema it goes up one version at a time to the last, then down one at a
+// time to 0, and after each step records the schema objects that appeared
+// ("+") and went ("-"). The record must equal the golden file.
+//
+// Unlike TestPostgresMigrationsMatchSQLite this compares everything each
+// database keeps: on SQLite the text of every statement in sqlite_master
+// (comments removed, runs of white space made one space), so column types,
+// defaults, CHECK constraints and AUTOINCREMENT count; on PostgreSQL every
+// relation with its kind, every column with its type, NOT NULL, identity and
+// default, every constraint and index as pg_get_constraintdef and
+// pg_get_indexdef print them, and every sequence's parameters.
+func TestMigrationsMakeGoldenSchema(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db := openTestDB(t, b.fresh(t))
+			ctx := t.Context()
+			p, err := db.migrator()
+			if err != nil {
+				t.Fatal(err)
+			}
+			last, err := p.GetDBVersion(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.DownTo(ctx, 0); err != nil {
+				t.Fatalf("down to 0: %v", err)
+			}
+			var record strings.Builder
+			fmt.Fprintf(&record, "# What each migration does to the %s schema: the objects that appear (+)\n", b.name)
+			fmt.Fprintf(&record, "# and go (-) at each step. Written by go test ./server/store -run TestMigrationsMakeGoldenSchema -update.\n")
+			before := exactSchemaOf(t, db)
+			if len(before) != 0 {
+				t.Fatalf("schema after down to 0: %q, want it empty", before)
+			}
+			step := func(title string) {
+				after := exactSchemaOf(t, db)
+				fmt.Fprintf(&record, "\n%s\n", title)
+				for _, line := range before {
+					if !slices.Contains(after, line) {
+						fmt.Fprintf(&record, "- %s\n", line)
+					}
+				}
+				for _, line := range after {
+					if !slices.Contains(before, line) {
+						fmt.Fprintf(&record, "+ %s\n", line)
+					}
+				}
+				before = after
+			}
+			for v := int64(1); v <= last; v++ {
+				if _, err := p.UpTo(ctx, v); err != nil {
+					t.Fatalf("up to %d: %v", v, err)
+				}
+				step(fmt.Sprintf("up to %d", v))
+			}
+			for v := last - 1; v >= 0; v-- {
+				if _, err := p.DownTo(ctx, v); err != nil {
+					t.Fatalf("down to %d: %v", v, err)
+				}
+				step(fmt.Sprintf("down to %d", v))
+			}
+
+			golden := goldenSchema(b.name)
+			if *update {
+				if err := os.WriteFile(golden, []byte(record.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to write it)", err)
+			}
+			if got := record.String(); got != string(want) {
+				t.Errorf("the migrations' schema differs from %s (run with -update to accept the change):\n%s", golden, lineDiff(string(want), got))
+			}
+		})
+	}
+}
+
+// lineDiff lists the lines only want has ("want") and only got has ("got").
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var out strings.Builder
+	for _, line := range w {
+		if !slices.Contains(g, line) {
+			fmt.Fprintf(&out, "want %s\n", line)
+		}
+	}
+	for _, line := range g {
+		if !slices.Contains(w, line) {
+			fmt.Fprintf(&out, "got  %s\n", line)
+		}
+	}
+	return out.String()
+}
+
+// exactSchemaOf describes every object of db's schema that the migrations
+// made, goose's own left out, one sorted line each, in full detail (see
+// TestMigrationsMakeGoldenSchema).
+func exactSchemaOf(t *testing.T, db *DB) []string {
+	t.Helper()
+	ctx := t.Context()
+	var lines []string
+	var err error
+	if db.backend.name == "postgres" {
+		lines, err = exactPostgresSchema(ctx, db.gdb)
+	} else {
+		lines, err = exactSQLiteSchema(ctx, db.gdb)
+	}
+	if err != nil {
+		t.Fatalf("reading the %s schema: %v", db.backend.name, err)
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// sqlComment is a "--" comment up to the end of its line. The schema's
+// statements have no "--" inside a string literal.
+var sqlComment = regexp.MustCompile(`--[^\n]*`)
+
+func exactSQLiteSchema(ctx context.Context, gdb *gorm.DB) ([]string, error) {
+	var objects []struct {
+		Type, Name, TblName string
+		SQL                 sql.NullString
+	}
+	err := gdb.WithContext(ctx).Raw(`SELECT type, name, tbl_name, sql FROM sqlite_master
+		WHERE tbl_name NOT IN ('goose_db_version', 'sqlite_sequence')`).Scan(&objects).Error
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, o := range objects {
+		// An index SQLite makes for a UNIQUE or PRIMARY KEY constraint has
+		// no statement of its own.
+		text := "(automatic)"
+		if o.SQL.Valid {
+			text = strings.Join(strings.Fields(sqlComment.ReplaceAllString(o.SQL.String, "")), " ")
+		}
+		lines = append(lines, fmt.Sprintf("%s %s on %s: %s", o.Type, o.Name, o.TblName, text))
+	}
+	return lines, nil
+}
+
+func exactPostgresSchema(ctx context.Context, gdb *gorm.DB) ([]string, error) {
+	// Every query lists objects of the current schema, goose's table and
+	// what belongs to it (its sequence, its key's index) left out.
+	const ours = `n.nspname = current_schema() AND c.relname NOT LIKE 'goose\_db\_version%'`
+	queries := []string{
+		`SELECT format('relation %s kind %s', c.relname, c.relkind)
+			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ` + ours,
+		`SELECT format('column %s #%s %s %s%s%s%s', c.relname,
+				lpad((row_number() OVER (PARTITION BY c.relname ORDER BY a.attnum))::text, 2, '0'), a.attname,
+				format_type(a.atttypid, a.atttypmod),
+				CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
+				CASE a.attidentity WHEN 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY' WHEN 'a' THEN ' GENERATED ALWAYS AS IDENTITY' ELSE '' END,
+				COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''))
+			FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+				LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+			WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND ` + ours,
+		`SELECT format('constraint %s %s %s', c.relname, k.conname, pg_get_constraintdef(k.oid))
+			FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ` + ours,
+		`SELECT format('index %s', pg_get_indexdef(x.indexrelid))
+			FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ` + ours,
+		`SELECT format('sequence %s %s start %s increment %s min %s max %s cache %s cycle %s', c.relname,
+				format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle)
+			FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ` + ours,
+	}
+	var lines []string
+	for _, q := range queries {
+		l, err := strings1(ctx, gdb, q)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, l...)
+	}
+	return lines, nil
 }
