@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 )
 
@@ -48,7 +49,8 @@ func newPoolUpstream(t testing.TB, service time.Duration) *poolUpstream {
 			case <-r.Context().Done():
 			}
 		} else if u.service > 0 {
-			time.Sleep(u.service)
+			time.Sleep(u.service) // a slow upstream is the scenario
+
 		}
 		_, _ = io.WriteString(w, "ok")
 	}))
@@ -259,9 +261,7 @@ spec:
 	h := start(t, experiment(svc("reviews", 9080, up.addr()), dr))
 	first := make(chan response, 1)
 	go func() { first <- h.get("reviews:9080", "/hold") }()
-	for up.inFlight.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, "the first request to reach the upstream", func() bool { return up.inFlight.Load() != 0 })
 	cs, _ := h.p.Stats().Cluster("outbound|9080||reviews.default.svc.cluster.local")
 	if cs.RqOpen != 1 {
 		t.Errorf("circuit_breakers.default.rq_open = %d with one request active, want 1", cs.RqOpen)
@@ -307,10 +307,7 @@ spec:
 			for i := 0; i < tc.requests; i++ {
 				expect(t, h.get("reviews:9080", "/get"), 200, "ok")
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for up.conns.Load() != int64(tc.wantConns) && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
+			wait.Until(5*time.Second, func() bool { return up.conns.Load() == int64(tc.wantConns) })
 			if got := up.conns.Load(); got != int64(tc.wantConns) {
 				t.Errorf("%d requests used %d connections, want %d", tc.requests, got, tc.wantConns)
 			}
@@ -346,6 +343,9 @@ spec:
     connectionPool: ` + tc.policy + "\n"
 			h := start(t, experiment(svc("reviews", 9080, up.addr()), dr))
 			expect(t, h.get("reviews:9080", "/get"), 200, "ok")
+			// Idle time is the scenario: five idle timeouts pass (or, for
+			// the cases that keep the connection, a window in which it
+			// must not close). The pool reads the wall clock itself.
 			time.Sleep(100 * time.Millisecond)
 			expect(t, h.get("reviews:9080", "/get"), 200, "ok")
 			if got := up.conns.Load(); got != tc.wantConns {
@@ -377,9 +377,7 @@ spec:
 	h := start(t, experiment(svc("reviews", 9080, a.addr()+"@version=v1", b.addr()+"@version=v2"), dr, vs))
 	first := make(chan response, 1)
 	go func() { first <- h.get("reviews:9080", "/hold") }()
-	for a.inFlight.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, "the first request to reach v1", func() bool { return a.inFlight.Load() != 0 })
 	expect(t, h.get("reviews:9080", "/get"), 503, bodyOverflow) // v1 is full
 	expect(t, h.get("reviews:9080", "/get", "x-v: 2"), 200, "ok")
 	close(a.hold)
@@ -409,6 +407,8 @@ spec:
 	h := start(t, experiment(svc("reviews", 9080, up.addr()), dr))
 	expect(t, h.get("reviews:9080", "/get"), 200, "ok")
 	expect(t, h.get("reviews:9080", "/get"), 200, "ok")
+	// The connection's age is the scenario: it must pass the 30 ms limit,
+	// and the pool reads the wall clock itself.
 	time.Sleep(60 * time.Millisecond)
 	expect(t, h.get("reviews:9080", "/get"), 200, "ok")
 	expect(t, h.get("reviews:9080", "/get"), 200, "ok")
@@ -451,9 +451,8 @@ spec:
 	h := start(t, experiment(svc("reviews", 9080, strings.TrimPrefix(up.URL, "http://")), dr, vs))
 	first := make(chan response, 1)
 	go func() { first <- h.get("reviews", "/") }()
-	for attempts.Load() < 2 { // the first request's retry is in flight
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, "the first request's retry to be in flight", func() bool { return attempts.Load() >= 2 })
+
 	if cs, _ := h.p.Stats().Cluster(reviewsCluster); cs.RqRetryOpen != 1 {
 		t.Errorf("circuit_breakers.default.rq_retry_open = %d, want 1", cs.RqRetryOpen)
 	}

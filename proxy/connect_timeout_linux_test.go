@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/wait"
 )
 
 // blackholeAddr is a loopback address whose connects hang: a listener with
@@ -98,11 +100,11 @@ spec:
 	if cs.UpstreamCxConnectTimeout != 0 || cs.UpstreamCxConnectFail != 0 {
 		t.Errorf("at the reply: connect_timeout %d, connect_fail %d; want 0 and 0", cs.UpstreamCxConnectTimeout, cs.UpstreamCxConnectFail)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for cs.UpstreamCxConnectTimeout == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	wait.Until(5*time.Second, func() bool {
 		cs, _ = h.p.Stats().Cluster(reviewsCluster)
-	}
+		return cs.UpstreamCxConnectTimeout != 0
+	})
+
 	if cs.UpstreamCxConnectTimeout != 1 || cs.UpstreamCxConnectFail != 0 {
 		t.Errorf("after the connect timeout: connect_timeout %d, connect_fail %d; want 1 and 0", cs.UpstreamCxConnectTimeout, cs.UpstreamCxConnectFail)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 )
 
@@ -183,16 +184,11 @@ func TestFaultDelayHonoursCancel(t *testing.T) {
 	if _, err := h.client.Do(req); err == nil {
 		t.Fatal("want a client timeout")
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if l, _ := h.p.Stats().Listener("mesh"); l.Active == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the delayed request is still in the proxy")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, 2*time.Second, "the delayed request to leave the proxy", func() bool {
+		l, _ := h.p.Stats().Listener("mesh")
+		return l.Active == 0
+	})
+
 	if up.hits.Load() != 0 {
 		t.Error("a cancelled request reached the upstream")
 	}

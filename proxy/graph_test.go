@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 )
 
@@ -93,7 +94,7 @@ spec:
 		t.Fatalf("unknown host: %d, want 502", code)
 	}
 
-	eventually(t, "the requests to end", func() bool { return idle(h.p) })
+	wait.For(t, 5*time.Second, "the requests to end", func() bool { return idle(h.p) })
 	clk.advance(10 * time.Second)
 	g := h.p.Graph()
 	want := `productpage>reviews 22/0 22/0

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 )
@@ -269,6 +270,8 @@ func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(
 func quietGoroutines() int {
 	before := runtime.NumGoroutine()
 	for range 50 {
+		// Quiet is a count that holds over an interval, so the
+		// interval is the measurement, not a guess at a duration.
 		time.Sleep(10 * time.Millisecond)
 		n := runtime.NumGoroutine()
 		if n == before {
@@ -282,10 +285,11 @@ func quietGoroutines() int {
 // settleGoroutines waits (five seconds at most) for the number of
 // goroutines to fall to limit, and returns it.
 func settleGoroutines(limit int) int {
-	n := runtime.NumGoroutine()
-	for i := 0; i < 500 && n > limit; i++ {
-		time.Sleep(10 * time.Millisecond)
+	var n int
+	wait.Until(5*time.Second, func() bool {
 		n = runtime.NumGoroutine()
-	}
+		return n <= limit
+	})
 	return n
+
 }

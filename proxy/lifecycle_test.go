@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 )
@@ -61,7 +62,10 @@ func TestApplyUnderLoad(t *testing.T) {
 		if err := h.p.Apply(doc); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		// Traffic runs on each table before the next swap: as many
+		// requests as there are workers end after it is applied.
+		seen := total.Load()
+		wait.For(t, 5*time.Second, fmt.Sprintf("requests after swap %d", i), func() bool { return total.Load() >= seen+8 })
 	}
 	stop.Store(true)
 	wg.Wait()
@@ -111,16 +115,10 @@ func TestCloseDrainsInFlight(t *testing.T) {
 		res.Body.Close()
 		done <- response{code: res.StatusCode, body: string(body)}
 	}()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if l, _ := h.p.Stats().Listener("mesh"); l.Active == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("request never arrived")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, 2*time.Second, "the request to arrive", func() bool {
+		l, _ := h.p.Stats().Listener("mesh")
+		return l.Active == 1
+	})
 	t0 := time.Now()
 	if err := h.p.Close(); err != nil {
 		t.Fatal(err)
@@ -150,12 +148,10 @@ func TestCloseBoundedDrain(t *testing.T) {
 			res.Body.Close()
 		}
 	}()
-	for i := 0; i < 2000; i++ {
-		if l, _ := h.p.Stats().Listener("mesh"); l.Active == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, 2*time.Second, "the request to arrive", func() bool {
+		l, _ := h.p.Stats().Listener("mesh")
+		return l.Active == 1
+	})
 	t0 := time.Now()
 	h.p.Close()
 	if el := time.Since(t0); el > 3*time.Second {
@@ -223,13 +219,12 @@ func TestStartContextCloses(t *testing.T) {
 	}
 	addr := p.MeshAddr()
 	cancel()
-	for i := 0; i < 200; i++ {
-		if _, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/"); err != nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !wait.Until(2*time.Second, func() bool {
+		_, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/")
+		return err != nil
+	}) {
+		t.Error("listener still open after ctx was cancelled")
 	}
-	t.Error("listener still open after ctx was cancelled")
 }
 
 // Handler serves a listener in process with the same pipeline.
@@ -425,7 +420,7 @@ func TestApplySwapsAtSteadyLoad(t *testing.T) {
 	if got := v1.hits.Load() + v2.hits.Load() + v3.hits.Load(); got != total || v1.hits.Load() != served[0].Load() {
 		t.Errorf("upstreams saw %d requests (v1 %d), want %d (v1 %d)", got, v1.hits.Load(), total, served[0].Load())
 	}
-	eventually(t, "the requests to end", func() bool { return idle(h.p) })
+	wait.For(t, 5*time.Second, "the requests to end", func() bool { return idle(h.p) })
 	d := h.p.Stats().Sub(before)
 	l, _ := d.Listener("mesh")
 	if l.Requests != total || l.Rq2xx != total || l.Active != 0 || d.UpstreamRequests != total || d.Retries != 0 || len(d.ByFlag) != 0 {

@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 )
 
@@ -207,7 +209,7 @@ spec:
 		t.Errorf("reviews got %d requests, want none", reviews.hits.Load())
 	}
 
-	eventually(t, "the requests to end", func() bool { return idle(p) })
+	wait.For(t, 5*time.Second, "the requests to end", func() bool { return idle(p) })
 	s := p.Stats()
 	if l, _ := s.Listener("svc:ratings:9080"); l.Requests != 5 || l.Rq2xx != 5 {
 		t.Errorf("service listener counters %+v, want 5 requests, 5 2xx", l)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
@@ -208,81 +209,87 @@ func TestHashRingSpreadAndStability(t *testing.T) {
 // The breaker hands a freed slot to the oldest pending attempt, drops
 // attempts whose context ends while pending, and never lets more than
 // maxConnections through at once, with no lost wake-up under contention.
+// The limits run on channels alone, so a bubble sees each waiter queued
+// (synctest.Wait) instead of polling for it.
 func TestLimits(t *testing.T) {
-	st := &clusterStats{name: "c"}
-	l := newLimits(poolConfig{maxConnections: 2, maxPending: 64, maxRequests: unlimited, maxRetries: 1}, st)
-	ctx := context.Background()
-	if l.acquire(ctx) != nil || l.acquire(ctx) != nil {
-		t.Fatal("the first two attempts must get slots")
-	}
-	// FIFO: three waiters get the slots in arrival order.
-	order := make(chan int, 3)
-	for i := 0; i < 3; i++ {
-		go func() {
-			if l.acquire(ctx) == nil {
-				order <- i
-			}
-		}()
-		for l.pending.Load() != int64(i+1) {
-			time.Sleep(time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		st := &clusterStats{name: "c"}
+		l := newLimits(poolConfig{maxConnections: 2, maxPending: 64, maxRequests: unlimited, maxRetries: 1}, st)
+		ctx := context.Background()
+		if l.acquire(ctx) != nil || l.acquire(ctx) != nil {
+			t.Fatal("the first two attempts must get slots")
 		}
-	}
-	// A pending attempt whose context ends leaves the queue.
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- l.acquire(cctx) }()
-	for l.pending.Load() != 4 {
-		time.Sleep(time.Millisecond)
-	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled pending attempt: %v", err)
-	}
-	if l.pending.Load() != 3 {
-		t.Errorf("pending = %d after the cancel, want 3", l.pending.Load())
-	}
-	for i := 0; i < 3; i++ {
+		// FIFO: three waiters get the slots in arrival order.
+		order := make(chan int, 3)
+		for i := 0; i < 3; i++ {
+			go func() {
+				if l.acquire(ctx) == nil {
+					order <- i
+				}
+			}()
+			synctest.Wait() // the waiter is queued before the next one starts
+			if got := l.pending.Load(); got != int64(i+1) {
+				t.Fatalf("pending = %d with %d waiters queued", got, i+1)
+			}
+		}
+		// A pending attempt whose context ends leaves the queue.
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- l.acquire(cctx) }()
+		synctest.Wait()
+		if got := l.pending.Load(); got != 4 {
+			t.Fatalf("pending = %d with 4 waiters queued", got)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled pending attempt: %v", err)
+		}
+		if l.pending.Load() != 3 {
+			t.Errorf("pending = %d after the cancel, want 3", l.pending.Load())
+		}
+		for i := 0; i < 3; i++ {
+			l.release()
+			if got := <-order; got != i {
+				t.Errorf("slot %d went to waiter %d", i, got)
+			}
+		}
+		if l.busy.Load() != 2 {
+			t.Errorf("busy = %d after three hand-overs, want 2", l.busy.Load())
+		}
 		l.release()
-		if got := <-order; got != i {
-			t.Errorf("slot %d went to waiter %d", i, got)
+		l.release()
+		if l.busy.Load() != 0 || l.pending.Load() != 0 {
+			t.Errorf("busy %d, pending %d after all releases", l.busy.Load(), l.pending.Load())
 		}
-	}
-	if l.busy.Load() != 2 {
-		t.Errorf("busy = %d after three hand-overs, want 2", l.busy.Load())
-	}
-	l.release()
-	l.release()
-	if l.busy.Load() != 0 || l.pending.Load() != 0 {
-		t.Errorf("busy %d, pending %d after all releases", l.busy.Load(), l.pending.Load())
-	}
 
-	// Contention: 32 goroutines, 2 slots, a queue big enough for all.
-	var in, maxIn atomic.Int64
-	var wg sync.WaitGroup
-	for g := 0; g < 32; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 200; i++ {
-				if err := l.acquire(ctx); err != nil {
-					t.Error(err)
-					return
+		// Contention: 32 goroutines, 2 slots, a queue big enough for all.
+		var in, maxIn atomic.Int64
+		var wg sync.WaitGroup
+		for g := 0; g < 32; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 200; i++ {
+					if err := l.acquire(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+					n := in.Add(1)
+					for m := maxIn.Load(); n > m && !maxIn.CompareAndSwap(m, n); m = maxIn.Load() {
+					}
+					in.Add(-1)
+					l.release()
 				}
-				n := in.Add(1)
-				for m := maxIn.Load(); n > m && !maxIn.CompareAndSwap(m, n); m = maxIn.Load() {
-				}
-				in.Add(-1)
-				l.release()
-			}
-		}()
-	}
-	wg.Wait()
-	if maxIn.Load() > 2 {
-		t.Errorf("%d attempts at once, limit 2", maxIn.Load())
-	}
-	if l.busy.Load() != 0 || l.pending.Load() != 0 {
-		t.Errorf("busy %d, pending %d after the storm", l.busy.Load(), l.pending.Load())
-	}
+			}()
+		}
+		wg.Wait()
+		if maxIn.Load() > 2 {
+			t.Errorf("%d attempts at once, limit 2", maxIn.Load())
+		}
+		if l.busy.Load() != 0 || l.pending.Load() != 0 {
+			t.Errorf("busy %d, pending %d after the storm", l.busy.Load(), l.pending.Load())
+		}
+	})
 }
 
 // The retry admission the retry loop calls: maxRetries outstanding at once.

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/wait"
 )
 
 // scripted is an upstream whose answer depends on the request's sequence
@@ -316,7 +318,7 @@ func TestRetryOnStatusCodes(t *testing.T) {
 // body) with URX; x-envoy-upstream-service-time covers every attempt.
 func TestRetryExhaustedLastResponse(t *testing.T) {
 	up := newScripted(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		time.Sleep(40 * time.Millisecond)
+		time.Sleep(40 * time.Millisecond) // a slow upstream: the service time must cover both attempts
 		w.Header().Set("X-Attempt", strconv.Itoa(n))
 		w.WriteHeader(500 + n)
 		fmt.Fprintf(w, "boom %d", n)
@@ -431,6 +433,8 @@ func TestRetryRouteTimeoutBudget(t *testing.T) {
 			t.Errorf("an attempt started %v after the request", s.at.Sub(t0))
 		}
 	}
+	// That no attempt follows the route timeout can only be seen over a
+	// window longer than a try (200 ms).
 	time.Sleep(300 * time.Millisecond)
 	if up.n.Load() != n {
 		t.Error("attempts continued after the route timeout")
@@ -579,7 +583,8 @@ func TestRetryPerTryTimeoutIgnoredOnceResponding(t *testing.T) {
 	up := newScripted(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(200)
 		w.(http.Flusher).Flush()
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond) // a slow body, past the per-try timeout, is the scenario
+
 		io.WriteString(w, "late body")
 	})
 	h := start(t, experiment(svc("reviews", 9080, up.addr()), retryVS("retries: {attempts: 2, perTryTimeout: 100ms, retryOn: 5xx}")))
@@ -603,7 +608,7 @@ func TestRouteAccounting(t *testing.T) {
 	for i := 0; i < n; i++ {
 		expect(t, h.get("reviews", "/"), 200, "")
 	}
-	eventually(t, "the shadows", func() bool { return shadow.n.Load() == n })
+	wait.For(t, 5*time.Second, "the shadows", func() bool { return shadow.n.Load() == n })
 	s := h.p.Stats()
 	rs, _ := s.Route("reviews", 0)
 	if rs.Matched != n || rs.DelaysInjected != n || rs.Retries != n || rs.Mirrored != n || rs.AbortsInjected != 0 {

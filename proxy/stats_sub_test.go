@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 )
 
@@ -120,7 +122,7 @@ func TestStatsSubWindow(t *testing.T) {
 		expect(t, h.get("reviews", "/"), 200, "reviews")
 	}
 	expect(t, h.get("nowhere", "/"), 502, "")
-	eventually(t, "the requests to end", func() bool { return idle(h.p) })
+	wait.For(t, 5*time.Second, "the requests to end", func() bool { return idle(h.p) })
 	before := h.p.Stats()
 
 	overlay := experiment(svc("reviews", 9080, reviews.addr())+svc("ratings", 9080, ratings.addr()), faultVS(`{abort: {httpStatus: 503, percentage: {value: 100}}}`))
@@ -133,7 +135,7 @@ func TestStatsSubWindow(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		expect(t, h.get("ratings", "/"), 200, "ratings")
 	}
-	eventually(t, "the requests to end", func() bool { return idle(h.p) })
+	wait.For(t, 5*time.Second, "the requests to end", func() bool { return idle(h.p) })
 	d := h.p.Stats().Sub(before)
 
 	l, _ := d.Listener("mesh")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 )
 
@@ -164,7 +165,7 @@ func TestConnectTunnels(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, "the tunnels to close", func() bool { return tunnelsDone(h.p) })
+	wait.For(t, 5*time.Second, "the tunnels to close", func() bool { return tunnelsDone(h.p) })
 	s := h.p.Stats()
 	if s.Tunnels != 3 || s.TunnelsRefused != 3 || s.TunnelBytesUp != 15 || s.TunnelBytesDown != 15 || s.ByFlag["UF"] != 1 {
 		t.Errorf("tunnels %d, refused %d, bytes up %d down %d, UF %d; want 3, 3, 15, 15, 1",
@@ -244,7 +245,7 @@ func TestConnectHTTPSThroughMesh(t *testing.T) {
 		t.Errorf("mesh active %d, want the open tunnel", l.Active)
 	}
 	tr.CloseIdleConnections()
-	eventually(t, "the tunnel to close", func() bool { return tunnelsDone(h.p) })
+	wait.For(t, 5*time.Second, "the tunnel to close", func() bool { return tunnelsDone(h.p) })
 }
 
 // Service listeners tunnel too, each CONNECT to its own target; gateways
@@ -280,7 +281,7 @@ func TestConnectOnOtherListeners(t *testing.T) {
 		t.Errorf("in-process CONNECT: %d %q", rec.Code, rec.Body.String())
 	}
 
-	eventually(t, "the tunnel to close", func() bool { return tunnelsDone(h.p) })
+	wait.For(t, 5*time.Second, "the tunnel to close", func() bool { return tunnelsDone(h.p) })
 	s := h.p.Stats()
 	if l, _ := s.Listener("svc:reviews:9080"); l.Requests != 1 || l.Rq2xx != 1 {
 		t.Errorf("service listener %+v", l)

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/wait"
 )
 
 // The upstream HTTP/1.1 client, end to end: a hand-written upstream
@@ -342,7 +344,7 @@ func TestUpstreamAnswersBeforeBody(t *testing.T) {
 	if res.StatusCode != 413 || string(body) != "too big" {
 		t.Errorf("got %d %q, want the upstream's early 413", res.StatusCode, body)
 	}
-	waitFor(t, "the half-written connection to close", func() bool {
+	wait.For(t, 5*time.Second, "the half-written connection to close", func() bool {
 		cs, _ := h.p.Stats().Cluster(reviewsCluster)
 		return cs.UpstreamCxActive == 0
 	})
@@ -441,7 +443,7 @@ func TestUpstreamEarlyCloseDiscardsConnection(t *testing.T) {
 	}
 	cancel()
 	res.Body.Close()
-	waitFor(t, "the proxy to drop the half-read connection", func() bool {
+	wait.For(t, 5*time.Second, "the proxy to drop the half-read connection", func() bool {
 		cs, _ := h.p.Stats().Cluster(reviewsCluster)
 		return cs.UpstreamCxActive == 0
 	})
@@ -477,7 +479,7 @@ func TestUpstreamCancelClosesConnection(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the request to reach the upstream", func() bool { return up.conns.Load() == 1 })
+	wait.For(t, 5*time.Second, "the request to reach the upstream", func() bool { return up.conns.Load() == 1 })
 	cancel()
 	<-done
 	select {
@@ -539,17 +541,5 @@ func TestUpstreamNoGoroutineLeak(t *testing.T) {
 	if after := settleGoroutines(before); after > before {
 		buf := make([]byte, 1<<20)
 		t.Errorf("goroutines: %d before, %d after Close\n%s", before, after, buf[:runtime.Stack(buf, true)])
-	}
-}
-
-// waitFor polls cond (every millisecond, up to 5 s).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/wait"
 )
 
 // holdingListener accepts connections and keeps them open until cleanup.
@@ -58,17 +60,6 @@ func testPool(t *testing.T, pool poolConfig) (*clusterTransport, *hostPool, *ato
 	return tr, ep.pool, accepted
 }
 
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func (p *hostPool) waiting() (idleWait, dialWait, idle int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -103,7 +94,7 @@ func TestPoolMaxConnectionsWaits(t *testing.T) {
 		}
 		got <- pc
 	}()
-	poll(t, "the second request to wait", func() bool { _, d, _ := p.waiting(); return d == 1 })
+	wait.For(t, 5*time.Second, "the second request to wait", func() bool { _, d, _ := p.waiting(); return d == 1 })
 	p.put(first)
 	if second := <-got; second != first {
 		t.Errorf("the waiting request got another connection")
@@ -119,7 +110,7 @@ func TestPoolMaxConnectionsWaits(t *testing.T) {
 		_, err := p.get(cctx)
 		errc <- err
 	}()
-	poll(t, "the third request to wait", func() bool { _, d, _ := p.waiting(); return d == 1 })
+	wait.For(t, 5*time.Second, "the third request to wait", func() bool { _, d, _ := p.waiting(); return d == 1 })
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("gave up with %v, want context.Canceled", err)
@@ -136,7 +127,7 @@ func TestPoolMaxConnectionsWaits(t *testing.T) {
 	if err != nil || pc == first {
 		t.Fatalf("after close: %v, same connection %v", err, pc == first)
 	}
-	poll(t, "the second connection to be accepted", func() bool { return accepted.Load() == 2 })
+	wait.For(t, 5*time.Second, "the second connection to be accepted", func() bool { return accepted.Load() == 2 })
 	if active := tr.stats.cxActive.Load(); active != 1 {
 		t.Errorf("%d active, want 1", active)
 	}
@@ -177,8 +168,11 @@ func TestPoolIdleTimerAfterReuse(t *testing.T) {
 	ctx := context.Background()
 	pc, _ := p.get(ctx)
 	p.put(pc)
+	// Time in use and time idle are the scenario, and the pool's idle timer
+	// runs on the wall clock over a real connection (no bubble can hold it).
 	for i := 0; i < 4; i++ { // busy across the first expiry
 		time.Sleep(idle / 4)
+
 		again, _ := p.get(ctx)
 		if again != pc {
 			t.Fatalf("reuse %d got another connection", i)
@@ -191,7 +185,7 @@ func TestPoolIdleTimerAfterReuse(t *testing.T) {
 	}
 	// close marks the connection closed before it lowers cx_active: wait
 	// for the whole close, not its first step.
-	poll(t, "the idle connection to close", func() bool { return pc.closed.Load() && tr.stats.cxActive.Load() == 0 })
+	wait.For(t, 5*time.Second, "the idle connection to close", func() bool { return pc.closed.Load() && tr.stats.cxActive.Load() == 0 })
 	if _, _, n := p.waiting(); n != 0 || tr.stats.cxActive.Load() != 0 || tr.stats.cxTotal.Load() != 1 {
 		t.Errorf("idle %d, active %d, dialled %d; want 0, 0, 1", n, tr.stats.cxActive.Load(), tr.stats.cxTotal.Load())
 	}
