@@ -3,32 +3,38 @@ package gamedays
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/gameday"
+	"github.com/faultline/faultline/server/manager/live"
 	"github.com/faultline/faultline/server/report"
 )
 
-// active is the live state of one running game-day run: its report so
-// far, built from the step events, and its subscribers.
+// active is one running game-day run: its live state, whose state is the
+// report so far as JSON and whose events are its step events as JSON,
+// and the report so far itself, built from the step events.
 type active struct {
 	id, gameDayID int64
-	cancel        context.CancelCauseFunc
-	// done is closed once the run has recorded its end.
-	done chan struct{}
-
-	mu    sync.Mutex
-	rep   gameday.Report
-	subs  map[chan []byte]struct{}
-	ended bool
+	live          *live.Run[[]byte, []byte]
+	// rep is the report so far; only apply touches it, under the live
+	// state's lock.
+	rep gameday.Report
 }
 
-func newActive(id, gameDayID int64, cancel context.CancelCauseFunc, gd *scenarios.GameDay) *active {
-	return &active{id: id, gameDayID: gameDayID, cancel: cancel, done: make(chan struct{}), subs: map[chan []byte]struct{}{},
+// stepBuffer is how many step events a subscriber to a game day may fall
+// behind before it misses some.
+const stepBuffer = 64
+
+// newActive returns the live state of game-day run id and the context it
+// runs in, under parent.
+func newActive(parent context.Context, id, gameDayID int64, gd *scenarios.GameDay) (context.Context, *active) {
+	a := &active{id: id, gameDayID: gameDayID,
 		rep: gameday.Report{GameDay: gd.Metadata.Name, Status: report.StatusRunning, Verdict: report.VerdictNone,
 			OnFailure: gd.Spec.FailurePolicy(), StartedAt: time.Now().UTC(), Steps: []gameday.Step{}}}
+	ctx, lr := live.New[[]byte, []byte](parent, a.reportJSON(), stepBuffer)
+	a.live = lr
+	return ctx, a
 }
 
 // stepEventJSON is a step event as subscribers receive it.
@@ -48,14 +54,25 @@ func (a *active) apply(ev gameday.StepEvent) []byte {
 	st.Report = nil
 	st.Steps = stripSteps(st.Steps)
 	body, err := json.Marshal(stepEventJSON{Start: ev.Start, Step: st, Parent: ev.Parent})
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.live.Publish(func(reportJSON *[]byte) ([]byte, bool) {
+		a.record(ev.Parent, st)
+		*reportJSON = a.reportJSON()
+		return body, err == nil
+	})
+	if err != nil {
+		return nil
+	}
+	return body
+}
+
+// record puts a step in the report so far.
+func (a *active) record(parent string, st gameday.Step) {
 	switch {
 	case st.ID == gameday.CheckBefore:
 		a.rep.SteadyStateBefore = &st
 	case st.ID == gameday.CheckAfter:
 		a.rep.SteadyStateAfter = &st
-	case ev.Parent == "":
+	case parent == "":
 		for len(a.rep.Steps) <= st.Index {
 			a.rep.Steps = append(a.rep.Steps, gameday.Step{})
 		}
@@ -67,7 +84,7 @@ func (a *active) apply(ev gameday.StepEvent) []byte {
 	default:
 		for i := range a.rep.Steps {
 			g := &a.rep.Steps[i]
-			if g.ID != ev.Parent {
+			if g.ID != parent {
 				continue
 			}
 			for len(g.Steps) <= st.Index {
@@ -76,26 +93,10 @@ func (a *active) apply(ev gameday.StepEvent) []byte {
 			g.Steps[st.Index] = st
 		}
 	}
-	if err != nil {
-		return nil
-	}
-	for ch := range a.subs {
-		select {
-		case ch <- body:
-		default: // a slow subscriber misses an event, never blocks the game day
-		}
-	}
-	return body
 }
 
-// snapshot is the report so far as JSON.
-func (a *active) snapshot() []byte {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.snapshotLocked()
-}
-
-func (a *active) snapshotLocked() []byte {
+// reportJSON is the report so far as JSON; nil when it does not encode.
+func (a *active) reportJSON() []byte {
 	body, err := json.Marshal(a.rep)
 	if err != nil {
 		return nil
@@ -103,35 +104,13 @@ func (a *active) snapshotLocked() []byte {
 	return body
 }
 
+// snapshot is the report so far as JSON.
+func (a *active) snapshot() []byte { return a.live.State() }
+
 func (a *active) subscribe() (reportJSON []byte, steps <-chan []byte, cancel func(), ok bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ended {
-		return nil, nil, func() {}, false
+	reportJSON, steps, cancel, ok = a.live.Subscribe()
+	if !ok {
+		return nil, nil, cancel, false
 	}
-	ch := make(chan []byte, 64)
-	a.subs[ch] = struct{}{}
-	return a.snapshotLocked(), ch, func() { a.unsubscribe(ch) }, true
-}
-
-func (a *active) unsubscribe(ch chan []byte) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, ok := a.subs[ch]; ok {
-		delete(a.subs, ch)
-		close(ch)
-	}
-}
-
-// end closes every subscription and marks the run ended; the run's end is
-// already recorded.
-func (a *active) end() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.ended = true
-	for ch := range a.subs {
-		close(ch)
-		delete(a.subs, ch)
-	}
-	close(a.done)
+	return reportJSON, steps, cancel, true
 }

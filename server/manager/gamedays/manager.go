@@ -235,7 +235,7 @@ func (m *Manager) LeverMoved(s store.LeverState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id, a := range m.active {
-		a.cancel(&stopCause{reason: "stopped by the safety lever: " + s.Reason})
+		a.live.Cancel(&stopCause{reason: "stopped by the safety lever: " + s.Reason})
 		m.log.Warn("game day halted by the safety lever", "gamedayRun", id, "reason", s.Reason)
 	}
 }
@@ -351,8 +351,7 @@ func (m *Manager) StartGameDay(ctx context.Context, gameDayID int64, trigger str
 		}
 		return 0, err
 	}
-	runCtx, cancel := context.WithCancelCause(m.base)
-	a := newActive(run.ID, g.ID, cancel, gd)
+	runCtx, a := newActive(m.base, run.ID, g.ID, gd)
 	m.active[run.ID] = a
 	m.wg.Add(1)
 	go m.execute(runCtx, a, plan, exps, gd)
@@ -382,9 +381,9 @@ func (m *Manager) Stop(ctx context.Context, runID int64, reason string) error {
 		m.cfg.RemoteStop(runID, reason) // another server runs it
 		return m.waitStored(ctx, runID)
 	}
-	a.cancel(&stopCause{reason: reason})
+	a.live.Cancel(&stopCause{reason: reason})
 	select {
-	case <-a.done:
+	case <-a.live.Done():
 	case <-ctx.Done():
 	}
 	return nil
@@ -399,7 +398,7 @@ func (m *Manager) StopLocal(runID int64, reason string) bool {
 	if a == nil {
 		return false
 	}
-	a.cancel(&stopCause{reason: reason})
+	a.live.Cancel(&stopCause{reason: reason})
 	return true
 }
 
@@ -519,7 +518,7 @@ func (m *Manager) JUnit(ctx context.Context, runID int64) ([]byte, error) {
 // execute runs one game day to its end and records it.
 func (m *Manager) execute(ctx context.Context, a *active, plan *gameday.Plan, exps map[string]*store.Experiment, gd *scenarios.GameDay) {
 	defer m.wg.Done()
-	defer a.cancel(nil)
+	defer a.live.Cancel(nil)
 	bg := context.WithoutCancel(ctx)
 	var watchers sync.WaitGroup
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -547,7 +546,7 @@ func (m *Manager) execute(ctx context.Context, a *active, plan *gameday.Plan, ex
 	m.mu.Lock()
 	delete(m.active, a.id)
 	m.mu.Unlock()
-	a.end()
+	a.live.End(nil)
 	if m.cfg.Relay != nil {
 		m.cfg.Relay(a.id, nil)
 	}
@@ -573,7 +572,7 @@ func (m *Manager) watchBlackouts(ctx context.Context, a *active, s *scenarios.Sc
 			return
 		case <-t.C:
 			if b, ok := s.BlackoutAt(m.cfg.Now()); ok {
-				a.cancel(&stopCause{reason: "stopped by the " + b.Describe()})
+				a.live.Cancel(&stopCause{reason: "stopped by the " + b.Describe()})
 				m.log.Warn("game day halted by a blackout window", "gamedayRun", a.id, "window", b.String(), "reason", b.Reason)
 				return
 			}

@@ -110,7 +110,7 @@ func (m *Manager) applyLever(ctx context.Context, s store.LeverState) (store.Lev
 	m.lever = stored
 	if stored.Engaged {
 		for id, a := range m.active {
-			a.cancel(leverCause(stored.Reason))
+			a.live.Cancel(leverCause(stored.Reason))
 			m.log.Warn("run halted by the safety lever", "run", id, "reason", stored.Reason)
 		}
 		m.log.Warn("safety lever engaged", "reason", stored.Reason, "by", stored.By)
@@ -143,7 +143,7 @@ func (m *Manager) SyncLever(ctx context.Context) (bool, error) {
 	m.lever = s
 	if s.Engaged {
 		for id, a := range m.active {
-			a.cancel(leverCause(s.Reason))
+			a.live.Cancel(leverCause(s.Reason))
 			m.log.Warn("run halted by the safety lever", "run", id, "reason", s.Reason)
 		}
 		m.log.Warn("safety lever engaged on another server", "reason", s.Reason, "by", s.By)

@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/manager/live"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/store"
 )
@@ -128,9 +129,10 @@ type Manager struct {
 	leverMove sync.Mutex
 }
 
-// activeRun is the live state of one queued or running run.
+// activeRun is one queued or running run: its live state, whose events
+// are its progress snapshots, and what only runs have.
 type activeRun struct {
-	cancel       context.CancelCauseFunc
+	live         *live.Run[report.Progress, report.Progress]
 	experimentID int64
 	// dequeued is set (under Manager.mu) once the run no longer counts
 	// as queued.
@@ -142,13 +144,12 @@ type activeRun struct {
 	relay func(report.Progress)
 
 	mu    sync.Mutex
-	last  report.Progress
-	subs  map[chan report.Progress]struct{}
 	proxy *proxy.Proxy
-	ended bool
-	// done is closed once the run's end is recorded.
-	done chan struct{}
 }
+
+// progressBuffer is how many snapshots a subscriber to a run may fall
+// behind before it misses some.
+const progressBuffer = 16
 
 // stopCause is the cancel cause of a run halted on purpose; its text
 // becomes the run's reason.
@@ -263,7 +264,7 @@ func (m *Manager) Wait(ctx context.Context, id int64) (*store.Run, error) {
 	m.mu.Unlock()
 	if a != nil {
 		select {
-		case <-a.done:
+		case <-a.live.Done():
 		case <-ctx.Done():
 			return nil, fmt.Errorf("runs: wait for run %d: %w", id, context.Cause(ctx))
 		}
@@ -383,16 +384,16 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 		m.mu.Unlock()
 		return nil, err
 	}
-	runCtx, cancel := context.WithCancelCause(m.base)
-	a := &activeRun{cancel: cancel, experimentID: experimentID, relay: m.cfg.Relay, subs: map[chan report.Progress]struct{}{}, done: make(chan struct{}),
-		last: report.Progress{RunID: run.ID, Status: report.StatusQueued, Codes: map[string]int64{}}}
+	runCtx, lr := live.New[report.Progress, report.Progress](m.base,
+		report.Progress{RunID: run.ID, Status: report.StatusQueued, Codes: map[string]int64{}}, progressBuffer)
+	a := &activeRun{live: lr, experimentID: experimentID, relay: m.cfg.Relay}
 	m.mu.Lock()
 	a.added = time.Now()
 	m.active[run.ID] = a
 	if m.lever.Engaged {
 		// The lever was engaged after the check above: the run is
 		// recorded, so it ends as stopped rather than vanishing.
-		cancel(leverCause(m.lever.Reason))
+		lr.Cancel(leverCause(m.lever.Reason))
 	}
 	m.mu.Unlock()
 	m.wg.Add(1)
@@ -687,7 +688,7 @@ func (m *Manager) StopLocal(id int64, reason string) bool {
 	if a == nil {
 		return false
 	}
-	a.cancel(&stopCause{reason: reason})
+	a.live.Cancel(&stopCause{reason: reason})
 	return true
 }
 
@@ -711,11 +712,11 @@ func (m *Manager) KeepLeased(renewedAt time.Time, leased []int64, reason, status
 			continue
 		}
 		select {
-		case <-a.done:
+		case <-a.live.Done():
 			continue
 		default:
 		}
-		a.cancel(&stopCause{reason: reason, status: status})
+		a.live.Cancel(&stopCause{reason: reason, status: status})
 		stopped = append(stopped, id)
 	}
 	return stopped
@@ -741,14 +742,7 @@ func (m *Manager) Subscribe(id int64) (current report.Progress, updates <-chan r
 		}
 		return report.Progress{}, nil, func() {}, false
 	}
-	ch := make(chan report.Progress, 16)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ended {
-		return a.last, nil, func() {}, false
-	}
-	a.subs[ch] = struct{}{}
-	return a.last, ch, func() { a.unsubscribe(ch) }, true
+	return a.live.Subscribe()
 }
 
 // LiveProxy returns the listeners and current counters of a running run's
@@ -777,15 +771,10 @@ func (m *Manager) Proxies() map[int64]*proxy.Proxy {
 }
 
 func (a *activeRun) publish(p report.Progress) {
-	a.mu.Lock()
-	a.last = p
-	for ch := range a.subs {
-		select {
-		case ch <- p:
-		default: // a slow subscriber misses a snapshot, never blocks the run
-		}
-	}
-	a.mu.Unlock()
+	a.live.Publish(func(last *report.Progress) (report.Progress, bool) {
+		*last = p
+		return p, true
+	})
 	if a.relay != nil {
 		a.relay(p)
 	}
@@ -797,31 +786,16 @@ func (a *activeRun) setProxy(px *proxy.Proxy) {
 	a.mu.Unlock()
 }
 
+// end hands subscribers the run's last snapshot, with its end status, and
+// closes their subscriptions; the run's end is recorded.
 func (a *activeRun) end(status string) {
-	a.mu.Lock()
-	a.last.Status = status
-	a.ended = true
-	last := a.last
-	close(a.done)
-	for ch := range a.subs {
-		select {
-		case ch <- a.last:
-		default:
-		}
-		close(ch)
-		delete(a.subs, ch)
-	}
-	a.mu.Unlock()
+	var last report.Progress
+	a.live.End(func(p *report.Progress) (report.Progress, bool) {
+		p.Status = status
+		last = *p
+		return last, true
+	})
 	if a.relay != nil {
 		a.relay(last) // after the end is stored: other servers read it then
-	}
-}
-
-func (a *activeRun) unsubscribe(ch chan report.Progress) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, ok := a.subs[ch]; ok {
-		delete(a.subs, ch)
-		close(ch)
 	}
 }
