@@ -3,23 +3,23 @@
 
 -- +goose Up
 CREATE TABLE environments (
-    id          INTEGER  PRIMARY KEY AUTOINCREMENT,
-    name        TEXT     NOT NULL UNIQUE CHECK (name <> ''),
-    description TEXT     NOT NULL DEFAULT '',
-    version     INTEGER  NOT NULL CHECK (version >= 1),
-    source      TEXT     NOT NULL,
-    format      TEXT     NOT NULL CHECK (format IN ('yaml', 'json')),
-    created_at  DATETIME NOT NULL,
-    updated_at  DATETIME NOT NULL
+    id          {{serial}},
+    name        TEXT          NOT NULL UNIQUE CHECK (name <> ''),
+    description TEXT          NOT NULL DEFAULT '',
+    version     INTEGER       NOT NULL CHECK (version >= 1),
+    source      TEXT          NOT NULL,
+    format      TEXT          NOT NULL CHECK (format IN ('yaml', 'json')),
+    created_at  {{timestamp}} NOT NULL,
+    updated_at  {{timestamp}} NOT NULL
 );
 
 -- One immutable row per version of an environment, the document kept verbatim.
 CREATE TABLE environment_versions (
-    environment_id INTEGER  NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
-    version        INTEGER  NOT NULL CHECK (version >= 1),
-    source         TEXT     NOT NULL,
-    format         TEXT     NOT NULL CHECK (format IN ('yaml', 'json')),
-    created_at     DATETIME NOT NULL,
+    environment_id {{bigint}}    NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+    version        INTEGER       NOT NULL CHECK (version >= 1),
+    source         TEXT          NOT NULL,
+    format         TEXT          NOT NULL CHECK (format IN ('yaml', 'json')),
+    created_at     {{timestamp}} NOT NULL,
     PRIMARY KEY (environment_id, version)
 );
 

@@ -6,9 +6,9 @@
 
 -- +goose Up
 ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
-ALTER TABLE runs ADD COLUMN lease_until DATETIME NULL;
+ALTER TABLE runs ADD COLUMN lease_until {{timestamp}} NULL;
 ALTER TABLE gameday_runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
-ALTER TABLE gameday_runs ADD COLUMN lease_until DATETIME NULL;
+ALTER TABLE gameday_runs ADD COLUMN lease_until {{timestamp}} NULL;
 CREATE INDEX runs_owner ON runs (owner, status);
 CREATE INDEX gameday_runs_owner ON gameday_runs (owner, status);
 

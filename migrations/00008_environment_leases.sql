@@ -4,9 +4,9 @@
 
 -- +goose Up
 CREATE TABLE environment_leases (
-    environment_id INTEGER  PRIMARY KEY REFERENCES environments (id) ON DELETE CASCADE,
-    owner          TEXT     NOT NULL CHECK (owner <> ''),
-    lease_until    DATETIME NOT NULL
+    environment_id {{bigint}}    PRIMARY KEY REFERENCES environments (id) ON DELETE CASCADE,
+    owner          TEXT          NOT NULL CHECK (owner <> ''),
+    lease_until    {{timestamp}} NOT NULL
 );
 CREATE INDEX environment_leases_owner ON environment_leases (owner);
 

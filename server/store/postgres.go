@@ -33,10 +33,14 @@ func postgresBackend() (backend, error) {
 	if err != nil {
 		return backend{}, err
 	}
+	fsys, err := migrations.For(migrations.Postgres)
+	if err != nil {
+		return backend{}, err
+	}
 	return backend{
 		name:       "postgres",
 		dialect:    goose.DialectPostgres,
-		migrations: migrations.Postgres,
+		migrations: fsys,
 		options:    []goose.ProviderOption{goose.WithSessionLocker(locker)},
 		precision:  time.Microsecond,
 		// Repeatable read, so that the statements of the transaction (a

@@ -197,12 +197,14 @@ func indexLine(table, name string, unique bool, cols []string) string {
 	return fmt.Sprintf("%s: INDEX %s (%s)", table, name, strings.Join(cols, ", "))
 }
 
-// TestPostgresMigrationsMatchSQLite keeps the two sets of migrations in
-// step: after each version, applied to a fresh database of each kind, the
-// schemas agree on tables, columns, NOT NULL, keys (primary, unique and
-// foreign) and indexes; and both end at the same goose version. CHECK
-// constraints are not compared here (SQLite keeps them only in the CREATE
-// statement's text): TestConstraintsGiveSentinels breaks each on both.
+// TestPostgresMigrationsMatchSQLite keeps the two expansions of the
+// migrations (see package migrations) in step: after each version, applied
+// to a fresh database of each kind, the schemas agree on tables, columns,
+// NOT NULL, keys (primary, unique and foreign) and indexes; and both end at
+// the same goose version. CHECK constraints are not compared here (SQLite
+// keeps them only in the CREATE statement's text):
+// TestConstraintsGiveSentinels breaks each on both, and
+// TestMigrationsMakeGoldenSchema pins each database's own text of them.
 func TestPostgresMigrationsMatchSQLite(t *testing.T) {
 	lite, pg := openTestDB(t, sqliteDSN(t)), openTestDB(t, postgresDSN(t))
 	ctx := t.Context()

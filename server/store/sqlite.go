@@ -16,14 +16,20 @@ import (
 )
 
 // sqliteBackend is SQLite, which keeps times as text with nanoseconds.
-var sqliteBackend = backend{
-	name:       "sqlite",
-	dialect:    goose.DialectSQLite3,
-	migrations: migrations.FS,
-	precision:  time.Nanosecond,
-	// A deferred transaction: a consistent snapshot that does not take the
-	// write lock as _txlock=immediate would.
-	readOnly: &sql.TxOptions{ReadOnly: true},
+func sqliteBackend() (backend, error) {
+	fsys, err := migrations.For(migrations.SQLite)
+	if err != nil {
+		return backend{}, err
+	}
+	return backend{
+		name:       "sqlite",
+		dialect:    goose.DialectSQLite3,
+		migrations: fsys,
+		precision:  time.Nanosecond,
+		// A deferred transaction: a consistent snapshot that does not take
+		// the write lock as _txlock=immediate would.
+		readOnly: &sql.TxOptions{ReadOnly: true},
+	}, nil
 }
 
 // openSQLite opens (creating it if needed) the SQLite database file at path
@@ -64,7 +70,11 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// Note: the driver ignores _txlock when _time_format is also set, so the
 	// DSN must not gain a _time_format parameter.
 
-	gdb, err := gorm.Open(sqlite.Open(dsn), gormConfig(sqliteBackend.precision))
+	b, err := sqliteBackend()
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	gdb, err := gorm.Open(sqlite.Open(dsn), gormConfig(b.precision))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -77,7 +87,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	sqlDB.SetConnMaxLifetime(0)
 	sqlDB.SetConnMaxIdleTime(0)
 
-	db := &DB{gdb: gdb, sqlDB: sqlDB, backend: sqliteBackend, now: time.Now}
+	db := &DB{gdb: gdb, sqlDB: sqlDB, backend: b, now: time.Now}
 	if err := db.setUpSQLite(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
