@@ -4,8 +4,8 @@
 // its argument: a postgres:// or postgresql:// URL is PostgreSQL, anything
 // else a SQLite file.
 //
-// The schema belongs to the SQL files in package migrations (one set per
-// database, kept in step), which [Open] applies with goose; gorm only
+// The schema belongs to the SQL files in package migrations (one set for
+// both databases, expanded for each), which [Open] applies with goose; gorm only
 // queries. Every method takes a context first, is safe for concurrent use,
 // and returns errors that callers classify with errors.Is against
 // [ErrNotFound], [ErrConflict] and [ErrInvalid]; gorm and driver errors
