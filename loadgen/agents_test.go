@@ -17,6 +17,7 @@ import (
 
 	"fortio.org/fortio/rapi"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/loadgen"
 )
 
@@ -43,7 +44,12 @@ func fortioCLI(t *testing.T) string {
 	return ""
 }
 
-var fortioListening = regexp.MustCompile(`http-echo server listening on tcp (127\.0\.0\.1:\d+)`)
+// fortio prints its listening address before it adds the REST API to the
+// server: the address is only usable once it says every server started.
+var (
+	fortioListening = regexp.MustCompile(`http-echo server listening on tcp (127\.0\.0\.1:\d+)`)
+	fortioStarted   = regexp.MustCompile(`servers started!`)
+)
 
 // fortioServer starts `fortio server` on a loopback port with a data
 // directory of its own and returns its URL; it is killed when the test
@@ -66,14 +72,19 @@ func fortioServer(t *testing.T) string {
 	addr := make(chan string, 1)
 	go func() { // reads the log to its end, so fortio never blocks on it
 		sc := bufio.NewScanner(stderr)
+		listening := ""
 		for sc.Scan() {
 			if m := fortioListening.FindStringSubmatch(sc.Text()); m != nil {
+				listening = m[1]
+			}
+			if listening != "" && fortioStarted.MatchString(sc.Text()) {
 				select {
-				case addr <- m[1]:
+				case addr <- listening:
 				default:
 				}
 			}
 		}
+
 	}()
 	select {
 	case a := <-addr:
@@ -245,9 +256,7 @@ func TestAgentsCancelStopsEveryAgent(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go func() { // cancel once the load is flowing
-		for served.Load() < 50 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		wait.Until(time.Minute, func() bool { return served.Load() >= 50 })
 		cancel()
 	}()
 	start := time.Now()
@@ -265,7 +274,9 @@ func TestAgentsCancelStopsEveryAgent(t *testing.T) {
 	}
 	checkMerged(t, res, len(urls))
 	atReturn := served.Load()
+	// That no agent goes on sending can only be seen over a window.
 	time.Sleep(500 * time.Millisecond)
+
 	if after := served.Load(); after != atReturn {
 		t.Errorf("the target received %d requests in the 500ms after Run returned: an agent was not stopped", after-atReturn)
 	}

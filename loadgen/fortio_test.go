@@ -19,6 +19,7 @@ import (
 
 	"fortio.org/fortio/fhttp"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/loadgen"
 )
 
@@ -421,14 +422,13 @@ func mapsEqual(a, b map[int]int64) bool {
 // settledGoroutines waits for the goroutine count to drop to at most want
 // and returns the last count seen.
 func settledGoroutines(want int, within time.Duration) int {
-	deadline := time.Now().Add(within)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var n int
+	wait.Until(within, func() bool {
+		n = runtime.NumGoroutine()
+		return n <= want
+	})
+	return n
+
 }
 
 func TestRunLeavesNoGoroutines(t *testing.T) {
