@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server/demo"
 )
 
@@ -69,13 +70,10 @@ func decodeObject(t *testing.T, body []byte, want ...string) map[string]any {
 // waitRequests polls until h has served n requests.
 func waitRequests(t *testing.T, h *demo.HTTPBin, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for h.Requests() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("served %d requests, want %d", h.Requests(), n)
-		}
-		time.Sleep(2 * time.Millisecond)
+	if !wait.Until(3*time.Second, func() bool { return h.Requests() >= n }) {
+		t.Fatalf("served %d requests, want %d", h.Requests(), n)
 	}
+
 }
 
 func TestGet(t *testing.T) {

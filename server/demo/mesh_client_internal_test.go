@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/wait"
 )
 
 // connStates follows a server's connections through http.ConnState.
@@ -39,17 +41,6 @@ func (c *connStates) count() (open, unused int) {
 		}
 	}
 	return len(c.m), unused
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // spareConnection makes pp's transport dial a connection that no request
@@ -104,7 +95,7 @@ func spareConnection(t *testing.T, pp *Productpage) (*httptest.Server, *connStat
 		}
 	}
 	close(letDial) // b was served on a's connection: this one is spare
-	waitUntil(t, "the spare connection reaches the listener", func() bool {
+	wait.For(t, 10*time.Second, "the spare connection reaches the listener", func() bool {
 		open, unused := states.count()
 		return open == 2 && unused == 1
 	})
@@ -131,7 +122,7 @@ func TestASpareConnectionHoldsShutdownUntilTheCallerHangsUp(t *testing.T) {
 			if tc.hangUp {
 				var caller MeshCaller = pp
 				caller.CloseIdleConnections()
-				waitUntil(t, "the caller's connections are closed", func() bool {
+				wait.For(t, 10*time.Second, "the caller's connections are closed", func() bool {
 					open, _ := states.count()
 					return open == 0
 				})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server/demo"
 )
 
@@ -54,18 +55,15 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	cancel()
 	// Shutdown closes the listener first: wait for that, then let the
 	// in-flight request finish.
-	deadline := time.Now().Add(3 * time.Second)
-	for {
+	wait.For(t, 3*time.Second, "the listener to stop accepting after ctx was cancelled", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
-			break
+			return true
 		}
 		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("listener still accepting after ctx was cancelled")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	})
+
 	close(release)
 
 	if r := <-replied; r.err != nil || r.body != "finished" {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server/webhook"
 )
 
@@ -357,14 +358,14 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 func TestNoGoroutineLeak(t *testing.T) {
 	settle := func(limit int) int {
-		deadline := time.Now().Add(3 * time.Second)
-		n := runtime.NumGoroutine()
-		for n > limit && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
+		var n int
+		wait.Until(3*time.Second, func() bool {
 			n = runtime.NumGoroutine()
-		}
+			return n <= limit
+		})
 		return n
 	}
+
 	before := runtime.NumGoroutine()
 	func() {
 		ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server/engine/experiment"
 )
 
@@ -98,10 +99,8 @@ func TestDemoTargetsHangUpLeaveNothingOnTheMesh(t *testing.T) {
 	}
 
 	targets.HangUp()
-	deadline := time.Now().Add(10 * time.Second)
-	for conns.n() > 0 && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
-	}
+	wait.Until(10*time.Second, func() bool { return conns.n() == 0 })
+
 	if n := conns.n(); n > 0 {
 		t.Fatalf("%d connections to the mesh still open after HangUp", n)
 	}

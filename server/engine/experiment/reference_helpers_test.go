@@ -252,17 +252,3 @@ func logLines(log, cluster, addr string) []string {
 	}
 	return out
 }
-
-// waitFor polls cond until it holds or the deadline passes (for effects
-// that happen after the response, such as mirrored copies).
-func waitFor(t *testing.T, within time.Duration, cond func() bool) bool {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
-}

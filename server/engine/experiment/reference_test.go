@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/demo"
 	"github.com/faultline/faultline/server/report"
@@ -197,7 +198,9 @@ func wantSeen(t *testing.T, tg interface {
 		}
 		return true
 	}
-	if waitFor(t, 2*time.Second, matches) {
+	// The counts settle after the response (mirrored copies land later).
+	if wait.Until(2*time.Second, matches) {
+
 		return
 	}
 	for host, counts := range want {
