@@ -26,14 +26,18 @@ import (
 // Column types are left out: they are each database's own.
 func schemaOf(t *testing.T, db *DB) []string {
 	t.Helper()
-	ctx := t.Context()
-	var lines []string
-	var err error
+	return describeSchema(t, db, sqliteSchema, postgresSchema)
+}
+
+// describeSchema describes db's schema with sqlite or postgres, whichever
+// is db's database, and returns the lines sorted.
+func describeSchema(t *testing.T, db *DB, sqlite, postgres func(context.Context, *gorm.DB) ([]string, error)) []string {
+	t.Helper()
+	describe := sqlite
 	if db.backend.name == "postgres" {
-		lines, err = postgresSchema(ctx, db.gdb)
-	} else {
-		lines, err = sqliteSchema(ctx, db.gdb)
+		describe = postgres
 	}
+	lines, err := describe(t.Context(), db.gdb)
 	if err != nil {
 		t.Fatalf("reading the %s schema: %v", db.backend.name, err)
 	}
@@ -374,19 +378,7 @@ func lineDiff(want, got string) string {
 // TestMigrationsMakeGoldenSchema).
 func exactSchemaOf(t *testing.T, db *DB) []string {
 	t.Helper()
-	ctx := t.Context()
-	var lines []string
-	var err error
-	if db.backend.name == "postgres" {
-		lines, err = exactPostgresSchema(ctx, db.gdb)
-	} else {
-		lines, err = exactSQLiteSchema(ctx, db.gdb)
-	}
-	if err != nil {
-		t.Fatalf("reading the %s schema: %v", db.backend.name, err)
-	}
-	slices.Sort(lines)
-	return lines
+	return describeSchema(t, db, exactSQLiteSchema, exactPostgresSchema)
 }
 
 // sqlComment is a "--" comment up to the end of its line. The schema's
