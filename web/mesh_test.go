@@ -12,6 +12,7 @@ import (
 
 	"github.com/faultline/faultline/internal/kubetest"
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 )
 
@@ -74,33 +75,44 @@ type meshReportJSON struct {
 	} `json:"report"`
 }
 
-// A mesh environment in the dashboard, on a real API server with Istio's
-// CRDs: the list and the environment's page name the cluster and the
-// namespace (and nothing of listeners, graph or access log); while a run
-// holds it, the page lists the resources the run applied there; after
-// the run, the run's page shows the cluster changes, each put back, and
-// no proxy counters.
-func TestDashboardMeshEnvironment(t *testing.T) {
-	needChromium(t)
-	kc := kubetest.Get(t)
-	ns := kc.Namespace(t)
-	kubeconfig := kc.Kubeconfig(t, kubetest.Editor)
-	base, _ := testserver.Start(t, server.Config{KubeconfigDir: filepath.Dir(kubeconfig)})
-	entry := serveHandler(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "reviews") }))
-	b := newBrowser(t, base)
+// meshStage is a server whose environment staging is a mesh environment
+// on a fresh namespace of a real API server with Istio's CRDs, with the
+// experiment that runs there, and a page on the server.
+type meshStage struct {
+	kc                    *kubetest.Cluster
+	ns, kubeconfig, entry string
+	base, envHash         string
+	env                   environmentJSON
+	exp                   storedJSON
+	b                     *browser
+}
 
-	var env environmentJSON
-	if code := postYAML(t, base+"/api/v1/environments", meshEnvironment("reviews and ratings in the staging cluster", filepath.Base(kubeconfig), ns, entry), &env); code != http.StatusCreated {
+func withMeshEnvironment(t *testing.T) meshStage {
+	t.Helper()
+	needChromium(t)
+	m := meshStage{kc: kubetest.Get(t)}
+	m.ns = m.kc.Namespace(t)
+	m.kubeconfig = m.kc.Kubeconfig(t, kubetest.Editor)
+	m.base, _ = testserver.Start(t, server.Config{KubeconfigDir: filepath.Dir(m.kubeconfig)})
+	m.entry = serveHandler(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "reviews") }))
+	m.b = newBrowser(t, m.base)
+	if code := postYAML(t, m.base+"/api/v1/environments", meshEnvironment("reviews and ratings in the staging cluster", filepath.Base(m.kubeconfig), m.ns, m.entry), &m.env); code != http.StatusCreated {
 		t.Fatalf("create the mesh environment: %d", code)
 	}
-	var exp storedJSON
-	if code := postYAML(t, base+"/api/v1/experiments", meshExperiment, &exp); code != http.StatusCreated {
+	if code := postYAML(t, m.base+"/api/v1/experiments", meshExperiment, &m.exp); code != http.StatusCreated {
 		t.Fatalf("create the experiment: %d", code)
 	}
-	envHash := fmt.Sprintf("#/environments/%d", env.ID)
-	var runID int64
+	m.envHash = fmt.Sprintf("#/environments/%d", m.env.ID)
+	return m
+}
 
-	steps := []step{
+// A mesh environment in the dashboard, on a real API server with Istio's
+// CRDs: the list and the environment's page name the cluster and the
+// namespace (and nothing of listeners, graph or access log).
+func TestDashboardMeshEnvironment(t *testing.T) {
+	m := withMeshEnvironment(t)
+	base, kc, ns, entry, envHash := m.base, m.kc, m.ns, m.entry, m.envHash
+	runSteps(t, m.b, []step{
 		{"the list names the namespace and says the API server answers", func(t *testing.T, b *browser) {
 			b.do(chromedp.Navigate(base + "/ui/#/environments"))
 			row := `#environments-table tr[data-name="staging"]`
@@ -143,6 +155,21 @@ func TestDashboardMeshEnvironment(t *testing.T) {
 			b.checkNames()
 			b.checkNoStray()
 		}},
+	})
+}
+
+// A run on a mesh environment: while it holds the environment, the page
+// lists the resources the run applied there; after the run, the run's
+// page shows the cluster changes, each put back, and no proxy counters,
+// and the environment holds nothing again.
+func TestDashboardMeshEnvironmentRun(t *testing.T) {
+	m := withMeshEnvironment(t)
+	base, ns, kubeconfig, entry, envHash, env, exp := m.base, m.ns, m.kubeconfig, m.entry, m.envHash, m.env, m.exp
+	var runID int64
+	m.b.do(chromedp.Navigate(base + "/ui/" + envHash))
+	m.b.waitJS("staging's page", `document.querySelector("h1")?.textContent === "staging" && !!document.getElementById("env-cluster")`, 10*time.Second)
+	runSteps(t, m.b, []step{
+
 		{"while a run holds it, the page lists what the run applied", func(t *testing.T, b *browser) {
 			var run runJSON
 			if code := sendJSON(t, http.MethodPost, fmt.Sprintf("%s/api/v1/experiments/%d/runs", base, exp.ID), "", &run); code != http.StatusAccepted {
@@ -159,15 +186,11 @@ func TestDashboardMeshEnvironment(t *testing.T) {
 		}},
 		{"after the run, its page shows the cluster changes put back", func(t *testing.T, b *browser) {
 			var r meshReportJSON
-			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			wait.For(t, 30*time.Second, fmt.Sprintf("run %d to end", runID), func() bool {
 				getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, runID), &r)
-				if r.Status != "queued" && r.Status != "running" {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("run %d did not end", runID)
-				}
-			}
+				return r.Status != "queued" && r.Status != "running"
+			})
+
 			if r.Status != "succeeded" || r.Report.Mesh == nil || r.Report.Mesh.Namespace != ns || len(r.Report.Mesh.Resources) != 2 {
 				t.Fatalf("run %d: %+v", runID, r)
 			}
@@ -212,6 +235,18 @@ func TestDashboardMeshEnvironment(t *testing.T) {
 				t.Error("the description was not shown as text")
 			}
 		}},
+	})
+}
+
+// The table of cluster changes both pages draw, for the states a real run
+// rarely reaches (it needs no cluster).
+func TestDashboardMeshResourceStates(t *testing.T) {
+	needChromium(t)
+	base, _ := testserver.Start(t, server.Config{})
+	b := newBrowser(t, base)
+	b.do(chromedp.Navigate(base + "/ui/#/safety"))
+	b.waitJS("the dashboard", `!!document.getElementById("lever-state")`, 10*time.Second)
+	runSteps(t, b, []step{
 		{"states other than restored stand out, and every string is text", func(t *testing.T, b *browser) {
 			// The states a real run rarely reaches, with markup in every
 			// string, drawn by the table both pages use.
@@ -240,6 +275,5 @@ func TestDashboardMeshEnvironment(t *testing.T) {
 				}
 			}
 		}},
-	}
-	runSteps(t, b, steps)
+	})
 }
