@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 )
 
@@ -104,17 +105,27 @@ func (r gameDayRunJSON) linkedRuns() int {
 	return n
 }
 
-// Game days from the dashboard: written in the editor (a field error shown
-// at its line), the calendar of a known cron, Run now followed live to
-// the end, step bars linked to their runs, Run now held by the lever (and
-// refused, on a page that had not read it yet), and refused by a blackout
-// window and a run already running (which is stopped).
-func TestDashboardGameDays(t *testing.T) {
-	needChromium(t)
-	// The game day's webhook receiver is on loopback, which --allow names.
-	base, _ := testserver.Start(t, server.Config{Allow: []string{"127.0.0.1"}})
-	b := newBrowser(t, base)
+// gameDayStage is a server holding the experiments a game day's steps
+// name, a webhook receiver, and a page on the server; gameDay writes the
+// game day ui-gameday with a steady state of that name.
+type gameDayStage struct {
+	base   string
+	b      *browser
+	hook   *httptest.Server
+	hookMu sync.Mutex
+	events []string
+	minute int    // of every sixth hour at which the game day fires
+	day    string // of the blackout window
+}
 
+// withGameDayExperiments stores the experiments a game day's steps name,
+// and starts the game day's webhook receiver, on loopback (which --allow
+// names).
+func withGameDayExperiments(t *testing.T) *gameDayStage {
+	t.Helper()
+	needChromium(t)
+	base, _ := testserver.Start(t, server.Config{Allow: []string{"127.0.0.1"}})
+	g := &gameDayStage{base: base, b: newBrowser(t, base)}
 	steady, err := os.ReadFile(filepath.Join("..", "scenarios", "httpbin-steady-state.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -132,28 +143,31 @@ func TestDashboardGameDays(t *testing.T) {
 	if code := getJSON(t, base+"/api/v1/gamedays", nil); code != http.StatusOK {
 		t.Fatalf("GET /api/v1/gamedays answers %d: the server has no game-day routes", code)
 	}
-
+	g.hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.hookMu.Lock()
+		g.events = append(g.events, r.Header.Get("X-Faultline-Event"))
+		g.hookMu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(g.hook.Close)
 	// Fires at minute m of every sixth hour, m half an hour from now, so
 	// none falls inside the test; a blackout window between two fires on
 	// the day after tomorrow.
-	// The game day's webhook: a receiver on loopback.
-	var (
-		hookMu     sync.Mutex
-		hookEvents []string
-	)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hookMu.Lock()
-		hookEvents = append(hookEvents, r.Header.Get("X-Faultline-Event"))
-		hookMu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(hook.Close)
-
 	now := time.Now()
-	minute := (now.Minute() + 30) % 60
-	day := strings.ToLower(now.Add(48 * time.Hour).Weekday().String()[:3])
-	gameDay := func(steadyName string) string {
-		return fmt.Sprintf(`apiVersion: faultline.dev/v1alpha1
+	g.minute = (now.Minute() + 30) % 60
+	g.day = strings.ToLower(now.Add(48 * time.Hour).Weekday().String()[:3])
+	return g
+}
+
+// hookEvents returns the events the webhook receiver got, in order.
+func (g *gameDayStage) hookEvents() []string {
+	g.hookMu.Lock()
+	defer g.hookMu.Unlock()
+	return append([]string(nil), g.events...)
+}
+
+func (g *gameDayStage) gameDay(steadyName string) string {
+	return fmt.Sprintf(`apiVersion: faultline.dev/v1alpha1
 kind: GameDay
 metadata:
   name: ui-gameday
@@ -175,11 +189,30 @@ spec:
     - {days: [%s], from: "02:00", to: "04:00", reason: backups}
   notify:
     webhook: {url: "%s/hook"}
-`, steadyName, minute, day, hook.URL)
-	}
-	var gdID int64
+`, steadyName, g.minute, g.day, g.hook.URL)
+}
 
-	steps := []step{
+// storeGameDay stores ui-gameday through the API, as the editor saves it,
+// and opens its page.
+func (g *gameDayStage) storeGameDay(t *testing.T) int64 {
+	t.Helper()
+	var stored gameDayJSON
+	if code := postYAML(t, g.base+"/api/v1/gamedays", g.gameDay("httpbin-steady-state"), &stored); code != http.StatusCreated {
+		t.Fatalf("store the game day: %d", code)
+	}
+	g.b.do(chromedp.Navigate(fmt.Sprintf("%s/ui/#/gamedays/%d", g.base, stored.ID)))
+	g.b.waitJS("the game day's page", `document.querySelector("h1")?.textContent === "ui-gameday" && !!document.getElementById("gd-run-now")`, 10*time.Second)
+	return stored.ID
+}
+
+// Game days written in the dashboard's editor: a field error shown at its
+// line as it is typed (and the save refused), then the saved game day's
+// calendar of a known cron.
+func TestDashboardGameDayEditor(t *testing.T) {
+	g := withGameDayExperiments(t)
+	base, gameDay, minute := g.base, g.gameDay, g.minute
+	var gdID int64
+	runSteps(t, g.b, []step{
 		{"an unknown experiment is marked at its line as it is typed, and not saved", func(t *testing.T, b *browser) {
 			b.do(chromedp.Navigate(base + "/ui/#/gamedays"))
 			b.waitJS("the empty list", `document.querySelector("h1")?.textContent === "Game days" && !!document.querySelector(".empty")`, 10*time.Second)
@@ -270,6 +303,18 @@ spec:
 			}
 			b.checkNames()
 		}},
+	})
+}
+
+// A game day's Run now followed live to the end, its step bars linked to
+// their runs; then Run now held by the lever (and refused, on a page that
+// had not read it yet).
+func TestDashboardGameDayRunNow(t *testing.T) {
+	g := withGameDayExperiments(t)
+	base, hook, hookEvents := g.base, g.hook, g.hookEvents
+	gdID := g.storeGameDay(t)
+	g.b.expectFailures("/api/v1/gamedays") // the lever's refusal answers 409
+	runSteps(t, g.b, []step{
 		{"run now, followed live to the end", func(t *testing.T, b *browser) {
 			b.do(chromedp.Click(chromedp.ID("gd-run-now")))
 			b.waitJS("the live run page", `/^#\/gameday-runs\/\d+$/.test(location.hash) && !!document.getElementById("gd-live")`, 10*time.Second)
@@ -338,11 +383,9 @@ spec:
 			if got := evalJS[string](b, `[...document.querySelectorAll("#gd-webhooks tbody tr td")].slice(0, 3).map(td => td.textContent).join(" ")`); got != "finished "+hook.URL+"/hook 204" && run.Status == "succeeded" {
 				t.Errorf("webhook delivery row %q", got)
 			}
-			hookMu.Lock()
-			if len(hookEvents) != 1 {
-				t.Errorf("the receiver got %v", hookEvents)
+			if events := hookEvents(); len(events) != 1 {
+				t.Errorf("the receiver got %v", events)
 			}
-			hookMu.Unlock()
 			b.checkNames()
 			b.screenshot("gameday-run.png")
 
@@ -393,6 +436,28 @@ spec:
 			b.do(chromedp.Evaluate[chromedp.Void](`location.hash = "#/gamedays"`))
 			b.waitJS("the list, no banner", `!!document.querySelector('#gamedays-table tr[data-name="ui-gameday"]') && document.getElementById("lever-banner").hidden`, 10*time.Second)
 		}},
+	})
+}
+
+// Run now refused by a blackout window and by a run already running
+// (which is stopped); an edit refused for a name clash, at its line, then
+// stored as a new version; and the list of game days with their schedules
+// and last runs (ui-gameday has run once to its end, as Run now leaves it).
+func TestDashboardGameDaysRefusedEditedListed(t *testing.T) {
+	g := withGameDayExperiments(t)
+	base, gameDay, day := g.base, g.gameDay, g.day
+	gdID := g.storeGameDay(t)
+	g.b.expectFailures("/api/v1/gamedays") // the refusals below answer 409 (Run now, a name clash)
+	var run gameDayRunJSON
+
+	if code := sendJSON(t, http.MethodPost, fmt.Sprintf("%s/api/v1/gamedays/%d/runs", base, gdID), "", &run); code != http.StatusAccepted {
+		t.Fatalf("run the game day: %d", code)
+	}
+	wait.For(t, 90*time.Second, "the game day's run to end", func() bool {
+		getJSON(t, fmt.Sprintf("%s/api/v1/gameday-runs/%d", base, run.ID), &run)
+		return run.Status != "running"
+	})
+	runSteps(t, g.b, []step{
 		{"run now is refused in a blackout window", func(t *testing.T, b *browser) {
 			var frozen gameDayJSON
 			doc := strings.NewReplacer("name: ui-gameday", "name: frozen", fmt.Sprintf("[%s], from: \"02:00\", to: \"04:00\", reason: backups", day), `[], from: "00:00", to: "00:00", reason: change freeze`).Replace(gameDay("httpbin-steady-state"))
@@ -501,6 +566,5 @@ spec:
 			b.waitJS("the game day's runs", `document.querySelectorAll("#gd-runs-table tbody tr").length === 1 && !!document.getElementById("fire-calendar")`, 10*time.Second)
 			b.screenshot("gameday.png")
 		}},
-	}
-	runSteps(t, b, steps)
+	})
 }
