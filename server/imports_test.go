@@ -15,9 +15,12 @@ import (
 var allowedImports = map[string][]string{
 	"bench":         {"loadgen", "proxy", "scenarios", "server/demo"},
 	"client":        {}, // the standard library only: other modules vendor it without the server's dependencies
-	"cmd/faultline": {"server"},
+	"cmd/faultline": {"internal/cli"},
 	// examples/ci holds only the test of the CI examples.
 	"examples/ci": {},
+	// internal/cli holds the commands, one file each: serve hands over to
+	// server, the others call the packages below it.
+	"internal/cli": {"client", "proxy", "scenarios", "server", "server/containers", "server/demo", "server/engine/experiment", "server/engine/gameday", "server/export", "server/report", "server/store"},
 	// internal/testserver stands the server and the demo target up for
 	// tests in several packages; only tests import it.
 	"internal/testserver": {"server", "server/containers"},
@@ -36,7 +39,7 @@ var allowedImports = map[string][]string{
 	"migrations":                  {},
 	"proxy":                       {"scenarios"},
 	"scenarios":                   {},
-	"server":                      {"client", "proxy", "scenarios", "server/api", "server/containers", "server/demo", "server/engine/experiment", "server/manager/environments", "server/export", "server/engine/gameday", "server/manager/gamedays", "server/report", "server/manager/runs", "server/scheduler", "server/store", "server/webhook", "web"},
+	"server":                      {"proxy", "scenarios", "server/api", "server/engine/experiment", "server/manager/environments", "server/manager/gamedays", "server/report", "server/manager/runs", "server/scheduler", "server/store", "server/webhook", "web"},
 	"server/api":                  {"proxy", "scenarios", "server/manager/environments", "server/export", "server/report", "server/store"},
 	"server/containers":           {"scenarios", "server/report"},
 	"server/demo":                 {},

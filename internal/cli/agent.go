@@ -1,4 +1,4 @@
-package server
+package cli
 
 import (
 	"bytes"
@@ -16,13 +16,14 @@ import (
 	"fortio.org/fortio/jrpc"
 	"fortio.org/fortio/rapi"
 	fortiolog "fortio.org/log"
+	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/server/engine/experiment"
 )
 
-// DefaultAgentListen is where `faultline agent` listens unless told:
+// defaultAgentListen is where `faultline agent` listens unless told:
 // loopback, since fortio's REST API has no authentication.
-const DefaultAgentListen = "127.0.0.1:8089"
+const defaultAgentListen = "127.0.0.1:8089"
 
 // agentAPIPath is where the agent serves fortio's REST API, as `fortio
 // server` does.
@@ -31,9 +32,32 @@ const agentAPIPath = "/fortio/"
 // maxAgentRunBody bounds the JSON body of a run request.
 const maxAgentRunBody = 1 << 20
 
-// AgentOptions configure `faultline agent`.
-type AgentOptions struct {
-	// Listen is the REST API's address; "" means DefaultAgentListen.
+func agentCommand() *cobra.Command {
+	var o agentOptions
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Serve fortio's REST API, so runs can send their load from this machine",
+		Long: "Serve fortio's REST API (what `fortio server` serves) under /fortio/ on --listen until interrupted, so\n" +
+			"experiments can send a share of their load from this machine: list http://ADDR in spec.load.agents.\n" +
+			"The API has no authentication: it listens on loopback unless told otherwise, and sends load only to\n" +
+			"the allow-list (loopback unless --allow widens it to the runs' entry listeners). It logs\n" +
+			"\"faultline agent serving\" with its address once it listens.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Stderr, o.Logger = cmd.ErrOrStderr(), logger(true)
+			return exit(serveAgent(cmd.Context(), o))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", defaultAgentListen, "address of the REST API; beyond loopback, anyone who reaches it can start load")
+	f.StringVar(&o.DataDir, "data-dir", "", "directory that keeps the runs' results (default: a temporary directory, removed on exit)")
+	f.StringSliceVar(&o.Allow, "allow", nil, "widen the addresses load may be sent to beyond loopback (CIDRs, IPs, host names)")
+	return cmd
+}
+
+// agentOptions configure `faultline agent`.
+type agentOptions struct {
+	// Listen is the REST API's address; "" means defaultAgentListen.
 	Listen string
 	// DataDir keeps the runs' results, which is how a run reads an agent's
 	// share back; "" means a temporary directory, removed on exit.
@@ -45,7 +69,7 @@ type AgentOptions struct {
 	Logger *slog.Logger
 }
 
-// ServeAgent serves fortio's REST API (fortio.org/fortio/rapi, what `fortio
+// serveAgent serves fortio's REST API (fortio.org/fortio/rapi, what `fortio
 // server` serves) under /fortio/ until ctx ends, so that runs can send
 // their load from this machine (spec.load.agents); it returns the exit
 // code. It logs "faultline agent serving" with the address once it
@@ -55,7 +79,7 @@ type AgentOptions struct {
 // The REST API has no authentication, so the run endpoint is guarded: it
 // starts HTTP load only, and only to addresses on the allow-list (loopback
 // unless Allow widens it). Runs still going when ctx ends are stopped.
-func ServeAgent(ctx context.Context, o AgentOptions) int {
+func serveAgent(ctx context.Context, o agentOptions) int {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -78,7 +102,7 @@ func ServeAgent(ctx context.Context, o AgentOptions) int {
 	}
 	listen := o.Listen
 	if listen == "" {
-		listen = DefaultAgentListen
+		listen = defaultAgentListen
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

@@ -1,4 +1,4 @@
-package server_test
+package cli
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/faultline/faultline/server"
 )
 
 func gameDayFiles(t *testing.T, files map[string]string) string {
@@ -61,11 +59,11 @@ spec:
   - parallel: [{experiment: ../experiments/abort.yaml}, {wait: 10ms}]
 `
 
-func runGameDay(t *testing.T, ctx context.Context, path string, o server.GameDayOptions) (stdout, stderr string, code int) {
+func runGameDay(t *testing.T, ctx context.Context, path string, o runOptions) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut strings.Builder
 	o.Stdout, o.Stderr = &out, &errOut
-	code = server.RunGameDay(ctx, path, o)
+	code = runGameDayFile(ctx, path, o)
 	return out.String(), errOut.String(), code
 }
 
@@ -82,8 +80,8 @@ func TestRunGameDayExitCodes(t *testing.T) {
 
 	t.Run("pass", func(t *testing.T) {
 		junit := filepath.Join(t.TempDir(), "gd.xml")
-		stdout, stderr, code := runGameDay(t, ctx, day, server.GameDayOptions{JUnitFile: junit})
-		if code != server.ExitPass {
+		stdout, stderr, code := runGameDay(t, ctx, day, runOptions{JUnitFile: junit})
+		if code != ExitPass {
 			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 		}
 		for _, want := range []string{
@@ -108,8 +106,8 @@ func TestRunGameDayExitCodes(t *testing.T) {
 	})
 
 	t.Run("json", func(t *testing.T) {
-		stdout, stderr, code := runGameDay(t, ctx, day, server.GameDayOptions{JSON: true})
-		if code != server.ExitPass {
+		stdout, stderr, code := runGameDay(t, ctx, day, runOptions{JSON: true})
+		if code != ExitPass {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
 		var rep struct {
@@ -141,8 +139,8 @@ func TestRunGameDayExitCodes(t *testing.T) {
 		if err := os.WriteFile(p, []byte(strings.Replace(cliGameDay, "steady.yaml", "bad-steady.yaml", 1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		stdout, stderr, code := runGameDay(t, ctx, p, server.GameDayOptions{})
-		if code != server.ExitFail {
+		stdout, stderr, code := runGameDay(t, ctx, p, runOptions{})
+		if code != ExitFail {
 			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 		}
 		if !strings.Contains(stdout, "reason: steady state did not hold before any fault") || strings.Contains(stdout, "start  spec.steps") {
@@ -161,12 +159,12 @@ func TestRunGameDayExitCodes(t *testing.T) {
 			if err := os.WriteFile(p, []byte(tc.body), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			stdout, stderr, code := runGameDay(t, ctx, p, server.GameDayOptions{})
-			if code != server.ExitInvalid || !strings.Contains(stderr, tc.want) {
+			stdout, stderr, code := runGameDay(t, ctx, p, runOptions{})
+			if code != ExitInvalid || !strings.Contains(stderr, tc.want) {
 				t.Errorf("%s: exit %d, stderr lacks %q:\n%s\n%s", name, code, tc.want, stderr, stdout)
 			}
 		}
-		if _, _, code := runGameDay(t, ctx, filepath.Join(dir, "absent.yaml"), server.GameDayOptions{}); code != server.ExitInvalid {
+		if _, _, code := runGameDay(t, ctx, filepath.Join(dir, "absent.yaml"), runOptions{}); code != ExitInvalid {
 			t.Errorf("absent file: exit %d", code)
 		}
 	})
@@ -187,8 +185,8 @@ func TestRunGameDayExitCodes(t *testing.T) {
 		if err := os.WriteFile(dp, []byte(strings.Replace(cliGameDay, "  - experiment: ../experiments/abort.yaml\n", "  - experiment: ../experiments/down.yaml\n", 1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		stdout, stderr, code := runGameDay(t, ctx, dp, server.GameDayOptions{})
-		if code != server.ExitRunError || !strings.Contains(stdout, "unreachable") {
+		stdout, stderr, code := runGameDay(t, ctx, dp, runOptions{})
+		if code != ExitRunError || !strings.Contains(stdout, "unreachable") {
 			t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
 		}
 	})
@@ -199,8 +197,8 @@ func TestShippedGameDayRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for about 5 s")
 	}
-	stdout, stderr, code := runGameDay(t, context.Background(), filepath.Join("..", "scenarios", "gamedays", "httpbin-gameday.yaml"), server.GameDayOptions{})
-	if code != server.ExitPass || !strings.Contains(stdout, "game day httpbin-gameday: pass") {
+	stdout, stderr, code := runGameDay(t, context.Background(), filepath.Join("..", "..", "scenarios", "gamedays", "httpbin-gameday.yaml"), runOptions{})
+	if code != ExitPass || !strings.Contains(stdout, "game day httpbin-gameday: pass") {
 		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package cli
 
 import (
 	"cmp"
@@ -14,33 +14,77 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/spf13/cobra"
+
 	"github.com/faultline/faultline/server/demo"
 )
 
 // Default addresses of `faultline demo`.
 const (
-	DefaultDemoListen     = "127.0.0.1:18080" // httpbin
-	DefaultBookinfoListen = "127.0.0.1:9080"  // productpage; reviews v1, v2, v3 and ratings on the next four ports
-	DefaultDemoProxy      = "127.0.0.1:15001" // `faultline proxy`'s mesh listener
+	defaultDemoListen     = "127.0.0.1:18080"  // httpbin
+	defaultBookinfoListen = "127.0.0.1:9080"   // productpage; reviews v1, v2, v3 and ratings on the next four ports
+	defaultDemoProxy      = defaultProxyListen // `faultline proxy`'s mesh listener
 )
 
-// DemoOptions configure `faultline demo`.
-type DemoOptions struct {
+func demoCommand() *cobra.Command {
+	var o demoOptions
+	var accessLog bool
+	cmd := &cobra.Command{
+		Use:   "demo httpbin|bookinfo|productpage|details|reviews|ratings",
+		Short: "Run built-in demo targets",
+		Long: "Run a built-in demo target until interrupted.\n\n" +
+			"httpbin: an httpbin-like service (/status/{code}, /delay/{seconds}, /headers, /get, /ip, /anything)\n" +
+			"  on --listen (default " + defaultDemoListen + ").\n\n" +
+			"bookinfo: Istio's Bookinfo chain, as separate processes would run it: productpage on --listen\n" +
+			"  (default " + defaultBookinfoListen + "), reviews v1 (no ratings), v2 (black stars), v3 (red stars) and\n" +
+			"  ratings on the next four ports (--listen with port 0 gives each a free port). productpage calls\n" +
+			"  http://reviews:9080/reviews/0 and reviews v2/v3 call http://ratings:9080/ratings/0 through the proxy\n" +
+			"  listener --proxy (default " + defaultDemoProxy + ", where `faultline proxy` listens), by Host name,\n" +
+			"  propagating end-user and x-request-id. productpage gives reviews 3s and tries twice; reviews gives\n" +
+			"  ratings 10s. Bind the hosts to these addresses in the experiment's spec.services (port 9080).\n\n" +
+			"bookinfo --service productpage|details|reviews|ratings: one Bookinfo service in its own process or\n" +
+			"  container, on --listen (default " + defaultBookinfoListen + "; reviews needs --version v1|v2|v3). Its calls go by\n" +
+			"  name (http://details:9080, http://reviews:9080, http://ratings:9080) through the forward proxy of\n" +
+			"  HTTP_PROXY / http_proxy (NO_PROXY honoured), or directly without one; productpage asks details too\n" +
+			"  (3s, one try).\n\n" +
+			"productpage, details, reviews, ratings: one Bookinfo service alone on --listen, calling through the\n" +
+			"  proxy listener --proxy (reviews needs --version v1|v2|v3).",
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"httpbin", "bookinfo", "productpage", "details", "reviews", "ratings"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Stdout = cmd.OutOrStdout()
+			if accessLog {
+				o.AccessLog = cmd.OutOrStdout()
+			}
+			return serveDemo(cmd.Context(), args[0], o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", "", "address to listen on (default "+defaultDemoListen+"; bookinfo: productpage's, or --service's, "+defaultBookinfoListen+", the others on the next ports)")
+	f.StringVar(&o.Version, "version", "", "version label the target reports in X-Demo-Version (reviews: v1, v2 or v3)")
+	f.StringVar(&o.Service, "service", "", "bookinfo: run only this service (productpage, details, reviews or ratings), calling by name through HTTP_PROXY")
+	f.StringVar(&o.Proxy, "proxy", "", "proxy listener the Bookinfo services call each other through, without --service (default "+defaultDemoProxy+")")
+	f.BoolVar(&accessLog, "access-log", true, "print one line per request")
+	return cmd
+}
+
+// demoOptions configure `faultline demo`.
+type demoOptions struct {
 	// Listen is the address of the target, or of productpage for
 	// bookinfo (reviews v1, v2, v3 and ratings take the next four ports;
-	// port 0 gives each a free port). "" = DefaultDemoListen, or
-	// DefaultBookinfoListen for bookinfo.
+	// port 0 gives each a free port). "" = defaultDemoListen, or
+	// defaultBookinfoListen for bookinfo.
 	Listen string
 	// Version is the target's version label (one target only; bookinfo
 	// starts reviews v1, v2 and v3 itself).
 	Version string
 	// Proxy is the mesh listener the Bookinfo services call each other
-	// through when they run in one process. "" = DefaultDemoProxy. It
+	// through when they run in one process. "" = defaultDemoProxy. It
 	// cannot be set with Service.
 	Proxy string
 	// Service runs one Bookinfo service alone for "bookinfo", as its own
 	// process or container: productpage, details, reviews (Version v1, v2
-	// or v3) or ratings, on Listen (default DefaultBookinfoListen). Its
+	// or v3) or ratings, on Listen (default defaultBookinfoListen). Its
 	// calls go by name (http://details:9080, http://reviews:9080,
 	// http://ratings:9080) through the forward proxy OutboundProxy picks,
 	// or directly when it picks none, and productpage asks details for
@@ -73,28 +117,28 @@ var bookinfoInstances = []demoInstance{
 // runs.
 var bookinfoServices = []string{demo.NameProductpage, demo.NameDetails, demo.NameReviews, demo.NameRatings}
 
-// ServeDemo runs built-in demo targets until ctx ends: "httpbin",
+// serveDemo runs built-in demo targets until ctx ends: "httpbin",
 // "productpage", "details", "reviews" or "ratings" alone, or "bookinfo" —
 // productpage, reviews v1, v2, v3 and ratings on consecutive ports, as
 // separate processes would, their calls routed through the proxy listener
 // o.Proxy; or, with o.Service, one Bookinfo service calling by name.
-func ServeDemo(ctx context.Context, name string, o DemoOptions) error {
+func serveDemo(ctx context.Context, name string, o demoOptions) error {
 	if o.Service != "" {
 		return serveBookinfoService(ctx, name, o)
 	}
 	proxyAddr := o.Proxy
 	if proxyAddr == "" {
-		proxyAddr = DefaultDemoProxy
+		proxyAddr = defaultDemoProxy
 	}
 	instances := []demoInstance{{name, o.Version}}
 	listen := o.Listen
 	if name == "bookinfo" {
 		instances = bookinfoInstances
 		if listen == "" {
-			listen = DefaultBookinfoListen
+			listen = defaultBookinfoListen
 		}
 	} else if listen == "" {
-		listen = DefaultDemoListen
+		listen = defaultDemoListen
 	}
 	addrs, err := consecutiveAddrs(listen, len(instances))
 	if err != nil {
@@ -156,7 +200,7 @@ func serveDemoTargets(ctx context.Context, lns []net.Listener, handlers []demo.T
 
 // serveBookinfoService runs the Bookinfo service o.Service alone, calling
 // by name, and says where it listens and how its calls go.
-func serveBookinfoService(ctx context.Context, name string, o DemoOptions) error {
+func serveBookinfoService(ctx context.Context, name string, o demoOptions) error {
 	if err := o.checkService(name); err != nil {
 		return fmt.Errorf("demo %s: %w", name, err)
 	}
@@ -178,7 +222,7 @@ func serveBookinfoService(ctx context.Context, name string, o DemoOptions) error
 	if err != nil {
 		return fmt.Errorf("demo %s: %w", name, err)
 	}
-	ln, err := net.Listen("tcp", cmp.Or(o.Listen, DefaultBookinfoListen))
+	ln, err := net.Listen("tcp", cmp.Or(o.Listen, defaultBookinfoListen))
 	if err != nil {
 		return fmt.Errorf("demo %s: %w", name, err)
 	}
@@ -190,7 +234,7 @@ func serveBookinfoService(ctx context.Context, name string, o DemoOptions) error
 }
 
 // checkService checks the options of `faultline demo name --service`.
-func (o DemoOptions) checkService(name string) error {
+func (o demoOptions) checkService(name string) error {
 	switch {
 	case name != "bookinfo":
 		return errors.New("--service is for bookinfo only")

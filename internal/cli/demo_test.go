@@ -1,4 +1,4 @@
-package server_test
+package cli
 
 import (
 	"context"
@@ -19,11 +19,10 @@ import (
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/demo"
 )
 
-// syncWriter collects what ServeDemo prints while it runs.
+// syncWriter collects what serveDemo prints while it runs.
 type syncWriter struct {
 	mu      sync.Mutex
 	b       strings.Builder
@@ -84,7 +83,7 @@ func TestDemoBookinfoCallsThroughTheProxy(t *testing.T) {
 	out := newSyncWriter()
 	served := make(chan error, 1)
 	go func() {
-		served <- server.ServeDemo(ctx, "bookinfo", server.DemoOptions{Listen: "127.0.0.1:0", Proxy: mesh, Stdout: out})
+		served <- serveDemo(ctx, "bookinfo", demoOptions{Listen: "127.0.0.1:0", Proxy: mesh, Stdout: out})
 	}()
 	// productpage, reviews v1-v3 and ratings, then the proxy line.
 	line := regexp.MustCompile(`demo (\w+) (v\d) on http://(\S+)`)
@@ -158,18 +157,18 @@ spec:
 	}
 	cancel()
 	if err := <-served; err != nil {
-		t.Errorf("ServeDemo: %v", err)
+		t.Errorf("serveDemo: %v", err)
 	}
 }
 
 func TestDemoRefusesUnknownTargetsAndBadAddresses(t *testing.T) {
-	if err := server.ServeDemo(t.Context(), "nope", server.DemoOptions{Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "unknown target") {
+	if err := serveDemo(t.Context(), "nope", demoOptions{Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "unknown target") {
 		t.Errorf("demo nope: err = %v", err)
 	}
-	if err := server.ServeDemo(t.Context(), "reviews", server.DemoOptions{Version: "v9", Listen: "127.0.0.1:0", Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "v1, v2 or v3") {
+	if err := serveDemo(t.Context(), "reviews", demoOptions{Version: "v9", Listen: "127.0.0.1:0", Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "v1, v2 or v3") {
 		t.Errorf("demo reviews --version v9: err = %v", err)
 	}
-	if err := server.ServeDemo(t.Context(), "bookinfo", server.DemoOptions{Listen: "127.0.0.1:65534", Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "consecutive ports") {
+	if err := serveDemo(t.Context(), "bookinfo", demoOptions{Listen: "127.0.0.1:65534", Stdout: io.Discard}); err == nil || !strings.Contains(err.Error(), "consecutive ports") {
 		t.Errorf("demo bookinfo on the last ports: err = %v", err)
 	}
 }
@@ -178,23 +177,23 @@ func TestDemoBookinfoServiceRefusesBadFlags(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		demo string
-		o    server.DemoOptions
+		o    demoOptions
 		want string
 	}{
-		{"--service is a Bookinfo option", "httpbin", server.DemoOptions{Service: "productpage"}, "--service is for bookinfo only"},
-		{"an unknown service", "bookinfo", server.DemoOptions{Service: "httpbin"},
+		{"--service is a Bookinfo option", "httpbin", demoOptions{Service: "productpage"}, "--service is for bookinfo only"},
+		{"an unknown service", "bookinfo", demoOptions{Service: "httpbin"},
 			`--service must be one of productpage, details, reviews, ratings, not "httpbin"`},
-		{"reviews without a version has no behaviour", "bookinfo", server.DemoOptions{Service: "reviews"}, "--service reviews needs --version v1"},
-		{"reviews v4 does not exist", "bookinfo", server.DemoOptions{Service: "reviews", Version: "v4"}, `not "v4"`},
-		{"--proxy would be ignored by a service calling by name", "bookinfo", server.DemoOptions{Service: "ratings", Proxy: "127.0.0.1:15001"},
+		{"reviews without a version has no behaviour", "bookinfo", demoOptions{Service: "reviews"}, "--service reviews needs --version v1"},
+		{"reviews v4 does not exist", "bookinfo", demoOptions{Service: "reviews", Version: "v4"}, `not "v4"`},
+		{"--proxy would be ignored by a service calling by name", "bookinfo", demoOptions{Service: "ratings", Proxy: "127.0.0.1:15001"},
 			"with --service, name the forward proxy in HTTP_PROXY"},
 		{"a malformed proxy setting is refused before serving", "bookinfo",
-			server.DemoOptions{Service: "productpage", OutboundProxy: func(*http.Request) (*url.URL, error) { return nil, errors.New("invalid proxy address") }},
+			demoOptions{Service: "productpage", OutboundProxy: func(*http.Request) (*url.URL, error) { return nil, errors.New("invalid proxy address") }},
 			"the forward proxy for http://details:9080 (HTTP_PROXY, http_proxy): invalid proxy address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.o.Listen, tc.o.Stdout = "127.0.0.1:0", io.Discard
-			err := server.ServeDemo(t.Context(), tc.demo, tc.o)
+			err := serveDemo(t.Context(), tc.demo, tc.o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want it to say %q", err, tc.want)
 			}
@@ -205,17 +204,17 @@ func TestDemoBookinfoServiceRefusesBadFlags(t *testing.T) {
 // startDemoService runs `faultline demo bookinfo --service` with o and
 // waits for its address line and one line per service in wantCalls; it
 // returns the address and what it prints. The demo stops with the test.
-func startDemoService(t *testing.T, o server.DemoOptions, wantCalls ...string) (string, *syncWriter) {
+func startDemoService(t *testing.T, o demoOptions, wantCalls ...string) (string, *syncWriter) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	out := newSyncWriter()
 	o.Listen, o.Stdout = "127.0.0.1:0", out
 	served := make(chan error, 1)
-	go func() { served <- server.ServeDemo(ctx, "bookinfo", o) }()
+	go func() { served <- serveDemo(ctx, "bookinfo", o) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil {
-			t.Errorf("ServeDemo: %v", err)
+			t.Errorf("serveDemo: %v", err)
 		}
 	})
 	// The address line comes first, then one line per service it calls.
@@ -259,7 +258,7 @@ func TestDemoBookinfoServiceCallsByNameThroughTheProxy(t *testing.T) {
 	}
 
 	calls := []string{"details", "reviews", "ratings"}
-	addr, out := startDemoService(t, server.DemoOptions{Service: "productpage", OutboundProxy: http.ProxyURL(fwdURL)}, calls...)
+	addr, out := startDemoService(t, demoOptions{Service: "productpage", OutboundProxy: http.ProxyURL(fwdURL)}, calls...)
 	for _, want := range calls {
 		if line := "calls to http://" + want + ":9080 go through the proxy " + fwd.URL + "\n"; !strings.Contains(out.String(), line) {
 			t.Errorf("demo printed:\n%s\nwant %q", out, line)
@@ -296,7 +295,7 @@ func TestDemoBookinfoServiceCallsByNameThroughTheProxy(t *testing.T) {
 
 func TestDemoBookinfoServiceSaysItCallsDirect(t *testing.T) {
 	direct := func(*http.Request) (*url.URL, error) { return nil, nil } // no HTTP_PROXY, or NO_PROXY names the host
-	_, out := startDemoService(t, server.DemoOptions{Service: "reviews", Version: "v2", OutboundProxy: direct}, "ratings")
+	_, out := startDemoService(t, demoOptions{Service: "reviews", Version: "v2", OutboundProxy: direct}, "ratings")
 	if line := "calls to http://ratings:9080 go direct\n"; !strings.Contains(out.String(), line) {
 		t.Errorf("demo printed:\n%s\nwant %q", out, line)
 	}
