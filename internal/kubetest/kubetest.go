@@ -82,7 +82,7 @@ type Cluster struct {
 	ca     []byte            // PEM of the serving certificate and its CA (cert-dir/apiserver.crt)
 	tokens map[string]string // user -> bearer token
 
-	etcd, apiserver *proc
+	etcd, apiserver *spawn.Proc
 	spawn           *spawn.Spawner
 }
 

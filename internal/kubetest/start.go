@@ -21,7 +21,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -124,9 +123,9 @@ func start(a assets) (c *Cluster, timing string, err error) {
 // stop kills etcd and kube-apiserver, waits for them and removes the
 // cluster's directory.
 func (c *Cluster) stop() {
-	for _, p := range []*proc{c.apiserver, c.etcd} {
+	for _, p := range []*spawn.Proc{c.apiserver, c.etcd} {
 		if p != nil {
-			p.kill()
+			p.Kill()
 		}
 	}
 	c.spawn.Close()
@@ -137,7 +136,7 @@ func (c *Cluster) stop() {
 func (c *Cluster) failure(err error) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kubetest: %v", err)
-	for _, p := range []*proc{c.etcd, c.apiserver} {
+	for _, p := range []*spawn.Proc{c.etcd, c.apiserver} {
 		if p == nil {
 			continue
 		}
@@ -145,22 +144,9 @@ func (c *Cluster) failure(err error) error {
 		if p == c.etcd {
 			n = 20
 		}
-		fmt.Fprintf(&b, "\n--- last lines of %s's log:\n%s", p.name, tail(p.log, n))
+		fmt.Fprintf(&b, "\n--- last lines of %s's log:\n%s", p.Name, p.Tail(n))
 	}
 	return errors.New(b.String())
-}
-
-// tail returns the last n lines of the file at path.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // freePorts returns n distinct ports that were free on 127.0.0.1.
@@ -327,13 +313,13 @@ func get(client *http.Client, url, token string) ([]byte, error) {
 
 // exited returns an error when etcd or kube-apiserver has exited.
 func (c *Cluster) exited() error {
-	for _, p := range []*proc{c.etcd, c.apiserver} {
+	for _, p := range []*spawn.Proc{c.etcd, c.apiserver} {
 		if p == nil {
 			continue
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited early: %v", p.name, p.err)
+		case <-p.Done():
+			return fmt.Errorf("%s exited early: %v", p.Name, p.Err())
 		default:
 		}
 	}
@@ -447,15 +433,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// proc is a started etcd or kube-apiserver.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string        // file with its stdout and stderr
-	done chan struct{} // closed once it has exited
-	err  error         // how it exited, once done is closed
-}
-
 // etcdEnv is the environment for etcd: this process's without ETCD_*
 // variables (etcd refuses those that its flags set too), but with
 // ETCD_UNSUPPORTED_ARCH on architectures other than amd64, which etcd 3.4
@@ -473,39 +450,11 @@ func etcdEnv() []string {
 	return env
 }
 
-// run starts the executable bin with env and args, logging to <name>.log in
-// the cluster's directory, in its own process group and with SIGKILL as its
-// parent-death signal.
-func (c *Cluster) run(name, bin string, env []string, args ...string) (*proc, error) {
-	logPath := filepath.Join(c.dir, name+".log")
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close() // the child has its own descriptor
+// run starts the executable bin with env and args in the cluster's
+// directory, logging to <name>.log there.
+func (c *Cluster) run(name, bin string, env []string, args ...string) (*spawn.Proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = c.dir
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := c.spawn.Start(cmd); err != nil {
-		return nil, fmt.Errorf("starting %s: %v", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// kill kills p's process group and waits for p to exit.
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-	<-p.done
+	return c.spawn.Run(name, cmd)
 }

@@ -5,33 +5,17 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/spawn"
+	"github.com/faultline/faultline/internal/wait"
 )
 
-// gone reports whether process pid no longer runs (it does not exist, or
-// is a zombie left for init to reap).
-func gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// pid (comm) state ...: the state follows the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || strings.HasPrefix(s[i+1:], " Z") || strings.HasPrefix(s[i+1:], " X")
-}
-
+// waitGone waits until process pid no longer runs.
 func waitGone(t *testing.T, what string, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !gone(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s (pid %d) still runs", what, pid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, fmt.Sprintf("%s (pid %d) to end", what, pid), func() bool { return spawn.Gone(pid) })
 }
 
 // A cluster's stop kills both processes and removes its directory.
@@ -45,7 +29,7 @@ func TestStopKillsProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	etcd, apiserver := c.etcd.cmd.Process.Pid, c.apiserver.cmd.Process.Pid
+	etcd, apiserver := c.etcd.Pid(), c.apiserver.Pid()
 	c.stop()
 	waitGone(t, "etcd", etcd)
 	waitGone(t, "kube-apiserver", apiserver)
@@ -66,7 +50,7 @@ func TestProcessesDieWithTestBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Printf("kubetest-orphan %d %d %s\n", c.etcd.cmd.Process.Pid, c.apiserver.cmd.Process.Pid, c.dir)
+		fmt.Printf("kubetest-orphan %d %d %s\n", c.etcd.Pid(), c.apiserver.Pid(), c.dir)
 		os.Exit(0) // without stopping c
 	}
 	Get(t)

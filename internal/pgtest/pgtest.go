@@ -59,7 +59,7 @@ type Server struct {
 
 	port  int
 	dir   string // temporary directory: the cluster's data, its socket, the log
-	proc  *proc
+	proc  *spawn.Proc
 	spawn *spawn.Spawner
 	bin   binaries
 }
@@ -91,12 +91,12 @@ func Private(t testing.TB) *Server {
 func (s *Server) Pause(t testing.TB) {
 	t.Helper()
 	p := s.proc
-	syscall.Kill(p.cmd.Process.Pid, syscall.SIGINT)
+	p.Signal(syscall.SIGINT)
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(stopDeadline):
-		p.kill()
-		<-p.done
+		p.Kill()
+		<-p.Done()
 	}
 }
 

@@ -2,7 +2,6 @@ package pgtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -151,12 +150,12 @@ func start(b binaries) (s *Server, timing string, err error) {
 		return s, "", err
 	}
 	select {
-	case <-initdb.done:
-		if initdb.err != nil {
-			return s, "", s.failure(initdb, fmt.Errorf("initdb: %v", initdb.err))
+	case <-initdb.Done():
+		if initdb.Err() != nil {
+			return s, "", s.failure(initdb, fmt.Errorf("initdb: %v", initdb.Err()))
 		}
 	case <-time.After(initdbDeadline):
-		initdb.kill()
+		initdb.Kill()
 		return s, "", s.failure(initdb, fmt.Errorf("initdb did not finish in %s", initdbDeadline))
 	}
 	initdbTook := time.Since(began)
@@ -183,7 +182,7 @@ func (s *Server) launch(b binaries) error {
 		if err == nil {
 			return nil
 		}
-		if s.proc == nil || attempt == 3 || !strings.Contains(tail(s.proc.log, 20), "could not bind") {
+		if s.proc == nil || attempt == 3 || !strings.Contains(s.proc.Tail(20), "could not bind") {
 			return err
 		}
 	}
@@ -202,7 +201,7 @@ func (s *Server) launchOn(b binaries) error {
 		return err
 	}
 	if err := s.waitReady(); err != nil {
-		s.proc.kill()
+		s.proc.Kill()
 		return s.failure(s.proc, err)
 	}
 	return nil
@@ -215,8 +214,8 @@ func (s *Server) waitReady() error {
 	var last error
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.proc.done:
-			return fmt.Errorf("postgres exited early: %v", s.proc.err)
+		case <-s.proc.Done():
+			return fmt.Errorf("postgres exited early: %v", s.proc.Err())
 		default:
 		}
 		last = s.ping()
@@ -247,13 +246,13 @@ func (s *Server) ping() error {
 func (s *Server) stop() {
 	if p := s.proc; p != nil {
 		select {
-		case <-p.done:
+		case <-p.Done():
 		default:
-			syscall.Kill(p.cmd.Process.Pid, syscall.SIGQUIT)
+			p.Signal(syscall.SIGQUIT)
 			select {
-			case <-p.done:
+			case <-p.Done():
 			case <-time.After(stopDeadline):
-				p.kill()
+				p.Kill()
 			}
 		}
 	}
@@ -262,21 +261,8 @@ func (s *Server) stop() {
 }
 
 // failure adds to err the tail of p's log.
-func (s *Server) failure(p *proc, err error) error {
-	return fmt.Errorf("pgtest: %v\n--- last lines of %s's log:\n%s", err, p.name, tail(p.log, 30))
-}
-
-// tail returns the last n lines of the file at path.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+func (s *Server) failure(p *spawn.Proc, err error) error {
+	return fmt.Errorf("pgtest: %v\n--- last lines of %s's log:\n%s", err, p.Name, p.Tail(30))
 }
 
 // freePort returns a port that was free on 127.0.0.1.
@@ -289,26 +275,11 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// proc is a started initdb or postgres.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string        // file with its stdout and stderr
-	done chan struct{} // closed once it has exited
-	err  error         // how it exited, once done is closed
-}
-
-// run starts the executable bin with args as b's user, logging to
-// <name>.log in the server's directory, in its own process group and with
-// SIGKILL as its parent-death signal. The environment is this process's
-// without PG* variables, which would otherwise steer initdb and postgres.
-func (s *Server) run(name string, b binaries, bin string, args ...string) (*proc, error) {
-	logPath := filepath.Join(s.dir, name+".log")
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close() // the child has its own descriptor
+// run starts the executable bin with args as b's user in the server's
+// directory, logging to <name>.log there. The environment is this
+// process's without PG* variables, which would otherwise steer initdb and
+// postgres.
+func (s *Server) run(name string, b binaries, bin string, args ...string) (*spawn.Proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
 	for _, kv := range os.Environ() {
@@ -316,30 +287,10 @@ func (s *Server) run(name string, b binaries, bin string, args ...string) (*proc
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: b.cred}
-	if err := s.spawn.Start(cmd); err != nil {
-		return nil, fmt.Errorf("pgtest: starting %s: %v", name, err)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: b.cred}
+	p, err := s.spawn.Run(name, cmd)
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
 	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	return p, nil
-}
-
-// kill kills p's process group and waits for p to exit. postgres's own
-// children are in groups of their own; they exit when they notice that
-// postgres is gone.
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		p.cmd.Process.Kill()
-	}
-	<-p.done
 }

@@ -14,30 +14,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/faultline/faultline/internal/spawn"
+	"github.com/faultline/faultline/internal/wait"
 )
 
-// gone reports whether process pid no longer runs (it does not exist, or
-// is a zombie left for init to reap).
-func gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// pid (comm) state ...: the state follows the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || strings.HasPrefix(s[i+1:], " Z") || strings.HasPrefix(s[i+1:], " X")
-}
-
+// waitGone waits until process pid no longer runs.
 func waitGone(t *testing.T, what string, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !gone(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s (pid %d) still runs", what, pid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, fmt.Sprintf("%s (pid %d) to end", what, pid), func() bool { return spawn.Gone(pid) })
 }
 
 // pids returns the process IDs of postgres and of every process it has
@@ -59,7 +42,7 @@ func (s *Server) pids(t *testing.T) []int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(pids, s.proc.cmd.Process.Pid)
+	return append(pids, s.proc.Pid())
 }
 
 // A server's stop ends postgres and all its processes and removes its
