@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -185,3 +186,35 @@ var (
 type healthReply struct {
 	Status string `json:"status"`
 }
+
+// bookinfoService is what the four Bookinfo services share: the version
+// they answer as (in VersionHeader), their routes, /health among them, and
+// the recorder that counts and remembers what they served.
+type bookinfoService struct {
+	version string
+	rec     *recorder
+	mux     *http.ServeMux
+}
+
+// newBookinfoService starts the routes of service name (Details, …) at
+// version with its /health; the caller adds the rest.
+func newBookinfoService(name, version string, accessLog io.Writer) bookinfoService {
+	s := bookinfoService{version: version, rec: newRecorder(name+"-"+version, accessLog), mux: http.NewServeMux()}
+	healthy := healthReply{Status: strings.ToUpper(name[:1]) + name[1:] + " is healthy"}
+	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, healthy)
+	})
+	return s
+}
+
+// ServeHTTP answers r, then counts and remembers it.
+func (s *bookinfoService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(VersionHeader, s.version)
+	s.rec.serve(w, r, s.mux)
+}
+
+// Requests returns how many requests have been served.
+func (s *bookinfoService) Requests() int64 { return s.rec.Requests() }
+
+// Seen returns the last (up to 1000) served requests, oldest first.
+func (s *bookinfoService) Seen() []SeenRequest { return s.rec.Seen() }

@@ -12,21 +12,14 @@ import (
 //
 // It calls nothing; a non-numeric id gets 400, as in Bookinfo.
 type DetailsService struct {
-	version string
-	rec     *recorder
-	mux     *http.ServeMux
+	bookinfoService
 }
 
 // NewDetailsService returns a details service configured by opts (Version
 // and AccessLog; it makes no calls).
 func NewDetailsService(opts BookinfoOptions) *DetailsService {
-	s := &DetailsService{version: opts.version()}
-	s.rec = newRecorder(NameDetails+"-"+s.version, opts.AccessLog)
-	s.mux = http.NewServeMux()
+	s := &DetailsService{newBookinfoService(NameDetails, opts.version(), opts.AccessLog)}
 	s.mux.HandleFunc("GET /details/{id}", serveDetails)
-	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, healthReply{Status: "Details is healthy"})
-	})
 	return s
 }
 
@@ -43,17 +36,5 @@ func serveDetails(w http.ResponseWriter, r *http.Request) {
 	d.ID = id
 	writeJSON(w, http.StatusOK, d)
 }
-
-// ServeHTTP answers r, then counts and remembers it.
-func (s *DetailsService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(VersionHeader, s.version)
-	s.rec.serve(w, r, s.mux)
-}
-
-// Requests returns how many requests have been served.
-func (s *DetailsService) Requests() int64 { return s.rec.Requests() }
-
-// Seen returns the last (up to 1000) served requests, oldest first.
-func (s *DetailsService) Seen() []SeenRequest { return s.rec.Seen() }
 
 var _ Target = (*DetailsService)(nil)

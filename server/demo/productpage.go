@@ -29,32 +29,25 @@ import (
 // DetailsTimeout); when that fails the page still answers 200, with
 // DetailsUnavailable where the details would be.
 type Productpage struct {
-	version        string
+	bookinfoService
 	timeout        time.Duration
 	callDetails    bool
 	detailsTimeout time.Duration
 	mesh           *meshClient
-	rec            *recorder
-	mux            *http.ServeMux
 }
 
 // NewProductpage returns a Productpage configured by opts.
 func NewProductpage(opts BookinfoOptions) *Productpage {
 	s := &Productpage{
-		version:        opts.version(),
-		timeout:        positiveOr(opts.ReviewsTimeout, DefaultReviewsTimeout),
-		callDetails:    opts.CallDetails,
-		detailsTimeout: positiveOr(opts.DetailsTimeout, DefaultDetailsTimeout),
-		mesh:           opts.outbound(),
+		bookinfoService: newBookinfoService(NameProductpage, opts.version(), opts.AccessLog),
+		timeout:         positiveOr(opts.ReviewsTimeout, DefaultReviewsTimeout),
+		callDetails:     opts.CallDetails,
+		detailsTimeout:  positiveOr(opts.DetailsTimeout, DefaultDetailsTimeout),
+		mesh:            opts.outbound(),
 	}
-	s.rec = newRecorder(NameProductpage+"-"+s.version, opts.AccessLog)
-	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /{$}", serveStoreIndex)
 	s.mux.HandleFunc("GET /index.html", serveStoreIndex)
 	s.mux.HandleFunc("GET /productpage", s.servePage)
-	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, healthReply{Status: "Productpage is healthy"})
-	})
 	s.mux.HandleFunc("GET /api/v1/products", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, []Product{theProduct})
 	})
@@ -210,18 +203,6 @@ func (s *Productpage) SetMesh(addr string) { s.mesh.setAddr(addr) }
 // CloseIdleConnections drops the idle connections to the proxy listener,
 // once the service is done.
 func (s *Productpage) CloseIdleConnections() { s.mesh.transport.CloseIdleConnections() }
-
-// ServeHTTP answers r, then counts and remembers it.
-func (s *Productpage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(VersionHeader, s.version)
-	s.rec.serve(w, r, s.mux)
-}
-
-// Requests returns how many requests have been served.
-func (s *Productpage) Requests() int64 { return s.rec.Requests() }
-
-// Seen returns the last (up to 1000) served requests, oldest first.
-func (s *Productpage) Seen() []SeenRequest { return s.rec.Seen() }
 
 var (
 	_ Target     = (*Productpage)(nil)

@@ -25,12 +25,10 @@ var starColors = map[string]string{"v1": "", "v2": "black", "v3": "red"}
 // carries RatingsUnavailable instead, and reviews still answers 200, as
 // Bookinfo does.
 type Reviews struct {
-	version string
+	bookinfoService
 	color   string
 	timeout time.Duration
 	mesh    *meshClient
-	rec     *recorder
-	mux     *http.ServeMux
 }
 
 // NewReviews returns a Reviews service; opts.Version must be v1, v2 or v3.
@@ -39,16 +37,11 @@ func NewReviews(opts BookinfoOptions) (*Reviews, error) {
 	if !ok {
 		return nil, fmt.Errorf("demo: reviews needs version v1, v2 or v3, not %q", opts.Version)
 	}
-	s := &Reviews{version: opts.Version, color: color, timeout: opts.RatingsTimeout, mesh: opts.outbound()}
+	s := &Reviews{bookinfoService: newBookinfoService(NameReviews, opts.Version, opts.AccessLog), color: color, timeout: opts.RatingsTimeout, mesh: opts.outbound()}
 	if s.timeout <= 0 {
 		s.timeout = DefaultRatingsTimeout
 	}
-	s.rec = newRecorder(NameReviews+"-"+s.version, opts.AccessLog)
-	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /reviews/{id}", s.serveReviews)
-	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, healthReply{Status: "Reviews is healthy"})
-	})
 	return s, nil
 }
 
@@ -98,18 +91,6 @@ func (s *Reviews) SetMesh(addr string) { s.mesh.setAddr(addr) }
 // CloseIdleConnections drops the idle connections to the proxy listener,
 // once the service is done.
 func (s *Reviews) CloseIdleConnections() { s.mesh.transport.CloseIdleConnections() }
-
-// ServeHTTP answers r, then counts and remembers it.
-func (s *Reviews) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(VersionHeader, s.version)
-	s.rec.serve(w, r, s.mux)
-}
-
-// Requests returns how many requests have been served.
-func (s *Reviews) Requests() int64 { return s.rec.Requests() }
-
-// Seen returns the last (up to 1000) served requests, oldest first.
-func (s *Reviews) Seen() []SeenRequest { return s.rec.Seen() }
 
 var (
 	_ Target     = (*Reviews)(nil)
