@@ -259,61 +259,82 @@ func lineOf(t *testing.T, doc, text string) int {
 	return 0
 }
 
-// Environments from the dashboard, against the real server and Bookinfo
-// calling through an environment's egress: the list, the live page
-// (listeners, endpoints, baseline, counters, access log, the service
-// graph drawn from the traffic), an overlay laid through the form with
-// its countdown and its fault seen through the egress, removed with the
-// button; refusals said in the page (a bad TTL, problems at their lines,
-// the lever, a run holding it); the editor's refusals at their lines; an
-// endpoint down; delete; and an environment that cannot listen.
-func TestEnvironments(t *testing.T) {
-	needChromium(t)
-	db := t.TempDir() + "/faultline.db"
-	base, stop := testserver.Start(t, server.Config{DB: db})
-	b := newBrowser(t, base)
+// shopStage is a server with two environments: shop, Bookinfo calling
+// through its egress (ten pages browsed already), and broken, one
+// endpoint of which is down; and a page on the server.
+type shopStage struct {
+	db, base                 string
+	stop                     func()
+	b                        *browser
+	egress, pageListen, dead string
+	addrs                    map[string]string
+	shop, broken             environmentJSON
+	client                   *http.Client
+	envPath, shopHash        string
+}
 
-	egress, pageListen := freeAddr(t), freeAddr(t)
-	addrs := bookinfoByName(t, egress)
-	var shop environmentJSON
-	if code := postYAML(t, base+"/api/v1/environments", shopEnvironment(egress, pageListen, addrs), &shop); code != http.StatusCreated {
+func withShop(t *testing.T) *shopStage {
+	t.Helper()
+	needChromium(t)
+	e := &shopStage{db: t.TempDir() + "/faultline.db"}
+	e.base, e.stop = testserver.Start(t, server.Config{DB: e.db})
+	e.b = newBrowser(t, e.base)
+
+	e.egress, e.pageListen = freeAddr(t), freeAddr(t)
+	e.addrs = bookinfoByName(t, e.egress)
+	if code := postYAML(t, e.base+"/api/v1/environments", shopEnvironment(e.egress, e.pageListen, e.addrs), &e.shop); code != http.StatusCreated {
 		t.Fatalf("create the shop environment: %d", code)
 	}
-	dead := freeAddr(t)
-	var broken environmentJSON
-	if code := postYAML(t, base+"/api/v1/environments", brokenEnvironment(freeAddr(t), dead), &broken); code != http.StatusCreated {
+	e.dead = freeAddr(t)
+	if code := postYAML(t, e.base+"/api/v1/environments", brokenEnvironment(freeAddr(t), e.dead), &e.broken); code != http.StatusCreated {
 		t.Fatalf("create the broken environment: %d", code)
 	}
-	client := egressClient(t, egress)
-	browse(t, client, 10)
-	envPath := fmt.Sprintf("%s/api/v1/environments/%d", base, shop.ID)
-	shopHash := fmt.Sprintf("#/environments/%d", shop.ID)
-	// The refusals below answer 409 and 422.
-	b.expectFailures(envPath)
+	e.client = egressClient(t, e.egress)
+	browse(t, e.client, 10)
+	e.envPath = fmt.Sprintf("%s/api/v1/environments/%d", e.base, e.shop.ID)
+	e.shopHash = fmt.Sprintf("#/environments/%d", e.shop.ID)
+	// The refusals answer 409 and 422.
+	e.b.expectFailures(e.envPath)
+	return e
+}
 
-	// apiGraph reads the graph the page draws.
-	apiGraph := func(t *testing.T) graphJSON {
-		var g graphJSON
-		if code := getJSON(t, envPath+"/graph", &g); code != http.StatusOK {
-			t.Fatalf("GET …/graph: %d", code)
-		}
-		return g
-	}
-	// sameGraph waits for the drawing to hold exactly the API's edges with
-	// traffic, each coloured and marked as the API's numbers say.
-	sameGraph := func(t *testing.T, b *browser, g graphJSON) {
-		t.Helper()
-		var want []string
-		for _, e := range g.Edges {
-			if e.WindowRequests > 0 {
-				want = append(want, fmt.Sprintf("%s>%s:%s:%t", e.Source, e.Destination, graphLevel(e.WindowRequests, e.ErrorRatio), e.Faulted))
-			}
-		}
-		js := `[...document.querySelectorAll("#env-graph-chart svg .graph-edge")].map((g) => g.dataset.source + ">" + g.dataset.destination + ":" + g.dataset.level + ":" + g.dataset.faulted).sort().join(" ")`
-		b.waitJS("the graph's edges as the API has them: "+strings.Join(want, " "), fmt.Sprintf(`%s === %q`, js, strings.Join(want, " ")), 10*time.Second)
-	}
+// openShop opens shop's page.
+func (e *shopStage) openShop() {
+	e.b.do(chromedp.Navigate(e.base + "/ui/" + e.shopHash))
+	e.b.waitJS("shop's page", `document.querySelector("h1")?.textContent === "shop" && document.querySelectorAll("#env-listeners-table tbody tr").length === 2`, 10*time.Second)
+}
 
-	steps := []step{
+// apiGraph reads the graph the page draws.
+func (e *shopStage) apiGraph(t *testing.T) graphJSON {
+	var g graphJSON
+	if code := getJSON(t, e.envPath+"/graph", &g); code != http.StatusOK {
+		t.Fatalf("GET …/graph: %d", code)
+	}
+	return g
+}
+
+// sameGraph waits for the drawing to hold exactly the API's edges with
+// traffic, each coloured and marked as the API's numbers say.
+func sameGraph(t *testing.T, b *browser, g graphJSON) {
+	t.Helper()
+	var want []string
+	for _, e := range g.Edges {
+		if e.WindowRequests > 0 {
+			want = append(want, fmt.Sprintf("%s>%s:%s:%t", e.Source, e.Destination, graphLevel(e.WindowRequests, e.ErrorRatio), e.Faulted))
+		}
+	}
+	js := `[...document.querySelectorAll("#env-graph-chart svg .graph-edge")].map((g) => g.dataset.source + ">" + g.dataset.destination + ":" + g.dataset.level + ":" + g.dataset.faulted).sort().join(" ")`
+	b.waitJS("the graph's edges as the API has them: "+strings.Join(want, " "), fmt.Sprintf(`%s === %q`, js, strings.Join(want, " ")), 10*time.Second)
+}
+
+// Environments from the dashboard, against the real server and Bookinfo
+// calling through an environment's egress: the list, and the live page
+// (listeners, endpoints, baseline, counters, access log, the service
+// graph drawn from the traffic).
+func TestEnvironments(t *testing.T) {
+	e := withShop(t)
+	base, egress, pageListen, shop, shopHash, apiGraph := e.base, e.egress, e.pageListen, e.shop, e.shopHash, e.apiGraph
+	runSteps(t, e.b, []step{
 		{"the list shows each environment, listening, with its egress", func(t *testing.T, b *browser) {
 			b.do(chromedp.Navigate(base + "/ui/#/environments"))
 			row := `#environments-table tr[data-name="shop"]`
@@ -382,6 +403,18 @@ func TestEnvironments(t *testing.T) {
 				t.Errorf("%d fault badges at the baseline", got)
 			}
 		}},
+	})
+}
+
+// An overlay on shop's page: its refusals said in the page (a bad TTL,
+// problems at their lines, the lever); laid through the form with its
+// countdown and its fault seen through the egress, a new version waiting
+// for it; its time left in the list; removed with the button.
+func TestEnvironmentsOverlay(t *testing.T) {
+	e := withShop(t)
+	base, egress, pageListen, addrs, client, envPath, apiGraph := e.base, e.egress, e.pageListen, e.addrs, e.client, e.envPath, e.apiGraph
+	e.openShop()
+	runSteps(t, e.b, []step{
 		{"overlay refusals are said in the page", func(t *testing.T, b *browser) {
 			b.setValue("overlay-source", shopOverlay)
 			b.setValue("overlay-ttl", "soon")
@@ -504,6 +537,15 @@ func TestEnvironments(t *testing.T) {
 				t.Errorf("after Remove the API says holder %+v, version %d, pending %d; want the baseline of version 2", e.Plane.Holder, e.Plane.Version, e.Plane.PendingVersion)
 			}
 		}},
+	})
+}
+
+// A run holding shop: the page links it, and refuses overlays and delete.
+func TestEnvironmentsHeldByARun(t *testing.T) {
+	e := withShop(t)
+	base, envPath := e.base, e.envPath
+	e.openShop()
+	runSteps(t, e.b, []step{
 		{"a run holds it: its link, and overlays and delete refused", func(t *testing.T, b *browser) {
 			var exp storedJSON
 			doc := `apiVersion: faultline.dev/v1alpha1
@@ -548,6 +590,16 @@ spec:
 			b.waitJS("the run's end in the runs card", fmt.Sprintf(`document.querySelector('#env-runs-table tr[data-run="%d"]')?.dataset.status === "stopped"`, run.ID), 10*time.Second)
 			b.checkNoStray()
 		}},
+	})
+}
+
+// The editor's refusals at their lines, an endpoint down, and delete.
+func TestEnvironmentsEditorEndpointDownDelete(t *testing.T) {
+	e := withShop(t)
+	base, egress, dead, broken := e.base, e.egress, e.dead, e.broken
+	e.b.do(chromedp.Navigate(base + "/ui/#/environments"))
+	e.b.waitJS("the two rows", `document.querySelectorAll("#environments-table tbody tr").length === 2`, 10*time.Second)
+	runSteps(t, e.b, []step{
 		{"the editor refuses an environment with an error at its line", func(t *testing.T, b *browser) {
 			b.do(chromedp.Evaluate[chromedp.Void](`location.hash = "#/environments/new"`))
 			b.waitJS("the editor", `document.getElementById("yaml")?.value.includes("kind: Environment") && !!document.getElementById("validation-status")?.dataset.state`, 10*time.Second)
@@ -612,6 +664,14 @@ spec:
 				t.Errorf("after delete GET answers %d, want 404", code)
 			}
 		}},
+	})
+}
+
+// An environment that cannot listen: the page and the list say so.
+func TestEnvironmentsNotListening(t *testing.T) {
+	e := withShop(t)
+	db, stop, egress, shopHash := e.db, e.stop, e.egress, e.shopHash
+	runSteps(t, e.b, []step{
 		{"an environment whose egress is taken says it is not listening", func(t *testing.T, b *browser) {
 			// A new server on the same database finds shop's egress taken.
 			b.do(chromedp.Navigate("about:blank"))
@@ -636,8 +696,7 @@ spec:
 			b.checkNames()
 			b.checkNoStray()
 		}},
-	}
-	runSteps(t, b, steps)
+	})
 }
 
 // The service graph's drawing, checked in the browser on data of its own:
