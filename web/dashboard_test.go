@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 )
 
@@ -297,20 +298,19 @@ func postYAML(t *testing.T, url, doc string, into any) int {
 	return send(t, http.MethodPost, url, "application/yaml", doc, into)
 }
 
-// runExample starts an experiment through the API and waits for its end.
-func runExample(t *testing.T, base string, id int64) {
+// runExample starts an experiment through the API, waits for its end,
+// and returns the run's id.
+func runExample(t *testing.T, base string, id int64) int64 {
 	t.Helper()
 	var run runJSON
 	if code := sendJSON(t, http.MethodPost, fmt.Sprintf("%s/api/v1/experiments/%d/runs", base, id), "", &run); code != http.StatusAccepted {
 		t.Fatalf("start run of experiment %d: %d", id, code)
 	}
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	wait.For(t, 20*time.Second, fmt.Sprintf("run %d to end", run.ID), func() bool {
 		getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, run.ID), &run)
-		if run.Status != "queued" && run.Status != "running" {
-			return
-		}
-	}
-	t.Fatalf("run %d did not end", run.ID)
+		return run.Status != "queued" && run.Status != "running"
+	})
+	return run.ID
 }
 
 // smoke is the experiment the test writes in the editor: a short run
@@ -497,12 +497,10 @@ func TestDashboardEditorRefusesABadDocument(t *testing.T) {
 	})
 }
 
-// TestDashboardExperimentLifecycle follows one experiment from the editor
-// through two runs, their comparison and a stopped copy to its deletion,
-// with the editor's question before unsaved edits are lost and a missing
-// run's page on the way.
+// TestDashboardExperimentLifecycle follows an experiment from the editor
+// through a run, live and then its report.
 func TestDashboardExperimentLifecycle(t *testing.T) {
-	base, b, examples := withExamples(t)
+	base, b, _ := withExamples(t)
 	var expID int64
 	runIDs := make([]int64, 0, 2)
 	b.do(chromedp.Navigate(base + "/"))
@@ -583,6 +581,17 @@ func TestDashboardExperimentLifecycle(t *testing.T) {
 			b.checkNames()
 			b.screenshot("run.png")
 		}},
+	})
+}
+
+// TestDashboardRunAgainAndCompare: an experiment that has run once is
+// edited and run again from the dashboard, the two runs compared, and the
+// list shows its last run.
+func TestDashboardRunAgainAndCompare(t *testing.T) {
+	base, b, examples := withExamples(t)
+	expID := storeSmoke(t, base, b)
+	runIDs := []int64{runExample(t, base, expID)}
+	runSteps(t, b, []step{
 		{"edit, run again and compare", func(t *testing.T, b *browser) {
 			b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = "#/experiments/%d/edit"`, expID)))
 			b.waitJS("the definition", `document.getElementById("yaml")?.value.includes("ui-smoke") && document.getElementById("validation-status").dataset.state === "valid"`, 10*time.Second)
@@ -663,6 +672,28 @@ func TestDashboardExperimentLifecycle(t *testing.T) {
 			}
 			b.screenshot("experiments.png")
 		}},
+	})
+}
+
+// storeSmoke stores the experiment the lifecycle writes in the editor,
+// ui-smoke, and opens the dashboard.
+func storeSmoke(t *testing.T, base string, b *browser) (expID int64) {
+	t.Helper()
+	var e storedJSON
+	if code := postYAML(t, base+"/api/v1/experiments", smoke(20), &e); code != http.StatusCreated {
+		t.Fatalf("store ui-smoke: %d", code)
+	}
+	b.do(chromedp.Navigate(base + "/"))
+	b.waitJS("the experiments list", `!!document.getElementById("new-experiment")`, 10*time.Second)
+	return e.ID
+}
+
+// A copy of an experiment, run long enough to watch on the proxy page,
+// and stopped from its run page.
+func TestDashboardDuplicateWatchAndStop(t *testing.T) {
+	base, b, _ := withExamples(t)
+	expID := storeSmoke(t, base, b)
+	runSteps(t, b, []step{
 		{"duplicate, watch the copy's proxy, stop it", func(t *testing.T, b *browser) {
 			b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = "#/experiments/%d"`, expID)))
 			b.waitJS("the experiment", `document.querySelector("h1")?.textContent === "ui-smoke"`, 10*time.Second)
@@ -693,6 +724,16 @@ func TestDashboardExperimentLifecycle(t *testing.T) {
 			b.do(chromedp.Click(chromedp.ID("confirm-ok")))
 			b.waitJS("the stopped run's report", `document.querySelector("#run-status .badge")?.textContent === "stopped" && !!document.getElementById("verdict")`, 15*time.Second)
 		}},
+	})
+}
+
+// The editor's question before unsaved edits are lost, and a missing
+// run's page.
+func TestDashboardUnsavedEditsAndAMissingRun(t *testing.T) {
+	base, b, _ := withExamples(t)
+	b.do(chromedp.Navigate(base + "/"))
+	b.waitJS("the experiments list", `!!document.getElementById("new-experiment")`, 10*time.Second)
+	runSteps(t, b, []step{
 		{"leaving unsaved edits asks first", func(t *testing.T, b *browser) {
 			b.do(chromedp.Evaluate[chromedp.Void](`location.hash = "#/experiments/new"`))
 			b.waitJS("the editor", `document.getElementById("validation-status")?.dataset.state === "valid"`, 10*time.Second)
@@ -712,6 +753,14 @@ func TestDashboardExperimentLifecycle(t *testing.T) {
 			b.do(chromedp.Evaluate[chromedp.Void](`location.hash = "#/runs/999999"`))
 			b.waitJS("the error panel", `document.querySelector(".error-panel")?.textContent.includes("not found")`, 10*time.Second)
 		}},
+	})
+}
+
+// Deleting an experiment from the list asks first.
+func TestDashboardDeleteAsksFirst(t *testing.T) {
+	base, b, _ := withExamples(t)
+	expID := storeSmoke(t, base, b)
+	runSteps(t, b, []step{
 		{"delete asks first", func(t *testing.T, b *browser) {
 			b.do(chromedp.Click(chromedp.CSS(`nav a[data-nav="experiments"]`)))
 			row := `#experiments-table tr[data-name="ui-smoke"]`

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 )
 
@@ -219,12 +220,10 @@ spec:
 	if code := sendJSON(t, http.MethodPost, fmt.Sprintf("%s/api/v1/gamedays/%d/runs", base, gd.ID), "", &gdRun); code != http.StatusAccepted && code != http.StatusCreated {
 		t.Fatalf("start the game day: %d", code)
 	}
-	for deadline := time.Now().Add(20 * time.Second); gdRun.Status == "" || gdRun.Status == "queued" || gdRun.Status == "running"; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("game-day run %d did not end", gdRun.ID)
-		}
+	wait.For(t, 20*time.Second, fmt.Sprintf("game-day run %d to end", gdRun.ID), func() bool {
 		getJSON(t, fmt.Sprintf("%s/api/v1/gameday-runs/%d", base, gdRun.ID), &gdRun)
-	}
+		return gdRun.Status != "" && gdRun.Status != "queued" && gdRun.Status != "running"
+	})
 
 	var env environmentJSON
 	if code := postYAML(t, base+"/api/v1/environments", brokenEnvironment(freeAddr(t), freeAddr(t)), &env); code != http.StatusCreated {

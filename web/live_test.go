@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 )
 
@@ -59,16 +60,15 @@ func TestDashboardLiveThroughputStartsWithoutASpike(t *testing.T) {
 	}
 	// Every live point, up to the last one before the report replaces them.
 	var live []float64
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	wait.For(t, 20*time.Second, "the run to end", func() bool {
 		v := evalJS[[]float64](b, `document.getElementById("verdict") ? [] : [...document.querySelectorAll("#live-chart svg circle.dot")].map((c) => Number(c.dataset.y))`)
 		if len(v) == 0 {
-			break
+			return true
 		}
 		live = v
-		if time.Now().After(deadline) {
-			t.Fatal("the run did not end")
-		}
-	}
+		return false
+	})
+
 	for i, v := range live {
 		if v < low || v > high {
 			t.Errorf("live point %d of %d: %.1f calls a second; the run makes %v", i+1, len(live), v, qps)

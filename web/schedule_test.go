@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 )
 
@@ -99,18 +100,13 @@ func TestDashboardExperimentSchedule(t *testing.T) {
 
 	// The fires as the scheduler makes them, each linked to its run.
 	var runID string
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	wait.For(t, 20*time.Second, "a fire that ran, listed", func() bool {
 		b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = "#/experiments/%d?at=" + Date.now()`, every.ID)))
 		b.waitJS("the page again", `!!document.getElementById("schedule-words") && !document.querySelector("main .page[aria-busy]")`, 10*time.Second)
 		runID = evalJS[string](b, `document.querySelector('#fires-table tr[data-outcome="ran"] a.fire-run')?.getAttribute("href") ?? ""`)
-		if runID != "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no fire that ran is listed within 20s")
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return runID != ""
+	})
+
 	b.screenshot("experiment-schedule.png")
 	b.do(chromedp.Click(chromedp.CSS(`#fires-table tr[data-outcome="ran"] a.fire-run`)))
 	b.waitJS("the fired run's page", fmt.Sprintf(`location.hash === %q && /^Run #\d+$/.test(document.querySelector("h1")?.textContent)`, runID), 10*time.Second)
