@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faultline/faultline/proxy"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -40,9 +41,9 @@ type metrics struct {
 	envs     liveEnvironments
 
 	mu            sync.Mutex
-	gameDaysEnded map[string]int64 // game-day runs finished, by status
-	finished      map[string]int64 // runs finished, by status
-	done          map[int64]bool   // finished runs whose proxy may still be listed live
+	gameDaysEnded map[runstatus.Status]int64 // game-day runs finished, by status
+	finished      map[runstatus.Status]int64 // runs finished, by status
+	done          map[int64]bool             // finished runs whose proxy may still be listed live
 	totals        proxyTotals
 }
 
@@ -92,20 +93,20 @@ func (t *proxyTotals) clone() proxyTotals {
 }
 
 func newMetrics(live liveProxies, gameDays runningGameDays, envs liveEnvironments) *metrics {
-	return &metrics{live: live, gameDays: gameDays, envs: envs, finished: map[string]int64{}, gameDaysEnded: map[string]int64{},
+	return &metrics{live: live, gameDays: gameDays, envs: envs, finished: map[runstatus.Status]int64{}, gameDaysEnded: map[runstatus.Status]int64{},
 		done: map[int64]bool{}, totals: newProxyTotals()}
 }
 
 // gameDayFinished records a game-day run's end; it is the game-day
 // manager's OnFinish hook.
-func (m *metrics) gameDayFinished(_ int64, status string) {
+func (m *metrics) gameDayFinished(_ int64, status runstatus.Status) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gameDaysEnded[status]++
 }
 
 // runFinished records a run's end; it is the run manager's OnFinish hook.
-func (m *metrics) runFinished(id int64, status string, stats *proxy.Stats) {
+func (m *metrics) runFinished(id int64, status runstatus.Status, stats *proxy.Stats) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.finished[status]++
@@ -148,10 +149,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	totals := m.totals.clone()
 	for status, n := range m.finished {
-		ch <- prometheus.MustNewConstMetric(descRunsFinished, prometheus.CounterValue, float64(n), status)
+		ch <- prometheus.MustNewConstMetric(descRunsFinished, prometheus.CounterValue, float64(n), string(status))
 	}
 	for status, n := range m.gameDaysEnded {
-		ch <- prometheus.MustNewConstMetric(descGameDaysEnded, prometheus.CounterValue, float64(n), status)
+		ch <- prometheus.MustNewConstMetric(descGameDaysEnded, prometheus.CounterValue, float64(n), string(status))
 	}
 	running := 0
 	for id, px := range live {

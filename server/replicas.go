@@ -12,6 +12,7 @@ import (
 	"github.com/faultline/faultline/server/manager/gamedays"
 	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -120,7 +121,7 @@ func (r *replica) renew(ctx context.Context) {
 		// when the others may mark them interrupted and take them over:
 		// a run never injects faults that no one can see or halt.
 		if !r.renewedAt.IsZero() && at.Sub(r.renewedAt) >= r.ttl-2*r.heartbeat() {
-			for _, id := range r.runs.KeepLeased(at, nil, "this server lost the database and could not renew its lease on the run: "+err.Error(), report.StatusError) {
+			for _, id := range r.runs.KeepLeased(at, nil, "this server lost the database and could not renew its lease on the run: "+err.Error(), runstatus.Error) {
 				r.log.Warn("run stopped: its lease could not be renewed", "run", id, "replica", r.id)
 			}
 			r.planes.dropAll()

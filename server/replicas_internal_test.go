@@ -11,6 +11,7 @@ import (
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -39,7 +40,7 @@ spec:
 	block := func(ctx context.Context, _ *scenarios.Document, _ experiment.Options) (*report.Report, error) {
 		<-ctx.Done()
 		close(stopped)
-		return &report.Report{Status: report.StatusStopped}, nil
+		return &report.Report{Status: runstatus.Stopped}, nil
 	}
 	m := runs.New(db, block, runs.Config{})
 	defer m.Close()

@@ -25,12 +25,12 @@ func scheduleKinds(db *store.DB, experiments scheduler.ExperimentTrigger, gameDa
 	kinds[0].Fires = sharedFires{kinds[0].Fires, db.LastFireRun}
 	kinds[0].Runs = sharedRuns{kinds[0].Runs, func(ctx context.Context, id int64) (bool, error) {
 		r, err := db.GetRun(ctx, id)
-		return err == nil && (r.Status == store.StatusQueued || r.Status == store.StatusRunning), err
+		return err == nil && r.Status.Active(), err
 	}}
 	kinds[1].Fires = sharedFires{kinds[1].Fires, db.LastGameDayFireRun}
 	kinds[1].Runs = sharedRuns{kinds[1].Runs, func(ctx context.Context, id int64) (bool, error) {
 		r, err := db.GetGameDayRun(ctx, id)
-		return err == nil && r.Status == store.StatusRunning, err
+		return err == nil && r.Status.Active(), err
 	}}
 	return kinds
 }

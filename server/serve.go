@@ -23,6 +23,7 @@ import (
 	"github.com/faultline/faultline/server/manager/gamedays"
 	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/scheduler"
 	"github.com/faultline/faultline/server/store"
 	"github.com/faultline/faultline/server/webhook"
@@ -155,12 +156,12 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 	var met *metrics
 	manager := runs.New(db, experiment.Execute, runs.Config{MaxConcurrent: cfg.MaxConcurrentRuns, MaxQueued: cfg.MaxQueuedRuns, Engine: engineOpts, Logger: log, KeepRuns: cfg.KeepRuns,
-		OnFinish:     func(id int64, status string, stats *proxy.Stats) { met.runFinished(id, status, stats) },
+		OnFinish:     func(id int64, status runstatus.Status, stats *proxy.Stats) { met.runFinished(id, status, stats) },
 		Environments: runEnvs, Relay: relay, RemoteStop: remoteStop})
 	manager.RestoreLever(lever)
 	manager.OnLever(envs.LeverMoved) // an engaged lever ends the overlays
 	gameDaysCfg := gamedays.Config{Store: db, Runs: manager, Webhooks: webhook.NewGuarded([]byte(cfg.WebhookSecret), hooks),
-		Admit: admit, Logger: log, OnFinish: func(id int64, status string) { met.gameDayFinished(id, status) }}
+		Admit: admit, Logger: log, OnFinish: func(id int64, status runstatus.Status) { met.gameDayFinished(id, status) }}
 	if shared != nil {
 		gameDaysCfg.RemoteStop, gameDaysCfg.Relay = shared.stopGameDayRun, shared.relayGameDay
 	}

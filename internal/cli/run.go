@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/client"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 func runCommand() *cobra.Command {
@@ -196,10 +197,10 @@ func printReport(rep *report.Report, o experimentOptions) int {
 // exitCode is the exit code of a run or game-day run that ended with
 // status: 0 succeeded, 1 failed (the hypothesis), 3 any other end.
 func exitCode(status string) int {
-	switch status {
-	case report.StatusSucceeded:
+	switch runstatus.Status(status) {
+	case runstatus.Succeeded:
 		return ExitPass
-	case report.StatusFailed:
+	case runstatus.Failed:
 		return ExitFail
 	}
 	return ExitRunError

@@ -16,6 +16,7 @@ import (
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/manager/environments"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -163,7 +164,7 @@ func (h *handlers) deleteEnvironment(c *gin.Context) {
 		return
 	}
 	// A run waiting for the environment would lose it: refuse first.
-	for _, status := range []string{store.StatusQueued, store.StatusRunning} {
+	for _, status := range runstatus.AllActive() {
 		runs, n, err := h.cfg.RunStore.ListRuns(c.Request.Context(), store.RunFilter{Environment: e.Name, Status: status, Page: store.Page{Limit: 1}})
 		if err != nil {
 			writeError(c, h.log, err)

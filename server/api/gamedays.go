@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -69,26 +70,26 @@ type gameDayJSON struct {
 
 // lastRunJSON summarises a game day's latest run.
 type lastRunJSON struct {
-	ID        int64     `json:"id"`
-	Status    string    `json:"status"`
-	Verdict   string    `json:"verdict"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID        int64            `json:"id"`
+	Status    runstatus.Status `json:"status"`
+	Verdict   string           `json:"verdict"`
+	CreatedAt time.Time        `json:"createdAt"`
 }
 
 // gameDayRunJSON is a game-day run as the API shows it.
 type gameDayRunJSON struct {
-	ID             int64           `json:"id"`
-	GameDayID      *int64          `json:"gameDayId"`
-	GameDay        string          `json:"gameDay"`
-	GameDayVersion int             `json:"gameDayVersion"`
-	Trigger        string          `json:"trigger"`
-	Status         string          `json:"status"`
-	Reason         string          `json:"reason,omitempty"`
-	Verdict        string          `json:"verdict,omitempty"`
-	CreatedAt      time.Time       `json:"createdAt"`
-	EndedAt        *time.Time      `json:"endedAt,omitempty"`
-	Report         json.RawMessage `json:"report,omitempty"`
-	Webhooks       []webhookJSON   `json:"webhooks,omitempty"`
+	ID             int64            `json:"id"`
+	GameDayID      *int64           `json:"gameDayId"`
+	GameDay        string           `json:"gameDay"`
+	GameDayVersion int              `json:"gameDayVersion"`
+	Trigger        string           `json:"trigger"`
+	Status         runstatus.Status `json:"status"`
+	Reason         string           `json:"reason,omitempty"`
+	Verdict        string           `json:"verdict,omitempty"`
+	CreatedAt      time.Time        `json:"createdAt"`
+	EndedAt        *time.Time       `json:"endedAt,omitempty"`
+	Report         json.RawMessage  `json:"report,omitempty"`
+	Webhooks       []webhookJSON    `json:"webhooks,omitempty"`
 }
 
 // webhookJSON is one webhook delivery of a game-day run's end.
@@ -294,7 +295,7 @@ func (h *handlers) gameDayRun(ctx context.Context, id int64) (gameDayRunJSON, er
 		return gameDayRunJSON{}, err
 	}
 	out := toGameDayRunJSON(run, true)
-	if run.Status == store.StatusRunning {
+	if run.Status.Active() {
 		if snap, ok := h.cfg.GameDayLive.Snapshot(id); ok {
 			out.Report = snap
 		}

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -22,7 +22,7 @@ type runJSON struct {
 	ExperimentID      *int64           `json:"experimentId"`
 	Experiment        string           `json:"experiment"`
 	ExperimentVersion int              `json:"experimentVersion"`
-	Status            string           `json:"status"`
+	Status            runstatus.Status `json:"status"`
 	Reason            string           `json:"reason,omitempty"`
 	Verdict           string           `json:"verdict,omitempty"`
 	Seed              int64            `json:"seed"`
@@ -45,9 +45,9 @@ type runJSON struct {
 }
 
 type transitionJSON struct {
-	Status string    `json:"status"`
-	Reason string    `json:"reason,omitempty"`
-	At     time.Time `json:"at"`
+	Status runstatus.Status `json:"status"`
+	Reason string           `json:"reason,omitempty"`
+	At     time.Time        `json:"at"`
 }
 
 func toRunJSON(r *store.Run, withReport bool) runJSON {
@@ -61,9 +61,15 @@ func toRunJSON(r *store.Run, withReport bool) runJSON {
 	return out
 }
 
-// runStatuses are the statuses GET /runs?status= filters by.
-var runStatuses = []string{store.StatusQueued, store.StatusRunning, store.StatusSucceeded, store.StatusFailed,
-	store.StatusStopped, store.StatusInterrupted, store.StatusError}
+// runStatuses names the statuses GET /runs?status= filters by, for its
+// refusal of any other.
+func runStatuses() string {
+	var names []string
+	for _, s := range runstatus.All() {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ", ")
+}
 
 // startRunJSON is the optional body of POST /experiments/{id}/runs.
 type startRunJSON struct {
@@ -107,10 +113,10 @@ func (h *handlers) startRun(c *gin.Context) {
 
 func (h *handlers) listRuns(c *gin.Context) {
 	writeList(c, h.log, func(ctx context.Context, page store.Page) ([]store.Run, int64, error) {
-		f := store.RunFilter{Page: page, Status: c.Query("status")}
-		if f.Status != "" && !slices.Contains(runStatuses, f.Status) {
+		f := store.RunFilter{Page: page, Status: runstatus.Status(c.Query("status"))}
+		if f.Status != "" && !f.Status.Known() {
 			return nil, 0, &Error{Status: http.StatusBadRequest, Field: "status",
-				Message: "status must be one of " + strings.Join(runStatuses, ", ") + ", not " + strconv.Quote(f.Status)}
+				Message: "status must be one of " + runStatuses() + ", not " + strconv.Quote(string(f.Status))}
 		}
 		if s := c.Query("experiment"); s != "" {
 			id, err := strconv.ParseInt(s, 10, 64)

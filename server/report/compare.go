@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // Comparison sets two runs side by side: B against A.
@@ -23,14 +25,14 @@ type Comparison struct {
 
 // RunSummary identifies one side of a comparison.
 type RunSummary struct {
-	RunID      int64   `json:"runId,omitempty"`
-	Experiment string  `json:"experiment"`
-	Version    int     `json:"experimentVersion,omitempty"`
-	Status     string  `json:"status"`
-	Verdict    string  `json:"verdict"`
-	Requests   int64   `json:"requests"`
-	QPS        float64 `json:"qps"`
-	Seed       int64   `json:"seed"`
+	RunID      int64            `json:"runId,omitempty"`
+	Experiment string           `json:"experiment"`
+	Version    int              `json:"experimentVersion,omitempty"`
+	Status     runstatus.Status `json:"status"`
+	Verdict    string           `json:"verdict"`
+	Requests   int64            `json:"requests"`
+	QPS        float64          `json:"qps"`
+	Seed       int64            `json:"seed"`
 }
 
 // CodeDelta is one status code's count and share in both runs.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // junitSuites is the JUnit XML shape CI systems read (the Ant/Surefire
@@ -63,15 +65,15 @@ func JUnit(r *Report) ([]byte, error) {
 	suite := junitSuite{
 		Name: class, Time: seconds, Timestamp: r.StartedAt.Format("2006-01-02T15:04:05"),
 		Props: []junitProperty{
-			{"status", r.Status}, {"verdict", r.Verdict}, {"seed", strconv.FormatInt(r.Seed, 10)},
+			{"status", string(r.Status)}, {"verdict", r.Verdict}, {"seed", strconv.FormatInt(r.Seed, 10)},
 			{"requests", strconv.FormatInt(r.Requests, 10)}, {"istioVersion", r.IstioVersion},
 		},
 		SystemOut: fmt.Sprintf("%d requests, %.1f qps, codes %v, p50 %.3f ms, p99 %.3f ms", r.Requests, r.QPS, r.Codes, r.LatencyMs.P50, r.LatencyMs.P99),
 	}
 	switch {
-	case r.Status != StatusSucceeded && r.Status != StatusFailed:
+	case r.Status != runstatus.Succeeded && r.Status != runstatus.Failed:
 		suite.Cases = append(suite.Cases, junitCase{Name: "run", Classname: class, Time: seconds,
-			Error: &junitProblem{Message: "run " + r.Status + ": " + r.Reason, Type: r.Status}})
+			Error: &junitProblem{Message: "run " + string(r.Status) + ": " + r.Reason, Type: string(r.Status)}})
 		suite.Errors++
 	case len(r.Hypothesis) == 0:
 		suite.Cases = append(suite.Cases, junitCase{Name: "run", Classname: class, Time: seconds})

@@ -17,6 +17,8 @@ import (
 	"fortio.org/fortio/fhttp"
 	"fortio.org/fortio/periodic"
 	"fortio.org/log"
+
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // fortioLoad runs a real fortio load as `fortio load -loglevel Warning`
@@ -85,7 +87,7 @@ func TestTextReportPrintsWhatFortioLoadPrints(t *testing.T) {
 			want = sleepTimes.ReplaceAllString(want, "")
 
 			var text strings.Builder
-			r := &Report{Experiment: "x", Status: StatusSucceeded, Verdict: VerdictNone, Target: url, Warmup: int64(tc.warmup), Fortio: raw}
+			r := &Report{Experiment: "x", Status: runstatus.Succeeded, Verdict: VerdictNone, Target: url, Warmup: int64(tc.warmup), Fortio: raw}
 			if err := WriteText(&text, r); err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 const injectionDoc = `apiVersion: faultline.dev/v1alpha1
@@ -101,7 +102,7 @@ func TestTwoProportionAndKS(t *testing.T) {
 }
 
 func TestWriteTextShowsAccountingActionsAndAbort(t *testing.T) {
-	r := &Report{Experiment: "x", Status: StatusStopped, Verdict: VerdictNone, Requests: 10,
+	r := &Report{Experiment: "x", Status: runstatus.Stopped, Verdict: VerdictNone, Requests: 10,
 		Injection: []Injection{{VirtualService: "httpbin", Rule: 0, Kind: "abort", ConfiguredPercent: 50, RealisedPercent: 40, CI95: [2]float64{12, 74}, Matched: 10}},
 		Actions:   []Action{{At: "1s", Action: "pause", Target: "httpbin/0", OK: true}},
 		Abort:     &AbortFired{Condition: "error_ratio > 0.5 over 10s", AtMs: 2000, Observed: 0.7}}

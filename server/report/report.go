@@ -8,17 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/proxy"
-)
-
-// Run statuses (docs/architecture.md, A run).
-const (
-	StatusQueued      = "queued"
-	StatusRunning     = "running"
-	StatusSucceeded   = "succeeded"
-	StatusFailed      = "failed"
-	StatusStopped     = "stopped"
-	StatusInterrupted = "interrupted"
-	StatusError       = "error"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // Verdicts of a hypothesis.
@@ -32,14 +22,14 @@ const (
 
 // Report is everything a finished run recorded.
 type Report struct {
-	Experiment        string    `json:"experiment"`
-	ExperimentVersion int       `json:"experimentVersion,omitempty"`
-	RunID             int64     `json:"runId,omitempty"`
-	Status            string    `json:"status"`
-	Verdict           string    `json:"verdict"`
-	Reason            string    `json:"reason,omitempty"`
-	StartedAt         time.Time `json:"startedAt"`
-	EndedAt           time.Time `json:"endedAt"`
+	Experiment        string           `json:"experiment"`
+	ExperimentVersion int              `json:"experimentVersion,omitempty"`
+	RunID             int64            `json:"runId,omitempty"`
+	Status            runstatus.Status `json:"status"`
+	Verdict           string           `json:"verdict"`
+	Reason            string           `json:"reason,omitempty"`
+	StartedAt         time.Time        `json:"startedAt"`
+	EndedAt           time.Time        `json:"endedAt"`
 	// Seed drew every fault and routing decision; replaying with it draws
 	// the same for the same request order.
 	Seed         int64  `json:"seed"`
@@ -217,7 +207,7 @@ type CheckResult struct {
 // Progress is a live snapshot of a running run, sent at least once a second.
 type Progress struct {
 	RunID           int64            `json:"runId,omitempty"`
-	Status          string           `json:"status"`
+	Status          runstatus.Status `json:"status"`
 	ElapsedMs       float64          `json:"elapsedMs"`
 	PlannedMs       float64          `json:"plannedMs,omitempty"`
 	Requests        int64            `json:"requests"`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -33,7 +34,7 @@ func newFakeRuns(db *store.DB) *fakeRuns {
 }
 
 func (f *fakeRuns) Start(ctx context.Context, experimentID, _ int64) (*store.Run, error) {
-	r := &store.Run{ExperimentID: &experimentID, ExperimentName: "nightly", ExperimentVersion: 1, Status: store.StatusQueued, Seed: 1}
+	r := &store.Run{ExperimentID: &experimentID, ExperimentName: "nightly", ExperimentVersion: 1, Status: runstatus.Queued, Seed: 1}
 	if err := f.db.CreateRun(ctx, r); err != nil {
 		return nil, err
 	}

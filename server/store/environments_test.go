@@ -1,6 +1,10 @@
 package store
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/faultline/faultline/server/runstatus"
+)
 
 func TestEnvironmentsAreVersioned(t *testing.T) {
 	eachBackend(t, func(t *testing.T, dsn string) {
@@ -59,12 +63,12 @@ func TestDeleteEnvironmentWithActiveRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		exp := createExperiment(t, db, "delay")
-		r := &Run{ExperimentID: &exp.ID, ExperimentName: exp.Name, ExperimentVersion: 1, Status: StatusRunning, Seed: 1, Environment: "staging", EnvironmentVersion: 1}
+		r := &Run{ExperimentID: &exp.ID, ExperimentName: exp.Name, ExperimentVersion: 1, Status: runstatus.Running, Seed: 1, Environment: "staging", EnvironmentVersion: 1}
 		if err := db.CreateRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 		wantErr(t, "delete with a running run", db.DeleteEnvironment(ctx, env.ID), ErrConflict)
-		if err := db.FinishRun(ctx, r.ID, StatusSucceeded, "pass", "", nil, clockStart); err != nil {
+		if err := db.FinishRun(ctx, r.ID, runstatus.Succeeded, "pass", "", nil, clockStart); err != nil {
 			t.Fatal(err)
 		}
 		runs, total, err := db.ListRuns(ctx, RunFilter{Environment: "staging"})

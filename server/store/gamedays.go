@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // Triggers name what started a game-day run.
@@ -21,7 +23,7 @@ const (
 type GameDay = Document
 
 // GameDayRun is one run of a game day. Its status moves from
-// StatusRunning to one of the terminal statuses (succeeded, failed,
+// runstatus.Running to one of the terminal statuses (succeeded, failed,
 // stopped, interrupted, error) exactly once.
 type GameDayRun struct {
 	// ID is assigned by CreateGameDayRun.
@@ -35,8 +37,9 @@ type GameDayRun struct {
 	Source         string
 	// Trigger is TriggerAPI or TriggerSchedule.
 	Trigger string
-	// Status is StatusRunning or a terminal status; Reason explains it.
-	Status, Reason string
+	// Status is runstatus.Running or a terminal status; Reason explains it.
+	Status runstatus.Status
+	Reason string
 	// Verdict is set when the run ends ("" until then).
 	Verdict string
 	// CreatedAt is when the run started (UTC); EndedAt when it ended, nil
@@ -91,7 +94,7 @@ type gameDayRunRow struct {
 	GameDayVersion int    `gorm:"column:gameday_version"`
 	Source         string
 	Trigger        string
-	Status         string
+	Status         runstatus.Status
 	Reason         string
 	Verdict        string
 	CreatedAt      time.Time
@@ -203,7 +206,7 @@ func (db *DB) ListGameDays(ctx context.Context, p Page) ([]GameDay, int64, error
 func (db *DB) DeleteGameDay(ctx context.Context, id int64) error {
 	err := db.write(ctx, func(tx *gorm.DB) error {
 		var active int64
-		if err := tx.Model(&gameDayRunRow{}).Where("gameday_id = ? AND status = ?", id, StatusRunning).Count(&active).Error; err != nil {
+		if err := tx.Model(&gameDayRunRow{}).Where("gameday_id = ? AND status = ?", id, runstatus.Running).Count(&active).Error; err != nil {
 			return err
 		}
 		if active > 0 {
@@ -225,7 +228,7 @@ func (db *DB) CreateGameDayRun(ctx context.Context, r *GameDayRun) error {
 		return translate(op, fmt.Errorf("unknown trigger %q: %w", r.Trigger, ErrInvalid))
 	}
 	row := gameDayRunRow{GameDayID: r.GameDayID, GameDayName: r.GameDayName, GameDayVersion: r.GameDayVersion,
-		Source: r.Source, Trigger: r.Trigger, Status: StatusRunning, Reason: r.Reason, CreatedAt: db.utc(r.CreatedAt)}
+		Source: r.Source, Trigger: r.Trigger, Status: runstatus.Running, Reason: r.Reason, CreatedAt: db.utc(r.CreatedAt)}
 	row.Owner, row.LeaseUntil = db.newLease()
 	if err := db.gdb.WithContext(ctx).Create(&row).Error; err != nil {
 		return translate(op, err)
@@ -244,7 +247,7 @@ func (db *DB) SaveGameDayRunReport(ctx context.Context, id int64, report []byte)
 	if err != nil {
 		return translate(op, err)
 	}
-	err = db.gdb.WithContext(ctx).Model(&gameDayRunRow{}).Where("id = ? AND status = ?", id, StatusRunning).Update("report", text).Error
+	err = db.gdb.WithContext(ctx).Model(&gameDayRunRow{}).Where("id = ? AND status = ?", id, runstatus.Running).Update("report", text).Error
 	return translate(op, err)
 }
 
@@ -253,9 +256,9 @@ func (db *DB) SaveGameDayRunReport(ctx context.Context, id int64, report []byte)
 // ended (zero means now). An unknown run gives ErrNotFound, one that has
 // already ended ErrConflict, a status that is not terminal or a report
 // that is not JSON ErrInvalid.
-func (db *DB) FinishGameDayRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error {
+func (db *DB) FinishGameDayRun(ctx context.Context, id int64, status runstatus.Status, verdict, reason string, report []byte, at time.Time) error {
 	op := fmt.Sprintf("finish game-day run %d as %q", id, status)
-	if _, terminal := validStatus(status); !terminal {
+	if !status.Terminal() {
 		return translate(op, fmt.Errorf("not a terminal status: %w", ErrInvalid))
 	}
 	text, err := reportText(report)
@@ -263,7 +266,7 @@ func (db *DB) FinishGameDayRun(ctx context.Context, id int64, status, verdict, r
 		return translate(op, err)
 	}
 	err = db.write(ctx, func(tx *gorm.DB) error {
-		res := tx.Model(&gameDayRunRow{}).Where("id = ? AND status = ?", id, StatusRunning).Updates(map[string]any{
+		res := tx.Model(&gameDayRunRow{}).Where("id = ? AND status = ?", id, runstatus.Running).Updates(map[string]any{
 			"status": status, "verdict": verdict, "reason": reason, "report": text, "ended_at": db.utc(at),
 		})
 		if res.Error != nil {
@@ -304,7 +307,7 @@ func (db *DB) ListGameDayRuns(ctx context.Context, gameDayID int64, p Page) ([]G
 }
 
 // MarkGameDaysInterrupted moves every running game-day run to
-// StatusInterrupted with the given reason and EndedAt at (zero means now),
+// runstatus.Interrupted with the given reason and EndedAt at (zero means now),
 // in one transaction, and returns the IDs of the runs it moved. The server
 // calls it at start-up: a game day still running then belonged to a
 // process that died.
@@ -312,14 +315,14 @@ func (db *DB) MarkGameDaysInterrupted(ctx context.Context, reason string, at tim
 	at = db.utc(at)
 	var ids []int64
 	err := db.write(ctx, func(tx *gorm.DB) error {
-		if err := tx.Model(&gameDayRunRow{}).Where("status = ?", StatusRunning).Order("id").Pluck("id", &ids).Error; err != nil {
+		if err := tx.Model(&gameDayRunRow{}).Where("status = ?", runstatus.Running).Order("id").Pluck("id", &ids).Error; err != nil {
 			return err
 		}
 		if len(ids) == 0 {
 			return nil
 		}
 		return tx.Model(&gameDayRunRow{}).Where("id IN ?", ids).Updates(map[string]any{
-			"status": StatusInterrupted, "reason": reason, "ended_at": at,
+			"status": runstatus.Interrupted, "reason": reason, "ended_at": at,
 		}).Error
 	})
 	if err != nil {
@@ -342,11 +345,11 @@ func (db *DB) StartGameDayRun(ctx context.Context, r *GameDayRun) (running int64
 		return 0, translate(op, fmt.Errorf("unknown trigger %q: %w", r.Trigger, ErrInvalid))
 	}
 	row := gameDayRunRow{GameDayID: r.GameDayID, GameDayName: r.GameDayName, GameDayVersion: r.GameDayVersion,
-		Source: r.Source, Trigger: r.Trigger, Status: StatusRunning, Reason: r.Reason, CreatedAt: db.utc(r.CreatedAt)}
+		Source: r.Source, Trigger: r.Trigger, Status: runstatus.Running, Reason: r.Reason, CreatedAt: db.utc(r.CreatedAt)}
 	row.Owner, row.LeaseUntil = db.newLease()
 	err = db.write(ctx, func(tx *gorm.DB) error {
 		var ids []int64
-		if err := tx.Model(&gameDayRunRow{}).Where("gameday_id = ? AND status = ?", *r.GameDayID, StatusRunning).
+		if err := tx.Model(&gameDayRunRow{}).Where("gameday_id = ? AND status = ?", *r.GameDayID, runstatus.Running).
 			Order("id").Limit(1).Pluck("id", &ids).Error; err != nil {
 			return err
 		}

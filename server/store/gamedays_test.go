@@ -3,6 +3,8 @@ package store
 import (
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 func createGameDay(t *testing.T, db *DB, name string) *GameDay {
@@ -65,7 +67,7 @@ func TestGameDayCRUD(t *testing.T) {
 		// A running game day cannot be deleted; a finished one leaves its runs.
 		r := createGameDayRun(t, db, other)
 		wantErr(t, "delete with a running run", db.DeleteGameDay(ctx, other.ID), ErrConflict)
-		if err := db.FinishGameDayRun(ctx, r.ID, StatusSucceeded, "pass", "", []byte(`{"ok":true}`), time.Time{}); err != nil {
+		if err := db.FinishGameDayRun(ctx, r.ID, runstatus.Succeeded, "pass", "", []byte(`{"ok":true}`), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.DeleteGameDay(ctx, other.ID); err != nil {
@@ -94,19 +96,19 @@ func TestGameDayRunLifecycle(t *testing.T) {
 			ids = append(ids, createGameDayRun(t, db, g).ID)
 		}
 		r, err := db.GetGameDayRun(ctx, ids[0])
-		if err != nil || r.Status != StatusRunning || r.EndedAt != nil || r.Report != nil || r.Trigger != TriggerAPI || r.Source != g.Source {
+		if err != nil || r.Status != runstatus.Running || r.EndedAt != nil || r.Report != nil || r.Trigger != TriggerAPI || r.Source != g.Source {
 			t.Fatalf("new run = %+v, %v", r, err)
 		}
-		wantErr(t, "finish as running", db.FinishGameDayRun(ctx, ids[0], StatusRunning, "", "", nil, time.Time{}), ErrInvalid)
-		wantErr(t, "report not JSON", db.FinishGameDayRun(ctx, ids[0], StatusFailed, "fail", "", []byte("{"), time.Time{}), ErrInvalid)
+		wantErr(t, "finish as running", db.FinishGameDayRun(ctx, ids[0], runstatus.Running, "", "", nil, time.Time{}), ErrInvalid)
+		wantErr(t, "report not JSON", db.FinishGameDayRun(ctx, ids[0], runstatus.Failed, "fail", "", []byte("{"), time.Time{}), ErrInvalid)
 		at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.FixedZone("X", 7200)) // microseconds, which both databases keep
-		if err := db.FinishGameDayRun(ctx, ids[0], StatusFailed, "fail", "failed steps: spec.steps[0]", []byte(`{"steps":[]}`), at); err != nil {
+		if err := db.FinishGameDayRun(ctx, ids[0], runstatus.Failed, "fail", "failed steps: spec.steps[0]", []byte(`{"steps":[]}`), at); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, "finish twice", db.FinishGameDayRun(ctx, ids[0], StatusSucceeded, "pass", "", nil, time.Time{}), ErrConflict)
-		wantErr(t, "finish unknown", db.FinishGameDayRun(ctx, 999, StatusSucceeded, "pass", "", nil, time.Time{}), ErrNotFound)
+		wantErr(t, "finish twice", db.FinishGameDayRun(ctx, ids[0], runstatus.Succeeded, "pass", "", nil, time.Time{}), ErrConflict)
+		wantErr(t, "finish unknown", db.FinishGameDayRun(ctx, 999, runstatus.Succeeded, "pass", "", nil, time.Time{}), ErrNotFound)
 		r, _ = db.GetGameDayRun(ctx, ids[0])
-		if r.Status != StatusFailed || r.Verdict != "fail" || r.Reason != "failed steps: spec.steps[0]" || r.EndedAt == nil || !r.EndedAt.Equal(at) || r.EndedAt.Location() != time.UTC {
+		if r.Status != runstatus.Failed || r.Verdict != "fail" || r.Reason != "failed steps: spec.steps[0]" || r.EndedAt == nil || !r.EndedAt.Equal(at) || r.EndedAt.Location() != time.UTC {
 			t.Errorf("finished run = %+v", r)
 		}
 
@@ -115,7 +117,7 @@ func TestGameDayRunLifecycle(t *testing.T) {
 			t.Fatalf("first page = %+v, %d, %v", page, total, err)
 		}
 		page, _, _ = db.ListGameDayRuns(ctx, g.ID, Page{Limit: 2, Offset: 2})
-		if len(page) != 1 || page[0].ID != ids[0] || page[0].Report != nil || page[0].Status != StatusFailed {
+		if len(page) != 1 || page[0].ID != ids[0] || page[0].Report != nil || page[0].Status != runstatus.Failed {
 			t.Errorf("second page = %+v (reports are left out)", page)
 		}
 
@@ -126,11 +128,11 @@ func TestGameDayRunLifecycle(t *testing.T) {
 		}
 		for _, id := range ids[1:] {
 			r, _ := db.GetGameDayRun(ctx, id)
-			if r.Status != StatusInterrupted || r.Reason != "the server stopped" || r.EndedAt == nil {
+			if r.Status != runstatus.Interrupted || r.Reason != "the server stopped" || r.EndedAt == nil {
 				t.Errorf("run %d after the mark = %+v", id, r)
 			}
 		}
-		if r, _ := db.GetGameDayRun(ctx, ids[0]); r.Status != StatusFailed {
+		if r, _ := db.GetGameDayRun(ctx, ids[0]); r.Status != runstatus.Failed {
 			t.Errorf("an ended run was marked too: %+v", r)
 		}
 		if moved, err := db.MarkGameDaysInterrupted(ctx, "again", time.Time{}); err != nil || len(moved) != 0 {
@@ -162,14 +164,14 @@ func TestWebhookDeliveriesAndStepRuns(t *testing.T) {
 		// A step's run names its game-day run and step, and stays out of the
 		// experiment's pruning.
 		e := createExperiment(t, db, "exp")
-		step := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: StatusQueued, Seed: 1,
+		step := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: runstatus.Queued, Seed: 1,
 			GameDayRunID: &gr.ID, GameDayStep: "spec.steps[2].parallel[0]"}
 		if err := db.CreateRun(ctx, step); err != nil {
 			t.Fatal(err)
 		}
-		own := createRun(t, db, e, StatusQueued)
+		own := createRun(t, db, e, runstatus.Queued)
 		for _, id := range []int64{step.ID, own.ID} {
-			if err := db.FinishRun(ctx, id, StatusSucceeded, "pass", "", nil, time.Time{}); err != nil {
+			if err := db.FinishRun(ctx, id, runstatus.Succeeded, "pass", "", nil, time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -181,7 +183,7 @@ func TestWebhookDeliveriesAndStepRuns(t *testing.T) {
 		if err != nil || total != 1 || runs[0].ID != step.ID || runs[0].GameDayStep == "" {
 			t.Errorf("runs of the game-day run = %+v, %d, %v", runs, total, err)
 		}
-		createRun(t, db, e, StatusFailed)
+		createRun(t, db, e, runstatus.Failed)
 		if n, err := db.PruneRuns(ctx, e.ID, 1); err != nil || n != 1 {
 			t.Errorf("PruneRuns = %d, %v; want the older run of its own deleted", n, err)
 		}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // SetReplica makes the runs and game-day runs that db creates from now on
@@ -58,7 +60,7 @@ func (db *DB) RenewLeases(ctx context.Context, until time.Time) (Renewed, error)
 		until, db.replica, activeStatuses).Scan(&out.Runs).Error
 	if err == nil {
 		err = gdb.Raw(`UPDATE gameday_runs SET lease_until = ? WHERE owner = ? AND status = ? RETURNING id`,
-			until, db.replica, StatusRunning).Scan(&out.GameDayRuns).Error
+			until, db.replica, runstatus.Running).Scan(&out.GameDayRuns).Error
 	}
 	if err == nil {
 		// An environment's lease that expired may have gone to another
@@ -115,16 +117,16 @@ func (db *DB) ReleaseEnvironments(ctx context.Context) error {
 
 // Expired is what InterruptExpired ended.
 type Expired struct {
-	// Runs are the runs it moved to StatusInterrupted, by ID, with their
+	// Runs are the runs it moved to runstatus.Interrupted, by ID, with their
 	// owners.
 	Runs map[int64]string
-	// GameDayRuns are the game-day runs it moved to StatusInterrupted.
+	// GameDayRuns are the game-day runs it moved to runstatus.Interrupted.
 	GameDayRuns []int64
 }
 
 // InterruptExpired moves every queued or running run, and every running
 // game-day run, whose lease ended before at (zero means now) to
-// StatusInterrupted, with a reason that names the replica that owned it,
+// runstatus.Interrupted, with a reason that names the replica that owned it,
 // and records the runs' transitions; rows without a lease (created before
 // leases, or by a server without them) count as expired. A lease renewed
 // meanwhile keeps its run: each row is checked again as it is moved.
@@ -147,25 +149,25 @@ func (db *DB) InterruptExpired(ctx context.Context, at time.Time, busy func(runI
 			}
 			reason := leaseReason("run", r.Owner, r.LeaseUntil)
 			res := expired(tx.Model(&runRow{}).Where("id = ? AND status IN ?", r.ID, activeStatuses)).
-				Updates(map[string]any{"status": StatusInterrupted, "reason": reason, "ended_at": at})
+				Updates(map[string]any{"status": runstatus.Interrupted, "reason": reason, "ended_at": at})
 			if res.Error != nil {
 				return res.Error
 			}
 			if res.RowsAffected == 0 {
 				continue
 			}
-			if err := tx.Create(&transitionRow{RunID: r.ID, Status: StatusInterrupted, Reason: reason, At: at}).Error; err != nil {
+			if err := tx.Create(&transitionRow{RunID: r.ID, Status: runstatus.Interrupted, Reason: reason, At: at}).Error; err != nil {
 				return err
 			}
 			out.Runs[r.ID] = r.Owner
 		}
 		var gdrs []gameDayRunRow
-		if err := expired(tx.Select("id, owner, lease_until").Where("status = ?", StatusRunning)).Order("id").Find(&gdrs).Error; err != nil {
+		if err := expired(tx.Select("id, owner, lease_until").Where("status = ?", runstatus.Running)).Order("id").Find(&gdrs).Error; err != nil {
 			return err
 		}
 		for _, r := range gdrs {
-			res := expired(tx.Model(&gameDayRunRow{}).Where("id = ? AND status = ?", r.ID, StatusRunning)).
-				Updates(map[string]any{"status": StatusInterrupted, "reason": leaseReason("game day", r.Owner, r.LeaseUntil), "ended_at": at})
+			res := expired(tx.Model(&gameDayRunRow{}).Where("id = ? AND status = ?", r.ID, runstatus.Running)).
+				Updates(map[string]any{"status": runstatus.Interrupted, "reason": leaseReason("game day", r.Owner, r.LeaseUntil), "ended_at": at})
 			if res.Error != nil {
 				return res.Error
 			}

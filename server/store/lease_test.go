@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // TestStoreLeases: two replicas on one database; a run's lease keeps it
@@ -21,8 +23,8 @@ func TestStoreLeases(t *testing.T) {
 		a.SetReplica("replica-a", 10*time.Second)
 		b.SetReplica("replica-b", 10*time.Second)
 		e := createExperiment(t, a, "leased")
-		ra := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: StatusQueued, Seed: 1}
-		rb := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: StatusQueued, Seed: 2}
+		ra := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: runstatus.Queued, Seed: 1}
+		rb := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: runstatus.Queued, Seed: 2}
 		if err := a.CreateRun(ctx, ra); err != nil {
 			t.Fatal(err)
 		}
@@ -49,14 +51,14 @@ func TestStoreLeases(t *testing.T) {
 			t.Fatalf("after b's TTL: %+v, %v", got, err)
 		}
 		stored, err := a.GetRun(ctx, rb.ID)
-		if err != nil || stored.Status != StatusInterrupted || !strings.Contains(stored.Reason, "replica replica-b") {
+		if err != nil || stored.Status != runstatus.Interrupted || !strings.Contains(stored.Reason, "replica replica-b") {
 			t.Fatalf("b's run: %+v, %v", stored, err)
 		}
-		if stored, _ := a.GetRun(ctx, ra.ID); stored.Status != StatusQueued {
+		if stored, _ := a.GetRun(ctx, ra.ID); stored.Status != runstatus.Queued {
 			t.Fatalf("a's run: %s", stored.Status)
 		}
 		tr, err := a.Transitions(ctx, rb.ID)
-		if err != nil || tr[len(tr)-1].Status != StatusInterrupted {
+		if err != nil || tr[len(tr)-1].Status != runstatus.Interrupted {
 			t.Fatalf("transitions of b's run: %+v, %v", tr, err)
 		}
 		if renewed, err := b.RenewLeases(ctx, base.Add(30*time.Second)); err != nil || len(renewed.Runs) != 0 {
@@ -66,7 +68,7 @@ func TestStoreLeases(t *testing.T) {
 		if err != nil || got.Runs[ra.ID] != "replica-a" || !slices.Equal(got.GameDayRuns, []int64{gdr.ID}) {
 			t.Fatalf("after a's renewed lease: %+v, %v", got, err)
 		}
-		if g, _ := a.GetGameDayRun(ctx, gdr.ID); g.Status != StatusInterrupted || !strings.Contains(g.Reason, "replica-a") {
+		if g, _ := a.GetGameDayRun(ctx, gdr.ID); g.Status != runstatus.Interrupted || !strings.Contains(g.Reason, "replica-a") {
 			t.Fatalf("game-day run: %+v", g)
 		}
 	})
@@ -160,20 +162,20 @@ func TestStoreGameDayRunsOnceAtATime(t *testing.T) {
 			t.Fatal(err)
 		}
 		first := &GameDayRun{GameDayID: &g.ID, GameDayName: g.Name, GameDayVersion: 1, Source: "x", Trigger: TriggerAPI}
-		if running, err := a.StartGameDayRun(ctx, first); err != nil || running != 0 || first.ID == 0 || first.Status != StatusRunning {
+		if running, err := a.StartGameDayRun(ctx, first); err != nil || running != 0 || first.ID == 0 || first.Status != runstatus.Running {
 			t.Fatalf("first: %d, %v, %+v", running, err, first)
 		}
 		second := &GameDayRun{GameDayID: &g.ID, GameDayName: g.Name, GameDayVersion: 1, Source: "x", Trigger: TriggerSchedule}
 		if running, err := b.StartGameDayRun(ctx, second); !errors.Is(err, ErrConflict) || running != first.ID || second.ID != 0 {
 			t.Fatalf("second while the first runs: %d, %v", running, err)
 		}
-		if err := a.FinishGameDayRun(ctx, first.ID, StatusSucceeded, "pass", "", nil, time.Time{}); err != nil {
+		if err := a.FinishGameDayRun(ctx, first.ID, runstatus.Succeeded, "pass", "", nil, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if running, err := b.StartGameDayRun(ctx, second); err != nil || running != 0 || second.ID == 0 {
 			t.Fatalf("second after the first ended: %d, %v", running, err)
 		}
-		if r, _ := a.GetGameDayRun(ctx, second.ID); r.Status != StatusRunning {
+		if r, _ := a.GetGameDayRun(ctx, second.ID); r.Status != runstatus.Running {
 			t.Fatalf("second: %+v", r)
 		}
 	})
@@ -196,11 +198,11 @@ func TestStoreGameDayReportSoFar(t *testing.T) {
 		if err := db.SaveGameDayRunReport(ctx, r.ID, []byte(`{"steps":[1]}`)); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := db.GetGameDayRun(ctx, r.ID); string(got.Report) != `{"steps":[1]}` || got.Status != StatusRunning {
+		if got, _ := db.GetGameDayRun(ctx, r.ID); string(got.Report) != `{"steps":[1]}` || got.Status != runstatus.Running {
 			t.Fatalf("so far: %+v", got)
 		}
 		wantErr(t, "not JSON", db.SaveGameDayRunReport(ctx, r.ID, []byte("{")), ErrInvalid)
-		if err := db.FinishGameDayRun(ctx, r.ID, StatusSucceeded, "pass", "", []byte(`{"steps":[1,2]}`), time.Time{}); err != nil {
+		if err := db.FinishGameDayRun(ctx, r.ID, runstatus.Succeeded, "pass", "", []byte(`{"steps":[1,2]}`), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.SaveGameDayRunReport(ctx, r.ID, []byte(`{"steps":[]}`)); err != nil {

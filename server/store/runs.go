@@ -7,37 +7,12 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/faultline/faultline/server/runstatus"
 )
 
-// Run statuses. A run moves
-//
-//	queued → running → succeeded | failed | stopped | interrupted | error
-//
-// and may also go from queued straight to a terminal status. The last five
-// are terminal: once a run has one, it never changes again.
-const (
-	StatusQueued      = "queued"      // created, waiting to start
-	StatusRunning     = "running"     // started; StartedAt is set
-	StatusSucceeded   = "succeeded"   // ran to the end; Verdict says whether the hypothesis held
-	StatusFailed      = "failed"      // ran, but failed as the engine defines failure
-	StatusStopped     = "stopped"     // halted by a person or an abort condition
-	StatusInterrupted = "interrupted" // the process died while the run was queued or running
-	StatusError       = "error"       // could not be carried out (bad target, setup failure)
-)
-
-// activeStatuses are the statuses a run can still leave.
-var activeStatuses = []string{StatusQueued, StatusRunning}
-
-// validStatus reports whether s is a known status and whether it is terminal.
-func validStatus(s string) (known, terminal bool) {
-	switch s {
-	case StatusQueued, StatusRunning:
-		return true, false
-	case StatusSucceeded, StatusFailed, StatusStopped, StatusInterrupted, StatusError:
-		return true, true
-	}
-	return false, false
-}
+// activeStatuses are the statuses a run can still leave, for queries.
+var activeStatuses = runstatus.AllActive()
 
 // Run is one execution of an experiment version.
 type Run struct {
@@ -50,8 +25,8 @@ type Run struct {
 	// the experiment is deleted.
 	ExperimentName    string
 	ExperimentVersion int
-	// Status is one of the Status* constants.
-	Status string
+	// Status is where the run is in its life.
+	Status runstatus.Status
 	// Reason explains the current status ("" when there is nothing to say).
 	Reason string
 	// Verdict is the hypothesis outcome set by FinishRun ("" until then).
@@ -91,7 +66,8 @@ type Transition struct {
 	// RunID is the run that changed.
 	RunID int64
 	// Status is the status the run entered, and Reason why.
-	Status, Reason string
+	Status runstatus.Status
+	Reason string
 	// At is when it happened (UTC).
 	At time.Time
 }
@@ -101,7 +77,7 @@ type RunFilter struct {
 	// ExperimentID keeps the runs of one experiment; 0 keeps all.
 	ExperimentID int64
 	// Status keeps the runs with that status; "" keeps all.
-	Status string
+	Status runstatus.Status
 	// GameDayRunID keeps the runs of one game-day run's steps; 0 keeps all.
 	GameDayRunID int64
 	// Environment keeps the runs on one environment; "" keeps all.
@@ -116,7 +92,7 @@ type runRow struct {
 	ExperimentID      *int64
 	ExperimentName    string
 	ExperimentVersion int
-	Status            string
+	Status            runstatus.Status
 	Reason            string
 	Verdict           string
 	Seed              int64
@@ -156,7 +132,7 @@ func (r *runRow) run() Run {
 type transitionRow struct {
 	ID     int64 `gorm:"primaryKey"`
 	RunID  int64
-	Status string
+	Status runstatus.Status
 	Reason string
 	At     time.Time
 }
@@ -184,14 +160,14 @@ func reportText(report []byte) (*string, error) {
 }
 
 // CreateRun stores r as a new run and records its first transition, in one
-// transaction. r.Status must be a known status (usually StatusQueued). It
+// transaction. r.Status must be a known status (usually runstatus.Queued). It
 // sets r.ID, and r.CreatedAt to now when zero; the run is owned by the
 // DB's replica, with a lease from now (see SetReplica), and r.Owner and
 // r.LeaseUntil are set to them. A non-nil r.ExperimentID or
 // r.GameDayRunID that names no experiment or game-day run gives ErrNotFound.
 func (db *DB) CreateRun(ctx context.Context, r *Run) error {
 	const op = "create run"
-	if known, _ := validStatus(r.Status); !known {
+	if !r.Status.Known() {
 		return translate(op, fmt.Errorf("unknown status %q: %w", r.Status, ErrInvalid))
 	}
 	report, err := reportText(r.Report)
@@ -236,7 +212,7 @@ func (db *DB) GetRun(ctx context.Context, id int64) (*Run, error) {
 // ErrInvalid.
 func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, int64, error) {
 	const op = "list runs"
-	if known, _ := validStatus(f.Status); f.Status != "" && !known {
+	if f.Status != "" && !f.Status.Known() {
 		return nil, 0, translate(op, fmt.Errorf("unknown status %q: %w", f.Status, ErrInvalid))
 	}
 	from := func(tx *gorm.DB) *gorm.DB {
@@ -263,17 +239,17 @@ func (db *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, int64, error) {
 }
 
 // SetRunStatus moves a queued or running run to a non-terminal status
-// (StatusQueued or StatusRunning; terminal statuses go through FinishRun)
-// and records the transition. The first move to StatusRunning sets
+// (runstatus.Queued or runstatus.Running; terminal statuses go through FinishRun)
+// and records the transition. The first move to runstatus.Running sets
 // StartedAt to at. A zero at means now. An unknown run gives ErrNotFound, a
 // run that has already finished ErrConflict, a terminal or unknown status
 // ErrInvalid.
-func (db *DB) SetRunStatus(ctx context.Context, id int64, status, reason string, at time.Time) error {
+func (db *DB) SetRunStatus(ctx context.Context, id int64, status runstatus.Status, reason string, at time.Time) error {
 	op := fmt.Sprintf("set run %d status %q", id, status)
-	switch known, terminal := validStatus(status); {
-	case !known:
+	switch {
+	case !status.Known():
 		return translate(op, fmt.Errorf("unknown status: %w", ErrInvalid))
-	case terminal:
+	case status.Terminal():
 		return translate(op, fmt.Errorf("terminal status needs FinishRun: %w", ErrInvalid))
 	}
 	at = db.utc(at)
@@ -299,9 +275,9 @@ func (db *DB) SetRunStatus(ctx context.Context, id int64, status, reason string,
 // unknown run gives ErrNotFound, a run that has already finished
 // ErrConflict, a non-terminal status or a report that is not JSON
 // ErrInvalid.
-func (db *DB) FinishRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error {
+func (db *DB) FinishRun(ctx context.Context, id int64, status runstatus.Status, verdict, reason string, report []byte, at time.Time) error {
 	op := fmt.Sprintf("finish run %d as %q", id, status)
-	if _, terminal := validStatus(status); !terminal {
+	if !status.Terminal() {
 		return translate(op, fmt.Errorf("not a terminal status: %w", ErrInvalid))
 	}
 	text, err := reportText(report)
@@ -352,7 +328,7 @@ func (db *DB) Transitions(ctx context.Context, runID int64) ([]Transition, error
 	return out, nil
 }
 
-// MarkInterrupted moves every queued or running run to StatusInterrupted
+// MarkInterrupted moves every queued or running run to runstatus.Interrupted
 // with the given reason, sets their EndedAt to at (zero means now) and
 // records the transitions, in one transaction. It returns how many runs it
 // moved. The server calls it at start-up, before it starts any run: a run
@@ -363,12 +339,12 @@ func (db *DB) MarkInterrupted(ctx context.Context, reason string, at time.Time) 
 	err := db.write(ctx, func(tx *gorm.DB) error {
 		err := tx.Exec(`INSERT INTO run_transitions (run_id, status, reason, at)
 			SELECT id, ?, ?, ? FROM runs WHERE status IN ? ORDER BY id`,
-			StatusInterrupted, reason, at, activeStatuses).Error
+			runstatus.Interrupted, reason, at, activeStatuses).Error
 		if err != nil {
 			return err
 		}
 		res := tx.Model(&runRow{}).Where("status IN ?", activeStatuses).Updates(map[string]any{
-			"status": StatusInterrupted, "reason": reason, "ended_at": at,
+			"status": runstatus.Interrupted, "reason": reason, "ended_at": at,
 		})
 		n = res.RowsAffected
 		return res.Error

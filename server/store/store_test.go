@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // stepClock is a fake clock: every reading is step later than the one
@@ -70,7 +72,7 @@ func createExperiment(t *testing.T, db *DB, name string) *Experiment {
 	return e
 }
 
-func createRun(t *testing.T, db *DB, e *Experiment, status string) *Run {
+func createRun(t *testing.T, db *DB, e *Experiment, status runstatus.Status) *Run {
 	t.Helper()
 	r := &Run{ExperimentName: "adhoc", ExperimentVersion: 1, Status: status, Seed: 42}
 	if e != nil {
@@ -284,8 +286,8 @@ func TestTimesRoundTripUTC(t *testing.T) {
 
 		// A caller-supplied time with a monotonic reading and a zone.
 		at := time.Now().In(time.FixedZone("X", -5*3600))
-		r := createRun(t, db, e, StatusQueued)
-		if err := db.SetRunStatus(t.Context(), r.ID, StatusRunning, "", at); err != nil {
+		r := createRun(t, db, e, runstatus.Queued)
+		if err := db.SetRunStatus(t.Context(), r.ID, runstatus.Running, "", at); err != nil {
 			t.Fatal(err)
 		}
 		run, err := db.GetRun(t.Context(), r.ID)
@@ -498,11 +500,11 @@ func TestDeleteExperimentCascadesAndKeepsRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 		other := createExperiment(t, db, "other")
-		r := createRun(t, db, e, StatusQueued)
-		if err := db.FinishRun(ctx, r.ID, StatusSucceeded, "pass", "", []byte(`{"requests":1}`), time.Time{}); err != nil {
+		r := createRun(t, db, e, runstatus.Queued)
+		if err := db.FinishRun(ctx, r.ID, runstatus.Succeeded, "pass", "", []byte(`{"requests":1}`), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		otherRun := createRun(t, db, other, StatusQueued)
+		otherRun := createRun(t, db, other, runstatus.Queued)
 
 		if err := db.DeleteExperiment(ctx, e.ID); err != nil {
 			t.Fatalf("DeleteExperiment: %v", err)
@@ -534,14 +536,14 @@ func TestDeleteExperimentCascadesAndKeepsRuns(t *testing.T) {
 
 func TestDeleteExperimentWithActiveRun(t *testing.T) {
 	eachBackend(t, func(t *testing.T, dsn string) {
-		for _, status := range []string{StatusQueued, StatusRunning} {
-			t.Run(status, func(t *testing.T) {
+		for _, status := range runstatus.AllActive() {
+			t.Run(string(status), func(t *testing.T) {
 				db := openTestDB(t, dsn)
 				ctx := t.Context()
 				e := createExperiment(t, db, "busy")
-				r := createRun(t, db, e, StatusQueued)
-				if status == StatusRunning {
-					if err := db.SetRunStatus(ctx, r.ID, StatusRunning, "", time.Time{}); err != nil {
+				r := createRun(t, db, e, runstatus.Queued)
+				if status == runstatus.Running {
+					if err := db.SetRunStatus(ctx, r.ID, runstatus.Running, "", time.Time{}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -549,7 +551,7 @@ func TestDeleteExperimentWithActiveRun(t *testing.T) {
 				if _, err := db.GetExperiment(ctx, e.ID); err != nil {
 					t.Errorf("experiment gone after refused delete: %v", err)
 				}
-				if err := db.FinishRun(ctx, r.ID, StatusStopped, "", "by test", nil, time.Time{}); err != nil {
+				if err := db.FinishRun(ctx, r.ID, runstatus.Stopped, "", "by test", nil, time.Time{}); err != nil {
 					t.Fatal(err)
 				}
 				if err := db.DeleteExperiment(ctx, e.ID); err != nil {
@@ -571,19 +573,19 @@ func TestRunLifecycle(t *testing.T) {
 		t1, t2, t3 := t0.Add(time.Second), t0.Add(5*time.Second), t0.Add(9*time.Second)
 
 		r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: e.Version,
-			Status: StatusQueued, Reason: "manual", Seed: -7, CreatedAt: t0}
+			Status: runstatus.Queued, Reason: "manual", Seed: -7, CreatedAt: t0}
 		if err := db.CreateRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.SetRunStatus(ctx, r.ID, StatusRunning, "", t1); err != nil {
+		if err := db.SetRunStatus(ctx, r.ID, runstatus.Running, "", t1); err != nil {
 			t.Fatal(err)
 		}
 		// A second "running" (say, a progress note) must not move StartedAt.
-		if err := db.SetRunStatus(ctx, r.ID, StatusRunning, "load phase", t2); err != nil {
+		if err := db.SetRunStatus(ctx, r.ID, runstatus.Running, "load phase", t2); err != nil {
 			t.Fatal(err)
 		}
 		report := []byte(`{"experiment":"life","status":"succeeded","verdict":"pass","codes":{"200":30}}`)
-		if err := db.FinishRun(ctx, r.ID, StatusSucceeded, "pass", "", report, t3); err != nil {
+		if err := db.FinishRun(ctx, r.ID, runstatus.Succeeded, "pass", "", report, t3); err != nil {
 			t.Fatal(err)
 		}
 
@@ -592,7 +594,7 @@ func TestRunLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := Run{ID: r.ID, ExperimentID: &e.ID, ExperimentName: "life", ExperimentVersion: 1,
-			Status: StatusSucceeded, Verdict: "pass", Seed: -7, CreatedAt: t0, StartedAt: &t1, EndedAt: &t3, Report: report}
+			Status: runstatus.Succeeded, Verdict: "pass", Seed: -7, CreatedAt: t0, StartedAt: &t1, EndedAt: &t3, Report: report}
 		if got.ID != want.ID || *got.ExperimentID != *want.ExperimentID || got.ExperimentName != want.ExperimentName ||
 			got.ExperimentVersion != want.ExperimentVersion || got.Status != want.Status || got.Reason != want.Reason ||
 			got.Verdict != want.Verdict || got.Seed != want.Seed || got.CreatedAt != want.CreatedAt ||
@@ -612,22 +614,22 @@ func TestRunLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantTr := []Transition{
-			{r.ID, StatusQueued, "manual", t0},
-			{r.ID, StatusRunning, "", t1},
-			{r.ID, StatusRunning, "load phase", t2},
-			{r.ID, StatusSucceeded, "", t3},
+			{r.ID, runstatus.Queued, "manual", t0},
+			{r.ID, runstatus.Running, "", t1},
+			{r.ID, runstatus.Running, "load phase", t2},
+			{r.ID, runstatus.Succeeded, "", t3},
 		}
 		if !slices.Equal(tr, wantTr) {
 			t.Errorf("transitions:\n got %v\nwant %v", tr, wantTr)
 		}
 
 		// Once terminal, a run never changes again, and no transition is added.
-		wantErr(t, "FinishRun twice", db.FinishRun(ctx, r.ID, StatusFailed, "fail", "", nil, time.Time{}), ErrConflict)
-		wantErr(t, "running after finish", db.SetRunStatus(ctx, r.ID, StatusRunning, "", time.Time{}), ErrConflict)
+		wantErr(t, "FinishRun twice", db.FinishRun(ctx, r.ID, runstatus.Failed, "fail", "", nil, time.Time{}), ErrConflict)
+		wantErr(t, "running after finish", db.SetRunStatus(ctx, r.ID, runstatus.Running, "", time.Time{}), ErrConflict)
 		if tr, _ := db.Transitions(ctx, r.ID); len(tr) != len(wantTr) {
 			t.Errorf("transitions after refused changes: %d, want %d", len(tr), len(wantTr))
 		}
-		if got, _ := db.GetRun(ctx, r.ID); got.Status != StatusSucceeded || got.Verdict != "pass" {
+		if got, _ := db.GetRun(ctx, r.ID); got.Status != runstatus.Succeeded || got.Verdict != "pass" {
 			t.Errorf("run changed by a refused FinishRun: %+v", got)
 		}
 	})
@@ -637,7 +639,7 @@ func TestRunErrors(t *testing.T) {
 	eachBackend(t, func(t *testing.T, dsn string) {
 		db := openTestDB(t, dsn)
 		ctx := t.Context()
-		r := createRun(t, db, nil, StatusQueued)
+		r := createRun(t, db, nil, runstatus.Queued)
 		missing := int64(999)
 
 		tests := []struct {
@@ -650,32 +652,32 @@ func TestRunErrors(t *testing.T) {
 			}, ErrInvalid},
 			{"create with an empty status", func() error { return db.CreateRun(ctx, &Run{ExperimentName: "x"}) }, ErrInvalid},
 			{"create for a missing experiment", func() error {
-				return db.CreateRun(ctx, &Run{ExperimentID: &missing, ExperimentName: "x", Status: StatusQueued})
+				return db.CreateRun(ctx, &Run{ExperimentID: &missing, ExperimentName: "x", Status: runstatus.Queued})
 			}, ErrNotFound},
 			{"get a missing run", func() error { _, err := db.GetRun(ctx, missing); return err }, ErrNotFound},
 			{"transitions of a missing run", func() error { _, err := db.Transitions(ctx, missing); return err }, ErrNotFound},
 			{"status of a missing run", func() error {
-				return db.SetRunStatus(ctx, missing, StatusRunning, "", time.Time{})
+				return db.SetRunStatus(ctx, missing, runstatus.Running, "", time.Time{})
 			}, ErrNotFound},
 			{"unknown status", func() error { return db.SetRunStatus(ctx, r.ID, "paused", "", time.Time{}) }, ErrInvalid},
 			{"terminal status through SetRunStatus", func() error {
-				return db.SetRunStatus(ctx, r.ID, StatusSucceeded, "", time.Time{})
+				return db.SetRunStatus(ctx, r.ID, runstatus.Succeeded, "", time.Time{})
 			}, ErrInvalid},
 			{"finish a missing run", func() error {
-				return db.FinishRun(ctx, missing, StatusFailed, "", "", nil, time.Time{})
+				return db.FinishRun(ctx, missing, runstatus.Failed, "", "", nil, time.Time{})
 			}, ErrNotFound},
 			{"finish with a non-terminal status", func() error {
-				return db.FinishRun(ctx, r.ID, StatusRunning, "", "", nil, time.Time{})
+				return db.FinishRun(ctx, r.ID, runstatus.Running, "", "", nil, time.Time{})
 			}, ErrInvalid},
 			{"finish with a report that is not JSON", func() error {
-				return db.FinishRun(ctx, r.ID, StatusSucceeded, "", "", []byte("{nope"), time.Time{})
+				return db.FinishRun(ctx, r.ID, runstatus.Succeeded, "", "", []byte("{nope"), time.Time{})
 			}, ErrInvalid},
 			{"list with an unknown status", func() error { _, _, err := db.ListRuns(ctx, RunFilter{Status: "x"}); return err }, ErrInvalid},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) { wantErr(t, tc.name, tc.do(), tc.want) })
 		}
-		if got, err := db.GetRun(ctx, r.ID); err != nil || got.Status != StatusQueued {
+		if got, err := db.GetRun(ctx, r.ID); err != nil || got.Status != runstatus.Queued {
 			t.Errorf("run changed by refused calls: %+v, %v", got, err)
 		}
 	})
@@ -688,15 +690,15 @@ func TestListRuns(t *testing.T) {
 		a, b := createExperiment(t, db, "a"), createExperiment(t, db, "b")
 		var aRuns []int64
 		for i := range 5 {
-			r := createRun(t, db, a, StatusQueued)
+			r := createRun(t, db, a, runstatus.Queued)
 			aRuns = append(aRuns, r.ID)
 			if i%2 == 0 {
-				if err := db.FinishRun(ctx, r.ID, StatusFailed, "fail", "", []byte(`{"big":"report"}`), time.Time{}); err != nil {
+				if err := db.FinishRun(ctx, r.ID, runstatus.Failed, "fail", "", []byte(`{"big":"report"}`), time.Time{}); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		bRun := createRun(t, db, b, StatusQueued)
+		bRun := createRun(t, db, b, runstatus.Queued)
 
 		tests := []struct {
 			name      string
@@ -706,8 +708,8 @@ func TestListRuns(t *testing.T) {
 		}{
 			{"all, newest first", RunFilter{}, []int64{bRun.ID, aRuns[4], aRuns[3], aRuns[2], aRuns[1], aRuns[0]}, 6},
 			{"one experiment", RunFilter{ExperimentID: a.ID}, []int64{aRuns[4], aRuns[3], aRuns[2], aRuns[1], aRuns[0]}, 5},
-			{"one status", RunFilter{Status: StatusQueued}, []int64{bRun.ID, aRuns[3], aRuns[1]}, 3},
-			{"experiment and status", RunFilter{ExperimentID: a.ID, Status: StatusFailed}, []int64{aRuns[4], aRuns[2], aRuns[0]}, 3},
+			{"one status", RunFilter{Status: runstatus.Queued}, []int64{bRun.ID, aRuns[3], aRuns[1]}, 3},
+			{"experiment and status", RunFilter{ExperimentID: a.ID, Status: runstatus.Failed}, []int64{aRuns[4], aRuns[2], aRuns[0]}, 3},
 			{"a page", RunFilter{ExperimentID: a.ID, Page: Page{Limit: 2, Offset: 1}}, []int64{aRuns[3], aRuns[2]}, 5},
 			{"no match", RunFilter{ExperimentID: 999}, nil, 0},
 		}
@@ -723,7 +725,7 @@ func TestListRuns(t *testing.T) {
 					if r.Report != nil {
 						t.Errorf("run %d: ListRuns loaded the report", r.ID)
 					}
-					if r.Status == StatusFailed && (r.EndedAt == nil || r.Verdict != "fail") {
+					if r.Status == runstatus.Failed && (r.EndedAt == nil || r.Verdict != "fail") {
 						t.Errorf("run %d incomplete: %+v", r.ID, r)
 					}
 				}
@@ -740,13 +742,13 @@ func TestMarkInterrupted(t *testing.T) {
 		db := openTestDB(t, dsn)
 		ctx := t.Context()
 		e := createExperiment(t, db, "e")
-		queued := createRun(t, db, e, StatusQueued)
-		running := createRun(t, db, e, StatusQueued)
-		if err := db.SetRunStatus(ctx, running.ID, StatusRunning, "", time.Time{}); err != nil {
+		queued := createRun(t, db, e, runstatus.Queued)
+		running := createRun(t, db, e, runstatus.Queued)
+		if err := db.SetRunStatus(ctx, running.ID, runstatus.Running, "", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		done := createRun(t, db, e, StatusQueued)
-		if err := db.FinishRun(ctx, done.ID, StatusSucceeded, "pass", "", nil, time.Time{}); err != nil {
+		done := createRun(t, db, e, runstatus.Queued)
+		if err := db.FinishRun(ctx, done.ID, runstatus.Succeeded, "pass", "", nil, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		doneBefore, err := db.GetRun(ctx, done.ID)
@@ -767,14 +769,14 @@ func TestMarkInterrupted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Status != StatusInterrupted || r.Reason != "server restarted" || r.EndedAt == nil || *r.EndedAt != at {
+			if r.Status != runstatus.Interrupted || r.Reason != "server restarted" || r.EndedAt == nil || *r.EndedAt != at {
 				t.Errorf("run %d: %+v", id, r)
 			}
 			tr, err := db.Transitions(ctx, id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if last := tr[len(tr)-1]; last != (Transition{id, StatusInterrupted, "server restarted", at}) {
+			if last := tr[len(tr)-1]; last != (Transition{id, runstatus.Interrupted, "server restarted", at}) {
 				t.Errorf("run %d last transition: %+v", id, last)
 			}
 		}
@@ -782,7 +784,7 @@ func TestMarkInterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if doneAfter.Status != StatusSucceeded || *doneAfter.EndedAt != *doneBefore.EndedAt || doneAfter.Report != nil {
+		if doneAfter.Status != runstatus.Succeeded || *doneAfter.EndedAt != *doneBefore.EndedAt || doneAfter.Report != nil {
 			t.Errorf("finished run touched: %+v", doneAfter)
 		}
 		if tr, _ := db.Transitions(ctx, done.ID); len(tr) != 2 {
@@ -805,7 +807,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 		if err := db.CreateExperiment(ctx, e); err != nil {
 			t.Fatal(err)
 		}
-		r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: StatusQueued, Seed: 1}
+		r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: runstatus.Queued, Seed: 1}
 		if err := db.CreateRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -822,7 +824,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 		if err != nil || *got != *e {
 			t.Errorf("experiment after reopen: %+v, %v; want %+v", got, err, e)
 		}
-		if run, err := db.GetRun(ctx, r.ID); err != nil || run.Status != StatusQueued {
+		if run, err := db.GetRun(ctx, r.ID); err != nil || run.Status != runstatus.Queued {
 			t.Errorf("run after reopen: %+v, %v", run, err)
 		}
 		files, _ := fs.Glob(db.backend.migrations, "*.sql")
@@ -845,7 +847,7 @@ func TestConcurrentCreateRuns(t *testing.T) {
 		for w := range workers {
 			wg.Go(func() {
 				for range perWorker {
-					r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: StatusQueued}
+					r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: runstatus.Queued}
 					if err := db.CreateRun(t.Context(), r); err != nil {
 						t.Errorf("worker %d: %v", w, err)
 						return
@@ -885,13 +887,13 @@ func TestConcurrentHandles(t *testing.T) {
 		for w, db := range []*DB{db1, db1, db1, db1, db2, db2, db2, db2} {
 			wg.Go(func() {
 				for i := range perWorker {
-					r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: StatusQueued}
+					r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: runstatus.Queued}
 					if err := db.CreateRun(t.Context(), r); err != nil {
 						t.Errorf("worker %d: %v", w, err)
 						return
 					}
 					if i%5 == 0 {
-						if err := db.FinishRun(t.Context(), r.ID, StatusSucceeded, "pass", "", nil, time.Time{}); err != nil {
+						if err := db.FinishRun(t.Context(), r.ID, runstatus.Succeeded, "pass", "", nil, time.Time{}); err != nil {
 							t.Errorf("worker %d: %v", w, err)
 							return
 						}
@@ -937,7 +939,7 @@ func TestHelperProcess(t *testing.T) {
 			os.Exit(2)
 		}
 		fmt.Printf("version %d %d\n", e.ID, e.Version)
-		r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: e.Version, Status: StatusQueued, Seed: int64(i)}
+		r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: e.Version, Status: runstatus.Queued, Seed: int64(i)}
 		if err := db.CreateRun(ctx, r); err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			os.Exit(2)
@@ -1108,7 +1110,7 @@ func TestPruneRunsKeepsTheNewestAndNeverAnActiveOne(t *testing.T) {
 		}
 		var ids []int64
 		for i := range 6 {
-			r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: StatusQueued, Seed: 1}
+			r := &Run{ExperimentID: &e.ID, ExperimentName: e.Name, ExperimentVersion: 1, Status: runstatus.Queued, Seed: 1}
 			if err := db.CreateRun(ctx, r); err != nil {
 				t.Fatal(err)
 			}
@@ -1116,7 +1118,7 @@ func TestPruneRunsKeepsTheNewestAndNeverAnActiveOne(t *testing.T) {
 			if i == 0 {
 				continue // the oldest stays queued: it must survive
 			}
-			if err := db.FinishRun(ctx, r.ID, StatusSucceeded, "pass", "", nil, time.Now()); err != nil {
+			if err := db.FinishRun(ctx, r.ID, runstatus.Succeeded, "pass", "", nil, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

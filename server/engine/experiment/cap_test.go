@@ -10,6 +10,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 func TestRunCapIsTheLoadsLengthAndAGrace(t *testing.T) {
@@ -72,7 +73,7 @@ func TestARunThatOutlastsItsCapIsStopped(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the run took %s", took)
 	}
-	if r.Status != report.StatusStopped || r.Verdict != report.VerdictNone || !strings.Contains(r.Reason, "wall-clock cap of 300ms") {
+	if r.Status != runstatus.Stopped || r.Verdict != report.VerdictNone || !strings.Contains(r.Reason, "wall-clock cap of 300ms") {
 		t.Errorf("status %s, verdict %s, reason %q; want stopped at the cap", r.Status, r.Verdict, r.Reason)
 	}
 	if r.Requests != 3 || r.Codes["200"] != 3 {
@@ -86,7 +87,7 @@ func TestARunWithinItsCapIsNotStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != report.StatusSucceeded || r.Requests != 20 {
+	if r.Status != runstatus.Succeeded || r.Requests != 20 {
 		t.Errorf("status %s (%s), %d requests", r.Status, r.Reason, r.Requests)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/containers"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // Limits are the safety ceilings on the load a run may send.
@@ -432,18 +433,18 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	r.Verdict = report.Evaluate(doc.Experiment.Spec.Hypothesis, r)
 	switch {
 	case capped != nil:
-		r.Status, r.Verdict, r.Reason = report.StatusStopped, report.VerdictNone, capped.Error()
+		r.Status, r.Verdict, r.Reason = runstatus.Stopped, report.VerdictNone, capped.Error()
 	case watch.fired != nil:
-		r.Status, r.Verdict = report.StatusStopped, report.VerdictNone
+		r.Status, r.Verdict = runstatus.Stopped, report.VerdictNone
 		r.Abort, r.Reason = watch.fired, watch.reason()
 	case ctx.Err() != nil:
-		r.Status, r.Verdict = report.StatusStopped, report.VerdictNone
+		r.Status, r.Verdict = runstatus.Stopped, report.VerdictNone
 		r.Reason = "stopped before the load finished"
 	case r.Verdict == report.VerdictFail:
-		r.Status = report.StatusFailed
+		r.Status = runstatus.Failed
 		r.Reason = "hypothesis falsified"
 	default:
-		r.Status = report.StatusSucceeded
+		r.Status = runstatus.Succeeded
 	}
 	log.Info("run ended", "experiment", r.Experiment, "status", r.Status, "verdict", r.Verdict, "requests", r.Requests)
 	return r, nil
@@ -587,7 +588,7 @@ func appendPoint(tl []report.Point, p loadgen.Progress) []report.Point {
 
 func progressOf(p loadgen.Progress) report.Progress {
 	return report.Progress{
-		Status:          report.StatusRunning,
+		Status:          runstatus.Running,
 		ElapsedMs:       ms(p.Elapsed),
 		PlannedMs:       ms(p.Planned),
 		Requests:        p.Requests,

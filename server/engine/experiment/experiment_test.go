@@ -9,6 +9,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 const doc = `apiVersion: faultline.dev/v1alpha1
@@ -39,7 +40,7 @@ func TestExecuteReportsTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != report.StatusSucceeded || r.Verdict != report.VerdictPass || r.Requests != 20 || r.Codes["200"] != 20 || r.Seed != 42 {
+	if r.Status != runstatus.Succeeded || r.Verdict != report.VerdictPass || r.Requests != 20 || r.Codes["200"] != 20 || r.Seed != 42 {
 		t.Errorf("report = %+v", r)
 	}
 	if r.Proxy.UpstreamRequests != 20 {
@@ -63,7 +64,7 @@ func TestExecuteStoppedBeforeTheLoadIsAStoppedRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a stopped run is not an error: %v", err)
 	}
-	if r.Status != report.StatusStopped || r.Verdict != report.VerdictNone {
+	if r.Status != runstatus.Stopped || r.Verdict != report.VerdictNone {
 		t.Errorf("status %s verdict %s, want stopped/none", r.Status, r.Verdict)
 	}
 }
@@ -133,7 +134,7 @@ func TestAbortConditionHaltsTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != report.StatusStopped || r.Abort == nil || r.Abort.Index != 0 {
+	if r.Status != runstatus.Stopped || r.Abort == nil || r.Abort.Index != 0 {
 		t.Fatalf("status %s abort %+v reason %q", r.Status, r.Abort, r.Reason)
 	}
 	if !strings.Contains(r.Reason, "spec.abort[0] (error_ratio > 0.5 over 2s, 2 checks in a row)") {
@@ -152,7 +153,7 @@ func TestAbortConditionThatNeverHoldsLetsTheRunFinish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != report.StatusSucceeded || r.Abort != nil {
+	if r.Status != runstatus.Succeeded || r.Abort != nil {
 		t.Errorf("status %s abort %+v reason %q", r.Status, r.Abort, r.Reason)
 	}
 }

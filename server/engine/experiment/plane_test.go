@@ -14,7 +14,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/demo"
 	"github.com/faultline/faultline/server/engine/experiment"
-	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // proxyPlane is an environment's data plane made of a real proxy at its
@@ -130,7 +130,7 @@ func TestRunOnAnEnvironmentReportsItsWindowAndReverts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != report.StatusSucceeded || r.Environment != "staging" || r.Codes["503"] != 30 {
+	if r.Status != runstatus.Succeeded || r.Environment != "staging" || r.Codes["503"] != 30 {
 		t.Errorf("report: %s %s codes %v", r.Status, r.Reason, r.Codes)
 	}
 	if r.Proxy.FaultsAborted != 30 {

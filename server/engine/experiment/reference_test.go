@@ -9,6 +9,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/demo"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // outcomes are the docs/scenarios.md assertions about a shipped scenario's
@@ -46,7 +47,7 @@ func TestShippedScenarios(t *testing.T) {
 			t.Parallel()
 			r := execute(t, parseSource(t, ex.Source))
 			rep := r.report
-			if rep.Status != report.StatusSucceeded || rep.Verdict != report.VerdictPass {
+			if rep.Status != runstatus.Succeeded || rep.Verdict != report.VerdictPass {
 				t.Errorf("%s: status %s, verdict %s (%s)", ex.File, rep.Status, rep.Verdict, rep.Reason)
 				for _, c := range rep.Hypothesis {
 					if !c.Pass {

@@ -10,6 +10,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/gameday"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // containerExperiment has a container endpoint for httpbin, so action
@@ -43,7 +44,7 @@ func (x *recordingExecutor) Execute(ctx context.Context, req gameday.Request) (g
 	x.reqs[req.Step] = req
 	x.mu.Unlock()
 	req.Started(id)
-	rep := &report.Report{Experiment: req.Doc.Name(), Status: report.StatusSucceeded, Verdict: report.VerdictPass, StartedAt: loadStart}
+	rep := &report.Report{Experiment: req.Doc.Name(), Status: runstatus.Succeeded, Verdict: report.VerdictPass, StartedAt: loadStart}
 	for _, a := range append(append([]scenarios.ContainerAction(nil), req.Doc.Experiment.Spec.Actions...), req.Actions...) {
 		if a.At.D().Seconds() >= 3 {
 			continue
@@ -92,14 +93,14 @@ func TestActionStepsJoinTheirExperimentsRun(t *testing.T) {
 	}
 	// The experiment's own pause at 1s comes first in its report; the
 	// step's identical pause is the second record.
-	if pause.Kind != scenarios.StepAction || pause.Status != report.StatusSucceeded || pause.ActsOn != exp.ID || pause.Name != "ctr" ||
+	if pause.Kind != scenarios.StepAction || pause.Status != runstatus.Succeeded || pause.ActsOn != exp.ID || pause.Name != "ctr" ||
 		pause.RunID == nil || *pause.RunID != *exp.RunID || pause.Action == nil || pause.Action.At.String() != "1s" {
 		t.Errorf("pause step = %+v", pause)
 	}
-	if kill.Status != report.StatusError || kill.Reason != "kill httpbin: no such container" {
+	if kill.Status != runstatus.Error || kill.Reason != "kill httpbin: no such container" {
 		t.Errorf("kill step = %+v", kill)
 	}
-	if late.Status != report.StatusError || !strings.Contains(late.Reason, "ended before 9s") {
+	if late.Status != runstatus.Error || !strings.Contains(late.Reason, "ended before 9s") {
 		t.Errorf("an action due after the load = %+v", late)
 	}
 	// An action step happens when its run took the action: the run's
@@ -117,10 +118,10 @@ func TestActionStepsJoinTheirExperimentsRun(t *testing.T) {
 			t.Errorf("%s (%s) from %v to %v, want at %v", tc.step.ID, tc.step.Action.Action, tc.step.StartedAt, tc.step.EndedAt, tc.want)
 		}
 	}
-	if ev := starts[pause.ID]; ev.Step.Status != report.StatusRunning || !ev.Step.StartedAt.IsZero() || ev.Parent != group.ID {
+	if ev := starts[pause.ID]; ev.Step.Status != runstatus.Running || !ev.Step.StartedAt.IsZero() || ev.Parent != group.ID {
 		t.Errorf("the pause step's start event = %+v; want running, not yet taken, in its group", ev)
 	}
-	if rep.Status != report.StatusError || group.Status != report.StatusError {
+	if rep.Status != runstatus.Error || group.Status != runstatus.Error {
 		t.Errorf("game day = %s, group %s; want error from the failed actions", rep.Status, group.Status)
 	}
 	if ev := starts["spec.steps[0].parallel[0]"]; ev.Step.RunID == nil || *ev.Step.RunID != *exp.RunID || ev.Parent != "spec.steps[0]" {

@@ -15,11 +15,13 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
-// Step statuses beyond the run statuses of report (succeeded, failed,
-// stopped, error): a step the failure policy or an earlier stop skipped.
-const StatusSkipped = "skipped"
+// StatusSkipped is the one step status beyond the run statuses
+// (succeeded, failed, stopped, error): a step the failure policy or an
+// earlier stop skipped. It is neither active nor terminal for a run.
+const StatusSkipped runstatus.Status = "skipped"
 
 // Reasons a game day fails.
 const (
@@ -40,11 +42,11 @@ type Report struct {
 	// Status is succeeded (every step ran and held), failed (a step or a
 	// steady-state check failed), error (a step could not run) or stopped
 	// (the context ended first); running in a report so far.
-	Status    string    `json:"status"`
-	Verdict   string    `json:"verdict"`
-	Reason    string    `json:"reason,omitempty"`
-	OnFailure string    `json:"onFailure"`
-	StartedAt time.Time `json:"startedAt"`
+	Status    runstatus.Status `json:"status"`
+	Verdict   string           `json:"verdict"`
+	Reason    string           `json:"reason,omitempty"`
+	OnFailure string           `json:"onFailure"`
+	StartedAt time.Time        `json:"startedAt"`
 	// EndedAt is zero while the game day runs (a report so far).
 	EndedAt time.Time `json:"endedAt,omitzero"`
 	// SteadyStateBefore and SteadyStateAfter are the framing checks;
@@ -66,12 +68,12 @@ type Step struct {
 	// Name is the experiment's name; Path the experiment as the game day
 	// names it (a file, or on the server a stored experiment's name). For
 	// an action step they are the experiment it acted on.
-	Name    string `json:"name,omitempty"`
-	Path    string `json:"path,omitempty"`
-	Wait    string `json:"wait,omitempty"`
-	Status  string `json:"status"`
-	Verdict string `json:"verdict"`
-	Reason  string `json:"reason,omitempty"`
+	Name    string           `json:"name,omitempty"`
+	Path    string           `json:"path,omitempty"`
+	Wait    string           `json:"wait,omitempty"`
+	Status  runstatus.Status `json:"status"`
+	Verdict string           `json:"verdict"`
+	Reason  string           `json:"reason,omitempty"`
 	// StartedAt and EndedAt bound the step. An action step's are both the
 	// moment its run took the action, as that run's report records it
 	// (the report's start plus the action's atMs): zero while the action
@@ -95,7 +97,7 @@ type Step struct {
 // Failed reports whether the step did not hold: failed, error or stopped.
 func (s *Step) Failed() bool {
 	switch s.Status {
-	case report.StatusFailed, report.StatusError, report.StatusStopped:
+	case runstatus.Failed, runstatus.Error, runstatus.Stopped:
 		return true
 	}
 	return false
@@ -229,7 +231,7 @@ func (r *runner) run(ctx context.Context) *Report {
 
 	before := r.steadyState(ctx, CheckBefore, -1, "")
 	rep.SteadyStateBefore = &before
-	if before.Status != report.StatusSucceeded || before.Verdict == report.VerdictFail {
+	if before.Status != runstatus.Succeeded || before.Verdict == report.VerdictFail {
 		reason := "the steady state did not hold before any fault"
 		if ctx.Err() != nil {
 			reason = ReasonStopped
@@ -272,16 +274,16 @@ func (r *runner) run(ctx context.Context) *Report {
 // finish sets the game day's status, verdict and reason from its steps.
 func (rep *Report) finish(ctx context.Context, reason string) {
 	var failed []string
-	hasError := rep.SteadyStateBefore != nil && rep.SteadyStateBefore.Status == report.StatusError
+	hasError := rep.SteadyStateBefore != nil && rep.SteadyStateBefore.Status == runstatus.Error
 	for _, s := range rep.leaves() {
 		if s.Failed() {
 			failed = append(failed, s.ID)
 		}
-		if s.Status == report.StatusError {
+		if s.Status == runstatus.Error {
 			hasError = true
 		}
 	}
-	if a := rep.SteadyStateAfter; a != nil && a.Status == report.StatusError {
+	if a := rep.SteadyStateAfter; a != nil && a.Status == runstatus.Error {
 		hasError = true
 	}
 	switch {
@@ -299,13 +301,13 @@ func (rep *Report) finish(ctx context.Context, reason string) {
 	rep.Verdict, rep.Reason = report.VerdictPass, reason
 	switch {
 	case ctx.Err() != nil:
-		rep.Status, rep.Verdict = report.StatusStopped, report.VerdictFail
+		rep.Status, rep.Verdict = runstatus.Stopped, report.VerdictFail
 	case hasError:
-		rep.Status, rep.Verdict = report.StatusError, report.VerdictFail
+		rep.Status, rep.Verdict = runstatus.Error, report.VerdictFail
 	case reason != "":
-		rep.Status, rep.Verdict = report.StatusFailed, report.VerdictFail
+		rep.Status, rep.Verdict = runstatus.Failed, report.VerdictFail
 	default:
-		rep.Status = report.StatusSucceeded
+		rep.Status = runstatus.Succeeded
 	}
 }
 
@@ -344,7 +346,7 @@ func (r *runner) step(ctx context.Context, id string, index int, s scenarios.Gam
 	case scenarios.StepParallel:
 		return r.parallel(ctx, id, index, s.Parallel)
 	}
-	st := Step{ID: id, Index: index, Kind: s.Kind(), Status: report.StatusError, Verdict: report.VerdictNone, Reason: "the step sets no single kind"}
+	st := Step{ID: id, Index: index, Kind: s.Kind(), Status: runstatus.Error, Verdict: report.VerdictNone, Reason: "the step sets no single kind"}
 	if s.Action != nil {
 		st.Reason = "an action step acts only inside a parallel group"
 	}
@@ -360,11 +362,11 @@ func (r *runner) steadyState(ctx context.Context, id string, index int, parent s
 func (r *runner) experiment(ctx context.Context, st Step, parent string, actions []scenarios.ContainerAction) Step {
 	doc := r.docs[st.Path]
 	if doc == nil {
-		st.Status, st.Verdict, st.Reason = report.StatusError, report.VerdictNone, "the experiment "+st.Path+" was not resolved"
+		st.Status, st.Verdict, st.Reason = runstatus.Error, report.VerdictNone, "the experiment "+st.Path+" was not resolved"
 		return st
 	}
 	st.Name = doc.Name()
-	st.StartedAt, st.Status, st.Verdict = time.Now().UTC(), report.StatusRunning, report.VerdictNone
+	st.StartedAt, st.Status, st.Verdict = time.Now().UTC(), runstatus.Running, report.VerdictNone
 	var once sync.Once
 	begin := func(runID int64) {
 		once.Do(func() {
@@ -382,13 +384,13 @@ func (r *runner) experiment(ctx context.Context, st Step, parent string, actions
 	st.EndedAt = time.Now().UTC()
 	switch {
 	case err != nil:
-		st.Status, st.Reason = report.StatusError, err.Error()
+		st.Status, st.Reason = runstatus.Error, err.Error()
 	case res.Report == nil:
-		st.Status, st.Reason = report.StatusError, "the run left no report"
+		st.Status, st.Reason = runstatus.Error, "the run left no report"
 	default:
 		rep := res.Report
 		st.Report, st.Status, st.Verdict, st.Reason = rep, rep.Status, rep.Verdict, rep.Reason
-		if st.Kind == scenarios.StepSteadyState && st.Status == report.StatusFailed {
+		if st.Kind == scenarios.StepSteadyState && st.Status == runstatus.Failed {
 			st.Reason = "steady state did not hold: " + failedChecks(rep)
 		}
 	}
@@ -397,15 +399,15 @@ func (r *runner) experiment(ctx context.Context, st Step, parent string, actions
 }
 
 func (r *runner) wait(ctx context.Context, id string, index int, d time.Duration, parent string) Step {
-	st := Step{ID: id, Index: index, Kind: scenarios.StepWait, Wait: d.String(), StartedAt: time.Now().UTC(), Status: report.StatusRunning, Verdict: report.VerdictNone}
+	st := Step{ID: id, Index: index, Kind: scenarios.StepWait, Wait: d.String(), StartedAt: time.Now().UTC(), Status: runstatus.Running, Verdict: report.VerdictNone}
 	r.emit(true, st, parent)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		st.Status = report.StatusSucceeded
+		st.Status = runstatus.Succeeded
 	case <-ctx.Done():
-		st.Status, st.Reason = report.StatusStopped, "stopped during the wait"
+		st.Status, st.Reason = runstatus.Stopped, "stopped during the wait"
 	}
 	st.EndedAt = time.Now().UTC()
 	r.emit(false, st, parent)
@@ -417,7 +419,7 @@ func (r *runner) wait(ctx context.Context, id string, index int, d time.Duration
 // the action is added to that experiment's run, and the action step ends
 // when that run does, with the outcome the run recorded for the action.
 func (r *runner) parallel(ctx context.Context, id string, index int, steps []scenarios.GameDayStep) Step {
-	st := Step{ID: id, Index: index, Kind: scenarios.StepParallel, StartedAt: time.Now().UTC(), Status: report.StatusRunning, Verdict: report.VerdictNone}
+	st := Step{ID: id, Index: index, Kind: scenarios.StepParallel, StartedAt: time.Now().UTC(), Status: runstatus.Running, Verdict: report.VerdictNone}
 	r.emit(true, st, "")
 	st.Steps = make([]Step, len(steps))
 	childID := func(i int) string { return fmt.Sprintf("%s.parallel[%d]", id, i) }
@@ -451,7 +453,7 @@ func (r *runner) parallel(ctx context.Context, id string, index int, steps []sce
 			switch {
 			case s.Action != nil && targetErr[i] != nil:
 				st.Steps[i] = Step{ID: childID(i), Index: i, Kind: scenarios.StepAction, Action: s.Action,
-					Status: report.StatusError, Verdict: report.VerdictNone, Reason: targetErr[i].Error()}
+					Status: runstatus.Error, Verdict: report.VerdictNone, Reason: targetErr[i].Error()}
 				r.emit(true, st.Steps[i], id)
 				r.emit(false, st.Steps[i], id)
 			case s.Action != nil:
@@ -466,9 +468,9 @@ func (r *runner) parallel(ctx context.Context, id string, index int, steps []sce
 	}
 	wg.Wait()
 	st.EndedAt = time.Now().UTC()
-	st.Status, st.Verdict = report.StatusSucceeded, report.VerdictPass
+	st.Status, st.Verdict = runstatus.Succeeded, report.VerdictPass
 	var failed []string
-	rank := map[string]int{report.StatusFailed: 1, report.StatusStopped: 2, report.StatusError: 3}
+	rank := map[runstatus.Status]int{runstatus.Failed: 1, runstatus.Stopped: 2, runstatus.Error: 3}
 	for _, c := range st.Steps {
 		if c.Failed() {
 			failed = append(failed, c.ID)
@@ -516,7 +518,7 @@ func (r *runner) actionOrdinal(steps []scenarios.GameDayStep, target map[int]int
 func (r *runner) action(ctx context.Context, id string, index int, parent string, a *scenarios.ContainerAction,
 	expID, path string, expDone <-chan struct{}, exp *Step, ordinal int) Step {
 	st := Step{ID: id, Index: index, Kind: scenarios.StepAction, Path: path, Action: a, ActsOn: expID,
-		Status: report.StatusRunning, Verdict: report.VerdictNone}
+		Status: runstatus.Running, Verdict: report.VerdictNone}
 	if doc := r.docs[path]; doc != nil {
 		st.Name = doc.Name()
 	}
@@ -530,15 +532,15 @@ func (r *runner) action(ctx context.Context, id string, index int, parent string
 	}
 	switch {
 	case found && rec.OK:
-		st.Status = report.StatusSucceeded
+		st.Status = runstatus.Succeeded
 	case found:
-		st.Status, st.Reason = report.StatusError, rec.Error
+		st.Status, st.Reason = runstatus.Error, rec.Error
 	case exp.Report == nil:
-		st.Status, st.Reason = report.StatusError, "not taken: "+expID+" did not run ("+exp.Reason+")"
-	case exp.Status == report.StatusStopped || ctx.Err() != nil:
-		st.Status, st.Reason = report.StatusStopped, "not taken: "+expID+" stopped before "+a.At.String()
+		st.Status, st.Reason = runstatus.Error, "not taken: "+expID+" did not run ("+exp.Reason+")"
+	case exp.Status == runstatus.Stopped || ctx.Err() != nil:
+		st.Status, st.Reason = runstatus.Stopped, "not taken: "+expID+" stopped before "+a.At.String()
 	default:
-		st.Status, st.Reason = report.StatusError, "not taken: the load of "+expID+" ended before "+a.At.String()
+		st.Status, st.Reason = runstatus.Error, "not taken: the load of "+expID+" ended before "+a.At.String()
 	}
 	r.emit(false, st, parent)
 	return st
@@ -616,16 +618,16 @@ func JUnit(rep *Report) ([]byte, error) {
 		if !s.StartedAt.IsZero() && !s.EndedAt.IsZero() {
 			c.Seconds = s.EndedAt.Sub(s.StartedAt).Seconds()
 		}
-		msg := s.Status
+		msg := string(s.Status)
 		if s.Reason != "" {
 			msg += ": " + s.Reason
 		}
 		switch s.Status {
 		case StatusSkipped:
 			c.Skipped = msg
-		case report.StatusError, report.StatusStopped:
+		case runstatus.Error, runstatus.Stopped:
 			c.Error, c.Text = msg, msg
-		case report.StatusFailed:
+		case runstatus.Failed:
 			c.Failure, c.Text = msg, msg
 			if s.Report != nil {
 				c.Text = s.ID + " " + s.Path + ": " + failedChecks(s.Report)
@@ -644,7 +646,7 @@ func JUnit(rep *Report) ([]byte, error) {
 		add(&rep.Steps[i])
 	}
 	add(rep.SteadyStateAfter)
-	props := [][2]string{{"status", rep.Status}, {"verdict", rep.Verdict}, {"reason", rep.Reason}, {"onFailure", rep.OnFailure}}
+	props := [][2]string{{"status", string(rep.Status)}, {"verdict", rep.Verdict}, {"reason", rep.Reason}, {"onFailure", rep.OnFailure}}
 	return report.JUnitSuite("faultline.gameday."+rep.GameDay, rep.StartedAt, rep.EndedAt.Sub(rep.StartedAt).Seconds(), props, cases)
 }
 

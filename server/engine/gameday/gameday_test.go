@@ -18,6 +18,7 @@ import (
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/engine/gameday"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // experimentYAML is a tiny experiment against endpoint (a demo target or an
@@ -142,7 +143,7 @@ func TestGameDayPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Verdict != report.VerdictPass || rep.Status != report.StatusSucceeded || rep.Reason != "" {
+	if rep.Verdict != report.VerdictPass || rep.Status != runstatus.Succeeded || rep.Reason != "" {
 		t.Fatalf("game day = %s %s (%s)", rep.Status, rep.Verdict, rep.Reason)
 	}
 	for _, c := range []*gameday.Step{rep.SteadyStateBefore, rep.SteadyStateAfter} {
@@ -155,7 +156,7 @@ func TestGameDayPasses(t *testing.T) {
 	}
 	faults := []gameday.Step{rep.Steps[0], rep.Steps[2].Steps[0]}
 	for _, s := range faults {
-		if s.Kind != scenarios.StepExperiment || s.Report == nil || s.Report.Proxy.FaultsAborted != 20 || s.Status != report.StatusSucceeded || s.Verdict != report.VerdictPass {
+		if s.Kind != scenarios.StepExperiment || s.Report == nil || s.Report.Proxy.FaultsAborted != 20 || s.Status != runstatus.Succeeded || s.Verdict != report.VerdictPass {
 			t.Errorf("fault step %s = %+v", s.ID, s)
 		}
 	}
@@ -205,13 +206,13 @@ func TestSteadyStateFailingFirstInjectsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Verdict != report.VerdictFail || rep.Status != report.StatusFailed || rep.Reason != "steady state did not hold before any fault" {
+	if rep.Verdict != report.VerdictFail || rep.Status != runstatus.Failed || rep.Reason != "steady state did not hold before any fault" {
 		t.Fatalf("game day = %s %s (%s)", rep.Status, rep.Verdict, rep.Reason)
 	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the fault experiment's target saw %d requests", n)
 	}
-	if rep.SteadyStateBefore.Status != report.StatusFailed || !strings.Contains(rep.SteadyStateBefore.Reason, "error_ratio == 1 (observed 0)") {
+	if rep.SteadyStateBefore.Status != runstatus.Failed || !strings.Contains(rep.SteadyStateBefore.Reason, "error_ratio == 1 (observed 0)") {
 		t.Errorf("first check = %+v", rep.SteadyStateBefore)
 	}
 	if rep.SteadyStateAfter != nil {
@@ -253,16 +254,16 @@ func TestOnFailureStopAndContinue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Verdict != report.VerdictFail || rep.Status != report.StatusFailed || !strings.Contains(rep.Reason, "spec.steps[0]") {
+		if rep.Verdict != report.VerdictFail || rep.Status != runstatus.Failed || !strings.Contains(rep.Reason, "spec.steps[0]") {
 			t.Fatalf("game day = %s %s (%s)", rep.Status, rep.Verdict, rep.Reason)
 		}
-		if s := rep.Steps[0]; s.Status != report.StatusFailed || s.Verdict != report.VerdictFail || s.Report == nil {
+		if s := rep.Steps[0]; s.Status != runstatus.Failed || s.Verdict != report.VerdictFail || s.Report == nil {
 			t.Errorf("failed step = %+v", s)
 		}
 		if s := rep.Steps[1]; s.Status != gameday.StatusSkipped || s.Report != nil || !strings.Contains(s.Reason, "onFailure is stop") {
 			t.Errorf("step after the failure = %+v", s)
 		}
-		if a := rep.SteadyStateAfter; a == nil || a.Status != report.StatusSucceeded {
+		if a := rep.SteadyStateAfter; a == nil || a.Status != runstatus.Succeeded {
 			t.Errorf("closing check = %+v", a)
 		}
 	})
@@ -275,10 +276,10 @@ func TestOnFailureStopAndContinue(t *testing.T) {
 		if rep.Verdict != report.VerdictFail || rep.Reason != "failed steps: spec.steps[0]" || rep.OnFailure != "continue" {
 			t.Fatalf("game day = %s %s (%s)", rep.Status, rep.Verdict, rep.Reason)
 		}
-		if s := rep.Steps[1]; s.Status != report.StatusSucceeded || s.Report == nil || s.Report.Proxy.FaultsAborted != 20 {
+		if s := rep.Steps[1]; s.Status != runstatus.Succeeded || s.Report == nil || s.Report.Proxy.FaultsAborted != 20 {
 			t.Errorf("step after the failure = %+v", s)
 		}
-		if a := rep.SteadyStateAfter; a == nil || a.Status != report.StatusSucceeded {
+		if a := rep.SteadyStateAfter; a == nil || a.Status != runstatus.Succeeded {
 			t.Errorf("closing check = %+v", a)
 		}
 		x, err := gameday.JUnit(rep)
@@ -323,10 +324,10 @@ func TestStoppedGameDay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Status != report.StatusStopped || rep.Verdict != report.VerdictFail || rep.SteadyStateAfter != nil {
+	if rep.Status != runstatus.Stopped || rep.Verdict != report.VerdictFail || rep.SteadyStateAfter != nil {
 		t.Fatalf("game day = %s %s (%s), after %v", rep.Status, rep.Verdict, rep.Reason, rep.SteadyStateAfter)
 	}
-	if rep.Steps[0].Status != report.StatusStopped || rep.Steps[1].Status != gameday.StatusSkipped {
+	if rep.Steps[0].Status != runstatus.Stopped || rep.Steps[1].Status != gameday.StatusSkipped {
 		t.Errorf("steps = %s, %s", rep.Steps[0].Status, rep.Steps[1].Status)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/faultline/faultline/server/engine/gameday"
 	"github.com/faultline/faultline/server/manager/live"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // active is one running game-day run: its live state, whose state is the
@@ -30,7 +31,7 @@ const stepBuffer = 64
 // runs in, under parent.
 func newActive(parent context.Context, id, gameDayID int64, gd *scenarios.GameDay) (context.Context, *active) {
 	a := &active{id: id, gameDayID: gameDayID,
-		rep: gameday.Report{GameDay: gd.Metadata.Name, Status: report.StatusRunning, Verdict: report.VerdictNone,
+		rep: gameday.Report{GameDay: gd.Metadata.Name, Status: runstatus.Running, Verdict: report.VerdictNone,
 			OnFailure: gd.Spec.FailurePolicy(), StartedAt: time.Now().UTC(), Steps: []gameday.Step{}}}
 	ctx, lr := live.New[[]byte, []byte](parent, a.reportJSON(), stepBuffer)
 	a.live = lr

@@ -20,6 +20,7 @@ import (
 	"github.com/faultline/faultline/server/engine/gameday"
 	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 	"github.com/faultline/faultline/server/webhook"
 )
@@ -29,7 +30,7 @@ type Store interface {
 	GetGameDay(ctx context.Context, id int64) (*store.GameDay, error)
 	GetExperimentByName(ctx context.Context, name string) (*store.Experiment, error)
 	StartGameDayRun(ctx context.Context, r *store.GameDayRun) (running int64, err error)
-	FinishGameDayRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error
+	FinishGameDayRun(ctx context.Context, id int64, status runstatus.Status, verdict, reason string, report []byte, at time.Time) error
 	GetGameDayRun(ctx context.Context, id int64) (*store.GameDayRun, error)
 	SaveGameDayRunReport(ctx context.Context, id int64, report []byte) error
 	RecordWebhookDelivery(ctx context.Context, d *store.WebhookDelivery) error
@@ -111,7 +112,7 @@ type Config struct {
 	DeliveryGrace time.Duration
 	// OnFinish, when set, learns each game-day run's end (after it is
 	// recorded) with its status.
-	OnFinish func(runID int64, status string)
+	OnFinish func(runID int64, status runstatus.Status)
 	// RemoteStop, with other servers on the database, asks them to stop
 	// a game-day run one of them runs (its manager's StopLocal halts
 	// it); it must not block. Nil on a server alone on its database.
@@ -375,7 +376,7 @@ func (m *Manager) Stop(ctx context.Context, runID int64, reason string) error {
 		if err != nil {
 			return err
 		}
-		if run.Status != store.StatusRunning || m.cfg.RemoteStop == nil {
+		if !run.Status.Active() || m.cfg.RemoteStop == nil {
 			return ErrNotRunning
 		}
 		m.cfg.RemoteStop(runID, reason) // another server runs it
@@ -421,7 +422,7 @@ func (m *Manager) waitStored(ctx context.Context, runID int64) error {
 		if err != nil && ctx.Err() == nil {
 			return err
 		}
-		if err == nil && run.Status != store.StatusRunning {
+		if err == nil && !run.Status.Active() {
 			return nil
 		}
 	}
@@ -530,14 +531,14 @@ func (m *Manager) execute(ctx context.Context, a *active, plan *gameday.Plan, ex
 	stopWatch()
 	watchers.Wait()
 
-	if rep.Status == report.StatusStopped {
+	if rep.Status == runstatus.Stopped {
 		rep.Reason = stopReason(ctx)
 	}
 	stripReports(rep)
 	status, verdict, reason := rep.Status, rep.Verdict, rep.Reason
 	body, err := json.Marshal(rep)
 	if err != nil {
-		status, reason, body = report.StatusError, fmt.Sprintf("encode the report: %v", err), nil
+		status, reason, body = runstatus.Error, fmt.Sprintf("encode the report: %v", err), nil
 	}
 	if err := m.cfg.Store.FinishGameDayRun(bg, a.id, status, verdict, reason, body, rep.EndedAt); err != nil {
 		m.log.Error("game day: record end", "gamedayRun", a.id, "err", err)
@@ -627,7 +628,7 @@ func (x *stepExecutor) Execute(ctx context.Context, req gameday.Request) (gameda
 	}
 	if ctx.Err() != nil {
 		// Halted between steps: this one never began.
-		return gameday.Result{Report: &report.Report{Experiment: e.Name, Status: report.StatusStopped, Verdict: report.VerdictNone, Reason: stopReason(ctx)}}, nil
+		return gameday.Result{Report: &report.Report{Experiment: e.Name, Status: runstatus.Stopped, Verdict: report.VerdictNone, Reason: stopReason(ctx)}}, nil
 	}
 	// Recorded even if the game day halts meanwhile: the AfterFunc below
 	// then stops the run at once.
@@ -651,7 +652,7 @@ func (x *stepExecutor) Execute(ctx context.Context, req gameday.Request) (gameda
 	}
 	res := gameday.Result{RunID: run.ID}
 	if len(done.Report) == 0 {
-		if done.Status == store.StatusStopped {
+		if done.Status == runstatus.Stopped {
 			// Stopped before it began: a report of nothing.
 			res.Report = &report.Report{Experiment: done.ExperimentName, Status: done.Status, Verdict: report.VerdictNone, Reason: done.Reason}
 			return res, nil

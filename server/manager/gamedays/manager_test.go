@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/server/engine/gameday"
 	"github.com/faultline/faultline/server/manager/gamedays"
 	"github.com/faultline/faultline/server/manager/runs"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -104,7 +105,7 @@ func (f *fixture) waitEnd(t *testing.T, id int64, within time.Duration) *store.G
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Status != store.StatusRunning {
+		if r.Status != runstatus.Running {
 			return r
 		}
 		if time.Now().After(deadline) {
@@ -115,7 +116,7 @@ func (f *fixture) waitEnd(t *testing.T, id int64, within time.Duration) *store.G
 }
 
 // waitStep waits until the run's report so far has the step with status.
-func (f *fixture) waitStep(t *testing.T, id int64, step, status string) {
+func (f *fixture) waitStep(t *testing.T, id int64, step string, status runstatus.Status) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -168,7 +169,7 @@ func TestABlackoutWindowRefusesAndHalts(t *testing.T) {
 	if d := time.Since(opened); d > time.Second {
 		t.Errorf("halted after %v", d)
 	}
-	if r.Status != store.StatusStopped || r.Reason != "stopped by the blackout window every day 10:00-11:00: change freeze" || r.Verdict != "fail" {
+	if r.Status != runstatus.Stopped || r.Reason != "stopped by the blackout window every day 10:00-11:00: change freeze" || r.Verdict != "fail" {
 		t.Errorf("halted run = %s %s (%s)", r.Status, r.Verdict, r.Reason)
 	}
 	var rep gameday.Report
@@ -206,7 +207,7 @@ func TestTheLeverHaltsAGameDayAndItsStepRun(t *testing.T) {
 	if d := time.Since(engaged); d > time.Second {
 		t.Errorf("halted after %v", d)
 	}
-	if r.Status != store.StatusStopped || r.Reason != "stopped by the safety lever: incident 7" {
+	if r.Status != runstatus.Stopped || r.Reason != "stopped by the safety lever: incident 7" {
 		t.Errorf("run = %s (%s)", r.Status, r.Reason)
 	}
 	_, err := f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
@@ -215,7 +216,7 @@ func TestTheLeverHaltsAGameDayAndItsStepRun(t *testing.T) {
 	}
 	// The step runs are linked to the game-day run.
 	list, total, err := f.db.ListRuns(ctx, store.RunFilter{GameDayRunID: id})
-	if err != nil || total != 1 || list[0].GameDayStep != gameday.CheckBefore || list[0].Status != store.StatusSucceeded {
+	if err != nil || total != 1 || list[0].GameDayStep != gameday.CheckBefore || list[0].Status != runstatus.Succeeded {
 		t.Errorf("step runs = %+v, %d, %v", list, total, err)
 	}
 }
@@ -230,13 +231,13 @@ func TestStopByRequestAndShutdown(t *testing.T) {
 	if f.gd.Active(id) {
 		t.Error("still active after Stop returned")
 	}
-	if r, _ := f.db.GetGameDayRun(ctx, id); r.Status != store.StatusStopped || r.Reason != "stopped by request" {
+	if r, _ := f.db.GetGameDayRun(ctx, id); r.Status != runstatus.Stopped || r.Reason != "stopped by request" {
 		t.Errorf("stopped run = %s (%s)", r.Status, r.Reason)
 	}
 
 	id = f.startRunning(t)
 	f.gd.Close()
-	if r, _ := f.db.GetGameDayRun(ctx, id); r.Status != store.StatusStopped || !strings.Contains(r.Reason, "shutting down") {
+	if r, _ := f.db.GetGameDayRun(ctx, id); r.Status != runstatus.Stopped || !strings.Contains(r.Reason, "shutting down") {
 		t.Errorf("run at shutdown = %s (%s)", r.Status, r.Reason)
 	}
 	if _, err := f.gd.StartGameDay(ctx, f.id, store.TriggerAPI); err == nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/gameday"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -15,15 +16,15 @@ import (
 type Payload struct {
 	// Event is scenarios.WebhookFinished when the game day succeeded and
 	// scenarios.WebhookFailed otherwise.
-	Event        string        `json:"event"`
-	GameDay      string        `json:"gameDay"`
-	GameDayRunID int64         `json:"gameDayRunId"`
-	Status       string        `json:"status"`
-	Verdict      string        `json:"verdict"`
-	Reason       string        `json:"reason"`
-	StartedAt    time.Time     `json:"startedAt"`
-	EndedAt      time.Time     `json:"endedAt"`
-	Steps        []PayloadStep `json:"steps"`
+	Event        string           `json:"event"`
+	GameDay      string           `json:"gameDay"`
+	GameDayRunID int64            `json:"gameDayRunId"`
+	Status       runstatus.Status `json:"status"`
+	Verdict      string           `json:"verdict"`
+	Reason       string           `json:"reason"`
+	StartedAt    time.Time        `json:"startedAt"`
+	EndedAt      time.Time        `json:"endedAt"`
+	Steps        []PayloadStep    `json:"steps"`
 	// URL is the API path of the game-day run, with its full report.
 	URL string `json:"url"`
 }
@@ -31,17 +32,17 @@ type Payload struct {
 // PayloadStep is one step in a Payload: the framing checks and every step
 // that ran or was skipped, a parallel group's steps in its place.
 type PayloadStep struct {
-	ID      string `json:"id"`
-	Kind    string `json:"kind"`
-	Name    string `json:"name,omitempty"`
-	Status  string `json:"status"`
-	Verdict string `json:"verdict"`
-	RunID   *int64 `json:"runId,omitempty"`
+	ID      string           `json:"id"`
+	Kind    string           `json:"kind"`
+	Name    string           `json:"name,omitempty"`
+	Status  runstatus.Status `json:"status"`
+	Verdict string           `json:"verdict"`
+	RunID   *int64           `json:"runId,omitempty"`
 }
 
 // eventOf is the webhook event of a game day's end status.
-func eventOf(status string) string {
-	if status == report.StatusSucceeded {
+func eventOf(status runstatus.Status) string {
+	if status == runstatus.Succeeded {
 		return scenarios.WebhookFinished
 	}
 	return scenarios.WebhookFailed

@@ -57,7 +57,7 @@ func (m *Manager) remoteRun(runID int64) (*store.GameDayRun, bool) {
 	ctx, cancel := context.WithTimeout(m.base, 5*time.Second)
 	defer cancel()
 	run, err := m.cfg.Store.GetGameDayRun(ctx, runID)
-	if err != nil || run.Status != store.StatusRunning {
+	if err != nil || !run.Status.Active() {
 		return nil, false
 	}
 	return run, true

@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/manager/live"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -25,8 +26,8 @@ type Store interface {
 	GetExperiment(ctx context.Context, id int64) (*store.Experiment, error)
 	CreateRun(ctx context.Context, r *store.Run) error
 	GetRun(ctx context.Context, id int64) (*store.Run, error)
-	SetRunStatus(ctx context.Context, id int64, status, reason string, at time.Time) error
-	FinishRun(ctx context.Context, id int64, status, verdict, reason string, report []byte, at time.Time) error
+	SetRunStatus(ctx context.Context, id int64, status runstatus.Status, reason string, at time.Time) error
+	FinishRun(ctx context.Context, id int64, status runstatus.Status, verdict, reason string, report []byte, at time.Time) error
 	GetExperimentVersion(ctx context.Context, id int64, version int) (*store.ExperimentVersion, error)
 	PruneRuns(ctx context.Context, experimentID int64, keep int) (int64, error)
 	RecordLever(ctx context.Context, s store.LeverState) (store.LeverState, error)
@@ -57,7 +58,7 @@ type Config struct {
 	// OnFinish, when set, learns every run's end and its proxy's final
 	// counters (nil when the run never got a proxy of its own: a run on an
 	// environment reports through the environment's data plane).
-	OnFinish func(runID int64, status string, stats *proxy.Stats)
+	OnFinish func(runID int64, status runstatus.Status, stats *proxy.Stats)
 	// Environments serves the runs of experiments on environments
 	// (spec.environment); nil refuses them.
 	Environments Environments
@@ -157,7 +158,7 @@ type stopCause struct {
 	reason string
 	// status is what the run ends as: stopped, unless the stop is a
 	// failure (error: the server lost its database).
-	status string
+	status runstatus.Status
 }
 
 func (c *stopCause) Error() string { return c.reason }
@@ -372,7 +373,7 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 		return nil, err
 	}
 	id := experimentID
-	run := &store.Run{ExperimentID: &id, ExperimentName: name, ExperimentVersion: version, Status: report.StatusQueued, Seed: seed,
+	run := &store.Run{ExperimentID: &id, ExperimentName: name, ExperimentVersion: version, Status: runstatus.Queued, Seed: seed,
 		Environment: envName, EnvironmentVersion: envVersion}
 	if sp.gameDayRunID != 0 {
 		gd := sp.gameDayRunID
@@ -385,7 +386,7 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 		return nil, err
 	}
 	runCtx, lr := live.New[report.Progress, report.Progress](m.base,
-		report.Progress{RunID: run.ID, Status: report.StatusQueued, Codes: map[string]int64{}}, progressBuffer)
+		report.Progress{RunID: run.ID, Status: runstatus.Queued, Codes: map[string]int64{}}, progressBuffer)
 	a := &activeRun{live: lr, experimentID: experimentID, relay: m.cfg.Relay}
 	m.mu.Lock()
 	a.added = time.Now()
@@ -504,9 +505,9 @@ func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc 
 		var err error
 		if lease, doc, err = m.lease(ctx, run, env, sp); err != nil {
 			if ctx.Err() != nil {
-				m.finish(bg, a, run.ID, report.StatusStopped, report.VerdictNone, stopReason(ctx, "stopped while queued"), nil)
+				m.finish(bg, a, run.ID, runstatus.Stopped, report.VerdictNone, stopReason(ctx, "stopped while queued"), nil)
 			} else {
-				m.finish(bg, a, run.ID, report.StatusError, report.VerdictNone, err.Error(), nil)
+				m.finish(bg, a, run.ID, runstatus.Error, report.VerdictNone, err.Error(), nil)
 			}
 			return
 		}
@@ -517,13 +518,13 @@ func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc 
 		m.dequeue(a)
 		defer func() { <-m.slots }()
 	case <-ctx.Done():
-		m.finish(bg, a, run.ID, report.StatusStopped, report.VerdictNone, stopReason(ctx, "stopped while queued"), nil)
+		m.finish(bg, a, run.ID, runstatus.Stopped, report.VerdictNone, stopReason(ctx, "stopped while queued"), nil)
 		return
 	}
-	if err := m.store.SetRunStatus(bg, run.ID, report.StatusRunning, "", time.Now().UTC()); err != nil {
+	if err := m.store.SetRunStatus(bg, run.ID, runstatus.Running, "", time.Now().UTC()); err != nil {
 		m.log.Error("run: record running", "run", run.ID, "err", err)
 	}
-	a.publish(report.Progress{RunID: run.ID, Status: report.StatusRunning, Codes: map[string]int64{}})
+	a.publish(report.Progress{RunID: run.ID, Status: runstatus.Running, Codes: map[string]int64{}})
 
 	opts := m.cfg.Engine
 	opts.Seed = run.Seed
@@ -542,11 +543,11 @@ func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc 
 		lease.Revert() // the baseline is back before the end is recorded
 	}
 	if err != nil {
-		m.finish(bg, a, run.ID, report.StatusError, report.VerdictNone, err.Error(), nil)
+		m.finish(bg, a, run.ID, runstatus.Error, report.VerdictNone, err.Error(), nil)
 		return
 	}
 	rep.RunID, rep.ExperimentVersion = run.ID, version
-	if rep.Status == report.StatusStopped {
+	if rep.Status == runstatus.Stopped {
 		rep.Reason = stopReason(ctx, rep.Reason)
 		if st := stopStatus(ctx); st != "" {
 			rep.Status, rep.Verdict = st, report.VerdictNone
@@ -575,7 +576,7 @@ func (m *Manager) lease(ctx context.Context, run *store.Run, env string, sp star
 
 // stopStatus is the status a stopped run ends as when its stop says
 // (error, for a server cut off from its database); empty means stopped.
-func stopStatus(ctx context.Context) string {
+func stopStatus(ctx context.Context) runstatus.Status {
 	var sc *stopCause
 	if errors.As(context.Cause(ctx), &sc) {
 		return sc.status
@@ -594,7 +595,7 @@ func stopReason(ctx context.Context, fallback string) string {
 	return fallback
 }
 
-func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status, verdict, reason string, rep *report.Report) {
+func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status runstatus.Status, verdict, reason string, rep *report.Report) {
 	if m.cfg.OnFinish != nil {
 		var stats *proxy.Stats
 		if rep != nil && rep.Environment == "" {
@@ -607,7 +608,7 @@ func (m *Manager) finish(ctx context.Context, a *activeRun, id int64, status, ve
 	if rep != nil {
 		var err error
 		if body, err = json.Marshal(rep); err != nil {
-			status, reason, body = report.StatusError, fmt.Sprintf("encode report: %v", err), nil
+			status, reason, body = runstatus.Error, fmt.Sprintf("encode report: %v", err), nil
 		}
 	}
 	// Pruned before the end is recorded, while this run still counts as
@@ -636,7 +637,7 @@ const recordEndFor = time.Minute
 // refuses (the run ended already, say) is not retried, nor is one still
 // unrecorded when the manager closes (the lease, or the next start, ends
 // the run as interrupted then).
-func (m *Manager) recordEnd(ctx context.Context, id int64, status, verdict, reason string, body []byte, at time.Time) {
+func (m *Manager) recordEnd(ctx context.Context, id int64, status runstatus.Status, verdict, reason string, body []byte, at time.Time) {
 	deadline := time.Now().Add(recordEndFor)
 	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		err := m.store.FinishRun(ctx, id, status, verdict, reason, body, at)
@@ -672,7 +673,7 @@ func (m *Manager) StopBecause(ctx context.Context, id int64, reason string) erro
 	if err != nil {
 		return err
 	}
-	if m.cfg.RemoteStop != nil && (run.Status == store.StatusQueued || run.Status == store.StatusRunning) {
+	if m.cfg.RemoteStop != nil && run.Status.Active() {
 		m.cfg.RemoteStop(id, reason) // another server runs it
 		return nil
 	}
@@ -699,7 +700,7 @@ func (m *Manager) StopLocal(id int64, reason string) bool {
 // interrupted). Runs that became active later, or that ended meanwhile,
 // are left alone. The runs end as status (empty: stopped; error for a
 // server cut off from its database). It returns the runs it stopped.
-func (m *Manager) KeepLeased(renewedAt time.Time, leased []int64, reason, status string) []int64 {
+func (m *Manager) KeepLeased(renewedAt time.Time, leased []int64, reason string, status runstatus.Status) []int64 {
 	keep := make(map[int64]bool, len(leased))
 	for _, id := range leased {
 		keep[id] = true
@@ -788,7 +789,7 @@ func (a *activeRun) setProxy(px *proxy.Proxy) {
 
 // end hands subscribers the run's last snapshot, with its end status, and
 // closes their subscriptions; the run's end is recorded.
-func (a *activeRun) end(status string) {
+func (a *activeRun) end(status runstatus.Status) {
 	var last report.Progress
 	a.live.End(func(p *report.Progress) (report.Progress, bool) {
 		p.Status = status

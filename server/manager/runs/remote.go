@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/server/report"
-	"github.com/faultline/faultline/server/store"
 )
 
 // remoteCheck is how often a run of another server that is followed here
@@ -36,7 +35,7 @@ func (m *Manager) Deliver(p report.Progress) {
 		default: // as for local runs: a slow subscriber misses a snapshot
 		}
 	}
-	if p.Status != report.StatusQueued && p.Status != report.StatusRunning {
+	if !p.Status.Active() {
 		m.endRemoteLocked(p.RunID)
 	}
 }
@@ -47,7 +46,7 @@ func (m *Manager) subscribeRemote(id int64) (report.Progress, <-chan report.Prog
 	ctx, cancel := context.WithTimeout(m.base, 5*time.Second)
 	defer cancel()
 	run, err := m.store.GetRun(ctx, id)
-	if err != nil || (run.Status != store.StatusQueued && run.Status != store.StatusRunning) {
+	if err != nil || !run.Status.Active() {
 		return report.Progress{}, nil, func() {}, false
 	}
 	ch := make(chan report.Progress, 16)
@@ -89,7 +88,7 @@ func (m *Manager) watchRemote(id int64) {
 		ctx, cancel := context.WithTimeout(m.base, 5*time.Second)
 		run, err := m.store.GetRun(ctx, id)
 		cancel()
-		if err == nil && run.Status != store.StatusQueued && run.Status != store.StatusRunning {
+		if err == nil && !run.Status.Active() {
 			m.Deliver(report.Progress{RunID: id, Status: run.Status, Codes: map[string]int64{}})
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -60,18 +61,18 @@ func (s *fakeStore) GetRun(_ context.Context, id int64) (*store.Run, error) {
 	return &c, nil
 }
 
-func (s *fakeStore) setStatus(id int64, status, reason string) {
+func (s *fakeStore) setStatus(id int64, status runstatus.Status, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.runs[id].Status, s.runs[id].Reason = status, reason
 }
 
-func (s *fakeStore) SetRunStatus(_ context.Context, id int64, status, reason string, _ time.Time) error {
+func (s *fakeStore) SetRunStatus(_ context.Context, id int64, status runstatus.Status, reason string, _ time.Time) error {
 	s.setStatus(id, status, reason)
 	return nil
 }
 
-func (s *fakeStore) FinishRun(_ context.Context, id int64, status, _, reason string, _ []byte, _ time.Time) error {
+func (s *fakeStore) FinishRun(_ context.Context, id int64, status runstatus.Status, _, reason string, _ []byte, _ time.Time) error {
 	s.setStatus(id, status, reason)
 	return nil
 }
@@ -100,9 +101,9 @@ func (s *fakeStore) Lever(context.Context) (store.LeverState, error) {
 
 // blockingExec runs until its run is halted, reporting progress once.
 func blockingExec(ctx context.Context, _ *scenarios.Document, opts experiment.Options) (*report.Report, error) {
-	opts.OnProgress(report.Progress{Status: report.StatusRunning, Requests: 1})
+	opts.OnProgress(report.Progress{Status: runstatus.Running, Requests: 1})
 	<-ctx.Done()
-	return &report.Report{Status: report.StatusStopped}, nil
+	return &report.Report{Status: runstatus.Stopped}, nil
 }
 
 func startBlocked(t *testing.T, m *Manager) *store.Run {
@@ -114,7 +115,7 @@ func startBlocked(t *testing.T, m *Manager) *store.Run {
 	return run
 }
 
-func waitStored(t *testing.T, st *fakeStore, id int64, status string) *store.Run {
+func waitStored(t *testing.T, st *fakeStore, id int64, status runstatus.Status) *store.Run {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -138,7 +139,7 @@ func TestReplicaSyncLever(t *testing.T) {
 	var heard []bool
 	m.OnLever(func(s store.LeverState) { heard = append(heard, s.Engaged) })
 	run := startBlocked(t, m)
-	waitStored(t, st, run.ID, store.StatusRunning)
+	waitStored(t, st, run.ID, runstatus.Running)
 
 	if changed, err := m.SyncLever(t.Context()); err != nil || changed {
 		t.Fatalf("SyncLever with nothing moved: %v, %v", changed, err)
@@ -148,7 +149,7 @@ func TestReplicaSyncLever(t *testing.T) {
 	if changed, err := m.SyncLever(t.Context()); err != nil || !changed {
 		t.Fatalf("SyncLever after a move: %v, %v", changed, err)
 	}
-	r := waitStored(t, st, run.ID, store.StatusStopped)
+	r := waitStored(t, st, run.ID, runstatus.Stopped)
 	if !strings.Contains(r.Reason, "elsewhere") {
 		t.Errorf("reason %q", r.Reason)
 	}
@@ -179,14 +180,14 @@ func TestReplicaKeepLeased(t *testing.T) {
 	m := New(st, blockingExec, Config{})
 	defer m.Close()
 	kept, lost := startBlocked(t, m), startBlocked(t, m)
-	waitStored(t, st, lost.ID, store.StatusRunning)
+	waitStored(t, st, lost.ID, runstatus.Running)
 	renewedAt := time.Now()
 	late := startBlocked(t, m)
 	stopped := m.KeepLeased(renewedAt, []int64{kept.ID}, "lease lost", "")
 	if !slices.Equal(stopped, []int64{lost.ID}) {
 		t.Fatalf("stopped %v, want [%d]", stopped, lost.ID)
 	}
-	if r := waitStored(t, st, lost.ID, store.StatusStopped); r.Reason != "lease lost" {
+	if r := waitStored(t, st, lost.ID, runstatus.Stopped); r.Reason != "lease lost" {
 		t.Errorf("reason %q", r.Reason)
 	}
 	if !m.Active(kept.ID) || !m.Active(late.ID) {
@@ -208,22 +209,22 @@ func TestReplicaRemoteEvents(t *testing.T) {
 	})
 	defer m.Close()
 	// A run another server executes.
-	other := &store.Run{ExperimentName: "test", Status: store.StatusRunning, Owner: "other"}
+	other := &store.Run{ExperimentName: "test", Status: runstatus.Running, Owner: "other"}
 	st.CreateRun(t.Context(), other)
 
 	current, updates, cancel, ok := m.Subscribe(other.ID)
 	defer cancel()
-	if !ok || current.Status != store.StatusRunning {
+	if !ok || current.Status != runstatus.Running {
 		t.Fatalf("Subscribe to a run of another server: %+v, %v", current, ok)
 	}
-	m.Deliver(report.Progress{RunID: other.ID, Status: report.StatusRunning, Requests: 7})
-	m.Deliver(report.Progress{RunID: other.ID + 100, Status: report.StatusRunning}) // nobody follows it
+	m.Deliver(report.Progress{RunID: other.ID, Status: runstatus.Running, Requests: 7})
+	m.Deliver(report.Progress{RunID: other.ID + 100, Status: runstatus.Running}) // nobody follows it
 	if p := <-updates; p.Requests != 7 {
 		t.Errorf("first update %+v", p)
 	}
-	st.setStatus(other.ID, store.StatusSucceeded, "") // its server records the end, then relays it
-	m.Deliver(report.Progress{RunID: other.ID, Status: report.StatusSucceeded})
-	if p := <-updates; p.Status != report.StatusSucceeded {
+	st.setStatus(other.ID, runstatus.Succeeded, "") // its server records the end, then relays it
+	m.Deliver(report.Progress{RunID: other.ID, Status: runstatus.Succeeded})
+	if p := <-updates; p.Status != runstatus.Succeeded {
 		t.Errorf("last update %+v", p)
 	}
 	if _, open := <-updates; open {
@@ -233,7 +234,7 @@ func TestReplicaRemoteEvents(t *testing.T) {
 	if err := m.Stop(t.Context(), other.ID); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Stop of an ended run of another server: %v", err)
 	}
-	st.setStatus(other.ID, store.StatusRunning, "")
+	st.setStatus(other.ID, runstatus.Running, "")
 	if err := m.Stop(t.Context(), other.ID); err != nil {
 		t.Errorf("Stop of a running run of another server: %v", err)
 	}
@@ -245,17 +246,17 @@ func TestReplicaRemoteEvents(t *testing.T) {
 
 	// A run of this server: the relay carries its progress and its end.
 	run := startBlocked(t, m)
-	waitStored(t, st, run.ID, store.StatusRunning)
+	waitStored(t, st, run.ID, runstatus.Running)
 	if err := m.Stop(t.Context(), run.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitStored(t, st, run.ID, store.StatusStopped)
+	waitStored(t, st, run.ID, runstatus.Stopped)
 	if _, err := m.Wait(t.Context(), run.ID); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if n := len(relayed); n < 2 || relayed[n-1].Status != report.StatusStopped || relayed[n-1].RunID != run.ID {
+	if n := len(relayed); n < 2 || relayed[n-1].Status != runstatus.Stopped || relayed[n-1].RunID != run.ID {
 		t.Errorf("relayed %+v", relayed)
 	}
 }
