@@ -84,7 +84,6 @@ func fortioServer(t *testing.T) string {
 				}
 			}
 		}
-
 	}()
 	select {
 	case a := <-addr:
@@ -276,7 +275,6 @@ func TestAgentsCancelStopsEveryAgent(t *testing.T) {
 	atReturn := served.Load()
 	// That no agent goes on sending can only be seen over a window.
 	time.Sleep(500 * time.Millisecond)
-
 	if after := served.Load(); after != atReturn {
 		t.Errorf("the target received %d requests in the 500ms after Run returned: an agent was not stopped", after-atReturn)
 	}

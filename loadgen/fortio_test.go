@@ -428,7 +428,6 @@ func settledGoroutines(want int, within time.Duration) int {
 		return n <= want
 	})
 	return n
-
 }
 
 func TestRunLeavesNoGoroutines(t *testing.T) {

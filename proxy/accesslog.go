@@ -47,6 +47,13 @@ func newAccessLogger(w io.Writer) *accessLogger {
 func (l *accessLogger) write(x *exchange) {
 	bp := lineBufPool.Get().(*[]byte)
 	line := x.appendLogLine((*bp)[:0])
+	l.writeLine(line)
+	*bp = line
+	lineBufPool.Put(bp)
+}
+
+// writeLine appends one formatted line.
+func (l *accessLogger) writeLine(line []byte) {
 	l.mu.Lock()
 	if !l.closed {
 		_, _ = l.w.Write(line)
@@ -56,8 +63,6 @@ func (l *accessLogger) write(x *exchange) {
 		}
 	}
 	l.mu.Unlock()
-	*bp = line
-	lineBufPool.Put(bp)
 }
 
 func (l *accessLogger) flush() {

@@ -50,7 +50,6 @@ func newPoolUpstream(t testing.TB, service time.Duration) *poolUpstream {
 			}
 		} else if u.service > 0 {
 			time.Sleep(u.service) // a slow upstream is the scenario
-
 		}
 		_, _ = io.WriteString(w, "ok")
 	}))
@@ -452,7 +451,6 @@ spec:
 	first := make(chan response, 1)
 	go func() { first <- h.get("reviews", "/") }()
 	wait.For(t, 5*time.Second, "the first request's retry to be in flight", func() bool { return attempts.Load() >= 2 })
-
 	if cs, _ := h.p.Stats().Cluster(reviewsCluster); cs.RqRetryOpen != 1 {
 		t.Errorf("circuit_breakers.default.rq_retry_open = %d, want 1", cs.RqRetryOpen)
 	}

@@ -16,6 +16,11 @@ type policyCounters struct {
 	cxActive          atomic.Int64 // upstream_cx_active (gauge)
 	cxOverflow        atomic.Int64 // upstream_cx_overflow
 	cxConnectTimeout  atomic.Int64 // upstream_cx_connect_timeout
+	// cxConnectAttemptsExceeded: upstream_cx_connect_attempts_exceeded
+	// (a TCP connection whose one connect attempt failed).
+	cxConnectAttemptsExceeded atomic.Int64
+	cxRxBytes                 atomic.Int64 // upstream_cx_rx_bytes_total
+	cxTxBytes                 atomic.Int64 // upstream_cx_tx_bytes_total
 	cxMaxRequests     atomic.Int64 // upstream_cx_max_requests
 	cxMaxDuration     atomic.Int64 // upstream_cx_max_duration_reached
 	lbHealthyPanic    atomic.Int64 // lb_healthy_panic

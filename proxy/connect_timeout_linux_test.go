@@ -104,7 +104,6 @@ spec:
 		cs, _ = h.p.Stats().Cluster(reviewsCluster)
 		return cs.UpstreamCxConnectTimeout != 0
 	})
-
 	if cs.UpstreamCxConnectTimeout != 1 || cs.UpstreamCxConnectFail != 0 {
 		t.Errorf("after the connect timeout: connect_timeout %d, connect_fail %d; want 1 and 0", cs.UpstreamCxConnectTimeout, cs.UpstreamCxConnectFail)
 	}

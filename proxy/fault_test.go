@@ -188,7 +188,6 @@ func TestFaultDelayHonoursCancel(t *testing.T) {
 		l, _ := h.p.Stats().Listener("mesh")
 		return l.Active == 0
 	})
-
 	if up.hits.Load() != 0 {
 		t.Error("a cancelled request reached the upstream")
 	}

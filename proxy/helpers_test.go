@@ -291,5 +291,4 @@ func settleGoroutines(limit int) int {
 		return n <= limit
 	})
 	return n
-
 }

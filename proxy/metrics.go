@@ -85,6 +85,12 @@ type listenerStats struct {
 	delays       atomic.Int64
 	aborts       atomic.Int64
 	clientCancel atomic.Int64
+	// tcp.* counters of the connections proxied as TCP (tcp.go).
+	tcpCxTotal  atomic.Int64 // downstream_cx_total; also the connection sequence
+	tcpCxActive atomic.Int64 // downstream_cx_active
+	tcpNoRoute  atomic.Int64 // downstream_cx_no_route
+	tcpRxBytes  atomic.Int64 // downstream_cx_rx_bytes_total
+	tcpTxBytes  atomic.Int64 // downstream_cx_tx_bytes_total
 }
 
 // routeKey names a rule: VirtualService, rule index, route name.
@@ -327,6 +333,15 @@ type ListenerStats struct {
 	DelaysInjected  int64  `json:"fault.delays_injected"`
 	AbortsInjected  int64  `json:"fault.aborts_injected"`
 	ClientCancelled int64  `json:"downstream_cx_destroy_remote_active_rq"`
+	// The tcp_proxy counters of a TCP or TLS listener (and of the mesh's
+	// tunnels routed by tcp or tls routes are not among them: those count
+	// as tunnels): connections, those open now, those no route or cluster
+	// took, and the bytes received from and sent to clients.
+	TCPConnections     int64 `json:"tcp.downstream_cx_total"`
+	TCPActive          int64 `json:"tcp.downstream_cx_active"`
+	TCPNoRoute         int64 `json:"tcp.downstream_cx_no_route"`
+	TCPBytesReceived   int64 `json:"tcp.downstream_cx_rx_bytes_total"`
+	TCPBytesSent       int64 `json:"tcp.downstream_cx_tx_bytes_total"`
 }
 
 // RouteStats count the requests one HTTPRoute matched and what was done
@@ -460,6 +475,12 @@ func (r *registry) snapshot() Stats {
 			DelaysInjected:  l.delays.Load(),
 			AbortsInjected:  l.aborts.Load(),
 			ClientCancelled: l.clientCancel.Load(),
+
+			TCPConnections:   l.tcpCxTotal.Load(),
+			TCPActive:        l.tcpCxActive.Load(),
+			TCPNoRoute:       l.tcpNoRoute.Load(),
+			TCPBytesReceived: l.tcpRxBytes.Load(),
+			TCPBytesSent:     l.tcpTxBytes.Load(),
 		}
 		s.FaultsDelayed += ls.DelaysInjected
 		s.FaultsAborted += ls.AbortsInjected

@@ -231,7 +231,6 @@ func TestMirrorAfterFaults(t *testing.T) {
 		// That nothing is mirrored can only be seen over a window: a
 		// shadow, were one sent, arrives after the answer.
 		time.Sleep(100 * time.Millisecond)
-
 		if v2.n.Load() != 0 || h.p.Stats().Mirrored != 0 {
 			t.Errorf("an aborted request was mirrored")
 		}
@@ -305,7 +304,6 @@ func TestMirrorDropWhenFull(t *testing.T) {
 		released.Add(1)
 	})
 	before := quietGoroutines() // earlier tests' connections wind down
-
 	h := start(t, mirrorExperiment(v1.addr(), v2.addr(), "mirror: {host: httpbin, subset: v2}"),
 		func(o *proxy.Options) { o.MaxMirrorsInFlight = 3 })
 	const n = 40

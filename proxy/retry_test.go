@@ -584,7 +584,6 @@ func TestRetryPerTryTimeoutIgnoredOnceResponding(t *testing.T) {
 		w.WriteHeader(200)
 		w.(http.Flusher).Flush()
 		time.Sleep(300 * time.Millisecond) // a slow body, past the per-try timeout, is the scenario
-
 		io.WriteString(w, "late body")
 	})
 	h := start(t, experiment(svc("reviews", 9080, up.addr()), retryVS("retries: {attempts: 2, perTryTimeout: 100ms, retryOn: 5xx}")))

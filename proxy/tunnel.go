@@ -82,7 +82,8 @@ type tunnels struct {
 	closed bool
 }
 
-// tunnel is one open tunnel: the client's connection and the target's.
+// tunnel is one open tunnel, or one connection of a TCP or TLS listener:
+// the client's connection and the target's (nil until dialled).
 type tunnel struct {
 	down, up net.Conn
 }
@@ -123,8 +124,22 @@ func (ts *tunnels) close() {
 	ts.closed = true
 	for t := range ts.open {
 		t.down.Close()
-		t.up.Close()
+		if t.up != nil {
+			t.up.Close()
+		}
 	}
+}
+
+// attach gives t, registered before its upstream was dialled, its upstream
+// connection; false once the tunnels are closed.
+func (ts *tunnels) attach(t *tunnel, up net.Conn) bool {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.closed {
+		return false
+	}
+	t.up = up
+	return true
 }
 
 // tunnel serves a CONNECT on the mesh or a service listener. It counts as
@@ -280,8 +295,8 @@ func endDirection(t *tunnel, dst net.Conn, err error) {
 }
 
 // pump copies src to dst through a pooled buffer, adding every chunk
-// written to total as it goes. A nil error means src ended (EOF).
-func pump(dst io.Writer, src io.Reader, total *atomic.Int64) (int64, error) {
+// written to each of totals as it goes. A nil error means src ended (EOF).
+func pump(dst io.Writer, src io.Reader, totals ...*atomic.Int64) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -291,7 +306,9 @@ func pump(dst io.Writer, src io.Reader, total *atomic.Int64) (int64, error) {
 		if nr > 0 {
 			nw, werr := dst.Write(buf[:nr])
 			n += int64(nw)
-			total.Add(int64(nw))
+			for _, t := range totals {
+				t.Add(int64(nw))
+			}
 			if werr != nil {
 				return n, werr
 			}

@@ -172,7 +172,6 @@ func TestPoolIdleTimerAfterReuse(t *testing.T) {
 	// runs on the wall clock over a real connection (no bubble can hold it).
 	for i := 0; i < 4; i++ { // busy across the first expiry
 		time.Sleep(idle / 4)
-
 		again, _ := p.get(ctx)
 		if again != pc {
 			t.Fatalf("reuse %d got another connection", i)

@@ -449,7 +449,6 @@ func TestDashboardGameDaysRefusedEditedListed(t *testing.T) {
 	gdID := g.storeGameDay(t)
 	g.b.expectFailures("/api/v1/gamedays") // the refusals below answer 409 (Run now, a name clash)
 	var run gameDayRunJSON
-
 	if code := sendJSON(t, http.MethodPost, fmt.Sprintf("%s/api/v1/gamedays/%d/runs", base, gdID), "", &run); code != http.StatusAccepted {
 		t.Fatalf("run the game day: %d", code)
 	}

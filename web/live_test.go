@@ -68,7 +68,6 @@ func TestDashboardLiveThroughputStartsWithoutASpike(t *testing.T) {
 		live = v
 		return false
 	})
-
 	for i, v := range live {
 		if v < low || v > high {
 			t.Errorf("live point %d of %d: %.1f calls a second; the run makes %v", i+1, len(live), v, qps)

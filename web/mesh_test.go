@@ -169,7 +169,6 @@ func TestDashboardMeshEnvironmentRun(t *testing.T) {
 	m.b.do(chromedp.Navigate(base + "/ui/" + envHash))
 	m.b.waitJS("staging's page", `document.querySelector("h1")?.textContent === "staging" && !!document.getElementById("env-cluster")`, 10*time.Second)
 	runSteps(t, m.b, []step{
-
 		{"while a run holds it, the page lists what the run applied", func(t *testing.T, b *browser) {
 			var run runJSON
 			if code := sendJSON(t, http.MethodPost, fmt.Sprintf("%s/api/v1/experiments/%d/runs", base, exp.ID), "", &run); code != http.StatusAccepted {
@@ -190,7 +189,6 @@ func TestDashboardMeshEnvironmentRun(t *testing.T) {
 				getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, runID), &r)
 				return r.Status != "queued" && r.Status != "running"
 			})
-
 			if r.Status != "succeeded" || r.Report.Mesh == nil || r.Report.Mesh.Namespace != ns || len(r.Report.Mesh.Resources) != 2 {
 				t.Fatalf("run %d: %+v", runID, r)
 			}

@@ -106,7 +106,6 @@ func TestDashboardExperimentSchedule(t *testing.T) {
 		runID = evalJS[string](b, `document.querySelector('#fires-table tr[data-outcome="ran"] a.fire-run')?.getAttribute("href") ?? ""`)
 		return runID != ""
 	})
-
 	b.screenshot("experiment-schedule.png")
 	b.do(chromedp.Click(chromedp.CSS(`#fires-table tr[data-outcome="ran"] a.fire-run`)))
 	b.waitJS("the fired run's page", fmt.Sprintf(`location.hash === %q && /^Run #\d+$/.test(document.querySelector("h1")?.textContent)`, runID), 10*time.Second)

@@ -73,7 +73,6 @@ func waitRequests(t *testing.T, h *demo.HTTPBin, n int64) {
 	if !wait.Until(3*time.Second, func() bool { return h.Requests() >= n }) {
 		t.Fatalf("served %d requests, want %d", h.Requests(), n)
 	}
-
 }
 
 func TestGet(t *testing.T) {

@@ -63,7 +63,6 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		c.Close()
 		return false
 	})
-
 	close(release)
 
 	if r := <-replied; r.err != nil || r.body != "finished" {

@@ -365,7 +365,6 @@ func TestNoGoroutineLeak(t *testing.T) {
 		})
 		return n
 	}
-
 	before := runtime.NumGoroutine()
 	func() {
 		ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))

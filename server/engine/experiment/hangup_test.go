@@ -100,7 +100,6 @@ func TestDemoTargetsHangUpLeaveNothingOnTheMesh(t *testing.T) {
 
 	targets.HangUp()
 	wait.Until(10*time.Second, func() bool { return conns.n() == 0 })
-
 	if n := conns.n(); n > 0 {
 		t.Fatalf("%d connections to the mesh still open after HangUp", n)
 	}

@@ -201,7 +201,6 @@ func wantSeen(t *testing.T, tg interface {
 	}
 	// The counts settle after the response (mirrored copies land later).
 	if wait.Until(2*time.Second, matches) {
-
 		return
 	}
 	for host, counts := range want {
