@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/manager/environments"
 	"github.com/faultline/faultline/server/store"
 )
 
 // ElsewhereError refuses a run or an overlay on an environment whose data
-// plane another replica serves. It is a store.ErrConflict (409).
+// plane another replica serves. It is an errkind.Conflict (409).
 type ElsewhereError struct {
 	Environment string
 	// Replica holds the environment; "" when none does right now (its
@@ -32,8 +33,8 @@ func (e *ElsewhereError) Error() string {
 // Code names the refusal for API clients: "elsewhere".
 func (e *ElsewhereError) Code() string { return "elsewhere" }
 
-// Unwrap makes an ElsewhereError a store.ErrConflict.
-func (e *ElsewhereError) Unwrap() error { return store.ErrConflict }
+// Unwrap makes an ElsewhereError an errkind.Conflict.
+func (e *ElsewhereError) Unwrap() error { return errkind.Conflict }
 
 // sharedPlanes serves, with several replicas on one database, the data
 // planes of the environments this replica holds a lease on, and only
@@ -144,7 +145,7 @@ func (s *sharedPlanes) applyChange(id int64) {
 	defer cancel()
 	e, err := s.db.GetEnvironment(ctx, id)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, errkind.NotFound):
 		err = s.Remove(id)
 	case err == nil:
 		err = s.Manager.Put(e)
@@ -175,7 +176,7 @@ func (s *sharedPlanes) Remove(id int64) error {
 // data plane when it listens here, from the store otherwise.
 func (s *sharedPlanes) Resolve(name string) (*scenarios.Document, int, error) {
 	doc, v, err := s.Manager.Resolve(name)
-	if !errors.Is(err, store.ErrNotFound) {
+	if !errors.Is(err, errkind.NotFound) {
 		return doc, v, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -195,7 +196,7 @@ func (s *sharedPlanes) Resolve(name string) (*scenarios.Document, int, error) {
 // served elsewhere is an *ElsewhereError.
 func (s *sharedPlanes) resolveForRun(name string) (*scenarios.Document, int, error) {
 	doc, v, err := s.Manager.Resolve(name)
-	if !errors.Is(err, store.ErrNotFound) {
+	if !errors.Is(err, errkind.NotFound) {
 		return doc, v, err
 	}
 	return nil, 0, s.elsewhere(name, err)
@@ -204,7 +205,7 @@ func (s *sharedPlanes) resolveForRun(name string) (*scenarios.Document, int, err
 // AddOverlay lays an overlay over an environment served here.
 func (s *sharedPlanes) AddOverlay(envID int64, src []byte, ttl time.Duration) (*environments.Overlay, error) {
 	ov, err := s.Manager.AddOverlay(envID, src, ttl)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, errkind.NotFound) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if e, gerr := s.db.GetEnvironment(ctx, envID); gerr == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/api"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/scheduler"
 	"github.com/faultline/faultline/server/store"
 )
@@ -61,7 +62,7 @@ func (r sharedRuns) Active(id int64) bool {
 	active, err := r.stored(ctx, id)
 	// A run that cannot be read counts as active: forbid skips rather
 	// than overlapping.
-	return active || (err != nil && !errors.Is(err, store.ErrNotFound))
+	return active || (err != nil && !errors.Is(err, errkind.NotFound))
 }
 
 // localScheduleKinds are the kinds of schedule owners of a server alone on

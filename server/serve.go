@@ -19,6 +19,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/api"
 	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/manager/environments"
 	"github.com/faultline/faultline/server/manager/gamedays"
 	"github.com/faultline/faultline/server/manager/runs"
@@ -295,7 +296,7 @@ func loadExamples(ctx context.Context, db *store.DB, log *slog.Logger) error {
 	}
 	for _, ex := range examples {
 		e := &store.Experiment{Name: ex.Name, Description: ex.Description, Source: string(ex.Source), Format: "yaml"}
-		if err := db.CreateExperiment(ctx, e); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := db.CreateExperiment(ctx, e); err != nil && !errors.Is(err, errkind.Conflict) {
 			return fmt.Errorf("server: load example %s: %w", ex.File, err)
 		}
 	}
@@ -306,7 +307,7 @@ func loadExamples(ctx context.Context, db *store.DB, log *slog.Logger) error {
 	}
 	for _, ex := range gameDays {
 		g := &store.GameDay{Name: ex.Name, Description: ex.Description, Source: string(ex.Source), Format: "yaml"}
-		if err := db.CreateGameDay(ctx, g); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := db.CreateGameDay(ctx, g); err != nil && !errors.Is(err, errkind.Conflict) {
 			return fmt.Errorf("server: load example game day %s: %w", ex.File, err)
 		}
 	}
@@ -375,7 +376,7 @@ func applyEnvironmentFiles(ctx context.Context, db *store.DB, envs *environments
 		}
 		old, err := db.GetEnvironmentByName(ctx, e.Name)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, errkind.NotFound):
 			err = db.CreateEnvironment(ctx, e)
 		case err == nil && old.Source == e.Source:
 			continue // unchanged: no new version

@@ -15,6 +15,7 @@ import (
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/manager/environments"
 	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
@@ -356,7 +357,7 @@ func (h *handlers) deleteOverlay(c *gin.Context) {
 		return
 	}
 	if err := h.cfg.Environments.RemoveOverlay(id, oid); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, errkind.NotFound) {
 			err = &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("no overlay %d is in force on this environment (it ended, or never was)", oid)}
 		}
 		writeError(c, h.log, err)
@@ -384,7 +385,7 @@ func (h *handlers) parseExperiment(src []byte) (*scenarios.Document, error) {
 func (h *handlers) environmentOf(doc *scenarios.Document) (*scenarios.Document, error) {
 	name := doc.Experiment.Spec.Environment
 	base, _, err := h.cfg.Environments.Resolve(name)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, errkind.NotFound) {
 		return nil, &Error{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf("spec.environment: names no stored environment: %q", name), Field: "spec.environment"}
 	}
 	return base, err

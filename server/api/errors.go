@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/server/store"
+	"github.com/faultline/faultline/server/errkind"
 )
 
 // Error is an API error that carries its HTTP status and the field at fault.
@@ -104,10 +104,12 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 	case errors.As(err, &later):
 		status, body.Error.Message = http.StatusTooManyRequests, later.Error()
 		c.Header("Retry-After", itoa(int64(later.RetryAfter()/time.Second)))
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, errkind.NotFound):
 		status, body.Error.Message = http.StatusNotFound, "not found"
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, errkind.Conflict):
 		status, body.Error.Message = http.StatusConflict, err.Error()
+	case errors.Is(err, errkind.Invalid):
+		status, body.Error.Message = http.StatusBadRequest, err.Error()
 	default:
 		log.Error("api: request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		body.Error.Message = "internal error"

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -169,7 +170,7 @@ func readDocument(c *gin.Context, what string) (src []byte, format string, err e
 // conflictName turns the store's conflict on saving a document into a 409
 // naming the document (what: "an experiment", "a game day") and its name.
 func conflictName(err error, what, name string) error {
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, errkind.Conflict) {
 		return &Error{Status: http.StatusConflict, Message: what + " named " + strconv.Quote(name) + " exists already", Field: "metadata.name"}
 	}
 	return err

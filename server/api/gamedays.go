@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
@@ -199,7 +200,7 @@ func (h *handlers) deleteGameDay(c *gin.Context) {
 		sctx, cancel := context.WithTimeout(ctx, stopWait)
 		err := h.cfg.GameDays.Stop(sctx, rid, "stopped: the game day was deleted")
 		cancel()
-		if err != nil && !errors.Is(err, store.ErrConflict) {
+		if err != nil && !errors.Is(err, errkind.Conflict) {
 			writeError(c, h.log, err)
 			return
 		}

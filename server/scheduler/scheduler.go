@@ -23,6 +23,7 @@ import (
 	"github.com/go-co-op/gocron/v2"
 	"github.com/jonboulle/clockwork"
 
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -46,7 +47,7 @@ type Kind struct {
 // scheduled time.
 type Fires interface {
 	// ClaimFire records f as owner's fire for f.ScheduledFor and sets
-	// f.ID; it fails with store.ErrConflict when that time is claimed
+	// f.ID; it fails with an errkind.Conflict when that time is claimed
 	// already.
 	ClaimFire(ctx context.Context, owner int64, f *store.Fire) error
 	// SetFireOutcome records how the claimed fire id ended.
@@ -292,7 +293,7 @@ func (s *Scheduler) fire(ctx context.Context, o owner, at time.Time) {
 	}
 	f := &store.Fire{ScheduledFor: at, FiredAt: s.clock.Now(), Outcome: store.FireError, Reason: "the server stopped before the fire completed"}
 	if err := kind.Fires.ClaimFire(ctx, o.id, f); err != nil {
-		if !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+		if !errors.Is(err, errkind.Conflict) && !errors.Is(err, errkind.NotFound) {
 			s.log.Error("scheduler: record fire", kind.Name, o.id, "scheduledFor", at, "err", err)
 		}
 		return
@@ -333,7 +334,7 @@ func (s *Scheduler) decide(ctx context.Context, runs Runs, id int64, e *entry, a
 		switch e.spec.Concurrency {
 		case Allow:
 		case Replace:
-			if err := runs.Stop(ctx, prev, "replaced by the next scheduled fire"); err != nil && !errors.Is(err, store.ErrConflict) {
+			if err := runs.Stop(ctx, prev, "replaced by the next scheduled fire"); err != nil && !errors.Is(err, errkind.Conflict) {
 				return store.FireError, fmt.Sprintf("stop the previous run %d: %v", prev, err), nil
 			}
 		default:

@@ -8,8 +8,9 @@
 // both databases, expanded for each), which [Open] applies with goose; gorm only
 // queries. Every method takes a context first, is safe for concurrent use,
 // and returns errors that callers classify with errors.Is against
-// [ErrNotFound], [ErrConflict] and [ErrInvalid]; gorm and driver errors
-// never need to be inspected outside this package. Both databases behave
+// [ErrNotFound], [ErrConflict] and [ErrInvalid], which are also the
+// server's neutral kinds errkind.NotFound, Conflict and Invalid; gorm and
+// driver errors never need to be inspected outside this package. Both databases behave
 // alike behind this API, down to those errors; where they differ, the
 // documentation says so.
 //
@@ -36,18 +37,22 @@ import (
 	"github.com/pressly/goose/v3"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/faultline/faultline/server/errkind"
 )
 
 var (
-	// ErrNotFound reports that the experiment, version or run does not exist.
-	ErrNotFound = errors.New("store: not found")
+	// ErrNotFound reports that the experiment, version or run does not
+	// exist. It is an errkind.NotFound, as are ErrConflict and ErrInvalid
+	// of their kinds.
+	ErrNotFound = fmt.Errorf("store: %w", errkind.NotFound)
 	// ErrConflict reports a write that clashes with the stored state: a
 	// duplicate experiment name, deleting an experiment with an active run,
 	// or finishing a run that has already finished.
-	ErrConflict = errors.New("store: conflict")
+	ErrConflict = fmt.Errorf("store: %w", errkind.Conflict)
 	// ErrInvalid reports an argument the store refuses before writing: an
 	// unknown status or format, an empty name, a report that is not JSON.
-	ErrInvalid = errors.New("store: invalid argument")
+	ErrInvalid = fmt.Errorf("store: %w", errkind.Invalid)
 	// ErrLocked reports that another process holds the database's server
 	// lock (Lock).
 	ErrLocked = errors.New("another faultline may be using this database")

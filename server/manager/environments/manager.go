@@ -18,6 +18,7 @@ import (
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/mesh"
 	"github.com/faultline/faultline/server/store"
 )
@@ -193,7 +194,7 @@ func (m *Manager) Remove(id int64) error {
 	}
 	m.mu.Unlock()
 	if err := p.sweepAll(m.base); err != nil {
-		return fmt.Errorf("environments: %w: %s still has changes in its cluster that could not be put back: %w", store.ErrConflict, p.name(), err)
+		return fmt.Errorf("environments: %w: %s still has changes in its cluster that could not be put back: %w", errkind.Conflict, p.name(), err)
 	}
 	m.mu.Lock()
 	delete(m.planes, id)
@@ -269,11 +270,11 @@ func canonicalAddr(addr string) string {
 
 // Resolve returns the baseline document and version of the environment
 // named name, for an experiment on it to be parsed on (scenarios.ParseOn).
-// An unknown name is store.ErrNotFound.
+// An unknown name is an errkind.NotFound.
 func (m *Manager) Resolve(name string) (*scenarios.Document, int, error) {
 	p := m.byName(name)
 	if p == nil {
-		return nil, 0, fmt.Errorf("environments: %w: no environment %q", store.ErrNotFound, name)
+		return nil, 0, fmt.Errorf("environments: %w: no environment %q", errkind.NotFound, name)
 	}
 	doc, v := p.baseline()
 	return doc, v.number, nil
@@ -309,7 +310,7 @@ func (m *Manager) Busy(name string) bool {
 func (m *Manager) Acquire(ctx context.Context, name string, h Holder, wait bool) (*Lease, error) {
 	p := m.byName(name)
 	if p == nil {
-		return nil, fmt.Errorf("environments: %w: no environment %q", store.ErrNotFound, name)
+		return nil, fmt.Errorf("environments: %w: no environment %q", errkind.NotFound, name)
 	}
 	if err := p.acquire(ctx, wait); err != nil {
 		return nil, err

@@ -11,9 +11,9 @@ import (
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/mesh"
 	"github.com/faultline/faultline/server/report"
-	"github.com/faultline/faultline/server/store"
 )
 
 // meshTimeout bounds putting a run's changes back as it ends, and one
@@ -240,5 +240,5 @@ var errMeshOverlay = errors.New("overlays act on Faultline's own listeners; this
 
 // meshOverlayError wraps errMeshOverlay as a conflict (409).
 func meshOverlayError(name string) error {
-	return fmt.Errorf("%w: environment %s: %w", store.ErrConflict, name, errMeshOverlay)
+	return fmt.Errorf("%w: environment %s: %w", errkind.Conflict, name, errMeshOverlay)
 }

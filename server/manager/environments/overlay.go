@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/server/store"
+	"github.com/faultline/faultline/server/errkind"
 )
 
 // Overlay is a set of Istio resources laid over an environment's baseline
@@ -52,8 +52,8 @@ func (e *LeverError) Error() string {
 // Code names the refusal for API clients.
 func (e *LeverError) Code() string { return "lever" }
 
-// Unwrap makes a LeverError a store.ErrConflict (409).
-func (e *LeverError) Unwrap() error { return store.ErrConflict }
+// Unwrap makes a LeverError an errkind.Conflict (409).
+func (e *LeverError) Unwrap() error { return errkind.Conflict }
 
 // AddOverlay lays the Istio resources of src over environment id's
 // baseline at once, for ttl: a *scenarios.InvalidError for a bad stream,
@@ -72,11 +72,11 @@ func (m *Manager) AddOverlay(envID int64, src []byte, ttl time.Duration) (*Overl
 		return nil, &LeverError{Reason: lever.Reason}
 	}
 	if p == nil {
-		return nil, fmt.Errorf("environments: %w: no environment %d", store.ErrNotFound, envID)
+		return nil, fmt.Errorf("environments: %w: no environment %d", errkind.NotFound, envID)
 	}
 	base, v := p.baseline()
 	if base == nil {
-		return nil, fmt.Errorf("environments: %w: environment %d has no baseline", store.ErrNotFound, envID)
+		return nil, fmt.Errorf("environments: %w: environment %d has no baseline", errkind.NotFound, envID)
 	}
 	if base.Environment.IsMesh() {
 		return nil, meshOverlayError(v.name)
@@ -109,11 +109,11 @@ func (m *Manager) AddOverlay(envID int64, src []byte, ttl time.Duration) (*Overl
 }
 
 // RemoveOverlay ends environment envID's overlay ovID now; one that is
-// not in force (ended already, or never was) is store.ErrNotFound.
+// not in force (ended already, or never was) is an errkind.NotFound.
 func (m *Manager) RemoveOverlay(envID, ovID int64) error {
 	p := m.byID(envID)
 	if p == nil || !p.endOverlay(ovID, "it was deleted") {
-		return fmt.Errorf("environments: %w: no overlay %d in force on environment %d", store.ErrNotFound, ovID, envID)
+		return fmt.Errorf("environments: %w: no overlay %d in force on environment %d", errkind.NotFound, ovID, envID)
 	}
 	return nil
 }

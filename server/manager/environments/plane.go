@@ -11,6 +11,7 @@ import (
 
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/mesh"
 	"github.com/faultline/faultline/server/store"
 )
@@ -56,8 +57,8 @@ func (e *BusyError) Error() string {
 // Code names the refusal for API clients.
 func (e *BusyError) Code() string { return "busy" }
 
-// Unwrap makes a BusyError a store.ErrConflict (409).
-func (e *BusyError) Unwrap() error { return store.ErrConflict }
+// Unwrap makes a BusyError an errkind.Conflict (409).
+func (e *BusyError) Unwrap() error { return errkind.Conflict }
 
 func busy(name string, h *Holder) error {
 	return &BusyError{Environment: name, Holder: *h}
@@ -231,7 +232,7 @@ func (p *plane) acquire(ctx context.Context, wait bool) error {
 	case <-ctx.Done():
 		return fmt.Errorf("environments: wait for %s: %w", p.name(), context.Cause(ctx))
 	case <-p.gone:
-		return fmt.Errorf("environments: %w: environment %s was deleted", store.ErrNotFound, p.name())
+		return fmt.Errorf("environments: %w: environment %s was deleted", errkind.NotFound, p.name())
 	}
 }
 
@@ -242,7 +243,7 @@ func (p *plane) stillThere() error {
 	p.mu.Unlock()
 	if closed {
 		<-p.turn
-		return fmt.Errorf("environments: %w: environment %s was deleted", store.ErrNotFound, p.name())
+		return fmt.Errorf("environments: %w: environment %s was deleted", errkind.NotFound, p.name())
 	}
 	return nil
 }

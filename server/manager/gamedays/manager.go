@@ -18,6 +18,7 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/engine/gameday"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
@@ -53,10 +54,10 @@ type Notifier interface {
 }
 
 // ErrNotRunning is returned when stopping a game-day run that already ended.
-var ErrNotRunning = fmt.Errorf("gamedays: %w: the game-day run is not running", store.ErrConflict)
+var ErrNotRunning = fmt.Errorf("gamedays: %w: the game-day run is not running", errkind.Conflict)
 
 // BlackoutError refuses a game day while a blackout window of its
-// schedule holds. It wraps store.ErrConflict, so the API answers 409.
+// schedule holds. It is an errkind.Conflict, so the API answers 409.
 type BlackoutError struct {
 	GameDay string
 	Window  scenarios.Blackout
@@ -66,14 +67,14 @@ func (e *BlackoutError) Error() string {
 	return fmt.Sprintf("game day %q may not start now: the %s holds", e.GameDay, e.Window.Describe())
 }
 
-// Unwrap makes a BlackoutError a store.ErrConflict.
-func (e *BlackoutError) Unwrap() error { return store.ErrConflict }
+// Unwrap makes a BlackoutError an errkind.Conflict.
+func (e *BlackoutError) Unwrap() error { return errkind.Conflict }
 
 // Code names the refusal for API clients: "blackout".
 func (e *BlackoutError) Code() string { return "blackout" }
 
-// RunningError refuses a game day while a run of it is running. It wraps
-// store.ErrConflict.
+// RunningError refuses a game day while a run of it is running. It is an
+// errkind.Conflict.
 type RunningError struct {
 	GameDay string
 	RunID   int64
@@ -83,8 +84,8 @@ func (e *RunningError) Error() string {
 	return fmt.Sprintf("game day %q is already running (game-day run %d)", e.GameDay, e.RunID)
 }
 
-// Unwrap makes a RunningError a store.ErrConflict.
-func (e *RunningError) Unwrap() error { return store.ErrConflict }
+// Unwrap makes a RunningError an errkind.Conflict.
+func (e *RunningError) Unwrap() error { return errkind.Conflict }
 
 // Code names the refusal for API clients: "running".
 func (e *RunningError) Code() string { return "running" }
@@ -276,7 +277,7 @@ func (m *Manager) resolve(ctx context.Context, gd *scenarios.GameDay) (*gameday.
 	var storeErr error
 	load := func(name string) (*scenarios.Document, error) {
 		e, err := m.cfg.Store.GetExperimentByName(ctx, name)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, errkind.NotFound) {
 			return nil, errors.New("no experiment by that name is stored")
 		}
 		if err != nil {
@@ -305,7 +306,7 @@ func (m *Manager) resolve(ctx context.Context, gd *scenarios.GameDay) (*gameday.
 
 // StartGameDay records a running run of the stored game day and runs it in
 // the background; trigger is store.TriggerAPI or store.TriggerSchedule.
-// It refuses (an error wrapping store.ErrConflict) while the safety lever
+// It refuses (an errkind.Conflict) while the safety lever
 // is engaged (*runs.LeverError), while a blackout window of the game
 // day's schedule holds (*BlackoutError) and while a run of the same game
 // day is running (*RunningError); an experiment that is not stored or not
@@ -363,7 +364,7 @@ func (m *Manager) StartGameDay(ctx context.Context, gameDayID int64, trigger str
 // Stop halts a running game-day run with reason ("" means "stopped by
 // request") and waits until it has recorded its end or ctx ends. It
 // returns ErrNotRunning for a run that already ended and
-// store.ErrNotFound for an unknown one.
+// an errkind.NotFound for an unknown one.
 func (m *Manager) Stop(ctx context.Context, runID int64, reason string) error {
 	if reason == "" {
 		reason = "stopped by request"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/engine/gameday"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/manager/gamedays"
 	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/runstatus"
@@ -158,7 +159,7 @@ func TestABlackoutWindowRefusesAndHalts(t *testing.T) {
 	// A second run of the same game day is refused while this one runs.
 	_, err := f.gd.StartGameDay(ctx, f.id, store.TriggerSchedule)
 	var running *gamedays.RunningError
-	if !errors.As(err, &running) || !errors.Is(err, store.ErrConflict) || running.RunID != id {
+	if !errors.As(err, &running) || !errors.Is(err, errkind.Conflict) || running.RunID != id {
 		t.Errorf("second start = %v, want a RunningError naming run %d", err, id)
 	}
 
@@ -187,7 +188,7 @@ func TestABlackoutWindowRefusesAndHalts(t *testing.T) {
 	// While the window holds, nothing starts and nothing is recorded.
 	_, err = f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
 	var black *gamedays.BlackoutError
-	if !errors.As(err, &black) || !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "the blackout window every day 10:00-11:00: change freeze holds") {
+	if !errors.As(err, &black) || !errors.Is(err, errkind.Conflict) || !strings.Contains(err.Error(), "the blackout window every day 10:00-11:00: change freeze holds") {
 		t.Errorf("start in a blackout = %v", err)
 	}
 	if _, total, _ := f.db.ListGameDayRuns(ctx, f.id, store.Page{}); total != 1 {
@@ -211,7 +212,7 @@ func TestTheLeverHaltsAGameDayAndItsStepRun(t *testing.T) {
 		t.Errorf("run = %s (%s)", r.Status, r.Reason)
 	}
 	_, err := f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
-	if !runs.IsLeverError(err) || !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "incident 7") {
+	if !runs.IsLeverError(err) || !errors.Is(err, errkind.Conflict) || !strings.Contains(err.Error(), "incident 7") {
 		t.Errorf("start with the lever engaged = %v", err)
 	}
 	// The step runs are linked to the game-day run.

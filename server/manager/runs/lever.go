@@ -6,19 +6,20 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/store"
 )
 
-// LeverError refuses a run while the safety lever is engaged. It wraps
-// store.ErrConflict, so the API answers 409.
+// LeverError refuses a run while the safety lever is engaged. It is an
+// errkind.Conflict, so the API answers 409.
 type LeverError struct{ Reason string }
 
 func (e *LeverError) Error() string {
 	return fmt.Sprintf("the safety lever is engaged (%s): no run may start until it is released", e.Reason)
 }
 
-// Unwrap makes a LeverError a store.ErrConflict.
-func (e *LeverError) Unwrap() error { return store.ErrConflict }
+// Unwrap makes a LeverError an errkind.Conflict.
+func (e *LeverError) Unwrap() error { return errkind.Conflict }
 
 // Code names the refusal for API clients: "lever".
 func (e *LeverError) Code() string { return "lever" }
@@ -35,7 +36,7 @@ func (shuttingDown) Error() string { return "the server is shutting down: try ag
 func (shuttingDown) Unavailable() bool { return true }
 
 // ErrReasonRequired refuses engaging the lever without a reason.
-var ErrReasonRequired = fmt.Errorf("runs: %w: engaging the safety lever needs a reason", store.ErrInvalid)
+var ErrReasonRequired = fmt.Errorf("runs: %w: engaging the safety lever needs a reason", errkind.Invalid)
 
 // leverCause is the cancel cause of the runs the lever halts.
 func leverCause(reason string) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/manager/live"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
@@ -39,7 +40,7 @@ type Store interface {
 type Executor func(ctx context.Context, doc *scenarios.Document, opts experiment.Options) (*report.Report, error)
 
 // ErrNotRunning is returned when stopping a run that already ended.
-var ErrNotRunning = fmt.Errorf("runs: %w: the run is not queued or running", store.ErrConflict)
+var ErrNotRunning = fmt.Errorf("runs: %w: the run is not queued or running", errkind.Conflict)
 
 // Config configures a Manager.
 type Config struct {
@@ -78,7 +79,7 @@ type Config struct {
 // planes (server/manager/environments).
 type Environments interface {
 	// Resolve returns the named environment's baseline and its stored
-	// version; an unknown name is store.ErrNotFound.
+	// version; an unknown name is an errkind.NotFound.
 	Resolve(name string) (*scenarios.Document, int, error)
 	// Busy reports whether a run or an overlay holds the environment.
 	Busy(name string) bool
@@ -250,7 +251,7 @@ type StepRun struct {
 // lever apply alike). Wait follows it to its end.
 func (m *Manager) StartStep(ctx context.Context, s StepRun) (*store.Run, error) {
 	if s.GameDayRunID == 0 || s.GameDayStep == "" {
-		return nil, fmt.Errorf("runs: start a game-day step: %w: the game-day run and step are required", store.ErrInvalid)
+		return nil, fmt.Errorf("runs: start a game-day step: %w: the game-day run and step are required", errkind.Invalid)
 	}
 	return m.start(ctx, startSpec{experimentID: s.ExperimentID, name: s.Name, version: s.Version, source: s.Source, seed: s.Seed,
 		actions: s.Actions, gameDayRunID: s.GameDayRunID, gameDayStep: s.GameDayStep})
@@ -284,7 +285,7 @@ func (m *Manager) Rerun(ctx context.Context, runID int64) (*store.Run, error) {
 		return nil, err
 	}
 	if prev.ExperimentID == nil {
-		return nil, fmt.Errorf("runs: rerun %d: %w: its experiment was deleted", runID, store.ErrConflict)
+		return nil, fmt.Errorf("runs: rerun %d: %w: its experiment was deleted", runID, errkind.Conflict)
 	}
 	v, err := m.store.GetExperimentVersion(ctx, *prev.ExperimentID, prev.ExperimentVersion)
 	if err != nil {
@@ -306,7 +307,7 @@ func (m *Manager) gameDayActions(ctx context.Context, run *store.Run, source str
 		return nil, nil
 	}
 	gdr, err := m.store.GetGameDayRun(ctx, *run.GameDayRunID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, errkind.NotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -457,7 +458,7 @@ func (m *Manager) parse(source string) (*scenarios.Document, int, error) {
 		return nil, 0, &EnvironmentError{Message: "this server keeps no environments"}
 	}
 	base, v, err := m.cfg.Environments.Resolve(name)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, errkind.NotFound) {
 		return nil, 0, &EnvironmentError{Message: fmt.Sprintf("names no stored environment: %q", name)}
 	}
 	if err != nil {
@@ -485,8 +486,8 @@ func (e *BusyError) Error() string {
 // Code names the refusal for API clients.
 func (e *BusyError) Code() string { return "busy" }
 
-// Unwrap makes a BusyError a store.ErrConflict (409).
-func (e *BusyError) Unwrap() error { return store.ErrConflict }
+// Unwrap makes a BusyError an errkind.Conflict (409).
+func (e *BusyError) Unwrap() error { return errkind.Conflict }
 
 // execute waits for a slot, runs the experiment and records the outcome.
 func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc *scenarios.Document, sp startSpec, a *activeRun) {
@@ -644,7 +645,7 @@ func (m *Manager) recordEnd(ctx context.Context, id int64, status runstatus.Stat
 		if err == nil {
 			return
 		}
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) || time.Now().After(deadline) {
+		if errors.Is(err, errkind.Conflict) || errors.Is(err, errkind.NotFound) || errors.Is(err, errkind.Invalid) || time.Now().After(deadline) {
 			m.log.Error("run: record end", "run", id, "err", err)
 			return
 		}
@@ -659,7 +660,7 @@ func (m *Manager) recordEnd(ctx context.Context, id int64, status runstatus.Stat
 }
 
 // Stop halts a queued or running run. It returns ErrNotRunning for a run
-// that already ended and store.ErrNotFound for an unknown one.
+// that already ended and an errkind.NotFound for an unknown one.
 func (m *Manager) Stop(ctx context.Context, id int64) error {
 	return m.StopBecause(ctx, id, errStopRequested.reason)
 }
