@@ -23,6 +23,7 @@ import (
 
 	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
+	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 	"github.com/faultline/faultline/server/webhook"
 )
@@ -758,11 +759,11 @@ func TestDeletingOrStoppingTheServerStopsRunningGameDays(t *testing.T) {
 	}
 	defer db.Close()
 	r, err := db.GetGameDayRun(context.Background(), leftRun)
-	if err != nil || r.Status != store.StatusStopped || !strings.Contains(r.Reason, "shutting down") || r.EndedAt == nil {
+	if err != nil || r.Status != runstatus.Stopped || !strings.Contains(r.Reason, "shutting down") || r.EndedAt == nil {
 		t.Errorf("game day running at shutdown = %+v, %v", r, err)
 	}
 	steps, _, err := db.ListRuns(context.Background(), store.RunFilter{GameDayRunID: leftRun})
-	if err != nil || len(steps) != 1 || steps[0].Status != store.StatusSucceeded {
+	if err != nil || len(steps) != 1 || steps[0].Status != runstatus.Succeeded {
 		t.Errorf("its step runs = %+v, %v", steps, err)
 	}
 

@@ -19,6 +19,7 @@ import (
 	"github.com/faultline/faultline/server/containers"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 func TestMain(m *testing.M) {
@@ -210,7 +211,7 @@ func TestContainerTargetServesThroughTheProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("run with container start and removal: %s", time.Since(start).Round(time.Millisecond))
-	if r.Status != report.StatusSucceeded || r.Codes["200"] != 40 {
+	if r.Status != runstatus.Succeeded || r.Codes["200"] != 40 {
 		t.Errorf("status %s codes %v, want 40 × 200", r.Status, r.Codes)
 	}
 	if len(r.Containers) != 1 {

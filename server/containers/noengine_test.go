@@ -23,6 +23,7 @@ import (
 	"github.com/faultline/faultline/server/containers"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // noEngineHost is a Docker host where no engine can answer.
@@ -139,8 +140,8 @@ func TestNoEngineRunThroughTheAPIEndsInError(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		apiCall(t, "GET", fmt.Sprintf("%s/api/v1/runs/%d", base, run.ID), "", "", http.StatusOK, &run)
 	}
-	if run.Status != report.StatusError {
-		t.Fatalf("run ended %q (%s), want %q", run.Status, run.Reason, report.StatusError)
+	if run.Status != string(runstatus.Error) {
+		t.Fatalf("run ended %q (%s), want %q", run.Status, run.Reason, string(runstatus.Error))
 	}
 	checkNoEngineError(t, run.Reason)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/runstatus"
 )
 
 // runThroughTheAPI stores src on the server at base, runs it and waits
@@ -70,12 +71,12 @@ func TestTheAPIBuildsOnlyUnderAnAllowedDirectory(t *testing.T) {
 
 	status, reason, codes := runThroughTheAPI(t, base, experimentYAML(`{build: {context: "`+target+`"}, port: 8080, wait: {path: /get}}`,
 		`{url: "http://httpbin:8000/get", requests: 10}`, ""))
-	if status != report.StatusSucceeded || codes["200"] != 10 {
+	if status != string(runstatus.Succeeded) || codes["200"] != 10 {
 		t.Errorf("build under the allowed directory: %s (%s), codes %v", status, reason, codes)
 	}
 	status, reason, codes = runThroughTheAPI(t, base, strings.Replace(experimentYAML(`{image: "`+tag+`", port: 8080, wait: {path: /get}}`,
 		`{url: "http://httpbin:8000/get", requests: 10}`, ""), "name: containers", "name: allowed-image", 1))
-	if status != report.StatusSucceeded || codes["200"] != 10 {
+	if status != string(runstatus.Succeeded) || codes["200"] != 10 {
 		t.Errorf("an allowed image: %s (%s), codes %v", status, reason, codes)
 	}
 
