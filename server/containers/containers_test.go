@@ -18,7 +18,6 @@ import (
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/containers"
 	"github.com/faultline/faultline/server/engine/experiment"
-	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
 )
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
-	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
 )
 
