@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/demo"
 )
@@ -224,17 +225,12 @@ func TestEnvironmentListensAndCarriesTrafficBetweenServices(t *testing.T) {
 		t.Errorf("counters: requests %v, tunnels refused %d", reqs, full.Plane.Stats.TunnelsRefused)
 	}
 	// The access log is flushed shortly after the requests.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, log := c.do("GET", fmt.Sprintf("/api/v1/environments/%d/access-log", env.ID), "", nil)
-		n := strings.Count(string(log), "\n")
-		if n >= 4 && strings.Contains(string(log), `"GET /headers HTTP/1.1" 200`) && strings.Contains(string(log), `"CONNECT - HTTP/1.1" 403`) && strings.Contains(string(log), `"203.0.113.7:443"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("access log (%d lines):\n%s", n, log)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var log []byte
+	if !wait.Until(10*time.Second, func() bool {
+		_, log = c.do("GET", fmt.Sprintf("/api/v1/environments/%d/access-log", env.ID), "", nil)
+		return strings.Count(string(log), "\n") >= 4 && strings.Contains(string(log), `"GET /headers HTTP/1.1" 200`) && strings.Contains(string(log), `"CONNECT - HTTP/1.1" 403`) && strings.Contains(string(log), `"203.0.113.7:443"`)
+	}) {
+		t.Fatalf("access log (%d lines):\n%s", strings.Count(string(log), "\n"), log)
 	}
 	_, metrics := c.do("GET", "/metrics", "", nil)
 	for _, want := range []string{`faultline_environment_up{environment="staging"} 1`, `envoy_http_downstream_rq_total{environment="staging",listener="mesh"} 3`,
@@ -314,16 +310,10 @@ func TestEnvironmentRunRevertsToTheBaselineOnEveryEnding(t *testing.T) {
 // resources are in force.
 func waitFault(t *testing.T, hc *http.Client, code int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if got, _ := status(t, hc, "http://httpbin:8000/get", nil); got == code {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %d through the egress", code)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, fmt.Sprintf("a %d through the egress", code), func() bool {
+		got, _ := status(t, hc, "http://httpbin:8000/get", nil)
+		return got == code
+	})
 }
 
 func TestEnvironmentRunsOneAtATime(t *testing.T) {
@@ -342,7 +332,9 @@ func TestEnvironmentRunsOneAtATime(t *testing.T) {
 		t.Errorf("refusal: %+v", refused.Error)
 	}
 	queued := startRun(t, c, second)
-	time.Sleep(200 * time.Millisecond) // nothing should happen to it while the first holds the environment
+	// Nothing should happen to it while the first holds the environment,
+	// which can only be seen over a window.
+	time.Sleep(200 * time.Millisecond)
 	var q runJSON
 	c.json("GET", fmt.Sprintf("/api/v1/runs/%d", queued), "", nil, 200, &q)
 	if q.Status != "queued" {
@@ -463,16 +455,10 @@ func TestEnvironmentOverlayWithATimeToLive(t *testing.T) {
 // waitBaseline polls through the egress until a request gets 200.
 func waitBaseline(t *testing.T, hc *http.Client, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if code, _ := status(t, hc, "http://httpbin:8000/get", nil); code == 200 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the baseline is not back after %v", within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, within, "the baseline (a 200 through the egress)", func() bool {
+		code, _ := status(t, hc, "http://httpbin:8000/get", nil)
+		return code == 200
+	})
 }
 
 func TestEnvironmentRefusalsNameTheField(t *testing.T) {
@@ -569,22 +555,18 @@ func TestEnvironmentsListenAgainAtTheirBaselineAfterARestart(t *testing.T) {
 	if code, body := status(t, hc, "http://ratings:9080/", nil); code != 503 || !strings.Contains(body, "upstream connect error") {
 		t.Errorf("a down endpoint: %d %q", code, body)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		e := getEnv(t, c, env.ID)
+	var e envJSON
+	if !wait.Until(10*time.Second, func() bool {
+		e = getEnv(t, c, env.ID)
 		var down []string
 		for _, ep := range e.Plane.Endpoints {
 			if !ep.Up {
 				down = append(down, ep.Address)
 			}
 		}
-		if e.Plane.Listening && len(down) == 1 && down[0] == dead {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("plane after the restart: %+v", e.Plane)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return e.Plane.Listening && len(down) == 1 && down[0] == dead
+	}) {
+		t.Fatalf("plane after the restart: %+v", e.Plane)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 )
 
@@ -21,18 +22,15 @@ type leverJSON struct {
 // waitStatus polls a run until it has the status or the deadline passes.
 func waitStatus(t *testing.T, c client, id int64, status string, within time.Duration) runJSON {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var r runJSON
+	var r runJSON
+	if !wait.Until(within, func() bool {
+		r = runJSON{}
 		c.json("GET", fmt.Sprintf("/api/v1/runs/%d", id), "", nil, 200, &r)
-		if r.Status == status {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %d is %s (%s) after %v, want %s", id, r.Status, r.Reason, within, status)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return r.Status == status
+	}) {
+		t.Fatalf("run %d is %s (%s) after %v, want %s", id, r.Status, r.Reason, within, status)
 	}
+	return r
 }
 
 func TestSafetyLeverHaltsRunsRefusesNewOnesAndSurvivesRestart(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 )
 
@@ -61,18 +62,15 @@ func waitFires(t *testing.T, c client, id int64, within time.Duration, ok func(f
 // waitFiresAt polls the fires at path until ok holds for them.
 func waitFiresAt(t *testing.T, c client, path string, within time.Duration, ok func(firesJSON) bool) firesJSON {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var f firesJSON
+	var f firesJSON
+	if !wait.Until(within, func() bool {
+		f = firesJSON{}
 		c.json("GET", path, "", nil, 200, &f)
-		if ok(f) {
-			return f
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fires after %v: %+v", within, f)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return ok(f)
+	}) {
+		t.Fatalf("fires after %v: %+v", within, f)
 	}
+	return f
 }
 
 func count(f firesJSON, outcome string) (n int) {

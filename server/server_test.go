@@ -23,6 +23,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/store"
@@ -352,17 +353,14 @@ func TestStopARunningRun(t *testing.T) {
 	c.json("POST", "/api/v1/experiments", "application/yaml", []byte(long), 201, &created)
 	var run runJSON
 	c.json("POST", fmt.Sprintf("/api/v1/experiments/%d/runs", created.ID), "", nil, 202, &run)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var r runJSON
-		c.json("GET", fmt.Sprintf("/api/v1/runs/%d", run.ID), "", nil, 200, &r)
-		if r.Status == "running" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run never started: %+v", r)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var r runJSON
+	if !wait.Until(10*time.Second, func() bool {
+		r = runJSON{}
+		c.json(
+			"GET", fmt.Sprintf("/api/v1/runs/%d", run.ID), "", nil, 200, &r)
+		return r.Status == "running"
+	}) {
+		t.Fatalf("run never started: %+v", r)
 	}
 	var live struct {
 		Listeners []struct{ Name, Addr string }
@@ -371,18 +369,16 @@ func TestStopARunningRun(t *testing.T) {
 		}
 	}
 	// "running" is recorded just before the run opens its proxy: poll.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		resp, body := c.do("GET", fmt.Sprintf("/api/v1/runs/%d/proxy", run.ID), "", nil)
-		if resp.StatusCode == 200 {
-			if err := json.Unmarshal(body, &live); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("live proxy: %d %s", resp.StatusCode, body)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var resp *http.Response
+	var body []byte
+	if !wait.Until(5*time.Second, func() bool {
+		resp, body = c.do("GET", fmt.Sprintf("/api/v1/runs/%d/proxy", run.ID), "", nil)
+		return resp.StatusCode == 200
+	}) {
+		t.Fatalf("live proxy: %d %s", resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, &live); err != nil {
+		t.Fatal(err)
 	}
 	if len(live.Listeners) == 0 || live.Listeners[0].Name != "mesh" || !strings.HasPrefix(live.Listeners[0].Addr, "127.0.0.1:") {
 		t.Errorf("live proxy = %+v", live)
@@ -504,19 +500,19 @@ func followEvents(t *testing.T, c client, path string, within time.Duration) []e
 
 func waitRun(t *testing.T, c client, id int64) runJSON {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var r runJSON
+	var r runJSON
+	if !wait.Until(30*time.Second, func() bool {
+		r = runJSON{}
 		c.json("GET", fmt.Sprintf("/api/v1/runs/%d", id), "", nil, 200, &r)
 		switch r.Status {
 		case "succeeded", "failed", "stopped", "error", "interrupted":
-			return r
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %d still %s", id, r.Status)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("run %d still %s", id, r.Status)
 	}
+	return r
 }
 
 const halfAbort = `apiVersion: faultline.dev/v1alpha1
@@ -700,14 +696,14 @@ func TestNoGoroutineOrListenerOutlivesTheServer(t *testing.T) {
 		var run runJSON
 		c.json("POST", fmt.Sprintf("/api/v1/experiments/%d/runs", e.ID), "", nil, 202, &run)
 		// Stop the server with the run still going: it must end as stopped.
-		time.Sleep(300 * time.Millisecond)
+		wait.For(t, 10*time.Second, "the long run to start", func() bool {
+			c.json("GET", fmt.Sprintf("/api/v1/runs/%d", run.ID), "", nil, 200, &run)
+			return run.Status == "running"
+		})
 		stop()
 	}()
 	http.DefaultClient.CloseIdleConnections()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(10*time.Second, func() bool { return runtime.NumGoroutine() <= before+2 })
 	if n := runtime.NumGoroutine(); n > before+2 {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines after the server stopped, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
@@ -730,10 +726,7 @@ func TestAddressInUseIsAnErrorAndLeaksNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "listen") {
 		t.Fatalf("Serve on a taken address: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.Until(5*time.Second, func() bool { return runtime.NumGoroutine() <= before })
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines after a failed start, %d before", n, before)
 	}
