@@ -22,6 +22,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
@@ -145,18 +146,15 @@ func startGameDay(t *testing.T, c client, id int64) gameDayAPIRun {
 // waitGameDay polls a game-day run until ok holds for it.
 func waitGameDay(t *testing.T, c client, id int64, within time.Duration, ok func(gameDayAPIRun) bool) gameDayAPIRun {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var r gameDayAPIRun
+	var r gameDayAPIRun
+	if !wait.Until(within, func() bool {
+		r = gameDayAPIRun{}
 		c.json("GET", fmt.Sprintf("/api/v1/gameday-runs/%d", id), "", nil, 200, &r)
-		if ok(r) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("game-day run %d after %v: %+v", id, within, r)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return ok(r)
+	}) {
+		t.Fatalf("game-day run %d after %v: %+v", id, within, r)
 	}
+	return r
 }
 
 func ended(r gameDayAPIRun) bool { return r.Status != "running" }
@@ -403,23 +401,20 @@ func TestTheLeverHaltsARunningGameDay(t *testing.T) {
 // want (a game day's end reaches the metrics just after its record).
 func waitMetrics(t *testing.T, c client, want ...string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
+	var code int
+	var missing string
+	if !wait.Until(2*time.Second, func() bool {
 		resp, body := c.do("GET", "/metrics", "", nil)
-		missing := ""
+		code, missing = resp.StatusCode, ""
 		for _, w := range want {
 			if !strings.Contains(string(body), w+"\n") {
 				missing = w
 				break
 			}
 		}
-		if resp.StatusCode == 200 && missing == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/metrics (%d) lacks %q", resp.StatusCode, missing)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return code == 200 && missing == ""
+	}) {
+		t.Fatalf("/metrics (%d) lacks %q", code, missing)
 	}
 }
 
@@ -768,10 +763,7 @@ func TestDeletingOrStoppingTheServerStopsRunningGameDays(t *testing.T) {
 	}
 
 	http.DefaultClient.CloseIdleConnections()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(10*time.Second, func() bool { return runtime.NumGoroutine() <= before+2 })
 	if n := runtime.NumGoroutine(); n > before+2 {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines after the server stopped, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
@@ -883,13 +875,14 @@ spec:
 	// A rerun of the step's run replays the game day's actions too.
 	var again runJSON
 	c.json("POST", fmt.Sprintf("/api/v1/runs/%d/rerun", *exp.RunID), "", nil, 202, &again)
-	deadline := time.Now().Add(time.Minute)
-	for again.Status == "queued" || again.Status == "running" {
-		if time.Now().After(deadline) {
-			t.Fatalf("rerun %d still %s", again.ID, again.Status)
+	rerunEnded := func() bool { return again.Status != "queued" && again.Status != "running" }
+	if !wait.Until(time.Minute, func() bool {
+		if !rerunEnded() {
+			c.json("GET", fmt.Sprintf("/api/v1/runs/%d", again.ID), "", nil, 200, &again)
 		}
-		time.Sleep(200 * time.Millisecond)
-		c.json("GET", fmt.Sprintf("/api/v1/runs/%d", again.ID), "", nil, 200, &again)
+		return rerunEnded()
+	}) {
+		t.Fatalf("rerun %d still %s", again.ID, again.Status)
 	}
 	rep.Actions = nil
 	if err := json.Unmarshal(again.Report, &rep); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/containers"
 	"github.com/faultline/faultline/server/engine/experiment"
@@ -140,17 +141,14 @@ func cleanupAndCheck() error {
 	// Other test packages run beside this one and start containers and
 	// build images of their own under the same labels and session: what
 	// is left is a leak only if it is still there a while later.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		problems, err := leftBehind(ctx, cli)
-		if err != nil || len(problems) == 0 {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s", strings.Join(problems, "; "))
-		}
-		time.Sleep(time.Second)
+	var problems []string
+	if wait.Until(time.Minute, func() bool {
+		problems, err = leftBehind(ctx, cli)
+		return err != nil || len(problems) == 0
+	}) {
+		return err
 	}
+	return fmt.Errorf("%s", strings.Join(problems, "; "))
 }
 
 // leftBehind lists the containers and images of these tests still present.

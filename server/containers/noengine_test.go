@@ -17,7 +17,9 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 
+	"github.com/faultline/faultline/internal/cli"
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/containers"
@@ -104,8 +106,8 @@ func TestNoEngineCommandsExitWithTheReason(t *testing.T) {
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
 			var exit *exec.ExitError
-			if !errors.As(err, &exit) || exit.ExitCode() != server.ExitRunError {
-				t.Fatalf("faultline %s: %v, want exit code %d\nstdout:\n%s\nstderr:\n%s", args[0], err, server.ExitRunError, &stdout, &stderr)
+			if !errors.As(err, &exit) || exit.ExitCode() != cli.ExitRunError {
+				t.Fatalf("faultline %s: %v, want exit code %d\nstdout:\n%s\nstderr:\n%s", args[0], err, cli.ExitRunError, &stdout, &stderr)
 			}
 			if !strings.HasPrefix(stderr.String(), "faultline "+args[0]+": ") {
 				t.Errorf("stderr does not start with the command:\n%s", &stderr)
@@ -132,13 +134,14 @@ func TestNoEngineRunThroughTheAPIEndsInError(t *testing.T) {
 		Reason string `json:"reason"`
 	}
 	apiCall(t, "POST", fmt.Sprintf("%s/api/v1/experiments/%d/runs", base, exp.ID), "application/json", "", http.StatusAccepted, &run)
-	deadline := time.Now().Add(20 * time.Second)
-	for run.Status == "queued" || run.Status == "running" {
-		if time.Now().After(deadline) {
-			t.Fatalf("run still %s", run.Status)
+	ended := func() bool { return run.Status != "queued" && run.Status != "running" }
+	if !wait.Until(20*time.Second, func() bool {
+		if !ended() {
+			apiCall(t, "GET", fmt.Sprintf("%s/api/v1/runs/%d", base, run.ID), "", "", http.StatusOK, &run)
 		}
-		time.Sleep(50 * time.Millisecond)
-		apiCall(t, "GET", fmt.Sprintf("%s/api/v1/runs/%d", base, run.ID), "", "", http.StatusOK, &run)
+		return ended()
+	}) {
+		t.Fatalf("run still %s", run.Status)
 	}
 	if run.Status != string(runstatus.Error) {
 		t.Fatalf("run ended %q (%s), want %q", run.Status, run.Reason, string(runstatus.Error))

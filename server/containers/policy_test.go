@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 	"github.com/faultline/faultline/server/runstatus"
 )
@@ -31,13 +32,14 @@ func runThroughTheAPI(t *testing.T, base, src string) (status, reason string, co
 		} `json:"report"`
 	}
 	apiCall(t, "POST", fmt.Sprintf("%s/api/v1/experiments/%d/runs", base, exp.ID), "application/json", "", http.StatusAccepted, &run)
-	deadline := time.Now().Add(3 * time.Minute)
-	for run.Status == "queued" || run.Status == "running" {
-		if time.Now().After(deadline) {
-			t.Fatalf("run still %s", run.Status)
+	ended := func() bool { return run.Status != "queued" && run.Status != "running" }
+	if !wait.Until(3*time.Minute, func() bool {
+		if !ended() {
+			apiCall(t, "GET", fmt.Sprintf("%s/api/v1/runs/%d", base, run.ID), "", "", http.StatusOK, &run)
 		}
-		time.Sleep(100 * time.Millisecond)
-		apiCall(t, "GET", fmt.Sprintf("%s/api/v1/runs/%d", base, run.ID), "", "", http.StatusOK, &run)
+		return ended()
+	}) {
+		t.Fatalf("run still %s", run.Status)
 	}
 	if run.Report != nil {
 		codes = run.Report.Codes

@@ -18,6 +18,8 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/faultline/faultline/internal/wait"
 )
 
 var (
@@ -92,11 +94,8 @@ func TestProxyCommandStartsAndRemovesContainers(t *testing.T) {
 	}
 	// stderr said so before stdout's listener line, but it reaches the
 	// buffer through a copying goroutine of its own.
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "1 spec.actions not taken"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("stderr does not say the actions are not taken:\n%s", &stderr)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !wait.Until(10*time.Second, func() bool { return strings.Contains(stderr.String(), "1 spec.actions not taken") }) {
+		t.Fatalf("stderr does not say the actions are not taken:\n%s", &stderr)
 	}
 
 	cli, err := testcontainers.NewDockerClientWithOpts(context.Background())
