@@ -14,8 +14,9 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
-	"github.com/testcontainers/testcontainers-go/wait"
+	tcwait "github.com/testcontainers/testcontainers-go/wait"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/tc"
 )
 
@@ -96,11 +97,8 @@ func TestRunOnADockerNetworkWithTheServiceInAContainer(t *testing.T) {
 	if got, want := rating(t, reviewsURL), "Ratings service is currently unavailable"; got != want {
 		t.Errorf("ratings down: %s, want %s", got, want)
 	}
-	for rating(t, reviewsURL) != "5 stars" {
-		if time.Since(laid) > ttl+10*time.Second {
-			t.Fatalf("the stars are not back %s after an overlay of %s", time.Since(laid).Round(time.Millisecond), ttl)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !wait.Until(ttl+10*time.Second-time.Since(laid), func() bool { return rating(t, reviewsURL) == "5 stars" }) {
+		t.Fatalf("the stars are not back %s after an overlay of %s", time.Since(laid).Round(time.Millisecond), ttl)
 	}
 	if d := time.Since(laid); d < ttl-500*time.Millisecond {
 		t.Errorf("the overlay ended after %s, before its TTL of %s", d, ttl)
@@ -124,7 +122,7 @@ func demoContainer(t *testing.T, image string, nw *testcontainers.DockerNetwork,
 			hc.PortBindings = network.PortMap{network.MustParsePort("9080/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1")}}}
 		}),
 		tcnetwork.WithNetwork([]string{alias}, nw),
-		testcontainers.WithWaitStrategy(wait.ForLog(fmt.Sprintf("demo %s", service)).WithStartupTimeout(30*time.Second)),
+		testcontainers.WithWaitStrategy(tcwait.ForLog(fmt.Sprintf("demo %s", service)).WithStartupTimeout(30*time.Second)),
 	)
 	testcontainers.CleanupContainer(t, ctr)
 	if err != nil {
