@@ -164,7 +164,9 @@ func (x *exchange) appendLogLine(b []byte) []byte {
 	b = appendLocalAddr(b, r)
 	b = append(b, ' ')
 	b = appendField(b, r.RemoteAddr)
-	b = append(b, " - "...) // %REQUESTED_SERVER_NAME%: no TLS
+	b = append(b, ' ')
+	b = appendField(b, x.sni) // %REQUESTED_SERVER_NAME%: a tunnel's SNI, else no TLS
+	b = append(b, ' ')
 	b = appendField(b, x.routeName)
 	return append(b, '\n')
 }

@@ -21,10 +21,10 @@ type policyCounters struct {
 	cxConnectAttemptsExceeded atomic.Int64
 	cxRxBytes                 atomic.Int64 // upstream_cx_rx_bytes_total
 	cxTxBytes                 atomic.Int64 // upstream_cx_tx_bytes_total
-	cxMaxRequests     atomic.Int64 // upstream_cx_max_requests
-	cxMaxDuration     atomic.Int64 // upstream_cx_max_duration_reached
-	lbHealthyPanic    atomic.Int64 // lb_healthy_panic
-	outlier           outlierCounters
+	cxMaxRequests             atomic.Int64 // upstream_cx_max_requests
+	cxMaxDuration             atomic.Int64 // upstream_cx_max_duration_reached
+	lbHealthyPanic            atomic.Int64 // lb_healthy_panic
+	outlier                   outlierCounters
 }
 
 // outlierCounters are Envoy's outlier_detection.* counters.
@@ -62,6 +62,13 @@ type PolicyStats struct {
 	// maxConnections were busy.
 	UpstreamCxOverflow       int64 `json:"upstream_cx_overflow"`
 	UpstreamCxConnectTimeout int64 `json:"upstream_cx_connect_timeout"`
+	// UpstreamCxConnectAttemptsExceeded counts TCP connections whose
+	// connect attempt failed (Istio allows one); UpstreamCxRxBytesTotal and
+	// UpstreamCxTxBytesTotal count the bytes TCP connections received from
+	// and sent to the endpoints.
+	UpstreamCxConnectAttemptsExceeded int64 `json:"upstream_cx_connect_attempts_exceeded"`
+	UpstreamCxRxBytesTotal            int64 `json:"upstream_cx_rx_bytes_total"`
+	UpstreamCxTxBytesTotal            int64 `json:"upstream_cx_tx_bytes_total"`
 	// UpstreamCxMaxRequests counts connections closed by
 	// maxRequestsPerConnection; UpstreamCxMaxDurationReached by
 	// maxConnectionDuration.
@@ -101,6 +108,9 @@ func policyStats(c *clusterStats, rt *clusterRuntime) PolicyStats {
 		UpstreamCxActive:                    c.cxActive.Load(),
 		UpstreamCxOverflow:                  c.cxOverflow.Load(),
 		UpstreamCxConnectTimeout:            c.cxConnectTimeout.Load(),
+		UpstreamCxConnectAttemptsExceeded:   c.cxConnectAttemptsExceeded.Load(),
+		UpstreamCxRxBytesTotal:              c.cxRxBytes.Load(),
+		UpstreamCxTxBytesTotal:              c.cxTxBytes.Load(),
 		UpstreamCxMaxRequests:               c.cxMaxRequests.Load(),
 		UpstreamCxMaxDurationReached:        c.cxMaxDuration.Load(),
 		LbHealthyPanic:                      c.lbHealthyPanic.Load(),
@@ -145,6 +155,9 @@ func (s PolicyStats) counters(m map[string]int64) {
 		"upstream_cx_active":                                                    s.UpstreamCxActive,
 		"upstream_cx_overflow":                                                  s.UpstreamCxOverflow,
 		"upstream_cx_connect_timeout":                                           s.UpstreamCxConnectTimeout,
+		"upstream_cx_connect_attempts_exceeded":                                 s.UpstreamCxConnectAttemptsExceeded,
+		"upstream_cx_rx_bytes_total":                                            s.UpstreamCxRxBytesTotal,
+		"upstream_cx_tx_bytes_total":                                            s.UpstreamCxTxBytesTotal,
 		"upstream_cx_max_requests":                                              s.UpstreamCxMaxRequests,
 		"upstream_cx_max_duration_reached":                                      s.UpstreamCxMaxDurationReached,
 		"lb_healthy_panic":                                                      s.LbHealthyPanic,

@@ -38,9 +38,10 @@ const meshListener = scenarios.MeshGateway
 
 // listenerSpecs lists the mesh listener and one listener per Gateway
 // server port (servers of one Gateway on one port share a listener, as
-// Envoy merges them), in document order.
+// Envoy merges them), in document order. The first server of a port
+// decides the listener's protocol.
 func listenerSpecs(doc *scenarios.Document) []listenerSpec {
-	out := []listenerSpec{{Listener: Listener{Name: meshListener, Kind: KindMesh}}}
+	out := []listenerSpec{{Listener: Listener{Name: meshListener, Kind: KindMesh, Protocol: ProtocolHTTP}}}
 	index := map[string]int{}
 	for _, gw := range doc.Gateways {
 		for i := range gw.Spec.Servers {
@@ -52,7 +53,7 @@ func listenerSpecs(doc *scenarios.Document) []listenerSpec {
 			}
 			index[name] = len(out)
 			out = append(out, listenerSpec{
-				Listener: Listener{Name: name, Kind: KindGateway, Gateway: gw.Metadata.Name, Port: s.Port.Number},
+				Listener: Listener{Name: name, Kind: KindGateway, Gateway: gw.Metadata.Name, Port: s.Port.Number, Protocol: serverProtocol(s)},
 				servers:  []*scenarios.Server{s},
 				gw:       gw,
 			})
@@ -77,6 +78,8 @@ type builder struct {
 	clusters map[string]*cluster
 	allowed  map[string]error
 	routes   map[vsListener][]*routeEntry
+	// meshTLS are the mesh's SNI tables, by port (tcp_compile.go).
+	meshTLS map[uint32]*l4Table
 	// faulted names the services some route with a fault sends to
 	// (Table.Faulted).
 	faulted map[string]bool
@@ -140,6 +143,7 @@ func compile(doc *scenarios.Document, opts Options, gatewayAddr func(string, uin
 		clusters:    map[string]*cluster{},
 		allowed:     map[string]error{},
 		routes:      map[vsListener][]*routeEntry{},
+		meshTLS:     map[uint32]*l4Table{},
 		faulted:     map[string]bool{},
 	}
 	if b.defaults.DefaultLoadBalancer == "" {
@@ -149,12 +153,16 @@ func compile(doc *scenarios.Document, opts Options, gatewayAddr func(string, uin
 	b.graphNodes()
 	b.checkDestinationRules()
 	t := &Table{clusters: b.clusters, seed: uint64(opts.Seed), reg: reg, faulted: b.faulted, connect: b.connectTargets()}
+	t.meshTLS = b.meshTLSTables()
 	for _, spec := range listenerSpecs(doc) {
 		_, id := reg.listener(spec.Name)
 		var lt *listenerTable
-		if spec.Name == meshListener {
+		switch {
+		case spec.Name == meshListener:
 			lt = b.meshListener()
-		} else {
+		case spec.Protocol != ProtocolHTTP:
+			lt = b.gatewayL4Listener(spec)
+		default:
 			lt = b.gatewayListener(spec)
 		}
 		lt.salt = hashString(spec.Name)
@@ -702,17 +710,18 @@ func (b *builder) gatewayListener(spec listenerSpec) *listenerTable {
 	lt := &listenerTable{name: spec.Name, gateway: gw.Metadata.Name, port: spec.Port, server: valIstioEnvoy, exact: map[string]*vhost{}}
 	lc := listenerCtx{name: spec.Name, gateway: gw.Metadata.Name, port: spec.Port}
 	gwNS := namespace(gw.Metadata)
+	b.checkServers(spec)
 	for i := range gw.Spec.Servers {
 		s := &gw.Spec.Servers[i]
-		if s.Port.Number != spec.Port {
+		if s.Port.Number != spec.Port || serverProtocol(s) != ProtocolHTTP {
 			continue
 		}
 		switch strings.ToUpper(s.Port.Protocol) {
 		case "HTTP", "HTTP2", "GRPC", "GRPC-WEB":
-		case "HTTPS":
-			b.errorf(label, fmt.Sprintf("spec.servers[%d].port.protocol", i), "HTTPS servers need TLS termination, which Faultline does not implement")
+		case "HTTPS", "TLS":
+			b.errorf(label, fmt.Sprintf("spec.servers[%d].port.protocol", i), "%s servers that terminate TLS are not implemented by Faultline (tls.mode PASSTHROUGH is)", s.Port.Protocol)
 		default:
-			b.errorf(label, fmt.Sprintf("spec.servers[%d].port.protocol", i), "only HTTP servers are implemented, not %q", s.Port.Protocol)
+			b.errorf(label, fmt.Sprintf("spec.servers[%d].port.protocol", i), "protocol %q is not implemented by Faultline", s.Port.Protocol)
 		}
 		if s.TLS != nil && s.TLS.Mode != "" {
 			b.errorf(label, fmt.Sprintf("spec.servers[%d].tls.mode", i), "TLS termination is not implemented by Faultline")

@@ -43,6 +43,7 @@ type exchange struct {
 	serviceTime      int64 // ms, -1 when the response did not come from upstream
 	bytesSent        int64
 	upstreamLocal    string
+	sni              string // %REQUESTED_SERVER_NAME%: a tunnel's peeked SNI
 	wroteHeader      bool
 	abort            bool // reset the downstream stream after logging
 

@@ -86,11 +86,10 @@ type listenerStats struct {
 	aborts       atomic.Int64
 	clientCancel atomic.Int64
 	// tcp.* counters of the connections proxied as TCP (tcp.go).
-	tcpCxTotal  atomic.Int64 // downstream_cx_total; also the connection sequence
-	tcpCxActive atomic.Int64 // downstream_cx_active
-	tcpNoRoute  atomic.Int64 // downstream_cx_no_route
-	tcpRxBytes  atomic.Int64 // downstream_cx_rx_bytes_total
-	tcpTxBytes  atomic.Int64 // downstream_cx_tx_bytes_total
+	tcpCxTotal atomic.Int64 // downstream_cx_total; also the connection sequence
+	tcpNoRoute atomic.Int64 // downstream_cx_no_route
+	tcpRxBytes atomic.Int64 // downstream_cx_rx_bytes_total
+	tcpTxBytes atomic.Int64 // downstream_cx_tx_bytes_total
 }
 
 // routeKey names a rule: VirtualService, rule index, route name.
@@ -333,15 +332,14 @@ type ListenerStats struct {
 	DelaysInjected  int64  `json:"fault.delays_injected"`
 	AbortsInjected  int64  `json:"fault.aborts_injected"`
 	ClientCancelled int64  `json:"downstream_cx_destroy_remote_active_rq"`
-	// The tcp_proxy counters of a TCP or TLS listener (and of the mesh's
-	// tunnels routed by tcp or tls routes are not among them: those count
-	// as tunnels): connections, those open now, those no route or cluster
-	// took, and the bytes received from and sent to clients.
-	TCPConnections     int64 `json:"tcp.downstream_cx_total"`
-	TCPActive          int64 `json:"tcp.downstream_cx_active"`
-	TCPNoRoute         int64 `json:"tcp.downstream_cx_no_route"`
-	TCPBytesReceived   int64 `json:"tcp.downstream_cx_rx_bytes_total"`
-	TCPBytesSent       int64 `json:"tcp.downstream_cx_tx_bytes_total"`
+	// The tcp_proxy counters of a TCP or TLS listener (the mesh's tunnels
+	// routed by tcp or tls routes count as tunnels instead): connections,
+	// those no route or cluster took, and the bytes received from and
+	// sent to clients.
+	TCPConnections   int64 `json:"tcp.downstream_cx_total"`
+	TCPNoRoute       int64 `json:"tcp.downstream_cx_no_route"`
+	TCPBytesReceived int64 `json:"tcp.downstream_cx_rx_bytes_total"`
+	TCPBytesSent     int64 `json:"tcp.downstream_cx_tx_bytes_total"`
 }
 
 // RouteStats count the requests one HTTPRoute matched and what was done
@@ -477,7 +475,6 @@ func (r *registry) snapshot() Stats {
 			ClientCancelled: l.clientCancel.Load(),
 
 			TCPConnections:   l.tcpCxTotal.Load(),
-			TCPActive:        l.tcpCxActive.Load(),
 			TCPNoRoute:       l.tcpNoRoute.Load(),
 			TCPBytesReceived: l.tcpRxBytes.Load(),
 			TCPBytesSent:     l.tcpTxBytes.Load(),

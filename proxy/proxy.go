@@ -141,6 +141,10 @@ type Listener struct {
 	// Port is the Gateway server port, or a service listener's service
 	// port; 0 for the mesh.
 	Port uint32 `json:"port,omitempty"`
+	// Protocol is ProtocolHTTP, or ProtocolTCP / ProtocolTLS for a
+	// listener that proxies connections (tcp.go): a Gateway server or a
+	// service port whose protocol is TCP-like, or TLS passed through.
+	Protocol string `json:"protocol"`
 	// Addr is the address the listener accepts on.
 	Addr string `json:"addr"`
 }
@@ -205,7 +209,8 @@ type Proxy struct {
 type openListener struct {
 	Listener
 	ln  net.Listener
-	srv *http.Server
+	srv *http.Server // nil on a TCP or TLS listener
+	l4  *l4Handler   // nil on an HTTP listener
 }
 
 func newProxy(opts Options) *Proxy {
@@ -269,6 +274,7 @@ func Start(ctx context.Context, doc *scenarios.Document, meshAddr string, gatewa
 		opened = append(opened, ol)
 	}
 	for _, s := range services {
+		s.Protocol = servicePortProtocol(doc, s.Host, s.Port)
 		ol, err := p.open(s.Listener, s.addr)
 		if err != nil {
 			return abort(err)
@@ -338,6 +344,12 @@ func (p *Proxy) open(l Listener, addr string) (*openListener, error) {
 		return nil, fmt.Errorf("proxy: listen %s on %s: %w", l.Name, addr, err)
 	}
 	l.Addr = ln.Addr().String()
+	if l.Protocol == "" {
+		l.Protocol = ProtocolHTTP
+	}
+	if l.Protocol != ProtocolHTTP {
+		return &openListener{Listener: l, ln: ln, l4: p.l4Handler(l)}, nil
+	}
 	srv := &http.Server{
 		Handler:                      p.handler(l),
 		ReadHeaderTimeout:            30 * time.Second,
@@ -350,6 +362,10 @@ func (p *Proxy) open(l Listener, addr string) (*openListener, error) {
 
 func (p *Proxy) startServing(o *openListener) {
 	p.serving.Add(1)
+	if o.l4 != nil {
+		go p.serveL4(o)
+		return
+	}
 	go func() {
 		defer p.serving.Done()
 		if err := o.srv.Serve(o.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -430,12 +446,19 @@ func (p *Proxy) listenerAddr(name string) (string, bool) {
 }
 
 func (p *Proxy) addrLocked(name string) (string, bool) {
-	for _, o := range p.listeners {
-		if o.Name == name {
-			return o.Addr, true
-		}
+	if o := p.openLocked(name); o != nil {
+		return o.Addr, true
 	}
 	return "", false
+}
+
+func (p *Proxy) openLocked(name string) *openListener {
+	for _, o := range p.listeners {
+		if o.Name == name {
+			return o
+		}
+	}
+	return nil
 }
 
 func (p *Proxy) gatewayAddrLocked(gateway string, port uint32) (string, bool) {
@@ -460,7 +483,11 @@ func (p *Proxy) Apply(doc *scenarios.Document) error {
 		if spec.Name == meshListener {
 			continue
 		}
-		if _, ok := p.addrLocked(spec.Name); ok {
+		if o := p.openLocked(spec.Name); o != nil {
+			if o.Protocol != spec.Protocol {
+				p.dropLocked(added)
+				return fmt.Errorf("proxy: apply: listener %s is open for %s and cannot turn %s: start a new proxy", spec.Name, o.Protocol, spec.Protocol)
+			}
 			continue
 		}
 		ol, err := p.open(spec.Listener, p.gatewayListenAddr(spec.Listener))
@@ -527,6 +554,12 @@ func (p *Proxy) Close() error {
 	var errs []error
 	var errMu sync.Mutex
 	for _, o := range listeners {
+		if o.srv == nil {
+			// A TCP or TLS listener: its connections ended with the
+			// tunnels above.
+			o.ln.Close()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

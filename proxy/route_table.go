@@ -23,6 +23,9 @@ type Table struct {
 	// connect resolves a CONNECT target ("host:port", every name the mesh
 	// accepts for the service) to a service port (tunnel.go).
 	connect map[string]*connectTarget
+	// meshTLS are the mesh's SNI tables by port, for tunnels to hosts
+	// connect does not know (0: the tls routes that name no port).
+	meshTLS map[uint32]*l4Table
 	// sources maps the non-loopback endpoint IPs of bound services to
 	// their service graph node; nil without a graph (graph.go).
 	sources map[netip.Addr]*graphNode
@@ -70,6 +73,9 @@ type listenerTable struct {
 	// blockAll answers hosts no vhost claims: on the mesh Faultline acts as
 	// REGISTRY_ONLY (502, route block_all); nil on gateways (404 NR).
 	blockAll bool
+	// l4 routes the connections of a TCP or TLS gateway listener
+	// (tcp.go); nil on HTTP listeners.
+	l4 *l4Table
 }
 
 type wildDomain struct {

@@ -79,6 +79,11 @@ func (l ListenerStats) sub(p ListenerStats) ListenerStats {
 		DelaysInjected:  l.DelaysInjected - p.DelaysInjected,
 		AbortsInjected:  l.AbortsInjected - p.AbortsInjected,
 		ClientCancelled: l.ClientCancelled - p.ClientCancelled,
+
+		TCPConnections:   l.TCPConnections - p.TCPConnections,
+		TCPNoRoute:       l.TCPNoRoute - p.TCPNoRoute,
+		TCPBytesReceived: l.TCPBytesReceived - p.TCPBytesReceived,
+		TCPBytesSent:     l.TCPBytesSent - p.TCPBytesSent,
 	}
 }
 
@@ -122,23 +127,27 @@ func (c ClusterStats) sub(p ClusterStats) ClusterStats {
 
 func (s PolicyStats) sub(p PolicyStats) PolicyStats {
 	return PolicyStats{
-		UpstreamRqPendingOverflow:    s.UpstreamRqPendingOverflow - p.UpstreamRqPendingOverflow,
-		UpstreamRqPendingTotal:       s.UpstreamRqPendingTotal - p.UpstreamRqPendingTotal,
-		UpstreamRqPendingActive:      s.UpstreamRqPendingActive, // gauge
-		UpstreamRqRetryOverflow:      s.UpstreamRqRetryOverflow - p.UpstreamRqRetryOverflow,
-		UpstreamCxTotal:              s.UpstreamCxTotal - p.UpstreamCxTotal,
-		UpstreamCxActive:             s.UpstreamCxActive, // gauge
-		UpstreamCxOverflow:           s.UpstreamCxOverflow - p.UpstreamCxOverflow,
-		UpstreamCxConnectTimeout:     s.UpstreamCxConnectTimeout - p.UpstreamCxConnectTimeout,
-		UpstreamCxMaxRequests:        s.UpstreamCxMaxRequests - p.UpstreamCxMaxRequests,
-		UpstreamCxMaxDurationReached: s.UpstreamCxMaxDurationReached - p.UpstreamCxMaxDurationReached,
-		LbHealthyPanic:               s.LbHealthyPanic - p.LbHealthyPanic,
-		MembershipHealthy:            s.MembershipHealthy, // gauges, to EjectionsActive
-		CxOpen:                       s.CxOpen,
-		RqPendingOpen:                s.RqPendingOpen,
-		RqOpen:                       s.RqOpen,
-		RqRetryOpen:                  s.RqRetryOpen,
-		EjectionsActive:              s.EjectionsActive,
+		UpstreamRqPendingOverflow: s.UpstreamRqPendingOverflow - p.UpstreamRqPendingOverflow,
+		UpstreamRqPendingTotal:    s.UpstreamRqPendingTotal - p.UpstreamRqPendingTotal,
+		UpstreamRqPendingActive:   s.UpstreamRqPendingActive, // gauge
+		UpstreamRqRetryOverflow:   s.UpstreamRqRetryOverflow - p.UpstreamRqRetryOverflow,
+		UpstreamCxTotal:           s.UpstreamCxTotal - p.UpstreamCxTotal,
+		UpstreamCxActive:          s.UpstreamCxActive, // gauge
+		UpstreamCxOverflow:        s.UpstreamCxOverflow - p.UpstreamCxOverflow,
+		UpstreamCxConnectTimeout:  s.UpstreamCxConnectTimeout - p.UpstreamCxConnectTimeout,
+
+		UpstreamCxConnectAttemptsExceeded: s.UpstreamCxConnectAttemptsExceeded - p.UpstreamCxConnectAttemptsExceeded,
+		UpstreamCxRxBytesTotal:            s.UpstreamCxRxBytesTotal - p.UpstreamCxRxBytesTotal,
+		UpstreamCxTxBytesTotal:            s.UpstreamCxTxBytesTotal - p.UpstreamCxTxBytesTotal,
+		UpstreamCxMaxRequests:             s.UpstreamCxMaxRequests - p.UpstreamCxMaxRequests,
+		UpstreamCxMaxDurationReached:      s.UpstreamCxMaxDurationReached - p.UpstreamCxMaxDurationReached,
+		LbHealthyPanic:                    s.LbHealthyPanic - p.LbHealthyPanic,
+		MembershipHealthy:                 s.MembershipHealthy, // gauges, to EjectionsActive
+		CxOpen:                            s.CxOpen,
+		RqPendingOpen:                     s.RqPendingOpen,
+		RqOpen:                            s.RqOpen,
+		RqRetryOpen:                       s.RqRetryOpen,
+		EjectionsActive:                   s.EjectionsActive,
 
 		EjectionsEnforcedTotal:              s.EjectionsEnforcedTotal - p.EjectionsEnforcedTotal,
 		EjectionsEnforced5xx:                s.EjectionsEnforced5xx - p.EjectionsEnforced5xx,

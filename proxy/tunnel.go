@@ -24,6 +24,11 @@ import (
 //	                   └─► else 403: not on the allow-list
 //	  ─► dial (503 UF on failure) ─► 200 Connection Established ─► copy both ways
 //
+// A target whose port tcp or tls routes apply to (tcp.go) answers 200 at
+// once and is then routed as a TCP connection: by its SNI, peeked, for a
+// TLS port; a failure then closes the connection, as Envoy's tcp_proxy
+// does.
+//
 // A side that ends its stream (EOF) is half-closed towards the other; the
 // tunnel closes when both directions ended, on any error, or at Close.
 
@@ -40,6 +45,10 @@ type connectTarget struct {
 	// balancer and outlier detection choose the endpoint.
 	cluster string
 	addrs   []string
+	// port is the service port; l4, when set, routes the tunnel by the
+	// tcp or tls routes that apply to it (tcp.go).
+	port uint32
+	l4   *l4Table
 }
 
 // connectTargets indexes the service ports with endpoints by every name
@@ -55,7 +64,7 @@ func (b *builder) connectTargets() map[string]*connectTarget {
 			if len(eps) == 0 {
 				continue
 			}
-			ct := &connectTarget{cluster: clusterName(port, "", fq)}
+			ct := &connectTarget{cluster: clusterName(port, "", fq), port: port, l4: b.meshL4(svc, port)}
 			for _, ep := range eps {
 				ct.addrs = append(ct.addrs, ep.addr)
 			}
@@ -176,6 +185,25 @@ func (h *listenerHandler) tunnel(w http.ResponseWriter, r *http.Request) {
 // It reports whether the tunnel opened; when it did, it returns once the
 // tunnel has closed.
 func (p *Proxy) openTunnel(x *exchange) bool {
+	tbl := p.table.Load()
+	target := strings.ToLower(x.r.Host)
+	if ct := tbl.connect[target]; ct != nil {
+		if ct.l4 != nil {
+			return p.tunnelL4(x, ct)
+		}
+	} else if _, ps, err := net.SplitHostPort(target); err == nil && len(tbl.meshTLS) > 0 {
+		// A host the mesh does not know, on a port mesh tls routes
+		// listen on: routed by SNI, as the sidecar's 0.0.0.0:<port>
+		// listener routes it.
+		port := parsePort(ps)
+		tt := tbl.meshTLS[port]
+		if tt == nil {
+			tt = tbl.meshTLS[0]
+		}
+		if tt != nil {
+			return p.tunnelL4(x, &connectTarget{port: port, l4: tt})
+		}
+	}
 	addr, ok := p.tunnelTarget(x)
 	if !ok {
 		return false

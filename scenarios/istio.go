@@ -29,12 +29,12 @@ type VirtualService struct {
 
 // VirtualServiceSpec is the spec of a VirtualService.
 type VirtualServiceSpec struct {
-	Hosts    []string         `json:"hosts,omitempty"`
-	Gateways []string         `json:"gateways,omitempty"`
-	HTTP     []HTTPRoute      `json:"http,omitempty"`
-	TLS      []*Unimplemented `json:"tls,omitempty"`
-	TCP      []*Unimplemented `json:"tcp,omitempty"`
-	ExportTo []string         `json:"exportTo,omitempty"`
+	Hosts    []string    `json:"hosts,omitempty"`
+	Gateways []string    `json:"gateways,omitempty"`
+	HTTP     []HTTPRoute `json:"http,omitempty"`
+	TLS      []TLSRoute  `json:"tls,omitempty"`
+	TCP      []TCPRoute  `json:"tcp,omitempty"`
+	ExportTo []string    `json:"exportTo,omitempty"`
 }
 
 // HTTPRoute is one rule of a VirtualService.
@@ -56,6 +56,46 @@ type HTTPRoute struct {
 	MirrorPercent *uint32        `json:"mirrorPercent,omitempty"`
 	CorsPolicy    *Unimplemented `json:"corsPolicy,omitempty"`
 	Headers       *Headers       `json:"headers,omitempty"`
+}
+
+// TCPRoute routes TCP connections (Envoy's tcp_proxy): the first route
+// whose match holds takes the connection.
+type TCPRoute struct {
+	Match []L4MatchAttributes `json:"match,omitempty"`
+	Route []RouteDestination  `json:"route,omitempty"`
+}
+
+// TLSRoute routes unterminated TLS connections by the SNI of their
+// ClientHello (a passthrough gateway server, or a TLS port on the mesh).
+type TLSRoute struct {
+	Match []TLSMatchAttributes `json:"match,omitempty"`
+	Route []RouteDestination   `json:"route,omitempty"`
+}
+
+// L4MatchAttributes selects connections of a TCP route; its fields are
+// AND'ed, the entries of a match list OR'ed.
+type L4MatchAttributes struct {
+	DestinationSubnets []string          `json:"destinationSubnets,omitempty"`
+	Port               uint32            `json:"port,omitempty"`
+	SourceLabels       map[string]string `json:"sourceLabels,omitempty"`
+	Gateways           []string          `json:"gateways,omitempty"`
+	SourceNamespace    string            `json:"sourceNamespace,omitempty"`
+}
+
+// TLSMatchAttributes selects connections of a TLS route by their SNI.
+type TLSMatchAttributes struct {
+	SNIHosts           []string          `json:"sniHosts,omitempty"`
+	DestinationSubnets []string          `json:"destinationSubnets,omitempty"`
+	Port               uint32            `json:"port,omitempty"`
+	SourceLabels       map[string]string `json:"sourceLabels,omitempty"`
+	Gateways           []string          `json:"gateways,omitempty"`
+	SourceNamespace    string            `json:"sourceNamespace,omitempty"`
+}
+
+// RouteDestination is a weighted destination of a TCP or TLS route.
+type RouteDestination struct {
+	Destination Destination `json:"destination"`
+	Weight      int32       `json:"weight,omitempty"`
 }
 
 // StringMatch matches a string exactly, by prefix, or by an RE2 regex

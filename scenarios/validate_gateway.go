@@ -3,8 +3,8 @@ package scenarios
 // Gateway rules (docs/istio.md, Gateways; istio/istio
 // pkg/config/validation/validation.go ValidateGateway, validateServer and
 // agent.ValidateNamespaceSlashWildcardHostname). Faultline's gateway
-// listeners speak plain HTTP, so TLS servers and non-HTTP protocols are
-// refused as not implemented.
+// listeners carry HTTP, TCP (tcp routes) and passed-through TLS (tls
+// routes by SNI); TLS termination is refused as not implemented.
 
 import (
 	"fmt"
@@ -17,7 +17,7 @@ import (
 var serverTLSModes = []string{"PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"}
 
 // validateGateway applies Istio's Gateway rules (docs/istio.md, Gateways)
-// and refuses what Faultline's plain-HTTP listeners cannot do.
+// and refuses what Faultline's listeners cannot do.
 func validateGateway(r *reporter, gw *Gateway, _ IstioVersion) {
 	if n := gw.Metadata.Name; n != "" && !isIstioLabel(n) {
 		r.errorf("metadata.name", "invalid gateway name %q: must be a DNS-1123 label (no dots)", n)
@@ -84,13 +84,39 @@ func validateServer(r *reporter, p string, s *Server) {
 	default:
 		r.errorf(p+".bind", "%s is not a valid IP", s.Bind)
 	}
-	if t := s.TLS; t != nil {
-		if t.HTTPSRedirect && !httpProtocols[strings.ToUpper(s.Port.Protocol)] {
-			r.warnf(p+".tls.httpsRedirect", "tls.httpsRedirect should only be used with http servers")
+	validateServerTLS(r, p, s)
+}
+
+// validateServerTLS checks a server's tls block against its protocol:
+// HTTPS and TLS servers need one, plain-HTTP servers take only
+// httpsRedirect. Of the modes, PASSTHROUGH is implemented (SNI routing of
+// the unterminated connection by tls routes); terminating modes are not.
+func validateServerTLS(r *reporter, p string, s *Server) {
+	kind := ProtocolKind(s.Port.Protocol)
+	t := s.TLS
+	if t == nil {
+		if kind == protoTLS {
+			r.errorf(p+".tls", "server must have TLS settings for HTTPS/TLS protocols")
 		}
-		if oneOf(r, p+".tls.mode", t.Mode, serverTLSModes...) && t.Mode != "" {
-			r.errorf(p+".tls.mode", "%s is not implemented by Faultline (plain-HTTP listeners only; only tls.httpsRedirect is supported)", t.Mode)
-		}
+		return
+	}
+	if t.HTTPSRedirect && !httpProtocols[strings.ToUpper(s.Port.Protocol)] {
+		r.warnf(p+".tls.httpsRedirect", "tls.httpsRedirect should only be used with http servers")
+	}
+	if !oneOf(r, p+".tls.mode", t.Mode, serverTLSModes...) {
+		return
+	}
+	switch {
+	case (t.Mode == "" || t.Mode == "PASSTHROUGH") && kind == protoTLS:
+		// PASSTHROUGH, the mode's zero value: SNI routing of the
+		// unterminated connection (tls routes).
+	case t.Mode == "":
+	case kind == protoHTTP:
+		r.errorf(p+".tls", "server cannot have TLS settings for plain text HTTP ports (only httpsRedirect)")
+	case t.Mode == "PASSTHROUGH":
+		r.errorf(p+".tls.mode", "PASSTHROUGH needs a TLS or HTTPS server, not %s", s.Port.Protocol)
+	default:
+		r.errorf(p+".tls.mode", "%s is not implemented by Faultline (TLS is passed through unterminated, tls.mode PASSTHROUGH; no TLS termination)", t.Mode)
 	}
 }
 

@@ -62,23 +62,28 @@ func TestValidateGatewayServers(t *testing.T) {
 
 func TestValidateGatewayProtocolsAndTLS(t *testing.T) {
 	var cases []lintCase
-	for _, proto := range []string{"HTTPS", "TLS", "TCP", "MONGO", "GRPC"} {
+	for proto, w := range map[string][]want{
+		"HTTPS": {errAt("spec.servers[0].tls", "server must have TLS settings for HTTPS/TLS protocols")},
+		"TLS":   {errAt("spec.servers[0].tls", "server must have TLS settings for HTTPS/TLS protocols")},
+		"TCP":   nil, // proxied as TCP (tcp routes)
+		"MONGO": nil,
+		"GRPC":  {errAt("spec.servers[0].port.protocol", "GRPC is not implemented by Faultline")},
+	} {
 		cases = append(cases, lintCase{
 			name: proto,
 			yaml: gateway(fmt.Sprintf("  - port: {number: 443, name: p, protocol: %s}\n    hosts: [\"*\"]\n", proto)),
-			want: []want{errAt("spec.servers[0].port.protocol", proto+" is not implemented by Faultline (plain-HTTP listeners only")},
+			want: w,
 		})
 	}
 	cases = append(cases,
 		lintCase{name: "https with tls", yaml: gateway("  - port: {number: 443, name: https, protocol: HTTPS}\n    hosts: [\"*\"]\n    tls: {mode: SIMPLE, credentialName: cert, httpsRedirect: true}\n"),
 			want: []want{
-				errAt("spec.servers[0].port.protocol", "HTTPS is not implemented by Faultline"),
-				errAt("spec.servers[0].tls.mode", "SIMPLE is not implemented by Faultline (plain-HTTP listeners only; only tls.httpsRedirect is supported)"),
+				errAt("spec.servers[0].tls.mode", "SIMPLE is not implemented by Faultline (TLS is passed through unterminated"),
 				errAt("spec.servers[0].tls.credentialName", "not implemented by Faultline"),
 				warnAt("spec.servers[0].tls.httpsRedirect", "tls.httpsRedirect should only be used with http servers"),
 			}},
 		lintCase{name: "tls mode on http", yaml: gateway(server(`["*"]`, "    tls: {mode: PASSTHROUGH}\n")),
-			want: []want{errAt("spec.servers[0].tls.mode", "PASSTHROUGH is not implemented by Faultline")}},
+			want: []want{errAt("spec.servers[0].tls", "server cannot have TLS settings for plain text HTTP ports")}},
 		lintCase{name: "bad tls mode", yaml: gateway(server(`["*"]`, "    tls: {mode: OPPORTUNISTIC}\n")),
 			want: []want{errAt("spec.servers[0].tls.mode", "must be one of PASSTHROUGH, SIMPLE, MUTUAL, AUTO_PASSTHROUGH, ISTIO_MUTUAL, OPTIONAL_MUTUAL")}},
 	)

@@ -337,31 +337,54 @@ func validateGatewayNames(r *reporter, path string, names []string) {
 // httpProtocols are the protocols Istio routes HTTP on (protocol.IsHTTP).
 var httpProtocols = map[string]bool{"HTTP": true, "HTTP2": true, "GRPC": true, "GRPC-WEB": true}
 
+// Protocol kinds: how Faultline carries a port protocol.
+const (
+	protoHTTP  = "http"  // the HTTP pipeline
+	protoTCP   = "tcp"   // Envoy's tcp_proxy: tcp routes, bytes untouched
+	protoTLS   = "tls"   // unterminated TLS routed by SNI (tls routes), then as TCP
+	protoOther = "other" // known to Istio, not carried by Faultline
+)
+
 // protocols are the port protocols Istio knows (protocol.Parse, which is
-// case-insensitive), mapped to whether Faultline's plain-HTTP listeners
-// and upstream connections can carry them.
-var protocols = map[string]bool{
-	"HTTP":     true,
-	"HTTP2":    true,
-	"GRPC-WEB": true,
-	"HTTPS":    false,
-	"GRPC":     false,
-	"TLS":      false,
-	"TCP":      false,
-	"MONGO":    false,
-	"REDIS":    false,
-	"MYSQL":    false,
-	"UDP":      false,
+// case-insensitive), mapped to how Faultline carries them. MONGO, MYSQL
+// and REDIS are TCP to Envoy unless a protocol filter is added, which
+// istiod does not do by default.
+var protocols = map[string]string{
+	"HTTP":     protoHTTP,
+	"HTTP2":    protoHTTP,
+	"GRPC-WEB": protoHTTP,
+	"HTTPS":    protoTLS,
+	"TLS":      protoTLS,
+	"TCP":      protoTCP,
+	"MONGO":    protoTCP,
+	"REDIS":    protoTCP,
+	"MYSQL":    protoTCP,
+	"GRPC":     protoOther,
+	"UDP":      protoOther,
+}
+
+// ProtocolKind is how Faultline carries a port protocol: "http", "tcp",
+// "tls", or "" for a protocol it does not carry (or does not know). An
+// empty protocol is HTTP.
+func ProtocolKind(protocol string) string {
+	if protocol == "" {
+		return protoHTTP
+	}
+	k := protocols[strings.ToUpper(protocol)]
+	if k == protoOther {
+		return ""
+	}
+	return k
 }
 
 // validateProtocol checks a port protocol at path: unknown protocols are
-// Istio errors, known ones Faultline cannot speak are Faultline errors.
+// Istio errors, known ones Faultline cannot carry are Faultline errors.
 func validateProtocol(r *reporter, path, protocol string) {
-	plain, known := protocols[strings.ToUpper(protocol)]
+	kind, known := protocols[strings.ToUpper(protocol)]
 	switch {
 	case !known:
 		r.errorf(path, "invalid protocol %q, supported protocols are HTTP, HTTPS, HTTP2, GRPC, GRPC-WEB, MONGO, REDIS, MYSQL, TCP, TLS", protocol)
-	case !plain:
-		r.errorf(path, "%s is not implemented by Faultline (plain-HTTP listeners only: HTTP, HTTP2 or GRPC-WEB)", protocol)
+	case kind == protoOther:
+		r.errorf(path, "%s is not implemented by Faultline (it carries HTTP, HTTP2 and GRPC-WEB as HTTP/1.1, TCP, MONGO, MYSQL and REDIS as TCP, TLS and HTTPS unterminated)", protocol)
 	}
 }

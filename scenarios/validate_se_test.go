@@ -46,11 +46,7 @@ func TestValidateServiceEntry(t *testing.T) {
 			}},
 		{name: "non-http protocols", yaml: se("  hosts: [a.example.com]\n  ports: [{number: 443, name: https, protocol: HTTPS}, {number: 3306, name: tcp, protocol: TCP}, {number: 27017, name: mongo, protocol: MONGO}, {number: 9000, name: grpc, protocol: GRPC}, {number: 8443, name: tls, protocol: TLS}]\n"),
 			want: []want{
-				errAt("spec.ports[0].protocol", "HTTPS is not implemented by Faultline"),
-				errAt("spec.ports[1].protocol", "TCP is not implemented by Faultline"),
-				errAt("spec.ports[2].protocol", "MONGO is not implemented by Faultline"),
 				errAt("spec.ports[3].protocol", "GRPC is not implemented by Faultline"),
-				errAt("spec.ports[4].protocol", "TLS is not implemented by Faultline"),
 			}},
 		{name: "bad enums", yaml: se("  hosts: [a.example.com]\n" + httpPort + "  location: MESH_NEARBY\n  resolution: MAGIC\n"),
 			want: []want{

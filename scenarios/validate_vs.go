@@ -64,6 +64,12 @@ func validateVirtualService(r *reporter, vs *VirtualService, v IstioVersion) {
 	for i := range s.HTTP {
 		validateHTTPRoute(r, fmt.Sprintf("spec.http[%d]", i), &s.HTTP[i], mesh, v)
 	}
+	for i := range s.TCP {
+		validateTCPRoute(r, fmt.Sprintf("spec.tcp[%d]", i), &s.TCP[i], v)
+	}
+	for i := range s.TLS {
+		validateTLSRoute(r, fmt.Sprintf("spec.tls[%d]", i), &s.TLS[i], s.Hosts, v)
+	}
 	validateExportTo(r, "spec.exportTo", s.ExportTo, vs.Metadata.Namespace, false)
 	warnUnreachableRules(r, s.HTTP)
 }

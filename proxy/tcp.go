@@ -1,0 +1,510 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The L4 data path: what Envoy's tcp_proxy does for a TCP listener, and
+// with tls_inspector before it for a passed-through TLS one
+// (docs/istio.md, TCP and TLS routes).
+//
+//	accept ─► [TLS: peek the ClientHello's SNI, never terminate it]
+//	  ─► route: tcp routes in order (first match wins), tls routes by SNI
+//	     (exact name, then the longest wildcard); none: close (NR, or UH
+//	     to BlackHoleCluster on the mesh)
+//	  ─► weighted destination (the connection's seeded draw) ─► cluster
+//	     (none: close, NC) ─► maxConnections (full: close, UO,
+//	     upstream_cx_overflow) ─► endpoint (none: close, UH)
+//	  ─► dial within connectTimeout (failed: close, UF,URX)
+//	  ─► copy both ways, each end's EOF passed on as a half-close
+//	  ─► one access-log line when both directions ended
+//
+// A connection is closed rather than answered on every failure: there is
+// no protocol to answer in.
+
+// Listener protocols (Listener.Protocol).
+const (
+	ProtocolHTTP = "HTTP"
+	// ProtocolTCP is a TCP listener: Envoy's tcp_proxy over tcp routes.
+	ProtocolTCP = "TCP"
+	// ProtocolTLS is a TLS listener in PASSTHROUGH: tls routes by the SNI
+	// of the unterminated ClientHello.
+	ProtocolTLS = "TLS"
+)
+
+// blackHoleCluster is where the mesh sends TCP traffic that matches no
+// route under REGISTRY_ONLY: a cluster without endpoints (UH).
+const blackHoleCluster = "BlackHoleCluster"
+
+// sniTimeout bounds the wait for a ClientHello: Envoy's default
+// listener_filters_timeout, after which the connection is closed.
+const sniTimeout = 15 * time.Second
+
+// l4Table routes the connections of a TCP or TLS listener, or of the
+// mesh's tunnels to one service port.
+type l4Table struct {
+	// tls: read the SNI first and route by tls routes.
+	tls    bool
+	routes []*l4Route
+	// fallback takes connections no route matches (the mesh's route to
+	// the service's own cluster); nil closes them.
+	fallback *l4Route
+	// blackHole: a connection nothing matches goes to BlackHoleCluster
+	// (UH), as on the mesh under REGISTRY_ONLY; else it is closed as NR.
+	blackHole bool
+}
+
+// l4Route is one compiled tcp or tls route.
+type l4Route struct {
+	// matches are OR'ed; none matches every connection.
+	matches []l4Match
+	dests   []*destination
+	total   uint64
+}
+
+// l4Match is one match block: port, destination subnets and, for TLS,
+// server names, AND'ed.
+type l4Match struct {
+	port    uint32         // 0: any
+	subnets []netip.Prefix // the connection's local address; empty: any
+	sni     []string       // exact names and "*.suffix" wildcards; TLS only
+}
+
+func (m *l4Match) holds(port uint32, local netip.Addr) bool {
+	if m.port != 0 && m.port != port {
+		return false
+	}
+	if len(m.subnets) == 0 {
+		return true
+	}
+	for _, p := range m.subnets {
+		if p.Contains(local.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// sniScore rates how specifically pattern names sni: -1 no match, an
+// exact name above any wildcard, a longer wildcard above a shorter one
+// (Envoy's filter chain match on server names).
+func sniScore(pattern, sni string) int {
+	switch {
+	case pattern == sni:
+		return 1 << 20
+	case pattern == "*":
+		return 0
+	case strings.HasPrefix(pattern, "*.") && len(sni) > len(pattern)-1 && strings.HasSuffix(sni, pattern[1:]):
+		return len(pattern)
+	}
+	return -1
+}
+
+// route finds the route of a connection: for TLS the most specific SNI
+// match (the first on a tie), for TCP the first route whose match holds.
+func (t *l4Table) route(sni string, port uint32, local netip.Addr) *l4Route {
+	if t.tls {
+		var best *l4Route
+		bestScore := -1
+		for _, r := range t.routes {
+			for i := range r.matches {
+				m := &r.matches[i]
+				if !m.holds(port, local) {
+					continue
+				}
+				for _, pat := range m.sni {
+					if s := sniScore(pat, sni); s > bestScore {
+						best, bestScore = r, s
+					}
+				}
+			}
+		}
+		if best != nil {
+			return best
+		}
+		return t.fallback
+	}
+	for _, r := range t.routes {
+		if len(r.matches) == 0 {
+			return r
+		}
+		for i := range r.matches {
+			if r.matches[i].holds(port, local) {
+				return r
+			}
+		}
+	}
+	return t.fallback
+}
+
+// pick chooses a weighted destination: uniform in [0, total).
+func (r *l4Route) pick(g *rng) *destination {
+	if len(r.dests) == 1 {
+		return r.dests[0]
+	}
+	n := g.below(r.total)
+	for _, d := range r.dests {
+		if n < d.weight {
+			return d
+		}
+		n -= d.weight
+	}
+	return r.dests[len(r.dests)-1]
+}
+
+// l4Session is one proxied connection's state, for its counters and its
+// access-log line.
+type l4Session struct {
+	start   time.Time
+	rng     rng
+	flags   flag
+	sni     string
+	cluster string
+	ep      *endpoint
+	failure string // %UPSTREAM_TRANSPORT_FAILURE_REASON%
+	upLocal string
+	rx, tx  int64
+}
+
+// dialL4 routes a connection and opens its upstream. On failure it returns
+// nil with the session's flags saying why; on success, release must be
+// called once the upstream connection has closed.
+func (p *Proxy) dialL4(ctx context.Context, t *l4Table, s *l4Session, ls *listenerStats, port uint32, local netip.Addr) (up net.Conn, c *cluster, release func()) {
+	r := t.route(s.sni, port, local)
+	if r == nil {
+		ls.tcpNoRoute.Add(1)
+		if t.blackHole {
+			s.cluster = blackHoleCluster
+			s.flags |= flagUH
+		} else {
+			s.flags |= flagNR
+		}
+		return nil, nil, nil
+	}
+	d := r.pick(&s.rng)
+	s.cluster = d.name
+	c = d.resolve(port)
+	if c == nil {
+		ls.tcpNoRoute.Add(1)
+		s.flags |= flagNC
+		return nil, nil, nil
+	}
+	s.cluster = c.name
+	// Envoy checks the cluster's connection budget before asking the pool
+	// for a connection, and closes the downstream when it is spent.
+	lim := c.rt.limits
+	if lim != nil && !lim.trySlot() {
+		c.stats.cxOverflow.Add(1)
+		s.flags |= flagUO
+		return nil, nil, nil
+	}
+	free := func() {
+		if lim != nil {
+			lim.releaseSlot()
+		}
+	}
+	ep := c.pickEndpoint(&s.rng)
+	if ep == nil {
+		free()
+		c.stats.cxNoneHealthy.Add(1)
+		s.flags |= flagUH
+		return nil, nil, nil
+	}
+	s.ep = ep
+	dctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(p.tunnels.stop, cancel)
+	up, err := c.transport.dialer.DialContext(dctx, "tcp", ep.addr)
+	stop()
+	cancel()
+	if err != nil {
+		free()
+		de := &DialError{Addr: ep.addr, Err: err}
+		c.stats.cxConnectFail.Add(1)
+		// One connect attempt (Istio leaves max_connect_attempts at 1):
+		// the failure exhausts them.
+		c.stats.cxConnectAttemptsExceeded.Add(1)
+		s.flags |= flagUF | flagURX
+		if de.connectTimedOut() && ctx.Err() == nil {
+			c.stats.cxConnectTimeout.Add(1)
+			c.outlierConnect(ep, resultTimeout)
+		} else if ctx.Err() == nil {
+			c.outlierConnect(ep, resultConnectFailed)
+		}
+		s.failure, _ = connectFailure(de)
+		return nil, nil, nil
+	}
+	c.stats.cxTotal.Add(1)
+	c.stats.cxActive.Add(1)
+	c.outlierConnected(ep)
+	s.upLocal = up.LocalAddr().String()
+	return up, c, func() {
+		free() // before the gauge: a reader that sees it fall finds the slot free
+		c.stats.cxActive.Add(-1)
+	}
+}
+
+// outlierConnect feeds a failed connect to the cluster's detector:
+// Envoy's LocalOriginConnectFailed or LocalOriginTimeout.
+func (c *cluster) outlierConnect(ep *endpoint, r result) {
+	if d := c.rt.outlier; d != nil {
+		d.putResult(ep, r)
+	}
+}
+
+// outlierConnected feeds a connection that opened: Envoy's
+// LocalOriginConnectSuccessFinal, a success (200) unless local-origin
+// errors are split, where it resets the local-origin count.
+func (c *cluster) outlierConnected(ep *endpoint) {
+	d := c.rt.outlier
+	if d == nil {
+		return
+	}
+	if d.cfg.split {
+		zero(&ep.host.consecutiveLocal)
+		return
+	}
+	d.putCode(ep, 200)
+}
+
+// l4Handler serves the connections of one TCP or TLS listener.
+type l4Handler struct {
+	p     *Proxy
+	id    int // the table listener it routes with
+	salt  uint64
+	stats *listenerStats
+	port  uint32
+	// service is the "host:port" of a service listener, routed by the
+	// mesh's tunnel targets; empty on gateway listeners.
+	service string
+}
+
+// serveL4 accepts connections until the listener closes.
+func (p *Proxy) serveL4(o *openListener) {
+	defer p.serving.Done()
+	for {
+		conn, err := o.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		p.serving.Add(1)
+		go func() {
+			defer p.serving.Done()
+			o.l4.serve(conn)
+		}()
+	}
+}
+
+// table returns the L4 table a connection of h routes with, and whether
+// the listener's table has one.
+func (h *l4Handler) table() *l4Table {
+	t := h.p.table.Load()
+	if h.service != "" {
+		if ct := t.connect[h.service]; ct != nil {
+			return ct.l4
+		}
+		return nil
+	}
+	if lt := t.listener(h.id); lt != nil {
+		return lt.l4
+	}
+	return nil
+}
+
+// serve proxies one downstream connection.
+func (h *l4Handler) serve(down net.Conn) {
+	p := h.p
+	ls := h.stats
+	seq := uint64(ls.tcpCxTotal.Add(1))
+	s := &l4Session{start: time.Now(), rng: newRequestRNG(p.seed, h.salt, seq)}
+	tn := &tunnel{down: down}
+	if !p.tunnels.add(tn) {
+		down.Close()
+		return
+	}
+	defer p.tunnels.remove(tn)
+	defer func() {
+		p.reg.countFlags(s.flags)
+		if p.log != nil {
+			p.log.writeL4(s, down)
+		}
+	}()
+	t := h.table()
+	if t == nil {
+		// The table no longer has this listener (an Apply dropped its
+		// Gateway): nothing routes here.
+		ls.tcpNoRoute.Add(1)
+		s.flags |= flagNR
+		down.Close()
+		return
+	}
+	var client io.Reader = down
+	if t.tls {
+		br := bufio.NewReaderSize(down, maxClientHelloRecord)
+		_ = down.SetReadDeadline(time.Now().Add(sniTimeout))
+		s.sni, _ = peekSNI(br)
+		_ = down.SetReadDeadline(time.Time{})
+		client = br
+	}
+	local := addrOf(down.LocalAddr())
+	up, c, release := p.dialL4(context.Background(), t, s, ls, h.port, local)
+	if up == nil {
+		down.Close()
+		return
+	}
+	defer release()
+	if !p.tunnels.attach(tn, up) {
+		down.Close()
+		up.Close()
+		return
+	}
+	s.rx, s.tx = relayL4(tn, client, ls, c.stats)
+}
+
+// relayL4 copies both ways and counts the bytes on the listener and the
+// cluster: rx from the client, tx back to it.
+func relayL4(t *tunnel, client io.Reader, ls *listenerStats, cs *clusterStats) (rx, tx int64) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var err error
+		rx, err = pump(t.up, client, &ls.tcpRxBytes, &cs.cxTxBytes)
+		endDirection(t, t.up, err)
+	}()
+	tx, err := pump(t.down, t.up, &ls.tcpTxBytes, &cs.cxRxBytes)
+	endDirection(t, t.down, err)
+	<-done
+	t.down.Close()
+	t.up.Close()
+	return rx, tx
+}
+
+// addrOf is a net.Addr's IP, or the zero Addr.
+func addrOf(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(ta.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}
+
+// writeL4 writes a connection's line in Istio's TEXT format, as Envoy
+// writes it for a tcp_proxy: the HTTP operators print "-", the response
+// code 0, the bytes are the connection's, the duration its lifetime.
+func (l *accessLogger) writeL4(s *l4Session, down net.Conn) {
+	b := make([]byte, 0, 256)
+	b = append(b, '[')
+	b = s.start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, "] \"- - -\" 0 "...)
+	b = appendFlags(b, s.flags)
+	b = append(b, " - - "...) // %RESPONSE_CODE_DETAILS%, %CONNECTION_TERMINATION_DETAILS%
+	b = appendQuoted(b, spaceToUnderscore(s.failure))
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, s.rx, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, s.tx, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, time.Since(s.start).Milliseconds(), 10)
+	b = append(b, ` - "-" "-" "-" "-" `...)
+	host := ""
+	if s.ep != nil {
+		host = s.ep.addr
+	}
+	b = appendQuoted(b, host)
+	b = append(b, ' ')
+	b = appendField(b, s.cluster)
+	b = append(b, ' ')
+	b = appendField(b, s.upLocal)
+	b = append(b, ' ')
+	b = append(b, down.LocalAddr().String()...)
+	b = append(b, ' ')
+	b = append(b, down.RemoteAddr().String()...)
+	b = append(b, ' ')
+	b = appendField(b, s.sni)
+	b = append(b, " -\n"...) // %ROUTE_NAME%
+	l.writeLine(b)
+}
+
+// tunnelL4 serves a mesh CONNECT whose target port is routed by tcp or tls
+// routes: 200 at once, then the connection is routed and proxied as the
+// sidecar's tcp_proxy would (docs/istio.md, TCP and TLS routes). The
+// access-log line is the CONNECT's, with the cluster, endpoint, flags and
+// SNI of the routing. It reports whether the upstream connected.
+func (p *Proxy) tunnelL4(x *exchange, ct *connectTarget) bool {
+	hj, ok := x.w.(http.Hijacker)
+	if !ok {
+		x.localReply(http.StatusNotImplemented, "CONNECT needs a connection of its own: it cannot be served in process", "connect_not_hijackable")
+		return false
+	}
+	down, brw, err := hj.Hijack()
+	if err != nil {
+		x.localReply(http.StatusInternalServerError, "", "connect_hijack_failed")
+		return false
+	}
+	x.code, x.details, x.wroteHeader = http.StatusOK, "via_upstream", true
+	tn := &tunnel{down: down}
+	if !p.tunnels.add(tn) {
+		down.Close()
+		x.flags |= flagLR
+		x.details = "proxy_closed"
+		return false
+	}
+	defer p.tunnels.remove(tn)
+	if _, err := down.Write(connectEstablished); err != nil {
+		down.Close()
+		return false
+	}
+	s := &l4Session{start: x.start, rng: x.rng}
+	var client io.Reader = brw.Reader
+	if ct.l4.tls {
+		br := bufio.NewReaderSize(brw.Reader, maxClientHelloRecord)
+		_ = down.SetReadDeadline(time.Now().Add(sniTimeout))
+		s.sni, _ = peekSNI(br)
+		_ = down.SetReadDeadline(time.Time{})
+		client = br
+	}
+	up, c, release := p.dialL4(x.r.Context(), ct.l4, s, x.ls, ct.port, addrOf(down.LocalAddr()))
+	x.flags |= s.flags
+	x.clusterName, x.ep, x.sni, x.transportFailure = s.cluster, s.ep, s.sni, s.failure
+	if up == nil {
+		down.Close()
+		return false
+	}
+	defer release()
+	if !p.tunnels.attach(tn, up) {
+		down.Close()
+		up.Close()
+		return false
+	}
+	x.upstreamLocal = s.upLocal
+	tc := &p.reg.tunnels
+	tc.opened.Add(1)
+	tc.active.Add(1)
+	defer tc.active.Add(-1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var err error
+		x.bytesReceived, err = pump(up, client, &tc.bytesUp, &c.stats.cxTxBytes)
+		endDirection(tn, up, err)
+	}()
+	var derr error
+	x.bytesSent, derr = pump(down, up, &tc.bytesDown, &c.stats.cxRxBytes)
+	endDirection(tn, down, derr)
+	<-done
+	down.Close()
+	up.Close()
+	return true
+}

@@ -1,0 +1,132 @@
+package scenarios
+
+// TCP and TLS routes of a VirtualService (docs/istio.md, TCP and TLS
+// routes; istio/istio pkg/config/validation/virtualservice.go
+// validateTCPRoute, validateTLSRoute, validateTLSMatch, validateSniHost).
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// validateTCPRoute checks one tcp route at p.
+func validateTCPRoute(r *reporter, p string, t *TCPRoute, v IstioVersion) {
+	for j := range t.Match {
+		m := &t.Match[j]
+		validateL4Match(r, fmt.Sprintf("%s.match[%d]", p, j), m.DestinationSubnets, m.Port, m.SourceLabels, m.SourceNamespace, m.Gateways)
+	}
+	if len(t.Route) == 0 {
+		r.errorf(p+".route", "TCP route is required")
+	}
+	validateL4Destinations(r, p+".route", t.Route, v)
+}
+
+// validateTLSRoute checks one tls route at p: every match names SNI hosts
+// that fall within the VirtualService's hosts.
+func validateTLSRoute(r *reporter, p string, t *TLSRoute, hosts []string, v IstioVersion) {
+	if len(t.Match) == 0 {
+		r.errorf(p+".match", "TLS route must have at least one match condition")
+	}
+	for j := range t.Match {
+		m := &t.Match[j]
+		mp := fmt.Sprintf("%s.match[%d]", p, j)
+		if len(m.SNIHosts) == 0 {
+			r.errorf(mp+".sniHosts", "TLS match must have at least one SNI host")
+		}
+		for k, sni := range m.SNIHosts {
+			validateSNIHost(r, fmt.Sprintf("%s.sniHosts[%d]", mp, k), sni, hosts)
+		}
+		validateL4Match(r, mp, m.DestinationSubnets, m.Port, m.SourceLabels, m.SourceNamespace, m.Gateways)
+	}
+	if len(t.Route) == 0 {
+		r.errorf(p+".route", "TLS route is required")
+	}
+	validateL4Destinations(r, p+".route", t.Route, v)
+}
+
+// validateSNIHost checks an SNI host: a domain (wildcard prefix allowed) or
+// an IP, and a subset of one of the VirtualService's hosts.
+func validateSNIHost(r *reporter, p, sni string, hosts []string) {
+	if err := checkWildcardDomain(sni); err != nil {
+		if !isIP(sni) {
+			r.errorf(p, "%v", err)
+		}
+		return
+	}
+	for _, h := range hosts {
+		if hostSubsetOf(sni, h) {
+			return
+		}
+	}
+	r.errorf(p, "SNI host %q is not a compatible subset of any of the virtual service hosts: [%s]", sni, strings.Join(hosts, ", "))
+}
+
+// hostSubsetOf reports whether every name a matches is matched by b (Istio's
+// host.Name.SubsetOf): equal names, b "*", or b a "*.suffix" wildcard
+// covering a.
+func hostSubsetOf(a, b string) bool {
+	a, b = strings.ToLower(a), strings.ToLower(b)
+	switch {
+	case a == b, b == "*":
+		return true
+	case strings.HasPrefix(b, "*."):
+		return strings.HasSuffix(a, b[1:]) && len(a) > len(b)-1
+	}
+	return false
+}
+
+// validateL4Match checks the attributes a TCP and a TLS match share.
+// Source selection has no client workloads to act on here: an error, as
+// for HTTP matches.
+func validateL4Match(r *reporter, p string, subnets []string, port uint32, sourceLabels map[string]string, sourceNamespace string, gateways []string) {
+	for i, s := range subnets {
+		if !validSubnet(s) {
+			r.errorf(fmt.Sprintf("%s.destinationSubnets[%d]", p, i), "%q is not a valid IP address or CIDR block", s)
+		}
+	}
+	if port != 0 {
+		validatePort(r, p+".port", port)
+	}
+	if len(sourceLabels) > 0 {
+		validateLabels(r, p+".sourceLabels", sourceLabels)
+		r.errorf(p+".sourceLabels", "not implemented by Faultline: there are no client workloads to select")
+	}
+	if sourceNamespace != "" {
+		r.errorf(p+".sourceNamespace", "not implemented by Faultline: there are no client workloads in namespaces")
+	}
+	validateGatewayNames(r, p+".gateways", gateways)
+}
+
+// validSubnet accepts an IP address or a CIDR block.
+func validSubnet(s string) bool {
+	if strings.Contains(s, "/") {
+		_, err := netip.ParsePrefix(s)
+		return err == nil
+	}
+	return isIP(s)
+}
+
+// validateL4Destinations checks the weighted destinations of a TCP or TLS
+// route as Istio checks HTTP ones.
+func validateL4Destinations(r *reporter, p string, dests []RouteDestination, v IstioVersion) {
+	var total int64
+	for j := range dests {
+		d := &dests[j]
+		dp := fmt.Sprintf("%s[%d]", p, j)
+		validateDestination(r, dp+".destination", &d.Destination)
+		if d.Weight < 0 {
+			r.errorf(dp+".weight", "weight %d < 0", d.Weight)
+		}
+		total += int64(d.Weight)
+	}
+	if len(dests) < 2 {
+		return
+	}
+	switch {
+	case total == 0:
+		r.errorf(p, "total destination weight = 0: give at least one destination a positive weight")
+	case v.Defaults().WeightsMustSumTo100 && total != 100:
+		r.errorf(p, "total destination weight %d != 100: Istio %s requires the weights to sum to 100 (relative weights are accepted since 1.15)", total, v)
+	}
+}
