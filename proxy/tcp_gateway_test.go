@@ -412,3 +412,52 @@ func slicesContainMatch(lines []string, re string) bool {
 	}
 	return false
 }
+
+// A service listener for a port a ServiceEntry declares TCP-like proxies
+// connections (the sidecar's outbound listener for the service's
+// address): by the service's tcp routes, here weighted to one subset.
+func TestTCPServiceListener(t *testing.T) {
+	v1, v2 := newTCPEcho(t, "v1"), newTCPEcho(t, "v2")
+	src := experiment(svc("redis", 6379, v1.addr()+"@version=v1", v2.addr()+"@version=v2"), `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: redis}
+spec:
+  hosts: [redis.default.svc.cluster.local]
+  ports: [{number: 6379, name: redis, protocol: REDIS}]
+  resolution: STATIC
+`, `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: redis}
+spec:
+  host: redis
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`, `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: redis}
+spec:
+  hosts: [redis]
+  tcp:
+  - route:
+    - {destination: {host: redis, subset: v1}, weight: 0}
+    - {destination: {host: redis, subset: v2}, weight: 100}
+`)
+	h := start(t, src, func(o *proxy.Options) {
+		o.ServiceListeners = []proxy.ServiceListener{{Host: "redis", Port: 6379}}
+	})
+	addr, ok := h.p.ServiceAddr("redis", 6379)
+	if !ok {
+		t.Fatal("no service listener for redis:6379")
+	}
+	for _, l := range h.p.Listeners() {
+		if l.Kind == proxy.KindService && l.Protocol != proxy.ProtocolTCP {
+			t.Errorf("service listener %s: protocol %q, want TCP", l.Name, l.Protocol)
+		}
+	}
+	for i := range 5 {
+		if got := exchangeTCP(t, addr, "ping\n"); got != "v2:ping\n" {
+			t.Fatalf("connection %d: got %q, want v2 (weight 100)", i, got)
+		}
+	}
+}
