@@ -12,7 +12,12 @@
 // it as HTTP_PROXY, and tunnels CONNECT (tunnel.go). Each Gateway server
 // port gets its own listener, named "<gateway>:<port>"; a service listener
 // ("svc:<host>:<port>", Options.ServiceListeners) routes with the mesh's
-// table as if every request had been sent to its service. A Proxy can
+// table as if every request had been sent to its service. A Gateway
+// server (or a service listener's port) whose protocol is TCP-like, or
+// TLS passed through, gets a listener that proxies connections as Envoy's
+// tcp_proxy does, by tcp routes or by the SNI of the ClientHello through
+// tls routes (tcp.go); mesh tunnels to such ports are routed the same
+// way. A Proxy can
 // outlive many Applies (an environment's baseline and the overlays of its
 // runs): Stats.Sub gives a run the counters of its window, and the
 // optional service graph (graph.go) who calls whom, how often, how badly
@@ -42,7 +47,8 @@
 // dials an address the experiment did not name; circuit-breaker limits
 // are exact rather than per worker; request bodies are buffered (up to
 // 1 MiB) before the first attempt when a retry or a shadow may resend
-// them; TLS, HTTP/2 and protocol upgrades are not implemented.
+// them; TLS termination and origination, HTTP/2 and protocol upgrades
+// are not implemented (TLS is only passed through).
 package proxy
 
 import (
