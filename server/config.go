@@ -1,6 +1,6 @@
-// Package server assembles Faultline: the store, the run manager, the REST
-// API and dashboard behind one HTTP listener (Serve), and the headless
-// commands the CLI offers (RunFile, Validate, ServeProxy, ServeDemo).
+// Package server assembles `faultline serve`: the store, the managers, the
+// scheduler, the REST API and the dashboard behind one HTTP listener
+// (Serve). The commands themselves live in internal/cli.
 package server
 
 import (
@@ -12,7 +12,7 @@ import (
 
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/api"
-	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/safety"
 )
 
 // Config configures `faultline serve`.
@@ -55,7 +55,7 @@ type Config struct {
 	// refused with 429. Default runs.DefaultMaxQueued (64).
 	MaxQueuedRuns int
 	// Limits are the load ceilings.
-	Limits experiment.Limits
+	Limits safety.Limits
 	// MaxConcurrentRuns execute at once; more wait queued. Default 2.
 	MaxConcurrentRuns int
 	// KeepRuns bounds the stored runs per experiment (oldest finished ones
@@ -90,8 +90,8 @@ func (c *Config) setDefaults() {
 	if c.DB == "" {
 		c.DB = "faultline.db"
 	}
-	if c.Limits == (experiment.Limits{}) {
-		c.Limits = experiment.DefaultLimits
+	if c.Limits == (safety.Limits{}) {
+		c.Limits = safety.DefaultLimits
 	}
 	if c.MaxConcurrentRuns <= 0 {
 		c.MaxConcurrentRuns = 2

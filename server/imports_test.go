@@ -20,7 +20,7 @@ var allowedImports = map[string][]string{
 	"examples/ci": {},
 	// internal/cli holds the commands, one file each: serve hands over to
 	// server, the others call the packages below it.
-	"internal/cli": {"client", "proxy", "scenarios", "server", "server/containers", "server/demo", "server/engine/experiment", "server/engine/gameday", "server/export", "server/report", "server/runstatus", "server/store"},
+	"internal/cli": {"client", "proxy", "scenarios", "server", "server/containers", "server/demo", "server/engine/experiment", "server/engine/gameday", "server/export", "server/report", "server/runstatus", "server/safety", "server/store"},
 	// internal/testserver stands the server and the demo target up for
 	// tests in several packages; only tests import it.
 	"internal/testserver": {"server", "server/containers"},
@@ -39,26 +39,29 @@ var allowedImports = map[string][]string{
 	"migrations":                  {},
 	"proxy":                       {"scenarios"},
 	"scenarios":                   {},
-	"server":                      {"proxy", "scenarios", "server/api", "server/engine/experiment", "server/errkind", "server/manager/environments", "server/manager/gamedays", "server/manager/runs", "server/report", "server/runstatus", "server/scheduler", "server/store", "server/webhook", "web"},
+	"server":                      {"proxy", "scenarios", "server/api", "server/engine/experiment", "server/errkind", "server/manager/environments", "server/manager/gamedays", "server/manager/runs", "server/report", "server/runstatus", "server/safety", "server/scheduler", "server/store", "server/webhook", "web"},
 	"server/api":                  {"proxy", "scenarios", "server/errkind", "server/export", "server/manager/environments", "server/report", "server/runstatus", "server/store"},
 	"server/containers":           {"scenarios", "server/report"},
 	"server/demo":                 {},
-	"server/engine/experiment":    {"loadgen", "proxy", "scenarios", "server/containers", "server/demo", "server/report", "server/runstatus"},
-	"server/manager/environments": {"proxy", "scenarios", "server/errkind", "server/mesh", "server/report", "server/store"},
+	"server/engine/experiment":    {"loadgen", "proxy", "scenarios", "server/containers", "server/demo", "server/report", "server/runstatus", "server/safety"},
+	"server/manager/environments": {"proxy", "scenarios", "server/errkind", "server/mesh", "server/report", "server/safety", "server/store"},
 	"server/errkind":              {},
 	"server/export":               {"scenarios"},
 	"server/engine/gameday":       {"scenarios", "server/engine/experiment", "server/report", "server/runstatus"},
-	"server/manager/gamedays":     {"scenarios", "server/engine/experiment", "server/engine/gameday", "server/errkind", "server/manager/live", "server/manager/runs", "server/report", "server/runstatus", "server/store", "server/webhook"},
+	"server/manager/gamedays":     {"scenarios", "server/engine/gameday", "server/errkind", "server/manager/live", "server/manager/runs", "server/report", "server/runstatus", "server/safety", "server/store", "server/webhook"},
 	"server/manager/live":         {},
 	"server/mesh":                 {"scenarios", "server/report", "server/store"},
 	"server/report":               {"proxy", "scenarios", "server/runstatus"},
-	"server/manager/runs":         {"proxy", "scenarios", "server/engine/experiment", "server/errkind", "server/manager/live", "server/report", "server/runstatus", "server/store"},
+	"server/manager/runs":         {"proxy", "scenarios", "server/engine/experiment", "server/errkind", "server/manager/live", "server/report", "server/runstatus", "server/safety", "server/store"},
 	"server/runstatus":            {},
-	"server/scheduler":            {"server/errkind", "server/store"},
-	"server/store":                {"migrations", "server/errkind", "server/runstatus"},
-	"server/webhook":              {},
-	"tc":                          {"client"}, // the testcontainers-go module drives the server through its client only
-	"web":                         {},
+	// server/safety is the safety policy: load ceilings, allow-list,
+	// container policy, admission, the lever's refusal.
+	"server/safety":    {"scenarios", "server/errkind"},
+	"server/scheduler": {"server/errkind", "server/store"},
+	"server/store":     {"migrations", "server/errkind", "server/runstatus"},
+	"server/webhook":   {},
+	"tc":               {"client"}, // the testcontainers-go module drives the server through its client only
+	"web":              {},
 }
 
 // forbiddenModules keeps heavy dependencies out of the packages that must

@@ -21,7 +21,7 @@ import (
 
 	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/server"
-	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/safety"
 	"github.com/faultline/faultline/server/webhook"
 )
 
@@ -225,7 +225,7 @@ func TestARunStopsAtItsWallClockCap(t *testing.T) {
 	// calls at 20 a second would take 50 s; the server allows 2 s, a
 	// 100 ms timeout (2 × 100 ms for the warm-up and last calls) and a
 	// grace of 300 ms.
-	lim := experiment.DefaultLimits
+	lim := safety.DefaultLimits
 	lim.MaxDuration, lim.Grace = 2*time.Second, 300*time.Millisecond
 	c := serve(t, server.Config{Limits: lim})
 	var exp experimentJSON

@@ -25,6 +25,7 @@ import (
 	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
+	"github.com/faultline/faultline/server/safety"
 	"github.com/faultline/faultline/server/scheduler"
 	"github.com/faultline/faultline/server/store"
 	"github.com/faultline/faultline/server/webhook"
@@ -40,7 +41,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	if err != nil {
 		return err
 	}
-	allow, err := experiment.AllowList(cfg.Allow)
+	allow, err := safety.AllowList(cfg.Allow)
 	if err != nil {
 		return fmt.Errorf("server: --allow: %w", err)
 	}
@@ -102,7 +103,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		}
 	}
 
-	containers, err := experiment.NewContainerPolicy(cfg.AllowBuildDirs, cfg.AllowImages)
+	containers, err := safety.NewContainerPolicy(cfg.AllowBuildDirs, cfg.AllowImages)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -112,12 +113,12 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 	}
 	engineOpts := experiment.Options{AllowTarget: allow, Limits: cfg.Limits, Logger: log, Containers: containers}
 	admit := func(doc *scenarios.Document) error {
-		if err := experiment.Admit(doc, allow, cfg.Limits); err != nil {
+		if err := safety.Admit(doc, allow, cfg.Limits); err != nil {
 			return err
 		}
-		return experiment.CheckContainers(doc, containers)
+		return safety.CheckContainers(doc, containers)
 	}
-	admitEnvironment := func(doc *scenarios.Document) error { return experiment.AdmitEnvironment(doc, allow) }
+	admitEnvironment := func(doc *scenarios.Document) error { return safety.AdmitEnvironment(doc, allow) }
 
 	// Every stored environment listens from start-up, at its baseline.
 	// With other servers on the database, each environment listens on
@@ -318,7 +319,7 @@ func loadExamples(ctx context.Context, db *store.DB, log *slog.Logger) error {
 // webhookGuard is the target rule of game-day webhooks: public addresses,
 // and what --allow names (loopback only when named).
 func webhookGuard(entries []string) (*webhook.Guard, error) {
-	allow, err := experiment.ExplicitAllowList(entries)
+	allow, err := safety.ExplicitAllowList(entries)
 	if err != nil {
 		return nil, fmt.Errorf("server: --allow: %w", err)
 	}

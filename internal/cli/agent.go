@@ -18,7 +18,7 @@ import (
 	fortiolog "fortio.org/log"
 	"github.com/spf13/cobra"
 
-	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/safety"
 )
 
 // defaultAgentListen is where `faultline agent` listens unless told:
@@ -84,7 +84,7 @@ func serveAgent(ctx context.Context, o agentOptions) int {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	allow, err := experiment.AllowList(o.Allow)
+	allow, err := safety.AllowList(o.Allow)
 	if err != nil {
 		fmt.Fprintln(o.Stderr, "faultline agent: --allow:", err)
 		return ExitInvalid

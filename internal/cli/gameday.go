@@ -16,6 +16,7 @@ import (
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/engine/gameday"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/safety"
 )
 
 func gamedayCommand() *cobra.Command {
@@ -71,13 +72,13 @@ func runGameDayFile(ctx context.Context, path string, o runOptions) int {
 	for _, w := range gd.Warnings {
 		fmt.Fprintln(o.Stderr, "warning:", w)
 	}
-	allow, err := experiment.AllowList(o.Allow)
+	allow, err := safety.AllowList(o.Allow)
 	if err != nil {
 		fmt.Fprintln(o.Stderr, cmd, "--allow:", err)
 		return ExitInvalid
 	}
-	if o.Limits == (experiment.Limits{}) {
-		o.Limits = experiment.DefaultLimits
+	if o.Limits == (safety.Limits{}) {
+		o.Limits = safety.DefaultLimits
 	}
 	dir := "."
 	if path != "-" {
@@ -99,7 +100,7 @@ func runGameDayFile(ctx context.Context, path string, o runOptions) int {
 		for _, w := range doc.Warnings {
 			fmt.Fprintf(o.Stderr, "warning: %s: %s\n", p, w)
 		}
-		if err := experiment.Admit(doc, allow, o.Limits); err != nil {
+		if err := safety.Admit(doc, allow, o.Limits); err != nil {
 			return nil, err
 		}
 		return doc, nil

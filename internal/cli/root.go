@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/safety"
 )
 
 // Exit codes of the commands (docs/architecture.md, Exit codes).
@@ -112,12 +112,12 @@ func admitFile(command, path string, entries []string, stderr io.Writer) (*scena
 	for _, w := range doc.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	allow, err := experiment.AllowList(entries)
+	allow, err := safety.AllowList(entries)
 	if err != nil {
 		fmt.Fprintf(stderr, "faultline %s: --allow: %v\n", command, err)
 		return nil, nil, ExitInvalid
 	}
-	if err := experiment.CheckTargets(doc, allow); err != nil {
+	if err := safety.CheckTargets(doc, allow); err != nil {
 		fmt.Fprintf(stderr, "faultline %s: %v\n", command, err)
 		return nil, nil, ExitInvalid
 	}

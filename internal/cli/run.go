@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
+	"github.com/faultline/faultline/server/safety"
 )
 
 func runCommand() *cobra.Command {
@@ -76,7 +77,7 @@ type runOptions struct {
 	JUnitFile string
 	Seed      int64
 	Allow     []string
-	Limits    experiment.Limits
+	Limits    safety.Limits
 	Stdout    io.Writer
 	Stderr    io.Writer
 	Logger    *slog.Logger
@@ -131,10 +132,10 @@ func runFile(ctx context.Context, path string, o experimentOptions) int {
 	if doc == nil {
 		return code
 	}
-	if o.Limits == (experiment.Limits{}) {
-		o.Limits = experiment.DefaultLimits
+	if o.Limits == (safety.Limits{}) {
+		o.Limits = safety.DefaultLimits
 	}
-	if err := experiment.CheckLimits(doc.Experiment.Spec.Load, o.Limits); err != nil {
+	if err := safety.CheckLimits(doc.Experiment.Spec.Load, o.Limits); err != nil {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
 		return ExitInvalid
 	}

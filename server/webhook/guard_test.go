@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/safety"
 	"github.com/faultline/faultline/server/webhook"
 )
 
@@ -34,7 +34,7 @@ func (r fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Ad
 // guard builds the Guard serve builds from --allow entries.
 func guard(t *testing.T, resolver fakeResolver, allow ...string) *webhook.Guard {
 	t.Helper()
-	list, err := experiment.ExplicitAllowList(allow)
+	list, err := safety.ExplicitAllowList(allow)
 	if err != nil {
 		t.Fatal(err)
 	}

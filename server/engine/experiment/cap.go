@@ -10,9 +10,10 @@ import (
 	"github.com/faultline/faultline/loadgen"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/safety"
 )
 
-// DefaultGrace is Limits.Grace when it is zero.
+// DefaultGrace is safety.Limits.Grace when it is zero.
 const DefaultGrace = 10 * time.Second
 
 // abandonAfter is how long a capped run waits for the calls still in
@@ -35,7 +36,7 @@ const abandonAfter = 5 * time.Second
 //
 // A run still loading at planned + grace is stopped: its calls in flight
 // are cut, its report says so, and its run slot is free again.
-func RunCap(l *scenarios.Load, lim Limits) (planned, grace time.Duration) {
+func RunCap(l *scenarios.Load, lim safety.Limits) (planned, grace time.Duration) {
 	timeout := loadgen.DefaultTimeout
 	if l != nil && l.Timeout != nil {
 		timeout = l.Timeout.D()

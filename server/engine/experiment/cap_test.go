@@ -11,6 +11,7 @@ import (
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
+	"github.com/faultline/faultline/server/safety"
 )
 
 func TestRunCapIsTheLoadsLengthAndAGrace(t *testing.T) {
@@ -18,11 +19,11 @@ func TestRunCapIsTheLoadsLengthAndAGrace(t *testing.T) {
 		t.Helper()
 		return parse(t, strings.Replace(doc, "{url: \"http://httpbin:8000/status/200\", connections: 2, requests: 20}", y, 1)).Experiment.Spec.Load
 	}
-	lim := experiment.Limits{MaxDuration: 10 * time.Minute}
+	lim := safety.Limits{MaxDuration: 10 * time.Minute}
 	for _, tc := range []struct {
 		name           string
 		load           *scenarios.Load
-		lim            experiment.Limits
+		lim            safety.Limits
 		planned, grace time.Duration
 	}{
 		{name: "a duration: the duration, two default timeouts (warm-up, last calls) and the grace",
@@ -36,7 +37,7 @@ func TestRunCapIsTheLoadsLengthAndAGrace(t *testing.T) {
 		{name: "a count that could outlast the longest load is bounded by it",
 			load: load(`{url: "http://httpbin:8000/", requests: 10000000, qps: 1}`), lim: lim, planned: 10 * time.Minute, grace: 16 * time.Second},
 		{name: "the grace is the server's to set",
-			load: load(`{url: "http://httpbin:8000/", duration: 2s, timeout: 1s}`), lim: experiment.Limits{Grace: time.Second}, planned: 2 * time.Second, grace: 3 * time.Second},
+			load: load(`{url: "http://httpbin:8000/", duration: 2s, timeout: 1s}`), lim: safety.Limits{Grace: time.Second}, planned: 2 * time.Second, grace: 3 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			planned, grace := experiment.RunCap(tc.load, tc.lim)
@@ -64,7 +65,7 @@ func TestARunThatOutlastsItsCapIsStopped(t *testing.T) {
 	runner := stuckRunner{release: make(chan struct{})}
 	defer close(runner.release)
 	start := time.Now()
-	r, err := experiment.Execute(context.Background(), d, experiment.Options{Runner: runner, Limits: experiment.Limits{Grace: 100 * time.Millisecond}})
+	r, err := experiment.Execute(context.Background(), d, experiment.Options{Runner: runner, Limits: safety.Limits{Grace: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestARunThatOutlastsItsCapIsStopped(t *testing.T) {
 
 func TestARunWithinItsCapIsNotStopped(t *testing.T) {
 	// A real load of 20 calls on loopback ends long before its cap.
-	r, err := experiment.Execute(context.Background(), parse(t, doc), experiment.Options{Limits: experiment.Limits{Grace: time.Millisecond}})
+	r, err := experiment.Execute(context.Background(), parse(t, doc), experiment.Options{Limits: safety.Limits{Grace: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +95,8 @@ func TestARunWithinItsCapIsNotStopped(t *testing.T) {
 
 func TestCheckLimitsBoundsTheLoadTimeout(t *testing.T) {
 	d := parse(t, strings.Replace(doc, "requests: 20", "requests: 20, timeout: 2m", 1))
-	err := experiment.CheckLimits(d.Experiment.Spec.Load, experiment.Limits{MaxDuration: time.Minute})
-	if le, ok := err.(*experiment.LimitError); !ok || le.FieldPath() != "spec.load.timeout" {
+	err := safety.CheckLimits(d.Experiment.Spec.Load, safety.Limits{MaxDuration: time.Minute})
+	if le, ok := err.(*safety.LimitError); !ok || le.FieldPath() != "spec.load.timeout" {
 		t.Errorf("err = %v, want a LimitError at spec.load.timeout", err)
 	}
 }

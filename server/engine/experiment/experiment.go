@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,21 +23,8 @@ import (
 	"github.com/faultline/faultline/server/containers"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
+	"github.com/faultline/faultline/server/safety"
 )
-
-// Limits are the safety ceilings on the load a run may send.
-type Limits struct {
-	MaxQPS         float64       // 0 = no ceiling on a positive rate; "as fast as possible" is always allowed
-	MaxConnections int           // 0 = no ceiling
-	MaxDuration    time.Duration // 0 = no ceiling; also the ceiling of spec.load.timeout
-	MaxRequests    int64         // 0 = no ceiling
-	// Grace is the part of every run's wall-clock cap (RunCap) beyond its
-	// planned load and calls in flight; 0 = DefaultGrace.
-	Grace time.Duration
-}
-
-// DefaultLimits are the ceilings `serve` and `run` apply unless told otherwise.
-var DefaultLimits = Limits{MaxQPS: 10000, MaxConnections: 256, MaxDuration: 10 * time.Minute, MaxRequests: 10_000_000}
 
 // Options configure one run.
 type Options struct {
@@ -48,7 +34,7 @@ type Options struct {
 	// AllowTarget refuses upstream addresses outside the allow-list; nil
 	// allows loopback only.
 	AllowTarget func(hostport string) error
-	Limits      Limits
+	Limits      safety.Limits
 	// OnProgress receives live snapshots, at least once a second.
 	OnProgress func(report.Progress)
 	// AccessLog receives the proxy's access log in Istio's format; nil = off.
@@ -71,35 +57,7 @@ type Options struct {
 	Plane Plane
 	// Containers is what container endpoints the run may start; nil
 	// allows every one (the files a user runs with `faultline run`).
-	Containers *ContainerPolicy
-}
-
-// LimitError is a load setting above a safety ceiling.
-type LimitError struct {
-	Field   string
-	Message string
-}
-
-func (e *LimitError) Error() string { return e.Field + ": " + e.Message }
-
-// CheckLimits refuses a load that exceeds the ceilings, naming the field.
-func CheckLimits(l *scenarios.Load, lim Limits) error {
-	if l == nil {
-		return nil
-	}
-	switch {
-	case lim.MaxQPS > 0 && l.QPS > lim.MaxQPS:
-		return &LimitError{"spec.load.qps", fmt.Sprintf("%g is above the ceiling of %g", l.QPS, lim.MaxQPS)}
-	case lim.MaxConnections > 0 && l.Connections > lim.MaxConnections:
-		return &LimitError{"spec.load.connections", fmt.Sprintf("%d is above the ceiling of %d", l.Connections, lim.MaxConnections)}
-	case lim.MaxDuration > 0 && l.Duration != nil && l.Duration.D() > lim.MaxDuration:
-		return &LimitError{"spec.load.duration", fmt.Sprintf("%s is above the ceiling of %s", l.Duration, lim.MaxDuration)}
-	case lim.MaxDuration > 0 && l.Timeout != nil && l.Timeout.D() > lim.MaxDuration:
-		return &LimitError{"spec.load.timeout", fmt.Sprintf("%s is above the ceiling of %s (the longest a load may last)", l.Timeout, lim.MaxDuration)}
-	case lim.MaxRequests > 0 && l.Requests > lim.MaxRequests:
-		return &LimitError{"spec.load.requests", fmt.Sprintf("%d is above the ceiling of %d", l.Requests, lim.MaxRequests)}
-	}
-	return nil
+	Containers *safety.ContainerPolicy
 }
 
 // Plane is the data plane of an environment, leased to one run: the run
@@ -136,10 +94,10 @@ type MeshPlane interface {
 // environment (spec.environment) runs on opts.Plane, which must be set.
 func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*report.Report, error) {
 	load := doc.Experiment.Spec.Load
-	if err := CheckLimits(load, opts.Limits); err != nil {
+	if err := safety.CheckLimits(load, opts.Limits); err != nil {
 		return nil, err
 	}
-	if err := CheckContainers(doc, opts.Containers); err != nil {
+	if err := safety.CheckContainers(doc, opts.Containers); err != nil {
 		return nil, err
 	}
 	if opts.Seed == 0 {
@@ -275,7 +233,7 @@ func runOnMesh(ctx context.Context, doc *scenarios.Document, opts Options, mp Me
 		allow = scenarios.LoopbackOnly
 	}
 	if err := allow(entry); err != nil {
-		return nil, &TargetError{Field: "spec.load.url", Err: err}
+		return nil, &safety.TargetError{Field: "spec.load.url", Err: err}
 	}
 	planned, grace := RunCap(load, opts.Limits)
 	defer mp.Revert()
@@ -620,165 +578,4 @@ func NewSeed() int64 {
 			return s
 		}
 	}
-}
-
-// FieldPath names the field at fault.
-func (e *LimitError) FieldPath() string { return e.Field }
-
-// TargetError is an endpoint address outside the allow-list.
-type TargetError struct {
-	Field string
-	Err   error
-}
-
-func (e *TargetError) Error() string { return e.Field + ": " + e.Err.Error() }
-
-// FieldPath names the field at fault.
-func (e *TargetError) FieldPath() string { return e.Field }
-
-// Unwrap returns the allow-list's reason.
-func (e *TargetError) Unwrap() error { return e.Err }
-
-// Admit applies the safety policy to a parsed experiment: its load within
-// the ceilings, its endpoints on the allow-list (nil = loopback only).
-func Admit(doc *scenarios.Document, allow func(hostport string) error, lim Limits) error {
-	if err := CheckLimits(doc.Experiment.Spec.Load, lim); err != nil {
-		return err
-	}
-	return CheckTargets(doc, allow)
-}
-
-// CheckTargets refuses an experiment whose endpoint addresses fall outside
-// the allow-list (nil = loopback only), naming the first such field.
-func CheckTargets(doc *scenarios.Document, allow func(hostport string) error) error {
-	if allow == nil {
-		allow = scenarios.LoopbackOnly
-	}
-	for i, svc := range doc.Experiment.Spec.Services {
-		for j, ep := range svc.Endpoints {
-			if ep.Address == "" || ep.Demo != "" || ep.Container != nil {
-				continue
-			}
-			if err := allow(ep.Address); err != nil {
-				return &TargetError{Field: fmt.Sprintf("spec.services[%d].endpoints[%d].address", i, j), Err: err}
-			}
-		}
-	}
-	if l := doc.Experiment.Spec.Load; l != nil {
-		for i, a := range l.Agents {
-			u, err := url.Parse(a) // validated: http://host:port
-			if err == nil {
-				err = allow(u.Host)
-			}
-			if err != nil {
-				return &TargetError{Field: fmt.Sprintf("spec.load.agents[%d]", i), Err: err}
-			}
-		}
-	}
-	for _, se := range doc.ServiceEntries {
-		for j, ep := range se.Spec.Endpoints {
-			if ep.Address == "" {
-				continue
-			}
-			for _, p := range se.Spec.Ports {
-				port := p.Number
-				if n, ok := ep.Ports[p.Name]; ok {
-					port = n
-				}
-				if err := allow(net.JoinHostPort(ep.Address, strconv.FormatUint(uint64(port), 10))); err != nil {
-					return &TargetError{Field: fmt.Sprintf("ServiceEntry %s: spec.endpoints[%d].address", se.Metadata.Name, j), Err: err}
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// AllowList builds a target allow-list from CIDRs ("10.0.0.0/8"), IPs and
-// host names; loopback is always allowed.
-func AllowList(entries []string) (func(hostport string) error, error) {
-	explicit, err := ExplicitAllowList(entries)
-	if err != nil {
-		return nil, err
-	}
-	return func(hostport string) error {
-		if scenarios.LoopbackOnly(hostport) == nil {
-			return nil
-		}
-		return explicit(hostport)
-	}, nil
-}
-
-// ExplicitAllowList is AllowList without loopback: it allows only what
-// the entries name. Game-day webhooks use it (a receiver on this machine
-// must be named, as one at a private address must).
-func ExplicitAllowList(entries []string) (func(hostport string) error, error) {
-	var nets []*net.IPNet
-	hosts := map[string]bool{}
-	for _, e := range entries {
-		if e == "" {
-			continue
-		}
-		if _, n, err := net.ParseCIDR(e); err == nil {
-			nets = append(nets, n)
-			continue
-		}
-		if ip := net.ParseIP(e); ip != nil {
-			bits := 32
-			if ip.To4() == nil {
-				bits = 128
-			}
-			nets = append(nets, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
-			continue
-		}
-		if !isHostName(e) {
-			return nil, fmt.Errorf("allow-list entry %q is not a CIDR, IP or host name", e)
-		}
-		hosts[e] = true
-	}
-	return func(hostport string) error {
-		host, _, err := net.SplitHostPort(hostport)
-		if err != nil {
-			return fmt.Errorf("target %q: %w", hostport, err)
-		}
-		if hosts[host] {
-			return nil
-		}
-		if ip := net.ParseIP(host); ip != nil {
-			for _, n := range nets {
-				if n.Contains(ip) {
-					return nil
-				}
-			}
-		}
-		return fmt.Errorf("target %s is not on the allow-list (loopback by default; widen it with --allow)", hostport)
-	}, nil
-}
-
-func isHostName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// AdmitEnvironment applies the safety policy to an environment's
-// document: its listener addresses and its endpoints on the allow-list
-// (nil = loopback only). A listener beyond loopback serves whoever can
-// reach it, so its address must be allowed as a target would be.
-func AdmitEnvironment(doc *scenarios.Document, allow func(hostport string) error) error {
-	if allow == nil {
-		allow = scenarios.LoopbackOnly
-	}
-	for _, a := range doc.Environment.ListenerAddresses() {
-		if err := allow(a.Addr); err != nil {
-			return &TargetError{Field: a.Field, Err: fmt.Errorf("listener %s is not on the allow-list (loopback by default; widen it with --allow, e.g. --allow 0.0.0.0 to listen on every interface)", a.Addr)}
-		}
-	}
-	return CheckTargets(doc, allow)
 }

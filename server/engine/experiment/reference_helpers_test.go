@@ -16,6 +16,7 @@ import (
 	"github.com/faultline/faultline/server/demo"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
+	"github.com/faultline/faultline/server/safety"
 )
 
 // scenarioSource returns the source of a shipped example scenario.
@@ -88,7 +89,7 @@ func execute(t *testing.T, doc *scenarios.Document) *run {
 	start := time.Now()
 	rep, err := experiment.Execute(t.Context(), doc, experiment.Options{
 		AccessLog: r.accessLog,
-		Limits:    experiment.DefaultLimits,
+		Limits:    safety.DefaultLimits,
 		OnTargets: func(tg *experiment.DemoTargets) { r.targets = tg },
 		OnProxy: func(px *proxy.Proxy) {
 			r.mesh, r.listeners = px.MeshAddr(), px.Listeners()

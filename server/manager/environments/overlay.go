@@ -7,6 +7,7 @@ import (
 
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/errkind"
+	"github.com/faultline/faultline/server/safety"
 )
 
 // Overlay is a set of Istio resources laid over an environment's baseline
@@ -42,23 +43,10 @@ func (e *TTLError) Error() string { return "ttl: " + e.Message }
 // FieldPath names the field at fault.
 func (e *TTLError) FieldPath() string { return "ttl" }
 
-// LeverError refuses an overlay while the safety lever is engaged.
-type LeverError struct{ Reason string }
-
-func (e *LeverError) Error() string {
-	return "the safety lever is engaged (" + e.Reason + "): no overlay is applied until it is released"
-}
-
-// Code names the refusal for API clients.
-func (e *LeverError) Code() string { return "lever" }
-
-// Unwrap makes a LeverError an errkind.Conflict (409).
-func (e *LeverError) Unwrap() error { return errkind.Conflict }
-
 // AddOverlay lays the Istio resources of src over environment id's
 // baseline at once, for ttl: a *scenarios.InvalidError for a bad stream,
 // a *TTLError for a TTL out of (0, MaxOverlayTTL], a *BusyError while a
-// run or another overlay holds the environment, a *LeverError while the
+// run or another overlay holds the environment, a *safety.LeverError while the
 // lever is engaged.
 func (m *Manager) AddOverlay(envID int64, src []byte, ttl time.Duration) (*Overlay, error) {
 	if ttl <= 0 || ttl > m.cfg.MaxOverlayTTL {
@@ -69,7 +57,7 @@ func (m *Manager) AddOverlay(envID int64, src []byte, ttl time.Duration) (*Overl
 	p := m.planes[envID]
 	m.mu.Unlock()
 	if lever.Engaged {
-		return nil, &LeverError{Reason: lever.Reason}
+		return nil, &safety.LeverError{Reason: lever.Reason, Refused: "no overlay is applied"}
 	}
 	if p == nil {
 		return nil, fmt.Errorf("environments: %w: no environment %d", errkind.NotFound, envID)

@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/scenarios"
-	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/engine/gameday"
 	"github.com/faultline/faultline/server/errkind"
 	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
+	"github.com/faultline/faultline/server/safety"
 	"github.com/faultline/faultline/server/store"
 	"github.com/faultline/faultline/server/webhook"
 )
@@ -99,7 +99,7 @@ type Config struct {
 	Webhooks Notifier
 	// Admit applies the server's safety policy (target allow-list, load
 	// ceilings) to each experiment a game day names; nil means
-	// experiment.Admit with loopback only and experiment.DefaultLimits.
+	// safety.Admit with loopback only and safety.DefaultLimits.
 	Admit  func(doc *scenarios.Document) error
 	Logger *slog.Logger
 	// Now is the clock blackout windows are read against; nil means
@@ -176,7 +176,7 @@ func New(cfg Config) *Manager {
 		cfg.Webhooks = webhook.NewGuarded(nil, &webhook.Guard{})
 	}
 	if cfg.Admit == nil {
-		cfg.Admit = func(doc *scenarios.Document) error { return experiment.Admit(doc, nil, experiment.DefaultLimits) }
+		cfg.Admit = func(doc *scenarios.Document) error { return safety.Admit(doc, nil, safety.DefaultLimits) }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -307,7 +307,7 @@ func (m *Manager) resolve(ctx context.Context, gd *scenarios.GameDay) (*gameday.
 // StartGameDay records a running run of the stored game day and runs it in
 // the background; trigger is store.TriggerAPI or store.TriggerSchedule.
 // It refuses (an errkind.Conflict) while the safety lever
-// is engaged (*runs.LeverError), while a blackout window of the game
+// is engaged (*safety.LeverError), while a blackout window of the game
 // day's schedule holds (*BlackoutError) and while a run of the same game
 // day is running (*RunningError); an experiment that is not stored or not
 // admitted is a *scenarios.InvalidError. Nothing is recorded then.
@@ -334,7 +334,7 @@ func (m *Manager) StartGameDay(ctx context.Context, gameDayID int64, trigger str
 		return 0, ErrShuttingDown
 	}
 	if lever := m.cfg.Runs.Lever(); lever.Engaged {
-		return 0, &runs.LeverError{Reason: lever.Reason}
+		return 0, &safety.LeverError{Reason: lever.Reason, Refused: "no run may start"}
 	}
 	if b, ok := gd.Spec.Schedule.BlackoutAt(m.cfg.Now()); ok {
 		return 0, &BlackoutError{GameDay: g.Name, Window: b}

@@ -16,6 +16,7 @@ import (
 	"github.com/faultline/faultline/server/manager/gamedays"
 	"github.com/faultline/faultline/server/manager/runs"
 	"github.com/faultline/faultline/server/runstatus"
+	"github.com/faultline/faultline/server/safety"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -212,7 +213,7 @@ func TestTheLeverHaltsAGameDayAndItsStepRun(t *testing.T) {
 		t.Errorf("run = %s (%s)", r.Status, r.Reason)
 	}
 	_, err := f.gd.StartGameDay(ctx, f.id, store.TriggerAPI)
-	if !runs.IsLeverError(err) || !errors.Is(err, errkind.Conflict) || !strings.Contains(err.Error(), "incident 7") {
+	if !safety.IsLeverError(err) || !errors.Is(err, errkind.Conflict) || !strings.Contains(err.Error(), "incident 7") {
 		t.Errorf("start with the lever engaged = %v", err)
 	}
 	// The step runs are linked to the game-day run.

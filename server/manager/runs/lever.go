@@ -2,27 +2,13 @@ package runs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/faultline/faultline/server/errkind"
+	"github.com/faultline/faultline/server/safety"
 	"github.com/faultline/faultline/server/store"
 )
-
-// LeverError refuses a run while the safety lever is engaged. It is an
-// errkind.Conflict, so the API answers 409.
-type LeverError struct{ Reason string }
-
-func (e *LeverError) Error() string {
-	return fmt.Sprintf("the safety lever is engaged (%s): no run may start until it is released", e.Reason)
-}
-
-// Unwrap makes a LeverError an errkind.Conflict.
-func (e *LeverError) Unwrap() error { return errkind.Conflict }
-
-// Code names the refusal for API clients: "lever".
-func (e *LeverError) Code() string { return "lever" }
 
 // ErrShuttingDown refuses a run or a game day once the server is
 // stopping. It is temporary: the API answers 503.
@@ -60,7 +46,7 @@ func (m *Manager) Lever() store.LeverState {
 
 // Engage records the lever as engaged and halts every queued and running
 // run (status stopped, the reason naming the lever); until Release, Start
-// and Rerun refuse with *LeverError. by optionally names who engaged it.
+// and Rerun refuse with a *safety.LeverError. by optionally names who engaged it.
 func (m *Manager) Engage(ctx context.Context, reason, by string) (store.LeverState, error) {
 	if reason == "" {
 		return store.LeverState{}, ErrReasonRequired
@@ -164,18 +150,12 @@ func sameLever(a, b store.LeverState) bool {
 	return a.Engaged == b.Engaged && a.Reason == b.Reason && a.By == b.By && a.Since.Equal(b.Since)
 }
 
-// checkLever returns a *LeverError while the lever is engaged.
+// checkLever returns a *safety.LeverError while the lever is engaged.
 func (m *Manager) checkLever() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.lever.Engaged {
-		return &LeverError{Reason: m.lever.Reason}
+		return &safety.LeverError{Reason: m.lever.Reason, Refused: "no run may start"}
 	}
 	return nil
-}
-
-// IsLeverError reports whether err is a refusal by the safety lever.
-func IsLeverError(err error) bool {
-	var le *LeverError
-	return errors.As(err, &le)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/faultline/faultline/server/manager/live"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
+	"github.com/faultline/faultline/server/safety"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -205,8 +206,8 @@ func (m *Manager) Close() {
 // Start records a queued run of the experiment's current version and
 // executes it in the background. A document that no longer validates is
 // returned as *scenarios.InvalidError, a load above the ceilings as
-// *experiment.LimitError, a container the server does not start as
-// *experiment.ContainerError, a full queue as *QueueFullError; nothing is
+// *safety.LimitError, a container the server does not start as
+// *safety.ContainerError, a full queue as *QueueFullError; nothing is
 // recorded then.
 func (m *Manager) Start(ctx context.Context, experimentID int64, seed int64) (*store.Run, error) {
 	exp, err := m.store.GetExperiment(ctx, experimentID)
@@ -351,11 +352,11 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 	// The document was parsed for this run alone, so the game day's
 	// actions can join its own.
 	doc.Experiment.Spec.Actions = append(doc.Experiment.Spec.Actions, sp.actions...)
-	if err := experiment.Admit(doc, m.cfg.Engine.AllowTarget, m.cfg.Engine.Limits); err != nil {
+	if err := safety.Admit(doc, m.cfg.Engine.AllowTarget, m.cfg.Engine.Limits); err != nil {
 		return nil, err
 	}
 	// The experiment may have been stored before the policy changed.
-	if err := experiment.CheckContainers(doc, m.cfg.Engine.Containers); err != nil {
+	if err := safety.CheckContainers(doc, m.cfg.Engine.Containers); err != nil {
 		return nil, err
 	}
 	if err := m.checkLever(); err != nil {

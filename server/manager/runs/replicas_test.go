@@ -13,6 +13,7 @@ import (
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
+	"github.com/faultline/faultline/server/safety"
 	"github.com/faultline/faultline/server/store"
 )
 
@@ -156,7 +157,7 @@ func TestReplicaSyncLever(t *testing.T) {
 	if l := m.Lever(); !l.Engaged || !l.Since.Equal(engaged.Since) {
 		t.Errorf("lever here: %+v", l)
 	}
-	if _, err := m.Start(t.Context(), 1, 1); !IsLeverError(err) {
+	if _, err := m.Start(t.Context(), 1, 1); !safety.IsLeverError(err) {
 		t.Errorf("Start with the lever engaged elsewhere: %v", err)
 	}
 	if changed, _ := m.SyncLever(t.Context()); changed {

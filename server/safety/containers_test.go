@@ -1,4 +1,4 @@
-package experiment_test
+package safety_test
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/safety"
 )
 
 // containerExperiment is an experiment with one container endpoint.
@@ -32,18 +32,18 @@ func TestContainerPolicy(t *testing.T) {
 	if err := os.Symlink(allowed, filepath.Join(root, "link-to-targets")); err != nil {
 		t.Fatal(err)
 	}
-	policy, err := experiment.NewContainerPolicy([]string{filepath.Join(root, "link-to-targets")}, []string{"faultline-demo:*", "registry.local/team/*:v1"})
+	policy, err := safety.NewContainerPolicy([]string{filepath.Join(root, "link-to-targets")}, []string{"faultline-demo:*", "registry.local/team/*:v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	none, err := experiment.NewContainerPolicy(nil, nil)
+	none, err := safety.NewContainerPolicy(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const ctr = "spec.services[0].endpoints[0].container"
 	for _, tc := range []struct {
 		name      string
-		policy    *experiment.ContainerPolicy
+		policy    *safety.ContainerPolicy
 		container string
 		// field and message of the refusal; empty: allowed
 		field, msg string
@@ -75,23 +75,23 @@ func TestContainerPolicy(t *testing.T) {
 			field: ctr + ".build.context", msg: "its links resolved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := experiment.CheckContainers(parse(t, containerExperiment(tc.container)), tc.policy)
+			err := safety.CheckContainers(parse(t, containerExperiment(tc.container)), tc.policy)
 			if tc.field == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
 				return
 			}
-			ce, ok := err.(*experiment.ContainerError)
+			ce, ok := err.(*safety.ContainerError)
 			if !ok || ce.FieldPath() != tc.field || !strings.Contains(ce.Error(), tc.msg) {
 				t.Errorf("got %v, want a refusal at %s saying %q", err, tc.field, tc.msg)
 			}
 		})
 	}
-	if _, err := experiment.NewContainerPolicy([]string{filepath.Join(root, "nonexistent")}, nil); err == nil {
+	if _, err := safety.NewContainerPolicy([]string{filepath.Join(root, "nonexistent")}, nil); err == nil {
 		t.Error("a build directory that does not exist is accepted")
 	}
-	if _, err := experiment.NewContainerPolicy(nil, []string{"faultline-demo:["}); err == nil {
+	if _, err := safety.NewContainerPolicy(nil, []string{"faultline-demo:["}); err == nil {
 		t.Error("a malformed glob is accepted")
 	}
 }
