@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/wait"
 )
 
 // needCompose skips without docker-compose or a Docker engine, unless CI
@@ -171,19 +173,16 @@ func TestComposeUpRunsAnExperimentAgainstItsHttpbin(t *testing.T) {
 	// Both containers start at once: wait for each to answer (a published
 	// port whose container does not listen yet resets the connection).
 	for _, url := range []string{api + "/healthz", "http://127.0.0.1:" + httpbinPort + "/get"} {
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			resp, err := http.Get(url)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
+		var err error
+		if !wait.Until(60*time.Second, func() bool {
+			var resp *http.Response
+			if resp, err = http.Get(url); err != nil {
+				return false
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not answer 200 within 60s: %v", url, err)
-			}
-			time.Sleep(200 * time.Millisecond)
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		}) {
+			t.Fatalf("%s did not answer 200 within 60s: %v", url, err)
 		}
 	}
 	t.Logf("up and healthy: %s", time.Since(start).Round(time.Millisecond))
@@ -218,12 +217,11 @@ func TestComposeUpRunsAnExperimentAgainstItsHttpbin(t *testing.T) {
 	if err := json.Unmarshal(body, &r); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for r.Status == "queued" || r.Status == "running" {
-		if time.Now().After(deadline) {
-			t.Fatalf("run %d still %s after 60s", r.ID, r.Status)
+	ended := func() bool { return r.Status != "queued" && r.Status != "running" }
+	if !wait.Until(60*time.Second, func() bool {
+		if ended() {
+			return true
 		}
-		time.Sleep(200 * time.Millisecond)
 		code, body = call(t, "GET", fmt.Sprintf("%s/api/v1/runs/%d", api, r.ID), token, "", nil)
 		if code != http.StatusOK {
 			t.Fatalf("get run: status %d: %s", code, body)
@@ -231,6 +229,9 @@ func TestComposeUpRunsAnExperimentAgainstItsHttpbin(t *testing.T) {
 		if err := json.Unmarshal(body, &r); err != nil {
 			t.Fatal(err)
 		}
+		return ended()
+	}) {
+		t.Fatalf("run %d still %s after 60s", r.ID, r.Status)
 	}
 	if r.Status != "succeeded" || r.Verdict != "pass" {
 		t.Fatalf("run ended %s/%s: %s", r.Status, r.Verdict, r.Reason)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/pgtest"
+	"github.com/faultline/faultline/internal/wait"
 )
 
 var leaseLostLine = regexp.MustCompile(`run stopped: its lease could not be renewed`)
@@ -26,33 +27,27 @@ func TestADatabaseThatGoesAwayMidRun(t *testing.T) {
 
 	pg.Pause(t)
 	start := time.Now()
-	for {
-		code, body := call(t, "GET", c.base+"/healthz", "", "", nil)
-		if code == http.StatusServiceUnavailable && strings.Contains(string(body), "unhealthy") {
-			t.Logf("/healthz unhealthy %v after the database went away: %s", time.Since(start).Round(time.Millisecond), body)
-			break
-		}
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("/healthz still answers %d %s 10s after the database went away", code, body)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var code int
+	var body []byte
+	if !wait.Until(10*time.Second, func() bool {
+		code, body = call(t, "GET", c.base+"/healthz", "", "", nil)
+		return code == http.StatusServiceUnavailable && strings.Contains(string(body), "unhealthy")
+	}) {
+		t.Fatalf("/healthz still answers %d %s 10s after the database went away", code, body)
 	}
+	t.Logf("/healthz unhealthy %v after the database went away: %s", time.Since(start).Round(time.Millisecond), body)
 	// The run stops once its lease can no longer be renewed (before it
 	// could expire); its end waits for the database.
 	r.waitLine(t, leaseLostLine, 2*replicaTTL)
 	pg.Resume(t)
 	start = time.Now()
-	for {
-		code, _ := call(t, "GET", c.base+"/healthz", "", "", nil)
-		if code == http.StatusOK {
-			t.Logf("/healthz healthy %v after the database came back", time.Since(start).Round(time.Millisecond))
-			break
-		}
-		if time.Since(start) > 15*time.Second {
-			t.Fatalf("/healthz still answers %d 15s after the database came back", code)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !wait.Until(15*time.Second, func() bool {
+		code, _ = call(t, "GET", c.base+"/healthz", "", "", nil)
+		return code == http.StatusOK
+	}) {
+		t.Fatalf("/healthz still answers %d 15s after the database came back", code)
 	}
+	t.Logf("/healthz healthy %v after the database came back", time.Since(start).Round(time.Millisecond))
 	got := c.waitRun(id, 30*time.Second)
 	if got.Status != "error" || !strings.Contains(got.Reason, "lost the database") {
 		t.Fatalf("run %+v: want error naming the lost database", got)

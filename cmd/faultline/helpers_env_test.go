@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server/demo"
 )
 
@@ -185,19 +186,16 @@ func (c apiClient) json(method, path, contentType string, body []byte, want int,
 // waitHealthy polls /healthz until it answers 200.
 func (c apiClient) waitHealthy(within time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		resp, err := http.Get(c.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+	var err error
+	if !wait.Until(within, func() bool {
+		var resp *http.Response
+		if resp, err = http.Get(c.base + "/healthz"); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%s/healthz did not answer 200 within %v: %v", c.base, within, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}) {
+		c.t.Fatalf("%s/healthz did not answer 200 within %v: %v", c.base, within, err)
 	}
 }
 
@@ -254,18 +252,18 @@ func (c apiClient) run(id int64) runResult {
 // waitRun polls run id until it has ended.
 func (c apiClient) waitRun(id int64, within time.Duration) runResult {
 	c.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		r := c.run(id)
+	var r runResult
+	if !wait.Until(within, func() bool {
+		r = c.run(id)
 		switch r.Status {
 		case "succeeded", "failed", "stopped", "error", "interrupted":
-			return r
+			return true
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("run %d still %s after %v", id, r.Status, within)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return false
+	}) {
+		c.t.Fatalf("run %d still %s after %v", id, r.Status, within)
 	}
+	return r
 }
 
 // graphEdges returns the request counts of environment id's service
@@ -291,18 +289,16 @@ func (c apiClient) graphEdges(id int64) map[string]int64 {
 // them.
 func (c apiClient) waitGraph(id int64, problem func(map[string]int64) string, within time.Duration) map[string]int64 {
 	c.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := c.graphEdges(id)
-		p := problem(got)
-		if p == "" {
-			return got
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("graph after %v: %s (edges %v)", within, p, got)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var got map[string]int64
+	var p string
+	if !wait.Until(within, func() bool {
+		got = c.graphEdges(id)
+		p = problem(got)
+		return p == ""
+	}) {
+		c.t.Fatalf("graph after %v: %s (edges %v)", within, p, got)
 	}
+	return got
 }
 
 // addOverlay lays the Istio resources src over environment id for ttl and

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/internal/pgtest"
+	"github.com/faultline/faultline/internal/wait"
 )
 
 // End-to-end tests of several `faultline serve` processes on one
@@ -66,17 +67,14 @@ spec:
 // waitStatus polls run id on c until it has status want.
 func waitStatus(c apiClient, id int64, want string, within time.Duration) runResult {
 	c.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		r := c.run(id)
-		if r.Status == want {
-			return r
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("run %d is %s (%s) after %v, want %s", id, r.Status, r.Reason, within, want)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var r runResult
+	if !wait.Until(within, func() bool {
+		r = c.run(id)
+		return r.Status == want
+	}) {
+		c.t.Fatalf("run %d is %s (%s) after %v, want %s", id, r.Status, r.Reason, within, want)
 	}
+	return r
 }
 
 // TestReplicaDeathInterruptsItsRunsAfterTheLease: the replica running a
@@ -107,6 +105,9 @@ func TestReplicaDeathInterruptsItsRunsAfterTheLease(t *testing.T) {
 			t.Fatalf("run %d is %s (%s) %v after the kill, before its lease could expire", run, r.Status, r.Reason, time.Since(killed))
 		}
 		checks++
+		// That the run stays running until its lease could expire can
+		// only be seen over that time: the lease runs on the wall clock
+		// of separate processes.
 		time.Sleep(100 * time.Millisecond)
 	}
 	if r := b.api.run(run); r.Status != "running" {
@@ -129,6 +130,8 @@ func TestReplicaDeathInterruptsItsRunsAfterTheLease(t *testing.T) {
 	run2 := b.api.startRun(b.api.createExperiment(replicaExperiment("survivor-run", time.Minute, "")))
 	waitStatus(b.api, run2, "running", 10*time.Second)
 	c := startReplica(t, "serve-c", dsn)
+	// A window: that C leaves the run alone can only be seen over time
+	// (half a lease, three of its sweeps).
 	time.Sleep(replicaTTL / 2)
 	if r := c.api.run(run2); r.Status != "running" {
 		t.Errorf("run %d of a live replica is %s (%s) once another replica started", run2, r.Status, r.Reason)
@@ -174,9 +177,10 @@ func TestReplicaSchedulesFireOnce(t *testing.T) {
 	// the fires while the previous run, on either replica, is active.
 	long := b.api.createExperiment(replicaExperiment("scheduled-long", 4500*time.Millisecond, "@every 2s"))
 	from := time.Now()
-	time.Sleep(window)
+	time.Sleep(window) // the schedules fire for the window's length: the scenario
 	to := time.Now()
-	// Fires in flight finish recording.
+	// Fires in flight finish recording. Nothing tells when the last
+	// one is in (two replicas record them), so this stays a margin.
 	time.Sleep(time.Second)
 
 	var fires struct {
@@ -393,17 +397,12 @@ spec:
 
 	a.kill(t)
 	killed := time.Now()
-	deadline := killed.Add(replicaTTL + 3*time.Second)
-	for {
+	if !wait.Until(replicaTTL+3*time.Second, func() bool {
 		var p planeJSON
 		b.api.json("GET", fmt.Sprintf("/api/v1/environments/%d", created.ID), "", nil, http.StatusOK, &p)
-		if p.Plane != nil && p.Plane.Listening {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("B has not taken the environment over %v after A died", time.Since(killed))
-		}
-		time.Sleep(100 * time.Millisecond)
+		return p.Plane != nil && p.Plane.Listening
+	}) {
+		t.Fatalf("B has not taken the environment over %v after A died", time.Since(killed))
 	}
 	took := time.Since(killed)
 	t.Logf("B took the environment over %v after A died", took.Round(time.Millisecond))
