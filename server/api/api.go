@@ -162,7 +162,7 @@ func New(cfg Config) http.Handler {
 	})
 
 	r.GET("/healthz", h.healthz)
-	r.GET("/openapi.json", serveOpenAPI)
+	r.GET("/openapi.json", serveOpenAPI(OpenAPI()))
 	if cfg.Dashboard != nil {
 		r.StaticFS("/ui", http.FS(cfg.Dashboard))
 		r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/ui/") })
