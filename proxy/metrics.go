@@ -86,10 +86,12 @@ type listenerStats struct {
 	aborts       atomic.Int64
 	clientCancel atomic.Int64
 	// tcp.* counters of the connections proxied as TCP (tcp.go).
-	tcpCxTotal atomic.Int64 // downstream_cx_total; also the connection sequence
-	tcpNoRoute atomic.Int64 // downstream_cx_no_route
-	tcpRxBytes atomic.Int64 // downstream_cx_rx_bytes_total
-	tcpTxBytes atomic.Int64 // downstream_cx_tx_bytes_total
+	tcpCxTotal     atomic.Int64 // downstream_cx_total; also the connection sequence
+	tcpNoRoute     atomic.Int64 // downstream_cx_no_route
+	tcpRxBytes     atomic.Int64 // downstream_cx_rx_bytes_total
+	tcpTxBytes     atomic.Int64 // downstream_cx_tx_bytes_total
+	tcpIdleTimeout atomic.Int64 // idle_timeout
+	tcpMaxDuration atomic.Int64 // max_downstream_connection_duration
 }
 
 // routeKey names a rule: VirtualService, rule index, route name.
@@ -340,6 +342,10 @@ type ListenerStats struct {
 	TCPNoRoute       int64 `json:"tcp.downstream_cx_no_route"`
 	TCPBytesReceived int64 `json:"tcp.downstream_cx_rx_bytes_total"`
 	TCPBytesSent     int64 `json:"tcp.downstream_cx_tx_bytes_total"`
+	// TCPIdleTimeouts counts connections closed by their idle timeout,
+	// TCPMaxDuration those closed at their maximum duration (flag DT).
+	TCPIdleTimeouts int64 `json:"tcp.idle_timeout"`
+	TCPMaxDuration  int64 `json:"tcp.max_downstream_connection_duration"`
 }
 
 // RouteStats count the requests one HTTPRoute matched and what was done
@@ -478,6 +484,8 @@ func (r *registry) snapshot() Stats {
 			TCPNoRoute:       l.tcpNoRoute.Load(),
 			TCPBytesReceived: l.tcpRxBytes.Load(),
 			TCPBytesSent:     l.tcpTxBytes.Load(),
+			TCPIdleTimeouts:  l.tcpIdleTimeout.Load(),
+			TCPMaxDuration:   l.tcpMaxDuration.Load(),
 		}
 		s.FaultsDelayed += ls.DelaysInjected
 		s.FaultsAborted += ls.AbortsInjected

@@ -118,6 +118,9 @@ type poolConfig struct {
 	connectTimeout  time.Duration
 	idleTimeout     time.Duration // 0 = never closed for idleness
 	maxConnDuration time.Duration // 0 = none
+	// tcpIdle is a TCP connection's idle timeout (tcp.idleTimeout, the
+	// tcp_proxy's; 0 = none).
+	tcpIdle time.Duration
 }
 
 // limited reports whether any request-admission limit is set.
@@ -142,6 +145,7 @@ func (b *builder) poolConfig(blk policyBlock[scenarios.ConnectionPool]) poolConf
 		maxRetries:     unlimited,
 		connectTimeout: connectTimeout,
 		idleTimeout:    upstreamIdle,
+		tcpIdle:        upstreamIdle,
 	}
 	cp := blk.v
 	if cp == nil {
@@ -157,6 +161,9 @@ func (b *builder) poolConfig(blk policyBlock[scenarios.ConnectionPool]) poolConf
 			c.maxConnDuration = t.MaxConnectionDuration.D()
 		}
 		idle = t.IdleTimeout
+		if idle != nil {
+			c.tcpIdle = max(idle.D(), 0) // 0s disables it
+		}
 	}
 	if h := cp.HTTP; h != nil {
 		c.maxPending = limit(h.HTTP1MaxPendingRequests)

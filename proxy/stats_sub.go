@@ -84,6 +84,8 @@ func (l ListenerStats) sub(p ListenerStats) ListenerStats {
 		TCPNoRoute:       l.TCPNoRoute - p.TCPNoRoute,
 		TCPBytesReceived: l.TCPBytesReceived - p.TCPBytesReceived,
 		TCPBytesSent:     l.TCPBytesSent - p.TCPBytesSent,
+		TCPIdleTimeouts:  l.TCPIdleTimeouts - p.TCPIdleTimeouts,
+		TCPMaxDuration:   l.TCPMaxDuration - p.TCPMaxDuration,
 	}
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -370,25 +372,83 @@ func (h *l4Handler) serve(down net.Conn) {
 		up.Close()
 		return
 	}
-	s.rx, s.tx = relayL4(tn, client, ls, c.stats)
+	s.rx, s.tx = p.relayL4(tn, client, s, ls, c, &ls.tcpRxBytes, &ls.tcpTxBytes)
 }
 
-// relayL4 copies both ways and counts the bytes on the listener and the
-// cluster: rx from the client, tx back to it.
-func relayL4(t *tunnel, client io.Reader, ls *listenerStats, cs *clusterStats) (rx, tx int64) {
+// relayL4 copies both ways, counting the bytes on the cluster and on up
+// (from the client) and down (to it), until both directions ended or the
+// connection's idle timeout or maximum duration closed it (Envoy's
+// tcp_proxy idle_timeout and max_downstream_connection_duration, from
+// the cluster's tcp.idleTimeout and tcp.maxConnectionDuration).
+func (p *Proxy) relayL4(t *tunnel, client io.Reader, s *l4Session, ls *listenerStats, c *cluster, up, down *atomic.Int64) (rx, tx int64) {
+	tm := startL4Timers(t, c.rt.pool)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		var err error
-		rx, err = pump(t.up, client, &ls.tcpRxBytes, &cs.cxTxBytes)
+		rx, err = pumpActive(t.up, client, &tm.last, up, &c.stats.cxTxBytes)
 		endDirection(t, t.up, err)
 	}()
-	tx, err := pump(t.down, t.up, &ls.tcpTxBytes, &cs.cxRxBytes)
+	tx, err := pumpActive(t.down, t.up, &tm.last, down, &c.stats.cxRxBytes)
 	endDirection(t, t.down, err)
 	<-done
 	t.down.Close()
 	t.up.Close()
+	tm.stop()
+	if tm.expired.Load() {
+		s.flags |= flagDT
+		ls.tcpMaxDuration.Add(1)
+	}
+	if tm.idle.Load() {
+		ls.tcpIdleTimeout.Add(1)
+	}
 	return rx, tx
+}
+
+// l4Timers close a connection idle for too long, or past its maximum
+// duration.
+type l4Timers struct {
+	last          atomic.Int64 // UnixNano of the last bytes either way
+	idleT, durT   *time.Timer
+	expired, idle atomic.Bool
+}
+
+func startL4Timers(t *tunnel, pool poolConfig) *l4Timers {
+	tm := &l4Timers{}
+	tm.last.Store(time.Now().UnixNano())
+	closeBoth := func() {
+		t.down.Close()
+		t.up.Close()
+	}
+	if d := pool.maxConnDuration; d > 0 {
+		tm.durT = time.AfterFunc(d, func() {
+			tm.expired.Store(true)
+			closeBoth()
+		})
+	}
+	if idle := pool.tcpIdle; idle > 0 {
+		// Armed after the assignment, so the callback sees the timer.
+		tm.idleT = time.AfterFunc(time.Duration(math.MaxInt64), func() {
+			quiet := time.Duration(time.Now().UnixNano() - tm.last.Load())
+			if quiet >= idle {
+				tm.idle.Store(true)
+				closeBoth()
+				return
+			}
+			tm.idleT.Reset(idle - quiet)
+		})
+		tm.idleT.Reset(idle)
+	}
+	return tm
+}
+
+func (tm *l4Timers) stop() {
+	if tm.durT != nil {
+		tm.durT.Stop()
+	}
+	if tm.idleT != nil {
+		tm.idleT.Stop()
+	}
 }
 
 // addrOf is a net.Addr's IP, or the zero Addr.
@@ -493,18 +553,7 @@ func (p *Proxy) tunnelL4(x *exchange, ct *connectTarget) bool {
 	tc.opened.Add(1)
 	tc.active.Add(1)
 	defer tc.active.Add(-1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var err error
-		x.bytesReceived, err = pump(up, client, &tc.bytesUp, &c.stats.cxTxBytes)
-		endDirection(tn, up, err)
-	}()
-	var derr error
-	x.bytesSent, derr = pump(down, up, &tc.bytesDown, &c.stats.cxRxBytes)
-	endDirection(tn, down, derr)
-	<-done
-	down.Close()
-	up.Close()
+	x.bytesReceived, x.bytesSent = p.relayL4(tn, client, s, x.ls, c, &tc.bytesUp, &tc.bytesDown)
+	x.flags |= s.flags
 	return true
 }

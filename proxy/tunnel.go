@@ -325,6 +325,12 @@ func endDirection(t *tunnel, dst net.Conn, err error) {
 // pump copies src to dst through a pooled buffer, adding every chunk
 // written to each of totals as it goes. A nil error means src ended (EOF).
 func pump(dst io.Writer, src io.Reader, totals ...*atomic.Int64) (int64, error) {
+	return pumpActive(dst, src, nil, totals...)
+}
+
+// pumpActive is pump that also stamps last (when not nil) with the time
+// of every chunk written: a TCP connection's idle timer reads it.
+func pumpActive(dst io.Writer, src io.Reader, last *atomic.Int64, totals ...*atomic.Int64) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -336,6 +342,9 @@ func pump(dst io.Writer, src io.Reader, totals ...*atomic.Int64) (int64, error) 
 			n += int64(nw)
 			for _, t := range totals {
 				t.Add(int64(nw))
+			}
+			if last != nil {
+				last.Store(time.Now().UnixNano())
 			}
 			if werr != nil {
 				return n, werr
