@@ -7,16 +7,11 @@ package environments
 // run here holds is refused (a busy error); an overlay is dropped. An
 // unknown ID is not an error.
 func (m *Manager) Forget(id int64) error {
+	p, err := m.unheld(id)
+	if p == nil || err != nil {
+		return err
+	}
 	m.mu.Lock()
-	p := m.planes[id]
-	if p == nil {
-		m.mu.Unlock()
-		return nil
-	}
-	if h := p.holding(); h != nil && h.Kind == HolderRun {
-		m.mu.Unlock()
-		return busy(p.name(), h)
-	}
 	delete(m.planes, id)
 	m.mu.Unlock()
 	p.close()

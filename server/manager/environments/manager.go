@@ -182,17 +182,10 @@ func (m *Manager) Put(e *store.Environment) error {
 // is refused (ErrBusy); an overlay is dropped with it. An unknown ID is
 // not an error: the environment never listened.
 func (m *Manager) Remove(id int64) error {
-	m.mu.Lock()
-	p := m.planes[id]
-	if p == nil {
-		m.mu.Unlock()
-		return nil
+	p, err := m.unheld(id)
+	if p == nil || err != nil {
+		return err
 	}
-	if h := p.holding(); h != nil && h.Kind == HolderRun {
-		m.mu.Unlock()
-		return busy(p.name(), h)
-	}
-	m.mu.Unlock()
 	if err := p.sweepAll(m.base); err != nil {
 		return fmt.Errorf("environments: %w: %s still has changes in its cluster that could not be put back: %w", errkind.Conflict, p.name(), err)
 	}
@@ -201,6 +194,21 @@ func (m *Manager) Remove(id int64) error {
 	m.mu.Unlock()
 	p.close()
 	return nil
+}
+
+// unheld returns environment id's data plane unless a run holds it (a
+// busy error); nil for an unknown ID.
+func (m *Manager) unheld(id int64) (*plane, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.planes[id]
+	if p == nil {
+		return nil, nil
+	}
+	if h := p.holding(); h != nil && h.Kind == HolderRun {
+		return nil, busy(p.name(), h)
+	}
+	return p, nil
 }
 
 // ListenError is a listener address an environment cannot take.

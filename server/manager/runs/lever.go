@@ -94,17 +94,24 @@ func (m *Manager) applyLever(ctx context.Context, s store.LeverState) (store.Lev
 	if err != nil {
 		return store.LeverState{}, nil, fmt.Errorf("runs: move the safety lever: %w", err)
 	}
-	m.lever = stored
-	if stored.Engaged {
-		for id, a := range m.active {
-			a.live.Cancel(leverCause(stored.Reason))
-			m.log.Warn("run halted by the safety lever", "run", id, "reason", stored.Reason)
-		}
-		m.log.Warn("safety lever engaged", "reason", stored.Reason, "by", stored.By)
-	} else {
-		m.log.Info("safety lever released", "reason", stored.Reason, "by", stored.By)
-	}
+	m.setLeverLocked(stored, "")
 	return stored, slices.Clone(m.onLever), nil
+}
+
+// setLeverLocked takes s as the lever's state; an engaged lever halts
+// every queued and running run. where ("" or " on another server") says
+// in the log where the lever moved. m.mu is held.
+func (m *Manager) setLeverLocked(s store.LeverState, where string) {
+	m.lever = s
+	if !s.Engaged {
+		m.log.Info("safety lever released"+where, "reason", s.Reason, "by", s.By)
+		return
+	}
+	for id, a := range m.active {
+		a.live.Cancel(leverCause(s.Reason))
+		m.log.Warn("run halted by the safety lever", "run", id, "reason", s.Reason)
+	}
+	m.log.Warn("safety lever engaged"+where, "reason", s.Reason, "by", s.By)
 }
 
 // SyncLever reads the lever's state from the store and, when another
@@ -127,16 +134,7 @@ func (m *Manager) SyncLever(ctx context.Context) (bool, error) {
 		m.mu.Unlock()
 		return false, nil
 	}
-	m.lever = s
-	if s.Engaged {
-		for id, a := range m.active {
-			a.live.Cancel(leverCause(s.Reason))
-			m.log.Warn("run halted by the safety lever", "run", id, "reason", s.Reason)
-		}
-		m.log.Warn("safety lever engaged on another server", "reason", s.Reason, "by", s.By)
-	} else {
-		m.log.Info("safety lever released on another server", "reason", s.Reason, "by", s.By)
-	}
+	m.setLeverLocked(s, " on another server")
 	hooks := slices.Clone(m.onLever)
 	m.mu.Unlock()
 	for _, f := range hooks {
