@@ -19,11 +19,17 @@ func serverProtocol(s *scenarios.Server) string {
 	case "tcp":
 		return ProtocolTCP
 	case "tls":
-		if s.TLS == nil || s.TLS.Mode == "" || strings.EqualFold(s.TLS.Mode, "PASSTHROUGH") {
+		if s.TLS == nil || s.TLS.Mode == "" || strings.EqualFold(s.TLS.Mode, "PASSTHROUGH") || autoPassthrough(s) {
 			return ProtocolTLS
 		}
 	}
 	return ProtocolHTTP
+}
+
+// autoPassthrough reports a server in AUTO_PASSTHROUGH: the SNI names the
+// destination cluster itself, no VirtualService is consulted.
+func autoPassthrough(s *scenarios.Server) bool {
+	return s.TLS != nil && strings.EqualFold(s.TLS.Mode, "AUTO_PASSTHROUGH")
 }
 
 // servicePortProtocol is the protocol a ServiceEntry declares for a host's
@@ -81,6 +87,9 @@ func (b *builder) checkServers(spec listenerSpec) {
 		if spec.Protocol == ProtocolTCP && s.TLS != nil && s.TLS.Mode != "" {
 			b.errorf(label, path+".tls.mode", "TLS termination (%s) is not implemented by Faultline", s.TLS.Mode)
 		}
+		if spec.Protocol == ProtocolTLS && autoPassthrough(s) != autoPassthrough(spec.servers[0]) {
+			b.errorf(label, path+".tls.mode", "servers on port %d must all be AUTO_PASSTHROUGH or none", spec.Port)
+		}
 	}
 }
 
@@ -124,6 +133,10 @@ func (b *builder) gatewayL4Listener(spec listenerSpec) *listenerTable {
 			}
 		}
 	}
+	if t.tls && autoPassthrough(spec.servers[0]) {
+		t.routes = b.autoPassthroughRoutes(serverHosts)
+		return lt
+	}
 	for _, vs := range order {
 		if t.tls {
 			t.routes = append(t.routes, b.tlsRoutes(vs, lc, serverHosts)...)
@@ -132,6 +145,55 @@ func (b *builder) gatewayL4Listener(spec listenerSpec) *listenerTable {
 		}
 	}
 	return lt
+}
+
+// autoPassthroughRoutes are an AUTO_PASSTHROUGH server's routes: for every
+// service port with endpoints whose host a server host covers, the SNI
+// "outbound_.<port>_.<subset>_.<host>" goes to that port and subset's
+// cluster, the bare service's ("outbound_.<port>_._.<host>") and each
+// subset its DestinationRules define; VirtualServices are not consulted
+// (istiod's SNI-DNAT filter chains).
+func (b *builder) autoPassthroughRoutes(serverHosts []string) []*l4Route {
+	var out []*l4Route
+	for _, fq := range b.svcOrder {
+		svc := b.services[fq]
+		covered := false
+		for _, sh := range serverHosts {
+			if intersectHosts(sh, fq) == fq {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			continue
+		}
+		subsets := []string{""}
+		for _, dr := range b.destinationRules(fq) {
+			for _, ss := range dr.Spec.Subsets {
+				subsets = append(subsets, ss.Name)
+			}
+		}
+		for _, port := range svc.ports {
+			if len(svc.eps[port]) == 0 {
+				continue
+			}
+			for _, ss := range subsets {
+				c, missing := b.cluster(svc, port, ss)
+				if missing || c == nil {
+					continue
+				}
+				// istio's BuildDNSSrvSubsetKey: "outbound_.9080_.v1_.<host>",
+				// "outbound_.9080_._.<host>" without a subset.
+				sni := "outbound_." + fmt.Sprint(port) + "_." + ss + "_." + fq
+				out = append(out, &l4Route{
+					matches: []l4Match{{sni: []string{sni}}},
+					dests:   []*destination{{weight: 1, cluster: c, name: c.name, service: svc.name}},
+					total:   1,
+				})
+			}
+		}
+	}
+	return out
 }
 
 // tcpRoutes compiles a VirtualService's tcp routes for a listener: the

@@ -65,8 +65,9 @@ func TestValidateGatewayTCPAndPassthroughServers(t *testing.T) {
 		{name: "tcp-like protocols", yaml: gateway("  - port: {number: 31400, name: tcp, protocol: TCP}\n    hosts: [\"*\"]\n  - port: {number: 27017, name: mongo, protocol: MONGO}\n    hosts: [\"*\"]\n  - port: {number: 3306, name: mysql, protocol: MYSQL}\n    hosts: [\"*\"]\n  - port: {number: 6379, name: redis, protocol: REDIS}\n    hosts: [\"*\"]\n")},
 		{name: "https passthrough", yaml: gateway("  - port: {number: 443, name: https, protocol: HTTPS}\n    tls: {mode: PASSTHROUGH}\n    hosts: [nginx.example.com]\n")},
 		{name: "tls with an empty tls block is passthrough", yaml: gateway("  - port: {number: 443, name: tls, protocol: TLS}\n    tls: {}\n    hosts: [\"*\"]\n")},
-		{name: "auto passthrough is not implemented", yaml: gateway("  - port: {number: 15443, name: tls, protocol: TLS}\n    tls: {mode: AUTO_PASSTHROUGH}\n    hosts: [\"*.local\"]\n"),
-			want: []want{errAt("spec.servers[0].tls.mode", "AUTO_PASSTHROUGH is not implemented by Faultline")}},
+		{name: "auto passthrough", yaml: gateway("  - port: {number: 15443, name: tls, protocol: TLS}\n    tls: {mode: AUTO_PASSTHROUGH}\n    hosts: [\"*.local\"]\n")},
+		{name: "terminating modes are not implemented", yaml: gateway("  - port: {number: 443, name: https, protocol: HTTPS}\n    tls: {mode: MUTUAL}\n    hosts: [\"*\"]\n"),
+			want: []want{errAt("spec.servers[0].tls.mode", "MUTUAL is not implemented by Faultline")}},
 		{name: "passthrough on a tcp server", yaml: gateway("  - port: {number: 31400, name: tcp, protocol: TCP}\n    tls: {mode: PASSTHROUGH}\n    hosts: [\"*\"]\n"),
 			want: []want{errAt("spec.servers[0].tls.mode", "PASSTHROUGH needs a TLS or HTTPS server")}},
 	})

@@ -89,8 +89,9 @@ func validateServer(r *reporter, p string, s *Server) {
 
 // validateServerTLS checks a server's tls block against its protocol:
 // HTTPS and TLS servers need one, plain-HTTP servers take only
-// httpsRedirect. Of the modes, PASSTHROUGH is implemented (SNI routing of
-// the unterminated connection by tls routes); terminating modes are not.
+// httpsRedirect. Of the modes, PASSTHROUGH (SNI routing of the
+// unterminated connection by tls routes) and AUTO_PASSTHROUGH (by the
+// cluster the SNI names) are implemented; terminating modes are not.
 func validateServerTLS(r *reporter, p string, s *Server) {
 	kind := ProtocolKind(s.Port.Protocol)
 	t := s.TLS
@@ -110,13 +111,15 @@ func validateServerTLS(r *reporter, p string, s *Server) {
 	case (t.Mode == "" || t.Mode == "PASSTHROUGH") && kind == protoTLS:
 		// PASSTHROUGH, the mode's zero value: SNI routing of the
 		// unterminated connection (tls routes).
+	case t.Mode == "AUTO_PASSTHROUGH" && kind == protoTLS:
+		// SNI routing by the cluster name the SNI carries.
 	case t.Mode == "":
 	case kind == protoHTTP:
 		r.errorf(p+".tls", "server cannot have TLS settings for plain text HTTP ports (only httpsRedirect)")
-	case t.Mode == "PASSTHROUGH":
-		r.errorf(p+".tls.mode", "PASSTHROUGH needs a TLS or HTTPS server, not %s", s.Port.Protocol)
+	case t.Mode == "PASSTHROUGH" || t.Mode == "AUTO_PASSTHROUGH":
+		r.errorf(p+".tls.mode", "%s needs a TLS or HTTPS server, not %s", t.Mode, s.Port.Protocol)
 	default:
-		r.errorf(p+".tls.mode", "%s is not implemented by Faultline (TLS is passed through unterminated, tls.mode PASSTHROUGH; no TLS termination)", t.Mode)
+		r.errorf(p+".tls.mode", "%s is not implemented by Faultline (TLS is passed through unterminated, tls.mode PASSTHROUGH or AUTO_PASSTHROUGH; no TLS termination)", t.Mode)
 	}
 }
 
