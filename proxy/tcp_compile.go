@@ -36,6 +36,15 @@ func autoPassthrough(s *scenarios.Server) bool {
 // port: ProtocolTCP for the TCP-like ones, ProtocolTLS for TLS and HTTPS,
 // else ProtocolHTTP (spec.services ports carry no protocol).
 func servicePortProtocol(doc *scenarios.Document, host string, port uint32) string {
+	if p := declaredProtocol(doc, host, port); p != "" {
+		return p
+	}
+	return ProtocolHTTP
+}
+
+// declaredProtocol is the protocol a ServiceEntry declares for a host's
+// port, "" when none does (a port Istio auto-detects).
+func declaredProtocol(doc *scenarios.Document, host string, port uint32) string {
 	fq := scenarios.FQDN(host, scenarios.DefaultNamespace)
 	for _, se := range doc.ServiceEntries {
 		ns := namespace(se.Metadata)
@@ -53,11 +62,14 @@ func servicePortProtocol(doc *scenarios.Document, host string, port uint32) stri
 				case "tls":
 					return ProtocolTLS
 				}
+				if sp.Protocol == "" {
+					return ""
+				}
 				return ProtocolHTTP
 			}
 		}
 	}
-	return ProtocolHTTP
+	return ""
 }
 
 // l4Handler returns a TCP or TLS listener's connection handler.
@@ -335,29 +347,33 @@ func (b *builder) l4Destinations(r *l4Route, label, path string, vs *scenarios.V
 }
 
 // meshL4 is the table of the mesh's tunnels to a service port, or nil
-// when they stay plain tunnels to the service. A TLS port (declared TLS or
-// HTTPS by a ServiceEntry, or named by a mesh tls route) is routed by SNI
-// over every mesh tls route of the port, then each TLS service's own
-// hosts; a port the service's VirtualService has tcp routes for, or a
-// TCP-like one, by those routes, then to the service's own cluster.
+// when they stay plain tunnels to the service. A port declared HTTP keeps
+// its plain tunnel. A TLS port (declared TLS or HTTPS by a ServiceEntry,
+// or named by a mesh tls route) is routed by SNI over every mesh tls
+// route of the port, and what no route names goes to the service as
+// opaque TCP; a port the service's VirtualService has tcp routes for, or
+// a TCP-like one, by those routes, then to the service's own cluster.
 // Ports without a declared protocol are Istio's auto-detected ones: the
-// bytes of a tunnel are not HTTP, so tcp routes apply to them.
+// bytes of a tunnel are not HTTP, so tcp and tls routes apply to them.
 func (b *builder) meshL4(svc *service, port uint32) *l4Table {
 	lc := listenerCtx{name: meshListener, mesh: true}
-	proto := servicePortProtocol(b.doc, svc.fqdn, port)
+	proto := declaredProtocol(b.doc, svc.fqdn, port)
+	if proto == ProtocolHTTP {
+		return nil
+	}
+	c, _ := b.cluster(svc, port, "")
+	own := &l4Route{dests: []*destination{{weight: 1, cluster: c, name: c.name, service: svc.name}}, total: 1}
 	if proto == ProtocolTLS || b.meshTLSPort(port) {
-		return b.meshTLSTable(port)
+		return &l4Table{tls: true, routes: b.meshTLSTable(port).routes, fallback: own}
 	}
 	owner := b.meshOwner(svc.fqdn)
 	if proto != ProtocolTCP && (owner == nil || len(owner.Spec.TCP) == 0) {
 		return nil
 	}
-	t := &l4Table{}
+	t := &l4Table{fallback: own}
 	if owner != nil {
 		t.routes = b.tcpRoutes(owner, lc)
 	}
-	c, _ := b.cluster(svc, port, "")
-	t.fallback = &l4Route{dests: []*destination{{weight: 1, cluster: c, name: c.name, service: svc.name}}, total: 1}
 	return t
 }
 

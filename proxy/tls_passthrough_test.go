@@ -220,11 +220,27 @@ spec:
 			t.Errorf("CONNECT %s:443: got %q, %v; want the firewall", host, got, err)
 		}
 	}
+	// An SNI no route names: to the CONNECT's own service as opaque TCP
+	// (here a dead address, so UF,URX); for a host the mesh does not
+	// know, to BlackHoleCluster (UH).
+	for _, target := range []string{"wikipedia.org:443", "unknown.example:443"} {
+		c, br := connectTunnel(t, h.p.MeshAddr(), target)
+		if _, err := tlsExchange(&bufferedConn{Conn: c, r: br}, "other.org", roots, "hi\n"); err == nil {
+			t.Errorf("CONNECT %s with SNI other.org: handshake completed, want the tunnel closed", target)
+		}
+	}
 	st := h.p.Stats()
 	if c, _ := st.Cluster("outbound|443||internal-egress-firewall.ns1.svc.cluster.local"); c.UpstreamCxTotal != 2 {
 		t.Errorf("firewall: upstream_cx_total %d, want 2", c.UpstreamCxTotal)
 	}
+	if c, _ := st.Cluster("outbound|443||wikipedia.org"); c.UpstreamCxConnectFail != 1 {
+		t.Errorf("wikipedia.org's own cluster: upstream_cx_connect_fail %d, want 1", c.UpstreamCxConnectFail)
+	}
 	lines := h.accessLog()
+	if !slicesContainMatch(lines, `"CONNECT - HTTP/1.1" 200 UF,URX .* outbound\|443\|\|wikipedia\.org - .* other\.org -$`) ||
+		!slicesContainMatch(lines, `"CONNECT - HTTP/1.1" 200 UH .* "unknown\.example:443" "-" BlackHoleCluster - .* other\.org -$`) {
+		t.Errorf("no UF,URX line to wikipedia.org or UH line to BlackHoleCluster in\n%s", strings.Join(lines, "\n"))
+	}
 	if !slicesContainMatch(lines, `^\[\S+\] "CONNECT - HTTP/1.1" 200 - via_upstream - "-" \d+ \d+ \d+ - "-" "-" "\S+" "en\.wikipedia\.org:443" "127\.0\.0\.1:\d+" outbound\|443\|\|internal-egress-firewall\.ns1\.svc\.cluster\.local 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ 127\.0\.0\.1:\d+ en\.wikipedia\.org -$`) {
 		t.Errorf("no CONNECT line naming the firewall and the SNI in\n%s", strings.Join(lines, "\n"))
 	}
