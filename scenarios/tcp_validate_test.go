@@ -15,7 +15,8 @@ func l4vs(hosts, routes string) string {
 func TestValidateTCPAndTLSRoutes(t *testing.T) {
 	runLintCases(t, "VirtualService", []lintCase{
 		{name: "weighted tcp route with a port match",
-			yaml: l4vs(`["*"]`, "  tcp:\n  - match: [{port: 31400, destinationSubnets: [10.1.0.0/16, 10.2.0.1]}]\n    route:\n    - {destination: {host: reviews, port: {number: 9080}, subset: v1}, weight: 80}\n    - {destination: {host: reviews, port: {number: 9080}, subset: v2}, weight: 20}\n")},
+			yaml: l4vs(`["*"]`, "  tcp:\n  - match: [{port: 31400, destinationSubnets: [10.1.0.0/16, 10.2.0.1]}]\n    route:\n    - {destination: {host: reviews, port: {number: 9080}, subset: v1}, weight: 80}\n    - {destination: {host: reviews, port: {number: 9080}, subset: v2}, weight: 20}\n"),
+			want: []want{warnAt("spec.tcp[0].match[0].destinationSubnets", "not the connection's original destination")}},
 		{name: "tls route by sni",
 			yaml: l4vs(`["*.example.com"]`, "  tls:\n  - match: [{port: 443, sniHosts: [login.example.com, \"*.shop.example.com\"]}]\n    route: [{destination: {host: reviews}}]\n")},
 		{name: "tcp route without destination",

@@ -80,10 +80,15 @@ func hostSubsetOf(a, b string) bool {
 // Source selection has no client workloads to act on here: an error, as
 // for HTTP matches.
 func validateL4Match(r *reporter, p string, subnets []string, port uint32, sourceLabels map[string]string, sourceNamespace string, gateways []string) {
+	valid := len(subnets) > 0
 	for i, s := range subnets {
 		if !validSubnet(s) {
 			r.errorf(fmt.Sprintf("%s.destinationSubnets[%d]", p, i), "%q is not a valid IP address or CIDR block", s)
+			valid = false
 		}
+	}
+	if valid {
+		r.warnf(p+".destinationSubnets", "Faultline matches the address its listener accepted the connection on (loopback), not the connection's original destination: a subnet without 127.0.0.1 never matches")
 	}
 	if port != 0 {
 		validatePort(r, p+".port", port)
