@@ -289,18 +289,24 @@ type l4Handler struct {
 	service string
 }
 
-// serveL4 accepts connections until the listener closes.
+// serveL4 accepts connections until the listener closes. Other accept
+// errors (out of file descriptors) are retried after a pause that doubles
+// up to a second, as net/http's server does.
 func (p *Proxy) serveL4(o *openListener) {
 	defer p.serving.Done()
+	var pause time.Duration
 	for {
 		conn, err := o.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			p.logger.Warn("proxy: accept failed; retrying", "listener", o.Name, "err", err, "in", pause)
+			time.Sleep(pause)
+			continue
 		}
+		pause = 0
 		p.serving.Add(1)
 		go func() {
 			defer p.serving.Done()
