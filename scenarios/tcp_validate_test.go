@@ -1,6 +1,11 @@
 package scenarios_test
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/faultline/faultline/scenarios"
+)
 
 // l4vs is a VirtualService t for hosts, bound to gateway gw, with the given
 // tcp or tls routes (YAML from the `tcp:` or `tls:` key on).
@@ -82,4 +87,66 @@ func TestValidateServiceEntryL4Ports(t *testing.T) {
 		{name: "udp", yaml: se("  hosts: [db.example.com]\n  ports: [{number: 53, name: dns, protocol: UDP}]\n  resolution: STATIC\n  endpoints: [{address: 127.0.0.1}]\n"),
 			want: []want{errAt("spec.ports[0].protocol", "UDP is not implemented by Faultline")}},
 	})
+}
+
+// What tcp and tls routes name is checked against the document, as for
+// http routes: gateways, destination hosts, subsets.
+func TestValidateL4RouteRefs(t *testing.T) {
+	runLintCases(t, "VirtualService", []lintCase{
+		{name: "unknown gateway, host and subset",
+			yaml: l4vs(`["*"]`, "  tcp:\n  - match: [{gateways: [nowhere]}]\n    route:\n    - {destination: {host: mongo}, weight: 50}\n    - {destination: {host: reviews, subset: v9}, weight: 50}\n"),
+			want: []want{
+				errAt("spec.tcp[0].match[0].gateways[0]", `names no Gateway of this experiment: "nowhere"`),
+				errAt("spec.tcp[0].route[0].destination.host", "mongo is bound to no endpoints"),
+				warnAt("spec.tcp[0].route[1].destination.subset", `subset "v9" of reviews is defined by no DestinationRule: connections routed here are closed (NC)`),
+			}},
+	})
+}
+
+// The load is plain HTTP: into a TLS passthrough server it would find no
+// ClientHello (an error); into a mesh port a ServiceEntry declares TCP it
+// is routed as HTTP (a warning saying so).
+func TestValidateLoadOnL4Ports(t *testing.T) {
+	const exp = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: e}
+spec:
+  services:
+  - {host: db.example.com, port: 5432, endpoints: [{address: 127.0.0.1:15432}]}
+  load: {url: "http://db.example.com:%s/", via: %s}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: db}
+spec:
+  hosts: [db.example.com]
+  ports: [{number: 5432, name: tcp, protocol: TCP}]
+  resolution: STATIC
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec:
+  servers:
+  - port: {number: 443, name: tls, protocol: TLS}
+    hosts: ["*"]
+    tls: {mode: PASSTHROUGH}
+`
+	for _, tc := range []struct {
+		name, port, via string
+		want            want
+	}{
+		{"through a tls passthrough server", "443", "edge", errAt("spec.load.via", "Gateway edge serves port 443 as TLS passed through by SNI")},
+		{"to a tcp port on the mesh", "5432", "mesh", warnAt("spec.load.url", "ServiceEntry db declares port 5432 of db.example.com TCP")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got scenarios.Problems
+			for _, p := range scenarios.Lint([]byte(fmt.Sprintf(exp, tc.port, tc.via))) {
+				if p.Document == "Experiment e" {
+					got = append(got, p)
+				}
+			}
+			checkProblems(t, got, []want{tc.want})
+		})
+	}
 }

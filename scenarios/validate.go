@@ -58,6 +58,7 @@ func (d *Document) validateResources(problems *Problems, v IstioVersion) {
 		validateMetadata(r, vs.Metadata)
 		validateVirtualService(r, vs, v)
 		d.validateVirtualServiceRefs(r, vs)
+		d.validateL4Refs(r, vs)
 	}
 	for _, dr := range d.DestinationRules {
 		if d.base[dr] {
@@ -233,6 +234,9 @@ func (d *Document) validateLoad(r *reporter) {
 	}
 	if len(l.Agents) > 0 && len(d.Experiment.Spec.Abort) > 0 {
 		r.errorf("spec.abort", "abort conditions need live counts, which fortio agents (spec.load.agents) do not report while the load runs")
+	}
+	if err == nil && u.Host != "" {
+		d.validateL4Load(r, l, u)
 	}
 }
 

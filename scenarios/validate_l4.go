@@ -7,6 +7,8 @@ package scenarios
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -133,5 +135,93 @@ func validateL4Destinations(r *reporter, p string, dests []RouteDestination, v I
 		r.errorf(p, "total destination weight = 0: give at least one destination a positive weight")
 	case v.Defaults().WeightsMustSumTo100 && total != 100:
 		r.errorf(p, "total destination weight %d != 100: Istio %s requires the weights to sum to 100 (relative weights are accepted since 1.15)", total, v)
+	}
+}
+
+// validateL4Refs checks what a VirtualService's tcp and tls routes name
+// against the rest of the document, as validateVirtualServiceRefs does for
+// http routes: gateways that exist, destinations bound to endpoints,
+// subsets some DestinationRule defines (else the connection is closed,
+// NC).
+func (d *Document) validateL4Refs(r *reporter, vs *VirtualService) {
+	if d.unresolved() {
+		return // checked against the environment (ParseOn)
+	}
+	check := func(p string, gateways []string) {
+		for k, g := range gateways {
+			if g != MeshGateway && d.gateway(g) == nil {
+				r.errorf(fmt.Sprintf("%s.gateways[%d]", p, k), "names no Gateway of this experiment: %q", g)
+			}
+		}
+	}
+	dests := func(p string, route []RouteDestination) {
+		for j, dst := range route {
+			dp := fmt.Sprintf("%s.route[%d].destination", p, j)
+			if dst.Destination.Subset != "" && d.subset(dst.Destination.Host, vs.Metadata.Namespace, dst.Destination.Subset) == nil {
+				r.warnf(dp+".subset", "subset %q of %s is defined by no DestinationRule: connections routed here are closed (NC)", dst.Destination.Subset, dst.Destination.Host)
+			}
+			if !d.knownHost(dst.Destination.Host, vs.Metadata.Namespace) {
+				r.errorf(dp+".host", "%s is bound to no endpoints: add it to the Experiment's spec.services or a ServiceEntry", dst.Destination.Host)
+			}
+		}
+	}
+	for i := range vs.Spec.TCP {
+		p := fmt.Sprintf("spec.tcp[%d]", i)
+		for j, m := range vs.Spec.TCP[i].Match {
+			check(fmt.Sprintf("%s.match[%d]", p, j), m.Gateways)
+		}
+		dests(p, vs.Spec.TCP[i].Route)
+	}
+	for i := range vs.Spec.TLS {
+		p := fmt.Sprintf("spec.tls[%d]", i)
+		for j, m := range vs.Spec.TLS[i].Match {
+			check(fmt.Sprintf("%s.match[%d]", p, j), m.Gateways)
+		}
+		dests(p, vs.Spec.TLS[i].Route)
+	}
+}
+
+// validateL4Load checks the load against the protocol of the port it is
+// sent to: fortio's plain HTTP into a TLS listener gives it no ClientHello
+// to route (every connection closed), an error; into a mesh port a
+// ServiceEntry declares TCP or TLS it is routed as HTTP by Faultline's
+// mesh listener, where a sidecar would pass it through tcp_proxy, a
+// warning.
+func (d *Document) validateL4Load(r *reporter, l *Load, u *url.URL) {
+	port := uint32(80)
+	if ps := u.Port(); ps != "" {
+		n, err := strconv.ParseUint(ps, 10, 16)
+		if err != nil {
+			return
+		}
+		port = uint32(n)
+	}
+	if l.Via != "" && l.Via != MeshGateway {
+		gw := d.gateway(l.Via)
+		if gw == nil {
+			return
+		}
+		for i := range gw.Spec.Servers {
+			s := &gw.Spec.Servers[i]
+			if s.Port.Number == port && ProtocolKind(s.Port.Protocol) == protoTLS {
+				r.errorf("spec.load.via", "Gateway %s serves port %d as %s passed through by SNI: the load's plain http:// requests carry no ClientHello, so every connection would be closed", gw.Metadata.Name, port, s.Port.Protocol)
+				return
+			}
+		}
+		return
+	}
+	host := FQDN(u.Hostname(), DefaultNamespace)
+	for _, se := range d.ServiceEntries {
+		for _, h := range se.Spec.Hosts {
+			if FQDN(h, se.Metadata.Namespace) != host {
+				continue
+			}
+			for _, sp := range se.Spec.Ports {
+				if k := ProtocolKind(sp.Protocol); sp.Number == port && (k == protoTCP || k == protoTLS) {
+					r.warnf("spec.load.url", "ServiceEntry %s declares port %d of %s %s: Faultline's mesh listener routes the load's HTTP requests by http routes, where a sidecar would pass them through tcp_proxy by tcp or tls routes (CONNECT tunnels and service listeners get those)", se.Metadata.Name, port, h, sp.Protocol)
+					return
+				}
+			}
+		}
 	}
 }
