@@ -315,8 +315,8 @@ func (p *Proxy) serveL4(o *openListener) {
 	}
 }
 
-// table returns the L4 table a connection of h routes with, and whether
-// the listener's table has one.
+// table returns the L4 table a connection of h routes with; nil when the
+// current table has none for the listener.
 func (h *l4Handler) table() *l4Table {
 	t := h.p.table.Load()
 	if h.service != "" {
