@@ -461,3 +461,31 @@ spec:
 		}
 	}
 }
+
+// Apply opens the TCP listener of a Gateway new in the document, and
+// refuses to turn an open TCP listener into an HTTP one (the old table
+// keeps serving).
+func TestTCPListenerOpenedByApply(t *testing.T) {
+	up := newTCPEcho(t, "echo")
+	h := start(t, experiment(svc("echo", 9000, up.addr())))
+	if _, ok := h.p.GatewayAddr("tcp-echo-gateway", 31400); ok {
+		t.Fatal("a listener for a Gateway the document lacks")
+	}
+	if err := h.p.Apply(parse(t, tcpGatewaySrc(up.addr(), ""))); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	addr, ok := h.p.GatewayAddr("tcp-echo-gateway", 31400)
+	if !ok {
+		t.Fatal("Apply opened no listener for tcp-echo-gateway:31400")
+	}
+	if got := exchangeTCP(t, addr, "x\n"); got != "echo:x\n" {
+		t.Errorf("through the applied TCP listener: got %q", got)
+	}
+	asHTTP := strings.Replace(tcpGatewaySrc(up.addr(), ""), "protocol: TCP", "protocol: HTTP", 1)
+	if err := h.p.Apply(parse(t, asHTTP)); err == nil || !strings.Contains(err.Error(), "is open for TCP") {
+		t.Errorf("apply turning the TCP listener HTTP: %v, want a refusal", err)
+	}
+	if got := exchangeTCP(t, addr, "y\n"); got != "echo:y\n" {
+		t.Errorf("after the refused apply: got %q, want the old table serving", got)
+	}
+}
