@@ -428,9 +428,16 @@ func TestRetryRouteTimeoutBudget(t *testing.T) {
 	if n < 2 || n > 3 {
 		t.Errorf("upstream saw %d attempts in 500ms of 200ms tries", n)
 	}
-	for _, s := range up.requests() {
-		if s.at.Sub(t0) > 500*time.Millisecond {
-			t.Errorf("an attempt started %v after the request", s.at.Sub(t0))
+	// Every attempt began inside the budget: it carried some of it, and
+	// reached the upstream before the route timeout plus the time a
+	// request takes to cross loopback on a busy machine (the upstream
+	// stamps arrival, not the proxy's start).
+	for i, s := range up.requests() {
+		if ms, _ := strconv.Atoi(s.header.Get("X-Envoy-Expected-Rq-Timeout-Ms")); ms < 1 {
+			t.Errorf("attempt %d carried x-envoy-expected-rq-timeout-ms %q", i, s.header.Get("X-Envoy-Expected-Rq-Timeout-Ms"))
+		}
+		if s.at.Sub(t0) > 600*time.Millisecond {
+			t.Errorf("attempt %d reached the upstream %v after the request", i, s.at.Sub(t0))
 		}
 	}
 	// That no attempt follows the route timeout can only be seen over a
