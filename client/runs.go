@@ -112,6 +112,9 @@ type Listener struct {
 	Gateway string `json:"gateway,omitempty"`
 	Host    string `json:"host,omitempty"`
 	Port    int    `json:"port,omitempty"`
+	// Protocol is HTTP, or TCP / TLS for a listener that proxies
+	// connections (a TCP-like port, or TLS passed through by SNI).
+	Protocol string `json:"protocol"`
 	// Addr is where it listens, host:port.
 	Addr string `json:"addr"`
 }

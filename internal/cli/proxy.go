@@ -110,8 +110,17 @@ func serveProxy(ctx context.Context, path string, o proxyOptions) int {
 	defer px.Close()
 	targets.SetMesh(px.MeshAddr())
 	for _, l := range px.Listeners() {
-		fmt.Fprintf(o.Stdout, "listener %s on http://%s\n", l.Name, l.Addr)
+		fmt.Fprintf(o.Stdout, "listener %s on %s\n", l.Name, listenerURL(l))
 	}
 	<-ctx.Done()
 	return ExitPass
+}
+
+// listenerURL is how a client reaches l: http:// for an HTTP listener,
+// tcp:// for one that proxies connections (TCP, or TLS passed through).
+func listenerURL(l proxy.Listener) string {
+	if l.Protocol == proxy.ProtocolHTTP {
+		return "http://" + l.Addr
+	}
+	return "tcp://" + l.Addr
 }
