@@ -698,7 +698,7 @@ func (b *builder) defaultRoute(svc *service) *routeEntry {
 		}
 		d.name = clusterName(0, "", svc.fqdn)
 	}
-	r := &rule{kind: actionForward, dests: []*destination{d}, totalWeight: 1, retry: b.retryPolicy("", "", nil, 0), node: svc.node}
+	r := &rule{kind: actionForward, weighted: only(d), retry: b.retryPolicy("", "", nil, 0), node: svc.node}
 	return &routeEntry{rule: r, prefix: "/", name: "default"}
 }
 
@@ -1050,36 +1050,7 @@ func (b *builder) rule(label, path string, vs *scenarios.VirtualService, index i
 		}
 	}
 	r.authority = routeAuthority
-	multi := len(h.Route) > 1
-	var total int64
-	for j := range h.Route {
-		rd := &h.Route[j]
-		dpath := fmt.Sprintf("%s.route[%d]", path, j)
-		if rd.Weight < 0 {
-			b.errorf(label, dpath+".weight", "must be >= 0")
-			continue
-		}
-		total += int64(rd.Weight)
-		if multi && rd.Weight == 0 {
-			continue // dropped, as istiod does with two or more destinations
-		}
-		d := b.destination(label, dpath, vs, rd, lc)
-		if d == nil {
-			continue
-		}
-		d.weight = uint64(rd.Weight)
-		if !multi {
-			d.weight = 1
-		}
-		r.dests = append(r.dests, d)
-		r.totalWeight += d.weight
-	}
-	if multi && total == 0 {
-		b.errorf(label, path+".route", "total destination weight = 0")
-	}
-	if multi && b.defaults.WeightsMustSumTo100 && total != 100 {
-		b.errorf(label, path+".route", "total destination weight %d != 100 (Istio %s requires weights to sum to 100)", total, b.doc.Istio)
-	}
+	r.weighted = b.weightedDestinations(label, path, vs, h.Route, lc)
 	r.mirrors = b.mirrorPolicies(label, path, vs, h, lc)
 	r.node = commonNode(r.dests)
 	if r.fault.active() {
@@ -1107,6 +1078,45 @@ func envoyBackrefs(s string) string {
 		out.WriteByte(c)
 	}
 	return out.String()
+}
+
+// weightedDestinations compiles a route's weighted destinations at
+// path.route: one destination takes all; weight-0 entries drop out of two
+// or more, as istiod drops them; the weights of two or more must not sum
+// to 0 (nor, under an Istio that requires it, to anything but 100).
+func (b *builder) weightedDestinations(label, path string, vs *scenarios.VirtualService, dests []scenarios.HTTPRouteDestination, lc listenerCtx) weighted {
+	var w weighted
+	multi := len(dests) > 1
+	var total int64
+	for j := range dests {
+		rd := &dests[j]
+		dpath := fmt.Sprintf("%s.route[%d]", path, j)
+		if rd.Weight < 0 {
+			b.errorf(label, dpath+".weight", "must be >= 0")
+			continue
+		}
+		total += int64(rd.Weight)
+		if multi && rd.Weight == 0 {
+			continue // dropped, as istiod does with two or more destinations
+		}
+		d := b.destination(label, dpath, vs, rd, lc)
+		if d == nil {
+			continue
+		}
+		d.weight = uint64(rd.Weight)
+		if !multi {
+			d.weight = 1
+		}
+		w.dests = append(w.dests, d)
+		w.total += d.weight
+	}
+	if multi && total == 0 {
+		b.errorf(label, path+".route", "total destination weight = 0")
+	}
+	if multi && b.defaults.WeightsMustSumTo100 && total != 100 {
+		b.errorf(label, path+".route", "total destination weight %d != 100 (Istio %s requires weights to sum to 100)", total, b.doc.Istio)
+	}
+	return w
 }
 
 func (b *builder) destination(label, path string, vs *scenarios.VirtualService, rd *scenarios.HTTPRouteDestination, lc listenerCtx) *destination {

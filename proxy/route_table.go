@@ -153,8 +153,7 @@ type rule struct {
 	// mirrors are the rule's shadow policies, in order (mirror or mirrors).
 	mirrors []*mirrorPolicy
 
-	dests       []*destination
-	totalWeight uint64
+	weighted
 
 	rewriteURI   string
 	rewriteRegex *regexp.Regexp
@@ -209,19 +208,28 @@ func (d *destination) resolve(port uint32) *cluster {
 	return nil
 }
 
+// weighted are the weighted destinations of a route, HTTP or L4.
+type weighted struct {
+	dests []*destination
+	total uint64
+}
+
+// only is the weighted destinations of a route to d alone.
+func only(d *destination) weighted { return weighted{dests: []*destination{d}, total: 1} }
+
 // pick chooses a weighted destination: uniform in [0, total).
-func (r *rule) pick(g *rng) *destination {
-	if len(r.dests) == 1 {
-		return r.dests[0]
+func (w *weighted) pick(g *rng) *destination {
+	if len(w.dests) == 1 {
+		return w.dests[0]
 	}
-	n := g.below(r.totalWeight)
-	for _, d := range r.dests {
+	n := g.below(w.total)
+	for _, d := range w.dests {
 		if n < d.weight {
 			return d
 		}
 		n -= d.weight
 	}
-	return r.dests[len(r.dests)-1]
+	return w.dests[len(w.dests)-1]
 }
 
 // redirect is a compiled HTTPRedirect.

@@ -69,8 +69,7 @@ type l4Table struct {
 type l4Route struct {
 	// matches are OR'ed; none matches every connection.
 	matches []l4Match
-	dests   []*destination
-	total   uint64
+	weighted
 }
 
 // l4Match is one match block: port, destination subnets and, for TLS,
@@ -146,21 +145,6 @@ func (t *l4Table) route(sni string, port uint32, local netip.Addr) *l4Route {
 		}
 	}
 	return t.fallback
-}
-
-// pick chooses a weighted destination: uniform in [0, total).
-func (r *l4Route) pick(g *rng) *destination {
-	if len(r.dests) == 1 {
-		return r.dests[0]
-	}
-	n := g.below(r.total)
-	for _, d := range r.dests {
-		if n < d.weight {
-			return d
-		}
-		n -= d.weight
-	}
-	return r.dests[len(r.dests)-1]
 }
 
 // l4Session is one proxied connection's state, for its counters and its

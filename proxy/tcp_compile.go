@@ -198,9 +198,8 @@ func (b *builder) autoPassthroughRoutes(serverHosts []string) []*l4Route {
 				// "outbound_.9080_._.<host>" without a subset.
 				sni := "outbound_." + fmt.Sprint(port) + "_." + ss + "_." + fq
 				out = append(out, &l4Route{
-					matches: []l4Match{{sni: []string{sni}}},
-					dests:   []*destination{{weight: 1, cluster: c, name: c.name, service: svc.name}},
-					total:   1,
+					matches:  []l4Match{{sni: []string{sni}}},
+					weighted: only(&destination{weight: 1, cluster: c, name: c.name, service: svc.name}),
 				})
 			}
 		}
@@ -311,39 +310,13 @@ func (b *builder) subnets(label, path string, in []string) []netip.Prefix {
 }
 
 // l4Destinations compiles a route's weighted destinations as HTTP ones
-// are: one destination takes all, weight-0 entries drop out of two or
-// more.
+// are.
 func (b *builder) l4Destinations(r *l4Route, label, path string, vs *scenarios.VirtualService, dests []scenarios.RouteDestination, lc listenerCtx) {
-	multi := len(dests) > 1
-	var total int64
-	for j := range dests {
-		rd := &dests[j]
-		dpath := fmt.Sprintf("%s.route[%d]", path, j)
-		if rd.Weight < 0 {
-			b.errorf(label, dpath+".weight", "must be >= 0")
-			continue
-		}
-		total += int64(rd.Weight)
-		if multi && rd.Weight == 0 {
-			continue
-		}
-		d := b.destination(label, dpath, vs, &scenarios.HTTPRouteDestination{Destination: rd.Destination, Weight: rd.Weight}, lc)
-		if d == nil {
-			continue
-		}
-		d.weight = uint64(rd.Weight)
-		if !multi {
-			d.weight = 1
-		}
-		r.dests = append(r.dests, d)
-		r.total += d.weight
+	http := make([]scenarios.HTTPRouteDestination, len(dests))
+	for i, d := range dests {
+		http[i] = scenarios.HTTPRouteDestination{Destination: d.Destination, Weight: d.Weight}
 	}
-	if multi && total == 0 {
-		b.errorf(label, path+".route", "total destination weight = 0")
-	}
-	if multi && b.defaults.WeightsMustSumTo100 && total != 100 {
-		b.errorf(label, path+".route", "total destination weight %d != 100 (Istio %s requires weights to sum to 100)", total, b.doc.Istio)
-	}
+	r.weighted = b.weightedDestinations(label, path, vs, http, lc)
 }
 
 // meshL4 is the table of the mesh's tunnels to a service port, or nil
@@ -362,7 +335,7 @@ func (b *builder) meshL4(svc *service, port uint32) *l4Table {
 		return nil
 	}
 	c, _ := b.cluster(svc, port, "")
-	own := &l4Route{dests: []*destination{{weight: 1, cluster: c, name: c.name, service: svc.name}}, total: 1}
+	own := &l4Route{weighted: only(&destination{weight: 1, cluster: c, name: c.name, service: svc.name})}
 	if proto == ProtocolTLS || b.meshTLSPort(port) {
 		return &l4Table{tls: true, routes: b.meshTLSTable(port).routes, fallback: own}
 	}
@@ -430,9 +403,8 @@ func (b *builder) meshTLSTable(port uint32) *l4Table {
 			}
 			c, _ := b.cluster(other, port, "")
 			t.routes = append(t.routes, &l4Route{
-				matches: []l4Match{{sni: meshDomains(fq)}},
-				dests:   []*destination{{weight: 1, cluster: c, name: c.name, service: other.name}},
-				total:   1,
+				matches:  []l4Match{{sni: meshDomains(fq)}},
+				weighted: only(&destination{weight: 1, cluster: c, name: c.name, service: other.name}),
 			})
 		}
 		b.meshTLS[port] = t

@@ -115,27 +115,19 @@ func validSubnet(s string) bool {
 }
 
 // validateL4Destinations checks the weighted destinations of a TCP or TLS
-// route as Istio checks HTTP ones.
+// route as Istio checks HTTP ones (which have headers besides).
 func validateL4Destinations(r *reporter, p string, dests []RouteDestination, v IstioVersion) {
-	var total int64
-	for j := range dests {
-		d := &dests[j]
-		dp := fmt.Sprintf("%s[%d]", p, j)
-		validateDestination(r, dp+".destination", &d.Destination)
-		if d.Weight < 0 {
-			r.errorf(dp+".weight", "weight %d < 0", d.Weight)
-		}
-		total += int64(d.Weight)
+	validateRouteDestinations(r, p, httpDestinations(dests), v)
+}
+
+// httpDestinations are dests as HTTP route destinations, without header
+// operations.
+func httpDestinations(dests []RouteDestination) []HTTPRouteDestination {
+	out := make([]HTTPRouteDestination, len(dests))
+	for i, d := range dests {
+		out[i] = HTTPRouteDestination{Destination: d.Destination, Weight: d.Weight}
 	}
-	if len(dests) < 2 {
-		return
-	}
-	switch {
-	case total == 0:
-		r.errorf(p, "total destination weight = 0: give at least one destination a positive weight")
-	case v.Defaults().WeightsMustSumTo100 && total != 100:
-		r.errorf(p, "total destination weight %d != 100: Istio %s requires the weights to sum to 100 (relative weights are accepted since 1.15)", total, v)
-	}
+	return out
 }
 
 // validateL4Refs checks what a VirtualService's tcp and tls routes name
