@@ -139,13 +139,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Host = h.authority
 	}
 	p := h.p
-	seq := uint64(h.stats.requests.Add(1))
-	h.stats.active.Add(1)
-	x := exchangePool.Get().(*exchange)
-	x.w, x.r, x.ls = w, r, h.stats
-	x.start = time.Now()
-	x.rng = newRequestRNG(p.seed, h.salt, seq)
-	x.serviceTime = -1
+	x := h.newExchange(w, r)
 	if p.log != nil && r.Body != nil && r.Body != http.NoBody {
 		x.body = &countingBody{rc: r.Body}
 		r.Body = x.body
@@ -441,4 +435,18 @@ func (x *exchange) attemptDone(c *cluster) {
 	x.ep.active.Add(-1)
 	c.stats.rqActive.Add(-1)
 	c.breaker.release()
+}
+
+// newExchange counts a request of the listener, active until it ends, and
+// takes a pooled exchange for it, its random draws seeded by the request's
+// sequence number.
+func (h *listenerHandler) newExchange(w http.ResponseWriter, r *http.Request) *exchange {
+	seq := uint64(h.stats.requests.Add(1))
+	h.stats.active.Add(1)
+	x := exchangePool.Get().(*exchange)
+	x.w, x.r, x.ls = w, r, h.stats
+	x.start = time.Now()
+	x.rng = newRequestRNG(h.p.seed, h.salt, seq)
+	x.serviceTime = -1
+	return x
 }

@@ -156,13 +156,7 @@ func (ts *tunnels) attach(t *tunnel, up net.Conn) bool {
 // one access-log line when it ends.
 func (h *listenerHandler) tunnel(w http.ResponseWriter, r *http.Request) {
 	p := h.p
-	seq := uint64(h.stats.requests.Add(1))
-	h.stats.active.Add(1)
-	x := exchangePool.Get().(*exchange)
-	x.w, x.r, x.ls = w, r, h.stats
-	x.start = time.Now()
-	x.rng = newRequestRNG(p.seed, h.salt, seq)
-	x.serviceTime = -1
+	x := h.newExchange(w, r)
 	x.rawPath = "-" // a CONNECT has no :path
 
 	if !p.openTunnel(x) {
