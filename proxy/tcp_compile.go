@@ -207,6 +207,12 @@ func (b *builder) autoPassthroughRoutes(serverHosts []string) []*l4Route {
 	return out
 }
 
+// appliesL4 reports whether a tcp or tls match block for gateways and
+// port (0: any) applies to the listener; the mesh matches every port.
+func (lc listenerCtx) appliesL4(gateways []string, port uint32) bool {
+	return lc.applies(gateways) && (lc.mesh || port == 0 || port == lc.port)
+}
+
 // tcpRoutes compiles a VirtualService's tcp routes for a listener: the
 // match blocks whose gateways apply to it (a route left with none is
 // dropped), their port and destination subnets kept for each connection.
@@ -219,7 +225,7 @@ func (b *builder) tcpRoutes(vs *scenarios.VirtualService, lc listenerCtx) []*l4R
 		r := &l4Route{}
 		for j := range tr.Match {
 			m := &tr.Match[j]
-			if !lc.applies(gatewaysOr(m.Gateways, vs.Spec.Gateways)) || !lc.mesh && m.Port != 0 && m.Port != lc.port {
+			if !lc.appliesL4(gatewaysOr(m.Gateways, vs.Spec.Gateways), m.Port) {
 				continue
 			}
 			r.matches = append(r.matches, l4Match{port: m.Port, subnets: b.subnets(label, fmt.Sprintf("%s.match[%d]", path, j), m.DestinationSubnets)})
@@ -246,7 +252,7 @@ func (b *builder) tlsRoutes(vs *scenarios.VirtualService, lc listenerCtx, server
 		r := &l4Route{}
 		for j := range tr.Match {
 			m := &tr.Match[j]
-			if !lc.applies(gatewaysOr(m.Gateways, vs.Spec.Gateways)) || !lc.mesh && m.Port != 0 && m.Port != lc.port {
+			if !lc.appliesL4(gatewaysOr(m.Gateways, vs.Spec.Gateways), m.Port) {
 				continue
 			}
 			var names []string
