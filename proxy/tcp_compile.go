@@ -217,20 +217,45 @@ func (lc listenerCtx) appliesL4(gateways []string, port uint32) bool {
 // match blocks whose gateways apply to it (a route left with none is
 // dropped), their port and destination subnets kept for each connection.
 func (b *builder) tcpRoutes(vs *scenarios.VirtualService, lc listenerCtx) []*l4Route {
+	routes := make([]scenarios.TLSRoute, len(vs.Spec.TCP))
+	for i, tr := range vs.Spec.TCP {
+		routes[i].Route = tr.Route
+		for _, m := range tr.Match {
+			routes[i].Match = append(routes[i].Match, scenarios.TLSMatchAttributes{DestinationSubnets: m.DestinationSubnets, Port: m.Port, Gateways: m.Gateways})
+		}
+	}
+	return b.l4Routes(vs, "spec.tcp", routes, lc, false, nil)
+}
+
+// tlsRoutes compiles a VirtualService's tls routes for a listener; on a
+// gateway each SNI host is narrowed to the server hosts it meets.
+func (b *builder) tlsRoutes(vs *scenarios.VirtualService, lc listenerCtx, serverHosts []string) []*l4Route {
+	return b.l4Routes(vs, "spec.tls", vs.Spec.TLS, lc, true, serverHosts)
+}
+
+// l4Routes compiles routes (at field, spec.tcp or spec.tls) for a
+// listener. A TLS match keeps the SNI hosts it names, on a gateway those
+// its server hosts meet, and is dropped when none is left; a TLS route
+// needs a match left, a TCP route only when it had matches to begin with.
+func (b *builder) l4Routes(vs *scenarios.VirtualService, field string, routes []scenarios.TLSRoute, lc listenerCtx, tls bool, serverHosts []string) []*l4Route {
 	label := "VirtualService " + vs.Metadata.Name
 	var out []*l4Route
-	for i := range vs.Spec.TCP {
-		tr := &vs.Spec.TCP[i]
-		path := fmt.Sprintf("spec.tcp[%d]", i)
+	for i := range routes {
+		tr := &routes[i]
+		path := fmt.Sprintf("%s[%d]", field, i)
 		r := &l4Route{}
 		for j := range tr.Match {
 			m := &tr.Match[j]
 			if !lc.appliesL4(gatewaysOr(m.Gateways, vs.Spec.Gateways), m.Port) {
 				continue
 			}
-			r.matches = append(r.matches, l4Match{port: m.Port, subnets: b.subnets(label, fmt.Sprintf("%s.match[%d]", path, j), m.DestinationSubnets)})
+			names := sniNames(m.SNIHosts, lc, serverHosts)
+			if tls && len(names) == 0 {
+				continue
+			}
+			r.matches = append(r.matches, l4Match{port: m.Port, sni: names, subnets: b.subnets(label, fmt.Sprintf("%s.match[%d]", path, j), m.DestinationSubnets)})
 		}
-		if len(tr.Match) > 0 && len(r.matches) == 0 {
+		if (tls || len(tr.Match) > 0) && len(r.matches) == 0 {
 			continue
 		}
 		b.l4Destinations(r, label, path, vs, tr.Route, lc)
@@ -241,47 +266,23 @@ func (b *builder) tcpRoutes(vs *scenarios.VirtualService, lc listenerCtx) []*l4R
 	return out
 }
 
-// tlsRoutes compiles a VirtualService's tls routes for a listener; on a
-// gateway each SNI host is narrowed to the server hosts it meets.
-func (b *builder) tlsRoutes(vs *scenarios.VirtualService, lc listenerCtx, serverHosts []string) []*l4Route {
-	label := "VirtualService " + vs.Metadata.Name
-	var out []*l4Route
-	for i := range vs.Spec.TLS {
-		tr := &vs.Spec.TLS[i]
-		path := fmt.Sprintf("spec.tls[%d]", i)
-		r := &l4Route{}
-		for j := range tr.Match {
-			m := &tr.Match[j]
-			if !lc.appliesL4(gatewaysOr(m.Gateways, vs.Spec.Gateways), m.Port) {
-				continue
-			}
-			var names []string
-			for _, sni := range m.SNIHosts {
-				sni = strings.ToLower(sni)
-				if lc.mesh {
-					names = append(names, sni)
-					continue
-				}
-				for _, sh := range serverHosts {
-					if d := intersectHosts(sh, sni); d != "" {
-						names = append(names, d)
-					}
-				}
-			}
-			if len(names) == 0 {
-				continue
-			}
-			r.matches = append(r.matches, l4Match{port: m.Port, sni: names, subnets: b.subnets(label, fmt.Sprintf("%s.match[%d]", path, j), m.DestinationSubnets)})
-		}
-		if len(r.matches) == 0 {
+// sniNames are a TLS match's SNI hosts, lower-cased: on the mesh as
+// written, on a gateway narrowed to the server hosts each meets.
+func sniNames(hosts []string, lc listenerCtx, serverHosts []string) []string {
+	var names []string
+	for _, sni := range hosts {
+		sni = strings.ToLower(sni)
+		if lc.mesh {
+			names = append(names, sni)
 			continue
 		}
-		b.l4Destinations(r, label, path, vs, tr.Route, lc)
-		if len(r.dests) > 0 {
-			out = append(out, r)
+		for _, sh := range serverHosts {
+			if d := intersectHosts(sh, sni); d != "" {
+				names = append(names, d)
+			}
 		}
 	}
-	return out
+	return names
 }
 
 // gatewaysOr is a match's gateways, else its VirtualService's.
