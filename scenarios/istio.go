@@ -80,6 +80,8 @@ type L4MatchAttributes struct {
 	SourceLabels       map[string]string `json:"sourceLabels,omitempty"`
 	Gateways           []string          `json:"gateways,omitempty"`
 	SourceNamespace    string            `json:"sourceNamespace,omitempty"`
+	// SourceSubnet is hidden from Istio's documentation.
+	SourceSubnet *Unimplemented `json:"sourceSubnet,omitempty"`
 }
 
 // TLSMatchAttributes selects connections of a TLS route by their SNI.
@@ -286,9 +288,15 @@ type PortTrafficPolicy struct {
 type LoadBalancerSettings struct {
 	Simple             string            `json:"simple,omitempty"`
 	ConsistentHash     *ConsistentHashLB `json:"consistentHash,omitempty"`
-	LocalityLbSetting  *Unimplemented    `json:"localityLbSetting,omitempty"`
-	WarmupDurationSecs *Unimplemented    `json:"warmupDurationSecs,omitempty"`
-	Warmup             *Unimplemented    `json:"warmup,omitempty"`
+	BackendUtilization *Unimplemented    `json:"backendUtilization,omitempty"`
+	// LocalityLbSetting and ZoneAwareLbSetting are accepted with a warning:
+	// Faultline's proxy has no locality of its own, so, as Envoy does for a
+	// proxy whose locality is unknown, endpoints are picked across all
+	// localities by the policy above.
+	LocalityLbSetting  *Ignored       `json:"localityLbSetting,omitempty"`
+	ZoneAwareLbSetting *Ignored       `json:"zoneAwareLbSetting,omitempty"`
+	WarmupDurationSecs *Unimplemented `json:"warmupDurationSecs,omitempty"`
+	Warmup             *Unimplemented `json:"warmup,omitempty"`
 }
 
 // ConsistentHashLB hashes a request property onto the endpoints.
@@ -305,9 +313,10 @@ type ConsistentHashLB struct {
 
 // HTTPCookie names the cookie a consistent hash uses.
 type HTTPCookie struct {
-	Name string    `json:"name"`
-	Path string    `json:"path,omitempty"`
-	TTL  *Duration `json:"ttl,omitempty"`
+	Name       string         `json:"name"`
+	Path       string         `json:"path,omitempty"`
+	TTL        *Duration      `json:"ttl,omitempty"`
+	Attributes *Unimplemented `json:"attributes,omitempty"`
 }
 
 // RingHash configures the ring-hash algorithm.
@@ -328,11 +337,13 @@ type ConnectionPool struct {
 
 // TCPSettings are the TCP-level pool limits.
 type TCPSettings struct {
-	MaxConnections        int32          `json:"maxConnections,omitempty"`
-	ConnectTimeout        *Duration      `json:"connectTimeout,omitempty"`
-	TCPKeepalive          *Unimplemented `json:"tcpKeepalive,omitempty"`
-	MaxConnectionDuration *Duration      `json:"maxConnectionDuration,omitempty"`
-	IdleTimeout           *Duration      `json:"idleTimeout,omitempty"`
+	MaxConnections int32     `json:"maxConnections,omitempty"`
+	ConnectTimeout *Duration `json:"connectTimeout,omitempty"`
+	// TCPKeepalive is accepted with a warning: connections to endpoints
+	// keep Go's keepalive (probes after 30 s idle, every 30 s).
+	TCPKeepalive          *Ignored  `json:"tcpKeepalive,omitempty"`
+	MaxConnectionDuration *Duration `json:"maxConnectionDuration,omitempty"`
+	IdleTimeout           *Duration `json:"idleTimeout,omitempty"`
 }
 
 // HTTPSettings are the HTTP-level pool limits.
@@ -351,29 +362,34 @@ type HTTPSettings struct {
 // OutlierDetection ejects failing endpoints.
 type OutlierDetection struct {
 	// ConsecutiveErrors is deprecated and ignored by Istio since 1.7.
-	ConsecutiveErrors              *int32    `json:"consecutiveErrors,omitempty"`
-	Consecutive5xxErrors           *uint32   `json:"consecutive5xxErrors,omitempty"`
-	ConsecutiveGatewayErrors       *uint32   `json:"consecutiveGatewayErrors,omitempty"`
-	SplitExternalLocalOriginErrors bool      `json:"splitExternalLocalOriginErrors,omitempty"`
-	ConsecutiveLocalOriginFailures *uint32   `json:"consecutiveLocalOriginFailures,omitempty"`
-	Interval                       *Duration `json:"interval,omitempty"`
-	BaseEjectionTime               *Duration `json:"baseEjectionTime,omitempty"`
-	MaxEjectionPercent             int32     `json:"maxEjectionPercent,omitempty"`
-	MinHealthPercent               int32     `json:"minHealthPercent,omitempty"`
-	OutlierDetectionHTTPErrorCodes []uint32  `json:"outlierDetectionHttpErrorCodes,omitempty"`
+	ConsecutiveErrors              *int32         `json:"consecutiveErrors,omitempty"`
+	Consecutive5xxErrors           *uint32        `json:"consecutive5xxErrors,omitempty"`
+	ConsecutiveGatewayErrors       *uint32        `json:"consecutiveGatewayErrors,omitempty"`
+	SplitExternalLocalOriginErrors bool           `json:"splitExternalLocalOriginErrors,omitempty"`
+	ConsecutiveLocalOriginFailures *uint32        `json:"consecutiveLocalOriginFailures,omitempty"`
+	Interval                       *Duration      `json:"interval,omitempty"`
+	BaseEjectionTime               *Duration      `json:"baseEjectionTime,omitempty"`
+	MaxEjectionPercent             int32          `json:"maxEjectionPercent,omitempty"`
+	MinHealthPercent               int32          `json:"minHealthPercent,omitempty"`
+	OutlierDetectionHTTPErrorCodes []uint32       `json:"outlierDetectionHttpErrorCodes,omitempty"`
+	FailurePercentageThreshold     *Unimplemented `json:"failurePercentageThreshold,omitempty"`
 }
 
-// ClientTLSSettings is the client-side TLS of a destination.
+// ClientTLSSettings is the client-side TLS of a destination. Its
+// clientCertificate, privateKey and caCertificates are PEM files relative
+// to the credentials directory; credentialName names a directory of it
+// (docs/istio.md, Client TLS).
 type ClientTLSSettings struct {
-	Mode               string         `json:"mode,omitempty"`
-	ClientCertificate  *Unimplemented `json:"clientCertificate,omitempty"`
-	PrivateKey         *Unimplemented `json:"privateKey,omitempty"`
-	CACertificates     *Unimplemented `json:"caCertificates,omitempty"`
-	CredentialName     *Unimplemented `json:"credentialName,omitempty"`
-	SubjectAltNames    *Unimplemented `json:"subjectAltNames,omitempty"`
-	SNI                string         `json:"sni,omitempty"`
-	InsecureSkipVerify *bool          `json:"insecureSkipVerify,omitempty"`
-	CACrl              *Unimplemented `json:"caCrl,omitempty"`
+	Mode                 string         `json:"mode,omitempty"`
+	ClientCertificate    string         `json:"clientCertificate,omitempty"`
+	PrivateKey           string         `json:"privateKey,omitempty"`
+	CACertificates       string         `json:"caCertificates,omitempty"`
+	CredentialName       string         `json:"credentialName,omitempty"`
+	SubjectAltNames      []string       `json:"subjectAltNames,omitempty"`
+	SNI                  string         `json:"sni,omitempty"`
+	InsecureSkipVerify   *bool          `json:"insecureSkipVerify,omitempty"`
+	CACrl                *Unimplemented `json:"caCrl,omitempty"`
+	CACertCredentialName *Unimplemented `json:"caCertCredentialName,omitempty"`
 }
 
 // Gateway describes a load balancer at the edge of the mesh.
@@ -410,19 +426,29 @@ type Port struct {
 }
 
 // ServerTLS is a gateway server's TLS. Only httpsRedirect is meaningful to a
-// plain-HTTP listener; everything else is unimplemented.
+// plain-HTTP listener. Its serverCertificate, privateKey and caCertificates
+// are PEM files relative to the credentials directory; credentialName names
+// a directory of it (docs/istio.md, Gateways).
 type ServerTLS struct {
-	HTTPSRedirect      bool           `json:"httpsRedirect,omitempty"`
-	Mode               string         `json:"mode,omitempty"`
-	ServerCertificate  *Unimplemented `json:"serverCertificate,omitempty"`
-	PrivateKey         *Unimplemented `json:"privateKey,omitempty"`
-	CACertificates     *Unimplemented `json:"caCertificates,omitempty"`
-	CredentialName     *Unimplemented `json:"credentialName,omitempty"`
-	CredentialNames    *Unimplemented `json:"credentialNames,omitempty"`
-	SubjectAltNames    *Unimplemented `json:"subjectAltNames,omitempty"`
-	MinProtocolVersion *Unimplemented `json:"minProtocolVersion,omitempty"`
-	MaxProtocolVersion *Unimplemented `json:"maxProtocolVersion,omitempty"`
-	CipherSuites       *Unimplemented `json:"cipherSuites,omitempty"`
+	HTTPSRedirect         bool           `json:"httpsRedirect,omitempty"`
+	Mode                  string         `json:"mode,omitempty"`
+	ServerCertificate     string         `json:"serverCertificate,omitempty"`
+	PrivateKey            string         `json:"privateKey,omitempty"`
+	CACertificates        string         `json:"caCertificates,omitempty"`
+	CredentialName        string         `json:"credentialName,omitempty"`
+	CredentialNames       []string       `json:"credentialNames,omitempty"`
+	SubjectAltNames       []string       `json:"subjectAltNames,omitempty"`
+	MinProtocolVersion    string         `json:"minProtocolVersion,omitempty"`
+	MaxProtocolVersion    string         `json:"maxProtocolVersion,omitempty"`
+	CipherSuites          []string       `json:"cipherSuites,omitempty"`
+	CACrl                 *Unimplemented `json:"caCrl,omitempty"`
+	CACertCredentialName  *Unimplemented `json:"caCertCredentialName,omitempty"`
+	TLSCertificates       *Unimplemented `json:"tlsCertificates,omitempty"`
+	VerifyCertificateSpki *Unimplemented `json:"verifyCertificateSpki,omitempty"`
+	VerifyCertificateHash *Unimplemented `json:"verifyCertificateHash,omitempty"`
+	InsecureSkipVerify    *Unimplemented `json:"insecureSkipVerify,omitempty"`
+	EcdhCurves            *Unimplemented `json:"ecdhCurves,omitempty"`
+	AlpnProtocols         *Unimplemented `json:"alpnProtocols,omitempty"`
 }
 
 // ServiceEntry adds a host to the service registry.

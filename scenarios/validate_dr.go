@@ -91,6 +91,7 @@ func validateTrafficPolicy(r *reporter, p string, tp *TrafficPolicy, v IstioVers
 
 // validatePolicyBlocks checks the blocks of a policy at p.
 func validatePolicyBlocks(r *reporter, p string, b policyBlocks, v IstioVersion) {
+	warnIgnoredPolicy(r, p, b)
 	if b.lb != nil {
 		validateLoadBalancer(r, p+".loadBalancer", b.lb)
 	}
