@@ -144,7 +144,7 @@ func bindServices(doc *Document, binds []Bind) ([]Service, Problems) {
 	services := make([]Service, 0, len(binds))
 	for _, b := range binds {
 		if b.Port == 0 {
-			ports := doc.hostPorts(b.Host)
+			ports := doc.resourcePorts(b.Host)
 			switch len(ports) {
 			case 0:
 				fail(b, "no resource gives %s a port: write --bind %s:PORT=%s", b.Host, b.Host, b.Address)
@@ -167,10 +167,10 @@ func bindServices(doc *Document, binds []Bind) ([]Service, Problems) {
 	return services, problems
 }
 
-// hostPorts lists, sorted, the ports the resources give host: the ports
+// resourcePorts lists, sorted, the ports the resources give host: the ports
 // of destinations and mirrors that name it, of a DestinationRule's port
 // settings for it, and of a ServiceEntry that declares it.
-func (d *Document) hostPorts(host string) []uint32 {
+func (d *Document) resourcePorts(host string) []uint32 {
 	var ports []uint32
 	add := func(h string, p *PortSelector) {
 		if p != nil && p.Number != 0 && SameHost(h, host) && !slices.Contains(ports, p.Number) {
