@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -211,26 +210,39 @@ func collectProxyTotals(ch chan<- prometheus.Metric, environment string, totals 
 	sort.Strings(clusters)
 	for _, c := range clusters {
 		for stat, v := range totals.clusters[c] {
-			name, kind := "envoy_cluster_"+sanitize(stat), prometheus.CounterValue
-			switch {
-			case stat == "upstream_rq_active" || stat == "membership_total":
-				kind = prometheus.GaugeValue // Envoy gauges
-			case !strings.HasSuffix(name, "_total"):
-				name += "_total"
+			s := proxy.ClusterStat(c, stat, v)
+			names, values := clusterLabels(s.Labels)
+			kind := prometheus.CounterValue
+			if s.Gauge {
+				kind = prometheus.GaugeValue
 			}
-			desc := prometheus.NewDesc(name, "Envoy cluster stat "+stat+", summed over runs (environment=\"\") or of one environment's data plane.", []string{"cluster_name", "environment"}, nil)
-			ch <- prometheus.MustNewConstMetric(desc, kind, float64(v), c, environment)
+			desc := prometheus.NewDesc(s.PromName, "Envoy cluster stat "+s.PromName+", summed over runs (environment=\"\") or of one environment's data plane.", append(names, "environment"), nil)
+			ch <- prometheus.MustNewConstMetric(desc, kind, float64(v), append(values, environment)...)
 		}
 	}
 }
 
-// sanitize turns an Envoy stat name into a Prometheus metric name part.
-func sanitize(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			b[i] = '_'
+// clusterLabels are the label names and values of a cluster stat. A
+// metric family keeps one set of label names, so a stat that Istio's
+// tags split by response_code or by response_code_class
+// (envoy_cluster_upstream_rq) carries both, the other one empty.
+func clusterLabels(labels []proxy.Label) (names, values []string) {
+	coded := false
+	for _, l := range labels {
+		coded = coded || l.Name == proxy.LabelResponseCode || l.Name == proxy.LabelResponseCodeClass
+	}
+	if coded {
+		names, values = []string{proxy.LabelResponseCode, proxy.LabelResponseCodeClass}, []string{"", ""}
+	}
+	for _, l := range labels {
+		switch l.Name {
+		case proxy.LabelResponseCode:
+			values[0] = l.Value
+		case proxy.LabelResponseCodeClass:
+			values[1] = l.Value
+		default:
+			names, values = append(names, l.Name), append(values, l.Value)
 		}
 	}
-	return string(b)
+	return names, values
 }
