@@ -39,6 +39,11 @@ type Document struct {
 	DestinationRules []*DestinationRule
 	Gateways         []*Gateway
 	ServiceEntries   []*ServiceEntry
+	// KubeGateways and HTTPRoutes are the Gateway API resources, as
+	// written; translateGatewayAPI adds the Istio Gateways and
+	// VirtualServices istiod makes of them to the lists above.
+	KubeGateways []*KubeGateway
+	HTTPRoutes   []*KubeHTTPRoute
 	// Istio is the release whose defaults apply.
 	Istio IstioVersion
 	// Warnings are problems that do not reject the document.
@@ -154,6 +159,7 @@ func parseExperiment(src []byte, env *Document) (*Document, Problems) {
 	if env != nil {
 		doc.layOver(env)
 	}
+	doc.translateGatewayAPI(&problems)
 	doc.validate(&problems)
 	if env != nil {
 		doc.Experiment.Spec.Services = append(cloneServices(env.Experiment.Spec.Services), doc.Experiment.Spec.Services...)
@@ -175,6 +181,7 @@ func parseEnvironment(src []byte) (*Document, Problems) {
 		return doc, problems
 	}
 	doc.Experiment = doc.Environment.standIn()
+	doc.refuseGatewayAPI(&problems)
 	doc.validateEnvironment(&problems)
 	return doc, problems
 }
@@ -288,6 +295,10 @@ func (d *Document) add(n *yaml.Node, index int, where string, problems *Problems
 	case head.Kind == "Experiment" || head.Kind == KindEnvironment:
 		rep.errorf("apiVersion", "must be %s, not %q", APIVersion, head.APIVersion)
 		return
+	case gatewayAPIVersions[head.APIVersion]:
+		if target = d.addGatewayAPI(head.Kind, rep); target == nil {
+			return
+		}
 	case !istioAPIVersions[head.APIVersion]:
 		if head.Kind == "" {
 			rep.errorf("kind", "is required")
