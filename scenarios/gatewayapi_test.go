@@ -1,0 +1,160 @@
+package scenarios
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+const gwapiExperiment = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: t}
+spec:
+  services:
+  - host: app
+    port: 9080
+    endpoints: [{address: "127.0.0.1:9080"}]
+  load: {url: "http://app.example.com/", via: gw}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+`
+
+// route renders an HTTPRoute on gw with the given rules YAML.
+func gwapiRoute(rules string) string {
+	return gwapiExperiment + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+` + rules
+}
+
+// problemAt finds the problem of severity s at document doc and path.
+func problemAt(ps Problems, s Severity, doc, path string) (Problem, bool) {
+	for _, p := range ps {
+		if p.Severity == s && p.Document == doc && p.Path == path {
+			return p, true
+		}
+	}
+	return Problem{}, false
+}
+
+func TestGatewayAPIProblems(t *testing.T) {
+	cases := []struct {
+		name, src   string
+		sev         Severity
+		doc, path   string
+		line        int
+		msgContains string
+	}{
+		{"unknown field", gwapiRoute("  - matchez: []\n"), SeverityError, "HTTPRoute r", "spec.rules[0].matchez", 25, "unknown field"},
+		{"class", strings.Replace(gwapiExperiment, "gatewayClassName: istio", "gatewayClassName: envoy", 1), SeverityError, "Gateway gw", "spec.gatewayClassName", 15, `must be "istio"`},
+		{"https listener", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: HTTPS}", 1), SeverityError, "Gateway gw", "spec.listeners[0].protocol", 17, "not implemented"},
+		{"addresses", strings.Replace(gwapiExperiment, "  gatewayClassName: istio\n", "  gatewayClassName: istio\n  addresses: [{value: 10.0.0.1}]\n", 1), SeverityWarning, "Gateway gw", "spec.addresses", 16, "ignored"},
+		{"backend port", gwapiRoute("  - backendRefs: [{name: app}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].port", 25, "required"},
+		{"backend not a port", gwapiRoute("  - backendRefs: [{name: app, port: 80}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].port", 25, "not a port of app"},
+		{"backend kind", gwapiRoute("  - backendRefs: [{kind: ServiceImport, name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].kind", 25, "not implemented"},
+		{"missing backend", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}]\n"), SeverityWarning, "HTTPRoute r", "spec.rules[0].backendRefs[0]", 25, "get 500"},
+		{"mixed backends", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}, {name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs", 25, "not implemented"},
+		{"cors", gwapiRoute("  - filters: [{type: CORS, cors: {}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[0].cors", 25, "not implemented"},
+		{"filter field", gwapiRoute("  - filters: [{type: URLRewrite}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[0].urlRewrite", 25, "required"},
+		{"retry", gwapiRoute("  - retry: {attempts: 2}\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].retry", 25, "not implemented"},
+		{"regex", gwapiRoute("  - matches: [{path: {type: RegularExpression, value: \"(\"}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].matches[0].path.value", 25, "invalid RE2"},
+		{"mesh parent", strings.Replace(gwapiRoute("  - backendRefs: [{name: app, port: 9080}]\n"), "parentRefs: [{name: gw}]", "parentRefs: [{group: \"\", kind: Service, name: app}]", 1), SeverityError, "HTTPRoute r", "spec.parentRefs[0].kind", 23, "GAMMA"},
+		{"section", strings.Replace(gwapiRoute("  - backendRefs: [{name: app, port: 9080}]\n"), "parentRefs: [{name: gw}]", "parentRefs: [{name: gw, sectionName: https}]", 1), SeverityError, "HTTPRoute r", "spec.parentRefs[0].sectionName", 23, "no listener"},
+		{"no gateway", strings.Replace(gwapiRoute("  - backendRefs: [{name: app, port: 9080}]\n"), "parentRefs: [{name: gw}]", "parentRefs: [{name: other}]", 1), SeverityError, "HTTPRoute r", "spec.parentRefs[0].name", 23, "names no Gateway"},
+		{"no hostname match", strings.Replace(gwapiRoute("  - backendRefs: [{name: app, port: 9080}]\n"), "protocol: HTTP}", "protocol: HTTP, hostname: a.example.com}", 1) + "  hostnames: [b.example.com]\n", SeverityWarning, "HTTPRoute r", "spec.parentRefs[0]", 23, "attaches to no listener"},
+		{"grpcroute", gwapiExperiment + "---\napiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: g}\nspec: {}\n", SeverityError, "GRPCRoute g", "kind", 0, "Gateway or HTTPRoute"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ps := Lint([]byte(c.src))
+			p, ok := problemAt(ps, c.sev, c.doc, c.path)
+			if !ok {
+				t.Fatalf("no %s at %s %s in %v", c.sev, c.doc, c.path, ps)
+			}
+			if !strings.Contains(p.Message, c.msgContains) || c.line != 0 && p.Line != c.line {
+				t.Errorf("got %v, want line %d and %q", p, c.line, c.msgContains)
+			}
+		})
+	}
+}
+
+func TestGatewayAPIEnvironmentRefused(t *testing.T) {
+	src := `apiVersion: faultline.dev/v1alpha1
+kind: Environment
+metadata: {name: env}
+spec:
+  services:
+  - host: app
+    port: 9080
+    endpoints: [{address: "127.0.0.1:9080"}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec: {}
+`
+	if _, ok := problemAt(Lint([]byte(src)), SeverityError, "HTTPRoute r", "apiVersion"); !ok {
+		t.Errorf("an environment's HTTPRoute is accepted: %v", Lint([]byte(src)))
+	}
+}
+
+// The twins validate without a problem, and the translation is what
+// istiod generates: one Istio Gateway, one VirtualService per host, rules
+// split to one match each and sorted.
+func TestGatewayAPITranslation(t *testing.T) {
+	for _, f := range []string{"httpbin-gateway-api.yaml", "bookinfo-gateway-api.yaml", "httpbin-istio.yaml", "bookinfo-istio.yaml"} {
+		src, err := os.ReadFile("testdata/gatewayapi/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps := Lint(src); len(ps) > 0 {
+			t.Errorf("%s: %v", f, ps)
+		}
+	}
+	src, _ := os.ReadFile("testdata/gatewayapi/bookinfo-gateway-api.yaml")
+	doc, err := Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Gateways) != 1 || len(doc.VirtualServices) != 1 {
+		t.Fatalf("generated %d Gateways, %d VirtualServices", len(doc.Gateways), len(doc.VirtualServices))
+	}
+	gw := doc.Gateways[0]
+	if gw.Metadata.Name != "bookinfo-gateway" || len(gw.Spec.Servers) != 1 || gw.Spec.Servers[0].Port.Number != 80 || gw.Spec.Servers[0].Hosts[0] != "default/*" {
+		t.Errorf("gateway %+v", gw)
+	}
+	vs := doc.VirtualServices[0]
+	if vs.Spec.Hosts[0] != "*" || vs.Spec.Gateways[0] != "default/bookinfo-gateway" || len(vs.Spec.HTTP) != 5 {
+		t.Fatalf("virtual service %+v", vs.Spec)
+	}
+	var got []string
+	for _, h := range vs.Spec.HTTP {
+		m := h.Match[0]
+		switch {
+		case m.URI.Exact != nil:
+			got = append(got, "exact "+*m.URI.Exact)
+		case m.URI.Regex != nil:
+			got = append(got, "regex "+*m.URI.Regex)
+		}
+		if m.Port != 80 || h.Name != "default.bookinfo.0" || h.Route[0].Destination.Host != "productpage.default.svc.cluster.local" {
+			t.Errorf("rule %+v", h)
+		}
+	}
+	want := "exact /productpage,exact /logout,exact /login,regex /api/v1/products(/.*)?,regex /static(/.*)?"
+	if strings.Join(got, ",") != want {
+		t.Errorf("rules %s, want %s", strings.Join(got, ","), want)
+	}
+	if objs, err := doc.Objects(); err != nil || len(objs) != 0 {
+		t.Errorf("Objects exports the generated resources: %v %v", objs, err)
+	}
+}
