@@ -187,7 +187,7 @@ spec:
 
 // The HTTPRoute features istiod translates, against the VirtualService it
 // generates for them written by hand: header, method and query matches,
-// header modifiers, weights, redirect, rewrites, a mirror, a timeout, and
+// header modifiers, weights, redirect, rewrites, a mirror, retries, timeouts, and
 // 500 for a backend without endpoints or without weight.
 func TestGatewayAPITwinFeatures(t *testing.T) {
 	api := featureServices + `---
@@ -246,6 +246,13 @@ spec:
   - matches: [{path: {type: PathPrefix, value: /delay}}]
     timeouts: {request: 100ms}
     backendRefs: [{name: app-v1, port: 9080}]
+  - matches: [{path: {type: PathPrefix, value: /retry}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /status}}
+    retry: {codes: [503], attempts: 2}
+    timeouts: {backendRequest: 1s}
+    backendRefs: [{name: app-v1, port: 9080}]
   - matches: [{path: {type: PathPrefix, value: /gone}}]
     backendRefs: [{name: missing, port: 9080}]
   - matches: [{path: {type: PathPrefix, value: /zero}}]
@@ -287,6 +294,10 @@ spec:
   - match: [{uri: {regex: "/delay(/.*)?"}}]
     timeout: 100ms
     route: [{destination: {host: app-v1, port: {number: 9080}}}]
+  - match: [{uri: {regex: "/retry(/.*)?"}}]
+    rewrite: {uriRegexRewrite: {match: "^/retry", rewrite: /status}}
+    retries: {attempts: 2, retryOn: "connect-failure,refused-stream,unavailable,cancelled,503", perTryTimeout: 1s}
+    route: [{destination: {host: app-v1, port: {number: 9080}}}]
   - match: [{uri: {regex: "/gone(/.*)?"}}]
     directResponse: {status: 500}
   - match: [{uri: {regex: "/zero(/.*)?"}}]
@@ -319,6 +330,8 @@ spec:
 		{"GET", host, "/mirror", nil},
 		{"GET", host, "/delay/300", nil},
 		{"GET", host, "/delay/1", nil},
+		{"GET", host, "/retry/503", nil},
+		{"GET", host, "/retry/200", nil},
 		{"GET", host, "/gone", nil},
 		{"GET", host, "/zero/x", nil},
 		{"POST", host, "/post", nil},
@@ -327,7 +340,7 @@ spec:
 		{"GET", host, "/?q=y", nil},
 		{"GET", "other.example.com", "/", nil},
 	}
-	want := []int{200, 301, 200, 200, 200, 200, 200, 200, 504, 200, 500, 500, 200, 200, 200, 200, 404}
+	want := []int{200, 301, 200, 200, 200, 200, 200, 200, 504, 200, 503, 200, 500, 500, 200, 200, 200, 200, 404}
 	for range 200 {
 		reqs = append(reqs, twinRequest{"GET", host, "/split/x", nil})
 		want = append(want, 200)
@@ -348,6 +361,9 @@ spec:
 		if uris[u] == 0 {
 			t.Errorf("app-v1 never saw %s: %v", u, uris)
 		}
+	}
+	if uris["/status/503"] != 3 {
+		t.Errorf("app-v1 saw /status/503 %d times, want 3 (two retries)", uris["/status/503"])
 	}
 	var v1, v2 int
 	for _, s := range seen["app-v1"] {

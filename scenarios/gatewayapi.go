@@ -106,7 +106,7 @@ type KubeHTTPRouteRule struct {
 	Filters            []KubeHTTPFilter     `json:"filters,omitempty"`
 	BackendRefs        []HTTPBackendRef     `json:"backendRefs,omitempty"`
 	Timeouts           *HTTPRouteTimeouts   `json:"timeouts,omitempty"`
-	Retry              *Unimplemented       `json:"retry,omitempty"`
+	Retry              *HTTPRouteRetry      `json:"retry,omitempty"`
 	SessionPersistence *Unimplemented       `json:"sessionPersistence,omitempty"`
 }
 
@@ -224,4 +224,12 @@ type HTTPBackendRef struct {
 type HTTPRouteTimeouts struct {
 	Request        *Duration `json:"request,omitempty"`
 	BackendRequest *Duration `json:"backendRequest,omitempty"`
+}
+
+// HTTPRouteRetry retries a rule's requests: on connection errors, and on
+// the listed status codes.
+type HTTPRouteRetry struct {
+	Codes    []int32   `json:"codes,omitempty"`
+	Attempts *int32    `json:"attempts,omitempty"`
+	Backoff  *Duration `json:"backoff,omitempty"`
 }

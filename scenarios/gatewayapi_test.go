@@ -66,7 +66,7 @@ func TestGatewayAPIProblems(t *testing.T) {
 		{"mixed backends", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}, {name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs", 25, "not implemented"},
 		{"cors", gwapiRoute("  - filters: [{type: CORS, cors: {}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[0].cors", 25, "not implemented"},
 		{"filter field", gwapiRoute("  - filters: [{type: URLRewrite}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[0].urlRewrite", 25, "required"},
-		{"retry", gwapiRoute("  - retry: {attempts: 2}\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].retry", 25, "not implemented"},
+		{"retry", gwapiRoute("  - retry: {codes: [200]}\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].retry.codes[0]", 25, "between 400 and 599"},
 		{"regex", gwapiRoute("  - matches: [{path: {type: RegularExpression, value: \"(\"}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].matches[0].path.value", 25, "invalid RE2"},
 		{"mesh parent", strings.Replace(gwapiRoute("  - backendRefs: [{name: app, port: 9080}]\n"), "parentRefs: [{name: gw}]", "parentRefs: [{group: \"\", kind: Service, name: app}]", 1), SeverityError, "HTTPRoute r", "spec.parentRefs[0].kind", 23, "GAMMA"},
 		{"section", strings.Replace(gwapiRoute("  - backendRefs: [{name: app, port: 9080}]\n"), "parentRefs: [{name: gw}]", "parentRefs: [{name: gw, sectionName: https}]", 1), SeverityError, "HTTPRoute r", "spec.parentRefs[0].sectionName", 23, "no listener"},

@@ -535,6 +535,33 @@ func (d *Document) convertRuleAction(rep *reporter, p, rns string, rule *KubeHTT
 			h.Mirrors = append(h.Mirrors, mp)
 		}
 	}
+	if rt := rule.Retry; rt != nil {
+		// "Implementations SHOULD retry on connection errors ... if a
+		// retry stanza is configured", plus the listed codes; 2 attempts
+		// unless set, as istiod does.
+		retryOn := []string{"connect-failure", "refused-stream", "unavailable", "cancelled"}
+		for i, c := range rt.Codes {
+			if c < 400 || c > 599 {
+				rep.errorf(fmt.Sprintf("%s.retry.codes[%d]", p, i), "must be a status between 400 and 599, not %d", c)
+				continue
+			}
+			retryOn = append(retryOn, strconv.Itoa(int(c)))
+		}
+		h.Retries = &HTTPRetry{Attempts: 2, RetryOn: strings.Join(retryOn, ",")}
+		if rt.Attempts != nil {
+			if *rt.Attempts < 0 {
+				rep.errorf(p+".retry.attempts", "must be >= 0")
+			}
+			h.Retries.Attempts = *rt.Attempts
+		}
+		if h.Retries.Attempts == 0 {
+			h.Retries.RetryOn = ""
+		}
+		if rt.Backoff != nil {
+			b := *rt.Backoff
+			h.Retries.Backoff = &b
+		}
+	}
 	if t := rule.Timeouts; t != nil {
 		if t.Request != nil && *t.Request < 0 || t.BackendRequest != nil && *t.BackendRequest < 0 {
 			rep.errorf(p+".timeouts", "must not be negative")
@@ -544,9 +571,14 @@ func (d *Document) convertRuleAction(rep *reporter, p, rns string, rule *KubeHTT
 			h.Timeout = &v
 		}
 		if t.BackendRequest != nil && *t.BackendRequest != 0 {
-			// No retry policy: istiod makes backendRequest the route's timeout.
+			// Each attempt's timeout; without a retry stanza istiod makes
+			// it the route's.
 			v := *t.BackendRequest
-			h.Timeout = &v
+			if h.Retries != nil {
+				h.Retries.PerTryTimeout = &v
+			} else {
+				h.Timeout = &v
+			}
 		}
 	}
 	sum := 0
@@ -560,14 +592,14 @@ func (d *Document) convertRuleAction(rep *reporter, p, rns string, rule *KubeHTT
 	if sum == 0 && h.Redirect == nil {
 		// "when there are no >0 weight backends return 500"
 		h.DirectResponse = &HTTPDirectResponse{Status: 500}
-		h.Rewrite, h.Headers, h.Mirrors, h.Timeout = nil, keepResponse(h.Headers), nil, nil
+		h.Rewrite, h.Headers, h.Mirrors, h.Timeout, h.Retries = nil, keepResponse(h.Headers), nil, nil, nil
 		return
 	}
 	if h.Redirect != nil {
 		if len(rule.BackendRefs) > 0 {
 			rep.warnf(p+".backendRefs", "are ignored: the rule's RequestRedirect answers every request it matches")
 		}
-		h.Rewrite, h.Mirrors, h.Timeout = nil, nil, nil
+		h.Rewrite, h.Mirrors, h.Timeout, h.Retries = nil, nil, nil, nil
 		return
 	}
 	var known, missing int
@@ -626,7 +658,7 @@ func (d *Document) convertRuleAction(rep *reporter, p, rns string, rule *KubeHTT
 		// answers 500 (cluster_not_found_response_code under gateway
 		// semantics).
 		h.DirectResponse = &HTTPDirectResponse{Status: 500}
-		h.Rewrite, h.Headers, h.Mirrors, h.Timeout = nil, keepResponse(h.Headers), nil, nil
+		h.Rewrite, h.Headers, h.Mirrors, h.Timeout, h.Retries = nil, keepResponse(h.Headers), nil, nil, nil
 		return
 	case missing > 0:
 		rep.errorf(p+".backendRefs", "a rule splitting traffic between backends with and without endpoints is not implemented by Faultline (Istio answers 500 for the share of the missing ones): bind every backend or drop the missing ones")
