@@ -62,6 +62,7 @@ func TestGatewayAPIProblems(t *testing.T) {
 		{"backend port", gwapiRoute("  - backendRefs: [{name: app}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].port", 25, "required"},
 		{"backend not a port", gwapiRoute("  - backendRefs: [{name: app, port: 80}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].port", 25, "not a port of app"},
 		{"backend kind", gwapiRoute("  - backendRefs: [{kind: ServiceImport, name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].kind", 25, "not implemented"},
+		{"backend namespace", gwapiRoute("  - backendRefs: [{name: app, namespace: other, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].namespace", 25, "ReferenceGrant"},
 		{"missing backend", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}]\n"), SeverityWarning, "HTTPRoute r", "spec.rules[0].backendRefs[0]", 25, "get 500"},
 		{"mixed backends", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}, {name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs", 25, "not implemented"},
 		{"cors", gwapiRoute("  - filters: [{type: CORS, cors: {}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[0].cors", 25, "not implemented"},

@@ -860,9 +860,12 @@ func (d *Document) backend(rep *reporter, bp, rns string, group, kind *string, n
 		rep.errorf(bp+".port", "is required in a backendRef to a Service")
 		return Destination{}, false
 	}
-	if ns == "" {
-		ns = rns
+	if ns != "" && ns != rns {
+		// istiod refuses it without a ReferenceGrant from that namespace.
+		rep.errorf(bp+".namespace", "a backend in another namespace (%s) needs a ReferenceGrant, which Faultline does not implement: put the route in namespace %s", ns, ns)
+		return Destination{}, false
 	}
+	ns = rns
 	dst := Destination{Host: name + "." + ns + ".svc.cluster.local", Port: &PortSelector{Number: *port}}
 	if ports, ok := d.hostPorts(dst.Host); ok && !slices.Contains(ports, *port) {
 		rep.errorf(bp+".port", "%d is not a port of %s (ports %v)", *port, name, ports)
