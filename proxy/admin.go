@@ -8,7 +8,37 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
+
+// hostRequests count an endpoint's HTTP attempts as each ends, for the
+// per-host lines of /clusters (Envoy's host stats rq_total, rq_success,
+// rq_error, rq_timeout): a response under 500 is a success; a 5xx, a
+// connect failure, a reset or a timeout an error. An attempt whose client
+// went away counts in the total only; attempts in flight are rq_active.
+type hostRequests struct {
+	total, success, errors, timeouts atomic.Int64
+}
+
+func (h *hostRequests) response(code int) {
+	h.total.Add(1)
+	if code >= 500 {
+		h.errors.Add(1)
+	} else {
+		h.success.Add(1)
+	}
+}
+
+func (h *hostRequests) failure(timeout, clientGone bool) {
+	h.total.Add(1)
+	switch {
+	case timeout:
+		h.timeouts.Add(1)
+		h.errors.Add(1)
+	case !clientGone:
+		h.errors.Add(1)
+	}
+}
 
 // adminViews are the read-only views Admin serves, as Envoy's admin
 // interface lists them.
@@ -109,9 +139,10 @@ func (p *Proxy) adminStats(r *http.Request) ([]Stat, error) {
 
 // writeClusters writes Envoy's /clusters text: per cluster of the current
 // table its circuit-breaker thresholds and, when outlier detection is on,
-// its success-rate lines, then per host the stats the proxy keeps for
-// it, its health flags and its weight, each as
-// cluster::host::stat::value.
+// its success-rate lines (-1: Faultline runs no success-rate detector),
+// then per host its requests (hostRequests), its health flags and its
+// weight, each as cluster::host::stat::value. Connections are counted
+// per cluster only (/stats), so no per-host cx_* line is printed.
 func (p *Proxy) writeClusters(w io.Writer) error {
 	t := p.Table()
 	if t == nil {
@@ -149,8 +180,13 @@ func (p *Proxy) writeClusters(w io.Writer) error {
 			if ejected[ep] {
 				health = "/failed_outlier_check"
 			}
+			rq := &ep.host.rq
 			for _, kv := range [][2]string{
 				{"rq_active", strconv.FormatInt(ep.active.Load(), 10)},
+				{"rq_error", strconv.FormatInt(rq.errors.Load(), 10)},
+				{"rq_success", strconv.FormatInt(rq.success.Load(), 10)},
+				{"rq_timeout", strconv.FormatInt(rq.timeouts.Load(), 10)},
+				{"rq_total", strconv.FormatInt(rq.total.Load(), 10)},
 				{"hostname", ""},
 				{"health_flags", health},
 				{"weight", "1"},

@@ -97,6 +97,10 @@ spec:
 		httpbinCluster + "::default_priority::max_requests::4294967295\n",
 		httpbinCluster + "::outlier::success_rate_average::-1\n",
 		httpbinCluster + "::" + up.addr() + "::rq_active::0\n",
+		httpbinCluster + "::" + up.addr() + "::rq_total::4\n",
+		httpbinCluster + "::" + up.addr() + "::rq_success::3\n",
+		httpbinCluster + "::" + up.addr() + "::rq_error::1\n",
+		httpbinCluster + "::" + up.addr() + "::rq_timeout::0\n",
 		httpbinCluster + "::" + up.addr() + "::health_flags::healthy\n",
 		httpbinCluster + "::" + up.addr() + "::weight::1\n",
 	} {

@@ -46,6 +46,10 @@ type hostMonitor struct {
 	lastEjection time.Duration
 	lastUneject  time.Duration
 	unejected    bool // lastUneject is set
+
+	// rq counts the endpoint's attempts by outcome, with or without a
+	// detector, for the admin /clusters view (admin.go).
+	rq hostRequests
 }
 
 // ejectionKind is Envoy's OutlierEjectionType for the consecutive detectors.
@@ -288,6 +292,7 @@ func (d *outlierDetector) sweepLocked(now time.Duration) {
 // outlierResponse feeds an attempt's response headers to the cluster's
 // detector, if it has one.
 func (c *cluster) outlierResponse(ep *endpoint, code int) {
+	ep.host.rq.response(code)
 	if d := c.rt.outlier; d != nil {
 		d.putResponse(ep, code)
 	}
@@ -298,14 +303,17 @@ func (c *cluster) outlierResponse(ep *endpoint, code int) {
 // is not the endpoint's fault and is not reported; overflow and "no
 // healthy upstream" never get here (no request was sent).
 func (c *cluster) outlierFailure(x *exchange, ep *endpoint, actx context.Context) {
+	timeout := timedOut(actx) || context.Cause(actx) == errPerTryTimeout
+	gone := !timeout && x.r.Context().Err() != nil
+	ep.host.rq.failure(timeout, gone)
 	d := c.rt.outlier
 	if d == nil {
 		return
 	}
 	switch {
-	case timedOut(actx) || context.Cause(actx) == errPerTryTimeout:
+	case timeout:
 		d.putResult(ep, resultTimeout)
-	case x.r.Context().Err() != nil:
+	case gone:
 		// the client went away
 	default:
 		// A connect failure (*DialError) or a reset before headers: both

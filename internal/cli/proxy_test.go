@@ -196,6 +196,8 @@ func TestProxyPlainIstioYAMLWithAdminViews(t *testing.T) {
 		cbCluster + "::" + upAddr + "::health_flags::healthy\n",
 		cbCluster + "::" + upAddr + "::weight::1\n",
 		cbCluster + "::" + upAddr + "::rq_active::0\n",
+		cbCluster + "::" + upAddr + "::rq_total::2\n", // the overflow never reached it
+		cbCluster + "::" + upAddr + "::rq_success::2\n",
 	} {
 		if !strings.Contains(clusters, want) {
 			t.Errorf("/clusters lacks %q:\n%s", want, clusters)
