@@ -304,7 +304,7 @@ func (d *Document) add(n *yaml.Node, index int, where string, problems *Problems
 			rep.errorf("kind", "is required")
 			return
 		}
-		rep.errorf("apiVersion", "must be one of networking.istio.io/v1alpha3, v1beta1 or v1, not %q", head.APIVersion)
+		rep.errorf("apiVersion", "must be one of networking.istio.io/v1alpha3, v1beta1 or v1 (or gateway.networking.k8s.io/v1 or v1beta1 for a Gateway API Gateway or HTTPRoute), not %q", head.APIVersion)
 		return
 	case head.Kind == "VirtualService":
 		vs := &VirtualService{}
