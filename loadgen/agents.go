@@ -111,6 +111,9 @@ func (a *Agents) Run(ctx context.Context, spec Spec) (*Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	if spec.TLS != nil {
+		return nil, &SpecError{Field: "tls", Reason: "is not sent to fortio agents: their load cannot trust this run's certificates"}
+	}
 	agents, err := a.agents(spec)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -57,6 +58,18 @@ func (f *Fortio) Run(ctx context.Context, spec Spec) (*Result, error) {
 	opts, err := fortioOptions(spec, t, abort)
 	if err != nil {
 		return nil, err
+	}
+	if spec.TLS != nil {
+		// fortio reads certificates by path, once per connection as the
+		// run starts.
+		dir, err := os.MkdirTemp("", "faultline-load-tls-")
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: tls: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		if err := applyTLS(&opts.HTTPOptions, spec.TLS, dir); err != nil {
+			return nil, fmt.Errorf("loadgen: tls: %w", err)
+		}
 	}
 
 	// Both helpers stop, and are waited for, before Run returns.

@@ -101,6 +101,11 @@ type Spec struct {
 	// out of them. It is not called when the run is stopped before its
 	// first counted call.
 	OnWarmedUp func()
+	// TLS configures an https:// URL's TLS (trusted roots, a client
+	// certificate, the server name). Nil verifies the server against the
+	// system's roots by the URL's host. Only Fortio honours it: Agents
+	// refuse a Spec that sets it.
+	TLS *TLS
 	// Resolution is the unit of fortio's latency histogram, which has
 	// buckets at 1-11, 12-20, 25-50, ... up to 100000 units and
 	// interpolates percentiles linearly inside a bucket. 0 means 1ms

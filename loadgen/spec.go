@@ -69,6 +69,11 @@ func (s Spec) Validate() error {
 	if s.ProgressInterval < 0 {
 		bad("progressInterval", "must be >= 0 (0 = default %v), got %v", DefaultProgressInterval, s.ProgressInterval)
 	}
+	if s.TLS != nil {
+		if err := s.TLS.validate(s.URL); err != nil {
+			bad("tls", "%v", err)
+		}
+	}
 	if s.Resolution < 0 {
 		bad("resolution", "must be >= 0 (0 = fortio's 1ms), got %v", s.Resolution)
 	}
