@@ -159,3 +159,50 @@ func TestGatewayAPITranslation(t *testing.T) {
 		t.Errorf("Objects exports the generated resources: %v %v", objs, err)
 	}
 }
+
+// Two listeners of one port: a route host a more exact listener names
+// goes through that listener only (istiod's hostnameAllowedByIsolation),
+// and rules of the wildcard listener that would serve the exact one's
+// host here are warned about.
+func TestGatewayAPIListenerIsolation(t *testing.T) {
+	src := strings.Replace(gwapiExperiment, "  - {name: http, port: 80, protocol: HTTP}\n",
+		"  - {name: wild, port: 80, protocol: HTTP, hostname: \"*.example.com\"}\n  - {name: foo, port: 80, protocol: HTTP, hostname: foo.example.com}\n", 1) + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: a}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [foo.example.com]
+  rules: [{backendRefs: [{name: app, port: 9080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: b}
+spec:
+  parentRefs: [{name: gw, sectionName: wild}]
+  rules: [{backendRefs: [{name: app, port: 9080}]}]
+`
+	doc, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, vs := range doc.VirtualServices {
+		names = append(names, vs.Metadata.Name+"="+strings.Join(func() []string {
+			var out []string
+			for _, h := range vs.Spec.HTTP {
+				out = append(out, h.Name)
+			}
+			return out
+		}(), ","))
+	}
+	if got := strings.Join(names, " "); got != "gw~80~foo.example.com=default.a.0 gw~80~*.example.com=default.b.0" {
+		t.Errorf("virtual services %s", got)
+	}
+	if _, ok := problemAt(doc.Warnings, SeverityWarning, "HTTPRoute b", "spec.parentRefs[0]"); !ok {
+		t.Errorf("no warning for route b's rules on listener foo's host: %v", doc.Warnings)
+	}
+	if _, ok := problemAt(doc.Warnings, SeverityWarning, "HTTPRoute a", "spec.parentRefs[0]"); ok {
+		t.Errorf("route a warned: %v", doc.Warnings)
+	}
+}

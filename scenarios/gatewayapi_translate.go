@@ -305,6 +305,7 @@ func (d *Document) translateHTTPRoute(rep *reporter, r *KubeHTTPRoute, listeners
 			continue
 		}
 		attached := false
+		added := map[string]bool{}
 		sectionFound := pr.SectionName == ""
 		for _, lr := range ls {
 			if pr.SectionName != "" && lr.l.Name != pr.SectionName {
@@ -323,11 +324,21 @@ func (d *Document) translateHTTPRoute(rep *reporter, r *KubeHTTPRoute, listeners
 			}
 			for _, rh := range hostnames {
 				host := intersectKubeHostnames(lh, rh)
-				if host == "" {
+				if host == "" || !allowedByIsolation(ls, lr, rh) {
 					continue
 				}
 				attached = true
 				key := fmt.Sprintf("%s/%s/%d/%s", gns, pr.Name, lr.l.Port, host)
+				if added[key] {
+					continue // attached through another listener already
+				}
+				added[key] = true
+				for _, other := range ls {
+					oh := strings.ToLower(other.l.Hostname)
+					if other != lr && other.l.Port == lr.l.Port && oh != "" && oh != host && intersectKubeHostnames(host, oh) == oh && !slices.Contains(attachedTo(r, gns, pr.Name, ls), other) {
+						rep.warnf(p, "the rules attached to listener %s (%s) also serve listener %s's hostname %s here: Faultline merges one Gateway's listeners of a port, where istiod keeps %s to the routes attached to %s", lr.l.Name, host, other.l.Name, oh, oh, other.l.Name)
+					}
+				}
 				vs := &VirtualService{
 					APIVersion: "networking.istio.io/v1",
 					Kind:       "VirtualService",
@@ -344,6 +355,51 @@ func (d *Document) translateHTTPRoute(rep *reporter, r *KubeHTTPRoute, listeners
 			rep.warnf(p, "attaches to no listener of Gateway %s/%s: none takes this route's namespace, port and hostnames, so it routes nothing there", gns, pr.Name)
 		}
 	}
+}
+
+// allowedByIsolation is istiod's hostnameAllowedByIsolation: a route
+// host that another listener of the Gateway on the same port names at
+// least as exactly as lr's wildcard (or empty) hostname goes to that
+// listener only.
+func allowedByIsolation(ls []*kubeListenerRef, lr *kubeListenerRef, routeHost string) bool {
+	ours := strings.ToLower(lr.l.Hostname)
+	if ours != "" && !strings.HasPrefix(ours, "*") {
+		return true
+	}
+	for _, other := range ls {
+		check := strings.ToLower(other.l.Hostname)
+		if other == lr || other.l.Port != lr.l.Port || other.l.Protocol != lr.l.Protocol || check == ours || check == "" {
+			continue
+		}
+		if len(ours) > len(check) {
+			continue
+		}
+		if hostSubsetOf(routeHost, check) {
+			return false
+		}
+	}
+	return true
+}
+
+// attachedTo lists the listeners of Gateway gns/name that some parentRef
+// of r names (by section, or all of them).
+func attachedTo(r *KubeHTTPRoute, gns, name string, ls []*kubeListenerRef) []*kubeListenerRef {
+	var out []*kubeListenerRef
+	for _, pr := range r.Spec.ParentRefs {
+		ns := pr.Namespace
+		if ns == "" {
+			ns = kubeNamespace(r.Metadata)
+		}
+		if ns != gns || pr.Name != name {
+			continue
+		}
+		for _, lr := range ls {
+			if (pr.SectionName == "" || pr.SectionName == lr.l.Name) && (pr.Port == 0 || pr.Port == lr.l.Port) {
+				out = append(out, lr)
+			}
+		}
+	}
+	return out
 }
 
 // withPort copies rules, each match limited to a listener port: istiod
