@@ -27,7 +27,7 @@ type twinSeen struct{ method, host, uri, user, a, drop string }
 
 // twinRun starts src (its 127.0.0.1:1NNNN endpoint addresses replaced by
 // real upstreams, one per address), sends reqs through the gateway's port
-// 80 listener, and returns the responses and what each upstream saw.
+// 80 listener (the mesh listener for gateway "mesh"), and returns the responses and what each upstream saw.
 func twinRun(t *testing.T, src, gateway string, reqs []twinRequest, upstreams map[string]string) ([]response, map[string][]twinSeen) {
 	t.Helper()
 	ups := map[string]*upstream{}
@@ -38,7 +38,10 @@ func twinRun(t *testing.T, src, gateway string, reqs []twinRequest, upstreams ma
 	}
 	h := start(t, src)
 	h.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	gw, ok := h.p.GatewayAddr(gateway, 80)
+	gw, ok := h.p.MeshAddr(), true
+	if gateway != "mesh" {
+		gw, ok = h.p.GatewayAddr(gateway, 80)
+	}
 	if !ok {
 		t.Fatalf("no listener for gateway %s port 80 in %v", gateway, h.p.Listeners())
 	}
@@ -383,4 +386,78 @@ spec:
 		t.Errorf("split: %d + %d requests", v1, v2)
 	}
 	within(t, "app-v2 share of /split", v2, 200, 0.2)
+}
+
+// The traffic-shifting and request-routing tasks on the mesh: Istio's
+// subsets of reviews against the Gateway API's version Services and an
+// HTTPRoute whose parent is the reviews Service (GAMMA).
+func TestGatewayAPITwinMesh(t *testing.T) {
+	services := `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: shift}
+spec:
+  services:
+  - host: reviews
+    port: 9080
+    endpoints:
+    - {address: "127.0.0.1:19281", labels: {version: v1}}
+    - {address: "127.0.0.1:19282", labels: {version: v2}}
+  - host: reviews-v1
+    port: 9080
+    endpoints: [{address: "127.0.0.1:19281", labels: {version: v1}}]
+  - host: reviews-v2
+    port: 9080
+    endpoints: [{address: "127.0.0.1:19282", labels: {version: v2}}]
+  load: {url: "http://reviews:9080/reviews/0"}
+`
+	istio := services + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{headers: {end-user: {exact: jason}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 80}
+    - {destination: {host: reviews, subset: v2}, weight: 20}
+`
+	api := services + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9080}]
+  rules:
+  - matches: [{headers: [{name: end-user, value: jason}]}]
+    backendRefs: [{name: reviews-v2, port: 9080}]
+  - backendRefs:
+    - {name: reviews-v1, port: 9080, weight: 80}
+    - {name: reviews-v2, port: 9080, weight: 20}
+`
+	reqs := []twinRequest{{"GET", "reviews:9080", "/reviews/0", []string{"end-user: jason"}}}
+	want := []int{200}
+	for range 200 {
+		reqs = append(reqs, twinRequest{"GET", "reviews:9080", "/reviews/0", nil})
+		want = append(want, 200)
+	}
+	seen, res := compareTwins(t, istio, api, "mesh", reqs,
+		map[string]string{"127.0.0.1:19281": "reviews-v1", "127.0.0.1:19282": "reviews-v2"}, want)
+	if res[0].body != "reviews-v2" {
+		t.Errorf("jason got %q", res[0].body)
+	}
+	if n := len(seen["reviews-v1"]) + len(seen["reviews-v2"]); n != 201 {
+		t.Errorf("reviews saw %d requests", n)
+	}
+	within(t, "reviews-v2 share", len(seen["reviews-v2"])-1, 200, 0.2)
 }

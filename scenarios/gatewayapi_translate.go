@@ -287,7 +287,7 @@ func (d *Document) translateHTTPRoute(rep *reporter, r *KubeHTTPRoute, listeners
 		}
 		switch {
 		case (group == "" || group == "core") && kind == "Service":
-			rep.errorf(p+".kind", "mesh routes (GAMMA: an HTTPRoute whose parent is a Service) are not implemented by Faultline: attach the route to a Gateway, or route the mesh with a VirtualService")
+			d.attachMesh(rep, p, r, pr, rules, add)
 			continue
 		case group != gatewayAPIGroup || kind != "Gateway":
 			rep.errorf(p+".kind", "must name a Gateway (group %s), not %s %q", gatewayAPIGroup, kind, group)
@@ -355,6 +355,47 @@ func (d *Document) translateHTTPRoute(rep *reporter, r *KubeHTTPRoute, listeners
 			rep.warnf(p, "attaches to no listener of Gateway %s/%s: none takes this route's namespace, port and hostnames, so it routes nothing there", gns, pr.Name)
 		}
 	}
+}
+
+// attachMesh attaches a route to the mesh for the Service pr names
+// (GAMMA): HTTPRouteCollection's mesh branch, one VirtualService per
+// namespace, port and Service host, bound to the mesh, its matches
+// limited to pr's port when it names one (augmentPortMatch). The route's
+// hostnames do not apply: the Service's host does.
+func (d *Document) attachMesh(rep *reporter, p string, r *KubeHTTPRoute, pr ParentReference, rules []genRule, add func(string, *VirtualService, []genRule)) {
+	if pr.SectionName != "" {
+		rep.errorf(p+".sectionName", "a Service parent is chosen by port, not by section")
+		return
+	}
+	ns := pr.Namespace
+	if ns == "" {
+		ns = kubeNamespace(r.Metadata)
+	}
+	if pr.Name == "" || strings.Contains(pr.Name, ".") {
+		rep.errorf(p+".name", "must be the name of a Service, not %q", pr.Name)
+		return
+	}
+	host := pr.Name + "." + ns + ".svc.cluster.local"
+	if ports, ok := d.hostPorts(host); !ok && !d.unresolved() {
+		rep.warnf(p+".name", "Service %s is bound to no endpoints here: the route serves no mesh traffic", pr.Name)
+		return
+	} else if ok && pr.Port != 0 && !slices.Contains(ports, pr.Port) {
+		rep.errorf(p+".port", "%d is not a port of %s (ports %v)", pr.Port, pr.Name, ports)
+		return
+	}
+	key := kubeNamespace(r.Metadata)
+	if pr.Port != 0 {
+		key += "/" + strconv.FormatUint(uint64(pr.Port), 10)
+		rules = withPort(rules, pr.Port)
+	}
+	key += "/" + host
+	vs := &VirtualService{
+		APIVersion: "networking.istio.io/v1",
+		Kind:       "VirtualService",
+		Metadata:   ObjectMeta{Name: strings.ReplaceAll(key, "/", "~"), Namespace: r.Metadata.Namespace},
+		Spec:       VirtualServiceSpec{Hosts: []string{host}, Gateways: []string{MeshGateway}},
+	}
+	add("mesh/"+key, vs, rules)
 }
 
 // allowedByIsolation is istiod's hostnameAllowedByIsolation: a route
@@ -918,7 +959,7 @@ func (d *Document) backend(rep *reporter, bp, rns string, group, kind *string, n
 	}
 	if ns != "" && ns != rns {
 		// istiod refuses it without a ReferenceGrant from that namespace.
-		rep.errorf(bp+".namespace", "a backend in another namespace (%s) needs a ReferenceGrant, which Faultline does not implement: put the route in namespace %s", ns, ns)
+		rep.errorf(bp+".namespace", "a backend in another namespace (%s) is not implemented by Faultline (behind a Gateway istiod also needs a ReferenceGrant for it): put the route in namespace %s", ns, ns)
 		return Destination{}, false
 	}
 	ns = rns
