@@ -63,6 +63,8 @@ func TestGatewayAPIProblems(t *testing.T) {
 		{"backend not a port", gwapiRoute("  - backendRefs: [{name: app, port: 80}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].port", 25, "not a port of app"},
 		{"backend kind", gwapiRoute("  - backendRefs: [{kind: ServiceImport, name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].kind", 25, "not implemented"},
 		{"backend namespace", gwapiRoute("  - backendRefs: [{name: app, namespace: other, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].namespace", 25, "ReferenceGrant"},
+		{"redirect and rewrite", gwapiRoute("  - filters: [{type: RequestRedirect, requestRedirect: {hostname: x}}, {type: URLRewrite, urlRewrite: {hostname: y}}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters", 25, "not both"},
+		{"filter twice", gwapiRoute("  - filters: [{type: URLRewrite, urlRewrite: {hostname: x}}, {type: URLRewrite, urlRewrite: {hostname: y}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[1].type", 25, "once"},
 		{"missing backend", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}]\n"), SeverityWarning, "HTTPRoute r", "spec.rules[0].backendRefs[0]", 25, "get 500"},
 		{"mixed backends", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}, {name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs", 25, "not implemented"},
 		{"cors", gwapiRoute("  - filters: [{type: CORS, cors: {}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[0].cors", 25, "not implemented"},
@@ -87,6 +89,20 @@ func TestGatewayAPIProblems(t *testing.T) {
 				t.Errorf("got %v, want line %d and %q", p, c.line, c.msgContains)
 			}
 		})
+	}
+}
+
+// A rule of several matches reports its action's problems once.
+func TestGatewayAPIProblemsOnce(t *testing.T) {
+	src := gwapiRoute("  - matches: [{path: {value: /a}}, {path: {value: /b}}]\n    backendRefs: [{name: app}]\n")
+	n := 0
+	for _, p := range Lint([]byte(src)) {
+		if p.Path == "spec.rules[0].backendRefs[0].port" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the missing port is reported %d times", n)
 	}
 }
 

@@ -474,6 +474,10 @@ func (d *Document) convertHTTPRules(rep *reporter, r *KubeHTTPRoute) []genRule {
 		if len(matches) == 0 {
 			matches = []KubeHTTPRouteMatch{{}} // the CRD's default: PathPrefix /
 		}
+		checkFilters(rep, p, rule)
+		// The rule's action is converted once per match (a rewrite
+		// depends on it): report each of its problems once.
+		said := map[string]bool{}
 		for m := range matches {
 			gr := genRule{h: HTTPRoute{Name: name}, rank: -1}
 			mp := fmt.Sprintf("%s.matches[%d]", p, m)
@@ -481,11 +485,34 @@ func (d *Document) convertHTTPRules(rep *reporter, r *KubeHTTPRoute) []genRule {
 				mp = p
 			}
 			gr.h.Match = []HTTPMatchRequest{convertMatch(rep, mp, &matches[m], &gr)}
-			d.convertRuleAction(rep, p, rns, rule, &gr)
+			var ps Problems
+			d.convertRuleAction(&reporter{doc: rep.doc, problems: &ps, lines: rep.lines}, p, rns, rule, &gr)
+			for _, x := range ps {
+				if k := x.String() + string(x.Severity); !said[k] {
+					said[k] = true
+					*rep.problems = append(*rep.problems, x)
+				}
+			}
 			out = append(out, gr)
 		}
 	}
 	return out
+}
+
+// checkFilters applies the HTTPRoute CRD's rules on a rule's filters:
+// RequestRedirect and URLRewrite exclude each other, and no filter but
+// RequestMirror appears twice.
+func checkFilters(rep *reporter, p string, rule *KubeHTTPRouteRule) {
+	seen := map[string]bool{}
+	for i, f := range rule.Filters {
+		if seen[f.Type] && f.Type != "RequestMirror" {
+			rep.errorf(fmt.Sprintf("%s.filters[%d].type", p, i), "%s may appear once in a rule's filters", f.Type)
+		}
+		seen[f.Type] = true
+	}
+	if seen["RequestRedirect"] && seen["URLRewrite"] {
+		rep.errorf(p+".filters", "set RequestRedirect or URLRewrite, not both")
+	}
 }
 
 // convertMatch is createURIMatch, createHeadersMatch,
