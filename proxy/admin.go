@@ -122,7 +122,7 @@ func (p *Proxy) servePrometheus(w http.ResponseWriter, stats []Stat) {
 // adminStats are the stats a /stats request asks for: every one, or
 // those whose name the filter regex finds, or (usedonly) those not zero.
 func (p *Proxy) adminStats(r *http.Request) ([]Stat, error) {
-	stats := p.Stats().EnvoyStats()
+	stats := p.EnvoyStats()
 	q := r.URL.Query()
 	if f := q.Get("filter"); f != "" {
 		re, err := regexp.Compile(f)

@@ -100,12 +100,20 @@ func promSanitize(s string) string {
 	return string(b)
 }
 
-// EnvoyStats lists the snapshot's listener and cluster counters under
-// Envoy's names, sorted by name as the admin /stats view prints them.
-func (s Stats) EnvoyStats() []Stat {
+// EnvoyStats lists p's listener and cluster counters under Envoy's names,
+// sorted by name as the admin /stats view prints them: http.<listener>.*
+// for an HTTP listener, tcp.<listener>.* for one that proxies
+// connections (TCP, or TLS passed through), cluster.<cluster>.* for every
+// cluster.
+func (p *Proxy) EnvoyStats() []Stat {
+	l4 := map[string]bool{}
+	for _, l := range p.Listeners() {
+		l4[l.Name] = l.Protocol != ProtocolHTTP
+	}
+	s := p.Stats()
 	var out []Stat
 	for _, l := range s.Listeners {
-		for name, v := range l.counters() {
+		for name, v := range l.counters(l4[l.Name]) {
 			out = append(out, ListenerStat(l.Name, name, v))
 		}
 	}
@@ -118,11 +126,18 @@ func (s Stats) EnvoyStats() []Stat {
 	return out
 }
 
-// counters flattens a listener's counters under Envoy's names: the http.*
-// ones on every listener, the tcp.* ones on TCP and TLS listeners (those
-// that counted a connection).
-func (l ListenerStats) counters() map[string]int64 {
-	m := map[string]int64{
+// counters flattens a listener's counters under Envoy's names: the tcp.*
+// ones of a listener that proxies connections, the http.* ones of the
+// others.
+func (l ListenerStats) counters(l4 bool) map[string]int64 {
+	if l4 {
+		return map[string]int64{
+			"tcp.downstream_cx_total": l.TCPConnections, "tcp.downstream_cx_no_route": l.TCPNoRoute,
+			"tcp.downstream_cx_rx_bytes_total": l.TCPBytesReceived, "tcp.downstream_cx_tx_bytes_total": l.TCPBytesSent,
+			"tcp.idle_timeout": l.TCPIdleTimeouts, "tcp.max_downstream_connection_duration": l.TCPMaxDuration,
+		}
+	}
+	return map[string]int64{
 		"downstream_rq_total": l.Requests, "downstream_rq_active": l.Active,
 		"downstream_rq_1xx": l.Rq1xx, "downstream_rq_2xx": l.Rq2xx, "downstream_rq_3xx": l.Rq3xx,
 		"downstream_rq_4xx": l.Rq4xx, "downstream_rq_5xx": l.Rq5xx,
@@ -131,16 +146,6 @@ func (l ListenerStats) counters() map[string]int64 {
 		"fault.delays_injected": l.DelaysInjected, "fault.aborts_injected": l.AbortsInjected,
 		"downstream_cx_destroy_remote_active_rq": l.ClientCancelled,
 	}
-	if l.TCPConnections > 0 {
-		for k, v := range map[string]int64{
-			"tcp.downstream_cx_total": l.TCPConnections, "tcp.downstream_cx_no_route": l.TCPNoRoute,
-			"tcp.downstream_cx_rx_bytes_total": l.TCPBytesReceived, "tcp.downstream_cx_tx_bytes_total": l.TCPBytesSent,
-			"tcp.idle_timeout": l.TCPIdleTimeouts, "tcp.max_downstream_connection_duration": l.TCPMaxDuration,
-		} {
-			m[k] = v
-		}
-	}
-	return m
 }
 
 // writeStatsText writes stats as Envoy's /stats does: "name: value", one

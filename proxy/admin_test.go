@@ -192,3 +192,62 @@ func TestClusterStatNames(t *testing.T) {
 		})
 	}
 }
+
+// A TCP gateway's listener counts under tcp.<listener>.* (no http.*
+// stats), and /config_dump shows its weighted tcp route.
+func TestAdminViewsOfATCPGateway(t *testing.T) {
+	v1, v2 := newTCPEcho(t, "v1"), newTCPEcho(t, "v2")
+	h := start(t, experiment(svc("tcp-echo", 9000, v1.addr()+"@version=v1", v2.addr()+"@version=v2"), tcpEchoGateway, `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: tcp-echo}
+spec:
+  host: tcp-echo
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`, `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tcp-echo}
+spec:
+  hosts: ["*"]
+  gateways: [tcp-echo-gateway]
+  tcp:
+  - match: [{port: 31400}]
+    route:
+    - destination: {host: tcp-echo, port: {number: 9000}, subset: v1}
+      weight: 80
+    - destination: {host: tcp-echo, port: {number: 9000}, subset: v2}
+      weight: 20
+`))
+	addr, _ := h.p.GatewayAddr("tcp-echo-gateway", 31400)
+	for range 3 {
+		if got := exchangeTCP(t, addr, "hi"); !strings.HasSuffix(got, ":hi") {
+			t.Fatalf("got %q", got)
+		}
+	}
+	const gw = "tcp-echo-gateway:31400"
+	_, stats := adminGet(t, h.p, "GET", "/stats")
+	if !strings.Contains(stats, "tcp."+gw+".downstream_cx_total: 3\n") {
+		t.Errorf("/stats lacks the gateway's tcp counters:\n%s", stats)
+	}
+	if strings.Contains(stats, "http."+gw+".") {
+		t.Errorf("/stats has http stats for a TCP listener:\n%s", stats)
+	}
+	_, prom := adminGet(t, h.p, "GET", "/stats/prometheus")
+	if want := `envoy_tcp_downstream_cx_total{tcp_prefix="` + gw + `"} 3` + "\n"; !strings.Contains(prom, want) {
+		t.Errorf("/stats/prometheus lacks %q:\n%s", want, prom)
+	}
+	var cd proxy.ConfigDump
+	_, dump := adminGet(t, h.p, "GET", "/config_dump")
+	if err := json.Unmarshal([]byte(dump), &cd); err != nil {
+		t.Fatal(err)
+	}
+	if len(cd.Listeners) != 2 || cd.Listeners[1].Name != gw || cd.Listeners[1].L4 == nil || len(cd.Listeners[1].L4.Routes) != 1 {
+		t.Fatalf("listeners:\n%s", dump)
+	}
+	r := cd.Listeners[1].L4.Routes[0]
+	if len(r.Matches) != 1 || r.Matches[0].Port != 31400 || len(r.Clusters) != 2 ||
+		r.Clusters[0].Name != "outbound|9000|v1|tcp-echo.default.svc.cluster.local" || r.Clusters[0].Weight != 80 || r.Clusters[1].Weight != 20 {
+		t.Errorf("the tcp route: %+v", r)
+	}
+}
