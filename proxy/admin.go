@@ -53,8 +53,10 @@ var adminViews = []struct{ path, help string }{
 // counters and current table: / lists them, /stats, /stats/prometheus,
 // /clusters and /config_dump. It answers GET and HEAD only; a write
 // Envoy's admin would accept (POST /quitquitquit, /reset_counters…) is
-// refused with 405. The views take no lock the request path takes:
-// counters are atomics, read through the registry's snapshot.
+// refused with 405. Counters are atomics, read through the registry's
+// snapshot; the one lock a view shares with requests is an outlier
+// detector's, held briefly by /clusters to read which hosts are ejected
+// and taken by a request only when it ejects one.
 func (p *Proxy) Admin() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
