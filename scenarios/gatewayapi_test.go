@@ -65,6 +65,7 @@ func TestGatewayAPIProblems(t *testing.T) {
 		{"backend namespace", gwapiRoute("  - backendRefs: [{name: app, namespace: other, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].namespace", 25, "ReferenceGrant"},
 		{"redirect and rewrite", gwapiRoute("  - filters: [{type: RequestRedirect, requestRedirect: {hostname: x}}, {type: URLRewrite, urlRewrite: {hostname: y}}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters", 25, "not both"},
 		{"filter twice", gwapiRoute("  - filters: [{type: URLRewrite, urlRewrite: {hostname: x}}, {type: URLRewrite, urlRewrite: {hostname: y}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[1].type", 25, "once"},
+		{"route twice", gwapiRoute("  - backendRefs: [{name: app, port: 9080}]\n") + "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec: {parentRefs: [{name: gw}]}\n", SeverityError, "HTTPRoute r", "metadata.name", 29, "share this name"},
 		{"missing backend", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}]\n"), SeverityWarning, "HTTPRoute r", "spec.rules[0].backendRefs[0]", 25, "get 500"},
 		{"mixed backends", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}, {name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs", 25, "not implemented"},
 		{"cors", gwapiRoute("  - filters: [{type: CORS, cors: {}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[0].cors", 25, "not implemented"},

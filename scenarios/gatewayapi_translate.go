@@ -60,6 +60,20 @@ func (d *Document) translateGatewayAPI(problems *Problems) {
 	if d.base == nil {
 		d.base = map[any]bool{}
 	}
+	named := map[string]bool{}
+	unique := func(res any, kind string, m ObjectMeta) {
+		key := kind + "/" + kubeNamespace(m) + "/" + m.Name
+		if m.Name != "" && named[key] {
+			d.reporter(res, resourceLabel(d, res, kind, m.Name), problems).errorf("metadata.name", "two Gateway API %ss share this name in namespace %s", kind, kubeNamespace(m))
+		}
+		named[key] = true
+	}
+	for _, g := range d.KubeGateways {
+		unique(g, "Gateway", g.Metadata)
+	}
+	for _, r := range d.HTTPRoutes {
+		unique(r, "HTTPRoute", r.Metadata)
+	}
 	listeners := map[string][]*kubeListenerRef{} // "ns/name" -> listeners
 	for _, g := range d.KubeGateways {
 		rep := d.reporter(g, resourceLabel(d, g, "Gateway", g.Metadata.Name), problems)
