@@ -251,3 +251,39 @@ spec:
 		t.Errorf("the tcp route: %+v", r)
 	}
 }
+
+// An endpoint outlier detection ejected reads /failed_outlier_check.
+func TestAdminClustersShowAnEjectedHost(t *testing.T) {
+	bad, good := newUpstream(t, "bad"), newUpstream(t, "good")
+	h := start(t, experiment(svc("httpbin", 8000, bad.addr(), good.addr()),
+		`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: httpbin}
+spec:
+  host: httpbin
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}
+`))
+	// Round robin from the first endpoint: the 500 reaches bad, the 200 good.
+	expect(t, h.get("httpbin:8000", "/status/500"), 500, "")
+	expect(t, h.get("httpbin:8000", "/get"), 200, "good")
+	if bad.hits.Load() != 1 || good.hits.Load() != 1 {
+		t.Fatalf("hits: bad %d, good %d; want one each", bad.hits.Load(), good.hits.Load())
+	}
+	_, clusters := adminGet(t, h.p, "GET", "/clusters")
+	for _, want := range []string{
+		httpbinCluster + "::" + bad.addr() + "::health_flags::/failed_outlier_check\n",
+		httpbinCluster + "::" + good.addr() + "::health_flags::healthy\n",
+		httpbinCluster + "::" + bad.addr() + "::rq_error::1\n",
+		httpbinCluster + "::" + good.addr() + "::rq_success::1\n",
+	} {
+		if !strings.Contains(clusters, want) {
+			t.Errorf("/clusters lacks %q:\n%s", want, clusters)
+		}
+	}
+	_, stats := adminGet(t, h.p, "GET", "/stats?filter=ejections_active")
+	if want := "cluster." + httpbinCluster + ".outlier_detection.ejections_active: 1\n"; stats != want {
+		t.Errorf("got %q, want %q", stats, want)
+	}
+}
