@@ -198,12 +198,12 @@ type ClusterDump struct {
 	Name      string         `json:"name"`
 	Endpoints []EndpointDump `json:"endpoints"`
 	// LBPolicy is ROUND_ROBIN, RANDOM, LEAST_REQUEST, RING_HASH or MAGLEV.
-	LBPolicy         string               `json:"lbPolicy"`
-	CircuitBreakers  CircuitBreakersDump  `json:"circuitBreakers"`
-	ConnectTimeout   string               `json:"connectTimeout"`
-	IdleTimeout      string               `json:"idleTimeout,omitempty"`
-	MaxConnDuration  string               `json:"maxConnectionDuration,omitempty"`
-	MaxRqPerConn     int64                `json:"maxRequestsPerConnection,omitempty"`
+	LBPolicy         string                `json:"lbPolicy"`
+	CircuitBreakers  CircuitBreakersDump   `json:"circuitBreakers"`
+	ConnectTimeout   string                `json:"connectTimeout"`
+	IdleTimeout      string                `json:"idleTimeout,omitempty"`
+	MaxConnDuration  string                `json:"maxConnectionDuration,omitempty"`
+	MaxRqPerConn     int64                 `json:"maxRequestsPerConnection,omitempty"`
 	OutlierDetection *OutlierDetectionDump `json:"outlierDetection,omitempty"`
 }
 

@@ -108,7 +108,7 @@ func promSanitize(s string) string {
 func (p *Proxy) EnvoyStats() []Stat {
 	l4 := map[string]bool{}
 	for _, l := range p.Listeners() {
-		l4[l.Name] = l.Protocol != ProtocolHTTP
+		l4[l.Name] = l.Protocol == ProtocolTCP || l.Protocol == ProtocolTLS
 	}
 	s := p.Stats()
 	var out []Stat
