@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Gateway API to Istio, as istiod translates it
@@ -545,8 +547,15 @@ func convertMatch(rep *reporter, p string, km *KubeHTTPRouteMatch, gr *genRule) 
 			value = *km.Path.Value
 		}
 	}
-	if !strings.HasPrefix(value, "/") && typ != "RegularExpression" {
-		rep.errorf(p+".path.value", "must start with /, not %q", value)
+	if typ != "RegularExpression" {
+		// The HTTPRoute CRD's rules on an Exact or PathPrefix value.
+		bad := !strings.HasPrefix(value, "/") || strings.HasSuffix(value, "/..") || strings.HasSuffix(value, "/.")
+		for _, seq := range []string{"//", "/./", "/../", "%2f", "%2F", "#"} {
+			bad = bad || strings.Contains(value, seq)
+		}
+		if bad {
+			rep.errorf(p+".path.value", "must be an absolute path without //, /./, /../, %%2f or # and not ending in /. or /.., not %q", value)
+		}
 	}
 	switch typ {
 	case "PathPrefix":
@@ -589,6 +598,10 @@ func convertMatch(rep *reporter, p string, km *KubeHTTPRouteMatch, gr *genRule) 
 		return StringMatch{}, false
 	}
 	for i, h := range km.Headers {
+		if !httpguts.ValidHeaderFieldName(h.Name) {
+			rep.errorf(fmt.Sprintf("%s.headers[%d].name", p, i), "is not a valid header name: %q", h.Name)
+			continue
+		}
 		k := strings.ToLower(h.Name)
 		if _, dup := m.Headers[k]; dup {
 			continue // "subsequent entries with an equivalent header name MUST be ignored"
@@ -601,6 +614,10 @@ func convertMatch(rep *reporter, p string, km *KubeHTTPRouteMatch, gr *genRule) 
 		}
 	}
 	for i, q := range km.QueryParams {
+		if q.Name == "" {
+			rep.errorf(fmt.Sprintf("%s.queryParams[%d].name", p, i), "is required")
+			continue
+		}
 		if _, dup := m.QueryParams[q.Name]; dup {
 			continue
 		}
@@ -857,6 +874,10 @@ func headerFilter(rep *reporter, fp string, f *HTTPHeaderFilter) *HeaderOperatio
 		}
 		out := map[string]string{}
 		for i, h := range hs {
+			if !httpguts.ValidHeaderFieldName(h.Name) {
+				rep.errorf(fmt.Sprintf("%s.%s[%d].name", fp, field, i), "is not a valid header name: %q", h.Name)
+				continue
+			}
 			for _, c := range []byte(h.Value) {
 				if c != '\t' && (c < 0x20 || c == 0x7f) {
 					rep.errorf(fmt.Sprintf("%s.%s[%d].value", fp, field, i), "header %q value contains invalid characters", h.Name)
