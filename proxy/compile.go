@@ -83,6 +83,9 @@ type builder struct {
 	// faulted names the services some route with a fault sends to
 	// (Table.Faulted).
 	faulted map[string]bool
+	// ownCA signs gateway certificates when Options.CA is nil
+	// (tls_gateway.go).
+	ownCA *CA
 }
 
 type vsListener struct {
@@ -160,7 +163,7 @@ func compile(doc *scenarios.Document, opts Options, gatewayAddr func(string, uin
 		switch {
 		case spec.Name == meshListener:
 			lt = b.meshListener()
-		case spec.Protocol != ProtocolHTTP:
+		case !servesHTTP(spec.Protocol):
 			lt = b.gatewayL4Listener(spec)
 		default:
 			lt = b.gatewayListener(spec)
@@ -411,9 +414,10 @@ func (b *builder) checkDestinationRules() {
 		}
 		if tls != nil {
 			switch strings.ToUpper(tls.Mode) {
-			case "", "DISABLE", "ISTIO_MUTUAL":
+			case "", "DISABLE", "ISTIO_MUTUAL", "SIMPLE", "MUTUAL":
 				// ISTIO_MUTUAL is the mesh's own mTLS: between Faultline's
 				// listeners and plain-HTTP targets it is plain text.
+				// SIMPLE and MUTUAL originate TLS (upstream_tls.go).
 			default:
 				b.errorf(label, path+".tls.mode", "TLS origination (%s) is not implemented by Faultline", tls.Mode)
 			}
@@ -497,11 +501,16 @@ func (b *builder) cluster(svc *service, port uint32, subset string) (c *cluster,
 	// level, subset, each block replaced as a whole.
 	pol := resolvePolicy(top, sub, port)
 	pool, od, lb := b.poolConfig(pol.cp), b.outlierConfig(pol.od), b.lbConfig(pol.lb)
+	up := b.originationTLS(pol.tls, svc.name)
 	st := b.reg.cluster(name)
 	fp := fingerprint(members, pool, od, lb)
+	if up != nil {
+		fp += "|tls:" + up.fp
+	}
 	rt := b.reg.runtime(name, fp)
 	if rt == nil {
 		rt = newClusterRuntime(name, fp, members, pool, od, lb, st, b.opts.clock())
+		rt.transport.tls = up
 	}
 	c = &cluster{name: name, stats: st, rt: rt, endpoints: rt.endpoints, transport: rt.transport, breaker: rt.breaker}
 	switch {
@@ -711,15 +720,21 @@ func (b *builder) gatewayListener(spec listenerSpec) *listenerTable {
 	lc := listenerCtx{name: spec.Name, gateway: gw.Metadata.Name, port: spec.Port}
 	gwNS := namespace(gw.Metadata)
 	b.checkServers(spec)
+	if spec.Protocol == ProtocolHTTPS {
+		lt.tls = b.gatewayTLS(spec)
+	}
 	for i := range gw.Spec.Servers {
 		s := &gw.Spec.Servers[i]
-		if s.Port.Number != spec.Port || serverProtocol(s) != ProtocolHTTP {
+		if s.Port.Number != spec.Port || !servesHTTP(serverProtocol(s)) {
 			continue
 		}
 		switch strings.ToUpper(s.Port.Protocol) {
 		case "HTTP", "HTTP2", "GRPC", "GRPC-WEB":
 		case "HTTPS", "TLS":
-			b.errorf(label, fmt.Sprintf("spec.servers[%d].port.protocol", i), "%s servers that terminate TLS are not implemented by Faultline (tls.mode PASSTHROUGH is)", s.Port.Protocol)
+			if !terminatesTLS(s) {
+				b.errorf(label, fmt.Sprintf("spec.servers[%d].tls.mode", i), "%s is not implemented by Faultline (SIMPLE, MUTUAL, PASSTHROUGH and AUTO_PASSTHROUGH are)", s.TLS.Mode)
+			}
+			continue
 		default:
 			b.errorf(label, fmt.Sprintf("spec.servers[%d].port.protocol", i), "protocol %q is not implemented by Faultline", s.Port.Protocol)
 		}
@@ -757,7 +772,9 @@ func (b *builder) gatewayListener(spec listenerSpec) *listenerTable {
 						order = append(order, d)
 						added[d] = map[*scenarios.VirtualService]bool{}
 					}
-					if s.TLS != nil && s.TLS.HTTPSRedirect {
+					// On a listener that terminates TLS the request came
+					// over TLS: Envoy's require_tls holds.
+					if s.TLS != nil && s.TLS.HTTPSRedirect && spec.Protocol == ProtocolHTTP {
 						v.requireTLS = true
 					}
 					if !added[d][vs] {

@@ -92,6 +92,9 @@ func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination)
 	}
 	h[hdrXFF] = forwardedFor(in.Header[hdrXFF], in.RemoteAddr, parts.vals[0:1:1])
 	h[hdrXFP] = valHTTP
+	if in.TLS != nil {
+		h[hdrXFP] = valHTTPS // a gateway that terminated TLS
+	}
 	if len(h[hdrRequestID]) == 0 || h[hdrRequestID][0] == "" {
 		parts.vals[1] = x.ensureRequestID()
 		h[hdrRequestID] = parts.vals[1:2:2]
@@ -201,6 +204,11 @@ func (x *exchange) resetBody(reason string) string {
 func connectFailure(de *DialError) (reason, details string) {
 	if de.connectTimedOut() {
 		return "", "upstream_reset_before_response_started{connection_timeout}"
+	}
+	var te *tlsError
+	if errors.As(de, &te) {
+		reason = tlsFailure(te)
+		return reason, "upstream_reset_before_response_started{remote_connection_failure|" + strings.ReplaceAll(reason, " ", "_") + "}"
 	}
 	var errno syscall.Errno
 	if errors.As(de, &errno) {

@@ -47,15 +47,20 @@
 // dials an address the experiment did not name; circuit-breaker limits
 // are exact rather than per worker; request bodies are buffered (up to
 // 1 MiB) before the first attempt when a retry or a shadow may resend
-// them; TLS termination and origination, HTTP/2 and protocol upgrades
-// are not implemented (TLS is only passed through).
+// them; HTTP/2 and protocol upgrades are not implemented. A Gateway
+// server in SIMPLE or MUTUAL terminates TLS with certificates from
+// Options.Credentials or Options.CA (tls_gateway.go), and a
+// DestinationRule's SIMPLE or MUTUAL tls originates it to the endpoints
+// (upstream_tls.go).
 package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -105,6 +110,16 @@ type Options struct {
 	// counters, rates and latency percentiles between the services that
 	// call each other through the proxy. Off, it costs nothing per request.
 	ServiceGraph bool
+	// Credentials is the credentials directory: the certificates and keys
+	// that Gateway servers and DestinationRules name by credentialName or
+	// by file path (layout in tls_credentials.go, docs/istio.md). Nil: a
+	// terminating Gateway server presents a certificate of CA, and TLS
+	// origination that names credentials is a compile error.
+	Credentials fs.FS
+	// CA signs the certificates of terminating Gateway servers when
+	// Credentials is nil; the run's load trusts its root. Nil makes one
+	// per compilation.
+	CA *CA
 
 	// now is outlier detection's monotonic clock; nil means the process's
 	// (cluster_stats.go). Tests set it to advance time without sleeping.
@@ -353,7 +368,7 @@ func (p *Proxy) open(l Listener, addr string) (*openListener, error) {
 	if l.Protocol == "" {
 		l.Protocol = ProtocolHTTP
 	}
-	if l.Protocol != ProtocolHTTP {
+	if !servesHTTP(l.Protocol) {
 		return &openListener{Listener: l, ln: ln, l4: p.l4Handler(l)}, nil
 	}
 	srv := &http.Server{
@@ -362,6 +377,10 @@ func (p *Proxy) open(l Listener, addr string) (*openListener, error) {
 		IdleTimeout:                  time.Hour,
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     slog.NewLogLogger(p.logger.Handler(), slog.LevelDebug),
+	}
+	if l.Protocol == ProtocolHTTPS {
+		srv.TLSConfig = p.tlsConfig(l.Name)
+		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	return &openListener{Listener: l, ln: ln, srv: srv}, nil
 }

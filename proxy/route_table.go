@@ -76,6 +76,9 @@ type listenerTable struct {
 	// l4 routes the connections of a TCP or TLS gateway listener
 	// (tcp.go); nil on HTTP listeners.
 	l4 *l4Table
+	// tls terminates the TLS of a gateway listener in SIMPLE or MUTUAL
+	// (tls_gateway.go); nil on the others.
+	tls *gatewayTLS
 }
 
 type wildDomain struct {

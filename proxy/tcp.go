@@ -208,7 +208,7 @@ func (p *Proxy) dialL4(ctx context.Context, t *l4Table, s *l4Session, ls *listen
 	s.ep = ep
 	dctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(p.tunnels.stop, cancel)
-	up, err := c.transport.dialer.DialContext(dctx, "tcp", ep.addr)
+	up, err := c.transport.connect(dctx, ep.addr)
 	stop()
 	cancel()
 	if err != nil {

@@ -22,6 +22,9 @@ func serverProtocol(s *scenarios.Server) string {
 		if s.TLS == nil || s.TLS.Mode == "" || strings.EqualFold(s.TLS.Mode, "PASSTHROUGH") || autoPassthrough(s) {
 			return ProtocolTLS
 		}
+		if terminatesTLS(s) {
+			return ProtocolHTTPS
+		}
 	}
 	return ProtocolHTTP
 }

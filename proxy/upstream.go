@@ -224,6 +224,9 @@ type clusterTransport struct {
 	// closeIdle is set by CloseIdleConnections: connections that turn
 	// idle are closed until a request asks for one again.
 	closeIdle atomic.Bool
+	// tls originates TLS on every connection (upstream_tls.go); nil
+	// speaks plain text.
+	tls *upstreamTLS
 }
 
 // newClusterTransport builds the pool for a runtime's endpoints and

@@ -329,7 +329,7 @@ func (p *hostPool) closeIdle() {
 // closes), and upstream_cx_connect_timeout when the connect timeout (not
 // a cancellation) ended it; a failure is a *DialError.
 func (t *clusterTransport) dial(ctx context.Context, p *hostPool) (*upConn, error) {
-	conn, err := t.dialer.DialContext(ctx, "tcp", p.addr)
+	conn, err := t.connect(ctx, p.addr)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
@@ -340,7 +340,7 @@ func (t *clusterTransport) dial(ctx context.Context, p *hostPool) (*upConn, erro
 	t.stats.cxTotal.Add(1)
 	t.stats.cxActive.Add(1)
 	pc := &upConn{conn: conn, pool: p, born: time.Now(), local: conn.LocalAddr().String()}
-	if sc, ok := conn.(syscall.Conn); ok {
+	if sc, ok := conn.(syscall.Conn); ok { // not a TLS connection
 		pc.raw, _ = sc.SyscallConn()
 	}
 	pc.br = bufio.NewReaderSize(pc, ioBufferBytes)

@@ -244,18 +244,18 @@ func validateOutlierDetection(r *reporter, p string, od *OutlierDetection, v Ist
 	}
 }
 
-// validateClientTLS checks a destination's tls at p. Faultline talks plain
-// HTTP to endpoints: mesh mTLS is accepted (it is invisible to the
-// applications), TLS origination is not implemented.
+// validateClientTLS checks a destination's tls at p with Istio's rules
+// (pkg/config/validation validateTLS). SIMPLE and MUTUAL originate TLS to
+// the endpoints (proxy/upstream_tls.go); ISTIO_MUTUAL, the mesh's own
+// mTLS, is invisible to applications and stays plain text between
+// Faultline's proxy and the endpoints, which a warning says.
 func validateClientTLS(r *reporter, p string, tls *ClientTLSSettings) {
 	mp := p + ".mode"
 	switch tls.Mode {
 	case "", "DISABLE", "ISTIO_MUTUAL":
-		mode := tls.Mode
-		if mode == "" {
-			mode = "DISABLE (the default)"
+		if tls.Mode == "ISTIO_MUTUAL" {
+			r.warnf(mp, "ISTIO_MUTUAL: Faultline speaks plain HTTP between proxy and endpoints (mesh mTLS is transparent to applications)")
 		}
-		r.warnf(mp, "%s: Faultline speaks plain HTTP between proxy and endpoints (mesh mTLS is transparent to applications)", mode)
 		if tls.SNI != "" {
 			r.warnf(p+".sni", "is ignored: it only applies to SIMPLE or MUTUAL TLS")
 		}
@@ -263,7 +263,20 @@ func validateClientTLS(r *reporter, p string, tls *ClientTLSSettings) {
 			r.warnf(p+".insecureSkipVerify", "is ignored: it only applies to SIMPLE or MUTUAL TLS")
 		}
 	case "SIMPLE", "MUTUAL":
-		r.errorf(mp, "%s (TLS origination to the endpoints) is not implemented by Faultline", tls.Mode)
+		if tls.CredentialName != "" {
+			if tls.ClientCertificate != "" || tls.CACertificates != "" || tls.PrivateKey != "" {
+				r.errorf(p+".credentialName", "cannot specify client certificates or CA certificate If credentialName is set")
+			}
+			return
+		}
+		if tls.Mode == "MUTUAL" {
+			if tls.ClientCertificate == "" {
+				r.errorf(p+".clientCertificate", "client certificate required for mutual tls")
+			}
+			if tls.PrivateKey == "" {
+				r.errorf(p+".privateKey", "private key required for mutual tls")
+			}
+		}
 	default:
 		oneOf(r, mp, tls.Mode, "DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL")
 	}

@@ -3,8 +3,8 @@ package scenarios
 // Gateway rules (docs/istio.md, Gateways; istio/istio
 // pkg/config/validation/validation.go ValidateGateway, validateServer and
 // agent.ValidateNamespaceSlashWildcardHostname). Faultline's gateway
-// listeners carry HTTP, TCP (tcp routes) and passed-through TLS (tls
-// routes by SNI); TLS termination is refused as not implemented.
+// listeners carry HTTP, TCP (tcp routes), passed-through TLS (tls routes
+// by SNI) and terminated TLS (SIMPLE and MUTUAL, then HTTP routing).
 
 import (
 	"fmt"
@@ -89,9 +89,10 @@ func validateServer(r *reporter, p string, s *Server) {
 
 // validateServerTLS checks a server's tls block against its protocol:
 // HTTPS and TLS servers need one, plain-HTTP servers take only
-// httpsRedirect. Of the modes, PASSTHROUGH (SNI routing of the
-// unterminated connection by tls routes) and AUTO_PASSTHROUGH (by the
-// cluster the SNI names) are implemented; terminating modes are not.
+// httpsRedirect. PASSTHROUGH (SNI routing of the unterminated connection
+// by tls routes), AUTO_PASSTHROUGH (by the cluster the SNI names), SIMPLE
+// and MUTUAL (TLS terminated, then HTTP routing) are implemented;
+// ISTIO_MUTUAL and OPTIONAL_MUTUAL are not.
 func validateServerTLS(r *reporter, p string, s *Server) {
 	kind := ProtocolKind(s.Port.Protocol)
 	t := s.TLS
@@ -108,18 +109,71 @@ func validateServerTLS(r *reporter, p string, s *Server) {
 		return
 	}
 	switch {
-	case (t.Mode == "" || t.Mode == "PASSTHROUGH") && kind == protoTLS:
-		// PASSTHROUGH, the mode's zero value: SNI routing of the
-		// unterminated connection (tls routes).
-	case t.Mode == "AUTO_PASSTHROUGH" && kind == protoTLS:
-		// SNI routing by the cluster name the SNI carries.
+	case (t.Mode == "" || t.Mode == "PASSTHROUGH" || t.Mode == "AUTO_PASSTHROUGH") && kind == protoTLS:
+		// SNI routing of the unterminated connection: by tls routes, or
+		// by the cluster name the SNI carries.
+		if t.ServerCertificate != "" || t.PrivateKey != "" || t.CACertificates != "" || t.CredentialName != "" {
+			mode := t.Mode
+			if mode == "" {
+				mode = "PASSTHROUGH"
+			}
+			r.warnf(p+".tls.mode", "%s mode does not use certificates, they will be ignored", mode)
+		}
+	case (t.Mode == "SIMPLE" || t.Mode == "MUTUAL") && kind == protoTLS:
+		validateTerminatingTLS(r, p+".tls", t)
 	case t.Mode == "":
 	case kind == protoHTTP:
 		r.errorf(p+".tls", "server cannot have TLS settings for plain text HTTP ports (only httpsRedirect)")
-	case t.Mode == "PASSTHROUGH" || t.Mode == "AUTO_PASSTHROUGH":
+	case t.Mode == "PASSTHROUGH" || t.Mode == "AUTO_PASSTHROUGH" || t.Mode == "SIMPLE" || t.Mode == "MUTUAL":
 		r.errorf(p+".tls.mode", "%s needs a TLS or HTTPS server, not %s", t.Mode, s.Port.Protocol)
 	default:
-		r.errorf(p+".tls.mode", "%s is not implemented by Faultline (TLS is passed through unterminated, tls.mode PASSTHROUGH or AUTO_PASSTHROUGH; no TLS termination)", t.Mode)
+		r.errorf(p+".tls.mode", "%s is not implemented by Faultline (it terminates TLS in SIMPLE and MUTUAL, and routes it unterminated in PASSTHROUGH and AUTO_PASSTHROUGH)", t.Mode)
+	}
+}
+
+// validateTerminatingTLS checks the tls block at p of a SIMPLE or MUTUAL
+// server: Istio's validateTLSOptions (a credentialName, else a server
+// certificate, a private key and, for MUTUAL, a client CA bundle), the
+// protocol versions, and warnings for what Faultline's TLS (Go's
+// crypto/tls) does not honour.
+func validateTerminatingTLS(r *reporter, p string, t *ServerTLS) {
+	if t.CredentialName == "" && len(t.CredentialNames) == 0 {
+		if t.ServerCertificate == "" {
+			r.errorf(p+".serverCertificate", "%s TLS requires a server certificate", t.Mode)
+		}
+		if t.PrivateKey == "" {
+			r.errorf(p+".privateKey", "%s TLS requires a private key", t.Mode)
+		}
+		if t.Mode == "MUTUAL" && t.CACertificates == "" {
+			r.errorf(p+".caCertificates", "MUTUAL TLS requires a client CA bundle")
+		}
+	}
+	if len(t.CredentialNames) > 2 {
+		r.errorf(p+".credentialNames", "at most 2 credentialNames (one RSA, one ECDSA) may be set")
+	}
+	if len(t.CredentialNames) > 1 {
+		r.warnf(p+".credentialNames[1]", "is not served: Faultline presents the first credential (%s) to every client", t.CredentialNames[0])
+	}
+	minV, okMin := TLSVersions[strings.ToUpper(t.MinProtocolVersion)]
+	if t.MinProtocolVersion != "" && !okMin {
+		r.errorf(p+".minProtocolVersion", "must be one of TLS_AUTO, TLSV1_0, TLSV1_1, TLSV1_2, TLSV1_3, not %q", t.MinProtocolVersion)
+	}
+	maxV, okMax := TLSVersions[strings.ToUpper(t.MaxProtocolVersion)]
+	if t.MaxProtocolVersion != "" && !okMax {
+		r.errorf(p+".maxProtocolVersion", "must be one of TLS_AUTO, TLSV1_0, TLSV1_1, TLSV1_2, TLSV1_3, not %q", t.MaxProtocolVersion)
+	}
+	if minV != 0 && maxV != 0 && minV > maxV {
+		r.errorf(p+".maxProtocolVersion", "maxProtocolVersion %s must not be below minProtocolVersion %s", t.MaxProtocolVersion, t.MinProtocolVersion)
+	}
+	for i, c := range t.CipherSuites {
+		for m := range strings.SplitSeq(strings.Trim(c, "[]"), "|") {
+			if _, ok := TLSCipherSuites[m]; !ok {
+				r.warnf(fmt.Sprintf("%s.cipherSuites[%d]", p, i), "cipher %s is not offered by Faultline (Go's crypto/tls): the server leaves it out", m)
+			}
+		}
+	}
+	if t.Mode == "SIMPLE" && len(t.SubjectAltNames) > 0 {
+		r.warnf(p+".subjectAltNames", "is not used: a SIMPLE server asks for no client certificate")
 	}
 }
 
