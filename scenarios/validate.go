@@ -180,8 +180,8 @@ func (d *Document) validateLoad(r *reporter) {
 	switch {
 	case l.URL == "":
 		r.errorf("spec.load.url", "is required")
-	case err != nil || u.Host == "" || u.Scheme != "http":
-		r.errorf("spec.load.url", "must be an http:// URL whose host names a service, such as http://httpbin:8000/get, not %q", l.URL)
+	case err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https":
+		r.errorf("spec.load.url", "must be an http:// (or, through a gateway that terminates TLS, https://) URL whose host names a service, such as http://httpbin:8000/get, not %q", l.URL)
 	}
 	if l.Via != "" && l.Via != MeshGateway && d.gateway(l.Via) == nil && !d.unresolved() {
 		r.errorf("spec.load.via", "must be %q or the name of a Gateway of this experiment, not %q", MeshGateway, l.Via)

@@ -174,13 +174,18 @@ func (d *Document) validateL4Refs(r *reporter, vs *VirtualService) {
 }
 
 // validateL4Load checks the load against the protocol of the port it is
-// sent to: fortio's plain HTTP into a TLS listener gives it no ClientHello
-// to route (every connection closed), an error; into a mesh port a
-// ServiceEntry declares TCP or TLS it is routed as HTTP by Faultline's
-// mesh listener, where a sidecar would pass it through tcp_proxy, a
-// warning.
+// sent to: an https:// load needs a gateway server that terminates TLS
+// (SIMPLE or MUTUAL) on its port, and such a server an https:// load;
+// fortio's plain HTTP into a passthrough TLS listener gives it no
+// ClientHello to route (every connection closed), an error; into a mesh
+// port a ServiceEntry declares TCP or TLS it is routed as HTTP by
+// Faultline's mesh listener, where a sidecar would pass it through
+// tcp_proxy, a warning.
 func (d *Document) validateL4Load(r *reporter, l *Load, u *url.URL) {
 	port := uint32(80)
+	if u.Scheme == "https" {
+		port = 443
+	}
 	if ps := u.Port(); ps != "" {
 		n, err := strconv.ParseUint(ps, 10, 16)
 		if err != nil {
@@ -188,18 +193,13 @@ func (d *Document) validateL4Load(r *reporter, l *Load, u *url.URL) {
 		}
 		port = uint32(n)
 	}
-	if l.Via != "" && l.Via != MeshGateway {
-		gw := d.gateway(l.Via)
-		if gw == nil {
+	if l.Via == "" || l.Via == MeshGateway {
+		if u.Scheme == "https" {
+			r.errorf("spec.load.url", "an https:// load must go through a Gateway server that terminates TLS (spec.load.via): the mesh listener takes plain HTTP")
 			return
 		}
-		for i := range gw.Spec.Servers {
-			s := &gw.Spec.Servers[i]
-			if s.Port.Number == port && ProtocolKind(s.Port.Protocol) == protoTLS {
-				r.errorf("spec.load.via", "Gateway %s serves port %d as %s passed through by SNI: the load's plain http:// requests carry no ClientHello, so every connection would be closed", gw.Metadata.Name, port, s.Port.Protocol)
-				return
-			}
-		}
+	} else {
+		d.validateGatewayLoad(r, l, u, port)
 		return
 	}
 	host := FQDN(u.Hostname(), DefaultNamespace)
@@ -215,5 +215,31 @@ func (d *Document) validateL4Load(r *reporter, l *Load, u *url.URL) {
 				}
 			}
 		}
+	}
+}
+
+// validateGatewayLoad checks a load sent through gateway l.Via on port
+// against the protocol of the server there.
+func (d *Document) validateGatewayLoad(r *reporter, l *Load, u *url.URL, port uint32) {
+	gw := d.gateway(l.Via)
+	if gw == nil {
+		return
+	}
+	for i := range gw.Spec.Servers {
+		s := &gw.Spec.Servers[i]
+		if s.Port.Number != port || ProtocolKind(s.Port.Protocol) != protoTLS {
+			continue
+		}
+		terminates := s.TLS != nil && (s.TLS.Mode == "SIMPLE" || s.TLS.Mode == "MUTUAL")
+		switch {
+		case terminates && u.Scheme != "https":
+			r.errorf("spec.load.url", "Gateway %s terminates TLS on port %d (tls.mode %s): send the load to https://", gw.Metadata.Name, port, s.TLS.Mode)
+		case !terminates:
+			r.errorf("spec.load.via", "Gateway %s serves port %d as %s passed through by SNI: the load's plain http:// requests carry no ClientHello, so every connection would be closed", gw.Metadata.Name, port, s.Port.Protocol)
+		}
+		return
+	}
+	if u.Scheme == "https" {
+		r.errorf("spec.load.url", "Gateway %s has no server terminating TLS on port %d for an https:// load", gw.Metadata.Name, port)
 	}
 }

@@ -77,6 +77,12 @@ type Config struct {
 	// a run whose server stopped renewing it for that long is marked
 	// interrupted by another server. Default DefaultLeaseTTL (30s).
 	LeaseTTL time.Duration
+	// CredentialsDir is the directory of the TLS credentials that Gateway
+	// servers and DestinationRules of runs name (serve
+	// --credentials-dir): <credentialName>/tls.crt, tls.key, ca.crt, or
+	// file paths inside it. Empty: terminating gateways present
+	// certificates of each run's own CA.
+	CredentialsDir string
 	// WebhookSecret signs the webhook deliveries of game days
 	// (HMAC-SHA256, header X-Faultline-Signature); empty sends them
 	// unsigned.

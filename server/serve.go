@@ -112,6 +112,12 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		return err
 	}
 	engineOpts := experiment.Options{AllowTarget: allow, Limits: cfg.Limits, Logger: log, Containers: containers}
+	if cfg.CredentialsDir != "" {
+		if st, err := os.Stat(cfg.CredentialsDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("server: --credentials-dir %s is not a directory", cfg.CredentialsDir)
+		}
+		engineOpts.Credentials = os.DirFS(cfg.CredentialsDir)
+	}
 	admit := func(doc *scenarios.Document) error {
 		if err := safety.Admit(doc, allow, cfg.Limits); err != nil {
 			return err

@@ -69,6 +69,7 @@ func proxyCommand() *cobra.Command {
 	f.StringArrayVar(&binds, "bind", nil, "HOST=ADDR (or HOST:PORT=ADDR) binds a service host of plain Istio YAML to an upstream address; repeatable")
 	f.StringVar(&o.Admin, "admin", "", "serve Envoy's admin views (/stats, /stats/prometheus, /clusters, /config_dump) on ADDR; loopback unless --allow widens it")
 	f.BoolVar(&accessLog, "access-log", false, "print the access log (Istio format) to standard output")
+	f.StringVar(&o.CredentialsDir, "credentials-dir", "", credentialsDirHelp)
 	return cmd
 }
 
@@ -86,6 +87,8 @@ type proxyOptions struct {
 	Stdout    io.Writer
 	Stderr    io.Writer
 	Logger    *slog.Logger
+	// CredentialsDir is the TLS credentials directory; "" is none.
+	CredentialsDir string
 }
 
 // serveProxy runs the proxy alone with the routes of the experiment in
@@ -127,15 +130,31 @@ func serveProxy(ctx context.Context, path string, o proxyOptions) int {
 	if listen == "" {
 		listen = defaultProxyListen
 	}
-	px, err := proxy.Start(ctx, doc, listen, o.Gateways, proxy.Options{Seed: doc.Experiment.Spec.Seed, AccessLog: o.AccessLog, AllowTarget: allow, Logger: o.Logger})
+	creds, err := credentialsFS(o.CredentialsDir)
+	if err != nil {
+		fmt.Fprintln(o.Stderr, "faultline proxy:", err)
+		return ExitInvalid
+	}
+	ca, err := proxy.NewCA()
+	if err != nil {
+		fmt.Fprintln(o.Stderr, "faultline proxy:", err)
+		return ExitRunError
+	}
+	px, err := proxy.Start(ctx, doc, listen, o.Gateways, proxy.Options{Seed: doc.Experiment.Spec.Seed, AccessLog: o.AccessLog, AllowTarget: allow, Logger: o.Logger,
+		Credentials: creds, CA: ca})
 	if err != nil {
 		fmt.Fprintln(o.Stderr, "faultline proxy:", err)
 		return ExitRunError
 	}
 	defer px.Close()
 	targets.SetMesh(px.MeshAddr())
+	https := false
 	for _, l := range px.Listeners() {
 		fmt.Fprintf(o.Stdout, "listener %s on %s\n", l.Name, listenerURL(l))
+		https = https || l.Protocol == proxy.ProtocolHTTPS
+	}
+	if https && creds == nil {
+		fmt.Fprintf(o.Stdout, "https listeners present certificates of this CA:\n%s", ca.RootPEM())
 	}
 	if o.Admin != "" {
 		stop, err := serveAdmin(o.Admin, px, o.Stdout, o.Logger)
@@ -213,10 +232,14 @@ func serveAdmin(addr string, px *proxy.Proxy, stdout io.Writer, logger *slog.Log
 }
 
 // listenerURL is how a client reaches l: http:// for an HTTP listener,
-// tcp:// for one that proxies connections (TCP, or TLS passed through).
+// https:// for one that terminates TLS, tcp:// for one that proxies
+// connections (TCP, or TLS passed through).
 func listenerURL(l proxy.Listener) string {
-	if l.Protocol == proxy.ProtocolHTTP {
+	switch l.Protocol {
+	case proxy.ProtocolHTTP:
 		return "http://" + l.Addr
+	case proxy.ProtocolHTTPS:
+		return "https://" + l.Addr
 	}
 	return "tcp://" + l.Addr
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"time"
@@ -63,7 +64,26 @@ func runCommand() *cobra.Command {
 	f.BoolVar(&accessLog, "access-log", false, "print the proxy's access log (Istio format) to standard error")
 	f.StringVar(&o.FortioFile, "fortio-json", "", "write fortio's result JSON (loadable by fortio's report viewer) to this file")
 	f.StringVar(&o.CSVFile, "csv", "", "write the latency histogram as CSV to this file")
+	f.StringVar(&o.CredentialsDir, "credentials-dir", "", credentialsDirHelp)
 	return cmd
+}
+
+// credentialsDirHelp is the help of --credentials-dir (run, serve, proxy).
+const credentialsDirHelp = "directory of the TLS credentials Gateway servers and DestinationRules name: <credentialName>/tls.crt, tls.key, ca.crt, or file paths inside it; unset, terminating gateways present certificates of the run's own CA"
+
+// credentialsFS opens the credentials directory; "" is none.
+func credentialsFS(dir string) (fs.FS, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--credentials-dir: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("--credentials-dir: %s is not a directory", dir)
+	}
+	return os.DirFS(dir), nil
 }
 
 // runOptions are what run and gameday run share: the settings of their
@@ -93,6 +113,8 @@ type experimentOptions struct {
 	// FortioFile and CSVFile, when set, receive fortio's result JSON and
 	// the latency histogram as CSV.
 	FortioFile, CSVFile string
+	// CredentialsDir is the TLS credentials directory; "" is none.
+	CredentialsDir string
 }
 
 // runFlags are the flags run and gameday run share.
@@ -139,8 +161,13 @@ func runFile(ctx context.Context, path string, o experimentOptions) int {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
 		return ExitInvalid
 	}
+	creds, err := credentialsFS(o.CredentialsDir)
+	if err != nil {
+		fmt.Fprintln(o.Stderr, "faultline run:", err)
+		return ExitInvalid
+	}
 	rep, err := experiment.Execute(ctx, doc, experiment.Options{Seed: o.Seed, AllowTarget: allow, Limits: o.Limits,
-		OnProgress: o.Progress, AccessLog: o.AccessLog, Logger: o.Logger, BaseDir: baseDir(path)})
+		OnProgress: o.Progress, AccessLog: o.AccessLog, Logger: o.Logger, BaseDir: baseDir(path), Credentials: creds})
 	if err != nil {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
 		return ExitRunError

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -58,6 +59,11 @@ type Options struct {
 	// Containers is what container endpoints the run may start; nil
 	// allows every one (the files a user runs with `faultline run`).
 	Containers *safety.ContainerPolicy
+	// Credentials is the credentials directory (--credentials-dir) that
+	// Gateway servers and DestinationRules name certificates in
+	// (proxy.Options.Credentials); nil: terminating gateways present
+	// certificates of the run's own CA, which the run's load trusts.
+	Credentials fs.FS
 }
 
 // Plane is the data plane of an environment, leased to one run: the run
@@ -143,7 +149,14 @@ func runOwnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*r
 		}
 	}()
 
-	px, err := proxy.Start(ctx, doc, "127.0.0.1:0", nil, proxy.Options{Seed: opts.Seed, AccessLog: opts.AccessLog, AllowTarget: opts.AllowTarget, Logger: log})
+	// The run's CA signs the certificates of gateways that terminate TLS
+	// with none from the credentials directory, and the load's own.
+	ca, err := proxy.NewCA()
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	px, err := proxy.Start(ctx, doc, "127.0.0.1:0", nil, proxy.Options{Seed: opts.Seed, AccessLog: opts.AccessLog, AllowTarget: opts.AllowTarget, Logger: log,
+		Credentials: opts.Credentials, CA: ca})
 	if err != nil {
 		return nil, fmt.Errorf("engine: start proxy: %w", err)
 	}
@@ -157,7 +170,7 @@ func runOwnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*r
 		return nil, err
 	}
 	return drive(ctx, doc, opts, dataPlane{
-		px: px, entry: entry, ctrs: ctrs,
+		px: px, entry: entry, ctrs: ctrs, ca: ca,
 		cut: func() { _ = px.Close() },
 		// Let requests still in the proxy (a delayed call whose client
 		// gave up, say) finish before reading the counters, so every
@@ -305,6 +318,9 @@ type dataPlane struct {
 	// cut, when set, ends the calls in flight at once (a run stopped at
 	// its cap); the run's own proxy closes its connections.
 	cut func()
+	// ca is the run's CA, which signed the certificates of its gateways
+	// that terminate TLS; nil on an environment's data plane.
+	ca *proxy.CA
 }
 
 // drive sends the experiment's load through the data plane and makes the
@@ -316,6 +332,10 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 		opts.OnProxy(dp.px)
 	}
 	spec := loadSpec(load, dp.entry)
+	warnings, err := loadTLS(&spec, load, dp)
+	if err != nil {
+		return nil, err
+	}
 	// fortio's warm-up calls (one per connection before a duration-bound
 	// run) are not the run's: the counters they leave are taken out, as
 	// fortio leaves them out of its own counts.
@@ -384,6 +404,7 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	for _, w := range doc.Warnings {
 		r.Warnings = append(r.Warnings, w.String())
 	}
+	r.Warnings = append(r.Warnings, warnings...)
 
 	if dp.px != nil {
 		report.Account(doc, r) // the counters say what was injected
@@ -427,12 +448,15 @@ func entryAddr(l *scenarios.Load, px *proxy.Proxy) (string, error) {
 	return a, nil
 }
 
-// urlPort is the URL's port, 80 when it names none.
+// urlPort is the URL's port, 80 (443 for https) when it names none.
 func urlPort(u *url.URL) uint32 {
 	if p := u.Port(); p != "" {
 		if n, err := strconv.ParseUint(p, 10, 32); err == nil {
 			return uint32(n)
 		}
+	}
+	if u.Scheme == "https" {
+		return 443
 	}
 	return 80
 }
