@@ -731,8 +731,8 @@ func (b *builder) gatewayListener(spec listenerSpec) *listenerTable {
 		switch strings.ToUpper(s.Port.Protocol) {
 		case "HTTP", "HTTP2", "GRPC", "GRPC-WEB":
 		case "HTTPS", "TLS":
-			if !terminatesTLS(s) {
-				b.errorf(label, fmt.Sprintf("spec.servers[%d].tls.mode", i), "%s is not implemented by Faultline (SIMPLE, MUTUAL, PASSTHROUGH and AUTO_PASSTHROUGH are)", s.TLS.Mode)
+			if !terminatesTLS(s) && !meshMTLS(s) {
+				b.errorf(label, fmt.Sprintf("spec.servers[%d].tls.mode", i), "%s is not implemented by Faultline", s.TLS.Mode)
 			}
 			continue
 		default:

@@ -12,7 +12,8 @@ import (
 	"github.com/faultline/faultline/scenarios"
 )
 
-// TLS termination at a Gateway server in tls.mode SIMPLE or MUTUAL
+// TLS termination at a Gateway server in tls.mode SIMPLE, MUTUAL or
+// OPTIONAL_MUTUAL
 // (docs/istio.md, Gateways): the listener completes the handshake with
 // the certificate of the server whose hosts the ClientHello's SNI names
 // (Envoy's filter chain match on server_names, one chain per server), then
@@ -23,7 +24,8 @@ import (
 //	          filter chain matches
 //	  ─► handshake: the server's certificate, TLS versions and ciphers;
 //	     MUTUAL: a client certificate the server's CA bundle verifies
-//	     (and whose SAN is one of subjectAltNames, when listed)
+//	     (and whose SAN is one of subjectAltNames, when listed);
+//	     OPTIONAL_MUTUAL: the same, when the client presents one
 //	  ─► HTTP routing of the listener (x-forwarded-proto: https)
 
 // ProtocolHTTPS is a listener that terminates TLS and routes the HTTP
@@ -42,7 +44,14 @@ func terminatesTLS(s *scenarios.Server) bool {
 		return false
 	}
 	m := strings.ToUpper(s.TLS.Mode)
-	return m == "SIMPLE" || m == "MUTUAL"
+	return m == "SIMPLE" || m == "MUTUAL" || m == "OPTIONAL_MUTUAL"
+}
+
+// meshMTLS reports a server in ISTIO_MUTUAL: the mesh's own mTLS, which
+// is plain text between Faultline's listeners (a sidecar's ISTIO_MUTUAL
+// DestinationRule sends plain HTTP too), so the server takes plain HTTP.
+func meshMTLS(s *scenarios.Server) bool {
+	return s.TLS != nil && strings.EqualFold(s.TLS.Mode, "ISTIO_MUTUAL") && scenarios.ProtocolKind(s.Port.Protocol) == "tls"
 }
 
 // gatewayTLS is the TLS of a listener that terminates it: one
@@ -134,7 +143,7 @@ func (b *builder) gatewayTLS(spec listenerSpec) *gatewayTLS {
 		}
 		g.servers = append(g.servers, st)
 		g.issued = g.issued || issued
-		g.mutual = g.mutual || st.cfg.ClientAuth == tls.RequireAndVerifyClientCert
+		g.mutual = g.mutual || st.cfg.ClientAuth != tls.NoClientCert
 	}
 	return g
 }
@@ -143,7 +152,8 @@ func (b *builder) gatewayTLS(spec listenerSpec) *gatewayTLS {
 // certificate of the run's CA.
 func (b *builder) serverTLS(label, path string, s *scenarios.Server) (st serverTLS, issued, ok bool) {
 	t := s.TLS
-	mutual := strings.EqualFold(t.Mode, "MUTUAL")
+	optional := strings.EqualFold(t.Mode, "OPTIONAL_MUTUAL")
+	mutual := optional || strings.EqualFold(t.Mode, "MUTUAL")
 	for _, h := range s.Hosts {
 		if _, name, cut := strings.Cut(h, "/"); cut {
 			h = name
@@ -158,9 +168,12 @@ func (b *builder) serverTLS(label, path string, s *scenarios.Server) (st serverT
 	cfg.Certificates = []tls.Certificate{*cred.cert}
 	if mutual {
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		if optional {
+			cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		}
 		cfg.ClientCAs = cred.ca
 		if sans := t.SubjectAltNames; len(sans) > 0 {
-			cfg.VerifyPeerCertificate = verifySAN(sans)
+			cfg.VerifyPeerCertificate = verifySAN(sans, optional)
 		}
 	}
 	if !b.tlsVersions(label, path, t.MinProtocolVersion, t.MaxProtocolVersion, cfg) {
@@ -290,8 +303,11 @@ func cipherSuites(names []string) []uint16 {
 // verifySAN accepts a verified peer certificate only when one of its
 // subject alternative names (DNS, URI, IP or e-mail) is in sans, as
 // Envoy's match_subject_alt_names does with exact matchers.
-func verifySAN(sans []string) func([][]byte, [][]*x509.Certificate) error {
+func verifySAN(sans []string, optional bool) func([][]byte, [][]*x509.Certificate) error {
 	return func(_ [][]byte, chains [][]*x509.Certificate) error {
+		if optional && len(chains) == 0 {
+			return nil // OPTIONAL_MUTUAL: no certificate, nothing to match
+		}
 		if len(chains) == 0 || len(chains[0]) == 0 {
 			return errors.New("proxy: no verified certificate to match subjectAltNames")
 		}

@@ -254,3 +254,37 @@ spec:
 		t.Errorf("missing credential: %v, want an error at spec.servers[0].tls.credentialName", err)
 	}
 }
+
+// OPTIONAL_MUTUAL verifies a client certificate when one is presented
+// and serves clients without one; ISTIO_MUTUAL, the mesh's mTLS, is plain
+// text between Faultline's listeners: the server takes plain HTTP, as a
+// sidecar's ISTIO_MUTUAL DestinationRule sends it.
+func TestGatewayOptionalMutualAndMeshMutual(t *testing.T) {
+	httpbin := newUpstream(t, "httpbin")
+	ca, _ := proxy.NewCA()
+	src := experiment(svc("httpbin", 80, httpbin.addr()), `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    tls: {mode: OPTIONAL_MUTUAL, credentialName: httpbin-credential}
+    hosts: [httpbin.example.com]
+  - port: {number: 8443, name: mesh, protocol: HTTPS}
+    tls: {mode: ISTIO_MUTUAL}
+    hosts: [httpbin.example.com]
+`, tlsGatewayVS)
+	h := start(t, src, func(o *proxy.Options) { o.CA = ca })
+	addr, _ := h.p.GatewayAddr("gw", 443)
+	roots := caPool(ca)
+	if code, body, _, err := getBody(httpsClient(t, addr, roots, nil), "https://httpbin.example.com/get"); err != nil || code != 200 || body != "httpbin" {
+		t.Errorf("no client certificate: %d %q, %v; want 200 httpbin", code, body, err)
+	}
+	stranger, _ := proxy.NewCA()
+	foreign, _ := stranger.Issue([]string{"client"}, true)
+	if code, _, _, err := getBody(httpsClient(t, addr, roots, &foreign), "https://httpbin.example.com/get"); err == nil {
+		t.Errorf("certificate of another CA: got %d, want the handshake refused", code)
+	}
+	mesh, _ := h.p.GatewayAddr("gw", 8443)
+	expect(t, h.do(mesh, http.MethodGet, "httpbin.example.com", "/get"), 200, "httpbin")
+}

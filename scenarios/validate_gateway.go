@@ -4,7 +4,8 @@ package scenarios
 // pkg/config/validation/validation.go ValidateGateway, validateServer and
 // agent.ValidateNamespaceSlashWildcardHostname). Faultline's gateway
 // listeners carry HTTP, TCP (tcp routes), passed-through TLS (tls routes
-// by SNI) and terminated TLS (SIMPLE and MUTUAL, then HTTP routing).
+// by SNI) and terminated TLS (SIMPLE, MUTUAL and OPTIONAL_MUTUAL, then HTTP
+// routing); ISTIO_MUTUAL servers take the mesh's plain text.
 
 import (
 	"fmt"
@@ -90,9 +91,10 @@ func validateServer(r *reporter, p string, s *Server) {
 // validateServerTLS checks a server's tls block against its protocol:
 // HTTPS and TLS servers need one, plain-HTTP servers take only
 // httpsRedirect. PASSTHROUGH (SNI routing of the unterminated connection
-// by tls routes), AUTO_PASSTHROUGH (by the cluster the SNI names), SIMPLE
-// and MUTUAL (TLS terminated, then HTTP routing) are implemented;
-// ISTIO_MUTUAL and OPTIONAL_MUTUAL are not.
+// by tls routes), AUTO_PASSTHROUGH (by the cluster the SNI names), SIMPLE,
+// MUTUAL and OPTIONAL_MUTUAL (TLS terminated, then HTTP routing) are
+// implemented; ISTIO_MUTUAL is the mesh's mTLS, plain text between
+// Faultline's listeners.
 func validateServerTLS(r *reporter, p string, s *Server) {
 	kind := ProtocolKind(s.Port.Protocol)
 	t := s.TLS
@@ -119,15 +121,25 @@ func validateServerTLS(r *reporter, p string, s *Server) {
 			}
 			r.warnf(p+".tls.mode", "%s mode does not use certificates, they will be ignored", mode)
 		}
-	case (t.Mode == "SIMPLE" || t.Mode == "MUTUAL") && kind == protoTLS:
+	case (t.Mode == "SIMPLE" || t.Mode == "MUTUAL" || t.Mode == "OPTIONAL_MUTUAL") && kind == protoTLS:
 		validateTerminatingTLS(r, p+".tls", t)
+	case t.Mode == "ISTIO_MUTUAL" && kind == protoTLS:
+		for _, f := range []struct{ field, name, v string }{
+			{"serverCertificate", "server certificate", t.ServerCertificate},
+			{"privateKey", "private key", t.PrivateKey},
+			{"caCertificates", "CA bundle", t.CACertificates},
+			{"credentialName", "credentialName", t.CredentialName},
+		} {
+			if f.v != "" {
+				r.errorf(p+".tls."+f.field, "ISTIO_MUTUAL TLS cannot have associated %s", f.name)
+			}
+		}
+		r.warnf(p+".tls.mode", "ISTIO_MUTUAL: the mesh's mTLS is plain text between Faultline's listeners, so the server takes plain HTTP (as a sidecar's ISTIO_MUTUAL DestinationRule sends it)")
 	case t.Mode == "":
 	case kind == protoHTTP:
 		r.errorf(p+".tls", "server cannot have TLS settings for plain text HTTP ports (only httpsRedirect)")
-	case t.Mode == "PASSTHROUGH" || t.Mode == "AUTO_PASSTHROUGH" || t.Mode == "SIMPLE" || t.Mode == "MUTUAL":
-		r.errorf(p+".tls.mode", "%s needs a TLS or HTTPS server, not %s", t.Mode, s.Port.Protocol)
 	default:
-		r.errorf(p+".tls.mode", "%s is not implemented by Faultline (it terminates TLS in SIMPLE and MUTUAL, and routes it unterminated in PASSTHROUGH and AUTO_PASSTHROUGH)", t.Mode)
+		r.errorf(p+".tls.mode", "%s needs a TLS or HTTPS server, not %s", t.Mode, s.Port.Protocol)
 	}
 }
 
@@ -144,8 +156,8 @@ func validateTerminatingTLS(r *reporter, p string, t *ServerTLS) {
 		if t.PrivateKey == "" {
 			r.errorf(p+".privateKey", "%s TLS requires a private key", t.Mode)
 		}
-		if t.Mode == "MUTUAL" && t.CACertificates == "" {
-			r.errorf(p+".caCertificates", "MUTUAL TLS requires a client CA bundle")
+		if t.Mode != "SIMPLE" && t.CACertificates == "" {
+			r.errorf(p+".caCertificates", "%s TLS requires a client CA bundle", t.Mode)
 		}
 	}
 	if len(t.CredentialNames) > 2 {

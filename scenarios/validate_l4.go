@@ -230,8 +230,12 @@ func (d *Document) validateGatewayLoad(r *reporter, l *Load, u *url.URL, port ui
 		if s.Port.Number != port || ProtocolKind(s.Port.Protocol) != protoTLS {
 			continue
 		}
-		terminates := s.TLS != nil && (s.TLS.Mode == "SIMPLE" || s.TLS.Mode == "MUTUAL")
+		terminates := s.TLS != nil && (s.TLS.Mode == "SIMPLE" || s.TLS.Mode == "MUTUAL" || s.TLS.Mode == "OPTIONAL_MUTUAL")
 		switch {
+		case s.TLS != nil && s.TLS.Mode == "ISTIO_MUTUAL":
+			if u.Scheme == "https" {
+				r.errorf("spec.load.url", "Gateway %s takes the mesh's plain HTTP on port %d (tls.mode ISTIO_MUTUAL): send the load to http://", gw.Metadata.Name, port)
+			}
 		case terminates && u.Scheme != "https":
 			r.errorf("spec.load.url", "Gateway %s terminates TLS on port %d (tls.mode %s): send the load to https://", gw.Metadata.Name, port, s.TLS.Mode)
 		case !terminates:
