@@ -165,7 +165,13 @@ func (x *exchange) appendLogLine(b []byte) []byte {
 	b = append(b, ' ')
 	b = appendField(b, r.RemoteAddr)
 	b = append(b, ' ')
-	b = appendField(b, x.sni) // %REQUESTED_SERVER_NAME%: a tunnel's SNI, else no TLS
+	// %REQUESTED_SERVER_NAME%: a tunnel's SNI, a terminated connection's
+	// (tls_gateway.go), else no TLS.
+	if sni := x.sni; sni != "" || r.TLS == nil {
+		b = appendField(b, sni)
+	} else {
+		b = appendField(b, r.TLS.ServerName)
+	}
 	b = append(b, ' ')
 	b = appendField(b, x.routeName)
 	return append(b, '\n')

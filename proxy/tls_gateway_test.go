@@ -148,6 +148,10 @@ spec:
 	if _, _, _, err := getBody(httpsClient(t, addr, x509.NewCertPool(), nil), "https://httpbin.example.com/"); err == nil || !errors.As(err, new(*tls.CertificateVerificationError)) {
 		t.Errorf("untrusted client: %v, want a certificate verification error", err)
 	}
+	// The access log names the SNI (%REQUESTED_SERVER_NAME%).
+	if lines := h.accessLog(); !slicesContainMatch(lines, `"httpbin\.example\.com" "127\.0\.0\.1:\d+" outbound\|80\|\|httpbin\.default\.svc\.cluster\.local .* httpbin\.example\.com [^ ]+$`) {
+		t.Errorf("no access-log line with the SNI in\n%s", strings.Join(lines, "\n"))
+	}
 }
 
 // MUTUAL asks for a client certificate and verifies it against the
