@@ -134,6 +134,7 @@ func compile(doc *scenarios.Document, opts Options, gatewayAddr func(string, uin
 	if doc == nil || doc.Experiment == nil {
 		return nil, &CompileError{Problems: scenarios.Problems{{Severity: scenarios.SeverityError, Message: "the document holds no Experiment"}}}
 	}
+	doc = routingDoc(doc, opts.logger())
 	b := &builder{
 		doc:         doc,
 		opts:        opts,
@@ -897,7 +898,7 @@ func (b *builder) vsRoutes(vs *scenarios.VirtualService, lc listenerCtx) []*rout
 func (b *builder) routeEntry(label, path string, m *scenarios.HTTPMatchRequest, lc listenerCtx) *routeEntry {
 	e := &routeEntry{prefix: "/"}
 	if len(m.SourceLabels) > 0 {
-		b.errorf(label, path+".sourceLabels", "not implemented by Faultline: its listeners have no workload labels")
+		e.match.source = b.sourceMatch(m.SourceLabels, lc)
 	}
 	if m.SourceNamespace != "" {
 		b.errorf(label, path+".sourceNamespace", "not implemented by Faultline: its listeners have no namespace")
@@ -1038,6 +1039,9 @@ func (b *builder) rule(label, path string, vs *scenarios.VirtualService, index i
 	}
 	if h.Fault != nil {
 		r.fault = b.fault(label, path+".fault", h.Fault)
+	}
+	if h.CorsPolicy != nil {
+		r.cors = b.corsPolicy(label, path+".corsPolicy", h.CorsPolicy)
 	}
 	if h.Timeout != nil && *h.Timeout > 0 {
 		r.timeout = h.Timeout.D()

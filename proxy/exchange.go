@@ -74,6 +74,12 @@ type exchange struct {
 	// maxRetries (breaker.go).
 	retryHeld bool
 
+	// CORS (cors.go): the allowed origin the response must carry, and
+	// the route's policy; nil unless the route has a corsPolicy that
+	// allows the request's Origin.
+	corsOrigin []string
+	corsPolicy *corsPolicy
+
 	// body counts request bytes when the access log is on. It is not part
 	// of the pooled exchange: the transport's body writer may still read
 	// or close a request body after the response came back.
@@ -241,6 +247,11 @@ func (p *Proxy) serve(x *exchange, listenerID int) {
 		return
 	case actionDirect:
 		x.directReply(r)
+		return
+	}
+	// CORS stage (cors.go): before the fault filter, as in istiod's
+	// filter chain; a preflight it answers never reaches the upstream.
+	if r.cors != nil && x.cors(r.cors) {
 		return
 	}
 	// Fault stage: before the router, so faults are never retried and

@@ -241,6 +241,9 @@ func (x *exchange) copyResponse(res *http.Response, r *rule, d *destination, c *
 	}
 	r.respOps.apply(h)
 	d.respOps.apply(h)
+	if x.corsOrigin != nil {
+		x.corsHeaders(h) // the CORS filter encodes after the router
+	}
 	if len(res.Trailer) > 0 {
 		keys := make([]string, 0, len(res.Trailer))
 		for k := range res.Trailer {

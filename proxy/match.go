@@ -111,12 +111,15 @@ type matcher struct {
 	headers   []headerMatch
 	query     []queryMatch
 	port      uint32 // mesh only: compared with the request's port
+	// source is the sourceLabels condition (source_labels.go); nil
+	// without one.
+	source *sourceMatch
 }
 
 // catchAll reports a match istiod treats as catch-all: nothing but
 // prefix "/" or regex ".*" on the uri.
 func (m *matcher) catchAll() bool {
-	if m.scheme != nil || m.method != nil || m.authority != nil || len(m.headers) > 0 || len(m.query) > 0 || m.port != 0 {
+	if m.scheme != nil || m.method != nil || m.authority != nil || len(m.headers) > 0 || len(m.query) > 0 || m.port != 0 || m.source != nil {
 		return false
 	}
 	if m.uri == nil {
@@ -165,6 +168,9 @@ func (m *matcher) matches(x *exchange) bool {
 		if !ok || !q.m.match(v) {
 			return false
 		}
+	}
+	if m.source != nil && !m.source.matches(x) {
+		return false
 	}
 	return true
 }

@@ -65,6 +65,9 @@ func (x *exchange) writeHead(code int, details string) {
 	} else {
 		x.w.Header()[hdrServer] = valEnvoy
 	}
+	if x.corsOrigin != nil {
+		x.corsHeaders(x.w.Header())
+	}
 	x.code, x.details, x.wroteHeader = code, details, true
 	x.w.WriteHeader(code)
 }

@@ -146,7 +146,9 @@ type rule struct {
 	kind  actionKind
 	stats *routeStats // nil for the default route
 
-	fault   *fault
+	fault *fault
+	// cors is the route's corsPolicy (cors.go); nil without one.
+	cors    *corsPolicy
 	timeout time.Duration
 	// timeoutVal is x-envoy-expected-rq-timeout-ms, nil without a timeout.
 	timeoutVal []string

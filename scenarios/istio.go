@@ -44,7 +44,7 @@ type HTTPRoute struct {
 	Route            []HTTPRouteDestination `json:"route,omitempty"`
 	Redirect         *HTTPRedirect          `json:"redirect,omitempty"`
 	DirectResponse   *HTTPDirectResponse    `json:"directResponse,omitempty"`
-	Delegate         *Unimplemented         `json:"delegate,omitempty"`
+	Delegate         *Delegate              `json:"delegate,omitempty"`
 	Rewrite          *HTTPRewrite           `json:"rewrite,omitempty"`
 	Timeout          *Duration              `json:"timeout,omitempty"`
 	Retries          *HTTPRetry             `json:"retries,omitempty"`
@@ -53,9 +53,30 @@ type HTTPRoute struct {
 	Mirrors          []HTTPMirrorPolicy     `json:"mirrors,omitempty"`
 	MirrorPercentage *Percent               `json:"mirrorPercentage,omitempty"`
 	// MirrorPercent is the deprecated integer form (also spelled mirror_percent).
-	MirrorPercent *uint32        `json:"mirrorPercent,omitempty"`
-	CorsPolicy    *Unimplemented `json:"corsPolicy,omitempty"`
-	Headers       *Headers       `json:"headers,omitempty"`
+	MirrorPercent *uint32     `json:"mirrorPercent,omitempty"`
+	CorsPolicy    *CorsPolicy `json:"corsPolicy,omitempty"`
+	Headers       *Headers    `json:"headers,omitempty"`
+}
+
+// CorsPolicy is a route's CORS policy, answered as Envoy's CORS filter
+// answers it (proxy/cors.go): a preflight whose origin is allowed gets a
+// 200 from the proxy; other requests from an allowed origin get
+// access-control-allow-origin (and expose-headers, allow-credentials) on
+// their response.
+type CorsPolicy struct {
+	// AllowOrigin is the deprecated list of exact origins; istiod reads it
+	// only when allowOrigins is absent.
+	AllowOrigin      []string      `json:"allowOrigin,omitempty"`
+	AllowOrigins     []StringMatch `json:"allowOrigins,omitempty"`
+	AllowMethods     []string      `json:"allowMethods,omitempty"`
+	AllowHeaders     []string      `json:"allowHeaders,omitempty"`
+	ExposeHeaders    []string      `json:"exposeHeaders,omitempty"`
+	MaxAge           *Duration     `json:"maxAge,omitempty"`
+	AllowCredentials *bool         `json:"allowCredentials,omitempty"`
+	// UnmatchedPreflights is FORWARD (the default, UNSPECIFIED too): a
+	// preflight from an origin no allowOrigins matches goes to the
+	// upstream; IGNORE: the proxy answers it 200 without CORS headers.
+	UnmatchedPreflights string `json:"unmatchedPreflights,omitempty"`
 }
 
 // TCPRoute routes TCP connections (Envoy's tcp_proxy): the first route

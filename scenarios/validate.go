@@ -58,6 +58,7 @@ func (d *Document) validateResources(problems *Problems, v IstioVersion) {
 		validateMetadata(r, vs.Metadata)
 		validateVirtualService(r, vs, v)
 		d.validateVirtualServiceRefs(r, vs)
+		d.validateDelegates(r, vs)
 		d.validateL4Refs(r, vs)
 	}
 	for _, dr := range d.DestinationRules {

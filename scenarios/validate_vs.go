@@ -57,12 +57,20 @@ func validateVirtualService(r *reporter, vs *VirtualService, v IstioVersion) {
 	s := &vs.Spec
 	mesh := appliesToMesh(s.Gateways)
 	validateGatewayNames(r, "spec.gateways", s.Gateways)
-	validateVirtualServiceHosts(r, s.Hosts, mesh, vs.Metadata.Namespace)
+	if vs.IsDelegate() {
+		validateDelegateVirtualService(r, s)
+	} else {
+		validateVirtualServiceHosts(r, s.Hosts, mesh, vs.Metadata.Namespace)
+	}
 	if len(s.HTTP) == 0 && len(s.TCP) == 0 && len(s.TLS) == 0 {
 		r.errorf("spec.http", "http, tcp or tls must be provided in a VirtualService")
 	}
 	for i := range s.HTTP {
-		validateHTTPRoute(r, fmt.Sprintf("spec.http[%d]", i), &s.HTTP[i], mesh, v)
+		p := fmt.Sprintf("spec.http[%d]", i)
+		validateHTTPRoute(r, p, &s.HTTP[i], mesh, v)
+		if d := s.HTTP[i].Delegate; d != nil {
+			validateDelegateRef(r, p+".delegate", d, vs.IsDelegate())
+		}
 	}
 	for i := range s.TCP {
 		validateTCPRoute(r, fmt.Sprintf("spec.tcp[%d]", i), &s.TCP[i], v)
@@ -84,10 +92,6 @@ func appliesToMesh(gateways []string) bool {
 // (FQDN, short name, "*.suffix") or an IP, "*" only for gateway-bound
 // services, and no two overlapping.
 func validateVirtualServiceHosts(r *reporter, hosts []string, mesh bool, namespace string) {
-	if len(hosts) == 0 {
-		r.errorf("spec.hosts", "is required: a VirtualService without hosts is a delegate, and delegate VirtualServices are not implemented by Faultline")
-		return
-	}
 	valid := true
 	for i, h := range hosts {
 		p := fmt.Sprintf("spec.hosts[%d]", i)
@@ -142,6 +146,9 @@ func validateHTTPRoute(r *reporter, p string, h *HTTPRoute, mesh bool, v IstioVe
 		validateFault(r, p+".fault", h.Fault)
 	}
 	validateMirrors(r, p, h)
+	if h.CorsPolicy != nil {
+		validateCORSPolicy(r, p+".corsPolicy", h.CorsPolicy)
+	}
 }
 
 // validateRouteAction requires exactly one action and rejects the field
@@ -199,7 +206,7 @@ func validateMatch(r *reporter, p string, m *HTTPMatchRequest, mesh bool) {
 	}
 	if len(m.SourceLabels) > 0 {
 		validateLabels(r, p+".sourceLabels", m.SourceLabels)
-		r.errorf(p+".sourceLabels", "not implemented by Faultline: there are no client workloads to select")
+		r.warnf(p+".sourceLabels", "%s", sourceLabelsNote)
 	}
 	if m.SourceNamespace != "" {
 		if !isIstioLabel(m.SourceNamespace) {
@@ -209,6 +216,10 @@ func validateMatch(r *reporter, p string, m *HTTPMatchRequest, mesh bool) {
 	}
 	validateGatewayNames(r, p+".gateways", m.Gateways)
 }
+
+// sourceLabelsNote says whose labels an http match's sourceLabels meet
+// (proxy/source_labels.go).
+const sourceLabelsNote = "Faultline knows a request's caller only on a gateway (its labels: the Gateway's selector) or when the request comes from the address of a bound service's endpoint other than 127.0.0.1 and ::1 (that endpoint's labels); any other caller, a run's own load among them, is unlabelled, so this match does not apply to it"
 
 // isEmptyMatch reports a match block with no condition at all.
 func isEmptyMatch(m *HTTPMatchRequest) bool {

@@ -24,8 +24,7 @@ func TestValidateVirtualServiceHosts(t *testing.T) {
 	runLintCases(t, "VirtualService", []lintCase{
 		{name: "minimal", yaml: rule("")},
 		{name: "fqdn and wildcard", yaml: strings.Replace(rule(""), "[reviews]", "[reviews.default.svc.cluster.local, '*.reviews.example.com']", 1)},
-		{name: "no hosts", yaml: strings.Replace(rule(""), "  hosts: [reviews]\n", "", 1),
-			want: []want{errAt("spec.hosts", "delegate VirtualServices are not implemented")}},
+		{name: "no hosts: a delegate, valid on its own", yaml: strings.Replace(rule(""), "  hosts: [reviews]\n", "", 1)},
 		{name: "star on mesh", yaml: strings.Replace(rule(""), "[reviews]", `["*"]`, 1),
 			want: []want{errAt("spec.hosts[0]", "wildcard host * is not allowed for virtual services bound to the mesh gateway")}},
 		{name: "star on gateway and mesh", yaml: strings.Replace(rule(""), "  hosts: [reviews]\n", "  hosts: [\"*\"]\n  gateways: [gw, mesh]\n", 1),
@@ -167,7 +166,7 @@ func TestValidateVirtualServiceMatch(t *testing.T) {
 		{name: "source selectors", yaml: vs("", "  - match: [{sourceLabels: {app: productpage, \"bad key\": x}, sourceNamespace: Bad_ns}]\n"+toV1),
 			want: []want{
 				errAt("spec.http[0].match[0].sourceLabels.bad key", "invalid label key"),
-				errAt("spec.http[0].match[0].sourceLabels", "not implemented by Faultline"),
+				warnAt("spec.http[0].match[0].sourceLabels", "is unlabelled, so this match does not apply to it"),
 				errAt("spec.http[0].match[0].sourceNamespace", "sourceNamespace match Bad_ns is invalid"),
 				errAt("spec.http[0].match[0].sourceNamespace", "not implemented by Faultline"),
 			}},
