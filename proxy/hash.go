@@ -58,9 +58,12 @@ type hashPolicy struct {
 	cookie     string
 	cookiePath string
 	cookieTTL  *time.Duration // nil: never generate the cookie
-	query      string
-	maglev     bool
-	size       uint64 // ring minimum size or maglev table size
+	// cookieAttrs are the generated cookie's attributes, rendered
+	// ("; SameSite=Strict; Secure").
+	cookieAttrs string
+	query       string
+	maglev      bool
+	size        uint64 // ring minimum size or maglev table size
 }
 
 func (b *builder) hashPolicy(blk policyBlock[scenarios.LoadBalancerSettings], ch *scenarios.ConsistentHashLB) *hashPolicy {
@@ -82,6 +85,12 @@ func (b *builder) hashPolicy(blk policyBlock[scenarios.LoadBalancerSettings], ch
 		if ttl := ch.HTTPCookie.TTL; ttl != nil {
 			d := max(ttl.D(), 0)
 			h.cookieTTL = &d
+		}
+		for _, a := range ch.HTTPCookie.Attributes {
+			h.cookieAttrs += "; " + a.Name
+			if a.Value != "" {
+				h.cookieAttrs += "=" + a.Value
+			}
 		}
 	case ch.HTTPQueryParameterName != "":
 		h.kind = hashQuery
@@ -190,7 +199,7 @@ func (h *hashPolicy) setCookie(value string) string {
 	if h.cookiePath != "" {
 		s += "; Path=" + h.cookiePath
 	}
-	return s + "; HttpOnly"
+	return s + h.cookieAttrs + "; HttpOnly"
 }
 
 // queryValue finds the first value of a query parameter, decoded.

@@ -122,6 +122,9 @@ func TestConsistentHashCookieTTL(t *testing.T) {
 	}{
 		{", ttl: 0s", `^s="[0-9a-f]{16}"; HttpOnly$`},
 		{"", `^$`},
+		// attributes go after Path and before HttpOnly, a name alone when
+		// its value is empty (Envoy's makeSetCookieValue).
+		{", path: /, ttl: 5s, attributes: [{name: SameSite, value: Strict}, {name: Secure}]", `^s="[0-9a-f]{16}"; Max-Age=5; Path=/; SameSite=Strict; Secure; HttpOnly$`},
 	} {
 		h := start(t, experiment(threeEndpoints(t), hashDR("{httpCookie: {name: s"+tc.ttl+"}}")))
 		r := h.get("reviews", "/")

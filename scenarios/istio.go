@@ -334,10 +334,19 @@ type ConsistentHashLB struct {
 
 // HTTPCookie names the cookie a consistent hash uses.
 type HTTPCookie struct {
-	Name       string         `json:"name"`
-	Path       string         `json:"path,omitempty"`
-	TTL        *Duration      `json:"ttl,omitempty"`
-	Attributes *Unimplemented `json:"attributes,omitempty"`
+	Name string    `json:"name"`
+	Path string    `json:"path,omitempty"`
+	TTL  *Duration `json:"ttl,omitempty"`
+	// Attributes are added to a Set-Cookie the proxy generates (after
+	// Path, before HttpOnly, as Envoy's makeSetCookieValue writes them).
+	Attributes []CookieAttribute `json:"attributes,omitempty"`
+}
+
+// CookieAttribute is one attribute of a generated cookie: "; name=value",
+// or "; name" when value is empty.
+type CookieAttribute struct {
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
 }
 
 // RingHash configures the ring-hash algorithm.

@@ -19,6 +19,12 @@ func TestValidateIgnoredPolicyFields(t *testing.T) {
 			}},
 		{name: "tcp keepalive in a port policy", yaml: policy("    portLevelSettings:\n    - port: {number: 6379}\n      connectionPool: {tcp: {tcpKeepalive: {time: 7200s, interval: 75s, probes: 9}}}\n"),
 			want: []want{warnAt(tp+".portLevelSettings[0].connectionPool.tcp.tcpKeepalive", "keep Go's TCP keepalive")}},
+		{name: "cookie attributes", yaml: policy("    loadBalancer: {consistentHash: {httpCookie: {name: s, ttl: 0s, attributes: [{name: SameSite, value: Lax}, {name: Secure}]}}}\n")},
+		{name: "cookie attributes unnamed or twice", yaml: policy("    loadBalancer: {consistentHash: {httpCookie: {name: s, attributes: [{value: Lax}, {name: Secure}, {name: Secure}]}}}\n"),
+			want: []want{
+				errAt(lb+".consistentHash.httpCookie.attributes[0].name", "cookie attribute name cannot be empty"),
+				errAt(lb+".consistentHash.httpCookie.attributes[2].name", "duplicate cookie attribute name: Secure"),
+			}},
 		{name: "backend utilization is refused: it would change which endpoint serves", yaml: policy("    loadBalancer: {backendUtilization: {}}\n"),
 			want: []want{errAt(lb+".backendUtilization", "not implemented by Faultline")}},
 	})
