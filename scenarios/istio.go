@@ -310,14 +310,44 @@ type LoadBalancerSettings struct {
 	Simple             string            `json:"simple,omitempty"`
 	ConsistentHash     *ConsistentHashLB `json:"consistentHash,omitempty"`
 	BackendUtilization *Unimplemented    `json:"backendUtilization,omitempty"`
-	// LocalityLbSetting and ZoneAwareLbSetting are accepted with a warning:
-	// Faultline's proxy has no locality of its own, so, as Envoy does for a
-	// proxy whose locality is unknown, endpoints are picked across all
-	// localities by the policy above.
-	LocalityLbSetting  *Ignored       `json:"localityLbSetting,omitempty"`
-	ZoneAwareLbSetting *Ignored       `json:"zoneAwareLbSetting,omitempty"`
-	WarmupDurationSecs *Unimplemented `json:"warmupDurationSecs,omitempty"`
-	Warmup             *Unimplemented `json:"warmup,omitempty"`
+	// LocalityLbSetting and ZoneAwareLbSetting are validated as Istio
+	// validates them and, when enabled, accepted with a warning: Faultline's
+	// proxy has no locality of its own, so, as Envoy does for a proxy whose
+	// locality is unknown, endpoints are picked across all localities by
+	// the policy above.
+	LocalityLbSetting  *LocalityLbSetting  `json:"localityLbSetting,omitempty"`
+	ZoneAwareLbSetting *ZoneAwareLbSetting `json:"zoneAwareLbSetting,omitempty"`
+	WarmupDurationSecs *Unimplemented      `json:"warmupDurationSecs,omitempty"`
+	Warmup             *Unimplemented      `json:"warmup,omitempty"`
+}
+
+// LocalityLbSetting is locality-weighted load balancing or failover.
+type LocalityLbSetting struct {
+	Distribute       []LocalityDistribute `json:"distribute,omitempty"`
+	Failover         []LocalityFailover   `json:"failover,omitempty"`
+	FailoverPriority []string             `json:"failoverPriority,omitempty"`
+	Enabled          *bool                `json:"enabled,omitempty"`
+}
+
+// LocalityDistribute spreads the traffic of callers in From over the
+// localities of To by weight (percent, summing to 100).
+type LocalityDistribute struct {
+	From string            `json:"from,omitempty"`
+	To   map[string]uint32 `json:"to,omitempty"`
+}
+
+// LocalityFailover names the region traffic from From fails over to.
+type LocalityFailover struct {
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+// ZoneAwareLbSetting is Envoy's zone-aware routing.
+type ZoneAwareLbSetting struct {
+	Enabled          *bool              `json:"enabled,omitempty"`
+	Failover         []LocalityFailover `json:"failover,omitempty"`
+	FailoverPriority []string           `json:"failoverPriority,omitempty"`
+	MinClusterSize   *uint32            `json:"minClusterSize,omitempty"`
 }
 
 // ConsistentHashLB hashes a request property onto the endpoints.
@@ -369,11 +399,18 @@ type ConnectionPool struct {
 type TCPSettings struct {
 	MaxConnections int32     `json:"maxConnections,omitempty"`
 	ConnectTimeout *Duration `json:"connectTimeout,omitempty"`
-	// TCPKeepalive is accepted with a warning: connections to endpoints
-	// keep Go's keepalive (probes after 30 s idle, every 30 s).
-	TCPKeepalive          *Ignored  `json:"tcpKeepalive,omitempty"`
-	MaxConnectionDuration *Duration `json:"maxConnectionDuration,omitempty"`
-	IdleTimeout           *Duration `json:"idleTimeout,omitempty"`
+	// TCPKeepalive is validated and accepted with a warning: connections
+	// to endpoints keep Go's keepalive (probes after 30 s idle, every 30 s).
+	TCPKeepalive          *TCPKeepalive `json:"tcpKeepalive,omitempty"`
+	MaxConnectionDuration *Duration     `json:"maxConnectionDuration,omitempty"`
+	IdleTimeout           *Duration     `json:"idleTimeout,omitempty"`
+}
+
+// TCPKeepalive is SO_KEEPALIVE's probes, idle time and interval.
+type TCPKeepalive struct {
+	Probes   uint32    `json:"probes,omitempty"`
+	Time     *Duration `json:"time,omitempty"`
+	Interval *Duration `json:"interval,omitempty"`
 }
 
 // HTTPSettings are the HTTP-level pool limits.
