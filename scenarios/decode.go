@@ -17,15 +17,8 @@ import (
 // field, never silently ignored.
 type Unimplemented struct{}
 
-// Ignored marks an Istio field that Faultline accepts and does not act on
-// (it has nothing to act with, as with localities, or Envoy's behaviour is
-// the default here anyway). The validator warns where one is set, naming
-// the field and saying what Faultline does instead; its value is not read.
-type Ignored struct{}
-
 var (
 	unimplementedType   = reflect.TypeFor[Unimplemented]()
-	ignoredType         = reflect.TypeFor[Ignored]()
 	rawResourceType     = reflect.TypeFor[RawResource]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
@@ -109,9 +102,6 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if t == unimplementedType {
 		d.rep.errorf(path, "not implemented by Faultline")
 		return
-	}
-	if t == ignoredType {
-		return // set (its pointer is not nil) and not read
 	}
 	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
 		if n.Kind != yaml.ScalarNode {
