@@ -16,7 +16,7 @@ import (
 // networking messages beside the model's Go types, and fails on a field the
 // model lacks by its JSON name. v1beta1 and v1 declare their messages as
 // aliases of v1alpha3's, so v1alpha3's descriptors are all of them. A field
-// the model types as scenarios.Unimplemented or scenarios.Ignored is known
+// the model types as scenarios.Unimplemented is known
 // and not walked further (a field Faultline accepts without acting on it
 // is modelled, so that it is validated, and warned about).
 func TestModelKnowsEveryIstioField(t *testing.T) {
