@@ -400,18 +400,19 @@ func (b *builder) destinationRules(fqdn string) []*scenarios.DestinationRule {
 	return append(exact, wild...)
 }
 
-var lbPolicies = map[string]bool{"": true, "UNSPECIFIED": true, "ROUND_ROBIN": true, "RANDOM": true, "LEAST_REQUEST": true, "LEAST_CONN": true}
+// lbPolicies are the loadBalancer.simple values the proxy takes.
+// PASSTHROUGH (Envoy's ORIGINAL_DST: the address the client dialled) is
+// balanced as the default over the host's bound endpoints, the addresses
+// the experiment names for it: the proxy dials no other (the validator
+// warns).
+var lbPolicies = map[string]bool{"": true, "UNSPECIFIED": true, "ROUND_ROBIN": true, "RANDOM": true, "LEAST_REQUEST": true, "LEAST_CONN": true, "PASSTHROUGH": true}
 
 // checkDestinationRules reports policies the proxy cannot honour, whether
 // or not a route uses them.
 func (b *builder) checkDestinationRules() {
 	checkBlocks := func(label, path string, lb *scenarios.LoadBalancerSettings, cp *scenarios.ConnectionPool, tls *scenarios.ClientTLSSettings) {
 		if lb != nil && !lbPolicies[lb.Simple] {
-			if lb.Simple == "PASSTHROUGH" {
-				b.errorf(label, path+".loadBalancer.simple", "PASSTHROUGH forwards to the original destination, which Faultline never dials")
-			} else {
-				b.errorf(label, path+".loadBalancer.simple", "must be one of ROUND_ROBIN, RANDOM, LEAST_REQUEST, LEAST_CONN, not %q", lb.Simple)
-			}
+			b.errorf(label, path+".loadBalancer.simple", "must be one of ROUND_ROBIN, RANDOM, LEAST_REQUEST, LEAST_CONN, PASSTHROUGH, not %q", lb.Simple)
 		}
 		if tls != nil {
 			switch strings.ToUpper(tls.Mode) {

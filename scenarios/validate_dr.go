@@ -113,7 +113,7 @@ func validateLoadBalancer(r *reporter, p string, lb *LoadBalancerSettings) {
 		case "LEAST_CONN":
 			r.warnf(p+".simple", "LEAST_CONN is a deprecated alias of LEAST_REQUEST: use LEAST_REQUEST")
 		case "PASSTHROUGH":
-			r.errorf(p+".simple", "PASSTHROUGH is not implemented by Faultline: it forwards to the original destination address, which Faultline never dials")
+			r.warnf(p+".simple", "PASSTHROUGH forwards to the address the client dialled, which Faultline never dials unless the experiment names it: it balances over the host's bound endpoints as LEAST_REQUEST does")
 		}
 	}
 	ch := lb.ConsistentHash

@@ -67,7 +67,7 @@ func TestValidateGatewayProtocolsAndTLS(t *testing.T) {
 		"TLS":   {errAt("spec.servers[0].tls", "server must have TLS settings for HTTPS/TLS protocols")},
 		"TCP":   nil, // proxied as TCP (tcp routes)
 		"MONGO": nil,
-		"GRPC":  {errAt("spec.servers[0].port.protocol", "GRPC is not implemented by Faultline")},
+		"GRPC":  {warnAt("spec.servers[0].port.protocol", "GRPC is carried as HTTP/1.1")},
 	} {
 		cases = append(cases, lintCase{
 			name: proto,

@@ -359,7 +359,7 @@ var protocols = map[string]string{
 	"MONGO":    protoTCP,
 	"REDIS":    protoTCP,
 	"MYSQL":    protoTCP,
-	"GRPC":     protoOther,
+	"GRPC":     protoHTTP, // over HTTP/1.1: see validateProtocol
 	"UDP":      protoOther,
 }
 
@@ -385,6 +385,8 @@ func validateProtocol(r *reporter, path, protocol string) {
 	case !known:
 		r.errorf(path, "invalid protocol %q, supported protocols are HTTP, HTTPS, HTTP2, GRPC, GRPC-WEB, MONGO, REDIS, MYSQL, TCP, TLS", protocol)
 	case kind == protoOther:
-		r.errorf(path, "%s is not implemented by Faultline (it carries HTTP, HTTP2 and GRPC-WEB as HTTP/1.1, TCP, MONGO, MYSQL and REDIS as TCP, TLS and HTTPS unterminated)", protocol)
+		r.errorf(path, "%s is not implemented by Faultline (it carries HTTP, HTTP2, GRPC and GRPC-WEB as HTTP/1.1, TCP, MONGO, MYSQL and REDIS as TCP, TLS and HTTPS unterminated)", protocol)
+	case strings.EqualFold(protocol, "GRPC"):
+		r.warnf(path, "GRPC is carried as HTTP/1.1, as HTTP2 is: gRPC-Web and HTTP/1.1 callers pass, a gRPC client (HTTP/2 only) cannot reach the port through Faultline")
 	}
 }

@@ -46,7 +46,7 @@ func TestValidateServiceEntry(t *testing.T) {
 			}},
 		{name: "non-http protocols", yaml: se("  hosts: [a.example.com]\n  ports: [{number: 443, name: https, protocol: HTTPS}, {number: 3306, name: tcp, protocol: TCP}, {number: 27017, name: mongo, protocol: MONGO}, {number: 9000, name: grpc, protocol: GRPC}, {number: 8443, name: tls, protocol: TLS}]\n"),
 			want: []want{
-				errAt("spec.ports[3].protocol", "GRPC is not implemented by Faultline"),
+				warnAt("spec.ports[3].protocol", "GRPC is carried as HTTP/1.1"),
 			}},
 		{name: "bad enums", yaml: se("  hosts: [a.example.com]\n" + httpPort + "  location: MESH_NEARBY\n  resolution: MAGIC\n"),
 			want: []want{
