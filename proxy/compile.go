@@ -354,11 +354,17 @@ func (b *builder) serviceEntryEndpoints(se *scenarios.ServiceEntry, label, host 
 		return
 	}
 	if len(se.Spec.Endpoints) == 0 {
+		if se.Spec.WorkloadSelector != nil {
+			return // no workloads to select: the host has no endpoint (503 UH); the validator warns
+		}
 		b.errorf(label, "spec.resolution", "resolving %s by DNS is not allowed: bind %s in the Experiment's spec.services", host, host)
 		return
 	}
 	for i, we := range se.Spec.Endpoints {
 		path := fmt.Sprintf("spec.endpoints[%d].address", i)
+		if strings.HasPrefix(we.Address, "unix://") {
+			continue // not dialled: the validator warns
+		}
 		if net.ParseIP(we.Address) == nil {
 			if res == "STATIC" {
 				b.errorf(label, path, "STATIC endpoints must be IP addresses, not %q", we.Address)

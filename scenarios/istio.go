@@ -270,11 +270,18 @@ type DestinationRule struct {
 
 // DestinationRuleSpec is the spec of a DestinationRule.
 type DestinationRuleSpec struct {
-	Host             string         `json:"host"`
-	TrafficPolicy    *TrafficPolicy `json:"trafficPolicy,omitempty"`
-	Subsets          []Subset       `json:"subsets,omitempty"`
-	ExportTo         []string       `json:"exportTo,omitempty"`
-	WorkloadSelector *Unimplemented `json:"workloadSelector,omitempty"`
+	Host          string         `json:"host"`
+	TrafficPolicy *TrafficPolicy `json:"trafficPolicy,omitempty"`
+	Subsets       []Subset       `json:"subsets,omitempty"`
+	ExportTo      []string       `json:"exportTo,omitempty"`
+	// WorkloadSelector limits the rule to the callers it selects; Faultline
+	// has one proxy for every caller (the validator warns).
+	WorkloadSelector *WorkloadSelector `json:"workloadSelector,omitempty"`
+}
+
+// WorkloadSelector selects workloads by their labels (istio.type.v1beta1).
+type WorkloadSelector struct {
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
 }
 
 // Subset is a named group of endpoints selected by labels.
@@ -529,15 +536,18 @@ type ServiceEntry struct {
 
 // ServiceEntrySpec is the spec of a ServiceEntry.
 type ServiceEntrySpec struct {
-	Hosts            []string        `json:"hosts"`
-	Addresses        []string        `json:"addresses,omitempty"`
-	Ports            []ServicePort   `json:"ports,omitempty"`
-	Location         string          `json:"location,omitempty"`
-	Resolution       string          `json:"resolution,omitempty"`
-	Endpoints        []WorkloadEntry `json:"endpoints,omitempty"`
-	WorkloadSelector *Unimplemented  `json:"workloadSelector,omitempty"`
-	ExportTo         []string        `json:"exportTo,omitempty"`
-	SubjectAltNames  []string        `json:"subjectAltNames,omitempty"`
+	Hosts      []string        `json:"hosts"`
+	Addresses  []string        `json:"addresses,omitempty"`
+	Ports      []ServicePort   `json:"ports,omitempty"`
+	Location   string          `json:"location,omitempty"`
+	Resolution string          `json:"resolution,omitempty"`
+	Endpoints  []WorkloadEntry `json:"endpoints,omitempty"`
+	// WorkloadSelector takes the workloads with these labels as the
+	// entry's endpoints, instead of Endpoints; Faultline has no workloads
+	// to select (the validator warns).
+	WorkloadSelector *ServiceEntrySelector `json:"workloadSelector,omitempty"`
+	ExportTo         []string              `json:"exportTo,omitempty"`
+	SubjectAltNames  []string              `json:"subjectAltNames,omitempty"`
 }
 
 // ServicePort is a port of a ServiceEntry.
@@ -557,4 +567,10 @@ type WorkloadEntry struct {
 	Locality       string            `json:"locality,omitempty"`
 	Weight         uint32            `json:"weight,omitempty"`
 	ServiceAccount string            `json:"serviceAccount,omitempty"`
+}
+
+// ServiceEntrySelector selects the workloads of a ServiceEntry by their
+// labels (networking v1alpha3 WorkloadSelector).
+type ServiceEntrySelector struct {
+	Labels map[string]string `json:"labels,omitempty"`
 }

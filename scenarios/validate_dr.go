@@ -22,6 +22,10 @@ func validateDestinationRule(r *reporter, dr *DestinationRule, v IstioVersion) {
 		r.errorf("spec.host", "%v", err)
 	}
 	validateTrafficPolicy(r, "spec.trafficPolicy", s.TrafficPolicy, v)
+	if ws := s.WorkloadSelector; ws != nil {
+		validateSelectorLabels(r, "spec.workloadSelector.matchLabels", ws.MatchLabels)
+		r.warnf("spec.workloadSelector", "Faultline has one proxy for every caller: the rule applies to all of them, not only to the workloads it selects")
+	}
 	names := map[string]int{}
 	for i := range s.Subsets {
 		sub := &s.Subsets[i]

@@ -38,6 +38,11 @@ func TestValidateDestinationRuleHostAndSubsets(t *testing.T) {
 			}},
 		{name: "subset policy", yaml: dr("  subsets: [{name: v1, trafficPolicy: {loadBalancer: {simple: FASTEST}}}]\n"),
 			want: []want{errAt("spec.subsets[0].trafficPolicy.loadBalancer.simple", "must be one of UNSPECIFIED, LEAST_REQUEST, LEAST_CONN, ROUND_ROBIN, RANDOM, PASSTHROUGH, not \"FASTEST\"")}},
+		{name: "workload selector", yaml: dr("  workloadSelector: {matchLabels: {app: ratings, version: \"*\"}}\n"),
+			want: []want{
+				errAt("spec.workloadSelector.matchLabels.version", "wildcard is not supported in selector"),
+				warnAt("spec.workloadSelector", "the rule applies to all of them"),
+			}},
 		{name: "passthrough balances over the bound endpoints", yaml: dr("  trafficPolicy: {loadBalancer: {simple: PASSTHROUGH}}\n"),
 			want: []want{warnAt(tp+".loadBalancer.simple", "PASSTHROUGH forwards to the address the client dialled")}},
 		{name: "export to nobody", yaml: dr("  exportTo: [\"~\"]\n"),

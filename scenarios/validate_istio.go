@@ -258,6 +258,20 @@ func checkLabelKey(k string) error {
 }
 
 // validateLabels checks the keys and values of a label map at path.
+// validateSelectorLabels checks a workload selector's labels at path as
+// labels, with no wildcard value (Istio refuses one in a selector).
+func validateSelectorLabels(r *reporter, path string, labels map[string]string) {
+	plain := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if strings.Contains(labels[k], "*") {
+			r.errorf(path+"."+k, "wildcard is not supported in selector")
+			continue
+		}
+		plain[k] = labels[k]
+	}
+	validateLabels(r, path, plain)
+}
+
 func validateLabels(r *reporter, path string, labels map[string]string) {
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		if err := checkLabelKey(k); err != nil {

@@ -45,6 +45,13 @@ func validateServiceEntry(r *reporter, se *ServiceEntry, _ IstioVersion) {
 		validateResolution(r, s, resolution, portNames)
 	}
 	validateExportTo(r, "spec.exportTo", s.ExportTo, se.Metadata.Namespace, true)
+	if ws := s.WorkloadSelector; ws != nil {
+		if len(s.Endpoints) > 0 {
+			r.errorf("spec.workloadSelector", "only one of workloadSelector or endpoints is allowed in a service entry")
+		}
+		validateSelectorLabels(r, "spec.workloadSelector.labels", ws.Labels)
+		r.warnf("spec.workloadSelector", "Faultline has no workloads to select: the entry's hosts reach the endpoints spec.services binds to them, if any (else 503 UH)")
+	}
 }
 
 // validateServiceEntryHosts checks spec.hosts: 1 to 256 names, wildcard
@@ -110,7 +117,7 @@ func validateResolution(r *reporter, s *ServiceEntrySpec, resolution string, por
 			r.errorf("spec.endpoints", "no endpoints should be provided for resolution type NONE")
 		}
 	case "STATIC":
-		if len(s.Endpoints) == 0 {
+		if len(s.Endpoints) == 0 && s.WorkloadSelector == nil {
 			r.warnf("spec.endpoints", "resolution STATIC without endpoints: Istio has no endpoint to send this host's traffic to (503 no healthy upstream)")
 		}
 	case "DNS", "DNS_ROUND_ROBIN":
@@ -139,7 +146,7 @@ func validateWorkloadEntry(r *reporter, p string, ep *WorkloadEntry, resolution 
 	case ep.Address == "":
 		r.errorf(ap, "address is required")
 	case strings.HasPrefix(ep.Address, "unix://"):
-		r.errorf(ap, "unix domain socket endpoints are not implemented by Faultline")
+		r.warnf(ap, "Faultline does not dial unix domain sockets: the endpoint is left out (traffic only it could take gets 503 UH)")
 	case isIP(ep.Address):
 	case resolution == "STATIC":
 		r.errorf(ap, "endpoint address %q is not a valid IP address (resolution STATIC needs IP addresses)", ep.Address)

@@ -48,6 +48,13 @@ func TestValidateServiceEntry(t *testing.T) {
 			want: []want{
 				warnAt("spec.ports[3].protocol", "GRPC is carried as HTTP/1.1"),
 			}},
+		{name: "workload selector", yaml: se("  hosts: [a.example.com]\n" + httpPort + "  resolution: STATIC\n  workloadSelector: {labels: {app: a}}\n"),
+			want: []want{warnAt("spec.workloadSelector", "Faultline has no workloads to select")}},
+		{name: "workload selector beside endpoints", yaml: se("  hosts: [a.example.com]\n" + httpPort + "  resolution: STATIC\n  endpoints: [{address: 10.0.0.1}]\n  workloadSelector: {labels: {app: a}}\n"),
+			want: []want{
+				errAt("spec.workloadSelector", "only one of workloadSelector or endpoints"),
+				warnAt("spec.workloadSelector", "Faultline has no workloads to select"),
+			}},
 		{name: "bad enums", yaml: se("  hosts: [a.example.com]\n" + httpPort + "  location: MESH_NEARBY\n  resolution: MAGIC\n"),
 			want: []want{
 				errAt("spec.location", "must be one of MESH_EXTERNAL, MESH_INTERNAL"),
@@ -62,7 +69,7 @@ func TestValidateServiceEntry(t *testing.T) {
 				errAt("spec.endpoints[0].address", `endpoint address "backend.example.com" is not a valid IP address (resolution STATIC needs IP addresses)`),
 				errAt("spec.endpoints[1].address", "address is required"),
 				errAt("spec.endpoints[1].ports.web", "endpoint port web is not defined by the service entry"),
-				errAt("spec.endpoints[2].address", "unix domain socket endpoints are not implemented by Faultline"),
+				warnAt("spec.endpoints[2].address", "Faultline does not dial unix domain sockets"),
 				errAt("spec.endpoints[3].ports.http", "port number 0"),
 				errAt("spec.endpoints[3].labels.bad key", "invalid label key"),
 			}},
