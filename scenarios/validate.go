@@ -55,7 +55,7 @@ func (d *Document) validateResources(problems *Problems, v IstioVersion) {
 			continue
 		}
 		r := d.reporter(vs, resourceLabel(d, vs, "VirtualService", vs.Metadata.Name), problems)
-		validateMetadata(r, vs.Metadata)
+		validateIstioMetadata(r, vs.Metadata)
 		validateVirtualService(r, vs, v)
 		d.validateVirtualServiceRefs(r, vs)
 		d.validateDelegates(r, vs)
@@ -66,7 +66,7 @@ func (d *Document) validateResources(problems *Problems, v IstioVersion) {
 			continue
 		}
 		r := d.reporter(dr, resourceLabel(d, dr, "DestinationRule", dr.Metadata.Name), problems)
-		validateMetadata(r, dr.Metadata)
+		validateIstioMetadata(r, dr.Metadata)
 		validateDestinationRule(r, dr, v)
 	}
 	for _, gw := range d.Gateways {
@@ -74,7 +74,7 @@ func (d *Document) validateResources(problems *Problems, v IstioVersion) {
 			continue
 		}
 		r := d.reporter(gw, resourceLabel(d, gw, "Gateway", gw.Metadata.Name), problems)
-		validateMetadata(r, gw.Metadata)
+		validateIstioMetadata(r, gw.Metadata)
 		validateGateway(r, gw, v)
 	}
 	for _, se := range d.ServiceEntries {
@@ -82,7 +82,7 @@ func (d *Document) validateResources(problems *Problems, v IstioVersion) {
 			continue
 		}
 		r := d.reporter(se, resourceLabel(d, se, "ServiceEntry", se.Metadata.Name), problems)
-		validateMetadata(r, se.Metadata)
+		validateIstioMetadata(r, se.Metadata)
 		validateServiceEntry(r, se, v)
 	}
 	d.validateUniqueNames(problems)
@@ -108,16 +108,32 @@ func resourceLabel(d *Document, res any, kind, name string) string {
 }
 
 func validateMetadata(r *reporter, md ObjectMeta) {
+	if validateName(r, md) && md.Namespace != "" && !isDNS1123Label(md.Namespace) {
+		r.errorf("metadata.namespace", "must be a DNS-1123 label, not %q", md.Namespace)
+	}
+}
+
+// validateIstioMetadata checks an Istio resource's metadata. Istio's own
+// validation leaves the namespace to Kubernetes, which refuses one that
+// is not a DNS-1123 label: Faultline warns, as such a resource can be
+// rehearsed here but not applied to a cluster (a mesh environment refuses
+// any namespace but its own).
+func validateIstioMetadata(r *reporter, md ObjectMeta) {
+	if validateName(r, md) && md.Namespace != "" && !isDNS1123Label(md.Namespace) {
+		r.warnf("metadata.namespace", "Kubernetes refuses namespace %q (not a DNS-1123 label): the resource routes here, but cannot be applied to a cluster", md.Namespace)
+	}
+}
+
+// validateName checks metadata.name and reports whether there is one.
+func validateName(r *reporter, md ObjectMeta) bool {
 	if md.Name == "" {
 		r.errorf("metadata.name", "is required")
-		return
+		return false
 	}
 	if !isDNS1123Subdomain(md.Name) {
 		r.errorf("metadata.name", "must be a lowercase DNS-1123 name (a-z, 0-9, '-', '.'), not %q", md.Name)
 	}
-	if md.Namespace != "" && !isDNS1123Label(md.Namespace) {
-		r.errorf("metadata.namespace", "must be a DNS-1123 label, not %q", md.Namespace)
-	}
+	return true
 }
 
 func (d *Document) validateExperiment(r *reporter) {
@@ -275,14 +291,14 @@ func (d *Document) validateVirtualServiceRefs(r *reporter, vs *VirtualService) {
 	}
 	for i, g := range vs.Spec.Gateways {
 		if g != MeshGateway && d.gateway(g) == nil {
-			r.errorf(fmt.Sprintf("spec.gateways[%d]", i), "names no Gateway of this experiment: %q", g)
+			r.warnf(fmt.Sprintf("spec.gateways[%d]", i), "names no Gateway of this experiment: %q (Istio takes it; its rules apply on no listener here until the Gateway exists)", g)
 		}
 	}
 	for i, h := range vs.Spec.HTTP {
 		for j, m := range h.Match {
 			for k, g := range m.Gateways {
 				if g != MeshGateway && d.gateway(g) == nil {
-					r.errorf(fmt.Sprintf("spec.http[%d].match[%d].gateways[%d]", i, j, k), "names no Gateway of this experiment: %q", g)
+					r.warnf(fmt.Sprintf("spec.http[%d].match[%d].gateways[%d]", i, j, k), "names no Gateway of this experiment: %q (Istio takes it; the match applies on no listener here until the Gateway exists)", g)
 				}
 			}
 		}

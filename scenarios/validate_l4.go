@@ -142,7 +142,7 @@ func (d *Document) validateL4Refs(r *reporter, vs *VirtualService) {
 	check := func(p string, gateways []string) {
 		for k, g := range gateways {
 			if g != MeshGateway && d.gateway(g) == nil {
-				r.errorf(fmt.Sprintf("%s.gateways[%d]", p, k), "names no Gateway of this experiment: %q", g)
+				r.warnf(fmt.Sprintf("%s.gateways[%d]", p, k), "names no Gateway of this experiment: %q (Istio takes it; the match applies on no listener here until the Gateway exists)", g)
 			}
 		}
 	}

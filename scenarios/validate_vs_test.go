@@ -58,14 +58,14 @@ func TestValidateVirtualServiceGatewaysAndExportTo(t *testing.T) {
 		{name: "bad gateway names", yaml: vs("  gateways: [bad_gw, default/]\n", "  - route: [{destination: {host: reviews}}]\n"),
 			want: []want{
 				errAt("spec.gateways[0]", "invalid gateway name"),
-				errAt("spec.gateways[0]", "names no Gateway"),
+				warnAt("spec.gateways[0]", "names no Gateway"),
 				errAt("spec.gateways[1]", "cannot be empty"),
-				errAt("spec.gateways[1]", "names no Gateway"),
+				warnAt("spec.gateways[1]", "names no Gateway"),
 			}},
 		{name: "match gateways", yaml: vs("  gateways: [gw, mesh]\n", "  - match: [{gateways: [mesh], port: 9080}, {gateways: [bad_ns/gw]}]\n"+toV1),
 			want: []want{
 				errAt("spec.http[0].match[1].gateways[0]", `invalid value for namespace: "bad_ns"`),
-				errAt("spec.http[0].match[1].gateways[0]", "names no Gateway of this experiment"),
+				warnAt("spec.http[0].match[1].gateways[0]", "names no Gateway of this experiment"),
 			}},
 		{name: "export to", yaml: vs("  exportTo: [., istio-system]\n", "  - route: [{destination: {host: reviews}}]\n")},
 		{name: "export star and more", yaml: vs("  exportTo: [., '*']\n", "  - route: [{destination: {host: reviews}}]\n"),
