@@ -307,21 +307,13 @@ func (d *Document) add(n *yaml.Node, index int, where string, problems *Problems
 		rep.errorf("apiVersion", "must be one of networking.istio.io/v1alpha3, v1beta1 or v1 (or gateway.networking.k8s.io/v1 or v1beta1 for a Gateway API Gateway or HTTPRoute), not %q", head.APIVersion)
 		return
 	case head.Kind == "VirtualService":
-		vs := &VirtualService{}
-		d.VirtualServices = append(d.VirtualServices, vs)
-		target = vs
+		target = appendNew(&d.VirtualServices)
 	case head.Kind == "DestinationRule":
-		dr := &DestinationRule{}
-		d.DestinationRules = append(d.DestinationRules, dr)
-		target = dr
+		target = appendNew(&d.DestinationRules)
 	case head.Kind == "Gateway":
-		gw := &Gateway{}
-		d.Gateways = append(d.Gateways, gw)
-		target = gw
+		target = appendNew(&d.Gateways)
 	case head.Kind == "ServiceEntry":
-		se := &ServiceEntry{}
-		d.ServiceEntries = append(d.ServiceEntries, se)
-		target = se
+		target = appendNew(&d.ServiceEntries)
 	default:
 		rep.errorf("kind", "must be one of Experiment, Environment, VirtualService, DestinationRule, Gateway, ServiceEntry, not %q", head.Kind)
 		return
@@ -331,6 +323,14 @@ func (d *Document) add(n *yaml.Node, index int, where string, problems *Problems
 	if target != any(d.Experiment) && target != any(d.Environment) {
 		d.nodes[target] = n
 	}
+}
+
+// appendNew appends a new, zero resource to list and returns it, for the
+// decoder to fill.
+func appendNew[T any](list *[]*T) *T {
+	v := new(T)
+	*list = append(*list, v)
+	return v
 }
 
 // reporter returns the problem reporter of a decoded resource.
