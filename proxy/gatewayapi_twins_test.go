@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/wait"
 )
 
 // Gateway API twins: the same ingress written with Istio's API and with
@@ -52,12 +54,7 @@ func twinRun(t *testing.T, src, gateway string, reqs []twinRequest, upstreams ma
 	seen := map[string][]twinSeen{}
 	for name, u := range ups {
 		// Mirrors are fire and forget: wait (bounded) for their copies.
-		for range 100 {
-			if u.hits.Load() == int64(len(u.seenCopy())) {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		wait.Until(time.Second, func() bool { return u.hits.Load() == int64(len(u.seenCopy())) })
 		for _, r := range u.seenCopy() {
 			seen[name] = append(seen[name], twinSeen{r.Method, r.Host, r.URL.RequestURI(), r.Header.Get("X-User"), r.Header.Get("X-A"), r.Header.Get("X-Drop")})
 		}

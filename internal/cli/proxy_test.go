@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 )
@@ -233,16 +234,12 @@ func TestProxyPlainIstioYAMLWithAdminViews(t *testing.T) {
 func waitStat(t *testing.T, admin, stat, want string) {
 	t.Helper()
 	line := stat + ": " + want + "\n"
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, body := fetchVia(t, admin, "", "/stats?filter="+regexp.QuoteMeta(stat)+"$")
-		if body == line {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never read %s: %q", stat, want, body)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var body string
+	if !wait.Until(5*time.Second, func() bool {
+		_, body = fetchVia(t, admin, "", "/stats?filter="+regexp.QuoteMeta(stat)+"$")
+		return body == line
+	}) {
+		t.Fatalf("%s never read %s: %q", stat, want, body)
 	}
 }
 
