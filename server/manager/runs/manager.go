@@ -545,7 +545,16 @@ func (m *Manager) execute(ctx context.Context, run *store.Run, version int, doc 
 		lease.Revert() // the baseline is back before the end is recorded
 	}
 	if err != nil {
-		m.finish(bg, a, run.ID, runstatus.Error, report.VerdictNone, err.Error(), nil)
+		status, reason := runstatus.Error, err.Error()
+		if ctx.Err() != nil {
+			// Stopped while it set up (a mesh run applying its resources,
+			// say): the stop ended it, not the error the stop caused.
+			status, reason = runstatus.Stopped, stopReason(ctx, "stopped before the load started")
+			if st := stopStatus(ctx); st != "" {
+				status = st
+			}
+		}
+		m.finish(bg, a, run.ID, status, report.VerdictNone, reason, nil)
 		return
 	}
 	rep.RunID, rep.ExperimentVersion = run.ID, version
