@@ -197,28 +197,7 @@ func TestClusterStatNames(t *testing.T) {
 // stats), and /config_dump shows its weighted tcp route.
 func TestAdminViewsOfATCPGateway(t *testing.T) {
 	v1, v2 := newTCPEcho(t, "v1"), newTCPEcho(t, "v2")
-	h := start(t, experiment(svc("tcp-echo", 9000, v1.addr()+"@version=v1", v2.addr()+"@version=v2"), tcpEchoGateway, `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: tcp-echo}
-spec:
-  host: tcp-echo
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`, `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: tcp-echo}
-spec:
-  hosts: ["*"]
-  gateways: [tcp-echo-gateway]
-  tcp:
-  - match: [{port: 31400}]
-    route:
-    - destination: {host: tcp-echo, port: {number: 9000}, subset: v1}
-      weight: 80
-    - destination: {host: tcp-echo, port: {number: 9000}, subset: v2}
-      weight: 20
-`))
+	h := start(t, tcpEchoShift(v1, v2))
 	addr, _ := h.p.GatewayAddr("tcp-echo-gateway", 31400)
 	for range 3 {
 		if got := exchangeTCP(t, addr, "hi"); !strings.HasSuffix(got, ":hi") {

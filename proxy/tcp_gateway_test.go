@@ -88,12 +88,10 @@ spec:
     hosts: ["*"]
 `
 
-// The tcp-echo traffic shift through an ingress gateway: a TCP server,
-// tcp routes weighted 80/20 between two subsets, each connection drawn
-// once, bytes copied both ways with the half-close passed on.
-func TestTCPGatewayWeightedRoutes(t *testing.T) {
-	v1, v2 := newTCPEcho(t, "v1"), newTCPEcho(t, "v2")
-	src := experiment(svc("tcp-echo", 9000, v1.addr()+"@version=v1", v2.addr()+"@version=v2"), tcpEchoGateway, `apiVersion: networking.istio.io/v1
+// tcpEchoShift is the tcp-echo task's traffic shift: the gateway, the
+// two subsets and tcp routes weighted 80/20 between them.
+func tcpEchoShift(v1, v2 *tcpEcho) string {
+	return experiment(svc("tcp-echo", 9000, v1.addr()+"@version=v1", v2.addr()+"@version=v2"), tcpEchoGateway, `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: tcp-echo}
 spec:
@@ -115,6 +113,14 @@ spec:
     - destination: {host: tcp-echo, port: {number: 9000}, subset: v2}
       weight: 20
 `)
+}
+
+// The tcp-echo traffic shift through an ingress gateway: a TCP server,
+// tcp routes weighted 80/20 between two subsets, each connection drawn
+// once, bytes copied both ways with the half-close passed on.
+func TestTCPGatewayWeightedRoutes(t *testing.T) {
+	v1, v2 := newTCPEcho(t, "v1"), newTCPEcho(t, "v2")
+	src := tcpEchoShift(v1, v2)
 	h := start(t, src)
 	addr, ok := h.p.GatewayAddr("tcp-echo-gateway", 31400)
 	if !ok {
