@@ -41,6 +41,73 @@ type ExperimentSpec struct {
 	// Istio resources are laid over the environment's baseline for the
 	// run, and its services (if any) are additions to the environment's.
 	Environment string `json:"environment,omitempty"`
+	// Phases, when set, splits one run of steady load into a baseline
+	// without the experiment's faults, the fault phase with them and a
+	// recovery without them again; load.duration is then their sum.
+	Phases *Phases `json:"phases,omitempty"`
+	// Faults are faults Istio has no field for: on each upstream attempt
+	// of a route (so its retries meet them) or on its mirrored copies
+	// only. The Istio resources stay what Istio accepts.
+	Faults []ExperimentFault `json:"faults,omitempty"`
+}
+
+// Phase names, in the order a phased run goes through them.
+const (
+	PhaseBaseline = "baseline"
+	PhaseFault    = "fault"
+	PhaseRecovery = "recovery"
+)
+
+// PhaseNames lists the phases of a phased run in order.
+func PhaseNames() []string { return []string{PhaseBaseline, PhaseFault, PhaseRecovery} }
+
+// Phases are the lengths of a phased run's three phases.
+type Phases struct {
+	Baseline *Duration `json:"baseline"`
+	Fault    *Duration `json:"fault"`
+	Recovery *Duration `json:"recovery"`
+}
+
+// Lengths returns the three phases' lengths in order (an unset one is 0).
+func (p *Phases) Lengths() [3]time.Duration {
+	var out [3]time.Duration
+	for i, d := range []*Duration{p.Baseline, p.Fault, p.Recovery} {
+		if d != nil {
+			out[i] = d.D()
+		}
+	}
+	return out
+}
+
+// Total is the sum of the three phases.
+func (p *Phases) Total() time.Duration {
+	l := p.Lengths()
+	return l[0] + l[1] + l[2]
+}
+
+// Where an ExperimentFault strikes (its "on").
+const (
+	// FaultOnAttempts strikes each upstream attempt of the route, retries
+	// included, after the route's own fault stage.
+	FaultOnAttempts = "attempts"
+	// FaultOnShadows strikes only the mirrored copies of the route's
+	// requests (shadow chaos); the primary requests are untouched.
+	FaultOnShadows = "shadows"
+)
+
+// ExperimentFault is a fault Istio cannot express: on upstream attempts
+// or on mirrored copies of the requests a VirtualService's rules match.
+type ExperimentFault struct {
+	// Name labels the fault in the report's injection accounting.
+	Name string `json:"name,omitempty"`
+	// VirtualService names the VirtualService whose rules it acts on.
+	VirtualService string `json:"virtualService"`
+	// Route names one http rule of it; empty means every rule.
+	Route string `json:"route,omitempty"`
+	// On is FaultOnAttempts or FaultOnShadows.
+	On    string      `json:"on"`
+	Delay *FaultDelay `json:"delay,omitempty"`
+	Abort *FaultAbort `json:"abort,omitempty"`
 }
 
 // Service binds an Istio host name to endpoints, since there is no
@@ -100,15 +167,23 @@ type Check struct {
 	Status int       `json:"status,omitempty"`
 	Op     string    `json:"op"`
 	Value  Threshold `json:"value"`
+	// Phase, in a phased run, grades the metric over one phase only
+	// (PhaseBaseline, PhaseFault or PhaseRecovery) instead of the run.
+	Phase string `json:"phase,omitempty"`
 }
 
-// String renders the check as a user wrote it: "status_ratio 503 > 0".
+// String renders the check as a user wrote it: "status_ratio 503 > 0",
+// "error_ratio < 0.01 in recovery".
 func (c Check) String() string {
 	metric := c.Metric
 	if c.Status != 0 {
 		metric += " " + strconv.Itoa(c.Status)
 	}
-	return fmt.Sprintf("%s %s %s", metric, c.Op, c.Value)
+	s := fmt.Sprintf("%s %s %s", metric, c.Op, c.Value)
+	if c.Phase != "" {
+		s += " in " + c.Phase
+	}
+	return s
 }
 
 // AbortCondition halts a run when a metric over a sliding window crosses a

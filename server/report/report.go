@@ -18,6 +18,10 @@ const (
 	// VerdictNone is given when the experiment states no hypothesis or the
 	// run did not finish.
 	VerdictNone = "none"
+	// VerdictInconclusive is given when no check failed but some could not
+	// be graded (latency checks of a run whose load generator fell behind
+	// its schedule).
+	VerdictInconclusive = "inconclusive"
 )
 
 // Report is everything a finished run recorded.
@@ -86,6 +90,108 @@ type Report struct {
 	// merge. The Proxy counters of a duration-bound run include the
 	// agents' warm-up calls (Warmup): each agent warms up on its own.
 	Agents []AgentResult `json:"agents,omitempty"`
+	// IntendedLatencyMs has the percentiles of latency measured from each
+	// request's intended start at the configured rate (coordinated
+	// omission corrected); LatencyMs is service time, from the actual
+	// start. Absent when the load had no rate (qps 0) or came from agents.
+	IntendedLatencyMs *Latency `json:"intendedLatencyMs,omitempty"`
+	// GeneratorBehind is true when the load generator fell behind its own
+	// schedule (Schedule says by how much): its latency checks are then
+	// not gradable.
+	GeneratorBehind bool `json:"generatorBehind"`
+	// Schedule is how well the load kept its configured rate; absent when
+	// it had none.
+	Schedule *Schedule `json:"schedule,omitempty"`
+	// Phases are the baseline, fault and recovery of a phased run
+	// (spec.phases), in the timeline's time base.
+	Phases []Phase `json:"phases,omitempty"`
+	// TimeToRecoverMs is, in a phased run, the time from the end of the
+	// fault phase to the end of the first sliding window back within the
+	// baseline's bounds; absent when the run never recovered.
+	TimeToRecoverMs *float64 `json:"timeToRecoverMs,omitempty"`
+	// Recovery says how TimeToRecoverMs was judged: the window and the
+	// baseline's bounds.
+	Recovery *Recovery `json:"recovery,omitempty"`
+	// Predictions are what the configuration alone says the run should
+	// show, beside what it showed.
+	Predictions []Prediction `json:"predictions,omitempty"`
+}
+
+// Schedule is how the load generator kept to its configured rate.
+type Schedule struct {
+	// QPS is the configured rate; AchievedRatio is the achieved rate
+	// over it.
+	QPS           float64 `json:"qps"`
+	AchievedRatio float64 `json:"achievedRatio"`
+	// LagMs is how late requests started after their intended start, in
+	// milliseconds: all of it (StartLagMs, which includes waiting for a
+	// slow reply on the same connection) and the generator's own part
+	// (OwnLagMs: late although the connection was free).
+	StartLagMs LagMs `json:"startLagMs"`
+	OwnLagMs   LagMs `json:"ownLagMs"`
+	// BoundMs is the own lag at the 99th percentile above which the
+	// generator counts as behind.
+	BoundMs float64 `json:"boundMs"`
+}
+
+// LagMs summarises start lags in milliseconds.
+type LagMs struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Phase is one phase of a phased run.
+type Phase struct {
+	Name string `json:"name"`
+	// StartMs and EndMs are in the timeline's time base.
+	StartMs           float64          `json:"startMs"`
+	EndMs             float64          `json:"endMs"`
+	Requests          int64            `json:"requests"`
+	Errors            int64            `json:"errors"`
+	Codes             map[string]int64 `json:"codes"`
+	ErrorRatio        float64          `json:"errorRatio"`
+	QPS               float64          `json:"qps"`
+	LatencyMs         Latency          `json:"latencyMs"`
+	IntendedLatencyMs *Latency         `json:"intendedLatencyMs,omitempty"`
+	Histogram         []Bucket         `json:"histogram,omitempty"`
+	// Delta compares the phase with the baseline; nil on the baseline.
+	Delta *PhaseDelta `json:"delta,omitempty"`
+}
+
+// PhaseDelta is a phase against the baseline, with significance.
+type PhaseDelta struct {
+	ErrorRatio ProportionTest    `json:"errorRatio"`
+	Latency    LatencyComparison `json:"latency"`
+}
+
+// Recovery records how a phased run's time to recover was judged.
+type Recovery struct {
+	WindowMs float64 `json:"windowMs"`
+	StepMs   float64 `json:"stepMs"`
+	// MaxErrorRatio and MaxP50Ms are the baseline's bounds a window must
+	// be within.
+	MaxErrorRatio float64 `json:"maxErrorRatio"`
+	MaxP50Ms      float64 `json:"maxP50Ms"`
+}
+
+// Prediction is what the configuration says a metric should be, beside
+// what the run observed.
+type Prediction struct {
+	// Metric is what is predicted, e.g. "error_ratio",
+	// "retry_amplification", "latency_max", "overflow_ratio".
+	Metric string `json:"metric"`
+	// Route names the rule the prediction is about ("reviews/0").
+	Route string `json:"route,omitempty"`
+	// Basis says how the prediction follows from the configuration.
+	Basis     string  `json:"basis"`
+	Predicted float64 `json:"predicted"`
+	// Low and High bound the 95 % interval the observation should fall in.
+	Low  float64 `json:"low"`
+	High float64 `json:"high"`
+	// Observed and Within are absent from a dry run.
+	Observed *float64 `json:"observed,omitempty"`
+	Within   *bool    `json:"within,omitempty"`
 }
 
 // AgentResult is one fortio agent's share of a run, as the agent counted it.
@@ -202,6 +308,11 @@ type CheckResult struct {
 	Check    string  `json:"check"`
 	Observed float64 `json:"observed"`
 	Pass     bool    `json:"pass"`
+	// NotGradable is set, with Pass false, when the run's data cannot
+	// grade the check (a latency check when the load generator fell
+	// behind its schedule); Note says why.
+	NotGradable bool   `json:"notGradable,omitempty"`
+	Note        string `json:"note,omitempty"`
 }
 
 // Progress is a live snapshot of a running run, sent at least once a second.
@@ -217,6 +328,8 @@ type Progress struct {
 	Codes           map[string]int64 `json:"codes"`
 	P50Ms           float64          `json:"p50Ms"`
 	P99Ms           float64          `json:"p99Ms"`
+	// Phase is the phase a phased run is in.
+	Phase string `json:"phase,omitempty"`
 }
 
 // Fraction is how far the run is, in [0, 1], or -1 when unknown.
