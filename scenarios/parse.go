@@ -160,6 +160,7 @@ func parseExperiment(src []byte, env *Document) (*Document, Problems) {
 		doc.layOver(env)
 	}
 	doc.translateGatewayAPI(&problems)
+	doc.fillPhasedDuration()
 	doc.validate(&problems)
 	if env != nil {
 		doc.Experiment.Spec.Services = append(cloneServices(env.Experiment.Spec.Services), doc.Experiment.Spec.Services...)

@@ -149,6 +149,7 @@ func (d *Document) validateExperiment(r *reporter) {
 	d.validateLoad(r)
 	validateActions(r, &e.Spec)
 	validateAbortConditions(r, e.Spec.Abort)
+	d.validatePhases(r)
 	for i, c := range e.Spec.Hypothesis {
 		validateCheck(r, fmt.Sprintf("spec.hypothesis[%d]", i), c, HypothesisMetrics())
 	}
