@@ -43,6 +43,7 @@ func (d *Document) validate(problems *Problems) {
 		d.validateOnMesh(rep, problems)
 	}
 	validateSchedule(rep, e.Spec.Schedule)
+	d.validateFaults(rep)
 	d.validateResources(problems, v)
 }
 
