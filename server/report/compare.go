@@ -93,14 +93,7 @@ func Compare(a, b *Report) Comparison {
 		c.Codes = append(c.Codes, CodeDelta{Code: k, A: a.Codes[k], B: b.Codes[k], RatioA: round(ra), RatioB: round(rb), Delta: round(rb - ra)})
 	}
 	c.ErrorRatio = TwoProportion(a.Errors, a.Requests, b.Errors, b.Requests)
-	la, lb := a.LatencyMs, b.LatencyMs
-	for _, p := range []struct {
-		name string
-		a, b float64
-	}{{"min", la.Min, lb.Min}, {"avg", la.Avg, lb.Avg}, {"p50", la.P50, lb.P50}, {"p75", la.P75, lb.P75},
-		{"p90", la.P90, lb.P90}, {"p99", la.P99, lb.P99}, {"p999", la.P999, lb.P999}, {"max", la.Max, lb.Max}} {
-		c.Latency.Percentiles = append(c.Latency.Percentiles, delta(p.name, p.a, p.b))
-	}
+	c.Latency.Percentiles = latencyDeltas(a.LatencyMs, b.LatencyMs)
 	c.Latency.KS, c.Latency.KSCritical = KolmogorovSmirnov(a.Histogram, b.Histogram)
 	c.Latency.Significant = c.Latency.KSCritical > 0 && c.Latency.KS > c.Latency.KSCritical
 	ta, tb := a.Proxy.Totals, b.Proxy.Totals
@@ -114,6 +107,19 @@ func Compare(a, b *Report) Comparison {
 		c.Counters = append(c.Counters, delta(n.name, float64(n.a), float64(n.b)))
 	}
 	return c
+}
+
+// latencyDeltas sets every latency statistic of b beside a's.
+func latencyDeltas(la, lb Latency) []MetricDelta {
+	var out []MetricDelta
+	for _, p := range []struct {
+		name string
+		a, b float64
+	}{{"min", la.Min, lb.Min}, {"avg", la.Avg, lb.Avg}, {"p50", la.P50, lb.P50}, {"p75", la.P75, lb.P75},
+		{"p90", la.P90, lb.P90}, {"p99", la.P99, lb.P99}, {"p999", la.P999, lb.P999}, {"max", la.Max, lb.Max}} {
+		out = append(out, delta(p.name, p.a, p.b))
+	}
+	return out
 }
 
 func summary(r *Report) RunSummary {

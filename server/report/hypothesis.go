@@ -3,23 +3,34 @@ package report
 import (
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/faultline/faultline/scenarios"
 )
 
 // Evaluate checks every hypothesis against r, fills r.Hypothesis and
-// returns the verdict: pass when all hold, fail when any does not, none
-// when there is nothing to check.
+// returns the verdict: pass when all hold, fail when any does not,
+// inconclusive when none failed but some could not be graded, none when
+// there is nothing to check.
 func Evaluate(checks []scenarios.Check, r *Report) string {
 	r.Hypothesis = make([]CheckResult, 0, len(checks))
 	verdict := VerdictNone
 	for _, c := range checks {
 		observed := Observe(c, r)
-		pass := Holds(observed, c.Op, c.Value.Value)
-		r.Hypothesis = append(r.Hypothesis, CheckResult{Check: c.String(), Observed: round(observed), Pass: pass})
+		res := CheckResult{Check: c.String(), Observed: round(observed), Pass: Holds(observed, c.Op, c.Value.Value)}
+		// Service time understates latency when the generator fell behind
+		// (coordinated omission): a latency check it passes proves
+		// nothing, one it fails is failed all the more.
+		if res.Pass && r.GeneratorBehind && strings.HasPrefix(c.Metric, "latency_") {
+			res.Pass, res.NotGradable = false, true
+			res.Note = "not gradable: the load generator fell behind its schedule (see schedule), so service time understates latency"
+		}
+		r.Hypothesis = append(r.Hypothesis, res)
 		switch {
-		case !pass:
+		case !res.Pass && !res.NotGradable:
 			verdict = VerdictFail
+		case res.NotGradable && verdict != VerdictFail:
+			verdict = VerdictInconclusive
 		case verdict == VerdictNone:
 			verdict = VerdictPass
 		}
@@ -28,12 +39,22 @@ func Evaluate(checks []scenarios.Check, r *Report) string {
 }
 
 // Observe returns the value of a check's metric in r: ratios in [0, 1],
-// latencies in milliseconds, counters as totals.
+// latencies in milliseconds, counters as totals. A check that names a
+// phase reads that phase's numbers; NaN when r has no such phase.
 func Observe(c scenarios.Check, r *Report) float64 {
-	if observe, ok := observers[c.Metric]; ok {
+	observe, ok := observers[c.Metric]
+	if !ok {
+		return math.NaN() // validation refuses unknown metrics; NaN fails every op
+	}
+	if c.Phase == "" {
 		return observe(c, r)
 	}
-	return math.NaN() // validation refuses unknown metrics; NaN fails every op
+	for _, p := range r.Phases {
+		if p.Name == c.Phase {
+			return observe(c, &Report{Requests: p.Requests, Errors: p.Errors, Codes: p.Codes, QPS: p.QPS, LatencyMs: p.LatencyMs})
+		}
+	}
+	return math.NaN()
 }
 
 // observers read each of scenarios.Metrics from a report; a test keeps

@@ -53,3 +53,43 @@ func TestEvaluate(t *testing.T) {
 		t.Errorf("one failing check of two: verdict %s", v)
 	}
 }
+
+func TestEvaluateAPhase(t *testing.T) {
+	r := &Report{
+		Requests: 300, Errors: 100, Codes: map[string]int64{"200": 200, "503": 100},
+		Phases: []Phase{
+			{Name: "baseline", Requests: 100, Codes: map[string]int64{"200": 100}, LatencyMs: Latency{P99: 3}},
+			{Name: "fault", Requests: 100, Errors: 100, Codes: map[string]int64{"503": 100}, LatencyMs: Latency{P99: 1}},
+			{Name: "recovery", Requests: 100, Codes: map[string]int64{"200": 100}, LatencyMs: Latency{P99: 4}},
+		},
+	}
+	inRecovery := check(t, "error_ratio", 0, "==", "0")
+	inRecovery.Phase = "recovery"
+	inFault := check(t, "status_ratio", 503, "==", "1")
+	inFault.Phase = "fault"
+	if v := Evaluate([]scenarios.Check{inRecovery, inFault}, r); v != VerdictPass {
+		t.Errorf("verdict %s, want pass: %+v", v, r.Hypothesis)
+	}
+	overall := check(t, "error_ratio", 0, "==", "0")
+	if v := Evaluate([]scenarios.Check{overall}, r); v != VerdictFail || r.Hypothesis[0].Observed != 0.3333 {
+		t.Errorf("the run's error ratio: verdict %s, %+v", v, r.Hypothesis)
+	}
+}
+
+func TestLatencyChecksOfAGeneratorBehindAreNotGradable(t *testing.T) {
+	r := &Report{Requests: 10, Codes: map[string]int64{"200": 10}, LatencyMs: Latency{P99: 5}, GeneratorBehind: true}
+	fast := check(t, "latency_p99", 0, "<", "10ms")
+	slow := check(t, "latency_p99", 0, ">", "10ms")
+	clean := check(t, "error_ratio", 0, "==", "0")
+	if v := Evaluate([]scenarios.Check{fast, clean}, r); v != VerdictInconclusive || !r.Hypothesis[0].NotGradable || r.Hypothesis[0].Pass || !r.Hypothesis[1].Pass {
+		t.Errorf("a passing latency check of a generator behind: verdict %s, %+v", v, r.Hypothesis)
+	}
+	// A failing one fails: service time only understates latency.
+	if v := Evaluate([]scenarios.Check{slow, fast}, r); v != VerdictFail || r.Hypothesis[0].NotGradable {
+		t.Errorf("a failing latency check of a generator behind: verdict %s, %+v", v, r.Hypothesis)
+	}
+	r.GeneratorBehind = false
+	if v := Evaluate([]scenarios.Check{fast}, r); v != VerdictPass {
+		t.Errorf("on schedule: verdict %s", v)
+	}
+}
