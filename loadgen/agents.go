@@ -114,6 +114,9 @@ func (a *Agents) Run(ctx context.Context, spec Spec) (*Result, error) {
 	if spec.TLS != nil {
 		return nil, &SpecError{Field: "tls", Reason: "is not sent to fortio agents: their load cannot trust this run's certificates"}
 	}
+	if len(spec.PhaseEdges) > 0 {
+		return nil, &SpecError{Field: "phaseEdges", Reason: "phases are not supported for a run sent from fortio agents: their calls' start times stay on the agents"}
+	}
 	agents, err := a.agents(spec)
 	if err != nil {
 		return nil, err

@@ -42,7 +42,16 @@ func NewFortio() *Fortio {
 // flight finish (bounded by Spec.Timeout), no new calls start, and Run
 // returns the partial result with a nil error. A cancel that lands during
 // the warm-up of a duration-bound run yields a result with zero requests.
+//
+// With Spec.QPS > 0 the Result also has Intended and Schedule; with
+// Spec.PhaseEdges it has Phases and a time series (see [Result.Window]).
 func (f *Fortio) Run(ctx context.Context, spec Spec) (*Result, error) {
+	return f.run(ctx, spec, nil)
+}
+
+// run is Run; afterReport, if set, runs after every call on its
+// connection's goroutine (tests use it to make the generator late).
+func (f *Fortio) run(ctx context.Context, spec Spec, afterReport func()) (*Result, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -51,7 +60,9 @@ func (f *Fortio) Run(ctx context.Context, spec Spec) (*Result, error) {
 	}
 	start := time.Now()
 	spec = spec.withDefaults()
-	t := &tracker{warmedUp: spec.OnWarmedUp}
+	sched := newSchedule(spec.QPS, spec.Connections, spec.Requests, spec.Duration, spec.Uniform)
+	t := newTracker(spec, sched)
+	t.afterReport = afterReport
 	// Our own Aborter: without one fortio installs a SIGINT handler. Keep
 	// the pointer, fortio clears opts.Stop when it takes the options over.
 	abort := periodic.NewAborter()
@@ -82,6 +93,12 @@ func (f *Fortio) Run(ctx context.Context, spec Spec) (*Result, error) {
 		case <-stop:
 		}
 	})
+	if t.phases != nil && spec.OnPhase != nil {
+		wg.Go(func() {
+			runPhaseCalls(t.began, func() time.Time { return t.countedStart },
+				spec.PhaseEdges, spec.OnPhase, stop, ctx.Done())
+		})
+	}
 	var rep *reporter
 	if spec.OnProgress != nil {
 		rep = newReporter(t, spec, start)
@@ -103,6 +120,7 @@ func (f *Fortio) Run(ctx context.Context, spec Spec) (*Result, error) {
 		// duration-bound run (RunHTTPTest's parallel warm-up).
 		out.Warmup = int64(spec.Connections)
 	}
+	addScheduleAndPhases(out, t, start)
 	if rep != nil {
 		final := rep.snapshot(time.Now())
 		// Same calls, counted twice; take the Result's numbers so the last
@@ -112,6 +130,26 @@ func (f *Fortio) Run(ctx context.Context, spec Spec) (*Result, error) {
 		spec.OnProgress(final)
 	}
 	return out, nil
+}
+
+// addScheduleAndPhases fills in the Result fields that come from the
+// tracker rather than from fortio: CountedStart (against Run's start),
+// Intended, Schedule, Phases and the series.
+func addScheduleAndPhases(out *Result, t *tracker, start time.Time) {
+	if countedStart, ok := t.counted(); ok {
+		out.CountedStart = countedStart.Sub(start)
+	}
+	if t.lags != nil {
+		in := t.lags.intended.percentiles()
+		out.Intended = &in
+		out.Schedule = t.lags.result(out.ActualQPS)
+	}
+	if t.phases != nil {
+		// fortio's run starts microseconds before the first counted call,
+		// so its measured length is the end's offset from the counted start.
+		out.Phases = t.phases.results(out.ActualDuration, t.lags != nil)
+		out.series = t.phases.series
+	}
 }
 
 // fortioOptions translates a validated, defaulted spec into fortio's options.

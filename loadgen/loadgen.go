@@ -113,6 +113,25 @@ type Spec struct {
 	// latencies are well under a millisecond, as on loopback, where a 1ms
 	// unit puts every call in the first bucket.
 	Resolution time.Duration
+	// PhaseEdges splits the counted run into len(PhaseEdges)+1 phases:
+	// phase k (k >= 1) begins PhaseEdges[k-1] after the counted run's start
+	// (the first counted call's start, see Result.CountedStart). Edges are
+	// strictly increasing and > 0. Phases need a duration-bound run, so a
+	// Spec that sets both PhaseEdges and Requests is invalid. A call belongs
+	// to the phase in which it started. nil = no phases: Result.Phases is
+	// nil and the run keeps no time series (see [Result.Window]). Only
+	// Fortio honours it: Agents refuse a Spec that sets it.
+	PhaseEdges []time.Duration
+	// OnPhase, if set, is called with k+1 when the counted run reaches
+	// PhaseEdges[k], as close to that instant as a timer allows: once per
+	// edge, in order, from one goroutine owned by Run, never concurrently
+	// with itself and never after Run returns. A timer starts when the
+	// counted run begins (after OnWarmedUp returns). An edge the run does
+	// not reach (it ended or ctx was cancelled first) gets no call. A slow
+	// OnPhase delays the next OnPhase call, not the load, and not the
+	// assignment of calls to phases (which follows the calls' start times).
+	// Ignored without PhaseEdges.
+	OnPhase func(index int)
 }
 
 // Progress is a live snapshot of a run, passed to Spec.OnProgress.
@@ -186,6 +205,119 @@ type Result struct {
 	// Agents is each agent's share of a run sent from agents ([Agents]),
 	// in the order of their URLs; nil for a run sent from this process.
 	Agents []AgentResult
+
+	// Intended summarises each call's latency measured from when fortio's
+	// schedule meant it to start rather than from when it started: the
+	// latency a client arriving on schedule would have seen, which stays
+	// honest when slow replies hold back the calls behind them
+	// ("coordinated omission"). It is never below the call's own latency.
+	// The schedule is fortio's own pacing (see [ScheduleResult]); Jitter
+	// is not modelled, so with Jitter a call may start up to 10% of a
+	// connection's period away from its slot. Percentiles come from a
+	// log-bucketed histogram (at most 6.25% relative error); Min, Avg and
+	// Max are exact. nil when Spec.QPS is 0 (no schedule) and for runs sent
+	// from agents.
+	Intended *Percentiles
+	// Schedule reports how well the run kept its rate; nil when Spec.QPS
+	// is 0 and for runs sent from agents.
+	Schedule *ScheduleResult
+	// CountedStart is when the counted run began (the first counted call's
+	// start, after the warm-up), as an offset from the call to Run: the
+	// time base of Progress.Elapsed minus CountedStart is the time base of
+	// phases and windows. 0 when no counted call started, and for runs sent
+	// from agents.
+	CountedStart time.Duration
+	// Phases has one entry per phase of a run with Spec.PhaseEdges
+	// (len(PhaseEdges)+1 entries, in order); nil otherwise. Their
+	// Requests, Errors and Codes add up to the Result's.
+	Phases []PhaseResult
+
+	// series is the time series of a phased run; nil otherwise.
+	series *series
+}
+
+// ScheduleResult is how a rate-limited run kept fortio's schedule.
+//
+// Fortio paces each connection on its own: connection t makes its i-th call
+// at its base plus i/perThreadQPS (stretched by i/(n-1) calls in a
+// duration-bound run so the last of its n calls lands at the end), where the
+// base is the counted run's start, plus an even stagger per connection with
+// Spec.Uniform. A call that cannot start at its slot starts as soon as it
+// can, so a late call is late for one of two reasons: its connection was
+// still waiting for the previous reply (the target's fault: the time shows
+// up in [Result.Intended]), or the connection was free and the generator
+// itself did not get to send (its own fault, e.g. CPU starvation). Only the
+// second makes a run Behind: its numbers then understate the load the
+// target was meant to get, while the first is exactly what the run measures.
+type ScheduleResult struct {
+	// QPS is the configured rate, Spec.QPS.
+	QPS float64
+	// AchievedRatio is Result.ActualQPS / QPS.
+	AchievedRatio float64
+	// StartLag is how late calls started against their slot, whatever
+	// the reason (0 for a call on time or early).
+	StartLag LagStats
+	// OwnLag is the part of each call's lag that is the generator's own:
+	// how long after max(its slot, the end of its connection's previous
+	// call) it started.
+	OwnLag LagStats
+	// Bound is the own lag Behind tolerates: the larger of 20ms and one
+	// connection's period (connections / QPS, with fortio's connection
+	// count).
+	Bound time.Duration
+	// Behind is true when OwnLag.P99 exceeds Bound: the generator could not
+	// keep its own schedule, so the target got less load than asked for,
+	// for reasons that are not the target's. A slow target makes calls
+	// start late too, but that lag is the target's: it shows up in
+	// Result.Intended and does not set Behind.
+	Behind bool
+}
+
+// LagStats summarises how late calls started. P50 and P99 come from a
+// log-bucketed histogram (at most 6.25% relative error); Max is exact.
+type LagStats struct {
+	P50, P99, Max time.Duration
+}
+
+// PhaseResult is the share of a run's calls that started in one phase (see
+// Spec.PhaseEdges).
+type PhaseResult struct {
+	// Start and End bound the phase as offsets from the counted run's
+	// start: phase k runs from PhaseEdges[k-1] (0 for the first) to
+	// PhaseEdges[k]; the last ends at the run's measured end
+	// (Result.ActualDuration). Both are capped at that end, so a phase the
+	// run never reached has Start == End.
+	Start, End time.Duration
+	// Requests, Errors and Codes count the calls that started in the
+	// phase, as Result does: Errors is every non-2xx call, socket errors
+	// (-1) included.
+	Requests, Errors int64
+	Codes            map[int]int64
+	// Latency summarises those calls' latency. It comes from this
+	// package's log-bucketed histogram (at most 6.25% relative error; Min,
+	// Avg and Max exact), not from fortio's, so it may differ slightly from
+	// Result.Latency over the same calls.
+	Latency Percentiles
+	// Intended is those calls' intended latency (see Result.Intended); nil
+	// when Spec.QPS is 0.
+	Intended *Percentiles
+	// Histogram is those calls' latency distribution in this package's
+	// log buckets (each at most 1/16 as wide as its lower bound), non-empty
+	// buckets only, in increasing order. Its shape differs from
+	// Result.Histogram, which uses fortio's buckets.
+	Histogram []Bucket
+}
+
+// WindowStats summarises the calls of a phased run that started within a
+// window of time; see [Result.Window].
+type WindowStats struct {
+	// Requests and Errors count the calls; Errors is every non-2xx call,
+	// socket errors included.
+	Requests, Errors int64
+	// P50 and P99 are those calls' latency percentiles from a coarse
+	// histogram (buckets a factor of √2 wide, reported at their midpoint);
+	// 0 when the window holds no call.
+	P50, P99 time.Duration
 }
 
 // AgentResult is one agent's share of a run sent from agents, as the

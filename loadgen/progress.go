@@ -2,10 +2,8 @@ package loadgen
 
 import (
 	"context"
-	"maps"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"fortio.org/fortio/periodic"
@@ -20,50 +18,81 @@ const (
 )
 
 // tracker counts completed calls as they happen. fortio calls Report from
-// every connection's goroutine, so the hot path is a few atomic adds.
+// every connection's goroutine, so the hot path is a few atomic adds (and,
+// for a rate-limited run, a CAS or two and the connection's own state).
 // It implements periodic.AccessLogger.
 type tracker struct {
-	codes   [codeSlots]atomic.Int64
+	codes   codeCounter
 	latency latencyCounts
-
-	mu    sync.Mutex    // guards other
-	other map[int]int64 // codes outside [minCode, maxCode]; never seen in practice
 
 	// warmedUp (Spec.OnWarmedUp) runs once, before the first counted call.
 	warmedUp func()
 	once     sync.Once
+	// countedStart is the first counted call's start, set under once: every
+	// connection passes once in Start before its first Report, which orders
+	// the write before every read.
+	countedStart time.Time
+	// began is closed once countedStart is set and warmedUp has returned.
+	began chan struct{}
+
+	lags   *lagTracker // nil when the run has no schedule (max speed)
+	phases *phaseSet   // nil when the run has no phases
+
+	// afterReport, if set, runs at the end of every Report, on the
+	// connection's goroutine. It lets tests slow the generator down.
+	afterReport func()
+}
+
+// newTracker prepares the tracker of a run with the given (defaulted) spec,
+// whose rate-limited pacing is sched (nil at max speed).
+func newTracker(spec Spec, sched *schedule) *tracker {
+	t := &tracker{warmedUp: spec.OnWarmedUp, began: make(chan struct{})}
+	if sched != nil {
+		t.lags = newLagTracker(sched)
+	}
+	if len(spec.PhaseEdges) > 0 {
+		t.phases = newPhaseSet(spec.PhaseEdges, spec.Duration)
+	}
+	return t
 }
 
 // Start is called by fortio before each counted call (never before a
-// warm-up call); the context passes through. The first call runs warmedUp,
-// and every connection's first call waits for it to return.
-func (t *tracker) Start(ctx context.Context, _ periodic.ThreadID, _ int64, _ time.Time) context.Context {
-	if t.warmedUp != nil {
-		t.once.Do(t.warmedUp)
-	}
+// warm-up call); the context passes through. The first call records the
+// counted start and runs warmedUp, and every connection's first call waits
+// for it to return.
+func (t *tracker) Start(ctx context.Context, _ periodic.ThreadID, _ int64, startTime time.Time) context.Context {
+	t.once.Do(func() {
+		t.countedStart = startTime
+		if t.warmedUp != nil {
+			t.warmedUp()
+		}
+		close(t.began)
+	})
 	return ctx
 }
 
 // Report is called by fortio after each call with its latency in seconds and
 // its status code as text ("200", "-1").
-func (t *tracker) Report(_ context.Context, _ periodic.ThreadID, _ int64, _ time.Time,
+func (t *tracker) Report(_ context.Context, thread periodic.ThreadID, iter int64, startTime time.Time,
 	latencySec float64, _ bool, details string,
 ) {
 	code, err := strconv.Atoi(details)
 	if err != nil {
 		code = -1 // fortio always reports a number; count anything else as a socket error
 	}
-	t.latency.record(time.Duration(latencySec * float64(time.Second)))
-	if code >= minCode && code <= maxCode {
-		t.codes[code-minCode].Add(1)
-		return
+	latency := time.Duration(latencySec * float64(time.Second))
+	t.latency.record(latency)
+	t.codes.add(code)
+	intended := time.Duration(-1)
+	if t.lags != nil {
+		intended = t.lags.record(t.countedStart, int(thread), iter, startTime, latency)
 	}
-	t.mu.Lock()
-	if t.other == nil {
-		t.other = make(map[int]int64)
+	if t.phases != nil {
+		t.phases.record(startTime.Sub(t.countedStart), latency, intended, code)
 	}
-	t.other[code]++
-	t.mu.Unlock()
+	if t.afterReport != nil {
+		t.afterReport()
+	}
 }
 
 // Info describes the logger in fortio's text report.
@@ -71,16 +100,17 @@ func (t *tracker) Info() string { return "loadgen progress tracker" }
 
 // codeCounts returns a fresh copy of the per-code counts.
 func (t *tracker) codeCounts() map[int]int64 {
-	out := make(map[int]int64)
-	for i := range t.codes {
-		if n := t.codes[i].Load(); n > 0 {
-			out[i+minCode] = n
-		}
+	return t.codes.snapshot()
+}
+
+// counted reports whether the counted run began, and when.
+func (t *tracker) counted() (time.Time, bool) {
+	select {
+	case <-t.began:
+		return t.countedStart, true
+	default:
+		return time.Time{}, false
 	}
-	t.mu.Lock()
-	maps.Copy(out, t.other)
-	t.mu.Unlock()
-	return out
 }
 
 // pastCounts is the latency histogram as it was at one progress tick.

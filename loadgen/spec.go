@@ -77,6 +77,17 @@ func (s Spec) Validate() error {
 	if s.Resolution < 0 {
 		bad("resolution", "must be >= 0 (0 = fortio's 1ms), got %v", s.Resolution)
 	}
+	for i, edge := range s.PhaseEdges {
+		switch {
+		case edge <= 0:
+			bad("phaseEdges", "edge %d is %v, must be > 0", i, edge)
+		case i > 0 && edge <= s.PhaseEdges[i-1]:
+			bad("phaseEdges", "edge %d (%v) is not after edge %d (%v): edges must be strictly increasing", i, edge, i-1, s.PhaseEdges[i-1])
+		}
+	}
+	if len(s.PhaseEdges) > 0 && s.Requests > 0 {
+		bad("phaseEdges", "phases need a duration-bound run, but requests is %d", s.Requests)
+	}
 	return errors.Join(errs...)
 }
 
