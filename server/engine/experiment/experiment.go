@@ -155,7 +155,8 @@ func runOwnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*r
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	px, err := proxy.Start(ctx, doc, "127.0.0.1:0", nil, proxy.Options{Seed: opts.Seed, AccessLog: opts.AccessLog, AllowTarget: opts.AllowTarget, Logger: log,
+	phases := newPhaser(doc, log)
+	px, err := proxy.Start(ctx, phases.first(doc), "127.0.0.1:0", nil, proxy.Options{Seed: opts.Seed, AccessLog: opts.AccessLog, AllowTarget: opts.AllowTarget, Logger: log,
 		Credentials: opts.Credentials, CA: ca})
 	if err != nil {
 		return nil, fmt.Errorf("engine: start proxy: %w", err)
@@ -170,7 +171,7 @@ func runOwnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*r
 		return nil, err
 	}
 	return drive(ctx, doc, opts, dataPlane{
-		px: px, entry: entry, ctrs: ctrs, ca: ca,
+		px: px, entry: entry, ctrs: ctrs, ca: ca, phases: phases, apply: px.Apply,
 		cut: func() { _ = px.Close() },
 		// Let requests still in the proxy (a delayed call whose client
 		// gave up, say) finish before reading the counters, so every
@@ -210,11 +211,12 @@ func runOnPlane(ctx context.Context, doc *scenarios.Document, opts Options) (*re
 	}
 	down := unreachable(ctx, doc)
 	before := px.Stats()
-	if err := plane.Apply(doc); err != nil {
+	phases := newPhaser(doc, opts.Logger)
+	if err := plane.Apply(phases.first(doc)); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	defer plane.Revert()
-	r, err := drive(ctx, doc, opts, dataPlane{px: px, entry: entry, ctrs: &containers.Targets{}, before: &before,
+	r, err := drive(ctx, doc, opts, dataPlane{px: px, entry: entry, ctrs: &containers.Targets{}, before: &before, phases: phases, apply: plane.Apply,
 		end: func() proxy.Stats {
 			plane.Revert()
 			return px.Stats()
@@ -321,6 +323,10 @@ type dataPlane struct {
 	// ca is the run's CA, which signed the certificates of its gateways
 	// that terminate TLS; nil on an environment's data plane.
 	ca *proxy.CA
+	// phases switches a phased run's faults on and off through apply;
+	// nil when the run is not phased.
+	phases *phaser
+	apply  func(*scenarios.Document) error
 }
 
 // drive sends the experiment's load through the data plane and makes the
@@ -335,6 +341,13 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	warnings, err := loadTLS(&spec, load, dp)
 	if err != nil {
 		return nil, err
+	}
+	if ph := dp.phases; ph != nil {
+		ph.apply = dp.apply
+		if dp.px != nil {
+			ph.stats = dp.px.Stats
+		}
+		spec.PhaseEdges, spec.OnPhase = ph.edges(), ph.enter
 	}
 	// fortio's warm-up calls (one per connection before a duration-bound
 	// run) are not the run's: the counters they leave are taken out, as
@@ -356,7 +369,9 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 		}
 		watch.observe(p)
 		if opts.OnProgress != nil {
-			opts.OnProgress(progressOf(p))
+			pr := progressOf(p)
+			pr.Phase = dp.phases.name()
+			opts.OnProgress(pr)
 		}
 	}
 	runner := opts.Runner
@@ -392,8 +407,13 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 		return nil, fmt.Errorf("engine: load: %w", err)
 	}
 	fill(r, res)
+	fillSchedule(r, res)
+	fillPhases(r, res)
 	r.Timeline = progress.points()
 	r.Proxy = dp.end()
+	if err := dp.phases.err(); err != nil {
+		return nil, err
+	}
 	switch w := warmedUp.Load(); {
 	case r.Warmup > 0 && w != nil:
 		r.Proxy = r.Proxy.Sub(*w)
@@ -407,7 +427,7 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	r.Warnings = append(r.Warnings, warnings...)
 
 	if dp.px != nil {
-		report.Account(doc, r) // the counters say what was injected
+		dp.phases.account(doc, r) // the counters say what was injected
 	}
 	r.Verdict = report.Evaluate(doc.Experiment.Spec.Hypothesis, r)
 	switch {
@@ -422,6 +442,9 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 	case r.Verdict == report.VerdictFail:
 		r.Status = runstatus.Failed
 		r.Reason = "hypothesis falsified"
+	case r.Verdict == report.VerdictInconclusive:
+		r.Status = runstatus.Failed
+		r.Reason = "latency checks not gradable: the load generator fell behind its schedule"
 	default:
 		r.Status = runstatus.Succeeded
 	}
@@ -511,12 +534,8 @@ func fill(r *report.Report, res *loadgen.Result) {
 	r.Sockets = res.Sockets
 	r.DurationMs = ms(res.ActualDuration)
 	r.Codes = codesOf(res.Codes)
-	l := res.Latency
-	r.LatencyMs = report.Latency{Min: ms(l.Min), Avg: ms(l.Avg), P50: ms(l.P50), P75: ms(l.P75), P90: ms(l.P90), P99: ms(l.P99), P999: ms(l.P999), Max: ms(l.Max)}
-	r.Histogram = make([]report.Bucket, len(res.Histogram))
-	for i, b := range res.Histogram {
-		r.Histogram[i] = report.Bucket{StartMs: ms(b.Start), EndMs: ms(b.End), Count: b.Count}
-	}
+	r.LatencyMs = latencyOf(res.Latency)
+	r.Histogram = bucketsOf(res.Histogram)
 	r.Warmup = res.Warmup
 	r.Fortio = res.Raw
 	for _, a := range res.Agents {
