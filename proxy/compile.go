@@ -1080,6 +1080,7 @@ func (b *builder) rule(label, path string, vs *scenarios.VirtualService, index i
 	r.authority = routeAuthority
 	r.weighted = b.weightedDestinations(label, path, vs, h.Route, lc)
 	r.mirrors = b.mirrorPolicies(label, path, vs, h, lc)
+	b.experimentFaults(r, vs, h)
 	r.node = commonNode(r.dests)
 	if r.fault.active() {
 		for _, d := range r.dests {

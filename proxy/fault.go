@@ -55,21 +55,28 @@ func (f *fault) apply(x *exchange) faultOutcome {
 		}
 	}
 	if f.hasAbort && x.rng.hit(f.abortPercent) {
-		x.flags |= flagFI
 		x.ls.aborts.Add(1)
 		if x.entry.rule.stats != nil {
 			x.entry.rule.stats.aborts.Add(1)
 		}
-		if f.grpcStatus != nil {
-			h := x.w.Header()
-			h[hdrContentType] = valGRPC
-			h[hdrGRPCStatus] = f.grpcStatus
-			h[hdrGRPCMessage] = valFaultAbort
-			x.finishLocal(200, nil, "fault_filter_abort")
-			return faultAborted
-		}
-		x.localReply(f.abortStatus, bodyFaultAbort, "fault_filter_abort")
+		f.reply(x)
 		return faultAborted
 	}
 	return faultPass
+}
+
+// reply answers with the fault's abort, flagged FI: its HTTP status with
+// Envoy's "fault filter abort" body, or for a grpcStatus abort HTTP 200
+// with grpc-status and grpc-message.
+func (f *fault) reply(x *exchange) {
+	x.flags |= flagFI
+	if f.grpcStatus != nil {
+		h := x.w.Header()
+		h[hdrContentType] = valGRPC
+		h[hdrGRPCStatus] = f.grpcStatus
+		h[hdrGRPCMessage] = valFaultAbort
+		x.finishLocal(200, nil, "fault_filter_abort")
+		return
+	}
+	x.localReply(f.abortStatus, bodyFaultAbort, "fault_filter_abort")
 }

@@ -116,6 +116,17 @@ type routeStats struct {
 	// mirrorsDropped are shadows not sent because the in-flight limit
 	// (Options.MaxMirrorsInFlight) was reached.
 	mirrorsDropped atomic.Int64
+	// The counters of spec.faults (attempt_fault.go): attempts that met
+	// the attempt fault, the delays and aborts it injected, and the
+	// attempts its delay held until they ended (timeout, client gone);
+	// shadows that met the shadow fault, and its delays and aborts.
+	attemptsDrawn    atomic.Int64
+	attemptDelays    atomic.Int64
+	attemptAborts    atomic.Int64
+	attemptDelaysCut atomic.Int64
+	shadowsDrawn     atomic.Int64
+	shadowDelays     atomic.Int64
+	shadowAborts     atomic.Int64
 }
 
 // clusterStats are Envoy's cluster.<name>.* counters.
@@ -277,8 +288,13 @@ type Totals struct {
 	// UpstreamRequests counts requests sent to upstream endpoints for
 	// clients: every attempt, retries included. Mirrored copies are not
 	// counted here (see Mirrored), only in their cluster's
-	// upstream_rq_total.
+	// upstream_rq_total; nor are attempts a fault on attempts
+	// (spec.faults) ended before they were sent (see Attempts).
 	UpstreamRequests int64 `json:"upstreamRequests"`
+	// Attempts counts the attempts the router made for clients:
+	// UpstreamRequests plus the attempts a fault on attempts aborted or
+	// held until they ended, which never left the proxy.
+	Attempts int64 `json:"attempts"`
 	// Retries counts retries (upstream_rq_retry over every cluster).
 	Retries int64 `json:"retries"`
 	// Timeouts counts requests that ended in a timeout (flag UT): the
@@ -368,6 +384,23 @@ type RouteStats struct {
 	// dropped at the in-flight limit.
 	Mirrored       int64 `json:"mirrored"`
 	MirrorsDropped int64 `json:"mirrorsDropped"`
+	// The counters of a fault on attempts (spec.faults, on: attempts):
+	// AttemptsDrawn counts the attempts that met it (retries included),
+	// AttemptDelaysInjected and AttemptAbortsInjected what it injected,
+	// and AttemptDelaysCut the attempts its delay held until they ended
+	// (per-try or route timeout, client gone), which never reached the
+	// abort draw.
+	AttemptsDrawn         int64 `json:"attemptsDrawn,omitempty"`
+	AttemptDelaysInjected int64 `json:"attemptDelaysInjected,omitempty"`
+	AttemptAbortsInjected int64 `json:"attemptAbortsInjected,omitempty"`
+	AttemptDelaysCut      int64 `json:"attemptDelaysCut,omitempty"`
+	// The counters of a fault on shadows (on: shadows): ShadowsDrawn
+	// counts the shadows that met it, ShadowDelaysInjected those drawn
+	// for its delay, ShadowAbortsInjected those it dropped unsent (an
+	// aborted shadow is never sent, delayed or not).
+	ShadowsDrawn         int64 `json:"shadowsDrawn,omitempty"`
+	ShadowDelaysInjected int64 `json:"shadowDelaysInjected,omitempty"`
+	ShadowAbortsInjected int64 `json:"shadowAbortsInjected,omitempty"`
 }
 
 // ClusterStats are one cluster's counters under Envoy's names.
@@ -505,7 +538,16 @@ func (r *registry) snapshot() Stats {
 			Retries:         rt.retries.Load(),
 			Mirrored:        rt.mirrored.Load(),
 			MirrorsDropped:  rt.mirrorsDropped.Load(),
+
+			AttemptsDrawn:         rt.attemptsDrawn.Load(),
+			AttemptDelaysInjected: rt.attemptDelays.Load(),
+			AttemptAbortsInjected: rt.attemptAborts.Load(),
+			AttemptDelaysCut:      rt.attemptDelaysCut.Load(),
+			ShadowsDrawn:          rt.shadowsDrawn.Load(),
+			ShadowDelaysInjected:  rt.shadowDelays.Load(),
+			ShadowAbortsInjected:  rt.shadowAborts.Load(),
 		})
+		s.Attempts += rt.attemptAborts.Load() + rt.attemptDelaysCut.Load()
 		s.Mirrored += rt.mirrored.Load()
 		s.MirrorsDropped += rt.mirrorsDropped.Load()
 	}
@@ -531,6 +573,7 @@ func (r *registry) snapshot() Stats {
 		addCodes(cs.Codes, "upstream_rq_", &c.codes)
 		addCodes(cs.Codes, "retry.upstream_rq_", &c.retryCodes)
 		s.UpstreamRequests += cs.UpstreamRqTotal - c.shadowRq.Load()
+		s.Attempts += cs.UpstreamRqTotal - c.shadowRq.Load()
 		s.Retries += cs.UpstreamRqRetry
 		cs.PolicyStats = policyStats(c, r.runtimes[c.name])
 		s.Overflows += cs.UpstreamRqPendingOverflow

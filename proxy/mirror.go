@@ -24,7 +24,8 @@ import (
 // a shadow: at most Options.MaxMirrorsInFlight shadows run at once, and a
 // shadow over that limit is dropped and counted, never queued. Aborted
 // requests (fault stage) never reach the router, so they are never
-// mirrored; a delayed one is mirrored after its delay.
+// mirrored; a delayed one is mirrored after its delay. A fault on shadows
+// (spec.faults, attempt_fault.go) drops or holds the copies only.
 
 // defaultMaxMirrorsInFlight bounds concurrent shadows when
 // Options.MaxMirrorsInFlight is zero.
@@ -146,6 +147,14 @@ func (p *Proxy) startShadows(x *exchange, r *rule, base *http.Request) {
 		if c == nil {
 			continue // undefined subset: the shadow finds no cluster
 		}
+		var hold time.Duration
+		if f := r.shadowFault; f != nil {
+			// A fault on shadows (attempt_fault.go).
+			var drop bool
+			if hold, drop = x.strikeShadow(f, r.stats); drop {
+				continue
+			}
+		}
 		if p.shadows.ctx.Err() != nil || !p.shadows.acquire() {
 			if r.stats != nil {
 				r.stats.mirrorsDropped.Add(1)
@@ -174,15 +183,27 @@ func (p *Proxy) startShadows(x *exchange, r *rule, base *http.Request) {
 			out.Host = shadowHost(base.Host)
 		}
 		out.Body = x.attemptBody()
-		go p.shadow(out, c, ep, cancel)
+		go p.shadow(out, c, ep, cancel, hold)
 	}
 }
 
-// shadow sends one shadow request and discards its response. It touches
-// nothing of the exchange, which is recycled as soon as the primary ends.
-func (p *Proxy) shadow(req *http.Request, c *cluster, ep *endpoint, cancel context.CancelFunc) {
+// shadow sends one shadow request, after holding it for hold (a fault on
+// shadows), and discards its response. It touches nothing of the
+// exchange, which is recycled as soon as the primary ends. A shadow whose
+// context ends while it is held (route timeout, proxy closed) is never
+// sent.
+func (p *Proxy) shadow(req *http.Request, c *cluster, ep *endpoint, cancel context.CancelFunc, hold time.Duration) {
 	defer p.shadows.inFlight.Add(-1)
 	defer cancel()
+	if hold > 0 {
+		t := time.NewTimer(hold)
+		select {
+		case <-t.C:
+		case <-req.Context().Done():
+			t.Stop()
+			return
+		}
+	}
 	c.stats.rqTotal.Add(1)
 	c.stats.shadowRq.Add(1)
 	c.stats.rqActive.Add(1)

@@ -439,8 +439,10 @@ func expectedTimeout(r *rule, elapsed time.Duration) []string {
 //	  attempt context, per-try timer ─► try (pick, admission, exchange) ─┬─► headers: retriable? ─► retry | relay
 //	                                                    └─► error: classify ─► retriable? ─► retry | local reply
 //
-// Injected faults never get here (the fault stage runs before the
-// router), so they are never retried.
+// Istio's injected faults never get here (the fault stage runs before
+// the router), so they are never retried; a fault on attempts
+// (spec.faults, attempt_fault.go) strikes inside the loop, and its aborts
+// are judged by the retry policy like upstream responses.
 func (p *Proxy) forward(x *exchange, r *rule, d *destination, c *cluster, routerStart time.Time) {
 	pol := r.retry
 	if x.noReplay {
@@ -470,12 +472,27 @@ func (p *Proxy) forward(x *exchange, r *rule, d *destination, c *cluster, router
 		if base == nil {
 			base = x.upstreamRequest(actx, r, d)
 		}
-		res, err := p.try(actx, x, r, c, base, routerStart)
+		// A fault on attempts (attempt_fault.go) may answer for the
+		// attempt, or end it, before it is sent: injected.
+		var res *http.Response
+		var err error
+		injected := false
+		if af := r.attemptFault; af != nil {
+			res, err = x.strikeAttempt(actx, af, r.stats)
+			if injected = res != nil || err != nil; injected && x.mirrorPending {
+				p.startShadows(x, r, base)
+			}
+		}
+		if !injected {
+			res, err = p.try(actx, x, r, c, base, routerStart)
+		}
 		if err == nil && perTry > 0 && !k.disarmPerTry() {
 			// The per-try timeout fired as the headers arrived: the
 			// attempt's context, and so its body, is gone.
-			res.Body.Close()
-			x.attemptDone(c)
+			if !injected {
+				res.Body.Close()
+				x.attemptDone(c)
+			}
 			res, err = nil, context.Cause(actx)
 		}
 		if err == nil {
@@ -484,14 +501,23 @@ func (p *Proxy) forward(x *exchange, r *rule, d *destination, c *cluster, router
 				status = x.shouldRetry(r, c, pol.retriableResponse(res))
 			}
 			if status == retryYes {
-				c.stats.retryCode(res.StatusCode)
-				res.Body.Close() // Envoy resets the stream of a retried response
-				x.attemptDone(c)
+				if !injected {
+					c.stats.retryCode(res.StatusCode)
+					res.Body.Close() // Envoy resets the stream of a retried response
+					x.attemptDone(c)
+				}
 				k.endAttempt()
 				if !x.waitBackoff(r, c, x.attempt) {
 					return
 				}
 				continue
+			}
+			if injected {
+				// The injected abort is the response: a local reply,
+				// never charged to the cluster it did not reach.
+				r.attemptFault.reply(x)
+				k.endAttempt()
+				return
 			}
 			x.serviceTime = time.Since(routerStart).Milliseconds()
 			x.copyResponse(res, r, d, c)

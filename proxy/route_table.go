@@ -157,6 +157,10 @@ type rule struct {
 	retry *retryPolicy
 	// mirrors are the rule's shadow policies, in order (mirror or mirrors).
 	mirrors []*mirrorPolicy
+	// attemptFault strikes each upstream attempt and shadowFault each
+	// shadow (spec.faults, attempt_fault.go); nil without one.
+	attemptFault *attemptFault
+	shadowFault  *fault
 
 	weighted
 

@@ -44,6 +44,7 @@ func (s Stats) Sub(prev Stats) Stats {
 func (t Totals) sub(p Totals) Totals {
 	return Totals{
 		UpstreamRequests: t.UpstreamRequests - p.UpstreamRequests,
+		Attempts:         t.Attempts - p.Attempts,
 		Retries:          t.Retries - p.Retries,
 		Timeouts:         t.Timeouts - p.Timeouts,
 		Overflows:        t.Overflows - p.Overflows,
@@ -103,6 +104,14 @@ func (r RouteStats) sub(p RouteStats) RouteStats {
 		Retries:         r.Retries - p.Retries,
 		Mirrored:        r.Mirrored - p.Mirrored,
 		MirrorsDropped:  r.MirrorsDropped - p.MirrorsDropped,
+
+		AttemptsDrawn:         r.AttemptsDrawn - p.AttemptsDrawn,
+		AttemptDelaysInjected: r.AttemptDelaysInjected - p.AttemptDelaysInjected,
+		AttemptAbortsInjected: r.AttemptAbortsInjected - p.AttemptAbortsInjected,
+		AttemptDelaysCut:      r.AttemptDelaysCut - p.AttemptDelaysCut,
+		ShadowsDrawn:          r.ShadowsDrawn - p.ShadowsDrawn,
+		ShadowDelaysInjected:  r.ShadowDelaysInjected - p.ShadowDelaysInjected,
+		ShadowAbortsInjected:  r.ShadowAbortsInjected - p.ShadowAbortsInjected,
 	}
 }
 
