@@ -1,6 +1,12 @@
 package report
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -114,5 +120,127 @@ func TestWriteTextShowsAccountingActionsAndAbort(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// faultsDoc has a fault on the attempts of every rule of httpbin (delay
+// and abort) and one on the shadows of its rule "main".
+const faultsDoc = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: acct}
+spec:
+  services:
+  - {host: httpbin, port: 8000, endpoints: [{address: "%s", labels: {version: v1}}, {address: "%s", labels: {version: v2}}]}
+  load: {url: "http://httpbin:8000/get"}
+  faults:
+  - {name: flaky, virtualService: httpbin, on: attempts, delay: {fixedDelay: 1ms, percentage: {value: 10}}, abort: {httpStatus: 503, percentage: {value: 50}}}
+  - {name: dark, virtualService: httpbin, route: main, on: shadows, abort: {httpStatus: 503, percentage: {value: 100}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: httpbin}
+spec:
+  host: httpbin
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: httpbin}
+spec:
+  hosts: [httpbin]
+  http:
+  - name: main
+    match: [{uri: {prefix: /get}}]
+    retries: {attempts: 3, retryOn: 5xx}
+    mirror: {host: httpbin, subset: v2}
+    route: [{destination: {host: httpbin, subset: v1}}]
+  - name: other
+    route: [{destination: {host: httpbin, subset: v1}}]
+`
+
+func TestAccountExperimentFaults(t *testing.T) {
+	doc, err := scenarios.Parse([]byte(fmt.Sprintf(faultsDoc, "127.0.0.1:18080", "127.0.0.1:18081")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Report{Requests: 1000, Proxy: proxy.Stats{Totals: proxy.Totals{UpstreamRequests: 1000, Attempts: 1900}, Routes: []proxy.RouteStats{
+		{VirtualService: "httpbin", Rule: 0, Name: "main", Matched: 1000, Mirrored: 0, ShadowsDrawn: 1000, ShadowAbortsInjected: 1000,
+			AttemptsDrawn: 1900, AttemptDelaysInjected: 190, AttemptDelaysCut: 0, AttemptAbortsInjected: 900},
+		{VirtualService: "httpbin", Rule: 1, Name: "other"},
+	}}}
+	Account(doc, r)
+	var got []string
+	for _, in := range r.Injection {
+		got = append(got, fmt.Sprintf("%s[%d] %s %s %g%% %d/%d ok=%v", in.VirtualService, in.Rule, in.Name, in.Kind, in.ConfiguredPercent, in.Injected, in.Matched, in.OK))
+	}
+	want := []string{
+		"httpbin[0] main mirror 100% 1000/1000 ok=true", // aborted shadows were drawn by the mirror
+		"httpbin[0] flaky attempt-delay 10% 190/1900 ok=true",
+		"httpbin[0] flaky attempt-abort 50% 900/1900 ok=false", // 47.4 %: outside the interval
+		"httpbin[1] flaky attempt-delay 10% 0/0 ok=false",
+		"httpbin[1] flaky attempt-abort 50% 0/0 ok=false",
+		"httpbin[0] dark shadow-abort 100% 1000/1000 ok=true",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("injection\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	warnings := strings.Join(r.Warnings, "\n")
+	for _, w := range []string{
+		"spec.faults[0] (flaky) attempt-abort on VirtualService httpbin spec.http[0]: configured 50 %, realised 47.3684 %",
+		"spec.faults[0] (flaky) attempt-delay on VirtualService httpbin spec.http[1]: matched no request",
+	} {
+		if !strings.Contains(warnings, w) {
+			t.Errorf("warnings lack %q:\n%s", w, warnings)
+		}
+	}
+	if r.RetryAmplification != 1 {
+		t.Errorf("retry amplification %v: upstream requests ÷ requests", r.RetryAmplification)
+	}
+}
+
+// Through the real proxy: the accounting of a fault on attempts and one on
+// shadows agrees with the configured rates, and Attempts counts the
+// aborted attempts UpstreamRequests leaves out.
+func TestAccountExperimentFaultsThroughProxy(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	defer ok.Close()
+	addr := strings.TrimPrefix(ok.URL, "http://")
+	doc, err := scenarios.Parse([]byte(strings.Replace(fmt.Sprintf(faultsDoc, addr, addr), "retryOn: 5xx}", "retryOn: 5xx, backoff: 1ms}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := proxy.Start(context.Background(), doc, "127.0.0.1:0", nil, proxy.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	client := &http.Client{}
+	const n = 400
+	for range n {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+p.MeshAddr()+"/get", nil)
+		req.Host = "httpbin:8000"
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	r := &Report{Requests: n, Proxy: p.Stats()}
+	Account(doc, r)
+	for _, in := range r.Injection {
+		if in.Rule == 1 {
+			continue // rule "other" saw no request
+		}
+		// The 99.9 % binomial bounds (OK uses the 95 % interval, which a
+		// correct proxy misses one time in twenty).
+		p := in.ConfiguredPercent / 100
+		mean, half := p*float64(in.Matched), 3.2905*math.Sqrt(float64(in.Matched)*p*(1-p))
+		if in.Matched == 0 || math.Abs(float64(in.Injected)-mean) > half {
+			t.Errorf("%+v: want %.1f ± %.1f injected", in, mean, half)
+		}
+	}
+	if r.Proxy.Attempts <= r.Proxy.UpstreamRequests || r.RetryAmplification != round(float64(r.Proxy.UpstreamRequests)/n) {
+		t.Errorf("attempts %d upstream %d amplification %v", r.Proxy.Attempts, r.Proxy.UpstreamRequests, r.RetryAmplification)
 	}
 }
