@@ -46,6 +46,8 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		ew.printf(")\n")
 	}
+	writeSchedule(ew, r)
+	writePhases(ew, r)
 	for _, in := range r.Injection {
 		ew.printf("Injected %s %s[%d]: configured %g %%, realised %g %% (95 %% %g–%g %%) of %d matched\n",
 			in.Kind, in.VirtualService, in.Rule, in.ConfiguredPercent, in.RealisedPercent, in.CI95[0], in.CI95[1], in.Matched)
@@ -60,17 +62,85 @@ func WriteText(w io.Writer, r *Report) error {
 	if r.Abort != nil {
 		ew.printf("Aborted: %s at %.1fs (observed %g)\n", r.Abort.Condition, r.Abort.AtMs/1000, r.Abort.Observed)
 	}
+	for _, p := range r.Predictions {
+		ew.printf("Predicted %s", p.Metric)
+		if p.Route != "" {
+			ew.printf(" for %s", p.Route)
+		}
+		ew.printf(": %g (95 %% %g–%g)", p.Predicted, p.Low, p.High)
+		if p.Observed != nil {
+			mark := "within"
+			if p.Within != nil && !*p.Within {
+				mark = "OUTSIDE"
+			}
+			ew.printf(", observed %g: %s", *p.Observed, mark)
+		}
+		ew.printf(" (%s)\n", p.Basis)
+	}
 	for _, c := range r.Hypothesis {
 		mark := "PASS"
-		if !c.Pass {
+		switch {
+		case c.NotGradable:
+			mark = "N/G "
+		case !c.Pass:
 			mark = "FAIL"
 		}
-		ew.printf("%s  %s (observed %g)\n", mark, c.Check, c.Observed)
+		ew.printf("%s  %s (observed %g)", mark, c.Check, c.Observed)
+		if c.Note != "" {
+			ew.printf(": %s", c.Note)
+		}
+		ew.printf("\n")
 	}
 	for _, warn := range r.Warnings {
 		ew.printf("warning: %s\n", warn)
 	}
 	return ew.err
+}
+
+// writeSchedule prints how the load kept its rate and the latency from
+// each request's intended start.
+func writeSchedule(ew *errWriter, r *Report) {
+	if s := r.Schedule; s != nil {
+		ew.printf("Schedule: %g qps asked, %.2f %% achieved; start lag p50 %.3f ms, p99 %.3f ms, max %.3f ms; the generator's own p99 %.3f ms (bound %.3f ms)",
+			s.QPS, 100*s.AchievedRatio, s.StartLagMs.P50, s.StartLagMs.P99, s.StartLagMs.Max, s.OwnLagMs.P99, s.BoundMs)
+		if r.GeneratorBehind {
+			ew.printf(": BEHIND, latency checks not gradable")
+		}
+		ew.printf("\n")
+	}
+	if l := r.IntendedLatencyMs; l != nil {
+		ew.printf("Latency from the intended start (coordinated omission corrected): p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; service time p50 %.3f ms, p99 %.3f ms\n",
+			l.P50, l.P99, l.P999, l.Max, r.LatencyMs.P50, r.LatencyMs.P99)
+	}
+}
+
+// writePhases prints a phased run's phases as a table and its time to
+// recover.
+func writePhases(ew *errWriter, r *Report) {
+	if len(r.Phases) == 0 {
+		return
+	}
+	ew.printf("%-9s %15s %9s %11s %10s %10s  %s\n", "phase", "from–to s", "requests", "error ratio", "p50 ms", "p99 ms", "against the baseline")
+	for _, p := range r.Phases {
+		against := ""
+		if d := p.Delta; d != nil {
+			against = fmt.Sprintf("error ratio %+.4f (p = %.4f, %s), latency %s", d.ErrorRatio.Delta, d.ErrorRatio.PValue,
+				significance(d.ErrorRatio.Significant), significance(d.Latency.Significant))
+		}
+		ew.printf("%-9s %7.2f–%-7.2f %9d %11.4f %10.3f %10.3f", p.Name, p.StartMs/1000, p.EndMs/1000, p.Requests, p.ErrorRatio, p.LatencyMs.P50, p.LatencyMs.P99)
+		if against != "" {
+			ew.printf("  %s", against)
+		}
+		ew.printf("\n")
+	}
+	switch {
+	case r.TimeToRecoverMs != nil && r.Recovery != nil:
+		ew.printf("Time to recover: %.2f s after the fault phase (first %g s window with error ratio ≤ %g and p50 ≤ %.3f ms)\n",
+			*r.TimeToRecoverMs/1000, r.Recovery.WindowMs/1000, r.Recovery.MaxErrorRatio, r.Recovery.MaxP50Ms)
+	case r.Recovery != nil:
+		ew.printf("Time to recover: did not recover within the recovery phase (no %g s window with error ratio ≤ %g and p50 ≤ %.3f ms)\n",
+			r.Recovery.WindowMs/1000, r.Recovery.MaxErrorRatio, r.Recovery.MaxP50Ms)
+	}
 }
 
 // CodesSummary renders a code distribution in code order: "200×186 503×214".
