@@ -26,7 +26,11 @@ func newProgressBar(w io.Writer) *progressBar {
 }
 
 func (p *progressBar) update(pr report.Progress) {
-	p.bar.Describe(fmt.Sprintf("%6d req %7.0f qps  p50 %6.1f ms  p99 %6.1f ms  errors %d", pr.Requests, pr.QPS, pr.P50Ms, pr.P99Ms, pr.Errors))
+	line := fmt.Sprintf("%6d req %7.0f qps  p50 %6.1f ms  p99 %6.1f ms  errors %d", pr.Requests, pr.QPS, pr.P50Ms, pr.P99Ms, pr.Errors)
+	if pr.Phase != "" {
+		line = fmt.Sprintf("%-8s %s", pr.Phase, line)
+	}
+	p.bar.Describe(line)
 	if f := pr.Fraction(); f >= 0 {
 		_ = p.bar.Set(int(f * 1000))
 	}
