@@ -60,6 +60,7 @@ func (f *Fortio) run(ctx context.Context, spec Spec, afterReport func()) (*Resul
 	}
 	start := time.Now()
 	spec = spec.withDefaults()
+	spec.PhaseEdges = slices.Clone(spec.PhaseEdges) // the run reads them until it ends
 	sched := newSchedule(spec.QPS, spec.Connections, spec.Requests, spec.Duration, spec.Uniform)
 	t := newTracker(spec, sched)
 	t.afterReport = afterReport

@@ -13,6 +13,13 @@
 // errors land in [Result.Codes] and [Result.Errors]. Run returns an error only
 // when the run itself could not happen (invalid [Spec], unresolvable target,
 // context already done).
+//
+// A rate-limited run (Spec.QPS > 0) also reports latency as a client arriving
+// on fortio's schedule would have seen it ([Result.Intended]) and whether the
+// generator itself kept that schedule ([ScheduleResult]). A run split into
+// phases (Spec.PhaseEdges) reports each phase apart ([PhaseResult]), calls
+// Spec.OnPhase as each begins, and keeps a time series of its calls
+// ([Result.Window]).
 package loadgen
 
 import (
