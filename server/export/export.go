@@ -205,6 +205,47 @@ func (n *notes) experiment(e *scenarios.Experiment) {
 	if s.Environment != "" {
 		n.drop("spec.environment", "names a Faultline environment ("+s.Environment+"); its baseline resources are not in this stream")
 	}
+	for _, w := range faultWarnings(s.Faults) {
+		n.drop(w.field, w.why)
+	}
+}
+
+// faultWarning is one fault of spec.faults and why it is left out.
+type faultWarning struct{ field, why string }
+
+// faultWarnings names each fault of spec.faults, which no Istio field
+// expresses: Istio's fault filter runs before the router, so it can
+// neither strike each attempt nor only the mirrored copies.
+func faultWarnings(faults []scenarios.ExperimentFault) []faultWarning {
+	var out []faultWarning
+	for i, f := range faults {
+		field := fmt.Sprintf("spec.faults[%d]", i)
+		if f.Name != "" {
+			field += " (" + f.Name + ")"
+		}
+		rules := "every http rule of VirtualService " + f.VirtualService
+		if f.Route != "" {
+			rules = fmt.Sprintf("route %q of VirtualService %s", f.Route, f.VirtualService)
+		}
+		what := "each upstream attempt, retries included,"
+		if f.On == scenarios.FaultOnShadows {
+			what = "the mirrored copies only"
+		}
+		out = append(out, faultWarning{field, fmt.Sprintf("a fault on %s of %s has no Istio equivalent (Istio's fault filter runs before the router); the VirtualService is exported without it", what, rules)})
+	}
+	return out
+}
+
+// Warnings lists what Stream leaves out of doc that changes how the
+// experiment behaves in the mesh, one line each, for a caller to print
+// beside the stream: each fault of spec.faults, which has no Istio
+// equivalent.
+func Warnings(doc *scenarios.Document) []string {
+	var out []string
+	for _, w := range faultWarnings(doc.Experiment.Spec.Faults) {
+		out = append(out, w.field+": "+w.why)
+	}
+	return out
 }
 
 // header writes the comment at the top of the stream.

@@ -593,3 +593,62 @@ func TestExportFortioVersionIsGoMods(t *testing.T) {
 	}
 	t.Fatal("go.mod requires no fortio.org/fortio")
 }
+
+// The faults of spec.faults have no Istio equivalent: each is named in
+// the comment and in Warnings, and the exported resources stay what
+// Istio's own types decode.
+func TestExportLeavesOutExperimentFaults(t *testing.T) {
+	doc := parse(t, `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: faults}
+spec:
+  services:
+  - {host: reviews, port: 9080, endpoints: [{address: 127.0.0.1:9080, labels: {version: v1}}, {address: 127.0.0.1:9081, labels: {version: v2}}]}
+  load: {url: "http://reviews:9080/", requests: 10}
+  faults:
+  - {name: flaky, virtualService: reviews, on: attempts, abort: {httpStatus: 503, percentage: {value: 50}}}
+  - {virtualService: reviews, route: main, on: shadows, delay: {fixedDelay: 1s, percentage: {value: 100}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - name: main
+    retries: {attempts: 3, retryOn: 5xx}
+    mirror: {host: reviews, subset: v2}
+    route: [{destination: {host: reviews, subset: v1}}]
+`)
+	out := string(stream(t, doc, export.Options{}))
+	comment, body, _ := strings.Cut(out, "\napiVersion:")
+	wants := []string{
+		"spec.faults[0] (flaky): a fault on each upstream attempt, retries included, of every http rule of VirtualService reviews has no Istio equivalent",
+		`spec.faults[1]: a fault on the mirrored copies only of route "main" of VirtualService reviews has no Istio equivalent`,
+	}
+	for _, want := range wants {
+		if !strings.Contains(comment, "# - "+want) {
+			t.Errorf("the comment lacks %q:\n%s", want, comment)
+		}
+	}
+	if w := export.Warnings(doc); len(w) != 2 || !strings.HasPrefix(w[0], wants[0]) || !strings.HasPrefix(w[1], wants[1]) {
+		t.Errorf("warnings %q", w)
+	}
+	if strings.Contains(body, "flaky") || strings.Contains(body, "on: attempts") || strings.Contains(body, "shadows") {
+		t.Errorf("the stream holds the faults:\n%s", body)
+	}
+	for _, d := range split(t, []byte(out)) {
+		if d.kind == "VirtualService" || d.kind == "DestinationRule" {
+			if _, err := decodeSpec(d.kind, d.obj["spec"]); err != nil {
+				t.Errorf("%s does not decode as Istio's type: %v", d.kind, err)
+			}
+		}
+	}
+}
