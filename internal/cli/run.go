@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,18 +23,28 @@ import (
 func runCommand() *cobra.Command {
 	var flags runFlags
 	var o experimentOptions
-	var accessLog bool
+	var accessLog, dryRun bool
 	cmd := &cobra.Command{
 		Use:   "run FILE | --server URL NAME|FILE",
 		Short: "Run one experiment, headless or on a server, and print its report",
 		Long: "Run the experiment in FILE (- for standard input) through its own proxy listeners with fortio load,\n" +
 			"print the report and store nothing. With --server (or FAULTLINE_SERVER) the experiment runs on that\n" +
 			"server instead: NAME is a stored experiment, a FILE is applied first (created or updated by\n" +
-			"metadata.name); FAULTLINE_TOKEN is the server's token. Exit codes: 0 pass (or no hypothesis),\n" +
-			"1 hypothesis failed, 2 invalid input, 3 run error.",
+			"metadata.name); FAULTLINE_TOKEN is the server's token. With --dry-run nothing is started and no\n" +
+			"load is sent: the command validates, checks the limits and the allow-list, dials the targets,\n" +
+			"compiles the routes and prints which rule each sample request would hit, with the predictions.\n" +
+			"Exit codes: 0 pass (or no hypothesis; a dry run that resolved everything), 1 hypothesis failed,\n" +
+			"2 invalid input, 3 run error (a dry run with an unreachable target).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runOptions = flags.options(cmd)
+			if dryRun {
+				if flags.server != "" {
+					fmt.Fprintln(o.Stderr, "faultline run: --dry-run runs headless only; on a server, POST /api/v1/experiments/{id}/runs?dryRun=true")
+					return exit(ExitInvalid)
+				}
+				return exit(dryRunFile(cmd.Context(), args[0], o))
+			}
 			if accessLog {
 				o.AccessLog = cmd.ErrOrStderr()
 			}
@@ -61,6 +72,7 @@ func runCommand() *cobra.Command {
 		server: "run on this Faultline server (its token in FAULTLINE_TOKEN) instead of headless",
 	})
 	f := cmd.Flags()
+	f.BoolVar(&dryRun, "dry-run", false, "start nothing and send no load: validate, check the limits and the allow-list, dial the targets, and print the route table and the predictions")
 	f.BoolVar(&accessLog, "access-log", false, "print the proxy's access log (Istio format) to standard error")
 	f.StringVar(&o.FortioFile, "fortio-json", "", "write fortio's result JSON (loadable by fortio's report viewer) to this file")
 	f.StringVar(&o.CSVFile, "csv", "", "write the latency histogram as CSV to this file")
@@ -180,6 +192,52 @@ func runFile(ctx context.Context, path string, o experimentOptions) int {
 		return code
 	}
 	return exitCode(string(rep.Status)) // stopped before the end: no verdict to give
+}
+
+// dryRunFile resolves the experiment in path without starting anything
+// (experiment.DryRun) and prints the route table and the predictions,
+// or the JSON with --json. Invalid input exits as run's does; a target
+// that cannot be reached exits ExitRunError, as the run would end.
+func dryRunFile(ctx context.Context, path string, o experimentOptions) int {
+	const cmd = "faultline run --dry-run:"
+	doc, allow, code := admitFile("run", path, o.Allow, o.Stderr)
+	if doc == nil {
+		return code
+	}
+	if o.Limits == (safety.Limits{}) {
+		o.Limits = safety.DefaultLimits
+	}
+	creds, err := credentialsFS(o.CredentialsDir)
+	if err != nil {
+		fmt.Fprintln(o.Stderr, cmd, err)
+		return ExitInvalid
+	}
+	d, err := experiment.DryRun(ctx, doc, experiment.Options{Seed: o.Seed, AllowTarget: allow, Limits: o.Limits, Logger: o.Logger,
+		BaseDir: baseDir(path), Credentials: creds})
+	if err != nil {
+		fmt.Fprintln(o.Stderr, cmd, err)
+		var limit *safety.LimitError
+		var target *safety.TargetError
+		if errors.As(err, &limit) || errors.As(err, &target) {
+			return ExitInvalid // refused before run's Execute too
+		}
+		return ExitRunError // as run's Execute refuses it
+	}
+	if o.JSON {
+		err = writeJSON(o.Stdout, d)
+	} else {
+		err = report.WriteDryRunText(o.Stdout, d)
+	}
+	if err != nil {
+		fmt.Fprintln(o.Stderr, cmd, "write:", err)
+		return ExitRunError
+	}
+	for _, t := range d.Targets {
+		if t.Status == report.TargetUnreachable {
+			return ExitRunError
+		}
+	}
+	return ExitPass
 }
 
 // writeExports writes the export files the options ask for.
