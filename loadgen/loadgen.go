@@ -253,9 +253,12 @@ type Result struct {
 // can, so a late call is late for one of two reasons: its connection was
 // still waiting for the previous reply (the target's fault: the time shows
 // up in [Result.Intended]), or the connection was free and the generator
-// itself did not get to send (its own fault, e.g. CPU starvation). Only the
-// second makes a run Behind: its numbers then understate the load the
-// target was meant to get, while the first is exactly what the run measures.
+// itself did not get to send (its own fault, e.g. CPU starvation). A run is
+// Behind when the second is large, or when it fell short of its rate over
+// all (whatever the reason: then it did not send the load it was asked to,
+// and its service times understate the latency its schedule would have
+// met). Lag of the first kind that the run caught up on is exactly what it
+// measures: it shows up in [Result.Intended] and does not make it Behind.
 type ScheduleResult struct {
 	// QPS is the configured rate, Spec.QPS.
 	QPS float64
@@ -268,15 +271,16 @@ type ScheduleResult struct {
 	// how long after max(its slot, the end of its connection's previous
 	// call) it started.
 	OwnLag LagStats
-	// Bound is the own lag Behind tolerates: the larger of 20ms and one
+	// Bound is the own lag Behind tolerates: the larger of 50ms and one
 	// connection's period (connections / QPS, with fortio's connection
 	// count).
 	Bound time.Duration
-	// Behind is true when OwnLag.P99 exceeds Bound: the generator could not
-	// keep its own schedule, so the target got less load than asked for,
-	// for reasons that are not the target's. A slow target makes calls
-	// start late too, but that lag is the target's: it shows up in
-	// Result.Intended and does not set Behind.
+	// Behind is true when OwnLag.P99 exceeds Bound (the generator could
+	// not keep its own schedule) or AchievedRatio is below 0.9 (the run
+	// fell short of its rate over all, which a generator starved of CPU
+	// in the same process as the target shows as slow replies). A slow
+	// target that the run caught up on makes calls start late too, but
+	// that lag shows up in Result.Intended and does not set Behind.
 	Behind bool
 }
 

@@ -16,7 +16,8 @@ import (
 
 // A target slow for a stretch holds back the calls behind it: their latency
 // from when they were meant to start is far above their own, the lag is the
-// target's (not Behind), and the generator's own lag stays small.
+// target's (not Behind: the run caught up), and the generator's own lag
+// stays small.
 func TestIntendedLatencyCountsTheWaitBehindASlowTarget(t *testing.T) {
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
@@ -25,7 +26,7 @@ func TestIntendedLatencyCountsTheWaitBehindASlowTarget(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	res, err := loadgen.NewFortio().Run(t.Context(), loadgen.Spec{URL: srv.URL, QPS: 100, Connections: 1, Requests: 100})
+	res, err := loadgen.NewFortio().Run(t.Context(), loadgen.Spec{URL: srv.URL, QPS: 100, Connections: 1, Requests: 400})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -34,7 +35,8 @@ func TestIntendedLatencyCountsTheWaitBehindASlowTarget(t *testing.T) {
 	}
 	in, lat, sch := *res.Intended, res.Latency, res.Schedule
 	t.Logf("latency %+v\nintended %+v\nschedule %+v", lat, in, *sch)
-	// 6 calls of 200ms push ~45 calls ~1.1s behind their slots.
+	// 6 calls of 200ms push the calls behind them up to 1.2s behind their
+	// slots; the run catches up before its 400th call.
 	if in.P99 < 3*lat.P99 || in.P99 < 700*time.Millisecond {
 		t.Errorf("intended p99 %v, latency p99 %v: want intended over 3x latency and 700ms", in.P99, lat.P99)
 	}
@@ -48,8 +50,8 @@ func TestIntendedLatencyCountsTheWaitBehindASlowTarget(t *testing.T) {
 	if sch.Behind || sch.OwnLag.P99 > sch.StartLag.Max/10 {
 		t.Errorf("Behind %v, own lag %+v, bound %v, start lag %+v: the lag is the target's, not the generator's", sch.Behind, sch.OwnLag, sch.Bound, sch.StartLag)
 	}
-	if sch.QPS != 100 || sch.Bound != 20*time.Millisecond || sch.AchievedRatio <= 0 || sch.AchievedRatio >= 1 {
-		t.Errorf("QPS %v, Bound %v, AchievedRatio %v; want 100, 20ms, in (0, 1)", sch.QPS, sch.Bound, sch.AchievedRatio)
+	if sch.QPS != 100 || sch.Bound != 50*time.Millisecond || sch.AchievedRatio < 0.9 || sch.AchievedRatio > 1.05 {
+		t.Errorf("QPS %v, Bound %v, AchievedRatio %v; want 100, 50ms, about 1", sch.QPS, sch.Bound, sch.AchievedRatio)
 	}
 	if res.Phases != nil {
 		t.Errorf("a run without PhaseEdges has Phases: %+v", res.Phases)

@@ -100,8 +100,13 @@ func (s *schedule) period() time.Duration {
 }
 
 // minBehindBound is the least own lag that makes a run Behind: below it,
-// lag is timer and scheduler noise.
-const minBehindBound = 20 * time.Millisecond
+// lag is timer and scheduler noise (up to about 20 ms seen on a busy
+// two-core machine).
+const minBehindBound = 50 * time.Millisecond
+
+// minAchievedRatio is the least share of its rate a run must achieve not
+// to be Behind.
+const minAchievedRatio = 0.9
 
 // behindBound is ScheduleResult.Bound.
 func (s *schedule) behindBound() time.Duration {
@@ -164,7 +169,7 @@ func (l *lagTracker) result(actualQPS float64) *ScheduleResult {
 		OwnLag:        l.ownLag.lag(),
 		Bound:         l.sched.behindBound(),
 	}
-	r.Behind = r.OwnLag.P99 > r.Bound
+	r.Behind = r.OwnLag.P99 > r.Bound || r.AchievedRatio < minAchievedRatio
 	return r
 }
 
