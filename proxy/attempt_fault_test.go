@@ -312,3 +312,22 @@ func TestShadowFaultDelay(t *testing.T) {
 		t.Errorf("route %+v", rs)
 	}
 }
+
+// A grpcStatus abort on attempts is a trailers-only gRPC answer that the
+// retry policy's gRPC tokens judge: unavailable retries it, and the last
+// one is the client's answer.
+func TestAttemptFaultGRPCAbort(t *testing.T) {
+	up := newUpstream(t, "reviews")
+	h := start(t, withFaults(experiment(svc("reviews", 9080, up.addr()),
+		retryVS("retries: {attempts: 2, retryOn: unavailable, backoff: 1ms}")),
+		"  - {virtualService: reviews, on: attempts, abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}\n"))
+	r := h.get("reviews", "/", "Content-Type: application/grpc")
+	if r.code != 200 || r.header.Get("Grpc-Status") != "14" || r.header.Get("Grpc-Message") != "fault filter abort" {
+		t.Fatalf("got %d %v", r.code, r.header)
+	}
+	s := h.p.Stats()
+	rs, _ := s.Route("reviews", 0)
+	if up.hits.Load() != 0 || rs.AttemptsDrawn != 3 || rs.AttemptAbortsInjected != 3 || s.Retries != 2 || s.ByFlag["FI"] != 1 || s.ByFlag["URX"] != 1 {
+		t.Errorf("hits %d route %+v totals %+v", up.hits.Load(), rs, s.Totals)
+	}
+}
