@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/faultline/faultline/proxy"
+	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
 	"github.com/faultline/faultline/server/store"
 )
@@ -86,6 +89,17 @@ func (h *handlers) startRun(c *gin.Context) {
 		writeError(c, h.log, err)
 		return
 	}
+	if raw, ok := c.GetQuery("dryRun"); ok {
+		dry, err := strconv.ParseBool(raw)
+		if err != nil {
+			writeError(c, h.log, &Error{Status: http.StatusBadRequest, Field: "dryRun", Message: "dryRun must be true or false, not " + strconv.Quote(raw)})
+			return
+		}
+		if dry {
+			h.dryRun(c, id)
+			return
+		}
+	}
 	var body startRunJSON
 	raw, err := io.ReadAll(c.Request.Body)
 	if err != nil {
@@ -109,6 +123,33 @@ func (h *handlers) startRun(c *gin.Context) {
 	}
 	c.Header("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
 	c.JSON(http.StatusAccepted, toRunJSON(run, false))
+}
+
+// dryRunner is the Runs that can dry-run an experiment (the runs
+// manager's DryRun).
+type dryRunner interface {
+	DryRun(ctx context.Context, experimentID int64) (*report.DryRun, error)
+}
+
+// dryRun answers POST /experiments/{id}/runs?dryRun=true: the route
+// table and predictions of a run of the experiment, admitted as a run
+// would be; no run is created and nothing is started.
+func (h *handlers) dryRun(c *gin.Context, id int64) {
+	dr, ok := h.cfg.Runs.(dryRunner)
+	if !ok {
+		writeError(c, h.log, &Error{Status: http.StatusNotImplemented, Field: "dryRun", Message: "this server cannot dry-run experiments"})
+		return
+	}
+	out, err := dr.DryRun(c.Request.Context(), id)
+	var compile *proxy.CompileError
+	if errors.As(err, &compile) {
+		err = &Error{Status: http.StatusUnprocessableEntity, Message: compile.Error()}
+	}
+	if err != nil {
+		writeError(c, h.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (h *handlers) listRuns(c *gin.Context) {
