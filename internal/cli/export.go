@@ -54,6 +54,9 @@ func exportFile(path string, o exportOptions, stdout, stderr io.Writer) int {
 	for _, w := range doc.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
+	for _, w := range export.Warnings(doc) {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
 	out, err := export.Stream(doc, export.Options{Namespace: o.Namespace, Domain: o.Domain})
 	var bad *export.OptionError
 	if errors.As(err, &bad) {
