@@ -62,6 +62,21 @@ type Report struct {
 	// timed container actions it took.
 	Containers []Container `json:"containers,omitempty"`
 	Actions    []Action    `json:"actions,omitempty"`
+	// IntendedLatencyMs is latency from each call's intended start at the
+	// configured rate (coordinated omission corrected); nil when the load
+	// had no rate. LatencyMs is service time.
+	IntendedLatencyMs *Latency `json:"intendedLatencyMs,omitempty"`
+	// GeneratorBehind is true when the load generator fell behind its
+	// schedule; its latency checks are then not gradable.
+	GeneratorBehind bool `json:"generatorBehind"`
+	// Phases are a phased run's baseline, fault and recovery, in the
+	// timeline's time base; TimeToRecoverMs is how long after the fault
+	// phase the run was back within the baseline's bounds (nil: never).
+	Phases          []Phase  `json:"phases,omitempty"`
+	TimeToRecoverMs *float64 `json:"timeToRecoverMs,omitempty"`
+	// Predictions are what the configuration says the run should show,
+	// beside what it showed.
+	Predictions []Prediction `json:"predictions,omitempty"`
 
 	// Raw is the report's JSON as the server sent it.
 	Raw json.RawMessage `json:"-"`
@@ -125,6 +140,36 @@ type HypothesisCheck struct {
 	Check    string  `json:"check"`
 	Observed float64 `json:"observed"`
 	Pass     bool    `json:"pass"`
+	// NotGradable is set, with Pass false, for a check the run's data
+	// cannot grade; Note says why.
+	NotGradable bool   `json:"notGradable,omitempty"`
+	Note        string `json:"note,omitempty"`
+}
+
+// Phase is one phase of a phased run; Raw fields the type leaves out
+// (the histogram, the deltas against the baseline) are in Report.Raw.
+type Phase struct {
+	Name       string           `json:"name"`
+	StartMs    float64          `json:"startMs"`
+	EndMs      float64          `json:"endMs"`
+	Requests   int64            `json:"requests"`
+	Errors     int64            `json:"errors"`
+	Codes      map[string]int64 `json:"codes"`
+	ErrorRatio float64          `json:"errorRatio"`
+	LatencyMs  Latency          `json:"latencyMs"`
+}
+
+// Prediction is what the configuration says a metric should be, its
+// 95 % interval, and what the run observed (nil in a dry run).
+type Prediction struct {
+	Metric    string   `json:"metric"`
+	Route     string   `json:"route,omitempty"`
+	Basis     string   `json:"basis"`
+	Predicted float64  `json:"predicted"`
+	Low       float64  `json:"low"`
+	High      float64  `json:"high"`
+	Observed  *float64 `json:"observed,omitempty"`
+	Within    *bool    `json:"within,omitempty"`
 }
 
 // ProxyTotals are a proxy's counters summed over its clusters (the
@@ -133,8 +178,11 @@ type ProxyTotals struct {
 	// UpstreamRequests counts the requests sent upstream for clients,
 	// retries included.
 	UpstreamRequests int64 `json:"upstreamRequests"`
-	Retries          int64 `json:"retries"`
-	Timeouts         int64 `json:"timeouts"`
+	// Attempts counts every upstream attempt, those a fault on attempts
+	// (spec.faults) answered or cut without sending them included.
+	Attempts int64 `json:"attempts"`
+	Retries  int64 `json:"retries"`
+	Timeouts int64 `json:"timeouts"`
 	// Overflows counts requests a circuit breaker refused (503 UO).
 	Overflows      int64 `json:"overflows"`
 	Ejections      int64 `json:"ejections"`
@@ -169,7 +217,8 @@ type Injection struct {
 	VirtualService string `json:"virtualService"`
 	Rule           int    `json:"rule"`
 	Name           string `json:"name,omitempty"`
-	// Kind is delay, abort or mirror.
+	// Kind is delay, abort or mirror, or for spec.faults attempt-delay,
+	// attempt-abort, shadow-delay or shadow-abort.
 	Kind              string  `json:"kind"`
 	ConfiguredPercent float64 `json:"configuredPercent"`
 	// Matched counts the requests the rule matched; Injected those the

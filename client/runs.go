@@ -38,6 +38,9 @@ const (
 	// VerdictNone: the experiment states no hypothesis, or the run did
 	// not finish.
 	VerdictNone Verdict = "none"
+	// VerdictInconclusive: no check failed, but some could not be graded
+	// (latency checks of a run whose load generator fell behind).
+	VerdictInconclusive Verdict = "inconclusive"
 )
 
 // Run is a run of a stored experiment.
@@ -94,6 +97,8 @@ type Progress struct {
 	Codes           map[string]int64 `json:"codes"`
 	P50Ms           float64          `json:"p50Ms"`
 	P99Ms           float64          `json:"p99Ms"`
+	// Phase is the phase a phased run is in.
+	Phase string `json:"phase,omitempty"`
 }
 
 // LiveProxy is a running run's proxy: its listeners and counters now.
