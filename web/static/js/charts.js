@@ -136,12 +136,14 @@ export function histogram(buckets, { markers = [], label = "Latency histogram" }
  * lineChart draws series of [x, y] points. opts: xFormat and yFormat for
  * the axis labels, xTitle, yTitle, xLabels (a label per x for ordinal axes),
  * hrefs (a link per x, making each point a link), markers (vertical lines
- * at {x, label, title, failed}, labelled above the plot), spans (shaded
- * {from, to, title} ranges of x) and emptyText (said when there is no
- * point).
+ * at {x, label, title, failed, cls}, labelled above the plot), spans
+ * (shaded {from, to, title} ranges of x), bands (labelled {from, to,
+ * label, cls, title} ranges of x, such as a run's phases, shaded behind
+ * everything with their label at the top of the plot) and emptyText (said
+ * when there is no point).
  */
 export function lineChart(series, opts = {}) {
-  const { width = 640, label = "Line chart", xFormat = short, yFormat = short, xTitle = "", xLabels = null, hrefs = null, xDomain = null, markers = [], spans = [], emptyText = "No data yet" } = opts;
+  const { width = 640, label = "Line chart", xFormat = short, yFormat = short, xTitle = "", xLabels = null, hrefs = null, xDomain = null, markers = [], spans = [], bands = [], emptyText = "No data yet" } = opts;
   const pts = series.flatMap((s) => s.points);
   if (!pts.length) return empty(width, 120, label, emptyText);
   const padL = 56;
@@ -172,6 +174,15 @@ export function lineChart(series, opts = {}) {
   const yMax = yt[yt.length - 1];
   const y = (v) => padT + plotH - (plotH * v) / yMax;
   const root = frame(width, height, label, "chart-line");
+  for (const bd of bands) {
+    const a = x(Math.max(xMin, bd.from));
+    const b = x(Math.min(xMax, bd.to));
+    if (!(b > a)) continue;
+    root.append(svg("g", { class: `band ${bd.cls || ""}`, "data-label": bd.label, "data-from": bd.from, "data-to": bd.to },
+      svg("title", {}, bd.title || bd.label),
+      svg("rect", { class: "band-area", x: a, y: padT, width: b - a, height: plotH }),
+      b - a >= bd.label.length * 6 + 8 ? svg("text", { class: "band-label", x: a + 4, y: padT + 11, "dominant-baseline": "central" }, bd.label) : null));
+  }
   for (const sp of spans) {
     const a = x(Math.max(xMin, sp.from));
     const b = x(Math.min(xMax, sp.to));
@@ -207,7 +218,7 @@ export function lineChart(series, opts = {}) {
   });
   for (const m of placed) {
     const ly = 30 + m.row * LABEL_H + LABEL_H / 2 - 2;
-    root.append(svg("g", { class: `action-marker${m.failed ? " failed" : ""}`, "data-label": m.label, "data-at": m.x },
+    root.append(svg("g", { class: m.cls || `action-marker${m.failed ? " failed" : ""}`, "data-label": m.label, "data-at": m.x },
       svg("title", {}, m.title || m.label),
       svg("line", { class: "action-line", x1: m.mx, x2: m.mx, y1: ly + LABEL_H / 2 - 2, y2: padT + plotH }),
       svg("rect", { class: "action-tag", x: m.left, y: ly - LABEL_H / 2 + 1, width: m.w, height: LABEL_H - 1, rx: 3 }),
@@ -435,5 +446,43 @@ export function stepTimeline(rows, { from, to, label = "Game-day timeline" } = {
     mark.append(svg("title", {}, r.title || `${r.label}: ${r.status}`));
     root.append(r.href && r.start ? svg("a", { href: r.href, class: "gantt-link", "aria-label": r.title || `${r.label}: ${r.status}` }, mark) : mark);
   });
+  return root;
+}
+
+/**
+ * intervalBar draws one prediction: its interval [low, high] as a bar on
+ * a small axis, the predicted value as a tick inside it and, when there is
+ * one, the observed value as a dot (inside the interval or out of it).
+ * format labels the values.
+ */
+export function intervalBar({ low, high, predicted, observed = null, format = short, label = "Prediction" }) {
+  const width = 240;
+  const height = 40;
+  const padX = 10;
+  const vals = [low, high, predicted, ...(observed === null || observed === undefined ? [] : [observed])].filter((v) => Number.isFinite(v));
+  let min = Math.min(...vals);
+  let max = Math.max(...vals);
+  if (!(max > min)) { const d = Math.abs(min) * 0.1 || 1; min -= d; max += d; }
+  const pad = (max - min) * 0.12;
+  min -= pad;
+  max += pad;
+  const x = (v) => padX + ((width - 2 * padX) * (v - min)) / (max - min);
+  const has = observed !== null && observed !== undefined && Number.isFinite(observed);
+  const inside = has && observed >= low - 1e-9 && observed <= high + 1e-9;
+  const summary = `${label}: predicted ${format(predicted)}, 95 % interval ${format(low)} to ${format(high)}` +
+    (has ? `, observed ${format(observed)}, ${inside ? "within" : "outside"} the interval` : ", not observed");
+  const root = frame(width, height, summary, "chart-interval");
+  const cy = 14;
+  root.append(
+    svg("line", { class: "axis", x1: padX, x2: width - padX, y1: cy, y2: cy }),
+    svg("rect", { class: "interval", x: x(low), y: cy - 6, width: Math.max(2, x(high) - x(low)), height: 12, rx: 3 }, svg("title", {}, `95 % interval ${format(low)} – ${format(high)}`)),
+    svg("line", { class: "predicted", x1: x(predicted), x2: x(predicted), y1: cy - 9, y2: cy + 9, "data-value": predicted }, svg("title", {}, `predicted ${format(predicted)}`)),
+    ...(x(high) - x(low) >= 56
+      ? [svg("text", { class: "axis-text", x: x(low), y: cy + 19, "text-anchor": "middle" }, format(low)),
+        svg("text", { class: "axis-text", x: x(high), y: cy + 19, "text-anchor": "middle" }, format(high))]
+      : [svg("text", { class: "axis-text", x: Math.min(width - 60, Math.max(60, (x(low) + x(high)) / 2)), y: cy + 19, "text-anchor": "middle" }, `${format(low)} – ${format(high)}`)]));
+  if (has) {
+    root.append(svg("circle", { class: `observed ${inside ? "inside" : "outside"}`, cx: x(observed), cy, r: 5, "data-value": observed }, svg("title", {}, `observed ${format(observed)}`)));
+  }
   return root;
 }

@@ -1,6 +1,6 @@
 // Small DOM helpers, formatting, badges, the confirm dialog and toasts.
 
-import { ACTIVE } from "./status.js";
+import { ACTIVE, VERDICTS, VERDICT_LABELS } from "./status.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -118,9 +118,8 @@ export function statusBadge(status) {
 }
 
 export function verdictBadge(verdict) {
-  const v = verdict || "none";
-  const label = v === "pass" ? "pass" : v === "fail" ? "fail" : "no verdict";
-  return el("span", { class: `verdict verdict-${v}` }, label);
+  const v = VERDICTS.has(verdict) ? verdict : "none";
+  return el("span", { class: `verdict verdict-${v}`, title: v === "inconclusive" ? "No check failed, but some could not be graded" : null }, VERDICT_LABELS[v]);
 }
 
 /** codeClass maps an HTTP status code to its class for colours. */

@@ -13,3 +13,13 @@ export const ENDED = new Set(["succeeded", "failed", "stopped", "interrupted", "
  * offer to compare; interrupted and error runs are left out.
  */
 export const REPORTED = new Set(["succeeded", "failed", "stopped"]);
+
+/**
+ * VERDICTS are a report's verdicts: pass, fail, inconclusive (no check
+ * failed but some could not be graded) and none (no hypothesis, or the run
+ * did not finish).
+ */
+export const VERDICTS = new Set(["pass", "fail", "inconclusive", "none"]);
+
+/** VERDICT_LABELS are the words the badges say for each verdict. */
+export const VERDICT_LABELS = { pass: "pass", fail: "fail", inconclusive: "inconclusive", none: "no verdict" };

@@ -4,6 +4,7 @@
 import { el, fmtTime, fmtAgo, fmtDuration, fmtNum, fmtPct, fmtMs, statusBadge, verdictBadge, runDurationMs, icon, confirmDialog, toast } from "../dom.js";
 import { get, call } from "../api.js";
 import { REPORTED } from "../status.js";
+import { intervalBar } from "../charts.js";
 
 let seq = 0;
 export const uid = (prefix) => `${prefix}-${++seq}`;
@@ -199,4 +200,54 @@ export function meshResourcesTable(resources, { id, caption, live = false } = {}
       meshVersions(r),
       el("td", { class: "mesh-detail" }, r.detail || el("span", { class: "muted" }, "—")))),
   { id, cls: "compact mesh-resources", caption });
+}
+
+// ---- predictions ----------------------------------------------------------------
+
+// PREDICTION_FORMATS writes each predicted metric in its unit.
+const PREDICTION_FORMATS = {
+  error_ratio: (v) => fmtPct(v, 2),
+  overflow_ratio: (v) => fmtPct(v, 2),
+  latency_max: fmtMs,
+  retry_amplification: (v) => `${fmtNum(v, 3)}×`,
+};
+
+const PREDICTION_NAMES = {
+  error_ratio: "error ratio",
+  overflow_ratio: "overflow ratio",
+  latency_max: "slowest request",
+  retry_amplification: "retry amplification",
+};
+
+/** predictionFormat is how a predicted metric's values are written. */
+export const predictionFormat = (metric) => PREDICTION_FORMATS[metric] || ((v) => fmtNum(v, 4));
+
+/**
+ * predictionsTable lists what the configuration predicts (a run's, with
+ * what the run observed; a dry run's, without): metric, route, basis, the
+ * prediction with its 95 % interval, the observation, whether it fell
+ * within, and a picture of the interval with both points. An observation
+ * outside its interval is highlighted.
+ */
+export function predictionsTable(preds, { id, observed = true } = {}) {
+  const head = ["Metric", "Route", "Basis", ["Predicted", "num"], ["95 % interval", "num"]];
+  if (observed) head.push(["Observed", "num"], "Within");
+  head.push("Picture");
+  return table(head, preds.map((p) => {
+    const fmt = predictionFormat(p.metric);
+    const has = p.observed !== undefined && p.observed !== null;
+    const within = p.within === true ? "true" : p.within === false ? "false" : "";
+    return el("tr", { class: p.within === false ? "row-bad" : "", dataset: { metric: p.metric, route: p.route || "", within } },
+      el("td", {}, el("code", {}, p.metric), PREDICTION_NAMES[p.metric] ? el("div", { class: "muted small" }, PREDICTION_NAMES[p.metric]) : null),
+      el("td", {}, p.route ? el("code", {}, p.route) : el("span", { class: "muted" }, "default route")),
+      el("td", { class: "basis" }, p.basis),
+      num(el("strong", {}, fmt(p.predicted))),
+      num(`${fmt(p.low)} – ${fmt(p.high)}`),
+      observed ? num(has ? fmt(p.observed) : el("span", { class: "muted", title: "the report cannot observe this" }, "—"), "observed") : null,
+      observed ? el("td", { class: "within" }, p.within === true ? el("span", { class: "within-yes", "aria-label": "within the interval", title: "within the 95 % interval" }, "✓")
+        : p.within === false ? el("span", { class: "within-no", "aria-label": "outside the interval", title: "outside the 95 % interval" }, "✗")
+          : el("span", { class: "muted", title: "not observed" }, "—")) : null,
+      el("td", { class: "picture" }, intervalBar({ low: p.low, high: p.high, predicted: p.predicted, observed: has ? p.observed : null, format: fmt,
+        label: `${PREDICTION_NAMES[p.metric] || p.metric}${p.route ? ` of ${p.route}` : ""}` })));
+  }), { id, cls: "predictions", caption: "Predictions" });
 }

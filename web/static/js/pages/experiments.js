@@ -2,9 +2,9 @@
 // trends, and its definition in the editor), and the new-experiment editor.
 
 import { get, call, ApiError } from "../api.js";
-import { el, $, fmtAgo, fmtPct, statusBadge, verdictBadge, toast, icon } from "../dom.js";
+import { el, $, fmtAgo, fmtPct, fmtNum, statusBadge, verdictBadge, toast, icon } from "../dom.js";
 import { lineChart, short } from "../charts.js";
-import { pageHeader, card, emptyState, runsTable, loadReports, startRun, errorRatio, deleteAsked } from "./common.js";
+import { pageHeader, card, table, emptyState, runsTable, loadReports, startRun, errorRatio, deleteAsked, predictionsTable } from "./common.js";
 import { scheduleCard, scheduleCalendar, nextFireCell } from "./schedule.js";
 import { editorForm } from "./editorform.js";
 import { startButton, setBusy, leverRefused } from "../lever.js";
@@ -115,6 +115,10 @@ export async function experimentPage(ctx, id, tab) {
   const exp = await get(`/experiments/${id}`, ctx);
   ctx.setTitle(tab === "definition" ? `${exp.name} · definition` : exp.name);
   const runBtn = startButton(el("button", { type: "button", class: "btn btn-primary", id: "run-now", onclick: (ev) => runNow(ctx, exp, ev.currentTarget) }, icon("play"), "Run now"));
+  const dryResult = el("div", { id: "dry-run-result" });
+  // A dry run starts nothing, so the lever does not hold it.
+  const dryBtn = el("button", { type: "button", class: "btn", id: "dry-run", title: "Resolve the targets, the routes sample requests take and the predictions, without sending load or creating a run",
+    onclick: (ev) => dryRun(ctx, exp, ev.currentTarget, dryResult) }, "Dry run");
   const header = pageHeader({
     crumbs: [["Experiments", "#/experiments"], [exp.name]],
     title: exp.name,
@@ -122,6 +126,7 @@ export async function experimentPage(ctx, id, tab) {
     sub: [exp.description || "", el("span", { class: "muted" }, ` — updated ${fmtAgo(exp.updatedAt)}`)],
     actions: [
       runBtn,
+      dryBtn,
       el("a", { class: "btn", href: `#/experiments/new?from=${exp.id}`, id: "duplicate" }, icon("copy"), "Duplicate"),
       el("button", { type: "button", class: "btn btn-danger-ghost", id: "delete", onclick: async () => { if (await deleteExperiment(ctx, exp)) ctx.navigate("#/experiments"); } }, icon("trash"), "Delete"),
     ],
@@ -130,7 +135,7 @@ export async function experimentPage(ctx, id, tab) {
     el("a", { href: `#/experiments/${id}`, "aria-current": tab === "runs" ? "page" : null, id: "tab-runs" }, "Runs"),
     el("a", { href: `#/experiments/${id}/edit`, "aria-current": tab === "definition" ? "page" : null, id: "tab-definition" }, "Definition"));
   const body = el("div", { class: "tab-body stack" });
-  ctx.page.replaceChildren(header, tabs, body);
+  ctx.page.replaceChildren(header, dryResult, tabs, body);
   if (tab === "definition") {
     body.append(experimentEditor(ctx, {
       source: exp.source,
@@ -175,6 +180,109 @@ async function historyTab(ctx, exp, body) {
         { name: "p50", points: trend.map(([, r], i) => [i, r.latencyMs.p50]), dashed: true, color: 3 },
       ], { label: "p99 and p50 latency across runs", yFormat: (v) => `${short(v)} ms`, xLabels, hrefs, height: 200 })))) : null,
     card("Run history", [table], { note: el("span", { class: "card-tools" }, `${list.items.length} of ${list.total} runs · tick two to compare `, compareBtn) }));
+}
+
+// ---- dry run --------------------------------------------------------------------
+
+/**
+ * dryRun asks the server what a run of the experiment would do, without
+ * sending load, starting targets or creating a run (POST
+ * …/runs?dryRun=true), and shows it in slot: the targets, the rule each
+ * sample request hits, and the predictions.
+ */
+async function dryRun(ctx, exp, button, slot) {
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    const d = await call("POST", `/experiments/${exp.id}/runs?dryRun=true`, {}, { signal: ctx.signal });
+    if (!ctx.live()) return;
+    slot.replaceChildren(dryRunView(d, () => slot.replaceChildren()));
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    slot.replaceChildren(el("div", { class: "callout callout-bad", id: "dry-run-error", role: "alert" }, el("strong", {}, "The dry run failed. "), err.message));
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+const dash = (v) => (v === undefined || v === null || v === "" ? el("span", { class: "muted" }, "—") : v);
+
+/** hitText names the rule a request hits, as the CLI does: "vs/rule", "default route", or why none. */
+function hitText(h) {
+  if (!h) return "—";
+  if (h.outcome !== "route") return `${h.outcome}${h.status ? ` (${h.status})` : ""}`;
+  if (!h.virtualService) return "default route";
+  return `${h.virtualService}/${h.rule}`;
+}
+
+function percentOf(p) { return p && typeof p.value === "number" ? p.value : 0; }
+
+function faultsText(r) {
+  const parts = [];
+  const f = r.fault;
+  if (f) {
+    if (f.delay) parts.push(`delay ${f.delay} ${fmtNum(f.delayPercent || 0, 2)} %`);
+    if (f.abortPercent !== undefined && f.abortPercent !== null) parts.push(`abort ${f.abortStatus || f.grpcStatus || ""} ${fmtNum(f.abortPercent, 2)} %`);
+  }
+  for (const x of r.experimentFaults || []) {
+    const where = x.on === "attempts" ? "on each attempt" : x.on === "shadows" ? "on mirrored copies" : `on ${x.on}`;
+    if (x.delay) parts.push(`delay ${x.delay.fixedDelay || x.delay.exponentialDelay || ""} ${fmtNum(x.delay.percentage ? x.delay.percentage.value : (x.delay.percent ?? 100), 2)} % ${where}`);
+    if (x.abort) parts.push(`abort ${x.abort.httpStatus || x.abort.grpcStatus || x.abort.http2Error || ""} ${fmtNum(percentOf(x.abort.percentage), 2)} % ${where}`);
+  }
+  return parts.length ? parts.map((t) => el("div", {}, t)) : dash("");
+}
+
+function retryText(rt) {
+  if (!rt) return "none";
+  return `${rt.numRetries} on ${(rt.retryOn || []).join(",")}${(rt.retriableStatusCodes || []).length ? ` [${rt.retriableStatusCodes.join(", ")}]` : ""}${rt.perTryTimeout ? `, per try ${rt.perTryTimeout}` : ""}`;
+}
+
+function destinations(r) {
+  if (!r.action) return dash("");
+  if (r.action !== "route") return r.action;
+  const ds = r.destinations || [];
+  if (!ds.length) return dash("");
+  return ds.map((d) => el("div", { class: d.missing ? "shadowed" : "" }, el("code", { class: "wrap" }, d.name), ds.length > 1 ? ` (${d.weight})` : "",
+    d.missing ? " — no such subset: 503 NC" : ""));
+}
+
+function dryRunView(d, close) {
+  const targets = d.targets || [];
+  const routes = d.routes || [];
+  const preds = d.predictions || [];
+  const warnings = d.warnings || [];
+  const targetTable = table(["Service", ["Port", "num"], ["Endpoint", "num"], "Kind", "Address", "Status"], targets.map((t) =>
+    el("tr", { class: t.status === "unreachable" ? "row-bad" : "", dataset: { service: t.service || "", status: t.status || "" } },
+      el("td", {}, el("code", {}, t.service)), el("td", { class: "num" }, String(t.port)), el("td", { class: "num" }, t.endpoint < 0 ? "—" : String(t.endpoint)),
+      el("td", {}, t.kind), el("td", {}, el("code", { class: "wrap" }, t.address)),
+      el("td", {}, t.status, t.error ? el("div", { class: "field-error small" }, t.error) : null))),
+  { id: "dry-targets", cls: "compact", caption: "Targets" });
+  const routeTable = table(["From", "Listener", "Request", "Hits", "Destinations", "Faults", "Retries", "Timeout"], routes.map((r) => {
+    const req = r.request || {};
+    const hit = hitText(r.hit);
+    return el("tr", { class: r.shadowed ? "row-warn" : r.hit && r.hit.outcome !== "route" ? "row-bad" : "", dataset: { source: r.source || "", hit, hitName: (r.hit && r.hit.name) || "" } },
+      el("td", {}, r.source === "load" ? el("strong", {}, "the load") : el("code", {}, r.source), r.sourceName ? el("div", { class: "muted small" }, r.sourceName) : null),
+      el("td", {}, el("code", {}, r.listener)),
+      el("td", { class: "dry-request" }, el("code", { class: "wrap" }, `${req.method || "GET"} ${req.url || ""}`),
+        Object.entries(req.headers || {}).sort((a, b) => a[0].localeCompare(b[0])).map(([k, v]) => el("code", { class: "header" }, `${k}: ${v}`))),
+      el("td", { class: "dry-hit" }, el("code", { class: "strong" }, hit), r.hit && r.hit.name ? el("span", { class: "muted" }, ` ${r.hit.name}`) : null,
+        r.shadowed ? el("div", { class: "shadowed" }, "never matched: an earlier rule takes it") : null,
+        r.note ? el("div", { class: "muted small" }, r.note) : null),
+      el("td", {}, destinations(r)),
+      el("td", {}, faultsText(r)),
+      el("td", {}, retryText(r.retry)),
+      el("td", {}, dash(r.timeout)));
+  }), { id: "dry-routes", cls: "compact dry-routes", caption: "Routes of sample requests" });
+  return card(`Dry run of ${d.experiment}`, el("div", { class: "stack-tight" },
+    el("p", { class: "muted", id: "dry-run-note" }, "Nothing was started: no load sent, no listener opened, no target started, no run created."),
+    warnings.length ? el("div", { class: "callout callout-warn", id: "dry-warnings", role: "note" },
+      el("strong", {}, warnings.length === 1 ? "Warning" : `${warnings.length} warnings`), el("ul", {}, warnings.map((w) => el("li", {}, w)))) : null,
+    el("h3", {}, "Targets"), targets.length ? targetTable : el("p", { class: "muted" }, "No targets."),
+    el("h3", {}, "Routes"), el("p", { class: "muted small" }, "The load's own request first, then one sample request per rule of each VirtualService, and the rule each one hits."),
+    routes.length ? routeTable : el("p", { class: "muted" }, "No routes."),
+    el("h3", {}, "Predictions"), preds.length ? predictionsTable(preds, { id: "dry-predictions", observed: false }) : el("p", { class: "muted" }, "The configuration predicts nothing for this load."),
+  ), { id: "dry-run-card", cls: "dry-run", note: el("button", { type: "button", class: "btn btn-small", id: "dry-run-close", onclick: close }, "Close") });
 }
 
 // ---- #/experiments/new ------------------------------------------------------

@@ -2,10 +2,11 @@
 // while a run is active, the full report once it ended.
 
 import { get, call, follow, download, hasToken, apiPath } from "../api.js";
-import { el, $, fmtNum, fmtMs, fmtPct, fmtTime, fmtDuration, statusBadge, verdictBadge, isActive, runDurationMs, confirmDialog, toast, errorPanel, icon, codeClass } from "../dom.js";
-import { codeBars, histogram, lineChart, short } from "../charts.js";
+import { el, $, fmtNum, fmtMs, fmtPct, fmtSigned, fmtTime, fmtDuration, statusBadge, verdictBadge, isActive, runDurationMs, confirmDialog, toast, errorPanel, icon, codeClass } from "../dom.js";
+import { codeBars, histogram, lineChart, short, intervalBar } from "../charts.js";
+import { VERDICTS } from "../status.js";
 
-import { pageHeader, card, kpis, table, num, emptyState, runsTable, loadReports, errorRatio, meshResourcesTable } from "./common.js";
+import { pageHeader, card, kpis, table, num, emptyState, runsTable, loadReports, errorRatio, meshResourcesTable, predictionsTable } from "./common.js";
 import { startButton, setBusy, leverRefused } from "../lever.js";
 
 const msAxis = (v) => `${short(v)} ms`;
@@ -181,9 +182,13 @@ function liveView(run) {
   const latencyBox = el("div", { id: "live-latency", class: "chart-box" });
   const points = [];
   let lastStep = -1;
+  // A phased run's phases as the progress events saw them begin: a band
+  // per phase on the live charts, from its first event to the next's.
+  const phaseChip = el("span", { id: "live-phase", class: "phase-chip", hidden: true, "aria-live": "polite" });
+  const phases = [];
   const root = el("div", { id: "live", class: "stack" },
     card("Live", [
-      el("div", { class: "progress-row" }, el("span", { id: "progress-label", class: "strong" }, "Progress"), progress, progressText),
+      el("div", { class: "progress-row" }, el("span", { id: "progress-label", class: "strong" }, "Progress"), progress, progressText, phaseChip),
       kpis([stat("Requests", "live-requests"), stat("Current qps", "live-qps"), stat("Errors", "live-errors"), stat("p50 (rolling)", "live-p50"), stat("p99 (rolling)", "live-p99")]),
       announce,
     ], { note: "updates as the run goes, from the server's event stream" }),
@@ -199,6 +204,17 @@ function liveView(run) {
     $("#live-requests", root).textContent = fmtNum(p.requests);
     const sample = p.status === "running" && p.elapsedMs > 0;
     if (sample) points.push(p);
+    if (p.phase) {
+      const cur = phases[phases.length - 1];
+      if (!cur || cur.name !== p.phase) {
+        if (cur) cur.endMs = p.elapsedMs;
+        phases.push({ name: p.phase, startMs: cur ? p.elapsedMs : 0, endMs: p.elapsedMs });
+        phaseChip.hidden = false;
+        phaseChip.className = `phase-chip phase-${p.phase}`;
+        phaseChip.dataset.phase = p.phase;
+        phaseChip.replaceChildren(el("span", { class: "muted" }, "phase "), el("strong", {}, p.phase), PHASE_TITLES[p.phase] ? el("span", { class: "muted" }, ` — ${PHASE_TITLES[p.phase]}`) : null);
+      } else cur.endMs = p.elapsedMs;
+    }
     const rates = throughput(points);
     $("#live-qps", root).textContent = rates.length ? fmtNum(rates[rates.length - 1][1], 1) : "—";
     $("#live-errors", root).textContent = p.requests ? `${fmtNum(p.errors)} (${fmtPct(p.errors / p.requests)})` : fmtNum(p.errors);
@@ -210,18 +226,19 @@ function liveView(run) {
     if (sample) {
       const xDomain = [0, p.plannedMs ? p.plannedMs / 1000 : 0];
       const xFormat = secAxis;
+      const bands = phaseBands(phases);
       chartBox.replaceChildren(lineChart([
         { name: "qps", points: rates, color: 2 },
-      ], { label: "Throughput so far (requests per second, counted over the last second)", emptyText: "Counted over a second: the first point comes at 1 s", xFormat, xDomain, height: 170 }));
+      ], { label: "Throughput so far (requests per second, counted over the last second)", emptyText: "Counted over a second: the first point comes at 1 s", xFormat, xDomain, bands, height: 170 }));
       latencyBox.replaceChildren(lineChart([
         { name: "p50", points: points.map((q) => [q.elapsedMs / 1000, q.p50Ms]) },
         { name: "p99", points: points.map((q) => [q.elapsedMs / 1000, q.p99Ms]) },
-      ], { label: "Rolling p50 and p99 so far", xFormat, xDomain, yFormat: msAxis, xTitle: "elapsed", height: 190 }));
+      ], { label: "Rolling p50 and p99 so far", xFormat, xDomain, bands, yFormat: msAxis, xTitle: "elapsed", height: 190 }));
     }
     const step = frac >= 0 ? Math.floor(frac * 4) : -1;
     if (step !== lastStep) {
       lastStep = step;
-      announce.textContent = `Run ${p.status}${frac >= 0 ? `, ${Math.round(frac * 100)} % done` : ""}, ${fmtNum(p.requests)} requests, ${fmtNum(p.errors)} errors.`;
+      announce.textContent = `Run ${p.status}${frac >= 0 ? `, ${Math.round(frac * 100)} % done` : ""}${p.phase ? `, ${p.phase} phase` : ""}, ${fmtNum(p.requests)} requests, ${fmtNum(p.errors)} errors.`;
     }
   }
   function finish(status) {
@@ -245,16 +262,22 @@ function reportView(run) {
   const checks = r.hypothesis || [];
   const timeline = r.timeline || [];
   // Both charts over time span the whole run, so their marks line up.
-  const overTime = { xFormat: secAxis, xDomain: [0, Math.max(0, ...timeline.map((p) => p.elapsedMs), r.durationMs || 0) / 1000], ...actionMarks(r) };
+  const marks = actionMarks(r);
+  const overTime = { xFormat: secAxis, xDomain: [0, Math.max(0, ...timeline.map((p) => p.elapsedMs), r.durationMs || 0) / 1000], ...marks,
+    markers: [...marks.markers, ...recoveryMarker(r)], bands: phaseBands(r.phases) };
   const passed = checks.filter((c) => c.pass).length;
-  const verdictTitle = r.verdict === "pass" ? "Hypothesis held" : r.verdict === "fail" ? "Hypothesis failed" : "No verdict";
-  const verdictText = checks.length ? `${passed} of ${checks.length} checks passed` : "the experiment states no hypothesis";
+  const ungraded = checks.filter((c) => c.notGradable).length;
+  const verdict = VERDICTS.has(r.verdict) ? r.verdict : "none";
+  const verdictTitle = { pass: "Hypothesis held", fail: "Hypothesis failed", inconclusive: "Inconclusive" }[verdict] || "No verdict";
+  const verdictText = checks.length ? `${passed} of ${checks.length} checks passed${ungraded ? `, ${ungraded} not gradable` : ""}` : "the experiment states no hypothesis";
   const ratio = errorRatio(r);
+  const phased = (r.phases || []).length > 0;
   return el("div", { class: "stack", id: "report" },
-    el("section", { class: `verdict-banner banner-${r.verdict || "none"}`, id: "verdict", "aria-label": "Verdict" },
+    el("section", { class: `verdict-banner banner-${verdict}`, id: "verdict", "aria-label": "Verdict" },
       el("div", { class: "verdict-main" }, verdictBadge(r.verdict), el("span", { class: "verdict-title" }, verdictTitle)),
       el("div", { class: "verdict-sub" }, verdictText, run.reason || r.reason ? ` · ${run.reason || r.reason}` : "", ` · status ${run.status}`),
       r.abort ? el("p", { class: "verdict-abort" }, `Stopped by abort condition #${r.abort.index + 1} (${r.abort.condition}) at ${fmtDuration(r.abort.atMs)}: observed ${fmtNum(r.abort.observed, 4)}.`) : null),
+    generatorBehind(r),
     r.warnings && r.warnings.length ? el("div", { class: "callout callout-warn", id: "warnings", role: "note" },
       el("strong", {}, r.warnings.length === 1 ? "Warning" : `${r.warnings.length} warnings`),
       el("ul", {}, r.warnings.map((w) => el("li", {}, w)))) : null,
@@ -263,20 +286,24 @@ function reportView(run) {
       ["Throughput", `${fmtNum(r.qps, 1)} qps`],
       ["Errors", fmtNum(r.errors), fmtPct(ratio), null, r.errors ? "bad" : ""],
       ["Duration", fmtDuration(r.durationMs)],
-      ["p50", fmtMs(r.latencyMs.p50)],
-      ["p99", fmtMs(r.latencyMs.p99)],
+      ["p50", fmtMs(r.latencyMs.p50), r.intendedLatencyMs ? `intended ${fmtMs(r.intendedLatencyMs.p50)}` : null],
+      ["p99", fmtMs(r.latencyMs.p99), r.intendedLatencyMs ? `intended ${fmtMs(r.intendedLatencyMs.p99)}` : null],
+      phased ? ["Time to recover", r.timeToRecoverMs === undefined || r.timeToRecoverMs === null ? "did not recover" : fmtDuration(r.timeToRecoverMs),
+        "after the fault phase", "kpi-ttr", r.timeToRecoverMs === undefined || r.timeToRecoverMs === null ? "bad" : ""] : null,
       r.mesh ? ["Retry amplification", "—", "counted by the cluster's Envoys"] : ["Retry amplification", `${fmtNum(r.retryAmplification, 3)}×`, "upstream attempts ÷ requests"],
-    ], "kpis-report"),
-    checks.length ? card("Hypothesis", table(["Check", ["Observed", "num"], "Result"], checks.map((c) =>
-      el("tr", { class: c.pass ? "" : "row-bad" }, el("td", {}, el("code", {}, c.check)), num(fmtNum(c.observed, 4)),
-        el("td", {}, el("span", { class: `verdict verdict-${c.pass ? "pass" : "fail"}` }, c.pass ? "pass" : "fail")))), { id: "hypothesis" })) : null,
+    ].filter(Boolean), "kpis-report"),
+    checks.length ? card("Hypothesis", table(["Check", ["Observed", "num"], "Result"], checks.map(checkRow), { id: "hypothesis" })) : null,
+    phased ? phasesCard(r) : null,
+    (r.predictions || []).length ? card("Predictions", predictionsTable(r.predictions, { id: "predictions" }),
+      { id: "predictions-card", note: "what the configuration alone says the run should show, with a 95 % interval, beside what it showed" }) : null,
     meshChanges(r.mesh),
     el("div", { class: "grid-2" },
       card("Status codes", [el("div", { id: "codes-chart", class: "chart-box" }, codeBars(r.codes)), codesTable(r)]),
       card("Latency histogram", el("div", { id: "histogram-chart", class: "chart-box" },
         histogram(r.histogram, { markers: [{ name: "p50", value: r.latencyMs.p50 }, { name: "p99", value: r.latencyMs.p99 }] })), { note: `${(r.histogram || []).length} buckets` })),
     el("div", { class: "grid-2 grid-1-2" },
-      card("Percentiles", percentiles(r)),
+      card("Percentiles", el("div", { class: "stack-tight" }, percentiles(r), schedule(r)),
+        { note: r.intendedLatencyMs ? "service time beside intended latency, from each request's scheduled start (coordinated omission corrected)" : null }),
       card("Over time", el("div", { class: "stack-tight" },
         el("div", { id: "timeline-chart", class: "chart-box" }, lineChart([
           { name: "p50", points: timeline.map((p) => [p.elapsedMs / 1000, p.p50Ms]) },
@@ -286,7 +313,7 @@ function reportView(run) {
           { name: "qps", points: throughput(timeline, { whole: true }), color: 2 },
         ], { label: "Throughput over time (requests per second, counted over at least a second)" + actionsSummary(r), xTitle: "elapsed", height: 190, ...overTime })),
         actionsTable(r)),
-      { note: (r.actions || []).length ? "sampled about once a second; container actions marked" : "sampled about once a second" })),
+      { note: `sampled about once a second${(r.actions || []).length ? "; container actions marked" : ""}${phased ? "; phases shaded" : ""}` })),
     injection(r),
     // A run on a mesh environment sends its load through the cluster's
     // Envoys, which count it; Faultline's proxy saw none of it.
@@ -403,11 +430,155 @@ function codesTable(r) {
   { cls: "compact", caption: "Status codes" });
 }
 
+const PERCENTILES = [["min", "min"], ["avg", "avg"], ["p50", "p50"], ["p75", "p75"], ["p90", "p90"], ["p99", "p99"], ["p99.9", "p999"], ["max", "max"]];
+
+/**
+ * percentiles lists the latency percentiles: service time (from each
+ * request's actual start) and, when the load had a rate, the intended
+ * latency beside it (from the start the schedule gave the request, which
+ * counts the time a request waited for its turn: coordinated omission
+ * corrected).
+ */
 function percentiles(r) {
   const l = r.latencyMs;
-  const rows = [["min", l.min], ["avg", l.avg], ["p50", l.p50], ["p75", l.p75], ["p90", l.p90], ["p99", l.p99], ["p99.9", l.p999], ["max", l.max]];
-  return table(["Percentile", ["Latency", "num"]], rows.map(([k, v]) => el("tr", {}, el("td", {}, k), num(fmtMs(v)))), { id: "percentiles", cls: "compact", caption: "Latency percentiles" });
+  const i = r.intendedLatencyMs;
+  const head = i ? ["Percentile", [el("abbr", { title: "from each request's actual start" }, "Service"), "num"],
+    [el("abbr", { title: "from the start the schedule gave each request: coordinated omission corrected" }, "Intended"), "num"]] : ["Percentile", ["Latency", "num"]];
+  return table(head, PERCENTILES.map(([k, f]) => el("tr", { dataset: { percentile: f } }, el("td", {}, k), num(fmtMs(l[f]), "service"), i ? num(fmtMs(i[f]), "intended") : null)),
+    { id: "percentiles", cls: "compact", caption: i ? "Latency percentiles: service time and intended latency" : "Latency percentiles" });
 }
+
+const lagText = (l) => `p50 ${fmtMs(l.p50)}, p99 ${fmtMs(l.p99)}, max ${fmtMs(l.max)}`;
+
+/** schedule says how well the load kept its configured rate. */
+function schedule(r) {
+  const s = r.schedule;
+  if (!s) return null;
+  return el("dl", { class: "facts schedule", id: "schedule" },
+    fact("Rate kept", `${fmtPct(s.achievedRatio)} of ${fmtNum(s.qps, 1)} qps`),
+    fact("Start lag", el("span", { title: "How late requests started after their scheduled start, waiting for a slow reply on the same connection included" }, lagText(s.startLagMs))),
+    fact("Generator's own lag", el("span", { title: `Late although the connection was free; the generator counts as behind above a p99 of ${fmtMs(s.boundMs)}` }, lagText(s.ownLagMs))));
+}
+
+/**
+ * generatorBehind warns that the load generator fell behind its own
+ * schedule: the latencies it measured are not what the schedule asked
+ * for, so its latency checks are not graded.
+ */
+function generatorBehind(r) {
+  if (!r.generatorBehind) return null;
+  const s = r.schedule;
+  return el("div", { class: "callout callout-bad", id: "generator-behind", role: "note" },
+    el("strong", {}, "The load generator fell behind its schedule. "),
+    s ? `Its own lag (late although the connection was free) reached p99 ${fmtMs(s.ownLagMs.p99)}, over the bound of ${fmtMs(s.boundMs)} (p50 ${fmtMs(s.ownLagMs.p50)}, max ${fmtMs(s.ownLagMs.max)}); it kept ${fmtPct(s.achievedRatio)} of the ${fmtNum(s.qps, 1)} qps asked for. ` : "",
+    "Latencies measured while it lagged are not those the schedule asked for: latency checks are not graded.");
+}
+
+/** checkRow is a hypothesis check: passed, failed, or not gradable with why. */
+function checkRow(c) {
+  const result = c.notGradable ? "not-gradable" : c.pass ? "pass" : "fail";
+  return el("tr", { class: { pass: "", fail: "row-bad", "not-gradable": "row-ungraded" }[result], dataset: { result } },
+    el("td", {}, el("code", {}, c.check), c.note ? el("div", { class: "check-note muted small" }, c.note) : null),
+    num(c.notGradable ? el("span", { class: "muted", title: "measured, but not gradable" }, fmtNum(c.observed, 4)) : fmtNum(c.observed, 4)),
+    el("td", {}, c.notGradable
+      ? el("span", { class: "verdict verdict-inconclusive", title: c.note || "not gradable" }, "not gradable")
+      : el("span", { class: `verdict verdict-${c.pass ? "pass" : "fail"}` }, c.pass ? "pass" : "fail")));
+}
+
+// ---- phases -------------------------------------------------------------------
+
+const PHASE_TITLES = {
+  baseline: "before the faults: the steady state",
+  fault: "the experiment's faults on",
+  recovery: "faults off again: does the system come back?",
+};
+
+/** phaseBands shades a phased run's phases on the charts over time. */
+function phaseBands(phases) {
+  return (phases || []).map((p) => ({
+    from: p.startMs / 1000, to: p.endMs / 1000, label: p.name, cls: `phase-band phase-${p.name}`,
+    title: `${p.name} phase, ${fmtDuration(p.startMs)} to ${fmtDuration(p.endMs)}${PHASE_TITLES[p.name] ? `: ${PHASE_TITLES[p.name]}` : ""}`,
+  }));
+}
+
+/** recoveryMarker marks the moment a phased run was back within the baseline's bounds. */
+function recoveryMarker(r) {
+  const fault = (r.phases || []).find((p) => p.name === "fault");
+  if (!fault || r.timeToRecoverMs === undefined || r.timeToRecoverMs === null) return [];
+  const at = fault.endMs + r.timeToRecoverMs;
+  return [{ x: at / 1000, label: "recovered", cls: "recovery-marker", title: `Back within the baseline's bounds ${fmtDuration(r.timeToRecoverMs)} after the fault phase ended` }];
+}
+
+/** recoveryText says how the time to recover was judged. */
+function recoveryText(rc) {
+  if (!rc) return "";
+  return `Judged over sliding ${fmtDuration(rc.windowMs)} windows, moved ${fmtDuration(rc.stepMs)} at a time, from the end of the fault phase: ` +
+    `the first window whose error ratio is at most ${fmtPct(rc.maxErrorRatio, 2)} and whose p50 is at most ${fmtMs(rc.maxP50Ms)} (the baseline's bounds) ends the recovery.`;
+}
+
+function sigMark(significant, what) {
+  return significant ? el("span", { class: "sig sig-yes phase-sig", title: `significant at 95 %: ${what}` }, "significant") : null;
+}
+
+function pctDelta(d) {
+  if (!d) return el("span", { class: "muted" }, "—");
+  return el("span", { class: d.significant && d.delta ? (d.delta > 0 ? "delta-bad" : "delta-good") : "" }, fmtSigned(d.delta * 100, (x) => fmtNum(x, 2)) + " pts");
+}
+
+function latDelta(lat, name) {
+  const m = ((lat && lat.percentiles) || []).find((x) => x.name === name);
+  if (!m) return el("span", { class: "muted" }, "—");
+  const cls = lat.significant && m.delta ? (m.delta > 0 ? "delta-bad" : "delta-good") : "";
+  return el("span", { class: cls, title: `${name}: ${fmtMs(m.a)} in the baseline, ${fmtMs(m.b)} here` }, fmtSigned(m.delta, fmtMs));
+}
+
+/**
+ * phasesCard is a phased run's baseline, fault and recovery side by side,
+ * each against the baseline (a two-proportion z-test on the error ratio,
+ * Kolmogorov–Smirnov on the latency histograms), with the time to recover.
+ */
+function phasesCard(r) {
+  const ttr = r.timeToRecoverMs;
+  const recovered = ttr !== undefined && ttr !== null;
+  const head = el("div", { class: `ttr ${recovered ? "ttr-yes" : "ttr-no"}`, id: "time-to-recover", dataset: { recovered: String(recovered) } },
+    el("div", { class: "ttr-main" }, recovered
+      ? [el("span", { class: "ttr-label" }, "Time to recover "), el("strong", { class: "ttr-value", title: recoveryText(r.recovery) || null }, fmtDuration(ttr))]
+      : el("strong", { class: "ttr-value", title: recoveryText(r.recovery) || null }, "Did not recover"),
+    el("span", { class: "muted" }, recovered ? " after the fault phase ended" : " within the run: no window of the recovery phase was back within the baseline's bounds")),
+    r.recovery ? el("p", { class: "ttr-how muted small", id: "recovery-bounds" }, recoveryText(r.recovery)) : null);
+  const rows = r.phases.map((p) => {
+    const d = p.delta;
+    return el("tr", { dataset: { phase: p.name } },
+      el("th", { scope: "row" }, el("span", { class: `phase-swatch phase-${p.name}`, "aria-hidden": "true" }), p.name),
+      num(`${fmtDuration(p.startMs)} – ${fmtDuration(p.endMs)}`),
+      num(fmtNum(p.requests)),
+      num(el("strong", { class: "phase-error-ratio", dataset: { value: String(p.errorRatio) } }, fmtPct(p.errorRatio, 2))),
+      num(fmtMs(p.latencyMs.p50)), num(fmtMs(p.latencyMs.p99)),
+      num(p.intendedLatencyMs ? fmtMs(p.intendedLatencyMs.p99) : "—", "muted"),
+      el("td", { class: "num phase-delta-errors" }, d ? [pctDelta(d.errorRatio), " ", sigMark(d.errorRatio.significant, `error ratio, p = ${fmtNum(d.errorRatio.pValue, 4)}`)] : el("span", { class: "muted" }, "baseline")),
+      el("td", { class: "num phase-delta-latency" }, d ? [latDelta(d.latency, "p50"), " / ", latDelta(d.latency, "p99"), " ",
+        sigMark(d.latency.significant, `latency distribution, KS ${fmtNum(d.latency.ks, 3)} over ${fmtNum(d.latency.ksCritical, 3)}`)] : el("span", { class: "muted" }, "baseline")));
+  });
+  return card("Phases", el("div", { class: "stack-tight" }, head,
+    table(["Phase", ["Window", "num"], ["Requests", "num"], ["Error ratio", "num"], ["p50", "num"], ["p99", "num"], ["p99 intended", "num"], ["Δ error ratio vs baseline", "num"], ["Δ p50 / p99 vs baseline", "num"]],
+      rows, { id: "phases", caption: "Phases against the baseline" })),
+  { id: "phases-card", note: "each phase against the baseline; only a change significant at 95 % is coloured" });
+}
+
+// INJECTION_KINDS says each kind of injection row in words: a rule's own
+// fault acts once per request; spec.faults act on each upstream attempt of
+// the router (retries included) or on the mirrored copies only.
+const INJECTION_KINDS = {
+  delay: "delay",
+  abort: "abort",
+  mirror: "mirror",
+  "attempt-delay": "delay on each attempt",
+  "attempt-abort": "abort on each attempt",
+  "shadow-delay": "delay on mirrored copies",
+  "shadow-abort": "abort on mirrored copies",
+};
+
+const injectionKind = (kind) => INJECTION_KINDS[kind] || kind;
 
 function injection(r) {
   const rows = r.injection || [];
@@ -416,7 +587,7 @@ function injection(r) {
     ["Rule", "Kind", ["Configured", "num"], ["Realised", "num"], ["95 % interval", "num"], ["Drawn", "num"], ["Injected", "num"], "Took effect"],
     rows.map((i) => el("tr", { class: i.ok ? "" : "row-warn" },
       el("td", {}, el("code", {}, `${i.virtualService}[${i.rule}]`), i.name ? el("span", { class: "muted" }, ` ${i.name}`) : null),
-      el("td", {}, i.kind),
+      el("td", { class: "injection-kind", dataset: { kind: i.kind } }, injectionKind(i.kind)),
       num(`${fmtNum(i.configuredPercent, 2)} %`),
       num(el("strong", {}, `${fmtNum(i.realisedPercent, 2)} %`)),
       num(`${fmtNum(i.ci95[0], 2)} – ${fmtNum(i.ci95[1], 2)} %`),
