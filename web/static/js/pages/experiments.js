@@ -235,7 +235,7 @@ function faultsText(r) {
 
 function retryText(rt) {
   if (!rt) return "none";
-  return `${rt.numRetries} on ${(rt.retryOn || []).join(",")}${(rt.retriableStatusCodes || []).length ? ` [${rt.retriableStatusCodes.join(", ")}]` : ""}${rt.perTryTimeout ? `, per try ${rt.perTryTimeout}` : ""}`;
+  return `${rt.numRetries} on ${(rt.retryOn || []).join(", ")}${(rt.retriableStatusCodes || []).length ? ` [${rt.retriableStatusCodes.join(", ")}]` : ""}${rt.perTryTimeout ? `, per try ${rt.perTryTimeout}` : ""}`;
 }
 
 function destinations(r) {
