@@ -1,9 +1,14 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/faultline/faultline/internal/testserver"
+	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
 )
 
@@ -230,4 +236,135 @@ func isSubsequence(got, want []string) bool {
 		i++
 	}
 	return true
+}
+
+// paced asks for more than a load generator starved of CPU can send on
+// time; its latency check would pass on service time.
+const paced = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: paced}
+spec:
+  services:
+  - host: httpbin
+    port: 8000
+    endpoints: [{demo: httpbin}]
+  load: {url: "http://httpbin:8000/get", connections: 2, qps: 400, duration: 3s}
+  hypothesis:
+  - {metric: latency_p99, op: "<", value: 5s}
+  - {metric: error_ratio, op: "==", value: 0}
+`
+
+// A run whose load generator fell behind its schedule: the report page
+// warns with the lag numbers, shows the latency check as not gradable
+// (neither pass nor fail) with its note, and the verdict as inconclusive,
+// on the run page and in the runs list. The starvation is real: the
+// server runs as its own process pinned to one CPU at the lowest priority,
+// beside two busy loops pinned there too while the run runs.
+func TestDashboardGeneratorBehindIsInconclusive(t *testing.T) {
+	needChromium(t)
+	for _, tool := range []string{"taskset", "nice"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed to starve the server of CPU: %v", tool, err)
+		}
+	}
+	dir := t.TempDir()
+	bin, err := testserver.BuildBinary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	srv := exec.CommandContext(ctx, "taskset", "-c", "0", "nice", "-n", "19", bin, "serve", "--addr", addr, "--db", filepath.Join(dir, "faultline.db"), "--no-examples")
+	srv.Stdout, srv.Stderr = io.Discard, io.Discard
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = srv.Wait() })
+	base := "http://" + addr
+	wait.For(t, 20*time.Second, "the server to answer", func() bool {
+		resp, err := http.Get(base + "/api/v1/experiments")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	var exp storedJSON
+	if code := postYAML(t, base+"/api/v1/experiments", paced, &exp); code != http.StatusCreated {
+		t.Fatalf("create the experiment: %d", code)
+	}
+	hogs, stop := context.WithCancel(ctx)
+	for range 2 {
+		hog := exec.CommandContext(hogs, "taskset", "-c", "0", "sh", "-c", "while :; do :; done")
+		if err := hog.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { stop(); _ = hog.Wait() })
+	}
+	runID := runExample(t, base, exp.ID)
+	stop()
+
+	var run struct {
+		Report struct {
+			Verdict         string `json:"verdict"`
+			GeneratorBehind bool   `json:"generatorBehind"`
+			Hypothesis      []struct {
+				Check       string `json:"check"`
+				Pass        bool   `json:"pass"`
+				NotGradable bool   `json:"notGradable"`
+				Note        string `json:"note"`
+			} `json:"hypothesis"`
+		} `json:"report"`
+	}
+	getJSON(t, fmt.Sprintf("%s/api/v1/runs/%d", base, runID), &run)
+	r := run.Report
+	if !r.GeneratorBehind || r.Verdict != "inconclusive" || len(r.Hypothesis) != 2 || !r.Hypothesis[0].NotGradable {
+		t.Fatalf("the starved run is not flagged: behind %v, verdict %s, hypothesis %+v", r.GeneratorBehind, r.Verdict, r.Hypothesis)
+	}
+	b := newBrowser(t, base)
+	runSteps(t, b, []step{
+		{"the report warns, and the latency check is not gradable", func(t *testing.T, b *browser) {
+			b.do(chromedp.Navigate(fmt.Sprintf("%s/ui/#/runs/%d", base, runID)))
+			b.waitJS("the report", `!!document.getElementById("verdict")`, 15*time.Second)
+			badge := evalJS[[]string](b, `(() => { const v = document.querySelector("#verdict .verdict"); return [v.textContent, v.className]; })()`)
+			if badge[0] != "inconclusive" || !strings.Contains(badge[1], "verdict-inconclusive") {
+				t.Errorf("the verdict badge reads %q (%s), want inconclusive in its own style", badge[0], badge[1])
+			}
+			if !evalJS[bool](b, `document.getElementById("verdict").classList.contains("banner-inconclusive")`) {
+				t.Error("the verdict banner is not styled inconclusive")
+			}
+			warn := evalJS[string](b, `document.getElementById("generator-behind")?.textContent ?? ""`)
+			if !strings.Contains(warn, "fell behind") || !strings.Contains(warn, "p99") || !strings.Contains(warn, "bound") {
+				t.Errorf("the generator-behind warning reads %q, want the lag numbers", warn)
+			}
+			results := evalJS[[]string](b, `[...document.querySelectorAll("#hypothesis tbody tr")].map((tr) => tr.dataset.result)`)
+			if len(results) != 2 || results[0] != "not-gradable" || results[1] != "pass" {
+				t.Fatalf("check results shown %v, want [not-gradable pass]", results)
+			}
+			row := `document.querySelector('#hypothesis tbody tr[data-result="not-gradable"]')`
+			if got := evalJS[string](b, row+`.querySelector(".verdict").textContent`); got != "not gradable" {
+				t.Errorf("the latency check's result reads %q", got)
+			}
+			if evalJS[bool](b, row+`.querySelector(".verdict-pass, .verdict-fail") !== null || `+row+`.classList.contains("row-bad")`) {
+				t.Error("the not-gradable check is styled as a pass or a fail")
+			}
+			if note := evalJS[string](b, row+`.querySelector(".check-note")?.textContent ?? ""`); note == "" || note != r.Hypothesis[0].Note {
+				t.Errorf("the check's note reads %q, the report's %q", note, r.Hypothesis[0].Note)
+			}
+			b.checkNames()
+		}},
+		{"the runs list shows the inconclusive verdict in its own style", func(t *testing.T, b *browser) {
+			b.do(chromedp.Click(chromedp.CSS(`nav a[data-nav="runs"]`)))
+			b.waitJS("the runs list", fmt.Sprintf(`!!document.querySelector('#runs-table tr[data-run="%d"] .verdict')`, runID), 10*time.Second)
+			if got := evalJS[string](b, fmt.Sprintf(`document.querySelector('#runs-table tr[data-run="%d"] .verdict').className`, runID)); !strings.Contains(got, "verdict-inconclusive") {
+				t.Errorf("the runs list's verdict is styled %q", got)
+			}
+		}},
+	})
 }
