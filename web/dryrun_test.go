@@ -125,3 +125,70 @@ func TestDashboardDryRun(t *testing.T) {
 		}},
 	})
 }
+
+// onAttempts aborts 30 % of the upstream attempts of httpbin's one rule
+// (spec.faults on attempts), not the requests.
+const onAttempts = `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata:
+  name: on-attempts
+spec:
+  services:
+  - host: httpbin
+    port: 8000
+    endpoints:
+    - demo: httpbin
+  load:
+    url: http://httpbin:8000/get
+    connections: 2
+    qps: 50
+    duration: 1s
+  faults:
+  - virtualService: httpbin
+    on: attempts
+    abort:
+      httpStatus: 503
+      percentage: {value: 30}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata:
+  name: httpbin
+spec:
+  hosts: [httpbin]
+  http:
+  - route:
+    - destination: {host: httpbin}
+`
+
+// A fault on each upstream attempt reads as such in the dry run's route
+// table and in the run's injection accounting.
+func TestDashboardDryRunAndInjectionOnAttempts(t *testing.T) {
+	needChromium(t)
+	base, _ := testserver.Start(t, server.Config{})
+	b := newBrowser(t, base)
+	var exp storedJSON
+	if code := postYAML(t, base+"/api/v1/experiments", onAttempts, &exp); code != http.StatusCreated {
+		t.Fatalf("create the experiment: %d", code)
+	}
+	runSteps(t, b, []step{
+		{"the dry run's faults say on each attempt", func(t *testing.T, b *browser) {
+			b.do(chromedp.Navigate(fmt.Sprintf("%s/ui/#/experiments/%d", base, exp.ID)))
+			b.waitJS("the experiment", `!!document.getElementById("dry-run")`, 10*time.Second)
+			b.do(chromedp.Click(chromedp.ID("dry-run")))
+			b.waitJS("the dry run's routes", `document.querySelectorAll("#dry-routes tbody tr").length > 0`, 15*time.Second)
+			if faults := evalJS[string](b, `document.querySelector('#dry-routes tbody tr[data-source="load"]').children[5].textContent`); faults != "abort 503 30 % on each attempt" {
+				t.Errorf("the load's row shows the faults %q", faults)
+			}
+		}},
+		{"the run's injection row says abort on each attempt", func(t *testing.T, b *browser) {
+			runID := runExample(t, base, exp.ID)
+			b.do(chromedp.Navigate(fmt.Sprintf("%s/ui/#/runs/%d", base, runID)))
+			b.waitJS("the injection accounting", `document.querySelectorAll("#injection tbody tr").length > 0`, 10*time.Second)
+			kinds := evalJS[[]string](b, `[...document.querySelectorAll("#injection tbody td.injection-kind")].map((td) => td.dataset.kind + ": " + td.textContent)`)
+			if len(kinds) != 1 || kinds[0] != "attempt-abort: abort on each attempt" {
+				t.Errorf("injection kinds shown %q, want attempt-abort as \"abort on each attempt\"", kinds)
+			}
+		}},
+	})
+}
