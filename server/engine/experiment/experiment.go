@@ -428,6 +428,13 @@ func drive(ctx context.Context, doc *scenarios.Document, opts Options, dp dataPl
 
 	if dp.px != nil {
 		dp.phases.account(doc, r) // the counters say what was injected
+		// What the configuration says the run should show, beside it.
+		if preds, err := Predict(doc, r); err != nil {
+			r.Warnings = append(r.Warnings, "predictions: "+err.Error())
+		} else {
+			r.Predictions = preds
+			report.ObservePredictions(r)
+		}
 	}
 	r.Verdict = report.Evaluate(doc.Experiment.Spec.Hypothesis, r)
 	switch {
