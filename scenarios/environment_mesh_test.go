@@ -111,6 +111,7 @@ func TestExperimentOnAMeshResolvesAgainstTheCluster(t *testing.T) {
 		{"another namespace", "namespace: bookinfo}", "namespace: other}", `metadata.namespace: is "other"`},
 		{"services of its own", "  hypothesis:", "  services: [{host: reviews, port: 9080, endpoints: [{address: 127.0.0.1:1}]}]\n  hypothesis:", "spec.services: binds hosts"},
 		{"a counter the mesh keeps", "metric: error_ratio", "metric: retries", "spec.hypothesis[0].metric: retries is counted by the data plane"},
+		{"phases", "requests: 10}", "qps: 10}\n  phases: {baseline: 1s, fault: 1s, recovery: 1s}", "spec.phases: a run on a mesh environment applies its resources to the cluster once"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := scenarios.ParseOn([]byte(strings.Replace(experimentOnMesh, tc.from, tc.to, 1)), env)

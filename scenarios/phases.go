@@ -60,6 +60,9 @@ func (d *Document) validatePhases(r *reporter) {
 	if total := ph.Total(); l.Duration != nil && l.Duration.D() != total {
 		r.errorf("spec.load.duration", "%s is not the phases' sum %s: drop it, or make it the sum", l.Duration, Duration(total))
 	}
+	if d.onMesh() {
+		r.errorf("spec.phases", "a run on a mesh environment applies its resources to the cluster once, and istiod takes a while to pass each change on: phases switch faults on and off mid-run, which Faultline does on its own data planes (a listener environment, or none)")
+	}
 	if len(l.Agents) > 0 {
 		r.errorf("spec.phases", "phases need each request's start time, which fortio agents (spec.load.agents) do not report: send the load from Faultline")
 	}
