@@ -48,7 +48,8 @@ import (
 //     cannot overflow ([0, 0]); c > K with a closed-loop load (qps 0) of
 //     c equal shares: the c−K clients that find the pool full are refused
 //     at once and come straight back, far faster than a held request ends,
-//     so at least (c−K)/c of the requests overflow ([ (c−K)/c, 1 ]).
+//     so about (c−K)/c of the requests overflow, or more: the interval
+//     runs from that share's 95 % Wilson lower bound over N up to 1.
 //     Open-loop loads beyond the capacity predict nothing.
 //
 // The request count N of the intervals: the observation's when observed
@@ -137,7 +138,11 @@ func predictPlan(doc *scenarios.Document, plan *proxy.RoutePlan, observed *repor
 		})
 	}
 
-	if p, ok := overflowPrediction(doc, plan, m, rm); ok {
+	n := plannedCount(doc, false)
+	if observed != nil {
+		n = observed.Requests
+	}
+	if p, ok := overflowPrediction(doc, plan, m, rm, n); ok {
 		out = append(out, p)
 	}
 	return out, nil
@@ -442,7 +447,7 @@ func (rm rule) latencyBound() (time.Duration, string, bool) {
 
 // overflowPrediction is the overflow_ratio of the load's destination,
 // when its connection pool is limited.
-func overflowPrediction(doc *scenarios.Document, plan *proxy.RoutePlan, m proxy.RouteMatch, rm rule) (report.Prediction, bool) {
+func overflowPrediction(doc *scenarios.Document, plan *proxy.RoutePlan, m proxy.RouteMatch, rm rule, n int64) (report.Prediction, bool) {
 	dests := m.Route.Route.Clusters
 	if len(dests) != 1 || len(m.Route.Route.Mirrors) > 0 {
 		return report.Prediction{}, false
@@ -479,10 +484,14 @@ func overflowPrediction(doc *scenarios.Document, plan *proxy.RoutePlan, m proxy.
 	case conns <= capacity:
 		p.Basis = fmt.Sprintf("%d connections never exceed cluster %s's capacity (%s): nothing can overflow", conns, name, capText)
 	case load.QPS <= 0:
-		low := float64(conns-capacity) / float64(conns)
-		p.Predicted, p.Low, p.High = round6(low), floor6(low), 1
-		p.Basis = fmt.Sprintf("%d closed-loop connections against cluster %s's capacity %d (%s): the %d beyond it are refused at once and retry at once, far faster than a held request ends, so at least (c−K)/c of the requests overflow (a lower bound; longer runs overflow more)",
-			conns, name, capacity, capText, conns-capacity)
+		share := float64(conns-capacity) / float64(conns)
+		low := 0.0
+		if n > 0 {
+			low, _ = wilsonF(share*float64(n), float64(n))
+		}
+		p.Predicted, p.Low, p.High = round6(share), floor6(low), 1
+		p.Basis = fmt.Sprintf("%d closed-loop connections against cluster %s's capacity %d (%s): the %d beyond it are refused at once and retry at once, far faster than a held request ends, so about (c−K)/c of the requests overflow, or more (longer runs overflow more); the interval reaches down to the 95 %% Wilson bound of that share over %d requests",
+			conns, name, capacity, capText, conns-capacity, n)
 	default:
 		return report.Prediction{}, false // open loop beyond the capacity: depends on the upstream's latency
 	}
