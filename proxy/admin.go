@@ -40,6 +40,20 @@ func (h *hostRequests) failure(timeout, clientGone bool) {
 	}
 }
 
+// hostConns count an endpoint address's upstream connections for the
+// per-host lines of /clusters (Envoy's host stats cx_total, cx_active,
+// cx_connect_fail): every connection opened to it, those open now, and
+// the connects that failed (a dial cancelled because nobody wanted its
+// connection any more is not a failure).
+type hostConns struct {
+	total, active, connectFail atomic.Int64
+}
+
+func (h *hostConns) opened() {
+	h.total.Add(1)
+	h.active.Add(1)
+}
+
 // adminViews are the read-only views Admin serves, as Envoy's admin
 // interface lists them.
 var adminViews = []struct{ path, help string }{

@@ -40,7 +40,8 @@ type exchange struct {
 	routeName        string
 	clusterName      string
 	requestID        string
-	serviceTime      int64 // ms, -1 when the response did not come from upstream
+	routerStart      time.Time // the router took the request (upstream_rq_time)
+	serviceTime      int64     // ms, -1 when the response did not come from upstream
 	bytesSent        int64
 	upstreamLocal    string
 	sni              string // %REQUESTED_SERVER_NAME%: a tunnel's peeked SNI
@@ -157,6 +158,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p.serve(x, h.id)
 
+	h.stats.rqTime.recordSince(x.start)
 	if c := x.code / 100; c >= 1 && c <= 5 {
 		h.stats.byClass[c].Add(1)
 	}
@@ -353,7 +355,7 @@ func (p *Proxy) route(x *exchange, r *rule) {
 		x.clusterName = d.name
 		x.flags |= flagNC
 		x.ls.noCluster.Add(1)
-		x.finishLocal(http.StatusServiceUnavailable, nil, "cluster_not_found")
+		x.finishLocal(d.clusterNotFoundCode(), nil, "cluster_not_found")
 		return
 	}
 	x.cluster = c
@@ -373,6 +375,7 @@ func (p *Proxy) route(x *exchange, r *rule) {
 	// Envoy starts the route timeout once the request is complete: here,
 	// after a buffered body was read.
 	routerStart := time.Now()
+	x.routerStart = routerStart
 	if r.timeout > 0 {
 		k := x.timers()
 		k.startRoute(r.timeout)

@@ -263,7 +263,9 @@ func (x *exchange) copyResponse(res *http.Response, r *rule, d *destination, c *
 	case writeErr != nil:
 		x.clientGone()
 		x.abort = true
-	case readErr != nil:
+	case readErr == nil:
+		c.stats.rqTime.recordSince(x.routerStart)
+	default:
 		if x.routeTimedOut() {
 			x.routeTimeout(r, c, false) // headers came: not an upstream_rq_timeout
 		} else if x.r.Context().Err() != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Counters are atomics owned by a registry that outlives route tables, so a
@@ -92,6 +93,9 @@ type listenerStats struct {
 	tcpTxBytes     atomic.Int64 // downstream_cx_tx_bytes_total
 	tcpIdleTimeout atomic.Int64 // idle_timeout
 	tcpMaxDuration atomic.Int64 // max_downstream_connection_duration
+	// rqTime is downstream_rq_time: each HTTP request's time from its
+	// arrival to the end of its response, delays injected included.
+	rqTime histogram
 }
 
 // routeKey names a rule: VirtualService, rule index, route name.
@@ -152,6 +156,11 @@ type clusterStats struct {
 	// shadowRq counts the shadow requests among rqTotal (not an Envoy
 	// stat: it keeps mirrors out of Totals.UpstreamRequests).
 	shadowRq atomic.Int64
+	// rqTime is upstream_rq_time: from the router's start (the request
+	// received, after the fault stage) to the end of the upstream
+	// response relayed to the client, retries included; charged only for
+	// responses that came from upstream.
+	rqTime histogram
 
 	policyCounters // connection pool, breakers, balancer, outlier detection (cluster_stats.go)
 }
@@ -188,6 +197,8 @@ type registry struct {
 	// graph is the Proxy's service graph, whose nodes tables point at;
 	// nil when it is off.
 	graph *graph
+	// born is when the Proxy was made: server.uptime counts from it.
+	born time.Time
 }
 
 // tunnelCounters count the CONNECT tunnels of every listener (tunnel.go).
@@ -206,6 +217,7 @@ func newRegistry() *registry {
 		routes:     map[routeKey]*routeStats{},
 		clusters:   map[string]*clusterStats{},
 		runtimes:   map[string]*clusterRuntime{},
+		born:       time.Now(),
 	}
 }
 

@@ -215,6 +215,7 @@ func (p *Proxy) dialL4(ctx context.Context, t *l4Table, s *l4Session, ls *listen
 		free()
 		de := &DialError{Addr: ep.addr, Err: err}
 		c.stats.cxConnectFail.Add(1)
+		ep.pool.cx.connectFail.Add(1)
 		// One connect attempt (Istio leaves max_connect_attempts at 1):
 		// the failure exhausts them.
 		c.stats.cxConnectAttemptsExceeded.Add(1)
@@ -230,11 +231,13 @@ func (p *Proxy) dialL4(ctx context.Context, t *l4Table, s *l4Session, ls *listen
 	}
 	c.stats.cxTotal.Add(1)
 	c.stats.cxActive.Add(1)
+	ep.pool.cx.opened()
 	c.outlierConnected(ep)
 	s.upLocal = up.LocalAddr().String()
 	return up, c, func() {
 		free() // before the gauge: a reader that sees it fall finds the slot free
 		c.stats.cxActive.Add(-1)
+		ep.pool.cx.active.Add(-1)
 	}
 }
 

@@ -690,6 +690,7 @@ func (b *switchedBody) Close() error {
 	err := b.pc.conn.Close()
 	if b.owned {
 		b.pc.pool.t.stats.cxActive.Add(-1)
+		b.pc.pool.cx.active.Add(-1)
 	}
 	return err
 }

@@ -58,6 +58,9 @@ type hostPool struct {
 	// dials are the dials in progress, so CloseIdleConnections can
 	// cancel those no request waits for any more.
 	dials []*wantConn
+
+	// cx counts the address's connections for /clusters (admin.go).
+	cx hostConns
 }
 
 // wantConn is a request waiting for a connection. Its fields are guarded
@@ -335,10 +338,14 @@ func (t *clusterTransport) dial(ctx context.Context, p *hostPool) (*upConn, erro
 		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
 			t.stats.cxConnectTimeout.Add(1)
 		}
+		if ctx.Err() == nil {
+			p.cx.connectFail.Add(1)
+		}
 		return nil, &DialError{Addr: p.addr, Err: err}
 	}
 	t.stats.cxTotal.Add(1)
 	t.stats.cxActive.Add(1)
+	p.cx.opened()
 	pc := &upConn{conn: conn, pool: p, born: time.Now(), local: conn.LocalAddr().String()}
 	if sc, ok := conn.(syscall.Conn); ok { // not a TLS connection
 		pc.raw, _ = sc.SyscallConn()
@@ -435,6 +442,7 @@ func (pc *upConn) close() {
 	}
 	pc.conn.Close()
 	pc.pool.t.stats.cxActive.Add(-1)
+	pc.pool.cx.active.Add(-1)
 	p := pc.pool
 	p.mu.Lock()
 	if pc.idleTimer != nil {
