@@ -450,7 +450,7 @@ type OutlierDetection struct {
 }
 
 // ClientTLSSettings is the client-side TLS of a destination. Its
-// clientCertificate, privateKey and caCertificates are PEM files relative
+// clientCertificate, privateKey, caCertificates and caCrl are PEM files relative
 // to the credentials directory; credentialName names a directory of it
 // (docs/istio.md, Client TLS).
 type ClientTLSSettings struct {
@@ -462,7 +462,7 @@ type ClientTLSSettings struct {
 	SubjectAltNames      []string       `json:"subjectAltNames,omitempty"`
 	SNI                  string         `json:"sni,omitempty"`
 	InsecureSkipVerify   *bool          `json:"insecureSkipVerify,omitempty"`
-	CACrl                *Unimplemented `json:"caCrl,omitempty"`
+	CACrl                string         `json:"caCrl,omitempty"`
 	CACertCredentialName *Unimplemented `json:"caCertCredentialName,omitempty"`
 }
 

@@ -73,7 +73,7 @@ func TestValidateGatewayTCPAndPassthroughServers(t *testing.T) {
 		{name: "tls with an empty tls block is passthrough", yaml: gateway("  - port: {number: 443, name: tls, protocol: TLS}\n    tls: {}\n    hosts: [\"*\"]\n")},
 		{name: "auto passthrough", yaml: gateway("  - port: {number: 15443, name: tls, protocol: TLS}\n    tls: {mode: AUTO_PASSTHROUGH}\n    hosts: [\"*.local\"]\n")},
 		{name: "mesh mTLS at a gateway is the mesh's plain text", yaml: gateway("  - port: {number: 443, name: https, protocol: HTTPS}\n    tls: {mode: ISTIO_MUTUAL}\n    hosts: [\"*\"]\n"),
-			want: []want{warnAt("spec.servers[0].tls.mode", "ISTIO_MUTUAL: the mesh's mTLS is plain text")}},
+			want: []want{warnAt("spec.servers[0].tls.mode", "ISTIO_MUTUAL: the mesh's mTLS, terminated")}},
 		{name: "passthrough on a tcp server", yaml: gateway("  - port: {number: 31400, name: tcp, protocol: TCP}\n    tls: {mode: PASSTHROUGH}\n    hosts: [\"*\"]\n"),
 			want: []want{errAt("spec.servers[0].tls.mode", "PASSTHROUGH needs a TLS or HTTPS server")}},
 	})

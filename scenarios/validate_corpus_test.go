@@ -24,7 +24,7 @@ type docWant struct {
 // reports.
 func TestValidateCorpus(t *testing.T) {
 	mtls := func(doc string) docWant {
-		return docWant{doc, warnAt("spec.trafficPolicy.tls.mode", "ISTIO_MUTUAL: Faultline speaks plain HTTP between proxy and endpoints")}
+		return docWant{doc, warnAt("spec.trafficPolicy.tls.mode", "ISTIO_MUTUAL: mTLS with the run's CA to a host bound to a gateway listener")}
 	}
 	corpus := map[string][]docWant{
 		"bookinfo-destination-rule-all.yaml": nil,

@@ -249,27 +249,30 @@ func validateOutlierDetection(r *reporter, p string, od *OutlierDetection, v Ist
 }
 
 // validateClientTLS checks a destination's tls at p with Istio's rules
-// (pkg/config/validation validateTLS). SIMPLE and MUTUAL originate TLS to
-// the endpoints (proxy/upstream_tls.go); ISTIO_MUTUAL, the mesh's own
-// mTLS, is invisible to applications and stays plain text between
-// Faultline's proxy and the endpoints, which a warning says.
+// (pkg/config/validation/agent ValidateTLS). SIMPLE and MUTUAL originate
+// TLS to the endpoints (proxy/upstream_tls.go); ISTIO_MUTUAL, the mesh's
+// own mTLS, is real mTLS with the run's CA to a host bound to a gateway
+// listener of Faultline's and plain text to other endpoints, which have
+// no sidecar to terminate it (proxy/tls_mesh.go), which a warning says.
 func validateClientTLS(r *reporter, p string, tls *ClientTLSSettings) {
 	mp := p + ".mode"
 	switch tls.Mode {
 	case "", "DISABLE", "ISTIO_MUTUAL":
 		if tls.Mode == "ISTIO_MUTUAL" {
-			r.warnf(mp, "ISTIO_MUTUAL: Faultline speaks plain HTTP between proxy and endpoints (mesh mTLS is transparent to applications)")
-		}
-		if tls.SNI != "" {
-			r.warnf(p+".sni", "is ignored: it only applies to SIMPLE or MUTUAL TLS")
+			r.warnf(mp, "ISTIO_MUTUAL: mTLS with the run's CA to a host bound to a gateway listener of Faultline's (spec.services[].gateway); plain text to other endpoints, which have no sidecar to terminate it")
+		} else if tls.SNI != "" {
+			r.warnf(p+".sni", "is ignored: it only applies to SIMPLE, MUTUAL or ISTIO_MUTUAL TLS")
 		}
 		if tls.InsecureSkipVerify != nil {
 			r.warnf(p+".insecureSkipVerify", "is ignored: it only applies to SIMPLE or MUTUAL TLS")
 		}
+		if tls.CACrl != "" {
+			r.warnf(p+".caCrl", "is ignored: it only applies to SIMPLE or MUTUAL TLS")
+		}
 	case "SIMPLE", "MUTUAL":
 		if tls.CredentialName != "" {
-			if tls.ClientCertificate != "" || tls.CACertificates != "" || tls.PrivateKey != "" {
-				r.errorf(p+".credentialName", "cannot specify client certificates or CA certificate If credentialName is set")
+			if tls.ClientCertificate != "" || tls.CACertificates != "" || tls.PrivateKey != "" || tls.CACrl != "" {
+				r.errorf(p+".credentialName", "cannot specify client certificates or CA certificate or CA CRL If credentialName is set")
 			}
 			return
 		}

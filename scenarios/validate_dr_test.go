@@ -138,7 +138,7 @@ func TestValidateDestinationRuleOutlierDetection(t *testing.T) {
 func TestValidateDestinationRuleTLSAndPorts(t *testing.T) {
 	runLintCases(t, "DestinationRule", []lintCase{
 		{name: "istio mutual", yaml: policy("    tls: {mode: ISTIO_MUTUAL}\n"),
-			want: []want{warnAt(tp+".tls.mode", "ISTIO_MUTUAL: Faultline speaks plain HTTP between proxy and endpoints (mesh mTLS is transparent to applications)")}},
+			want: []want{warnAt(tp+".tls.mode", "ISTIO_MUTUAL: mTLS with the run's CA to a host bound to a gateway listener")}},
 		{name: "disable with sni", yaml: policy("    tls: {mode: DISABLE, sni: a.example.com, insecureSkipVerify: true}\n"),
 			want: []want{
 				warnAt(tp+".tls.sni", "is ignored"),
@@ -153,7 +153,12 @@ func TestValidateDestinationRuleTLSAndPorts(t *testing.T) {
 			}},
 		{name: "mutual by credential", yaml: policy("    tls: {mode: MUTUAL, credentialName: client-credential}\n")},
 		{name: "a credential excludes files", yaml: policy("    tls: {mode: SIMPLE, credentialName: c, caCertificates: /etc/ca.pem}\n"),
-			want: []want{errAt(tp+".tls.credentialName", "cannot specify client certificates or CA certificate If credentialName is set")}},
+			want: []want{errAt(tp+".tls.credentialName", "cannot specify client certificates or CA certificate or CA CRL If credentialName is set")}},
+		{name: "caCrl with files", yaml: policy("    tls: {mode: SIMPLE, caCertificates: /etc/ca.pem, caCrl: /etc/ca.crl}\n")},
+		{name: "caCrl with a credential", yaml: policy("    tls: {mode: SIMPLE, credentialName: c, caCrl: /etc/ca.crl}\n"),
+			want: []want{errAt(tp+".tls.credentialName", "cannot specify client certificates or CA certificate or CA CRL If credentialName is set")}},
+		{name: "caCrl without origination", yaml: policy("    tls: {mode: DISABLE, caCrl: /etc/ca.crl}\n"),
+			want: []want{warnAt(tp+".tls.caCrl", "is ignored")}},
 		{name: "bad mode", yaml: policy("    tls: {mode: STRICT}\n"),
 			want: []want{errAt(tp+".tls.mode", "must be one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL")}},
 		{name: "port level", yaml: policy("    portLevelSettings:\n    - {port: {number: 80}, loadBalancer: {simple: RANDOM}}\n    - {port: {number: 443}, tls: {mode: SIMPLE}}\n")},

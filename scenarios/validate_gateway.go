@@ -5,7 +5,7 @@ package scenarios
 // agent.ValidateNamespaceSlashWildcardHostname). Faultline's gateway
 // listeners carry HTTP, TCP (tcp routes), passed-through TLS (tls routes
 // by SNI) and terminated TLS (SIMPLE, MUTUAL and OPTIONAL_MUTUAL, then HTTP
-// routing); ISTIO_MUTUAL servers take the mesh's plain text.
+// routing); ISTIO_MUTUAL servers terminate the mesh's mTLS.
 
 import (
 	"fmt"
@@ -93,8 +93,8 @@ func validateServer(r *reporter, p string, s *Server) {
 // httpsRedirect. PASSTHROUGH (SNI routing of the unterminated connection
 // by tls routes), AUTO_PASSTHROUGH (by the cluster the SNI names), SIMPLE,
 // MUTUAL and OPTIONAL_MUTUAL (TLS terminated, then HTTP routing) are
-// implemented; ISTIO_MUTUAL is the mesh's mTLS, plain text between
-// Faultline's listeners.
+// implemented; ISTIO_MUTUAL terminates the mesh's mTLS with the run's CA
+// (proxy/tls_mesh.go).
 func validateServerTLS(r *reporter, p string, s *Server) {
 	kind := ProtocolKind(s.Port.Protocol)
 	t := s.TLS
@@ -134,7 +134,7 @@ func validateServerTLS(r *reporter, p string, s *Server) {
 				r.errorf(p+".tls."+f.field, "ISTIO_MUTUAL TLS cannot have associated %s", f.name)
 			}
 		}
-		r.warnf(p+".tls.mode", "ISTIO_MUTUAL: the mesh's mTLS is plain text between Faultline's listeners, so the server takes plain HTTP (as a sidecar's ISTIO_MUTUAL DestinationRule sends it)")
+		r.warnf(p+".tls.mode", "ISTIO_MUTUAL: the mesh's mTLS, terminated with a certificate of the run's CA; only clients presenting one of that CA are served (Faultline's listeners under an ISTIO_MUTUAL DestinationRule, and its load)")
 	case t.Mode == "":
 	case kind == protoHTTP:
 		r.errorf(p+".tls", "server cannot have TLS settings for plain text HTTP ports (only httpsRedirect)")
