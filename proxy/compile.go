@@ -1156,16 +1156,22 @@ func (b *builder) destination(label, path string, vs *scenarios.VirtualService, 
 		return nil
 	}
 	svc := b.services[fq]
+	var port uint32
+	if rd.Destination.Port != nil {
+		port = rd.Destination.Port.Number
+	}
+	if gatewaySemantics(vs) && (svc == nil || port != 0 && !svc.hasPort(port)) {
+		return missingClusterDestination(clusterName(port, rd.Destination.Subset, fq), host)
+	}
 	if svc == nil {
 		b.errorf(label, path+".destination.host", "%s is bound to no endpoints: add it to the Experiment's spec.services or a ServiceEntry", host)
 		return nil
 	}
 	d := &destination{service: svc.name, node: svc.node}
-	subset := rd.Destination.Subset
-	var port uint32
-	if rd.Destination.Port != nil {
-		port = rd.Destination.Port.Number
+	if gatewaySemantics(vs) {
+		d.notFoundCode = http.StatusInternalServerError
 	}
+	subset := rd.Destination.Subset
 	switch {
 	case port != 0:
 		if !svc.hasPort(port) {

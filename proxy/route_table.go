@@ -189,8 +189,9 @@ type destination struct {
 	// byPort resolves the cluster from the request's port (mesh, service
 	// with several ports, destination without port).
 	byPort []portCluster
-	// missingSubset: the subset is defined by no DestinationRule, so the
-	// cluster does not exist (503 NC).
+	// missingSubset: the subset is defined by no DestinationRule (or,
+	// under gateway semantics, the service or its port is not bound), so
+	// the cluster does not exist (503 NC, or notFoundCode).
 	missingSubset bool
 	name          string // cluster name, for NC logs
 	service       string // the destination service's name (service.name)
@@ -198,6 +199,9 @@ type destination struct {
 	authority     string
 	reqOps        headerOps
 	respOps       headerOps
+
+	// notFoundCode answers a missing cluster when set (gateway_semantics.go).
+	notFoundCode int
 }
 
 type portCluster struct {

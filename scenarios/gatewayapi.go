@@ -17,6 +17,16 @@ var gatewayAPIVersions = map[string]bool{
 	"gateway.networking.k8s.io/v1beta1": true,
 }
 
+// RouteSemanticsAnnotation is the annotation istiod sets on the
+// VirtualServices it generates from Gateway API routes; its value
+// RouteSemanticsGateway tells the proxy to build their routes with gateway
+// semantics (a destination whose cluster does not exist answers 500).
+const RouteSemanticsAnnotation = "internal.istio.io/route-semantics"
+
+// RouteSemanticsGateway is RouteSemanticsAnnotation's value on generated
+// VirtualServices.
+const RouteSemanticsGateway = "gateway"
+
 // gatewayAPIGroup is the Gateway API's group, the default of a parentRef's.
 const gatewayAPIGroup = "gateway.networking.k8s.io"
 
@@ -49,8 +59,25 @@ type KubeListener struct {
 	Hostname      string         `json:"hostname,omitempty"`
 	Port          uint32         `json:"port"`
 	Protocol      string         `json:"protocol"`
-	TLS           *Unimplemented `json:"tls,omitempty"`
+	TLS           *ListenerTLS   `json:"tls,omitempty"`
 	AllowedRoutes *AllowedRoutes `json:"allowedRoutes,omitempty"`
+}
+
+// ListenerTLS is the TLS of an HTTPS or TLS listener: Terminate with the
+// certificates of certificateRefs, or Passthrough.
+type ListenerTLS struct {
+	Mode               string                  `json:"mode,omitempty"`
+	CertificateRefs    []SecretObjectReference `json:"certificateRefs,omitempty"`
+	Options            map[string]string       `json:"options,omitempty"`
+	FrontendValidation *Unimplemented          `json:"frontendValidation,omitempty"`
+}
+
+// SecretObjectReference names a Secret holding a certificate and its key.
+type SecretObjectReference struct {
+	Group     *string `json:"group,omitempty"`
+	Kind      *string `json:"kind,omitempty"`
+	Name      string  `json:"name"`
+	Namespace string  `json:"namespace,omitempty"`
 }
 
 // AllowedRoutes says which routes may attach to a listener.

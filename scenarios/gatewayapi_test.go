@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -57,10 +58,20 @@ func TestGatewayAPIProblems(t *testing.T) {
 	}{
 		{"unknown field", gwapiRoute("  - matchez: []\n"), SeverityError, "HTTPRoute r", "spec.rules[0].matchez", 25, "unknown field"},
 		{"class", strings.Replace(gwapiExperiment, "gatewayClassName: istio", "gatewayClassName: envoy", 1), SeverityError, "Gateway gw", "spec.gatewayClassName", 15, `must be "istio"`},
-		{"https listener", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: HTTPS}", 1), SeverityError, "Gateway gw", "spec.listeners[0].protocol", 17, "not implemented"},
+		{"https listener without tls", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: HTTPS}", 1), SeverityError, "Gateway gw", "spec.listeners[0].tls", 17, "required"},
+		{"tcp listener", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: TCP}", 1), SeverityError, "Gateway gw", "spec.listeners[0].protocol", 17, "TCPRoutes"},
+		{"tls on http", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: HTTP, tls: {mode: Passthrough}}", 1), SeverityError, "Gateway gw", "spec.listeners[0].tls", 17, "must not be set"},
+		{"https passthrough", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: HTTPS, tls: {mode: Passthrough}}", 1), SeverityError, "Gateway gw", "spec.listeners[0].tls.mode", 17, "must be Terminate"},
+		{"terminate without certificates", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: HTTPS, tls: {mode: Terminate}}", 1), SeverityError, "Gateway gw", "spec.listeners[0].tls.certificateRefs", 17, "required"},
+		{"certificate in another namespace", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: HTTPS, tls: {certificateRefs: [{name: c, namespace: istio-system}]}}", 1), SeverityError, "Gateway gw", "spec.listeners[0].tls.certificateRefs[0].namespace", 17, "ReferenceGrant"},
+		{"certificate not a secret", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: HTTPS, tls: {certificateRefs: [{kind: ConfigMap, name: c}]}}", 1), SeverityError, "Gateway gw", "spec.listeners[0].tls.certificateRefs[0].kind", 17, "Secret"},
+		{"three certificates", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: HTTPS, tls: {certificateRefs: [{name: a}, {name: b}, {name: c}]}}", 1), SeverityError, "Gateway gw", "spec.listeners[0].tls.certificateRefs", 17, "up to 2"},
+		{"tls mode", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: TLS, tls: {mode: Decrypt}}", 1), SeverityError, "Gateway gw", "spec.listeners[0].tls.mode", 17, "Terminate or Passthrough"},
+		{"tls listener", strings.Replace(gwapiExperiment, "protocol: HTTP}", "protocol: TLS, tls: {mode: Passthrough}}", 1), SeverityWarning, "Gateway gw", "spec.listeners[0]", 17, "no route attaches"},
+		{"tlsroute", gwapiExperiment + "---\napiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\nmetadata: {name: t}\nspec: {}\n", SeverityError, "TLSRoute t", "kind", 0, "TLSRoute is not implemented"},
 		{"addresses", strings.Replace(gwapiExperiment, "  gatewayClassName: istio\n", "  gatewayClassName: istio\n  addresses: [{value: 10.0.0.1}]\n", 1), SeverityWarning, "Gateway gw", "spec.addresses", 16, "ignored"},
 		{"backend port", gwapiRoute("  - backendRefs: [{name: app}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].port", 25, "required"},
-		{"backend not a port", gwapiRoute("  - backendRefs: [{name: app, port: 80}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].port", 25, "not a port of app"},
+		{"backend not a port", gwapiRoute("  - backendRefs: [{name: app, port: 80}]\n"), SeverityWarning, "HTTPRoute r", "spec.rules[0].backendRefs[0]", 25, "not a port of app"},
 		{"backend kind", gwapiRoute("  - backendRefs: [{kind: ServiceImport, name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].kind", 25, "not implemented"},
 		{"backend namespace", gwapiRoute("  - backendRefs: [{name: app, namespace: other, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs[0].namespace", 25, "ReferenceGrant"},
 		{"redirect and rewrite", gwapiRoute("  - filters: [{type: RequestRedirect, requestRedirect: {hostname: x}}, {type: URLRewrite, urlRewrite: {hostname: y}}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters", 25, "not both"},
@@ -69,7 +80,7 @@ func TestGatewayAPIProblems(t *testing.T) {
 		{"path dots", gwapiRoute("  - matches: [{path: {value: /a/../b}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].matches[0].path.value", 25, "absolute path"},
 		{"header name", gwapiRoute("  - matches: [{headers: [{name: \"a b\", value: x}]}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].matches[0].headers[0].name", 25, "not a valid header name"},
 		{"missing backend", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}]\n"), SeverityWarning, "HTTPRoute r", "spec.rules[0].backendRefs[0]", 25, "get 500"},
-		{"mixed backends", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}, {name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].backendRefs", 25, "not implemented"},
+		{"mixed backends", gwapiRoute("  - backendRefs: [{name: nope, port: 9080}, {name: app, port: 9080}]\n"), SeverityWarning, "HTTPRoute r", "spec.rules[0].backendRefs[0]", 25, "get 500"},
 		{"cors", gwapiRoute("  - filters: [{type: CORS, cors: {}}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[0].cors", 25, "not implemented"},
 		{"filter field", gwapiRoute("  - filters: [{type: URLRewrite}]\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].filters[0].urlRewrite", 25, "required"},
 		{"retry", gwapiRoute("  - retry: {codes: [200]}\n    backendRefs: [{name: app, port: 9080}]\n"), SeverityError, "HTTPRoute r", "spec.rules[0].retry.codes[0]", 25, "between 400 and 599"},
@@ -224,5 +235,54 @@ spec:
 	}
 	if _, ok := problemAt(doc.Warnings, SeverityWarning, "HTTPRoute a", "spec.parentRefs[0]"); ok {
 		t.Errorf("route a warned: %v", doc.Warnings)
+	}
+}
+
+// HTTPS and TLS listeners become servers with TLS as istiod's buildTLS
+// sets it: Terminate is SIMPLE with the Secret as credentialName (two
+// Secrets as credentialNames, the terminate-mode option's mode),
+// Passthrough is PASSTHROUGH; HTTPRoutes attach to HTTPS listeners only.
+func TestGatewayAPITLSListeners(t *testing.T) {
+	src := strings.Replace(gwapiExperiment, "  - {name: http, port: 80, protocol: HTTP}\n", `  - {name: https, port: 443, protocol: HTTPS, hostname: app.example.com, tls: {mode: Terminate, certificateRefs: [{name: app-cert}]}}
+  - {name: two, port: 8443, protocol: HTTPS, tls: {certificateRefs: [{name: rsa, kind: Secret, group: ""}, {name: ecdsa}], options: {gateway.istio.io/tls-terminate-mode: MUTUAL}}}
+  - {name: pass, port: 9443, protocol: TLS, hostname: "*.example.com", tls: {mode: Passthrough}}
+  - {name: term, port: 9444, protocol: TLS, tls: {certificateRefs: [{name: tcp-cert, namespace: default}]}}
+`, 1) + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: app, port: 9080}]}]
+`
+	doc, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Gateways) != 1 {
+		t.Fatalf("generated %d Gateways", len(doc.Gateways))
+	}
+	var got []string
+	for _, s := range doc.Gateways[0].Spec.Servers {
+		got = append(got, fmt.Sprintf("%d %s %s %s %s%v", s.Port.Number, s.Port.Protocol, strings.Join(s.Hosts, ","), s.TLS.Mode, s.TLS.CredentialName, s.TLS.CredentialNames))
+	}
+	want := []string{
+		"443 HTTPS default/app.example.com SIMPLE app-cert[]",
+		"8443 HTTPS default/* MUTUAL [rsa ecdsa]",
+		"9443 TLS default/*.example.com PASSTHROUGH []",
+		"9444 TLS default/* SIMPLE tcp-cert[]",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("servers\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var vss []string
+	for _, vs := range doc.VirtualServices {
+		vss = append(vss, vs.Metadata.Name)
+		if vs.Metadata.Annotations[RouteSemanticsAnnotation] != RouteSemanticsGateway {
+			t.Errorf("%s lacks the gateway route semantics annotation", vs.Metadata.Name)
+		}
+	}
+	if got := strings.Join(vss, " "); got != "gw~443~app.example.com gw~8443~*" {
+		t.Errorf("virtual services %s, want the HTTPS listeners' only", got)
 	}
 }

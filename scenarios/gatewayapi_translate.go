@@ -177,17 +177,24 @@ func translateKubeGateway(rep *reporter, g *KubeGateway) (*Gateway, []*kubeListe
 			rep.errorf(p+".port", "must be a port, 1-65535")
 			ref.ok = false
 		}
+		valid := ref.ok
+		var serverTLS *ServerTLS
 		switch l.Protocol {
 		case "HTTP":
+			if l.TLS != nil {
+				rep.errorf(p+".tls", "must not be set on an HTTP listener")
+			}
 		case "HTTPS", "TLS":
-			rep.errorf(p+".protocol", "%s listeners (TLS termination or passthrough through the Gateway API) are not implemented by Faultline: use HTTP", l.Protocol)
-			ref.ok = false
+			var ok bool
+			serverTLS, ok = listenerTLS(rep, p, l, ns)
+			valid = valid && ok
+			ref.ok = ref.ok && ok && l.Protocol == "HTTPS"
 		case "TCP", "UDP":
-			rep.errorf(p+".protocol", "%s listeners take TCPRoutes or UDPRoutes, which Faultline does not implement: use HTTP", l.Protocol)
-			ref.ok = false
+			rep.errorf(p+".protocol", "%s listeners take TCPRoutes or UDPRoutes, which Faultline does not implement: use HTTP, HTTPS or TLS", l.Protocol)
+			ref.ok, valid = false, false
 		default:
-			rep.errorf(p+".protocol", "must be HTTP (HTTPS, TLS and TCP are not implemented by Faultline), not %q", l.Protocol)
-			ref.ok = false
+			rep.errorf(p+".protocol", "must be HTTP, HTTPS or TLS (TCP is not implemented by Faultline), not %q", l.Protocol)
+			ref.ok, valid = false, false
 		}
 		if h := l.Hostname; h != "" && !isKubeHostname(h) {
 			rep.errorf(p+".hostname", "must be a DNS name, optionally with a leading \"*.\", not %q", h)
@@ -205,7 +212,7 @@ func translateKubeGateway(rep *reporter, g *KubeGateway) (*Gateway, []*kubeListe
 					rep.errorf(p+".allowedRoutes.namespaces.from", "must be Same, All or Selector, not %q", nsSel.From)
 				}
 			}
-			if len(ar.Kinds) > 0 {
+			if len(ar.Kinds) > 0 && l.Protocol != "TLS" {
 				takes := false
 				for j, k := range ar.Kinds {
 					if (k.Group == nil || *k.Group == gatewayAPIGroup) && k.Kind == "HTTPRoute" {
@@ -219,7 +226,12 @@ func translateKubeGateway(rep *reporter, g *KubeGateway) (*Gateway, []*kubeListe
 				}
 			}
 		}
-		if !ref.ok || l.Protocol != "HTTP" {
+		if l.Protocol == "TLS" && valid {
+			// TLSRoute (Passthrough) and TCPRoute (Terminate) are what
+			// attach here; HTTPRoutes never do.
+			rep.warnf(p, "no route attaches to a TLS listener in Faultline (it does not implement TLSRoute or TCPRoute): its server is opened, and its connections find no route")
+		}
+		if !valid || !ref.ok && l.Protocol != "TLS" {
 			continue
 		}
 		host := strings.ToLower(l.Hostname)
@@ -231,14 +243,123 @@ func translateKubeGateway(rep *reporter, g *KubeGateway) (*Gateway, []*kubeListe
 			hosts = append(hosts, n+"/"+host)
 		}
 		gen.Spec.Servers = append(gen.Spec.Servers, Server{
-			Port:  Port{Number: l.Port, Protocol: "HTTP", Name: l.Name},
+			Port:  Port{Number: l.Port, Protocol: l.Protocol, Name: l.Name},
 			Hosts: hosts,
+			TLS:   serverTLS,
 		})
 	}
 	if len(gen.Spec.Servers) == 0 {
 		return nil, out
 	}
 	return gen, out
+}
+
+// tlsTerminateModeOption and tlsCipherSuitesOption are the listener TLS
+// options istiod reads (buildTLS).
+const (
+	tlsTerminateModeOption = "gateway.istio.io/tls-terminate-mode"
+	tlsCipherSuitesOption  = "gateway.istio.io/tls-cipher-suites"
+)
+
+// listenerTLS is buildTLS: the TLS of the Istio server an HTTPS or TLS
+// listener becomes. Terminate is SIMPLE (or what the
+// gateway.istio.io/tls-terminate-mode option says), its certificateRefs
+// the server's credentialName (credentialNames for two); Passthrough is
+// PASSTHROUGH. istiod names a Secret of the Gateway's namespace
+// kubernetes-gateway://<namespace>/<name>, the secret an Istio Gateway
+// server in that namespace names by credentialName <name>, which is how
+// Faultline's credentials directory holds it (<dir>/<name>/tls.crt). A
+// Secret of another namespace needs a ReferenceGrant, which Faultline does
+// not implement. ok is false when the listener cannot be served.
+func listenerTLS(rep *reporter, p string, l *KubeListener, ns string) (*ServerTLS, bool) {
+	t := l.TLS
+	if t == nil {
+		// The Gateway CRD's rule; istiod would open no server for it.
+		rep.errorf(p+".tls", "is required for protocol %s", l.Protocol)
+		return nil, false
+	}
+	if t.FrontendValidation != nil {
+		rep.errorf(p+".tls.frontendValidation", "client certificate validation through the Gateway API is not implemented by Faultline: use the %s option MUTUAL", tlsTerminateModeOption)
+	}
+	mode := t.Mode
+	if mode == "" {
+		mode = "Terminate"
+	}
+	out := &ServerTLS{}
+	switch mode {
+	case "Passthrough":
+		if l.Protocol == "HTTPS" {
+			rep.errorf(p+".tls.mode", "must be Terminate for protocol HTTPS (Passthrough needs protocol TLS)")
+			return nil, false
+		}
+		if len(t.CertificateRefs) > 0 {
+			rep.warnf(p+".tls.certificateRefs", "are ignored: a Passthrough listener does not terminate TLS")
+		}
+		out.Mode = "PASSTHROUGH"
+		return out, true
+	case "Terminate":
+		out.Mode = "SIMPLE"
+	default:
+		rep.errorf(p+".tls.mode", "must be Terminate or Passthrough, not %q", t.Mode)
+		return nil, false
+	}
+	ok := true
+	for k, v := range t.Options {
+		switch k {
+		case tlsTerminateModeOption:
+			switch v {
+			case "MUTUAL", "OPTIONAL_MUTUAL", "ISTIO_MUTUAL":
+				out.Mode = v
+			case "ISTIO_SIMPLE":
+				rep.errorf(p+".tls.options", "%s ISTIO_SIMPLE (the workload's own certificate) is not implemented by Faultline", k)
+				ok = false
+			default:
+				rep.warnf(p+".tls.options", "%s %q is ignored, as istiod ignores it: the listener terminates TLS as SIMPLE", k, v)
+			}
+		case tlsCipherSuitesOption:
+			for _, c := range strings.Split(v, ",") {
+				if c = strings.TrimSpace(c); c != "" {
+					out.CipherSuites = append(out.CipherSuites, c)
+				}
+			}
+		default:
+			rep.warnf(p+".tls.options", "%s is ignored: istiod reads %s and %s only", k, tlsTerminateModeOption, tlsCipherSuitesOption)
+		}
+	}
+	if out.Mode == "ISTIO_MUTUAL" {
+		return out, ok // the mesh's own certificate: no certificateRefs
+	}
+	if len(t.CertificateRefs) == 0 {
+		rep.errorf(p+".tls.certificateRefs", "are required when mode is Terminate")
+		return nil, false
+	}
+	if len(t.CertificateRefs) > 2 {
+		rep.errorf(p+".tls.certificateRefs", "may name up to 2 server certificates, as istiod takes them")
+		return nil, false
+	}
+	var names []string
+	for i, ref := range t.CertificateRefs {
+		rp := fmt.Sprintf("%s.tls.certificateRefs[%d]", p, i)
+		switch {
+		case ref.Group != nil && *ref.Group != "" && *ref.Group != "core", ref.Kind != nil && *ref.Kind != "Secret":
+			rep.errorf(rp+".kind", "must name a Secret (istiod takes no other certificate reference)")
+		case ref.Name == "":
+			rep.errorf(rp+".name", "is required")
+		case ref.Namespace != "" && ref.Namespace != ns:
+			rep.errorf(rp+".namespace", "a Secret of another namespace (%s) needs a ReferenceGrant, which Faultline does not implement: put the Secret in the Gateway's namespace %s", ref.Namespace, ns)
+		default:
+			names = append(names, ref.Name)
+		}
+	}
+	switch len(names) {
+	case 0:
+		return nil, false
+	case 1:
+		out.CredentialName = names[0]
+	default:
+		out.CredentialNames = names
+	}
+	return out, ok
 }
 
 // isKubeHostname reports a Gateway API hostname: a DNS name, or "*."
@@ -358,7 +479,7 @@ func (d *Document) translateHTTPRoute(rep *reporter, r *KubeHTTPRoute, listeners
 				vs := &VirtualService{
 					APIVersion: "networking.istio.io/v1",
 					Kind:       "VirtualService",
-					Metadata:   ObjectMeta{Name: fmt.Sprintf("%s~%d~%s", pr.Name, lr.l.Port, host), Namespace: r.Metadata.Namespace},
+					Metadata:   ObjectMeta{Name: fmt.Sprintf("%s~%d~%s", pr.Name, lr.l.Port, host), Namespace: r.Metadata.Namespace, Annotations: routeSemantics()},
 					Spec:       VirtualServiceSpec{Hosts: []string{host}, Gateways: []string{gns + "/" + pr.Name}},
 				}
 				add(key, vs, withPort(rules, lr.l.Port))
@@ -408,10 +529,16 @@ func (d *Document) attachMesh(rep *reporter, p string, r *KubeHTTPRoute, pr Pare
 	vs := &VirtualService{
 		APIVersion: "networking.istio.io/v1",
 		Kind:       "VirtualService",
-		Metadata:   ObjectMeta{Name: strings.ReplaceAll(key, "/", "~"), Namespace: r.Metadata.Namespace},
+		Metadata:   ObjectMeta{Name: strings.ReplaceAll(key, "/", "~"), Namespace: r.Metadata.Namespace, Annotations: routeSemantics()},
 		Spec:       VirtualServiceSpec{Hosts: []string{host}, Gateways: []string{MeshGateway}},
 	}
 	add("mesh/"+key, vs, rules)
+}
+
+// routeSemantics is the annotation of a generated VirtualService
+// (routeMeta): its routes have gateway semantics.
+func routeSemantics() map[string]string {
+	return map[string]string{RouteSemanticsAnnotation: RouteSemanticsGateway}
 }
 
 // allowedByIsolation is istiod's hostnameAllowedByIsolation: a route
@@ -668,8 +795,8 @@ func (d *Document) convertRuleAction(rep *reporter, p, rns string, rule *KubeHTT
 			if !ok {
 				continue
 			}
-			if !d.backendKnown(dst) {
-				rep.warnf(fp+".requestMirror.backendRef", "%s is bound to no endpoints: istiod drops the mirror (the route's status says the backend is not found)", dst.Host)
+			if why := d.backendMissing(dst); why != "" {
+				rep.warnf(fp+".requestMirror.backendRef", "%s: istiod drops the mirror (the route's status says the backend is not found)", why)
 				continue
 			}
 			mp := HTTPMirrorPolicy{Destination: dst}
@@ -777,11 +904,11 @@ func (d *Document) convertRuleAction(rep *reporter, p, rns string, rule *KubeHTT
 		if !ok {
 			continue
 		}
-		if d.backendKnown(dst) {
+		if why := d.backendMissing(dst); why == "" {
 			known++
 		} else {
 			missing++
-			rep.warnf(bp, "%s is bound to no endpoints: requests sent to it get 500, as istiod routes an unresolved backend (add it to the Experiment's spec.services or a ServiceEntry)", dst.Host)
+			rep.warnf(bp, "%s: requests sent to it get 500, as istiod routes an unresolved backend (bind it in the Experiment's spec.services or a ServiceEntry)", why)
 		}
 		rd := HTTPRouteDestination{Destination: dst, Weight: w}
 		for i := range b.Filters {
@@ -807,17 +934,18 @@ func (d *Document) convertRuleAction(rep *reporter, p, rns string, rule *KubeHTT
 		}
 		dests = append(dests, rd)
 	}
-	switch {
-	case missing > 0 && known == 0:
+	if missing > 0 && known == 0 {
 		// Every request goes to a cluster that does not exist: Envoy
 		// answers 500 (cluster_not_found_response_code under gateway
 		// semantics).
 		h.DirectResponse = &HTTPDirectResponse{Status: 500}
 		h.Rewrite, h.Headers, h.Mirrors, h.Timeout, h.Retries = nil, keepResponse(h.Headers), nil, nil, nil
 		return
-	case missing > 0:
-		rep.errorf(p+".backendRefs", "a rule splitting traffic between backends with and without endpoints is not implemented by Faultline (Istio answers 500 for the share of the missing ones): bind every backend or drop the missing ones")
 	}
+	// Beside valid ones, an invalid backend keeps its destination and
+	// weight, as buildHTTPDestination keeps them: its cluster does not
+	// exist, and the generated VirtualService's gateway semantics answer
+	// its share 500 (proxy/gateway_semantics.go).
 	if len(dests) == 1 {
 		dests[0].Weight = 0
 	}
@@ -1025,18 +1153,25 @@ func (d *Document) backend(rep *reporter, bp, rns string, group, kind *string, n
 		return Destination{}, false
 	}
 	ns = rns
-	dst := Destination{Host: name + "." + ns + ".svc.cluster.local", Port: &PortSelector{Number: *port}}
-	if ports, ok := d.hostPorts(dst.Host); ok && !slices.Contains(ports, *port) {
-		rep.errorf(bp+".port", "%d is not a port of %s (ports %v)", *port, name, ports)
-		return Destination{}, false
-	}
-	return dst, true
+	return Destination{Host: name + "." + ns + ".svc.cluster.local", Port: &PortSelector{Number: *port}}, true
 }
 
-// backendKnown reports whether a backend's host has endpoints here (or
-// is resolved elsewhere: an environment, a mesh).
-func (d *Document) backendKnown(dst Destination) bool {
-	return d.unresolved() || d.knownHost(dst.Host, DefaultNamespace)
+// backendMissing says why a backend has no cluster here: its host has no
+// endpoints, or its port is not one of the host's; "" when it has one (or
+// is resolved elsewhere: an environment, a mesh). istiod keeps such a
+// backend's destination (buildDestination reports the backend not found
+// and returns it), and Envoy finds no cluster for it.
+func (d *Document) backendMissing(dst Destination) string {
+	if d.unresolved() {
+		return ""
+	}
+	if !d.knownHost(dst.Host, DefaultNamespace) {
+		return dst.Host + " is bound to no endpoints"
+	}
+	if ports, ok := d.hostPorts(dst.Host); ok && !slices.Contains(ports, dst.Port.Number) {
+		return fmt.Sprintf("%d is not a port of %s (ports %v)", dst.Port.Number, dst.Host, ports)
+	}
+	return ""
 }
 
 // hostPorts lists the ports spec.services and ServiceEntries give a host
@@ -1087,6 +1222,10 @@ func (d *Document) addGatewayAPI(kind string, rep *reporter) any {
 		r := &KubeHTTPRoute{}
 		d.HTTPRoutes = append(d.HTTPRoutes, r)
 		return r
+	}
+	if kind == "TLSRoute" || kind == "TCPRoute" {
+		rep.errorf("kind", "%s is not implemented by Faultline: a Gateway's TLS listener is opened, but no route attaches to it; route TLS with an Istio Gateway and a VirtualService's tls or tcp routes", kind)
+		return nil
 	}
 	rep.errorf("kind", "must be Gateway or HTTPRoute for apiVersion gateway.networking.k8s.io (Faultline does not implement %s), not %q", kind, kind)
 	return nil
