@@ -42,13 +42,23 @@ type sourceMatch struct {
 
 // matches reports whether x's caller carries every wanted label.
 func (s *sourceMatch) matches(x *exchange) bool {
+	var remote netip.Addr
+	if ap, err := netip.ParseAddrPort(x.r.RemoteAddr); err == nil {
+		remote = ap.Addr()
+	}
+	return s.matchesAddr(remote)
+}
+
+// matchesAddr reports whether the caller at remote (the source address
+// of a request or of a TCP connection; invalid when unknown) carries
+// every wanted label.
+func (s *sourceMatch) matchesAddr(remote netip.Addr) bool {
 	labels := s.gateway
 	if !s.onGW {
-		ap, err := netip.ParseAddrPort(x.r.RemoteAddr)
-		if err != nil {
+		if !remote.IsValid() {
 			return false
 		}
-		labels = s.callers[ap.Addr().Unmap()]
+		labels = s.callers[remote.Unmap()]
 	}
 	if labels == nil {
 		return false
@@ -61,7 +71,8 @@ func (s *sourceMatch) matches(x *exchange) bool {
 	return true
 }
 
-// sourceMatch compiles sourceLabels for the listener lc.
+// sourceMatch compiles sourceLabels for the listener lc: an http match's,
+// or a tcp or tls match's, whose caller is the connection's source.
 func (b *builder) sourceMatch(want map[string]string, lc listenerCtx) *sourceMatch {
 	s := &sourceMatch{want: maps.Clone(want)}
 	if !lc.mesh && lc.gateway != "" {

@@ -72,16 +72,22 @@ type l4Route struct {
 	weighted
 }
 
-// l4Match is one match block: port, destination subnets and, for TLS,
-// server names, AND'ed.
+// l4Match is one match block: port, destination subnets, the caller's
+// sourceLabels and, for TLS, server names, AND'ed.
 type l4Match struct {
 	port    uint32         // 0: any
 	subnets []netip.Prefix // the connection's local address; empty: any
 	sni     []string       // exact names and "*.suffix" wildcards; TLS only
+	source  *sourceMatch   // nil: any caller (source_labels.go)
 }
 
-func (m *l4Match) holds(port uint32, local netip.Addr) bool {
+// holds reports whether the block holds for a connection to port,
+// accepted on local, from remote.
+func (m *l4Match) holds(port uint32, local, remote netip.Addr) bool {
 	if m.port != 0 && m.port != port {
+		return false
+	}
+	if m.source != nil && !m.source.matchesAddr(remote) {
 		return false
 	}
 	if len(m.subnets) == 0 {
@@ -112,14 +118,14 @@ func sniScore(pattern, sni string) int {
 
 // route finds the route of a connection: for TLS the most specific SNI
 // match (the first on a tie), for TCP the first route whose match holds.
-func (t *l4Table) route(sni string, port uint32, local netip.Addr) *l4Route {
+func (t *l4Table) route(sni string, port uint32, local, remote netip.Addr) *l4Route {
 	if t.tls {
 		var best *l4Route
 		bestScore := -1
 		for _, r := range t.routes {
 			for i := range r.matches {
 				m := &r.matches[i]
-				if !m.holds(port, local) {
+				if !m.holds(port, local, remote) {
 					continue
 				}
 				for _, pat := range m.sni {
@@ -139,7 +145,7 @@ func (t *l4Table) route(sni string, port uint32, local netip.Addr) *l4Route {
 			return r
 		}
 		for i := range r.matches {
-			if r.matches[i].holds(port, local) {
+			if r.matches[i].holds(port, local, remote) {
 				return r
 			}
 		}
@@ -161,11 +167,12 @@ type l4Session struct {
 	rx, tx  int64
 }
 
-// dialL4 routes a connection and opens its upstream. On failure it returns
-// nil with the session's flags saying why; on success, release must be
-// called once the upstream connection has closed.
-func (p *Proxy) dialL4(ctx context.Context, t *l4Table, s *l4Session, ls *listenerStats, port uint32, local netip.Addr) (up net.Conn, c *cluster, release func()) {
-	r := t.route(s.sni, port, local)
+// dialL4 routes a connection (accepted on local, from remote) and opens
+// its upstream. On failure it returns nil with the session's flags saying
+// why; on success, release must be called once the upstream connection
+// has closed.
+func (p *Proxy) dialL4(ctx context.Context, t *l4Table, s *l4Session, ls *listenerStats, port uint32, local, remote netip.Addr) (up net.Conn, c *cluster, release func()) {
+	r := t.route(s.sni, port, local, remote)
 	if r == nil {
 		ls.tcpNoRoute.Add(1)
 		if t.blackHole {
@@ -354,7 +361,7 @@ func (h *l4Handler) serve(down net.Conn) {
 		client = br
 	}
 	local := addrOf(down.LocalAddr())
-	up, c, release := p.dialL4(context.Background(), t, s, ls, h.port, local)
+	up, c, release := p.dialL4(context.Background(), t, s, ls, h.port, local, addrOf(down.RemoteAddr()))
 	if up == nil {
 		down.Close()
 		return
@@ -528,7 +535,7 @@ func (p *Proxy) tunnelL4(x *exchange, ct *connectTarget) bool {
 		_ = down.SetReadDeadline(time.Time{})
 		client = br
 	}
-	up, c, release := p.dialL4(x.r.Context(), ct.l4, s, x.ls, ct.port, addrOf(down.LocalAddr()))
+	up, c, release := p.dialL4(x.r.Context(), ct.l4, s, x.ls, ct.port, addrOf(down.LocalAddr()), addrOf(down.RemoteAddr()))
 	x.flags |= s.flags
 	x.clusterName, x.ep, x.sni, x.transportFailure = s.cluster, s.ep, s.sni, s.failure
 	if up == nil {

@@ -224,7 +224,7 @@ func (b *builder) tcpRoutes(vs *scenarios.VirtualService, lc listenerCtx) []*l4R
 	for i, tr := range vs.Spec.TCP {
 		routes[i].Route = tr.Route
 		for _, m := range tr.Match {
-			routes[i].Match = append(routes[i].Match, scenarios.TLSMatchAttributes{DestinationSubnets: m.DestinationSubnets, Port: m.Port, Gateways: m.Gateways})
+			routes[i].Match = append(routes[i].Match, scenarios.TLSMatchAttributes{DestinationSubnets: m.DestinationSubnets, Port: m.Port, SourceLabels: m.SourceLabels, Gateways: m.Gateways})
 		}
 	}
 	return b.l4Routes(vs, "spec.tcp", routes, lc, false, nil)
@@ -256,7 +256,11 @@ func (b *builder) l4Routes(vs *scenarios.VirtualService, field string, routes []
 			if tls && len(names) == 0 {
 				continue
 			}
-			r.matches = append(r.matches, l4Match{port: m.Port, sni: names, subnets: b.subnets(label, fmt.Sprintf("%s.match[%d]", path, j), m.DestinationSubnets)})
+			lm := l4Match{port: m.Port, sni: names, subnets: b.subnets(label, fmt.Sprintf("%s.match[%d]", path, j), m.DestinationSubnets)}
+			if len(m.SourceLabels) > 0 {
+				lm.source = b.sourceMatch(m.SourceLabels, lc)
+			}
+			r.matches = append(r.matches, lm)
 		}
 		if (tls || len(tr.Match) > 0) && len(r.matches) == 0 {
 			continue

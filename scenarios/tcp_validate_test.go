@@ -45,10 +45,10 @@ func TestValidateTCPAndTLSRoutes(t *testing.T) {
 				errAt("spec.tcp[0].match[0].destinationSubnets[0]", "not a valid IP address or CIDR block"),
 				errAt("spec.tcp[0].match[0].port", "port number 70000"),
 			}},
-		{name: "source selection has no workloads to act on",
+		{name: "sourceLabels meet the connection's caller; sourceNamespace has no workloads to act on",
 			yaml: l4vs(`["*"]`, "  tcp:\n  - match: [{sourceLabels: {app: a}, sourceNamespace: ns}]\n    route: [{destination: {host: reviews}}]\n"),
 			want: []want{
-				errAt("spec.tcp[0].match[0].sourceLabels", "not implemented by Faultline"),
+				warnAt("spec.tcp[0].match[0].sourceLabels", "connection's caller"),
 				errAt("spec.tcp[0].match[0].sourceNamespace", "not implemented by Faultline"),
 			}},
 		{name: "weights",

@@ -79,7 +79,9 @@ func hostSubsetOf(a, b string) bool {
 }
 
 // validateL4Match checks the attributes a TCP and a TLS match share.
-// Source selection has no client workloads to act on here: an error, as
+// sourceLabels meet the connection's caller as an http match's meet a
+// request's (proxy/source_labels.go): a warning says whose labels those
+// are. sourceNamespace has no client workloads to act on: an error, as
 // for HTTP matches.
 func validateL4Match(r *reporter, p string, subnets []string, port uint32, sourceLabels map[string]string, sourceNamespace string, gateways []string) {
 	valid := len(subnets) > 0
@@ -97,13 +99,17 @@ func validateL4Match(r *reporter, p string, subnets []string, port uint32, sourc
 	}
 	if len(sourceLabels) > 0 {
 		validateLabels(r, p+".sourceLabels", sourceLabels)
-		r.errorf(p+".sourceLabels", "not implemented by Faultline: there are no client workloads to select")
+		r.warnf(p+".sourceLabels", "%s", sourceLabelsL4Note)
 	}
 	if sourceNamespace != "" {
 		r.errorf(p+".sourceNamespace", "not implemented by Faultline: there are no client workloads in namespaces")
 	}
 	validateGatewayNames(r, p+".gateways", gateways)
 }
+
+// sourceLabelsL4Note says whose labels a tcp or tls match's sourceLabels
+// meet (proxy/source_labels.go).
+const sourceLabelsL4Note = "Faultline knows a connection's caller only on a gateway (its labels: the Gateway's selector) or when the connection comes from the address of a bound service's endpoint other than 127.0.0.1 and ::1 (that endpoint's labels); any other caller, a run's own load among them, is unlabelled, so this match does not apply to it"
 
 // validSubnet accepts an IP address or a CIDR block.
 func validSubnet(s string) bool {
