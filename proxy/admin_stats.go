@@ -1,12 +1,19 @@
 package proxy
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Stat is one of Envoy's stats: its name as the admin /stats view (and
@@ -100,11 +107,12 @@ func promSanitize(s string) string {
 	return string(b)
 }
 
-// EnvoyStats lists p's listener and cluster counters under Envoy's names,
-// sorted by name as the admin /stats view prints them: http.<listener>.*
-// for an HTTP listener, tcp.<listener>.* for one that proxies
-// connections (TCP, or TLS passed through), cluster.<cluster>.* for every
-// cluster.
+// EnvoyStats lists p's listener, cluster and server counters and gauges
+// under Envoy's names, sorted by name as the admin /stats view prints
+// them: http.<listener>.* for an HTTP listener, tcp.<listener>.* for one
+// that proxies connections (TCP, or TLS passed through),
+// cluster.<cluster>.* for every cluster, server.* (serverStats).
+// Histograms are listed by EnvoyHistograms.
 func (p *Proxy) EnvoyStats() []Stat {
 	l4 := map[string]bool{}
 	for _, l := range p.Listeners() {
@@ -122,6 +130,7 @@ func (p *Proxy) EnvoyStats() []Stat {
 			out = append(out, ClusterStat(c.Name, name, v))
 		}
 	}
+	out = append(out, p.serverStats()...)
 	slices.SortFunc(out, func(a, b Stat) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
@@ -149,8 +158,10 @@ func (l ListenerStats) counters(l4 bool) map[string]int64 {
 }
 
 // writeStatsText writes stats as Envoy's /stats does: "name: value", one
-// a line, in order.
-func writeStatsText(w io.Writer, stats []Stat) error {
+// a line, in order; then each histogram as
+// "name: P0(interval,cumulative) P25(…) … P100(…)", or
+// "name: No recorded values" before its first value.
+func writeStatsText(w io.Writer, stats []Stat, hists []HistogramStat) error {
 	var b []byte
 	for _, s := range stats {
 		b = append(b, s.Name...)
@@ -158,14 +169,91 @@ func writeStatsText(w io.Writer, stats []Stat) error {
 		b = strconv.AppendInt(b, s.Value, 10)
 		b = append(b, '\n')
 	}
+	for _, h := range hists {
+		b = append(b, h.Name...)
+		if h.Count == 0 {
+			b = append(b, ": No recorded values\n"...)
+			continue
+		}
+		b = append(b, ':')
+		for i, v := range h.Quantiles() {
+			b = append(b, " P"...)
+			b = appendFloat(b, SupportedQuantiles[i]*100)
+			// Faultline keeps no stats flush interval: the interval
+			// quantiles are nan, as Envoy prints them for an interval
+			// without values.
+			b = append(b, "(nan,"...)
+			b = appendFloat(b, v)
+			b = append(b, ')')
+		}
+		b = append(b, '\n')
+	}
 	_, err := w.Write(b)
 	return err
 }
 
+// appendFloat formats v as Envoy's fmt does by default: the shortest
+// decimal that reads back as v, without an exponent; nan for NaN.
+func appendFloat(b []byte, v float64) []byte {
+	if math.IsNaN(v) {
+		return append(b, "nan"...)
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, 64)
+}
+
+// writeStatsJSON writes /stats?format=json as Envoy does:
+// {"stats":[{"name":…,"value":…},…,{"histograms":{"supported_quantiles":[0,25,…,100],
+// "computed_quantiles":[{"name":…,"values":[{"cumulative":…,"interval":null},…]}]}}]},
+// the histograms entry only when there are histograms; a quantile
+// without a value is null.
+func writeStatsJSON(w io.Writer, stats []Stat, hists []HistogramStat) error {
+	type value struct {
+		Cumulative *float64 `json:"cumulative"`
+		Interval   *float64 `json:"interval"`
+	}
+	type computed struct {
+		Name   string  `json:"name"`
+		Values []value `json:"values"`
+	}
+	type histograms struct {
+		SupportedQuantiles []float64  `json:"supported_quantiles"`
+		ComputedQuantiles  []computed `json:"computed_quantiles"`
+	}
+	type stat struct {
+		Name  string `json:"name"`
+		Value int64  `json:"value"`
+	}
+	entries := make([]any, 0, len(stats)+1)
+	for _, s := range stats {
+		entries = append(entries, stat{s.Name, s.Value})
+	}
+	if len(hists) > 0 {
+		hs := histograms{}
+		for _, q := range SupportedQuantiles {
+			hs.SupportedQuantiles = append(hs.SupportedQuantiles, q*100)
+		}
+		for _, h := range hists {
+			c := computed{Name: h.Name}
+			for _, v := range h.Quantiles() {
+				var cum *float64
+				if !math.IsNaN(v) {
+					cum = &v
+				}
+				c.Values = append(c.Values, value{Cumulative: cum})
+			}
+			hs.ComputedQuantiles = append(hs.ComputedQuantiles, c)
+		}
+		entries = append(entries, map[string]histograms{"histograms": hs})
+	}
+	return json.NewEncoder(w).Encode(map[string][]any{"stats": entries})
+}
+
 // writeStatsPrometheus writes stats as Envoy's /stats/prometheus does:
-// one "# TYPE" line per metric name, counters before gauges, each sample
-// as name{labels} value.
-func writeStatsPrometheus(w io.Writer, stats []Stat) error {
+// one "# TYPE" line per metric name, counters before gauges before
+// histograms, each sample as name{labels} value; a histogram as its
+// cumulative name_bucket{labels,le="…"} at DefaultBuckets and +Inf, then
+// name_sum and name_count.
+func writeStatsPrometheus(w io.Writer, stats []Stat, hists []HistogramStat) error {
 	sorted := slices.Clone(stats)
 	slices.SortStableFunc(sorted, func(a, b Stat) int {
 		if a.Gauge != b.Gauge {
@@ -187,22 +275,180 @@ func writeStatsPrometheus(w io.Writer, stats []Stat) error {
 		}
 		b.WriteString(s.PromName)
 		b.WriteByte('{')
-		for j, l := range s.Labels {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(l.Name)
-			b.WriteString(`="`)
-			promEscape.WriteString(&b, l.Value)
-			b.WriteByte('"')
-		}
+		writeLabels(&b, s.Labels)
 		b.WriteString("} ")
 		b.WriteString(strconv.FormatInt(s.Value, 10))
 		b.WriteByte('\n')
+	}
+	hs := slices.Clone(hists)
+	slices.SortStableFunc(hs, func(a, b HistogramStat) int { return strings.Compare(a.PromName, b.PromName) })
+	for i, h := range hs {
+		if i == 0 || h.PromName != hs[i-1].PromName {
+			fmt.Fprintf(&b, "# TYPE %s histogram\n", h.PromName)
+		}
+		buckets := h.Buckets()
+		for j := 0; j <= len(buckets); j++ {
+			b.WriteString(h.PromName)
+			b.WriteString("_bucket{")
+			writeLabels(&b, h.Labels)
+			if len(h.Labels) > 0 {
+				b.WriteByte(',')
+			}
+			n := h.Count
+			if j < len(buckets) {
+				b.WriteString(`le="`)
+				b.Write(appendFloat(nil, DefaultBuckets[j]))
+				b.WriteString(`"} `)
+				n = buckets[j]
+			} else {
+				b.WriteString(`le="+Inf"} `)
+			}
+			b.WriteString(strconv.FormatInt(n, 10))
+			b.WriteByte('\n')
+		}
+		for _, part := range []struct {
+			suffix string
+			v      int64
+		}{{"_sum", h.Sum}, {"_count", h.Count}} {
+			b.WriteString(h.PromName)
+			b.WriteString(part.suffix)
+			b.WriteByte('{')
+			writeLabels(&b, h.Labels)
+			b.WriteString("} ")
+			b.WriteString(strconv.FormatInt(part.v, 10))
+			b.WriteByte('\n')
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
+func writeLabels(b *strings.Builder, labels []Label) {
+	for j, l := range labels {
+		if j > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(l.Name)
+		b.WriteString(`="`)
+		promEscape.WriteString(b, l.Value)
+		b.WriteByte('"')
+	}
+}
+
 // promEscape escapes a label value as the text format does.
 var promEscape = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// HistogramStat is one of Envoy's histograms of milliseconds under its
+// stat name, with its Prometheus name and labels as for a Stat.
+type HistogramStat struct {
+	// Name is the full stat name: "cluster.<cluster>.upstream_rq_time",
+	// "http.<listener>.downstream_rq_time".
+	Name     string
+	PromName string
+	Labels   []Label
+	Histogram
+}
+
+// EnvoyHistograms lists p's histograms, sorted by name:
+// http.<listener>.downstream_rq_time for every HTTP listener (each
+// request from its arrival to the end of its response, injected delays
+// included), and cluster.<cluster>.upstream_rq_time for every cluster
+// that relayed an upstream response (from the router's start, after the
+// fault stage, to the end of the response; retries included; local
+// replies and shadows not charged), created with its first value as
+// Envoy creates it.
+func (p *Proxy) EnvoyHistograms() []HistogramStat {
+	l4 := map[string]bool{}
+	for _, l := range p.Listeners() {
+		l4[l.Name] = l.Protocol == ProtocolTCP || l.Protocol == ProtocolTLS
+	}
+	r := p.reg
+	r.mu.Lock()
+	var out []HistogramStat
+	for name, l := range r.listeners {
+		if !l4[name] {
+			out = append(out, histogramStat(ListenerStat(name, "downstream_rq_time", 0), l.rqTime.snapshot()))
+		}
+	}
+	for name, c := range r.clusters {
+		if h := c.rqTime.snapshot(); h.Count > 0 {
+			out = append(out, histogramStat(ClusterStat(name, "upstream_rq_time", 0), h))
+		}
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b HistogramStat) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func histogramStat(s Stat, h Histogram) HistogramStat {
+	return HistogramStat{Name: s.Name, PromName: s.PromName, Labels: s.Labels, Histogram: h}
+}
+
+// serverStats are Envoy's server.* gauges, named as Envoy names them
+// (envoy_server_live{} in Prometheus, without labels): live 1, state 0
+// (LIVE), uptime (seconds since the Proxy was made), concurrency
+// (GOMAXPROCS, Go's count of threads running Go code at once),
+// memory_allocated (the Go heap's live objects, bytes), memory_heap_size
+// (the heap the Go runtime holds from the OS), memory_physical_size (all
+// the memory the Go runtime holds), total_connections (the downstream
+// connections open now), parent_connections and hot_restart_epoch 0 (no
+// hot restart), and version: the first six hex digits of the build's VCS
+// revision as a number, as Envoy derives it from its SCM revision, 0
+// when the binary records none. The memory gauges are the whole
+// process's.
+func (p *Proxy) serverStats() []Stat {
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+	}
+	metrics.Read(samples)
+	v := func(i int) int64 {
+		if samples[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return int64(samples[i].Value.Uint64())
+	}
+	gauges := []struct {
+		name string
+		v    int64
+	}{
+		{"live", 1},
+		{"state", 0},
+		{"uptime", int64(time.Since(p.reg.born) / time.Second)},
+		{"concurrency", int64(runtime.GOMAXPROCS(0))},
+		{"memory_allocated", v(0)},
+		{"memory_heap_size", v(0) + v(1) + v(2) + v(3)},
+		{"memory_physical_size", v(4) - v(3)},
+		{"total_connections", p.reg.downstreamConns.Load() + p.reg.tunnels.active.Load()},
+		{"parent_connections", 0},
+		{"hot_restart_epoch", 0},
+		{"version", serverVersion()},
+	}
+	out := make([]Stat, len(gauges))
+	for i, g := range gauges {
+		out[i] = Stat{Name: "server." + g.name, Value: g.v, Gauge: true, PromName: "envoy_server_" + g.name}
+	}
+	return out
+}
+
+// serverVersion is server.version: the first six hex digits of the
+// build's vcs.revision as a number (Envoy's reading of its SCM
+// revision), 0 without one.
+var serverVersion = sync.OnceValue(func() int64 {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return 0
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 6 {
+			n, err := strconv.ParseInt(s.Value[:6], 16, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return 0
+})

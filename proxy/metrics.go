@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -199,6 +201,19 @@ type registry struct {
 	graph *graph
 	// born is when the Proxy was made: server.uptime counts from it.
 	born time.Time
+	// downstreamConns are the HTTP listeners' connections open now, until
+	// closed or taken over by a tunnel (server.total_connections).
+	downstreamConns atomic.Int64
+}
+
+// connState follows an HTTP listener's connections (http.Server.ConnState).
+func (r *registry) connState(_ net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateNew:
+		r.downstreamConns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		r.downstreamConns.Add(-1)
+	}
 }
 
 // tunnelCounters count the CONNECT tunnels of every listener (tunnel.go).

@@ -376,10 +376,12 @@ func (p *Proxy) open(l Listener, addr string) (*openListener, error) {
 		ReadHeaderTimeout:            30 * time.Second,
 		IdleTimeout:                  time.Hour,
 		DisableGeneralOptionsHandler: true,
+		ConnState:                    p.reg.connState,
 		ErrorLog:                     slog.NewLogLogger(p.logger.Handler(), slog.LevelDebug),
 	}
 	if l.Protocol == ProtocolHTTPS {
 		srv.TLSConfig = p.tlsConfig(l.Name)
+		srv.Handler = p.xfcc(l.Name, srv.Handler)
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	return &openListener{Listener: l, ln: ln, srv: srv}, nil
