@@ -60,7 +60,9 @@ spec:
 	}
 	// Counters and gauges are sorted by name; histograms follow them.
 	lines := strings.Split(strings.TrimSpace(stats), "\n")
-	lines = slices.DeleteFunc(lines, func(l string) bool { return strings.Contains(l, ": P0(") || strings.HasSuffix(l, ": No recorded values") })
+	lines = slices.DeleteFunc(lines, func(l string) bool {
+		return strings.Contains(l, ": P0(") || strings.HasSuffix(l, ": No recorded values")
+	})
 	for i := 1; i < len(lines); i++ {
 		if lines[i-1] >= lines[i] {
 			t.Errorf("/stats is not sorted by name: %q before %q", lines[i-1], lines[i])
