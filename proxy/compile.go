@@ -86,6 +86,16 @@ type builder struct {
 	// ownCA signs gateway certificates when Options.CA is nil
 	// (tls_gateway.go).
 	ownCA *CA
+	// warnings are what the table does differently from what the
+	// document asks, each naming its field (Table.Warnings).
+	warnings scenarios.Problems
+	// unusable maps the clusters that can take no request here (503 UH,
+	// or 503 NC for a port the host lacks) to the warning saying why
+	// (unusable.go).
+	unusable map[string]scenarios.Problem
+	// unbound are the destination hosts no service binds: each gets
+	// clusters without endpoints, and no virtual host.
+	unbound map[string]*service
 }
 
 type vsListener struct {
@@ -106,6 +116,10 @@ type service struct {
 	// the service graph and in Table.Faulted.
 	name string
 	node *graphNode // its service graph node; nil without a graph
+	// refused holds, per port, why the port has no endpoint the proxy
+	// may dial (DNS resolution, passthrough, the allow-list): its
+	// clusters answer 503 UH.
+	refused map[uint32]scenarios.Problem
 }
 
 type epSpec struct {
@@ -149,6 +163,8 @@ func compile(doc *scenarios.Document, opts Options, gatewayAddr func(string, uin
 		routes:      map[vsListener][]*routeEntry{},
 		meshTLS:     map[uint32]*l4Table{},
 		faulted:     map[string]bool{},
+		unusable:    map[string]scenarios.Problem{},
+		unbound:     map[string]*service{},
 	}
 	if b.defaults.DefaultLoadBalancer == "" {
 		b.defaults = scenarios.CurrentIstio.Defaults()
@@ -177,8 +193,9 @@ func compile(doc *scenarios.Document, opts Options, gatewayAddr func(string, uin
 		t.names = append(t.names, spec.Name)
 	}
 	if len(b.problems) > 0 {
-		return nil, &CompileError{Problems: b.problems}
+		return nil, &CompileError{Problems: b.problems, Warnings: b.warnings}
 	}
+	t.report = compileReport{warnings: b.warnings, unusable: b.unusable}
 	for _, c := range b.clusters {
 		c.stats.membershipSize.Store(int64(len(c.endpoints)))
 	}
@@ -202,12 +219,28 @@ func (b *builder) errorf(doc, path, format string, args ...any) {
 	}
 }
 
+// warnf logs a warning and keeps it for Table.Warnings; a message that
+// starts "<Kind> <name> <path>: " or "<Kind> <name>: " is kept with that
+// document and path.
 func (b *builder) warnf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if !b.seen["warn:"+msg] {
 		b.seen["warn:"+msg] = true
 		b.log.Warn("proxy: " + msg)
+		b.warnings = append(b.warnings, warningProblem(msg))
 	}
+}
+
+// warnAt logs and keeps a warning about the field path of the document
+// labelled doc ("ServiceEntry external"); it returns the warning.
+func (b *builder) warnAt(doc, path, format string, args ...any) scenarios.Problem {
+	p := scenarios.Problem{Severity: scenarios.SeverityWarning, Document: doc, Path: path, Message: fmt.Sprintf(format, args...)}
+	if k := "warn:" + p.String(); !b.seen[k] {
+		b.seen[k] = true
+		b.log.Warn("proxy: " + p.String())
+		b.warnings = append(b.warnings, p)
+	}
+	return p
 }
 
 func namespace(md scenarios.ObjectMeta) string {
@@ -301,7 +334,7 @@ func (b *builder) buildServices() {
 			path := fmt.Sprintf("spec.hosts[%d]", j)
 			fq := scenarios.FQDN(h, ns)
 			if strings.HasPrefix(fq, "*") {
-				b.errorf(label, path, "wildcard host %s would need DNS or passthrough, which Faultline never does: list concrete hosts and bind them in the Experiment's spec.services", h)
+				b.warnAt(label, path, "wildcard host %s is not served: it would need DNS or passthrough, which Faultline never does, so a request to a host it matches gets 502 (block_all) unless the Experiment's spec.services binds that host", h)
 				continue
 			}
 			svc := b.service(fq)
@@ -340,8 +373,10 @@ func (b *builder) buildServices() {
 
 // serviceEntryEndpoints takes a ServiceEntry's own endpoints for a host not
 // bound in spec.services: STATIC addresses (and DNS entries whose endpoints
-// are IP literals). Anything that would resolve a name or forward to the
-// original destination is refused.
+// are IP literals) on the allow-list. What would resolve a name, forward to
+// the original destination or dial off the allow-list is left out with a
+// warning, as Envoy leaves out what it cannot reach: a port left with no
+// endpoint answers 503 UH (see refuse), and the proxy never dials it.
 func (b *builder) serviceEntryEndpoints(se *scenarios.ServiceEntry, label, host string, svc *service, sp scenarios.ServicePort) {
 	res := strings.ToUpper(se.Spec.Resolution)
 	switch res {
@@ -350,16 +385,17 @@ func (b *builder) serviceEntryEndpoints(se *scenarios.ServiceEntry, label, host 
 		if res == "" {
 			res = "NONE"
 		}
-		b.errorf(label, "spec.resolution", "resolution %s forwards %s to its original destination, which Faultline never dials: bind %s in the Experiment's spec.services", res, host, host)
+		b.refuse(svc, sp.Number, b.warnAt(label, "spec.resolution", "resolution %s forwards %s to its original destination, which Faultline never dials: requests to %s get 503 UH unless the Experiment's spec.services binds it", res, host, host))
 		return
 	}
 	if len(se.Spec.Endpoints) == 0 {
 		if se.Spec.WorkloadSelector != nil {
 			return // no workloads to select: the host has no endpoint (503 UH); the validator warns
 		}
-		b.errorf(label, "spec.resolution", "resolving %s by DNS is not allowed: bind %s in the Experiment's spec.services", host, host)
+		b.refuse(svc, sp.Number, b.warnAt(label, "spec.resolution", "resolution %s resolves %s by DNS, which Faultline never does: requests to %s get 503 UH unless the Experiment's spec.services binds it", res, host, host))
 		return
 	}
+	var why scenarios.Problem
 	for i, we := range se.Spec.Endpoints {
 		path := fmt.Sprintf("spec.endpoints[%d].address", i)
 		if strings.HasPrefix(we.Address, "unix://") {
@@ -369,7 +405,7 @@ func (b *builder) serviceEntryEndpoints(se *scenarios.ServiceEntry, label, host 
 			if res == "STATIC" {
 				b.errorf(label, path, "STATIC endpoints must be IP addresses, not %q", we.Address)
 			} else {
-				b.errorf(label, path, "resolving %s by DNS is not allowed: bind %s in the Experiment's spec.services", we.Address, host)
+				why = b.warnAt(label, path, "%s would be resolved by DNS, which Faultline never does: the endpoint is left out of %s (503 UH when it has no other)", we.Address, host)
 			}
 			continue
 		}
@@ -382,10 +418,13 @@ func (b *builder) serviceEntryEndpoints(se *scenarios.ServiceEntry, label, host 
 		}
 		addr := net.JoinHostPort(we.Address, strconv.FormatUint(uint64(port), 10))
 		if err := b.allow(addr); err != nil {
-			b.errorf(label, path, "dial target %s is not allowed: %v", addr, err)
+			why = b.warnAt(label, path, "dial target %s is not allowed (%v): the endpoint is left out of %s, and the proxy never dials it (503 UH when it has no other)", addr, err, host)
 			continue
 		}
 		svc.eps[sp.Number] = append(svc.eps[sp.Number], epSpec{addr: addr, labels: we.Labels})
+	}
+	if len(svc.eps[sp.Number]) == 0 && why.Message != "" {
+		b.refuse(svc, sp.Number, why)
 	}
 }
 
@@ -431,7 +470,7 @@ func (b *builder) checkDestinationRules() {
 			}
 		}
 		if cp != nil && cp.HTTP != nil && strings.EqualFold(cp.HTTP.H2UpgradePolicy, "UPGRADE") {
-			b.errorf(label, path+".connectionPool.http.h2UpgradePolicy", "UPGRADE (HTTP/2 to the endpoints) is not implemented by Faultline: it speaks HTTP/1.1 upstream")
+			b.warnAt(label, path+".connectionPool.http.h2UpgradePolicy", "UPGRADE (HTTP/2 to the endpoints) is not implemented by Faultline: it speaks HTTP/1.1 upstream")
 		}
 	}
 	check := func(label, path string, tp *scenarios.TrafficPolicy) {
@@ -509,6 +548,13 @@ func (b *builder) cluster(svc *service, port uint32, subset string) (c *cluster,
 	// level, subset, each block replaced as a whole.
 	pol := resolvePolicy(top, sub, port)
 	pool, od, lb := b.poolConfig(pol.cp), b.outlierConfig(pol.od), b.lbConfig(pol.lb)
+	if b.credentialsMissing(pol.tls) {
+		b.warnAt(pol.tls.label, pol.tls.path+credentialField(pol.tls.v), "names credentials, and no credentials directory is configured (--credentials-dir): the proxy originates TLS to %s without a client certificate, verifying the server against the system's roots", svc.name)
+		pol.tls.v = withoutCredentials(pol.tls.v)
+	}
+	if why, refused := svc.refused[port]; refused {
+		b.unusable[name] = why
+	}
 	up := b.originationTLS(pol.tls, svc.name)
 	st := b.reg.cluster(name)
 	fp := fingerprint(members, pool, od, lb)
@@ -1164,8 +1210,7 @@ func (b *builder) destination(label, path string, vs *scenarios.VirtualService, 
 		return missingClusterDestination(clusterName(port, rd.Destination.Subset, fq), host)
 	}
 	if svc == nil {
-		b.errorf(label, path+".destination.host", "%s is bound to no endpoints: add it to the Experiment's spec.services or a ServiceEntry", host)
-		return nil
+		return b.unboundDestination(label, path, host, fq, port, rd.Destination.Subset, lc)
 	}
 	d := &destination{service: svc.name, node: svc.node}
 	if gatewaySemantics(vs) {
@@ -1175,8 +1220,10 @@ func (b *builder) destination(label, path string, vs *scenarios.VirtualService, 
 	switch {
 	case port != 0:
 		if !svc.hasPort(port) {
-			b.errorf(label, path+".destination.port.number", "%d is not a port of %s (ports %v)", port, host, svc.ports)
-			return nil
+			d.name = clusterName(port, subset, fq)
+			d.missingSubset = true // no such cluster: 503 NC
+			b.unusable[d.name] = b.warnAt(label, path+".destination.port.number", "%d is not a port of %s (ports %v): requests get 503 NC (no such cluster)", port, host, svc.ports)
+			return d
 		}
 	case len(svc.ports) == 1:
 		port = svc.ports[0]

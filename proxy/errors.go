@@ -13,6 +13,9 @@ import (
 // same shape as scenarios' validation findings so callers render both alike.
 type CompileError struct {
 	Problems scenarios.Problems
+	// Warnings are the compilation's warnings (Table.Warnings), reported
+	// beside the problems.
+	Warnings scenarios.Problems
 }
 
 // Error lists every problem, separated by "; ".

@@ -141,17 +141,24 @@ type RouteMatch struct {
 // is usually empty (then no sourceLabels match holds on the mesh). ok is
 // false when no rule takes the request; the RouteMatch then says why.
 func (p *RoutePlan) Match(listener string, req *http.Request) (RouteMatch, bool) {
+	m, e, _ := p.match(listener, req)
+	return m, e != nil
+}
+
+// match is Match, with the route entry hit (nil when none) and the
+// request's port as routing saw it.
+func (p *RoutePlan) match(listener string, req *http.Request) (RouteMatch, *routeEntry, uint32) {
 	m := RouteMatch{Listener: listener, Rule: -1}
 	lt := p.byName[listener]
 	if lt == nil {
 		m.Outcome = MatchNoListener
-		return m, false
+		return m, nil, 0
 	}
 	x := &exchange{r: req, lt: lt}
 	x.parseTarget()
 	if req.Method == http.MethodConnect {
 		m.Outcome, m.Status = MatchNoRoute, http.StatusNotFound
-		return m, false
+		return m, nil, 0
 	}
 	vh := lt.selectVhost(x.host)
 	if vh == nil {
@@ -160,7 +167,7 @@ func (p *RoutePlan) Match(listener string, req *http.Request) (RouteMatch, bool)
 		} else {
 			m.Outcome, m.Status = MatchNoRoute, http.StatusNotFound
 		}
-		return m, false
+		return m, nil, 0
 	}
 	m.VirtualHost = vh.name
 	if x.port == 0 {
@@ -172,18 +179,18 @@ func (p *RoutePlan) Match(listener string, req *http.Request) (RouteMatch, bool)
 	m.Port = x.port
 	if vh.requireTLS {
 		m.Outcome, m.Status = MatchHTTPSRedirect, http.StatusMovedPermanently
-		return m, false
+		return m, nil, m.Port
 	}
 	for _, e := range vh.routes {
 		if e.match.matches(x) {
 			d := dumpRoute(e)
 			m.Outcome, m.Route = MatchRoute, &d
 			m.VirtualService, m.Rule, m.Name = d.VirtualService, d.Rule, d.Name
-			return m, true
+			return m, e, m.Port
 		}
 	}
 	m.Outcome, m.Status = MatchNoRoute, http.StatusNotFound
-	return m, false
+	return m, nil, m.Port
 }
 
 // String is the rule hit, as the report names routes: "<vs>/<rule>",

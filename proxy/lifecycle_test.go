@@ -265,14 +265,6 @@ func TestCompileErrors(t *testing.T) {
 		{"empty address", experiment(svc("reviews", 9080, up.addr())), "spec.services[0].endpoints[0].address: is empty", proxy.Options{}, func(d *scenarios.Document) {
 			d.Experiment.Spec.Services[0].Endpoints[0].Address = ""
 		}},
-		{"DNS service entry", experiment(svc("reviews", 9080, up.addr()), `apiVersion: networking.istio.io/v1beta1
-kind: ServiceEntry
-metadata: {name: ext}
-spec:
-  hosts: [api.example.com]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: DNS
-`), "ServiceEntry ext: spec.resolution: resolving api.example.com by DNS is not allowed", proxy.Options{}, nil},
 		{"mesh wildcard host", experiment(svc("reviews", 9080, up.addr()), fmt.Sprintf(reviewsVS, "  - route: [{destination: {host: reviews}}]\n")),
 			"wildcard host * is not allowed", proxy.Options{}, func(d *scenarios.Document) { d.VirtualServices[0].Spec.Hosts = []string{"*"} }},
 		{"zero weights", experiment(svc("reviews", 9080, up.addr()), fmt.Sprintf(reviewsVS, `  - route:

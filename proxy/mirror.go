@@ -77,12 +77,15 @@ func (b *builder) mirrorPolicies(label, path string, vs *scenarios.VirtualServic
 // mirrorDestination compiles a mirror's Destination at path as a route
 // destination, so it resolves ports, subsets and clusters the same way.
 func (b *builder) mirrorDestination(label, path string, vs *scenarios.VirtualService, dst *scenarios.Destination, lc listenerCtx) *destination {
-	before := len(b.problems)
+	before, warned := len(b.problems), len(b.warnings)
 	d := b.destination(label, path, vs, &scenarios.HTTPRouteDestination{Destination: *dst}, lc)
 	// destination reports at <path>.destination.<field>; a mirror's fields
 	// sit at <path>.<field>.
 	for i := before; i < len(b.problems); i++ {
 		b.problems[i].Path = strings.Replace(b.problems[i].Path, path+".destination.", path+".", 1)
+	}
+	for i := warned; i < len(b.warnings); i++ {
+		b.warnings[i].Path = strings.Replace(b.warnings[i].Path, path+".destination.", path+".", 1)
 	}
 	return d
 }

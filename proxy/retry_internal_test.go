@@ -224,8 +224,8 @@ func TestMirrorPolicyCompile(t *testing.T) {
 	}
 }
 
-// A mirror host that names no service is a compile error at the mirror's
-// own path.
+// A mirror host that names no service is a warning at the mirror's own
+// path: its shadows get 503 UH.
 func TestMirrorUnknownHost(t *testing.T) {
 	src := `apiVersion: faultline.dev/v1alpha1
 kind: Experiment
@@ -250,10 +250,20 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Compile(doc, Options{}, nil)
-	if err == nil || !strings.Contains(err.Error(), "spec.http[0].mirror.host: nowhere is bound to no endpoints") ||
-		!strings.Contains(err.Error(), "spec.http[1].mirrors[0].destination.host: elsewhere is bound") {
-		t.Errorf("err = %v", err)
+	// A mirror to a host no service binds is a shadow answered 503 UH,
+	// with a warning at the field.
+	tab, err := Compile(doc, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range tab.Warnings() {
+		got = append(got, w.String())
+	}
+	all := strings.Join(got, "\n")
+	if !strings.Contains(all, "spec.http[0].mirror.host: no service binds nowhere here: requests get 503 UH") ||
+		!strings.Contains(all, "spec.http[1].mirrors[0].destination.host: no service binds elsewhere here") {
+		t.Errorf("warnings:\n%s", all)
 	}
 }
 

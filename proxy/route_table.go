@@ -29,6 +29,8 @@ type Table struct {
 	// sources maps the non-loopback endpoint IPs of bound services to
 	// their service graph node; nil without a graph (graph.go).
 	sources map[netip.Addr]*graphNode
+	// report is what the compilation left out, and why (unusable.go).
+	report compileReport
 }
 
 // Faulted reports whether a route of the table that sends to service

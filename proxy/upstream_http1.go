@@ -89,16 +89,12 @@ func (t *clusterTransport) roundTrip(req *http.Request, ep *endpoint, local *str
 		return nil, err
 	}
 	ctx := req.Context()
-	pool := ep.pool
-	if t.tls != nil && t.tls.autoSNI {
-		pool = pool.forHost(req.Host) // the SNI follows the Host (upstream_tls.go)
-	}
 	for {
 		if ctx.Err() != nil {
 			closeRequestBody(req)
 			return nil, context.Cause(ctx)
 		}
-		pc, err := pool.get(ctx)
+		pc, err := ep.pool.get(ctx)
 		if err != nil {
 			closeRequestBody(req)
 			return nil, err

@@ -162,7 +162,6 @@ func TestOriginationMutualPresentsClientCertificate(t *testing.T) {
 		t.Errorf("SIMPLE to a MUTUAL endpoint: got %d %q, want 503 connection termination", r.code, r.body)
 	}
 	for _, tc := range []struct{ name, tls, opts, field string }{
-		{"no credentials directory", "{mode: MUTUAL, credentialName: client-credential}", "", "spec.trafficPolicy.tls.credentialName"},
 		{"a credential the directory lacks", "{mode: MUTUAL, credentialName: missing}", "files", "spec.trafficPolicy.tls.credentialName"},
 		{"a file the directory lacks", "{mode: MUTUAL, clientCertificate: /nope.pem, privateKey: /etc/certs/client-key.pem}", "files", "spec.trafficPolicy.tls.clientCertificate"},
 	} {
