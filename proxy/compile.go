@@ -462,9 +462,10 @@ func (b *builder) checkDestinationRules() {
 		if tls != nil {
 			switch strings.ToUpper(tls.Mode) {
 			case "", "DISABLE", "ISTIO_MUTUAL", "SIMPLE", "MUTUAL":
-				// ISTIO_MUTUAL is the mesh's own mTLS: between Faultline's
-				// listeners and plain-HTTP targets it is plain text.
-				// SIMPLE and MUTUAL originate TLS (upstream_tls.go).
+				// ISTIO_MUTUAL is the mesh's own mTLS: real mTLS to a
+				// gateway listener of Faultline's, plain text to other
+				// targets (tls_mesh.go). SIMPLE and MUTUAL originate TLS
+				// (upstream_tls.go).
 			default:
 				b.errorf(label, path+".tls.mode", "TLS origination (%s) is not implemented by Faultline", tls.Mode)
 			}
@@ -555,7 +556,7 @@ func (b *builder) cluster(svc *service, port uint32, subset string) (c *cluster,
 	if why, refused := svc.refused[port]; refused {
 		b.unusable[name] = why
 	}
-	up := b.originationTLS(pol.tls, svc.name)
+	up := b.clusterTLS(pol.tls, svc, port, name)
 	st := b.reg.cluster(name)
 	fp := fingerprint(members, pool, od, lb)
 	if up != nil {

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -31,6 +33,22 @@ type CA struct {
 // CALifetime is how long a run's CA and the certificates it signs are
 // valid: longer than any run Faultline's limits allow.
 const CALifetime = 48 * time.Hour
+
+// RevokePEM is a certificate revocation list of the CA, PEM-encoded,
+// listing the serial numbers of certs as revoked, valid for the CA's
+// lifetime: what a DestinationRule's caCrl file holds.
+func (ca *CA) RevokePEM(certs ...*x509.Certificate) ([]byte, error) {
+	now := time.Now()
+	tmpl := &x509.RevocationList{Number: serial(), ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(ca.ttl)}
+	for _, c := range certs {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: now})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.cert, ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: ca: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), nil
+}
 
 // NewCA makes a fresh CA valid for CALifetime.
 func NewCA() (*CA, error) {
@@ -80,6 +98,33 @@ func (ca *CA) Issue(names []string, client bool) (tls.Certificate, error) {
 // IssuePEM is Issue with the certificate and its private key PEM-encoded,
 // as files hold them.
 func (ca *CA) IssuePEM(names []string, client bool) (certPEM, keyPEM []byte, err error) {
+	usage := []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	if client {
+		usage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	cn := ""
+	if len(names) > 0 {
+		cn = names[0]
+	}
+	return ca.issue(names, cn, usage)
+}
+
+// IssueWorkload signs a mesh workload certificate, as istiod's CA signs
+// one for a sidecar or gateway: no subject, the SPIFFE identity
+// ("spiffe://cluster.local/ns/NS/sa/SA") as its URI SAN, usable by a
+// server and a client alike. names (DNS names, IP addresses) are added
+// as further SANs.
+func (ca *CA) IssueWorkload(identity string, names ...string) (tls.Certificate, error) {
+	certPEM, keyPEM, err := ca.issue(append([]string{identity}, names...), "", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth})
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// issue signs a leaf for names (DNS names, IP addresses, spiffe:// URIs)
+// with subject common name cn (none when empty).
+func (ca *CA) issue(names []string, cn string, usage []x509.ExtKeyUsage) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("proxy: ca: %w", err)
@@ -90,20 +135,21 @@ func (ca *CA) IssuePEM(names []string, client bool) (certPEM, keyPEM []byte, err
 		NotBefore:    now.Add(-time.Minute),
 		NotAfter:     now.Add(ca.ttl),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		ExtKeyUsage:  usage,
+		Subject:      pkix.Name{CommonName: cn},
 	}
 	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
+		if strings.HasPrefix(n, "spiffe://") {
+			u, err := url.Parse(n)
+			if err != nil {
+				return nil, nil, fmt.Errorf("proxy: ca: %w", err)
+			}
+			tmpl.URIs = append(tmpl.URIs, u)
+		} else if ip := net.ParseIP(n); ip != nil {
 			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 		} else if n != "" && n != "*" {
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
-	}
-	if len(names) > 0 {
-		tmpl.Subject.CommonName = names[0]
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 //	<dir>/<credentialName>/tls.key   its private key   (tls.key, or key)
 //	<dir>/<credentialName>/ca.crt    CA bundle that verifies the peer (ca.crt, or
 //	                                 cacert), else <dir>/<credentialName>-cacert/ca.crt
+//	<dir>/<credentialName>/ca.crl    revocation lists beside ca.crt (crl beside cacert)
 //	<dir>/<path>                     a file path of the resource, leading "/" dropped
 //
 // as Istio's secret controller reads a TLS secret, a generic one, and the
@@ -30,6 +31,11 @@ type credential struct {
 	cert  *tls.Certificate // nil when none was asked for
 	ca    *x509.CertPool   // nil when none was asked for or found
 	caPEM []byte           // the bundle ca was read from
+	// crl is the bundle's revocation lists: the secret's ca.crl (crl
+	// beside cacert), as Istio's secret controller reads them; nil when
+	// it has none.
+	crl    *crlSet
+	crlPEM []byte
 }
 
 // credentialFiles are the keys of a secret, in the order they are tried.
@@ -102,8 +108,28 @@ func loadSecret(fsys fs.FS, name string, wantCert, wantCA bool) (credential, err
 			return c, err
 		}
 		c.caPEM = caPEM
+		crlKey := path.Join(path.Dir(p), "ca.crl")
+		if path.Base(p) == "cacert" {
+			crlKey = path.Join(path.Dir(p), "crl")
+		}
+		if b, err := fs.ReadFile(fsys, crlKey); err == nil {
+			if c.crl, err = parseCRLs(b, crlKey); err != nil {
+				return c, fmt.Errorf("credential %s: %w", name, err)
+			}
+			c.crlPEM = b
+		}
 	}
 	return c, nil
+}
+
+// loadCRL reads a caCrl file.
+func loadCRL(fsys fs.FS, file string) (*crlSet, []byte, error) {
+	b, err := fs.ReadFile(fsys, filePath(file))
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := parseCRLs(b, file)
+	return s, b, err
 }
 
 // loadFiles reads a certificate and key, and a CA bundle, from file paths

@@ -12,9 +12,8 @@ import (
 	"github.com/faultline/faultline/scenarios"
 )
 
-// TLS termination at a Gateway server in tls.mode SIMPLE, MUTUAL or
-// OPTIONAL_MUTUAL
-// (docs/istio.md, Gateways): the listener completes the handshake with
+// TLS termination at a Gateway server in tls.mode SIMPLE, MUTUAL,
+// OPTIONAL_MUTUAL or ISTIO_MUTUAL (docs/istio.md, Gateways): the listener completes the handshake with
 // the certificate of the server whose hosts the ClientHello's SNI names
 // (Envoy's filter chain match on server_names, one chain per server), then
 // routes the decrypted HTTP as an HTTP server port does.
@@ -25,11 +24,14 @@ import (
 //	  ─► handshake: the server's certificate, TLS versions and ciphers;
 //	     MUTUAL: a client certificate the server's CA bundle verifies
 //	     (and whose SAN is one of subjectAltNames, when listed);
-//	     OPTIONAL_MUTUAL: the same, when the client presents one
+//	     OPTIONAL_MUTUAL: the same, when the client presents one;
+//	     ISTIO_MUTUAL: the run's CA's certificate of the gateway's SPIFFE
+//	     identity, a client certificate of that CA (tls_mesh.go)
 //	  ─► HTTP routing of the listener (x-forwarded-proto: https)
 
 // ProtocolHTTPS is a listener that terminates TLS and routes the HTTP
-// inside: a Gateway server in tls.mode SIMPLE or MUTUAL.
+// inside: a Gateway server in tls.mode SIMPLE, MUTUAL, OPTIONAL_MUTUAL or
+// ISTIO_MUTUAL.
 const ProtocolHTTPS = "HTTPS"
 
 // valHTTPS is x-forwarded-proto on a request that came over TLS.
@@ -38,18 +40,20 @@ var valHTTPS = []string{"https"}
 // servesHTTP reports whether a listener of protocol p routes HTTP.
 func servesHTTP(p string) bool { return p == ProtocolHTTP || p == ProtocolHTTPS }
 
-// terminatesTLS reports a server whose listener terminates TLS.
+// terminatesTLS reports a server whose listener terminates TLS: SIMPLE,
+// MUTUAL and OPTIONAL_MUTUAL with the server's credentials, ISTIO_MUTUAL
+// with the mesh's (tls_mesh.go).
 func terminatesTLS(s *scenarios.Server) bool {
 	if s.TLS == nil || scenarios.ProtocolKind(s.Port.Protocol) != "tls" {
 		return false
 	}
 	m := strings.ToUpper(s.TLS.Mode)
-	return m == "SIMPLE" || m == "MUTUAL" || m == "OPTIONAL_MUTUAL"
+	return m == "SIMPLE" || m == "MUTUAL" || m == "OPTIONAL_MUTUAL" || m == "ISTIO_MUTUAL"
 }
 
 // meshMTLS reports a server in ISTIO_MUTUAL: the mesh's own mTLS, which
-// is plain text between Faultline's listeners (a sidecar's ISTIO_MUTUAL
-// DestinationRule sends plain HTTP too), so the server takes plain HTTP.
+// the listener terminates with a certificate of the run's CA, requiring
+// one of that CA from its clients (tls_mesh.go).
 func meshMTLS(s *scenarios.Server) bool {
 	return s.TLS != nil && strings.EqualFold(s.TLS.Mode, "ISTIO_MUTUAL") && scenarios.ProtocolKind(s.Port.Protocol) == "tls"
 }
@@ -68,6 +72,10 @@ type gatewayTLS struct {
 type serverTLS struct {
 	hosts []string // "*", "*.suffix" or a name, lower case
 	cfg   *tls.Config
+	// noALPN is cfg without ALPN, for the clients of an ISTIO_MUTUAL
+	// server that offer only the mesh's names (tls_mesh.go); nil for
+	// other servers.
+	noALPN *tls.Config
 }
 
 // errNoServerForSNI refuses a handshake whose SNI no server names.
@@ -76,6 +84,29 @@ var errNoServerForSNI = errors.New("proxy: no gateway server for this SNI")
 // configFor is the configuration of the server sni names most
 // specifically (the first server on a tie).
 func (g *gatewayTLS) configFor(sni string) (*tls.Config, error) {
+	st, err := g.serverFor(sni)
+	if err != nil {
+		return nil, err
+	}
+	return st.cfg, nil
+}
+
+// configForHello is configFor for a handshake: a client of an
+// ISTIO_MUTUAL server that does not offer http/1.1 gets no ALPN answer.
+func (g *gatewayTLS) configForHello(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	st, err := g.serverFor(hello.ServerName)
+	if err != nil {
+		return nil, err
+	}
+	if st.noALPN != nil && len(hello.SupportedProtos) > 0 && !slices.Contains(hello.SupportedProtos, "http/1.1") {
+		return st.noALPN, nil
+	}
+	return st.cfg, nil
+}
+
+// serverFor is the server sni names most specifically (the first server
+// on a tie).
+func (g *gatewayTLS) serverFor(sni string) (*serverTLS, error) {
 	sni = strings.ToLower(strings.TrimSuffix(sni, "."))
 	var best *serverTLS
 	score := -1
@@ -89,7 +120,7 @@ func (g *gatewayTLS) configFor(sni string) (*tls.Config, error) {
 	if best == nil {
 		return nil, errNoServerForSNI
 	}
-	return best.cfg, nil
+	return best, nil
 }
 
 // tlsConfig is the listener's server-side configuration: each handshake
@@ -107,13 +138,14 @@ func (p *Proxy) tlsConfig(name string) *tls.Config {
 			if lt == nil || lt.tls == nil {
 				return nil, errNoServerForSNI
 			}
-			return lt.tls.configFor(hello.ServerName)
+			return lt.tls.configForHello(hello)
 		},
 	}
 }
 
 // TerminatesTLS reports whether the Gateway server port's listener
-// terminates TLS (tls.mode SIMPLE or MUTUAL), whether a certificate of
+// terminates TLS (tls.mode SIMPLE, MUTUAL, OPTIONAL_MUTUAL or
+// ISTIO_MUTUAL), whether a certificate of
 // the run's CA (Options.CA) serves it, and whether it asks for client
 // certificates.
 func (t *Table) TerminatesTLS(gateway string, port uint32) (ok, issued, mutual bool) {
@@ -137,7 +169,14 @@ func (b *builder) gatewayTLS(spec listenerSpec) *gatewayTLS {
 			continue
 		}
 		path := fmt.Sprintf("spec.servers[%d].tls", i)
-		st, issued, ok := b.serverTLS(label, path, s)
+		var st serverTLS
+		var issued, ok bool
+		if meshMTLS(s) {
+			st, ok = b.meshServer(label, path, gw, s)
+			issued = true
+		} else {
+			st, issued, ok = b.serverTLS(label, path, s)
+		}
 		if !ok {
 			continue
 		}
@@ -148,18 +187,40 @@ func (b *builder) gatewayTLS(spec listenerSpec) *gatewayTLS {
 	return g
 }
 
+// meshServer builds an ISTIO_MUTUAL server's configuration.
+func (b *builder) meshServer(label, path string, gw *scenarios.Gateway, s *scenarios.Server) (serverTLS, bool) {
+	st := serverTLS{hosts: serverHosts(s)}
+	cfg, ok := b.meshServerTLS(label, path, gw, s)
+	if !ok || !b.tlsVersions(label, path, s.TLS.MinProtocolVersion, s.TLS.MaxProtocolVersion, cfg) {
+		return st, false
+	}
+	cfg.CipherSuites = cipherSuites(s.TLS.CipherSuites)
+	st.cfg = cfg
+	st.noALPN = cfg.Clone()
+	st.noALPN.NextProtos = nil
+	return st, true
+}
+
+// serverHosts are a server's hosts as SNI matches them: without their
+// namespace part, lower case.
+func serverHosts(s *scenarios.Server) []string {
+	var out []string
+	for _, h := range s.Hosts {
+		if _, name, cut := strings.Cut(h, "/"); cut {
+			h = name
+		}
+		out = append(out, strings.ToLower(h))
+	}
+	return out
+}
+
 // serverTLS builds one server's configuration; issued reports a
 // certificate of the run's CA.
 func (b *builder) serverTLS(label, path string, s *scenarios.Server) (st serverTLS, issued, ok bool) {
 	t := s.TLS
 	optional := strings.EqualFold(t.Mode, "OPTIONAL_MUTUAL")
 	mutual := optional || strings.EqualFold(t.Mode, "MUTUAL")
-	for _, h := range s.Hosts {
-		if _, name, cut := strings.Cut(h, "/"); cut {
-			h = name
-		}
-		st.hosts = append(st.hosts, strings.ToLower(h))
-	}
+	st.hosts = serverHosts(s)
 	cfg := &tls.Config{NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13}
 	cred, issued, ok := b.serverCredential(label, path, s, mutual)
 	if !ok {

@@ -260,9 +260,9 @@ spec:
 }
 
 // OPTIONAL_MUTUAL verifies a client certificate when one is presented
-// and serves clients without one; ISTIO_MUTUAL, the mesh's mTLS, is plain
-// text between Faultline's listeners: the server takes plain HTTP, as a
-// sidecar's ISTIO_MUTUAL DestinationRule sends it.
+// and serves clients without one; ISTIO_MUTUAL, the mesh's mTLS, refuses
+// plain HTTP and serves a client certificate of the run's CA
+// (tls_mesh_test.go has the mesh's side).
 func TestGatewayOptionalMutualAndMeshMutual(t *testing.T) {
 	httpbin := newUpstream(t, "httpbin")
 	ca, _ := proxy.NewCA()
@@ -290,5 +290,11 @@ spec:
 		t.Errorf("certificate of another CA: got %d, want the handshake refused", code)
 	}
 	mesh, _ := h.p.GatewayAddr("gw", 8443)
-	expect(t, h.do(mesh, http.MethodGet, "httpbin.example.com", "/get"), 200, "httpbin")
+	if r := h.do(mesh, http.MethodGet, "httpbin.example.com", "/get"); r.code == 200 {
+		t.Errorf("plain HTTP to ISTIO_MUTUAL: %d %q, want it refused", r.code, r.body)
+	}
+	own, _ := ca.Issue([]string{"faultline-load"}, true)
+	if code, body, _, err := getBody(httpsClient(t, mesh, roots, &own), "https://httpbin.example.com/get"); err != nil || code != 200 || body != "httpbin" {
+		t.Errorf("ISTIO_MUTUAL with the run's client certificate: %d %q, %v; want 200 httpbin", code, body, err)
+	}
 }

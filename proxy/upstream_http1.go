@@ -89,12 +89,16 @@ func (t *clusterTransport) roundTrip(req *http.Request, ep *endpoint, local *str
 		return nil, err
 	}
 	ctx := req.Context()
+	pool := ep.pool
+	if t.tls != nil && t.tls.autoSNI {
+		pool = pool.forHost(req.Host) // the SNI follows the Host (upstream_tls.go)
+	}
 	for {
 		if ctx.Err() != nil {
 			closeRequestBody(req)
 			return nil, context.Cause(ctx)
 		}
-		pc, err := ep.pool.get(ctx)
+		pc, err := pool.get(ctx)
 		if err != nil {
 			closeRequestBody(req)
 			return nil, err

@@ -3,10 +3,12 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,10 +37,19 @@ import (
 // background: requests and responses are written and read by the
 // goroutine that sends the request (upstream_http1.go).
 
-// hostPool holds the connections of one cluster to one address.
+// hostPool holds the connections of one cluster to one address (and,
+// under auto_sni, one SNI: Envoy keys its connection pools by the
+// transport socket options a request sets, the SNI among them, so no
+// connection carries requests of two names).
 type hostPool struct {
 	t    *clusterTransport
 	addr string
+	// tlsCfg is the TLS configuration of a pool of one SNI; nil for the
+	// address's own pool, which dials with the cluster's.
+	tlsCfg *tls.Config
+	// bySNI are the address's pools of the other SNIs (auto_sni), made
+	// on first use; guarded by mu, on the address's own pool only.
+	bySNI map[string]*hostPool
 
 	// mu guards the fields below and every upConn's idle state. It is
 	// held for O(1) work (or a walk of the waiters on the slow path),
@@ -115,6 +126,40 @@ func popWaiting(q *[]*wantConn) *wantConn {
 		}
 	}
 	return nil
+}
+
+// forHost is the pool of a request whose Host is host, on a cluster
+// whose SNI follows it (auto_sni): p itself for the cluster's own SNI, an
+// IP address or no name, else the address's pool of that SNI.
+func (p *hostPool) forHost(host string) *hostPool {
+	sni := sniOf(host)
+	if sni == "" || sni == p.t.tls.cfg.ServerName {
+		return p
+	}
+	p.mu.Lock()
+	q := p.bySNI[sni]
+	if q == nil {
+		q = &hostPool{t: p.t, addr: p.addr, tlsCfg: p.t.tls.forSNI(sni)}
+		if p.bySNI == nil {
+			p.bySNI = map[string]*hostPool{}
+		}
+		p.bySNI[sni] = q
+	}
+	p.mu.Unlock()
+	return q
+}
+
+// sniOf is the SNI Envoy's auto_sni takes from a Host: the name without
+// its port, lower case; "" for an IP address.
+func sniOf(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if net.ParseIP(strings.Trim(host, "[]")) != nil {
+		return ""
+	}
+	return host
 }
 
 // get returns a connection for one request, or ctx's cause, or the
@@ -321,9 +366,16 @@ func (p *hostPool) closeIdle() {
 			w.cancelDial()
 		}
 	}
+	subs := make([]*hostPool, 0, len(p.bySNI))
+	for _, q := range p.bySNI {
+		subs = append(subs, q)
+	}
 	p.mu.Unlock()
 	for _, pc := range idle {
 		pc.close()
+	}
+	for _, q := range subs {
+		q.closeIdle()
 	}
 }
 
@@ -332,7 +384,7 @@ func (p *hostPool) closeIdle() {
 // closes), and upstream_cx_connect_timeout when the connect timeout (not
 // a cancellation) ended it; a failure is a *DialError.
 func (t *clusterTransport) dial(ctx context.Context, p *hostPool) (*upConn, error) {
-	conn, err := t.connect(ctx, p.addr)
+	conn, err := t.connectTLS(ctx, p.addr, p.tlsCfg)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/scenarios"
 )
@@ -19,23 +20,37 @@ import (
 // the endpoints over TLS, as the upstream TLS context istiod builds
 // (pilot/pkg/networking/core/cluster_tls.go):
 //
-//   - sni: the DestinationRule's, else the destination host (istiod's
-//     ENABLE_AUTO_SNI sets it from the request's Host, which is the
-//     service's host for requests addressed to it);
+//   - sni: the DestinationRule's; without one, from Istio 1.21 (where
+//     ENABLE_AUTO_SNI became the default; 1.26 removed the flag) istiod
+//     sets Envoy's auto_sni, and auto_san_validation unless
+//     subjectAltNames or insecureSkipVerify are set: each request's
+//     Host, without its port, is the SNI of the connection that carries
+//     it and the name its certificate must carry, and connections are
+//     pooled per SNI (upstream_pool.go). An IP address Host, and every
+//     connection of a tcp or tls route, take the destination host, which
+//     earlier releases' clusters use throughout;
 //   - the endpoint's certificate is verified against caCertificates (or
 //     the credential's ca.crt), else the system roots
-//     (VERIFY_CERTIFICATE_AT_CLIENT), and its SAN against subjectAltNames,
-//     else against the SNI (auto_san_validation); insecureSkipVerify
-//     turns both off;
+//     (VERIFY_CERTIFICATE_AT_CLIENT), its SAN against subjectAltNames,
+//     else against the SNI, and its chain against caCrl (or the
+//     credential's ca.crl, tls_crl.go); insecureSkipVerify turns all
+//     three off;
 //   - MUTUAL presents clientCertificate/privateKey, or credentialName's.
 //
 // A handshake that fails is a connect failure: 503 UF, with Envoy's
-// transport failure reason (tlsFailure).
+// transport failure reason (tlsFailure). ISTIO_MUTUAL is tls_mesh.go's.
+
+// firstIstioWithAutoSNI is the first Istio minor release whose istiod
+// sets auto_sni by default.
+const firstIstioWithAutoSNI = 21
 
 // upstreamTLS is a cluster's origination configuration.
 type upstreamTLS struct {
 	cfg *tls.Config
 	fp  string // what the configuration was made of, for the fingerprint
+	// autoSNI: each request's Host is the SNI (and, as cfg verifies
+	// the name, the SAN) of its connection.
+	autoSNI bool
 }
 
 // originationTLS compiles a cluster's tls block; nil when it speaks
@@ -53,11 +68,13 @@ func (b *builder) originationTLS(blk policyBlock[scenarios.ClientTLSSettings], h
 	if sni == "" {
 		sni = host
 	}
+	insecure := t.InsecureSkipVerify != nil && *t.InsecureSkipVerify
+	autoSNI := t.SNI == "" && b.doc.Istio.AtLeast(firstIstioWithAutoSNI)
 	cfg := &tls.Config{ServerName: sni, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
 	fp := sha256.New()
-	fmt.Fprintf(fp, "%s|%s|%v|%v|", mode, sni, t.SubjectAltNames, t.InsecureSkipVerify)
+	fmt.Fprintf(fp, "%s|%s|%v|%v|%v|", mode, sni, t.SubjectAltNames, t.InsecureSkipVerify, autoSNI)
 	needCA := t.CACertificates != "" || t.CredentialName != "" && mode == "MUTUAL"
-	if (mode == "MUTUAL" || needCA || t.CredentialName != "") && b.opts.Credentials == nil {
+	if (mode == "MUTUAL" || needCA || t.CredentialName != "" || t.CACrl != "" && !insecure) && b.opts.Credentials == nil {
 		b.errorf(blk.label, blk.path+credentialField(t), "names credentials, and no credentials directory is configured (--credentials-dir)")
 		return nil
 	}
@@ -84,6 +101,12 @@ func (b *builder) originationTLS(blk policyBlock[scenarios.ClientTLSSettings], h
 		b.errorf(blk.label, blk.path+field, "%v (in the credentials directory)", err)
 		return nil
 	}
+	if t.CACrl != "" && !insecure {
+		if cred.crl, cred.crlPEM, err = loadCRL(b.opts.Credentials, t.CACrl); err != nil {
+			b.errorf(blk.label, blk.path+".caCrl", "%v (in the credentials directory)", err)
+			return nil
+		}
+	}
 	if cred.cert != nil {
 		cfg.Certificates = []tls.Certificate{*cred.cert}
 		for _, c := range cred.cert.Certificate {
@@ -94,15 +117,27 @@ func (b *builder) originationTLS(blk policyBlock[scenarios.ClientTLSSettings], h
 		cfg.RootCAs = cred.ca
 		fp.Write(cred.caPEM)
 	}
+	if cred.crl != nil {
+		fp.Write(cred.crlPEM)
+	}
 	switch {
-	case t.InsecureSkipVerify != nil && *t.InsecureSkipVerify:
+	case insecure:
 		cfg.InsecureSkipVerify = true
 	case len(t.SubjectAltNames) > 0:
 		// Verify the chain here, the SAN against the list, not the SNI.
 		cfg.InsecureSkipVerify = true
-		cfg.VerifyConnection = verifyChainAndSAN(cfg.RootCAs, t.SubjectAltNames)
+		cfg.VerifyConnection = verifyChainAndSAN(cfg.RootCAs, t.SubjectAltNames, cred.crl)
+	case cred.crl != nil:
+		cfg.VerifyConnection = cred.crl.verifyChains
 	}
-	return &upstreamTLS{cfg: cfg, fp: hex.EncodeToString(fp.Sum(nil))}
+	return &upstreamTLS{cfg: cfg, fp: hex.EncodeToString(fp.Sum(nil)), autoSNI: autoSNI}
+}
+
+// forSNI is the configuration of the connections whose SNI is sni.
+func (u *upstreamTLS) forSNI(sni string) *tls.Config {
+	c := u.cfg.Clone()
+	c.ServerName = sni
+	return c
 }
 
 // credentialField is the field a credential problem is reported at.
@@ -119,9 +154,9 @@ func credentialField(t *scenarios.ClientTLSSettings) string {
 }
 
 // verifyChainAndSAN verifies the peer's chain against roots (nil: the
-// system's) and its leaf's SAN against sans, as Envoy's
-// match_typed_subject_alt_names.
-func verifyChainAndSAN(roots *x509.CertPool, sans []string) func(tls.ConnectionState) error {
+// system's) and crl (when set), and its leaf's SAN against sans, as
+// Envoy's match_typed_subject_alt_names.
+func verifyChainAndSAN(roots *x509.CertPool, sans []string, crl *crlSet) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
 			return errors.New("proxy: upstream presented no certificate")
@@ -130,8 +165,14 @@ func verifyChainAndSAN(roots *x509.CertPool, sans []string) func(tls.ConnectionS
 		for _, c := range cs.PeerCertificates[1:] {
 			opts.Intermediates.AddCert(c)
 		}
-		if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+		chains, err := cs.PeerCertificates[0].Verify(opts)
+		if err != nil {
 			return err
+		}
+		if crl != nil {
+			if err := crl.check(chains[0], time.Now()); err != nil {
+				return err
+			}
 		}
 		if !hasSAN(cs.PeerCertificates[0], sans) {
 			return errSANMismatch
@@ -144,9 +185,13 @@ func verifyChainAndSAN(roots *x509.CertPool, sans []string) func(tls.ConnectionS
 // subjectAltNames.
 var errSANMismatch = errors.New("proxy: upstream certificate SAN matches no subjectAltNames")
 
-// handshake runs the origination handshake on conn within ctx.
-func (u *upstreamTLS) handshake(ctx context.Context, conn net.Conn) (net.Conn, error) {
-	tc := tls.Client(conn, u.cfg)
+// handshake runs the origination handshake on conn within ctx, with cfg
+// (nil: the cluster's).
+func (u *upstreamTLS) handshake(ctx context.Context, conn net.Conn, cfg *tls.Config) (net.Conn, error) {
+	if cfg == nil {
+		cfg = u.cfg
+	}
+	tc := tls.Client(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		conn.Close()
 		return nil, &tlsError{err: err}
@@ -164,11 +209,13 @@ func (e *tlsError) Unwrap() error { return e.err }
 // handshake, as BoringSSL reports it ("TLS_error:|<code>:SSL
 // routines:OPENSSL_internal:<reason>:TLS_error_end"): a certificate that
 // does not verify is CERTIFICATE_VERIFY_FAILED (with "verify SAN list"
-// when only its SAN is wrong), a peer that does not speak TLS
+// when only its SAN is wrong, and BoringSSL's X509_verify_cert detail
+// when a CRL fails it: "certificate revoked"), a peer that does not speak TLS
 // WRONG_VERSION_NUMBER; other failures carry Go's message.
 func tlsFailure(err error) string {
 	const pre, end = "TLS_error:|", ":TLS_error_end"
 	var (
+		revoked  *crlError
 		unknown  x509.UnknownAuthorityError
 		invalid  x509.CertificateInvalidError
 		hostname x509.HostnameError
@@ -176,6 +223,8 @@ func tlsFailure(err error) string {
 		record   tls.RecordHeaderError
 	)
 	switch {
+	case errors.As(err, &revoked):
+		return pre + "268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:verify cert failed: " + revoked.Error() + end
 	case errors.As(err, &hostname) || errors.Is(err, errSANMismatch):
 		return pre + "268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:verify cert failed: verify SAN list" + end
 	case errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &verify):
@@ -194,6 +243,12 @@ func tlsFailure(err error) string {
 // handshake within the connect timeout: Envoy counts a TLS connection as
 // connected once its handshake is done.
 func (t *clusterTransport) connect(ctx context.Context, addr string) (net.Conn, error) {
+	return t.connectTLS(ctx, addr, nil)
+}
+
+// connectTLS is connect with the TLS configuration cfg (nil: the
+// cluster's).
+func (t *clusterTransport) connectTLS(ctx context.Context, addr string, cfg *tls.Config) (net.Conn, error) {
 	if t.tls == nil {
 		return t.dialer.DialContext(ctx, "tcp", addr)
 	}
@@ -206,5 +261,5 @@ func (t *clusterTransport) connect(ctx context.Context, addr string) (net.Conn, 
 	if err != nil {
 		return nil, err
 	}
-	return t.tls.handshake(ctx, conn)
+	return t.tls.handshake(ctx, conn, cfg)
 }
