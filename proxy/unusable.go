@@ -35,7 +35,9 @@ type compileReport struct {
 // field it concerns where it can: what the proxy does instead of what the
 // field asks (503 UH for a host it cannot reach, the run's own CA for a
 // gateway without a credentials directory, HTTP/1.1 upstream).
-func (t *Table) Warnings() scenarios.Problems { return append(scenarios.Problems(nil), t.report.warnings...) }
+func (t *Table) Warnings() scenarios.Problems {
+	return append(scenarios.Problems(nil), t.report.warnings...)
+}
 
 // Warnings are the plan's compile warnings (Table.Warnings).
 func (p *RoutePlan) Warnings() scenarios.Problems { return p.table.Warnings() }

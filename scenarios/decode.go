@@ -161,7 +161,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		child := joinPath(path, key.Value)
 		if !ok {
 			d.rep.lines[child] = key.Line
-			d.rep.errorf(child, "unknown field %q", key.Value)
+			if near := nearestField(v.Type(), key.Value); near != "" {
+				d.rep.errorf(child, "unknown field %q; did you mean %q?", key.Value, near)
+			} else {
+				d.rep.errorf(child, "unknown field %q", key.Value)
+			}
 			continue
 		}
 		name := v.Type().Field(idx).Name
@@ -337,4 +341,85 @@ func kindName(n *yaml.Node) string {
 		return "scalar"
 	}
 	return "value"
+}
+
+// nearestField is the json name of a field of struct type t that an
+// unknown key most likely misspells: one equal to it but for case, else
+// the closest within a small edit distance (1 for names of up to 5
+// letters, 2 beyond; a swap of two neighbours counts 1). "" when none is
+// that close, or two are equally close.
+func nearestField(t reflect.Type, key string) string {
+	best, bestDist, tie := "", 3, false
+	limit := 1
+	if len(key) > 5 {
+		limit = 2
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		if strings.EqualFold(name, key) {
+			return name
+		}
+		d := editDistance(strings.ToLower(key), strings.ToLower(name))
+		switch {
+		case d > limit:
+		case d < bestDist:
+			best, bestDist, tie = name, d, false
+		case d == bestDist:
+			tie = true
+		}
+	}
+	if tie {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance of a and b:
+// insertions, deletions, substitutions and swaps of neighbours count 1.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range rb {
+		d[0][j+1] = j + 1
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// readingPrefixes start the messages of the problems that stop a value
+// from being read as written: the decoder's, and the stream's.
+var readingPrefixes = []string{"unknown field ", "must be an object, not", "must be a list, not", "must be a scalar, not",
+	"field set twice", "key set twice", "not valid YAML", "the document expands", "the document's values are nested", "the document " + depthProblem}
+
+// readingProblem reports whether p is a problem of reading the document
+// (Problems.sorted lists them first: they cause others).
+func readingProblem(p Problem) bool {
+	if p.Severity != SeverityError {
+		return false
+	}
+	for _, pre := range readingPrefixes {
+		if strings.HasPrefix(p.Message, pre) {
+			return true
+		}
+	}
+	return false
 }

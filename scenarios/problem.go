@@ -79,11 +79,20 @@ func (ps Problems) Err() error {
 	return &InvalidError{Problems: errs.sorted()}
 }
 
-// sorted orders problems by line, then document and path, keeping the
-// output stable for users and tests.
+// sorted orders problems root cause first: what stops a resource from
+// being read as written (a YAML syntax error, an unknown field, a value of
+// the wrong type, a key set twice; see readingProblem) comes before what
+// validation finds in the resources and between them, since a resource
+// read in part causes problems elsewhere (a Gateway whose misspelt
+// "severs" leaves it without servers, and the VirtualService that binds
+// it). Within each stage problems are in source order: by line, then
+// document and path, keeping the output stable for users and tests.
 func (ps Problems) sorted() Problems {
 	out := append(Problems(nil), ps...)
 	sort.SliceStable(out, func(i, j int) bool {
+		if ri, rj := readingProblem(out[i]), readingProblem(out[j]); ri != rj {
+			return ri
+		}
 		if out[i].Line != out[j].Line {
 			return out[i].Line < out[j].Line
 		}

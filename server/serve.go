@@ -197,6 +197,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(addr st
 		OnExperimentsChanged: schedulesChanged,
 		OnGameDaysChanged:    schedulesChanged,
 		Admit:                admit,
+		Check:                func(doc *scenarios.Document) scenarios.Problems { return experiment.Check(doc, engineOpts) },
 		GameDayStore:         db,
 		GameDayRuns:          db,
 		GameDays:             gameDays,

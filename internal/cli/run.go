@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/client"
+	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
 	"github.com/faultline/faultline/server/runstatus"
@@ -180,6 +181,11 @@ func runFile(ctx context.Context, path string, o experimentOptions) int {
 	}
 	rep, err := experiment.Execute(ctx, doc, experiment.Options{Seed: o.Seed, AllowTarget: allow, Limits: o.Limits,
 		OnProgress: o.Progress, AccessLog: o.AccessLog, Logger: o.Logger, BaseDir: baseDir(path), Credentials: creds})
+	var invalid *scenarios.InvalidError
+	if errors.As(err, &invalid) {
+		printInvalid(o.Stderr, err) // as validate reports it (experiment.Check)
+		return ExitInvalid
+	}
 	if err != nil {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
 		return ExitRunError

@@ -1,54 +1,111 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server/engine/experiment"
+	"github.com/faultline/faultline/server/safety"
 )
 
 func validateCommand() *cobra.Command {
-	var environment string
+	var o validateOptions
 	cmd := &cobra.Command{
-		Use:   "validate FILE",
-		Short: "Check an experiment or environment file and list every error and warning",
-		Long: "Parse and validate FILE (- for standard input) as Istio would, plus Faultline's own rules: an Experiment,\n" +
-			"or an Environment and its baseline. An experiment on an environment (spec.environment) is checked laid over\n" +
-			"that environment's baseline when --environment names its file. Exit 0 when valid (warnings allowed), 2 when not.",
-		Args: cobra.ExactArgs(1),
+		Use:   "validate FILE...",
+		Short: "Check experiment, environment or game-day files and list every error and warning",
+		Long: "Check each FILE (- for standard input) as a run would before sending any load, starting nothing and\n" +
+			"dialling nothing: an Experiment parsed and validated as Istio would, plus Faultline's own rules, the\n" +
+			"safety policy (load ceilings, the target allow-list of --allow) and the proxy's compilation (with\n" +
+			"--credentials-dir), and an error where the load's own request would reach a destination that cannot\n" +
+			"take it here (a host no service binds, a ServiceEntry that resolves by DNS): the run would refuse it\n" +
+			"with the same words. An Environment and its baseline, and a GameDay with the experiment files it\n" +
+			"names, are recognised by their kind. An experiment on an environment (spec.environment) is checked\n" +
+			"laid over that environment's baseline when --environment names its file. Each problem names its\n" +
+			"document, field and line; a cause is listed before the problems it causes.\n" +
+			"Exit 0 when every file is valid (warnings allowed), 2 when one is not.",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return exit(validate(args[0], environment, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+			code := ExitPass
+			for _, path := range args {
+				if c := validate(path, o, cmd.OutOrStdout(), cmd.ErrOrStderr()); c != ExitPass {
+					code = c
+				}
+			}
+			return exit(code)
 		},
 	}
-	cmd.Flags().StringVar(&environment, "environment", "", "the Environment file an experiment with spec.environment runs on")
+	f := cmd.Flags()
+	f.StringVar(&o.environment, "environment", "", "the Environment file an experiment with spec.environment runs on")
+	f.StringSliceVar(&o.allow, "allow", nil, "widen the target allow-list beyond loopback, as run and serve take it")
+	f.StringVar(&o.credentialsDir, "credentials-dir", "", credentialsDirHelp)
 	return cmd
 }
 
-// validate prints every problem of the document in path (an experiment, or
-// an environment) and returns 0 when it is valid (warnings allowed) or 2
-// when it is not. environment, when set, is the file of the environment an
-// experiment runs on: the experiment is checked laid over its baseline.
-func validate(path, environment string, stdout, stderr io.Writer) int {
+// validateOptions are validate's flags.
+type validateOptions struct {
+	environment    string
+	allow          []string
+	credentialsDir string
+}
+
+// checkOptions are the options of experiment.Check a headless run would
+// use: the allow-list, the default ceilings, the credentials directory.
+func (o validateOptions) checkOptions() (experiment.Options, error) {
+	allow, err := safety.AllowList(o.allow)
+	if err != nil {
+		return experiment.Options{}, fmt.Errorf("--allow: %w", err)
+	}
+	creds, err := credentialsFS(o.credentialsDir)
+	if err != nil {
+		return experiment.Options{}, err
+	}
+	return experiment.Options{AllowTarget: allow, Limits: safety.DefaultLimits, Credentials: creds}, nil
+}
+
+// validate prints every problem of the file at path (an experiment, an
+// environment or a game day) and returns 0 when it is valid (warnings
+// allowed) or 2 when it is not.
+func validate(path string, o validateOptions, stdout, stderr io.Writer) int {
 	src, err := readSource(path)
 	if err != nil {
 		fmt.Fprintln(stderr, "faultline validate:", err)
 		return ExitInvalid
 	}
-	problems := scenarios.Lint(src)
-	if environment != "" {
-		envSrc, err := readSource(environment)
-		if err != nil {
-			fmt.Fprintln(stderr, "faultline validate: --environment:", err)
-			return ExitInvalid
+	opts, err := o.checkOptions()
+	if err != nil {
+		fmt.Fprintln(stderr, "faultline validate:", err)
+		return ExitInvalid
+	}
+	var problems scenarios.Problems
+	switch {
+	case scenarios.IsGameDay(src):
+		problems = validateGameDay(path, src, opts)
+	case scenarios.IsEnvironment(src):
+		problems = scenarios.Lint(src)
+		if len(problems.Errors()) == 0 {
+			if doc, err := scenarios.ParseEnvironment(src); err == nil {
+				problems = append(problems, experiment.Check(doc, opts)...)
+			}
 		}
-		env, err := scenarios.ParseEnvironment(envSrc)
-		if err != nil {
-			fmt.Fprintf(stderr, "faultline validate: --environment %s: %v\n", environment, err)
-			return ExitInvalid
+	default:
+		var env *scenarios.Document
+		if o.environment != "" {
+			envSrc, err := readSource(o.environment)
+			if err != nil {
+				fmt.Fprintln(stderr, "faultline validate: --environment:", err)
+				return ExitInvalid
+			}
+			if env, err = scenarios.ParseEnvironment(envSrc); err != nil {
+				fmt.Fprintf(stderr, "faultline validate: --environment %s: %v\n", o.environment, err)
+				return ExitInvalid
+			}
 		}
-		problems = scenarios.LintOn(src, env)
+		problems = checkExperiment(src, env, opts)
 	}
 	for _, p := range problems {
 		fmt.Fprintf(stdout, "%s: %s\n", p.Severity, p)
@@ -59,4 +116,79 @@ func validate(path, environment string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: valid, %d warning(s)\n", path, len(problems.Warnings()))
 	return ExitPass
+}
+
+// checkExperiment is every problem of an experiment's source (laid over
+// env when set): the document's own, then what a run would find before
+// its load (experiment.Check).
+func checkExperiment(src []byte, env *scenarios.Document, opts experiment.Options) scenarios.Problems {
+	if env == nil {
+		problems := scenarios.Lint(src)
+		if len(problems.Errors()) > 0 {
+			return problems
+		}
+		doc, err := scenarios.Parse(src)
+		if err != nil {
+			return problems
+		}
+		return append(problems, experiment.Check(doc, opts)...)
+	}
+	problems := scenarios.LintOn(src, env)
+	if len(problems.Errors()) > 0 {
+		return problems
+	}
+	doc, err := scenarios.ParseOn(src, env)
+	if err != nil {
+		return problems
+	}
+	return append(problems, experiment.Check(doc, opts)...)
+}
+
+// validateGameDay is every problem of a game-day file: its own, and those
+// of each experiment file it names (resolved relative to it), each
+// checked as its run would check it.
+func validateGameDay(path string, src []byte, opts experiment.Options) scenarios.Problems {
+	gd, err := scenarios.ParseGameDay(src)
+	var invalid *scenarios.InvalidError
+	if errors.As(err, &invalid) {
+		return append(append(scenarios.Problems(nil), invalid.Problems...), invalid.Warnings...)
+	}
+	if err != nil {
+		return scenarios.Problems{{Severity: scenarios.SeverityError, Message: err.Error()}}
+	}
+	problems := append(scenarios.Problems(nil), gd.Warnings...)
+	dir := "."
+	if path != "-" {
+		dir = filepath.Dir(path)
+	}
+	load := func(p string) (*scenarios.Document, error) {
+		full := p
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(dir, p)
+		}
+		src, err := readSource(full)
+		if err != nil {
+			return nil, err
+		}
+		doc, err := scenarios.Parse(src)
+		if err != nil {
+			return nil, err
+		}
+		found := experiment.Check(doc, opts)
+		if err := experiment.CheckError(found); err != nil {
+			return nil, err
+		}
+		for _, w := range append(doc.Warnings, found...) {
+			w.Message = p + ": " + w.Message
+			problems = append(problems, w)
+		}
+		return doc, nil
+	}
+	if _, err := scenarios.ResolveGameDay(gd, load); err != nil {
+		if errors.As(err, &invalid) {
+			return append(problems, invalid.Problems...)
+		}
+		return append(problems, scenarios.Problem{Severity: scenarios.SeverityError, Document: "GameDay " + gd.Metadata.Name, Message: err.Error()})
+	}
+	return problems
 }

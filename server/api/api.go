@@ -91,6 +91,12 @@ type Config struct {
 	// Admit applies the server's safety policy (target allow-list, load
 	// ceilings) to a parsed document; nil admits everything.
 	Admit func(doc *scenarios.Document) error
+	// Check finds every problem a run of a parsed document would meet
+	// before its load (experiment.Check with the server's allow-list,
+	// ceilings, container policy and credentials directory): POST
+	// /validate reports them, so it finds what a run would. Nil leaves
+	// validate to Admit.
+	Check func(doc *scenarios.Document) scenarios.Problems
 	// EnvironmentStore and Environments serve the environment routes;
 	// they are left out unless both are set. AdmitEnvironment applies the
 	// safety policy to an environment's document (listeners and endpoints

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,8 +28,9 @@ type validateJSON struct {
 }
 
 // validate checks a document the way saving it would, without storing
-// it. An experiment stream gets scenarios.Lint, then the server's
-// admission policy; a stream holding a GameDay is parsed as a game day and
+// it. An experiment stream gets scenarios.Lint, then what a run would
+// find before its load (Config.Check: the server's safety policy, the
+// proxy's compilation, the load's own request); a stream holding a GameDay is parsed as a game day and
 // the experiments it names are resolved against the stored ones (see
 // checkGameDay). A bad document is still a 200; only a bad request (too
 // large, wrong media type, no token) is an error. The dashboard's editors
@@ -79,6 +81,9 @@ func (h *handlers) lintExperiment(src []byte) scenarios.Problems {
 			return problems
 		}
 	}
+	if h.cfg.Check != nil {
+		return append(problems, h.cfg.Check(doc)...)
+	}
 	if h.cfg.Admit != nil {
 		if err := h.cfg.Admit(doc); err != nil {
 			problems = append(problems, admitProblem(src, "Experiment", doc.Name(), err))
@@ -106,6 +111,15 @@ func (h *handlers) lintEnvironment(ctx context.Context, src []byte) scenarios.Pr
 	}
 	if _, err := h.checkEnvironment(ctx, id, src); err != nil {
 		problems = append(problems, admitProblem(src, scenarios.KindEnvironment, doc.Name(), err))
+	}
+	if h.cfg.Check != nil {
+		// The compilation's warnings and errors; the safety policy's
+		// refusal, reported above, is not repeated.
+		for _, p := range h.cfg.Check(doc) {
+			if !slices.ContainsFunc(problems, func(q scenarios.Problem) bool { return q.Message == p.Message && q.Path == p.Path }) {
+				problems = append(problems, p)
+			}
+		}
 	}
 	return problems
 }

@@ -106,6 +106,11 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	if err := safety.CheckContainers(doc, opts.Containers); err != nil {
 		return nil, err
 	}
+	// What validate would say of the document, the run refuses with the
+	// same words (Check).
+	if err := CheckError(Check(doc, opts)); err != nil {
+		return nil, err
+	}
 	if opts.Seed == 0 {
 		opts.Seed = doc.Experiment.Spec.Seed
 	}
