@@ -112,8 +112,12 @@ type WeightedClusterDump struct {
 	Name   string            `json:"name"`
 	Weight uint64            `json:"weight"`
 	ByPort map[string]string `json:"byPort,omitempty"`
-	// Missing: no DestinationRule defines the subset (503 NC).
+	// Missing: the destination's cluster does not exist (no DestinationRule
+	// defines the subset, the host lacks the port, or a Gateway API
+	// backend is invalid); requests routed to it get NotFoundStatus (503,
+	// or 500 under gateway semantics) with the NC flag.
 	Missing         bool           `json:"missing,omitempty"`
+	NotFoundStatus  int            `json:"notFoundStatus,omitempty"`
 	RequestHeaders  []HeaderOpDump `json:"requestHeaders,omitempty"`
 	ResponseHeaders []HeaderOpDump `json:"responseHeaders,omitempty"`
 }
@@ -386,6 +390,9 @@ func dumpWeighted(w *weighted) []WeightedClusterDump {
 
 func dumpDest(d *destination, weight uint64) WeightedClusterDump {
 	c := WeightedClusterDump{Name: d.name, Weight: weight, Missing: d.missingSubset, RequestHeaders: dumpOps(d.reqOps), ResponseHeaders: dumpOps(d.respOps)}
+	if d.missingSubset {
+		c.NotFoundStatus = d.clusterNotFoundCode()
+	}
 	if d.cluster != nil {
 		c.Name = d.cluster.name
 	}

@@ -184,7 +184,7 @@ func destText(r DryRunRoute) string {
 			s += fmt.Sprintf(" (%d)", d.Weight)
 		}
 		if d.Missing {
-			s += " [no such subset: 503 NC]"
+			s += fmt.Sprintf(" [no such cluster: %d NC]", d.NotFoundStatus)
 		}
 		parts = append(parts, s)
 	}
