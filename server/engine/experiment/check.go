@@ -49,8 +49,9 @@ func Check(doc *scenarios.Document, opts Options) scenarios.Problems {
 			problems = append(problems, fieldProblem(label, err))
 		}
 	}
+	problems = doc.Locate(problems)
 	if doc.OnMesh() {
-		return doc.Locate(problems)
+		return problems
 	}
 	plan, err := proxy.Plan(doc, proxy.Options{AllowTarget: opts.AllowTarget, Credentials: opts.Credentials, Logger: opts.Logger})
 	var compiled scenarios.Problems
@@ -132,12 +133,17 @@ func Order(ps scenarios.Problems) scenarios.Problems {
 	return out
 }
 
-// dedupe drops repeated problems, keeping the first.
+// dedupe drops repeated problems, keeping the first: a warning said
+// twice, or a second error at a field already refused (the safety policy
+// and the proxy both refuse an endpoint off the allow-list).
 func dedupe(ps scenarios.Problems) scenarios.Problems {
 	seen := map[string]bool{}
 	var out scenarios.Problems
 	for _, p := range ps {
 		k := string(p.Severity) + p.String()
+		if p.Severity == scenarios.SeverityError && p.Path != "" {
+			k = string(p.Severity) + p.Document + "\x00" + p.Path
+		}
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, p)

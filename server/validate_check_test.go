@@ -1,0 +1,56 @@
+package server_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/faultline/faultline/scenarios"
+	"github.com/faultline/faultline/server"
+)
+
+// dnsLoad is an experiment whose load goes to loadHost, beside a
+// ServiceEntry resolved by DNS; its endpoint is at addr.
+func dnsLoad(loadHost, addr string) string {
+	return `apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: dns}
+spec:
+  services: [{host: reviews, port: 9080, endpoints: [{address: "` + addr + `"}]}]
+  load: {url: "http://` + loadHost + `/", requests: 5}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: ext}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+`
+}
+
+// POST /validate finds what a run would: the proxy's compilation (a DNS
+// ServiceEntry is a warning at its line, an error where the load reaches
+// it) and the server's own allow-list.
+func TestValidateFindsWhatARunWould(t *testing.T) {
+	c := serve(t, server.Config{})
+	var out struct {
+		Valid    bool               `json:"valid"`
+		Problems scenarios.Problems `json:"problems"`
+	}
+	c.json("POST", "/api/v1/validate", "application/yaml", []byte(dnsLoad("reviews:9080", "127.0.0.1:9")), 200, &out)
+	if !out.Valid || len(out.Problems) != 1 || out.Problems[0].Severity != scenarios.SeverityWarning ||
+		out.Problems[0].Document != "ServiceEntry ext" || out.Problems[0].Path != "spec.resolution" || out.Problems[0].Line != 14 {
+		t.Errorf("a DNS ServiceEntry the load does not reach: %+v", out)
+	}
+	c.json("POST", "/api/v1/validate", "application/yaml", []byte(dnsLoad("api.example.com", "127.0.0.1:9")), 200, &out)
+	errs := out.Problems.Errors()
+	if out.Valid || len(errs) != 1 || errs[0].Path != "spec.load.url" || errs[0].Line != 6 ||
+		!strings.Contains(errs[0].Message, "cannot take them here: ServiceEntry ext: spec.resolution: resolution DNS") {
+		t.Errorf("a DNS ServiceEntry the load reaches: %+v", out)
+	}
+	c.json("POST", "/api/v1/validate", "application/yaml", []byte(dnsLoad("reviews:9080", "10.1.2.3:80")), 200, &out)
+	errs = out.Problems.Errors()
+	if out.Valid || len(errs) != 1 || errs[0].Path != "spec.services[0].endpoints[0].address" || errs[0].Line != 5 {
+		t.Errorf("an endpoint off the server's allow-list: %+v", out)
+	}
+}
