@@ -310,8 +310,13 @@ func (d *Document) validateVirtualServiceRefs(r *reporter, vs *VirtualService) {
 				// Envoy answers 503 NC at run time; say so up front.
 				r.warnf(p+".subset", "subset %q of %s is defined by no DestinationRule: requests routed here get 503 (NC)", dst.Destination.Subset, dst.Destination.Host)
 			}
-			if !d.knownHost(dst.Destination.Host, vs.Metadata.Namespace) {
-				r.errorf(p+".host", "%s is bound to no endpoints: add it to the Experiment's spec.services or a ServiceEntry", dst.Destination.Host)
+			// In an experiment, a host bound to nothing is the proxy
+			// compiler's to report: it answers 503 UH per request, and the
+			// load reaching it is an error (experiment.Check). An
+			// environment's baseline and an overlay carry a team's live
+			// traffic and have no load to judge by: there it is refused.
+			if d.Experiment.Kind == KindEnvironment && !d.knownHost(dst.Destination.Host, vs.Metadata.Namespace) {
+				r.errorf(p+".host", "%s is bound to no endpoints: add it to the environment's spec.services or a ServiceEntry", dst.Destination.Host)
 			}
 		}
 	}

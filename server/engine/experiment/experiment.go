@@ -106,11 +106,6 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	if err := safety.CheckContainers(doc, opts.Containers); err != nil {
 		return nil, err
 	}
-	// What validate would say of the document, the run refuses with the
-	// same words (Check).
-	if err := CheckError(Check(doc, opts)); err != nil {
-		return nil, err
-	}
 	if opts.Seed == 0 {
 		opts.Seed = doc.Experiment.Spec.Seed
 	}
@@ -120,10 +115,16 @@ func Execute(ctx context.Context, doc *scenarios.Document, opts Options) (*repor
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if name := doc.Experiment.Spec.Environment; name != "" {
-		if opts.Plane == nil {
-			return nil, fmt.Errorf("engine: the experiment runs on environment %s, which only `faultline serve` keeps: store both there and start the run from its API", name)
-		}
+	name := doc.Experiment.Spec.Environment
+	if name != "" && opts.Plane == nil {
+		return nil, fmt.Errorf("engine: the experiment runs on environment %s, which only `faultline serve` keeps: store both there and start the run from its API", name)
+	}
+	// What validate would say of the document, the run refuses with the
+	// same words (Check).
+	if err := CheckError(Check(doc, opts)); err != nil {
+		return nil, err
+	}
+	if name != "" {
 		return runOnPlane(ctx, doc, opts)
 	}
 	return runOwnPlane(ctx, doc, opts)
