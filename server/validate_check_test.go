@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -52,5 +54,28 @@ func TestValidateFindsWhatARunWould(t *testing.T) {
 	errs = out.Problems.Errors()
 	if out.Valid || len(errs) != 1 || errs[0].Path != "spec.services[0].endpoints[0].address" || errs[0].Line != 5 {
 		t.Errorf("an endpoint off the server's allow-list: %+v", out)
+	}
+}
+
+// A run whose load would reach a host the proxy cannot serve is refused
+// when it is started, with validate's words, and no run is recorded.
+func TestRunStartRefusesWhatValidateRefuses(t *testing.T) {
+	c := serve(t, server.Config{})
+	id := createExp(t, c, dnsLoad("api.example.com", "127.0.0.1:9"))
+	var refusal struct {
+		Error struct {
+			Message, Field string
+		}
+		Problems scenarios.Problems
+	}
+	c.json("POST", fmt.Sprintf("/api/v1/experiments/%d/runs", id), "", nil, http.StatusUnprocessableEntity, &refusal)
+	if refusal.Error.Field != "spec.load.url" || len(refusal.Problems) != 1 || refusal.Problems[0].Line != 6 ||
+		!strings.Contains(refusal.Error.Message, "resolution DNS") {
+		t.Errorf("refusal %+v", refusal)
+	}
+	var runs struct{ Total int64 }
+	c.json("GET", fmt.Sprintf("/api/v1/runs?experiment=%d", id), "", nil, http.StatusOK, &runs)
+	if runs.Total != 0 {
+		t.Errorf("%d runs recorded, want none", runs.Total)
 	}
 }

@@ -216,14 +216,27 @@ spec:
 `)
 	}
 	// Alone, the experiment's hosts wait for the environment; with it, an
-	// unbound host is an error.
+	// unbound host answers 503 UH (a warning), and is an error only when
+	// the load's own request goes there.
 	stdout, _, code = faultline(t, "validate", onEnv("nowhere"))
 	if code != 0 || !strings.Contains(stdout, "spec.environment: hosts, gateways and subsets are checked against environment staging") {
 		t.Errorf("validate alone: exit %d\n%s", code, stdout)
 	}
 	stdout, _, code = faultline(t, "validate", onEnv("nowhere"), "--environment", env)
-	if code != 2 || !strings.Contains(stdout, "nowhere is bound to no endpoints") {
+	if code != 0 || !strings.Contains(stdout, "no service binds nowhere here: requests get 503 UH") {
 		t.Errorf("validate on the environment: exit %d\n%s", code, stdout)
+	}
+	reached := onEnv("httpbin")
+	src, err := os.ReadFile(reached)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(reached, []byte(strings.Replace(string(src), "destination: {host: httpbin}", "destination: {host: nowhere}", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, code = faultline(t, "validate", reached, "--environment", env)
+	if code != 2 || !strings.Contains(stdout, "spec.load.url: the load's requests") || !strings.Contains(stdout, "no service binds nowhere here") {
+		t.Errorf("validate a load that reaches the unbound host: exit %d\n%s", code, stdout)
 	}
 	stdout, _, code = faultline(t, "validate", onEnv("httpbin"), "--environment", env)
 	if code != 0 || !strings.Contains(stdout, "valid, 0 warning(s)") {

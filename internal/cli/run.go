@@ -222,10 +222,11 @@ func dryRunFile(ctx context.Context, path string, o experimentOptions) int {
 		BaseDir: baseDir(path), Credentials: creds})
 	if err != nil {
 		fmt.Fprintln(o.Stderr, cmd, err)
+		var invalid *scenarios.InvalidError
 		var limit *safety.LimitError
 		var target *safety.TargetError
-		if errors.As(err, &limit) || errors.As(err, &target) {
-			return ExitInvalid // refused before run's Execute too
+		if errors.As(err, &invalid) || errors.As(err, &limit) || errors.As(err, &target) {
+			return ExitInvalid // what validate and run refuse, with the same words
 		}
 		return ExitRunError // as run's Execute refuses it
 	}

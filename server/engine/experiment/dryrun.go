@@ -13,7 +13,6 @@ import (
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/report"
-	"github.com/faultline/faultline/server/safety"
 )
 
 // DryRun resolves everything a run of doc would, and starts nothing: it
@@ -31,10 +30,10 @@ import (
 // *proxy.CompileError. Unreachable targets are not errors of the dry run:
 // their rows and a warning say the run would fail.
 func DryRun(ctx context.Context, doc *scenarios.Document, opts Options) (*report.DryRun, error) {
-	if err := safety.Admit(doc, opts.AllowTarget, opts.Limits); err != nil {
-		return nil, err
-	}
-	if err := safety.CheckContainers(doc, opts.Containers); err != nil {
+	// What validate and a run refuse, the dry run refuses with the same
+	// words; their warnings are the dry run's too.
+	problems := Check(doc, opts)
+	if err := CheckError(problems); err != nil {
 		return nil, err
 	}
 	plan, err := proxy.Plan(doc, proxy.Options{AllowTarget: opts.AllowTarget, Credentials: opts.Credentials, Logger: opts.Logger})
@@ -44,6 +43,9 @@ func DryRun(ctx context.Context, doc *scenarios.Document, opts Options) (*report
 	out := &report.DryRun{Experiment: doc.Name(), DryRun: true, Targets: []report.DryRunTarget{}, Routes: []report.DryRunRoute{},
 		Predictions: []report.Prediction{}, Warnings: []string{}}
 	for _, w := range doc.Warnings {
+		out.Warnings = append(out.Warnings, w.String())
+	}
+	for _, w := range problems.Warnings() {
 		out.Warnings = append(out.Warnings, w.String())
 	}
 	if env := doc.Experiment.Spec.Environment; env != "" {

@@ -359,6 +359,11 @@ func (m *Manager) start(ctx context.Context, sp startSpec) (*store.Run, error) {
 	if err := safety.CheckContainers(doc, m.cfg.Engine.Containers); err != nil {
 		return nil, err
 	}
+	// What validate says of it, the start refuses at once: a load that
+	// reaches a host the proxy cannot serve is no run to queue.
+	if err := experiment.CheckError(experiment.Check(doc, m.cfg.Engine)); err != nil {
+		return nil, err
+	}
 	if err := m.checkLever(); err != nil {
 		return nil, err
 	}
