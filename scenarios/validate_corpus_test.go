@@ -23,22 +23,16 @@ type docWant struct {
 // the only warnings are the deprecations and dead rules Istio itself
 // reports.
 func TestValidateCorpus(t *testing.T) {
-	mtls := func(doc string) docWant {
-		return docWant{doc, warnAt("spec.trafficPolicy.tls.mode", "ISTIO_MUTUAL: mTLS with the run's CA to a host bound to a gateway listener")}
-	}
 	corpus := map[string][]docWant{
-		"bookinfo-destination-rule-all.yaml": nil,
-		"bookinfo-destination-rule-all-mtls.yaml": {
-			mtls("DestinationRule productpage"), mtls("DestinationRule reviews"),
-			mtls("DestinationRule ratings"), mtls("DestinationRule details"),
-		},
-		"bookinfo-destination-rule-reviews.yaml": nil,
-		"bookinfo-virtual-service-all-v1.yaml":   nil,
-		"bookinfo-reviews-80-20.yaml":            nil,
-		"bookinfo-reviews-test-v2.yaml":          nil,
-		"bookinfo-reviews-jason-v2-v3.yaml":      nil,
-		"bookinfo-ratings-mysql.yaml":            nil,
-		"bookinfo-ratings-test-abort.yaml":       nil,
+		"bookinfo-destination-rule-all.yaml":      nil,
+		"bookinfo-destination-rule-all-mtls.yaml": nil,
+		"bookinfo-destination-rule-reviews.yaml":  nil,
+		"bookinfo-virtual-service-all-v1.yaml":    nil,
+		"bookinfo-reviews-80-20.yaml":             nil,
+		"bookinfo-reviews-test-v2.yaml":           nil,
+		"bookinfo-reviews-jason-v2-v3.yaml":       nil,
+		"bookinfo-ratings-mysql.yaml":             nil,
+		"bookinfo-ratings-test-abort.yaml":        nil,
 		"bookinfo-ratings-test-delay.yaml": {
 			{"VirtualService ratings", warnAt("spec.http[0].fault.delay.percent", "is deprecated: use percentage: {value: 100}")},
 		},

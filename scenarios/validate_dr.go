@@ -252,15 +252,15 @@ func validateOutlierDetection(r *reporter, p string, od *OutlierDetection, v Ist
 // (pkg/config/validation/agent ValidateTLS). SIMPLE and MUTUAL originate
 // TLS to the endpoints (proxy/upstream_tls.go); ISTIO_MUTUAL, the mesh's
 // own mTLS, is real mTLS with the run's CA to a host bound to a gateway
-// listener of Faultline's and plain text to other endpoints, which have
-// no sidecar to terminate it (proxy/tls_mesh.go), which a warning says.
+// listener of Faultline's, and plain text to other endpoints
+// (proxy/tls_mesh.go). That is no warning: in Istio the sidecar beside
+// such an endpoint ends the mTLS and hands it plain text, which is what
+// it gets here from Faultline's proxy, standing in for both sidecars.
 func validateClientTLS(r *reporter, p string, tls *ClientTLSSettings) {
 	mp := p + ".mode"
 	switch tls.Mode {
 	case "", "DISABLE", "ISTIO_MUTUAL":
-		if tls.Mode == "ISTIO_MUTUAL" {
-			r.warnf(mp, "ISTIO_MUTUAL: mTLS with the run's CA to a host bound to a gateway listener of Faultline's (spec.services[].gateway); plain text to other endpoints, which have no sidecar to terminate it")
-		} else if tls.SNI != "" {
+		if tls.Mode != "ISTIO_MUTUAL" && tls.SNI != "" {
 			r.warnf(p+".sni", "is ignored: it only applies to SIMPLE, MUTUAL or ISTIO_MUTUAL TLS")
 		}
 		if tls.InsecureSkipVerify != nil {
