@@ -45,13 +45,15 @@ spec:
 // destination host.
 func TestOriginationSNIFollowsHost(t *testing.T) {
 	ca, _ := proxy.NewCA()
-	up := newTLSUpstream(t, ca, nil, "a.example.com", "b.example.com", "secure.example.com")
+	up := newUnstartedTLSUpstream(t, ca, nil, "a.example.com", "b.example.com", "secure.example.com")
 	var conns atomic.Int64
 	up.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			conns.Add(1)
 		}
 	}
+	up.StartTLS()
+	t.Cleanup(up.Close)
 	addr := strings.TrimPrefix(up.URL, "https://")
 	files := fstest.MapFS{"etc/certs/ca.pem": {Data: ca.RootPEM()}}
 	withFiles := func(o *proxy.Options) { o.Credentials = files }

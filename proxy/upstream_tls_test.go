@@ -18,6 +18,16 @@ import (
 // answers "<SNI> <client certificate CN>".
 func newTLSUpstream(t *testing.T, ca *proxy.CA, clientCA *proxy.CA, names ...string) *httptest.Server {
 	t.Helper()
+	srv := newUnstartedTLSUpstream(t, ca, clientCA, names...)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newUnstartedTLSUpstream is newTLSUpstream before it starts, for a test
+// that sets more of its server up first.
+func newUnstartedTLSUpstream(t *testing.T, ca *proxy.CA, clientCA *proxy.CA, names ...string) *httptest.Server {
+	t.Helper()
 	cert, err := ca.Issue(names, false)
 	if err != nil {
 		t.Fatal(err)
@@ -36,8 +46,6 @@ func newTLSUpstream(t *testing.T, ca *proxy.CA, clientCA *proxy.CA, names ...str
 		srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
 		srv.TLS.ClientCAs = caPool(clientCA)
 	}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
 	return srv
 }
 
