@@ -7,7 +7,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/faultline/faultline/internal/spawn"
 	"github.com/faultline/faultline/internal/testserver"
 	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/server"
@@ -248,7 +248,7 @@ spec:
   - host: httpbin
     port: 8000
     endpoints: [{demo: httpbin}]
-  load: {url: "http://httpbin:8000/get", connections: 2, qps: 400, duration: 3s}
+  load: {url: "http://httpbin:8000/get", connections: 2, qps: 2000, duration: 3s}
   hypothesis:
   - {metric: latency_p99, op: "<", value: 5s}
   - {metric: error_ratio, op: "==", value: 0}
@@ -259,14 +259,9 @@ spec:
 // (neither pass nor fail) with its note, and the verdict as inconclusive,
 // on the run page and in the runs list. The starvation is real: the
 // server runs as its own process pinned to one CPU at the lowest priority,
-// beside two busy loops pinned there too while the run runs.
+// beside busy loops pinned there too while the run runs.
 func TestDashboardGeneratorBehindIsInconclusive(t *testing.T) {
 	needChromium(t)
-	for _, tool := range []string{"taskset", "nice"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is needed to starve the server of CPU: %v", tool, err)
-		}
-	}
 	dir := t.TempDir()
 	bin, err := testserver.BuildBinary(dir)
 	if err != nil {
@@ -280,7 +275,7 @@ func TestDashboardGeneratorBehindIsInconclusive(t *testing.T) {
 	l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	srv := exec.CommandContext(ctx, "taskset", "-c", "0", "nice", "-n", "19", bin, "serve", "--addr", addr, "--db", filepath.Join(dir, "faultline.db"), "--no-examples")
+	srv := spawn.Starved(ctx, bin, "serve", "--addr", addr, "--db", filepath.Join(dir, "faultline.db"), "--no-examples")
 	srv.Stdout, srv.Stderr = io.Discard, io.Discard
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -299,14 +294,7 @@ func TestDashboardGeneratorBehindIsInconclusive(t *testing.T) {
 	if code := postYAML(t, base+"/api/v1/experiments", paced, &exp); code != http.StatusCreated {
 		t.Fatalf("create the experiment: %d", code)
 	}
-	hogs, stop := context.WithCancel(ctx)
-	for range 2 {
-		hog := exec.CommandContext(hogs, "taskset", "-c", "0", "sh", "-c", "while :; do :; done")
-		if err := hog.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { stop(); _ = hog.Wait() })
-	}
+	stop := spawn.BusyLoops(t, 4)
 	runID := runExample(t, base, exp.ID)
 	stop()
 

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/spawn"
 )
 
 const paced = `apiVersion: faultline.dev/v1alpha1
@@ -17,7 +19,7 @@ spec:
   - host: httpbin
     port: 8000
     endpoints: [{demo: httpbin}]
-  load: {url: "http://httpbin:8000/get", connections: 2, qps: 400, duration: 3s}
+  load: {url: "http://httpbin:8000/get", connections: 2, qps: 2000, duration: 3s}
   hypothesis:
   - {metric: latency_p99, op: "<", value: 5s}
   - {metric: error_ratio, op: "==", value: 0}
@@ -26,24 +28,12 @@ spec:
 // A load generator starved of CPU cannot keep its schedule: the run is
 // flagged, and its latency check, which service time would pass, is not
 // gradable. The starvation is made on purpose: the run is pinned to one
-// CPU at the lowest priority beside two busy loops pinned there too.
+// CPU at the lowest priority beside busy loops pinned there too.
 func TestAStarvedGeneratorIsFlagged(t *testing.T) {
-	for _, tool := range []string{"taskset", "nice"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	spawn.BusyLoops(t, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for range 2 {
-		hog := exec.CommandContext(ctx, "taskset", "-c", "0", "sh", "-c", "while :; do :; done")
-		if err := hog.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = hog.Process.Kill(); _ = hog.Wait() })
-	}
-	cmd := exec.CommandContext(ctx, "taskset", "-c", "0", "nice", "-n", "19", binary, "run", "--json", writeFile(t, paced))
-	out, err := cmd.Output()
+	out, err := spawn.Starved(ctx, binary, "run", "--json", writeFile(t, paced)).Output()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		t.Fatalf("run: %v", err)
