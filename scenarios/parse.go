@@ -119,6 +119,19 @@ func LintOn(src []byte, env *Document) Problems {
 	return problems.sorted()
 }
 
+// Examine parses and validates an experiment's source once, laid over env
+// when it is set: every problem, as LintOn (or Lint) gives them, and the
+// document when none of them is an error (nil otherwise).
+func Examine(src []byte, env *Document) (*Document, Problems) {
+	doc, problems := parseExperiment(src, env)
+	problems = problems.sorted()
+	if len(problems.Errors()) > 0 {
+		return nil, problems
+	}
+	doc.Warnings = problems.Warnings()
+	return doc, problems
+}
+
 // IsEnvironment reports whether the stream holds a document of kind
 // Environment.
 func IsEnvironment(src []byte) bool {

@@ -91,3 +91,15 @@ func TestWithoutFaultsLeavesTheDocumentAlone(t *testing.T) {
 		t.Error("WithoutFaults lost the route")
 	}
 }
+
+func TestExamineGivesTheDocumentOnlyWithoutErrors(t *testing.T) {
+	good := phasedDoc(`{url: "http://httpbin:8000/get", qps: 50}`, `{baseline: 1s, fault: 1s, recovery: 1s}`, `[]`)
+	doc, problems := Examine([]byte(good), nil)
+	if doc == nil || len(problems.Errors()) != 0 || len(doc.Warnings) != len(problems.Warnings()) {
+		t.Errorf("a valid document: %v, %v", doc, problems)
+	}
+	doc, problems = Examine([]byte(strings.Replace(good, "fault: 1s, ", "", 1)), nil)
+	if doc != nil || len(problems.Errors()) != 1 || problems.Errors()[0].Path != "spec.phases.fault" {
+		t.Errorf("an invalid document: %v, %v", doc, problems)
+	}
+}

@@ -80,20 +80,8 @@ func runGameDayFile(ctx context.Context, path string, o runOptions) int {
 	if o.Limits == (safety.Limits{}) {
 		o.Limits = safety.DefaultLimits
 	}
-	dir := "."
-	if path != "-" {
-		dir = filepath.Dir(path)
-	}
 	load := func(p string) (*scenarios.Document, error) {
-		full := p
-		if !filepath.IsAbs(full) {
-			full = filepath.Join(dir, p)
-		}
-		src, err := readSource(full)
-		if err != nil {
-			return nil, err
-		}
-		doc, err := scenarios.Parse(src)
+		doc, err := readStepExperiment(path, p)
 		if err != nil {
 			return nil, err
 		}
@@ -293,4 +281,22 @@ func writeGameDaySummary(w io.Writer, rep *gameday.Report) {
 	if rep.Reason != "" {
 		fmt.Fprintln(w, "reason:", rep.Reason)
 	}
+}
+
+// readStepExperiment reads and parses the experiment file p a step of the
+// game day in gameDayPath names: relative to the game day's directory (the
+// working directory for standard input).
+func readStepExperiment(gameDayPath, p string) (*scenarios.Document, error) {
+	if !filepath.IsAbs(p) {
+		dir := "."
+		if gameDayPath != "-" {
+			dir = filepath.Dir(gameDayPath)
+		}
+		p = filepath.Join(dir, p)
+	}
+	src, err := readSource(p)
+	if err != nil {
+		return nil, err
+	}
+	return scenarios.Parse(src)
 }

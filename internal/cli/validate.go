@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -122,23 +121,8 @@ func validate(path string, o validateOptions, stdout, stderr io.Writer) int {
 // env when set): the document's own, then what a run would find before
 // its load (experiment.Check).
 func checkExperiment(src []byte, env *scenarios.Document, opts experiment.Options) scenarios.Problems {
-	if env == nil {
-		problems := scenarios.Lint(src)
-		if len(problems.Errors()) > 0 {
-			return problems
-		}
-		doc, err := scenarios.Parse(src)
-		if err != nil {
-			return problems
-		}
-		return append(problems, experiment.Check(doc, opts)...)
-	}
-	problems := scenarios.LintOn(src, env)
-	if len(problems.Errors()) > 0 {
-		return problems
-	}
-	doc, err := scenarios.ParseOn(src, env)
-	if err != nil {
+	doc, problems := scenarios.Examine(src, env)
+	if doc == nil {
 		return problems
 	}
 	return append(problems, experiment.Check(doc, opts)...)
@@ -157,20 +141,8 @@ func validateGameDay(path string, src []byte, opts experiment.Options) scenarios
 		return scenarios.Problems{{Severity: scenarios.SeverityError, Message: err.Error()}}
 	}
 	problems := append(scenarios.Problems(nil), gd.Warnings...)
-	dir := "."
-	if path != "-" {
-		dir = filepath.Dir(path)
-	}
 	load := func(p string) (*scenarios.Document, error) {
-		full := p
-		if !filepath.IsAbs(full) {
-			full = filepath.Join(dir, p)
-		}
-		src, err := readSource(full)
-		if err != nil {
-			return nil, err
-		}
-		doc, err := scenarios.Parse(src)
+		doc, err := readStepExperiment(path, p)
 		if err != nil {
 			return nil, err
 		}

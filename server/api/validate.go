@@ -61,12 +61,8 @@ func (h *handlers) validate(c *gin.Context) {
 // would: one on an environment is checked laid over that environment's
 // baseline, then the safety policy applies.
 func (h *handlers) lintExperiment(src []byte) scenarios.Problems {
-	problems := scenarios.Lint(src)
-	if len(problems.Errors()) > 0 {
-		return problems
-	}
-	doc, err := scenarios.Parse(src)
-	if err != nil {
+	doc, problems := scenarios.Examine(src, nil)
+	if doc == nil {
 		return problems
 	}
 	if doc.Experiment.Spec.Environment != "" && h.cfg.Environments != nil {
@@ -74,10 +70,7 @@ func (h *handlers) lintExperiment(src []byte) scenarios.Problems {
 		if err != nil {
 			return append(problems, admitProblem(src, "Experiment", doc.Name(), err))
 		}
-		if problems = scenarios.LintOn(src, base); len(problems.Errors()) > 0 {
-			return problems
-		}
-		if doc, err = scenarios.ParseOn(src, base); err != nil {
+		if doc, problems = scenarios.Examine(src, base); doc == nil {
 			return problems
 		}
 	}
