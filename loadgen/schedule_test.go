@@ -138,9 +138,13 @@ func TestScheduleMatchesFortiosRunner(t *testing.T) {
 	if want := int(qps * duration.Seconds()); len(offs) < want-threads || len(offs) > want {
 		t.Fatalf("fortio made %d calls, want %d", len(offs), want)
 	}
+	// Every call starts a little after its due time (timer and scheduler
+	// slack, more on a busy machine); a wrong schedule would drift, call
+	// after call, so the spread of the offsets is what must stay small.
 	slices.Sort(offs)
-	if p50 := offs[len(offs)/2]; p50 > 3*time.Millisecond {
-		t.Errorf("median |start - due| is %v, want under 3ms (all: %v)", p50, offs)
+	p10, p50, p90 := offs[len(offs)/10], offs[len(offs)/2], offs[len(offs)*9/10]
+	if p90-p10 > 3*time.Millisecond || p50 > 20*time.Millisecond {
+		t.Errorf("|start - due| p10 %v, p50 %v, p90 %v: want a spread under 3ms around a median under 20ms (all: %v)", p10, p50, p90, offs)
 	}
 }
 
