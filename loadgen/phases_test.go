@@ -69,8 +69,9 @@ func TestIntendedMatchesAServiceThatKeepsUp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if sch := res.Schedule; sch == nil || sch.StartLag.P50 > 5*time.Millisecond || sch.Behind {
-		t.Errorf("schedule %+v: want start lag p50 under 5ms, not behind", sch)
+	// Timer and scheduler slack alone reach a few ms on a busy machine.
+	if sch := res.Schedule; sch == nil || sch.StartLag.P50 > 20*time.Millisecond || sch.Behind {
+		t.Errorf("schedule %+v: want start lag p50 under 20ms, not behind", sch)
 	}
 	res, err = loadgen.NewFortio().Run(t.Context(), loadgen.Spec{URL: srv.URL, Requests: 20})
 	if err != nil {
@@ -118,8 +119,9 @@ func TestPhasesFollowTheEdges(t *testing.T) {
 		t.Fatalf("%d phases, want 3", len(res.Phases))
 	}
 	// A call that started just before an edge may reach the target after
-	// OnPhase ran, and one just after before it: allow qps × 20ms a edge.
-	const straddlers = qps * 20 / 1000
+	// OnPhase ran, and one just after before it: allow qps × 50ms an edge
+	// (the callback's goroutine may wait that long on a busy machine).
+	const straddlers = qps * 50 / 1000
 	var requests, errs int64
 	codes := map[int]int64{}
 	for k, p := range res.Phases {
@@ -160,7 +162,7 @@ func TestPhasesFollowTheEdges(t *testing.T) {
 			t.Errorf("phase %d: [%v, %v), want [%v, %v)", k, p.Start, p.End, wantBounds[k][0], wantBounds[k][1])
 		}
 	}
-	if end := res.Phases[2].End; end < 1450*time.Millisecond || end > 1600*time.Millisecond {
+	if end := res.Phases[2].End; end < 1450*time.Millisecond || end > 1700*time.Millisecond {
 		t.Errorf("the last phase ends at %v, want about 1.5s", end)
 	}
 	if res.CountedStart <= 0 || res.CountedStart > time.Second {
