@@ -158,8 +158,15 @@ func (d *Document) validateL4Refs(r *reporter, vs *VirtualService) {
 			if dst.Destination.Subset != "" && d.subset(dst.Destination.Host, vs.Metadata.Namespace, dst.Destination.Subset) == nil {
 				r.warnf(dp+".subset", "subset %q of %s is defined by no DestinationRule: connections routed here are closed (NC)", dst.Destination.Subset, dst.Destination.Host)
 			}
-			if !d.knownHost(dst.Destination.Host, vs.Metadata.Namespace) {
-				r.errorf(dp+".host", "%s is bound to no endpoints: add it to the Experiment's spec.services or a ServiceEntry", dst.Destination.Host)
+			// An environment's baseline and overlays, which carry live
+			// traffic, refuse it; an experiment is warned (its load is
+			// HTTP: no tcp or tls route of it is the load's).
+			switch {
+			case d.knownHost(dst.Destination.Host, vs.Metadata.Namespace):
+			case d.Experiment.Kind == KindEnvironment:
+				r.errorf(dp+".host", "%s is bound to no endpoints: add it to the environment's spec.services or a ServiceEntry", dst.Destination.Host)
+			default:
+				r.warnf(dp+".host", "%s is bound to no endpoints: connections routed here are closed (UH); bind it in spec.services or a ServiceEntry", dst.Destination.Host)
 			}
 		}
 	}

@@ -64,7 +64,7 @@ func Check(doc *scenarios.Document, opts Options) scenarios.Problems {
 	default:
 		compiled = plan.Warnings()
 	}
-	problems = append(problems, Order(doc.Locate(compiled))...)
+	problems = append(problems, Order(doc.Locate(unsaid(doc, compiled)))...)
 	if plan != nil && doc.Environment == nil && doc.Experiment.Spec.Load != nil {
 		problems = append(problems, doc.Locate(loadProblems(doc, plan))...)
 	}
@@ -146,6 +146,25 @@ func dedupe(ps scenarios.Problems) scenarios.Problems {
 		}
 		if !seen[k] {
 			seen[k] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// unsaid drops the compiler's warnings about a field the document's own
+// validation warned about already (a tcp route's unbound host, say): one
+// warning a field is enough.
+func unsaid(doc *scenarios.Document, compiled scenarios.Problems) scenarios.Problems {
+	said := map[string]bool{}
+	for _, w := range doc.Warnings {
+		if w.Path != "" {
+			said[w.Document+"\x00"+w.Path] = true
+		}
+	}
+	out := compiled[:0:0]
+	for _, p := range compiled {
+		if p.Severity != scenarios.SeverityWarning || !said[p.Document+"\x00"+p.Path] {
 			out = append(out, p)
 		}
 	}

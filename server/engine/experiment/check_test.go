@@ -69,3 +69,44 @@ func TestCheckRefusesALoadThatReachesAnUnusableDestination(t *testing.T) {
 		t.Errorf("Execute: %v, want the problems of Check", err)
 	}
 }
+
+// A field the document's own validation warned about is not warned
+// about again by the compiler: a gateway's tcp route to a host bound to
+// nothing is one warning.
+func TestCheckSaysEachFieldOnce(t *testing.T) {
+	doc, err := scenarios.Parse([]byte(`apiVersion: faultline.dev/v1alpha1
+kind: Experiment
+metadata: {name: tcp-unbound}
+spec:
+  services: [{host: httpbin, port: 8000, endpoints: [{address: "127.0.0.1:9"}]}]
+  load: {url: "http://httpbin:8000/get", requests: 5}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 31400, name: tcp, protocol: TCP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: mongo}
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  tcp:
+  - match: [{port: 31400}]
+    route: [{destination: {host: mongo, port: {number: 27017}}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Warnings) != 1 || doc.Warnings[0].Path != "spec.tcp[0].route[0].destination.host" {
+		t.Fatalf("the document's own warnings: %v", doc.Warnings)
+	}
+	for _, p := range Check(doc, Options{}) {
+		if p.Path == doc.Warnings[0].Path {
+			t.Errorf("the compiler warns again about %s: %v", p.Path, p)
+		}
+	}
+}
