@@ -20,6 +20,7 @@ kind: Experiment
 metadata:
   name: half-aborted
 spec:
+  seed: 2
   services:
   - host: httpbin
     port: 8000
