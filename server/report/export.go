@@ -58,7 +58,8 @@ type junitProblem struct {
 
 // JUnit renders the report as JUnit XML: one test case per hypothesis
 // check, or a single "run" case when there is no hypothesis. A run that
-// did not finish is an error case.
+// did not finish is an error case, and so is a check the run could not
+// grade (CheckResult.NotGradable).
 func JUnit(r *Report) ([]byte, error) {
 	class := "faultline." + r.Experiment
 	seconds := strconv.FormatFloat(r.EndedAt.Sub(r.StartedAt).Seconds(), 'f', 3, 64)
@@ -80,7 +81,13 @@ func JUnit(r *Report) ([]byte, error) {
 	default:
 		for _, c := range r.Hypothesis {
 			tc := junitCase{Name: c.Check, Classname: class, Time: "0"}
-			if !c.Pass {
+			switch {
+			case c.NotGradable:
+				// Neither held nor falsified: the run could not grade it.
+				tc.Error = &junitProblem{Message: c.Note, Type: "not-gradable",
+					Text: fmt.Sprintf("%s could not be graded (observed %g): %s", c.Check, c.Observed, c.Note)}
+				suite.Errors++
+			case !c.Pass:
 				tc.Failure = &junitProblem{Message: fmt.Sprintf("observed %g", c.Observed), Type: "hypothesis",
 					Text: fmt.Sprintf("%s does not hold: observed %g", c.Check, c.Observed)}
 				suite.Fails++
