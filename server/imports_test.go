@@ -13,9 +13,11 @@ import (
 // layering): the in-repo packages each package may import directly.
 // Anything else in the repo is forbidden.
 var allowedImports = map[string][]string{
-	"bench":         {"loadgen", "proxy", "scenarios", "server/demo"},
-	"client":        {}, // the standard library only: other modules vendor it without the server's dependencies
-	"cmd/faultline": {"internal/cli"},
+	"bench": {"loadgen", "proxy", "scenarios", "server/demo"},
+	// bench/tailprobe runs the target, the proxy and fortio in one process.
+	"bench/tailprobe": {"proxy", "scenarios", "server/demo"},
+	"client":          {}, // the standard library only: other modules vendor it without the server's dependencies
+	"cmd/faultline":   {"internal/cli"},
 	// examples/ci holds only the test of the CI examples.
 	"examples/ci": {},
 	// internal/cli holds the commands, one file each: serve hands over to
