@@ -24,11 +24,12 @@ import (
 // environment is routed by Istio, not by the proxy: it gets the safety
 // policy only.
 //
-// `faultline validate`, POST /api/v1/validate and Execute call it, so a
-// document validate accepts is not refused by a run for a reason validate
-// could have known. Problems carry their document, field path and line,
-// and come in the order of Order. The document's own warnings
-// (doc.Warnings) are not repeated.
+// `faultline validate`, POST /api/v1/validate, DryRun, the server's start
+// of a run and Execute call it, so a document validate accepts is not
+// refused by a run for a reason validate could have known. Problems carry
+// their document, field path and line, and come in the order of Order.
+// The document's own warnings (doc.Warnings) are not repeated, nor is a
+// compiler warning about a field one of them names.
 func Check(doc *scenarios.Document, opts Options) scenarios.Problems {
 	var problems scenarios.Problems
 	label := "Experiment " + doc.Name()
