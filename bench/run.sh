@@ -11,10 +11,26 @@
 #   bench/run.sh                  # this tree
 #   BASE=<git ref> bench/run.sh   # and the proxy built from <ref>, interleaved
 #
+# Then, with fortio as the client, the added latency at a fixed rate: 1000 qps
+# uniform over 16 connections for LATSECS, p50, p99 and p99.9 of each
+# configuration and their excess over direct (10 µs histogram resolution).
+#
 # Knobs: REPS (3), SECS (10), PIN (CPU list for taskset, "0"; empty: unpinned),
-# PORT (first of seven consecutive loopback ports, 18080).
-# Needs wrk and (optionally) nginx: apt-get install -y wrk nginx.
+# PORT (first of seven consecutive loopback ports, 18080), CLIENT (wrk or
+# fortio: the throughput client, wrk), LATSECS (15; 0 skips the latency pass).
+# Installs what it lacks: wrk and nginx from Debian's packages (as root),
+# fortio with `go install`.
 set -euo pipefail
+client="${CLIENT:-wrk}"
+latsecs="${LATSECS:-15}"
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+export PATH="$PATH:/usr/sbin:$(go env GOPATH | cut -d: -f1)/bin"
+command -v fortio >/dev/null || go install fortio.org/fortio@v1.68.2
 cd "$(dirname "$0")/.."
 reps="${REPS:-3}"
 secs="${SECS:-10}"
@@ -85,7 +101,7 @@ CONF
 fi
 configs="$configs reverseproxy faultline environment${have_base:+ faultline-base}"
 sleep 1
-echo "pinning: ${pin:-none}; wrk -t2 -c16 -d${secs}s; configs: $configs"
+echo "pinning: ${pin:-none}; client $client, 16 connections, ${secs}s; configs: $configs"
 
 # cpu_ticks PID: user+system clock ticks of a process so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -96,9 +112,15 @@ for rep in $(seq "$reps"); do
   for c in $configs; do
     before=0
     [ -n "${pid[$c]:-}" ] && before=$(cpu_ticks "${pid[$c]}")
-    out=$("${run[@]}" wrk -t2 -c16 -d"${secs}s" -H 'Host: httpbin:8000' "${url[$c]}")
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    if [ "$client" = fortio ]; then
+      "${run[@]}" fortio load -quiet -qps 0 -c 16 -t "${secs}s" -H 'Host: httpbin:8000' -json "$work/max.json" "${url[$c]}" >/dev/null 2>&1
+      rps=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["ActualQPS"], 1))' "$work/max.json")
+      n=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["DurationHistogram"]["Count"])' "$work/max.json")
+    else
+      out=$("${run[@]}" wrk -t2 -c16 -d"${secs}s" -H 'Host: httpbin:8000' "${url[$c]}")
+      rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+      n=$(awk '/requests in/ {print $1}' <<<"$out")
+    fi
     note=""
     if [ -n "${pid[$c]:-}" ]; then
       ms=$(awk -v a="$before" -v b="$(cpu_ticks "${pid[$c]}")" -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 1000 / hz / n * 1000}')
@@ -124,4 +146,33 @@ for base in nginx reverseproxy faultline-base; do
     [ "$c" = "$base" ] && continue
     awk -v a="${med[$c]}" -v b="${med[$base]}" -v c="$c" -v base="$base" 'BEGIN {printf "%s / %s = %.2f\n", c, base, a/b}'
   done
+done
+
+# Added latency at 1000 qps, fortio as the client: each configuration's
+# percentiles, then the excess over direct, medians of the repetitions.
+[ "$latsecs" = 0 ] && exit 0
+echo
+echo "latency at 1000 qps uniform, 16 connections, ${latsecs}s (ms)"
+declare -A lat
+for rep in $(seq "$reps"); do
+  for c in $configs; do
+    "${run[@]}" fortio load -quiet -qps 1000 -uniform -c 16 -t "${latsecs}s" -r 0.00001 -p 50,99,99.9 \
+      -H 'Host: httpbin:8000' -json "$work/lat.json" "${url[$c]}" >/dev/null 2>&1
+    line=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = {x["Percentile"]: x["Value"] * 1000 for x in d["DurationHistogram"]["Percentiles"]}
+print("%.3f %.3f %.3f" % (p[50], p[99], p[99.9]))' "$work/lat.json")
+    echo "rep $rep  $c  p50 p99 p99.9: $line"
+    lat[$c]+="$line;"
+  done
+done
+pct() { # configuration, field (1 p50, 2 p99, 3 p99.9): the median over repetitions
+  tr ';' '\n' <<<"${lat[$1]}" | grep . | awk -v f="$2" '{print $f}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+for c in $configs; do
+  [ "$c" = direct ] && continue
+  awk -v c="$c" -v a="$(pct "$c" 1)" -v b="$(pct "$c" 2)" -v d="$(pct "$c" 3)" \
+    -v x="$(pct direct 1)" -v y="$(pct direct 2)" -v z="$(pct direct 3)" \
+    'BEGIN {printf "%s over direct: +p50 %.3f ms, +p99 %.3f ms, +p99.9 %.3f ms\n", c, a - x, b - y, d - z}'
 done
