@@ -31,6 +31,13 @@ import (
 // The document's own warnings (doc.Warnings) are not repeated, nor is a
 // compiler warning about a field one of them names.
 func Check(doc *scenarios.Document, opts Options) scenarios.Problems {
+	problems, _ := check(doc, opts)
+	return problems
+}
+
+// check is Check, and the routes it compiled: nil on a mesh environment,
+// or when they did not compile.
+func check(doc *scenarios.Document, opts Options) (scenarios.Problems, *proxy.RoutePlan) {
 	var problems scenarios.Problems
 	label := "Experiment " + doc.Name()
 	if doc.Environment != nil {
@@ -52,7 +59,7 @@ func Check(doc *scenarios.Document, opts Options) scenarios.Problems {
 	}
 	problems = doc.Locate(problems)
 	if doc.OnMesh() {
-		return problems
+		return problems, nil
 	}
 	plan, err := proxy.Plan(doc, proxy.Options{AllowTarget: opts.AllowTarget, Credentials: opts.Credentials, Logger: opts.Logger})
 	var compiled scenarios.Problems
@@ -69,7 +76,7 @@ func Check(doc *scenarios.Document, opts Options) scenarios.Problems {
 	if plan != nil && doc.Environment == nil && doc.Experiment.Spec.Load != nil {
 		problems = append(problems, doc.Locate(loadProblems(doc, plan))...)
 	}
-	return dedupe(problems)
+	return dedupe(problems), plan
 }
 
 // loadProblems are the errors of a load whose own request would go to a

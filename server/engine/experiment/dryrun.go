@@ -32,13 +32,15 @@ import (
 func DryRun(ctx context.Context, doc *scenarios.Document, opts Options) (*report.DryRun, error) {
 	// What validate and a run refuse, the dry run refuses with the same
 	// words; their warnings are the dry run's too.
-	problems := Check(doc, opts)
+	problems, plan := check(doc, opts)
 	if err := CheckError(problems); err != nil {
 		return nil, err
 	}
-	plan, err := proxy.Plan(doc, proxy.Options{AllowTarget: opts.AllowTarget, Credentials: opts.Credentials, Logger: opts.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+	if plan == nil { // a mesh environment's experiment: Check compiles none
+		var err error
+		if plan, err = proxy.Plan(doc, proxy.Options{AllowTarget: opts.AllowTarget, Credentials: opts.Credentials, Logger: opts.Logger}); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
 	}
 	out := &report.DryRun{Experiment: doc.Name(), DryRun: true, Targets: []report.DryRunTarget{}, Routes: []report.DryRunRoute{},
 		Predictions: []report.Prediction{}, Warnings: []string{}}
