@@ -221,11 +221,20 @@ func grade(in *Injection, where string, configured float64, matched, injected in
 
 // Wilson returns the 95 % Wilson score interval of the proportion k/n.
 func Wilson(k, n int64) (lo, hi float64) {
-	if n == 0 {
+	if n <= 0 {
+		return 0, 1
+	}
+	return WilsonShare(float64(k)/float64(n), n)
+}
+
+// WilsonShare is the 95 % Wilson score interval of a share p of n trials,
+// p not necessarily a whole count over n (a predicted share of a planned
+// count); [0, 1] when n is not positive.
+func WilsonShare(p float64, n int64) (lo, hi float64) {
+	if n <= 0 {
 		return 0, 1
 	}
 	const z = 1.959963984540054
-	p := float64(k) / float64(n)
 	nf := float64(n)
 	den := 1 + z*z/nf
 	centre := (p + z*z/(2*nf)) / den

@@ -203,7 +203,7 @@ func timeToRecover(res *loadgen.Result, base *report.Phase) (*report.Recovery, *
 		return nil, nil
 	}
 	window = window / step * step
-	pHi := wilsonUpper(base.Errors, base.Requests)
+	_, pHi := report.Wilson(base.Errors, base.Requests)
 	maxP50 := base.LatencyMs.P99*p50Allowance + 0.5
 	rec := &report.Recovery{WindowMs: ms(window), StepMs: ms(step), MaxErrorRatio: roundRatio(pHi), MaxP50Ms: maxP50}
 	for from := faultEnd; from+window <= recovery.End; from += step {
@@ -222,19 +222,6 @@ func timeToRecover(res *loadgen.Result, base *report.Phase) (*report.Recovery, *
 		}
 	}
 	return rec, nil
-}
-
-// wilsonUpper is the upper end of the 95 % Wilson score interval of
-// x successes in n trials.
-func wilsonUpper(x, n int64) float64 {
-	if n == 0 {
-		return 1
-	}
-	const z = 1.96
-	p, nf := float64(x)/float64(n), float64(n)
-	centre := p + z*z/(2*nf)
-	spread := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
-	return min(1, (centre+spread)/(1+z*z/nf))
 }
 
 func roundRatio(f float64) float64 { return math.Round(f*1e4) / 1e4 }

@@ -102,7 +102,7 @@ func predictPlan(doc *scenarios.Document, plan *proxy.RoutePlan, observed *repor
 			}
 		}
 		pred := rm.errorRatio()
-		lo, hi := wilsonF(pred*float64(n), float64(n))
+		lo, hi := report.WilsonShare(pred, n)
 		out = append(out, report.Prediction{
 			Metric: report.PredictErrorRatio, Route: rm.route, Predicted: round6(pred), Low: floor6(lo), High: ceil6(hi),
 			Basis: rm.errorBasis(phased) + countBasis(n),
@@ -487,7 +487,7 @@ func overflowPrediction(doc *scenarios.Document, plan *proxy.RoutePlan, m proxy.
 		share := float64(conns-capacity) / float64(conns)
 		low := 0.0
 		if n > 0 {
-			low, _ = wilsonF(share*float64(n), float64(n))
+			low, _ = report.WilsonShare(share, n)
 		}
 		p.Predicted, p.Low, p.High = round6(share), floor6(low), 1
 		p.Basis = fmt.Sprintf("%d closed-loop connections against cluster %s's capacity %d (%s): the %d beyond it are refused at once and retry at once, far faster than a held request ends, so about (c−K)/c of the requests overflow, or more (longer runs overflow more); the interval reaches down to the 95 %% Wilson bound of that share over %d requests",
@@ -503,20 +503,6 @@ func overflowPrediction(doc *scenarios.Document, plan *proxy.RoutePlan, m proxy.
 func limited(cb proxy.CircuitBreakersDump) bool {
 	const unlimited = 4294967295
 	return cb.MaxConnections < unlimited || cb.MaxPendingRequests < unlimited || cb.MaxRequests < unlimited
-}
-
-// wilsonF is the Wilson 95 % interval of k successes out of n, k
-// fractional (the predicted share of a planned count); [0, 1] when n is 0.
-func wilsonF(k, n float64) (lo, hi float64) {
-	if n <= 0 {
-		return 0, 1
-	}
-	const z = 1.959963984540054
-	p := k / n
-	den := 1 + z*z/n
-	centre := (p + z*z/(2*n)) / den
-	half := z * math.Sqrt(p*(1-p)/n+z*z/(4*n*n)) / den
-	return math.Max(0, centre-half), math.Min(1, centre+half)
 }
 
 func round6(f float64) float64 { return math.Round(f*1e6) / 1e6 }
