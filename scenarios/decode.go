@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -354,6 +355,9 @@ func nearestField(t reflect.Type, key string) string {
 	if len(key) > 5 {
 		limit = 2
 	}
+	// The distance is at least the difference in length: a key far longer
+	// than every field name (a hostile document's) costs no table.
+	keyLen := utf8.RuneCountInString(key)
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -362,6 +366,9 @@ func nearestField(t reflect.Type, key string) string {
 		}
 		if strings.EqualFold(name, key) {
 			return name
+		}
+		if diff := keyLen - utf8.RuneCountInString(name); diff > limit || -diff > limit {
+			continue
 		}
 		d := editDistance(strings.ToLower(key), strings.ToLower(name))
 		switch {

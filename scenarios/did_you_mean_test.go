@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -79,5 +80,20 @@ spec:
 	}
 	if editDistance("retires", "retries") != 1 || editDistance("abc", "abc") != 0 || editDistance("kitten", "sitting") != 3 {
 		t.Error("editDistance")
+	}
+}
+
+// A key far longer than any field name gets no suggestion, and costs no
+// distance table as long as the key.
+func TestUnknownLongKeyGetsNoSuggestion(t *testing.T) {
+	long := strings.Repeat("k", 200_000)
+	if got := nearestField(reflect.TypeFor[Load](), long); got != "" {
+		t.Errorf("nearest field of a %d-letter key: %q", len(long), got)
+	}
+	if allocs := testing.AllocsPerRun(3, func() { nearestField(reflect.TypeFor[Load](), long) }); allocs > 0 {
+		t.Errorf("%v allocations for a key no field name is near, want none", allocs)
+	}
+	if got := nearestField(reflect.TypeFor[Load](), "conections"); got != "connections" {
+		t.Errorf("nearest field of conections: %q", got)
 	}
 }
