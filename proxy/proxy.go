@@ -71,6 +71,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/faultline/faultline/proxy/inbound"
 	"github.com/faultline/faultline/scenarios"
 )
 
@@ -230,8 +231,8 @@ type Proxy struct {
 type openListener struct {
 	Listener
 	ln  net.Listener
-	srv *http.Server // nil on a TCP or TLS listener
-	l4  *l4Handler   // nil on an HTTP listener
+	srv *inbound.Server // nil on a TCP or TLS listener
+	l4  *l4Handler      // nil on an HTTP listener
 }
 
 func newProxy(opts Options) *Proxy {
@@ -371,18 +372,15 @@ func (p *Proxy) open(l Listener, addr string) (*openListener, error) {
 	if !servesHTTP(l.Protocol) {
 		return &openListener{Listener: l, ln: ln, l4: p.l4Handler(l)}, nil
 	}
-	srv := &http.Server{
-		Handler:                      p.handler(l),
-		ReadHeaderTimeout:            30 * time.Second,
-		IdleTimeout:                  time.Hour,
-		DisableGeneralOptionsHandler: true,
-		ConnState:                    p.reg.connState,
-		ErrorLog:                     slog.NewLogLogger(p.logger.Handler(), slog.LevelDebug),
+	srv := &inbound.Server{
+		Handler:   p.handler(l),
+		ConnState: p.reg.connState,
+		Logger:    p.logger,
 	}
 	if l.Protocol == ProtocolHTTPS {
-		srv.TLSConfig = p.tlsConfig(l.Name)
+		cfg := p.tlsConfig(l.Name)
 		srv.Handler = p.xfcc(l.Name, srv.Handler)
-		ln = tls.NewListener(ln, srv.TLSConfig)
+		ln = tls.NewListener(ln, cfg)
 	}
 	return &openListener{Listener: l, ln: ln, srv: srv}, nil
 }
@@ -395,7 +393,7 @@ func (p *Proxy) startServing(o *openListener) {
 	}
 	go func() {
 		defer p.serving.Done()
-		if err := o.srv.Serve(o.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := o.srv.Serve(o.ln); err != nil && !errors.Is(err, inbound.ErrServerClosed) {
 			p.logger.Error("proxy: listener stopped", "listener", o.Name, "err", err)
 		}
 	}()

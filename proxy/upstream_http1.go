@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/faultline/faultline/proxy/internal/httpfield"
 )
 
 // HTTP/1.1 exchanges over the pool's connections (upstream_pool.go). The
@@ -425,7 +427,7 @@ func (pc *upConn) writeHead(req *http.Request) {
 		bw.WriteString(textproto.TrimString(ua))
 		bw.WriteString("\r\n")
 	}
-	if req.Close && !hasToken(firstValue(h, "Connection"), "close") {
+	if req.Close && !httpfield.HasToken(firstValue(h, "Connection"), "close") {
 		bw.WriteString("Connection: close\r\n")
 	}
 	switch method {
@@ -463,63 +465,13 @@ func firstValue(h http.Header, k string) string {
 
 // wantsClose: the request asks for the connection to close after it.
 func wantsClose(req *http.Request) bool {
-	return req.Close || hasToken(firstValue(req.Header, "Connection"), "close")
+	return req.Close || httpfield.HasToken(firstValue(req.Header, "Connection"), "close")
 }
 
 // isProtocolSwitch: an Upgrade request, or the header of a 101 response
 // that switches protocols.
 func isProtocolSwitch(h http.Header) bool {
 	return h.Get("Upgrade") != "" && httpguts.HeaderValuesContainsToken(h["Connection"], "upgrade")
-}
-
-// hasToken reports whether token (lower case ASCII) occurs in v between
-// spaces, commas or tabs, case-insensitively: how the request writer
-// reads a Connection value. It is net/http's own rule, looser than
-// httpguts.HeaderValuesContainsToken (a space separates tokens too), so
-// the proxy writes Connection: close exactly when net/http would.
-func hasToken(v, token string) bool {
-	if len(token) > len(v) || token == "" {
-		return false
-	}
-	if v == token {
-		return true
-	}
-	for sp := 0; sp <= len(v)-len(token); sp++ {
-		if b := v[sp]; b != token[0] && b|0x20 != token[0] {
-			continue
-		}
-		if sp > 0 && !tokenBoundary(v[sp-1]) {
-			continue
-		}
-		if end := sp + len(token); end != len(v) && !tokenBoundary(v[end]) {
-			continue
-		}
-		if asciiEqualFold(v[sp:sp+len(token)], token) {
-			return true
-		}
-	}
-	return false
-}
-
-func tokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
-
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // readResponse reads the final response's headers, skipping 1xx

@@ -5,9 +5,10 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"net/textproto"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/faultline/faultline/proxy/internal/httpfield"
 )
 
 // Reading upstream responses. Most response heads are small, already
@@ -85,7 +86,7 @@ func readResponseHead(br *bufio.Reader, req *http.Request) *upstreamResponse {
 			}
 		}
 		for _, c := range line[colon+1:] {
-			if !fieldValueByte[c] {
+			if !httpfield.IsValueByte(c) {
 				return nil
 			}
 		}
@@ -111,7 +112,7 @@ func readResponseHead(br *bufio.Reader, req *http.Request) *upstreamResponse {
 		for ve > vs && (b[ve-1] == ' ' || b[ve-1] == '\t') {
 			ve--
 		}
-		key := canonicalKey(s[pos:colon])
+		key := httpfield.CanonicalKey(s[pos:colon])
 		if vv, ok := h[key]; ok {
 			h[key] = append(vv, s[vs:ve])
 		} else {
@@ -199,30 +200,6 @@ func framePlain(r *http.Response, h http.Header, req *http.Request) bool {
 func bodyAllowed(code int) bool {
 	return !(code >= 100 && code <= 199 || code == http.StatusNoContent || code == http.StatusNotModified)
 }
-
-// canonicalKey is a header name in canonical form; s holds token bytes
-// only. An already canonical name is returned as is (no allocation).
-func canonicalKey(s string) string {
-	upper := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return textproto.CanonicalMIMEHeaderKey(s)
-		}
-		upper = c == '-'
-	}
-	return s
-}
-
-// fieldValueByte are the bytes of a field value: visible characters,
-// space, tab and obs-text (httpguts.ValidHeaderFieldValue byte by byte,
-// without turning the line into a string).
-var fieldValueByte = func() (value [256]bool) {
-	for c := 0; c < 256; c++ {
-		value[c] = c >= 0x21 && c != 0x7f || c == ' ' || c == '\t'
-	}
-	return value
-}()
 
 // readDirect reads a body framed by readResponseHead straight from the
 // connection's buffer: remaining bytes of a Content-Length, or (-1) to
