@@ -191,7 +191,9 @@ func (c *conn) serve() {
 	need := 1
 	for ; ; need = 4 {
 		if c.br.Buffered() < need {
-			s.setState(c, http.StateIdle)
+			if need == 4 {
+				s.setState(c, http.StateIdle)
+			}
 			c.readTimeout(s.idleTimeout())
 			if _, err := c.br.Peek(need); err != nil && (need == 4 || c.br.Buffered() == 0) {
 				return
@@ -314,6 +316,21 @@ func (c *conn) refuse(err error) {
 	}
 	c.rwc.SetWriteDeadline(time.Now().Add(time.Second))
 	io.WriteString(c.rwc, "HTTP/1.1 "+line+errorHeaders+line)
+	c.closeWriteAndWait()
+}
+
+// closeWriteAndWait half-closes the connection and drains what the
+// client still sends, for up to half a second, so that the refusal is
+// read before the close (closing with unread bytes resets the connection,
+// and the client may lose the answer).
+func (c *conn) closeWriteAndWait() {
+	cw, ok := c.rwc.(interface{ CloseWrite() error })
+	if !ok {
+		return
+	}
+	cw.CloseWrite()
+	c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	io.Copy(io.Discard, io.LimitReader(c.rwc, 1<<20))
 }
 
 // statusError is a refusal with its status and text.

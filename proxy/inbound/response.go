@@ -119,6 +119,11 @@ func (w *response) writeHead(length int64) {
 	c := w.c
 	if w.canContinue {
 		c.wmu.Lock()
+		if !c.headStarted {
+			// The client was never told to send its body, and may or may
+			// not: the connection cannot tell what follows.
+			w.closeAfter = true
+		}
 		c.headStarted = true
 		c.wmu.Unlock()
 	}
