@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/faultline/faultline/proxy/internal/httpfield"
 )
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufferBytes); return &b }}
@@ -85,10 +87,18 @@ func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination)
 		if isHopByHop(k) || tokens != nil && contains(tokens, k) {
 			continue
 		}
+		if k == "Expect" && len(vv) > 0 && httpfield.HasToken(vv[0], "100-continue") {
+			continue // answered here, as Envoy answers it (proxy_100_continue off)
+		}
 		h[k] = vv
 	}
 	if te := in.Header["Te"]; len(te) > 0 && headerHasToken(te, "trailers") {
 		h["Te"] = valTrailers
+	}
+	if isWebSocketUpgrade(in.Header) {
+		// The one upgrade Istio's routes allow: its headers go through.
+		h["Connection"] = valUpgrade
+		h["Upgrade"] = in.Header["Upgrade"]
 	}
 	h[hdrXFF] = forwardedFor(in.Header[hdrXFF], in.RemoteAddr, parts.vals[0:1:1])
 	h[hdrXFP] = valHTTP

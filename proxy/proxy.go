@@ -47,7 +47,8 @@
 // dials an address the experiment did not name; circuit-breaker limits
 // are exact rather than per worker; request bodies are buffered (up to
 // 1 MiB) before the first attempt when a retry or a shadow may resend
-// them; HTTP/2 and protocol upgrades are not implemented. A Gateway
+// them; HTTP/2 and protocol upgrades other than WebSocket are not
+// implemented. A Gateway
 // server in SIMPLE or MUTUAL terminates TLS with certificates from
 // Options.Credentials or Options.CA (tls_gateway.go), and a
 // DestinationRule's SIMPLE or MUTUAL tls originates it to the endpoints

@@ -520,7 +520,11 @@ func (p *Proxy) forward(x *exchange, r *rule, d *destination, c *cluster, router
 				return
 			}
 			x.serviceTime = time.Since(routerStart).Milliseconds()
-			x.copyResponse(res, r, d, c)
+			if res.StatusCode == http.StatusSwitchingProtocols {
+				p.switchProtocols(x, res, c)
+			} else {
+				x.copyResponse(res, r, d, c)
+			}
 			x.attemptDone(c)
 			k.endAttempt()
 			return
