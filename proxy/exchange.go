@@ -66,6 +66,9 @@ type exchange struct {
 	// request.
 	k        *clock
 	clockSet bool
+	// upstreamResponse is reused for the attempts' responses, and kept
+	// with the pooled exchange like k.
+	upstreamResponse *upstreamResponse
 
 	// Consistent-hash cookie generated for this request (hash.go): its
 	// value, and the Set-Cookie sent with the upstream response.
@@ -173,7 +176,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// logged (Close waits for that).
 	h.stats.active.Add(-1)
 	abort := x.abort
-	*x = exchange{k: x.k}
+	*x = exchange{k: x.k, upstreamResponse: x.upstreamResponse}
 	exchangePool.Put(x)
 	if abort {
 		// Headers already went out: reset the stream as Envoy does.
@@ -397,6 +400,15 @@ func (x *exchange) timers() *clock {
 	return x.k
 }
 
+// untilTimeout is the time left to the earliest route or per-try timeout
+// armed, 0 when none is.
+func (x *exchange) untilTimeout() time.Duration {
+	if !x.clockSet {
+		return 0
+	}
+	return x.k.untilDeadline()
+}
+
 // routeTimedOut reports whether the route timeout expired.
 func (x *exchange) routeTimedOut() bool { return x.clockSet && x.k.timedOut() }
 
@@ -434,7 +446,10 @@ func (p *Proxy) try(actx context.Context, x *exchange, r *rule, c *cluster, base
 	if p.log != nil {
 		local = &x.upstreamLocal
 	}
-	res, err := c.transport.roundTrip(out, ep, local)
+	if x.upstreamResponse == nil {
+		x.upstreamResponse = new(upstreamResponse)
+	}
+	res, err := c.transport.roundTrip(out, ep, local, x.untilTimeout(), x.upstreamResponse)
 	if err != nil {
 		c.outlierFailure(x, ep, actx)
 		x.attemptDone(c)

@@ -215,7 +215,7 @@ func (p *Proxy) shadow(req *http.Request, c *cluster, ep *endpoint, cancel conte
 		ep.active.Add(-1)
 		c.stats.rqActive.Add(-1)
 	}()
-	res, err := c.transport.roundTrip(req, ep, nil)
+	res, err := c.transport.roundTrip(req, ep, nil, 0, nil) // its deadline, if any, is its context's
 	if err == nil {
 		c.stats.code(res.StatusCode)
 		_, _ = io.Copy(io.Discard, res.Body)

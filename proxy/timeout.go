@@ -88,6 +88,21 @@ func (k *clock) routeFired() {
 	}
 }
 
+// untilDeadline is the time left to the earliest deadline armed, 0 when
+// none is (at least a nanosecond when one is).
+func (k *clock) untilDeadline() time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	at := k.routeAt
+	if !k.tryAt.IsZero() && (at.IsZero() || k.tryAt.Before(at)) {
+		at = k.tryAt
+	}
+	if at.IsZero() {
+		return 0
+	}
+	return max(time.Until(at), time.Nanosecond)
+}
+
 // timedOut reports whether the route timeout expired.
 func (k *clock) timedOut() bool {
 	k.mu.Lock()

@@ -85,7 +85,11 @@ func (e readFromServerError) Unwrap() error { return e.error }
 // %UPSTREAM_LOCAL_ADDRESS%). req's body is closed in every case. Requests
 // built by the proxy carry no GetBody: a body is never replayed here (the
 // retry stage replays buffered bodies with a new request).
-func (t *clusterTransport) roundTrip(req *http.Request, ep *endpoint, local *string) (*http.Response, error) {
+//
+// soon is how long the request's context may go unwatched (watchContext):
+// the time left before the earliest timeout that may end it, or less.
+// into, when not nil, is reused for the response (readResponseHead).
+func (t *clusterTransport) roundTrip(req *http.Request, ep *endpoint, local *string, soon time.Duration, into *upstreamResponse) (*http.Response, error) {
 	if err := checkRequest(req); err != nil {
 		closeRequestBody(req)
 		return nil, err
@@ -109,7 +113,7 @@ func (t *clusterTransport) roundTrip(req *http.Request, ep *endpoint, local *str
 		if local != nil {
 			*local = pc.local
 		}
-		res, err := pc.roundTrip(ctx, req)
+		res, err := pc.roundTrip(ctx, req, soon, into)
 		if err == nil {
 			if t.disableKeepAlives && !t.track {
 				t.stats.cxMaxRequests.Add(1) // every connection serves one request
@@ -254,16 +258,16 @@ func invalidHeader(h http.Header) (string, bool) {
 // roundTrip is one exchange on pc, which the caller owns. On error pc is
 // closed and the error says how far the request got (nothingWrittenError,
 // readFromServerError) for resendable.
-func (pc *upConn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+func (pc *upConn) roundTrip(ctx context.Context, req *http.Request, soon time.Duration, into *upstreamResponse) (*http.Response, error) {
 	pc.body = nil
-	pc.stopWatch = context.AfterFunc(ctx, pc.abortFn)
+	pc.watchContext(ctx, soon)
 	start := pc.nwrite
 	if req.Body != nil && req.Body != http.NoBody {
 		pc.startBodyWrite(req)
 	} else if err := pc.writeRequest(req); err != nil {
 		return nil, pc.fail(ctx, start, err)
 	}
-	res, err := pc.readResponse(req)
+	res, err := pc.readResponse(req, into)
 	if err != nil {
 		return nil, pc.fail(ctx, start, err)
 	}
@@ -293,6 +297,71 @@ func (pc *upConn) release(alive bool) {
 		return
 	}
 	pc.close()
+}
+
+// Watching a request's context. A context that ends (the client went
+// away, a timeout fired, the proxy closed) must cut the request off, which
+// closing the connection does. context.AfterFunc would cost a few
+// allocations per request; most requests end within a millisecond, long
+// before anything could cancel them. So the watch starts late: the
+// connection's timer registers the AfterFunc once the request has run
+// for watchAfter, or for soon (the time left to the earliest timeout that
+// may end it) if that is shorter, and a context already ended by then
+// cuts it off at once.
+const watchAfter = 5 * time.Millisecond
+
+// watchContext starts watching ctx for the request under way.
+func (pc *upConn) watchContext(ctx context.Context, soon time.Duration) {
+	d := watchAfter
+	if soon > 0 && soon < d {
+		d = soon
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl))
+	}
+	pc.watchMu.Lock()
+	pc.watchCtx, pc.watchArmed, pc.watchCancel = ctx, true, nil
+	pc.watchMu.Unlock()
+	if d <= 0 {
+		pc.watchFired()
+		return
+	}
+	if pc.watchTimer == nil {
+		pc.watchTimer = time.AfterFunc(d, pc.watchFired)
+	} else {
+		pc.watchTimer.Reset(d)
+	}
+}
+
+// watchFired registers the context watch of the request under way.
+func (pc *upConn) watchFired() {
+	pc.watchMu.Lock()
+	defer pc.watchMu.Unlock()
+	if pc.watchArmed && pc.watchCancel == nil {
+		pc.watchCancel = context.AfterFunc(pc.watchCtx, pc.abortFn)
+	}
+}
+
+// stopWatch ends the watch of the request under way. Like the stop
+// function of context.AfterFunc, it reports false when the context ended
+// the request (the connection was aborted) or the watch was stopped
+// already.
+func (pc *upConn) stopWatch() bool {
+	if pc.watchTimer != nil {
+		pc.watchTimer.Stop()
+	}
+	pc.watchMu.Lock()
+	defer pc.watchMu.Unlock()
+	if !pc.watchArmed {
+		return false
+	}
+	pc.watchArmed = false
+	pc.watchCtx = nil
+	if stop := pc.watchCancel; stop != nil {
+		pc.watchCancel = nil
+		return stop()
+	}
+	return true
 }
 
 // fail ends an exchange that produced no response: the connection is
@@ -477,14 +546,14 @@ func isProtocolSwitch(h http.Header) bool {
 // readResponse reads the final response's headers, skipping 1xx
 // responses other than 101, within maxResponseHeaderBytes. Its body, if
 // any, is an *upstreamBody still to be tied to the exchange.
-func (pc *upConn) readResponse(req *http.Request) (*http.Response, error) {
+func (pc *upConn) readResponse(req *http.Request, into *upstreamResponse) (*http.Response, error) {
 	pc.readLimit = maxResponseHeaderBytes
 	if _, err := pc.br.Peek(1); err != nil {
 		return nil, readFromServerError{err}
 	}
 	for {
 		var res *http.Response
-		if u := readResponseHead(pc.br, req); u != nil {
+		if u := readResponseHead(pc.br, req, into); u != nil {
 			res = &u.res
 		} else {
 			var err error

@@ -437,10 +437,14 @@ type upConn struct {
 	nwrite    int64 // bytes written to conn
 	readLimit int64 // bytes conn may still deliver (response headers)
 	sawEOF    bool  // conn reported EOF
-	// abortFn is abort as a func value, made once; stopWatch stops the
-	// current request's context watch.
-	abortFn   func()
-	stopWatch func() bool
+	// abortFn is abort as a func value, made once. The watch of the
+	// current request's context (watchContext) is guarded by watchMu.
+	abortFn     func()
+	watchMu     sync.Mutex
+	watchTimer  *time.Timer
+	watchCtx    context.Context
+	watchArmed  bool
+	watchCancel func() bool // context.AfterFunc's stop, once registered
 	// body is the request body's writer, while one runs.
 	body *bodyWrite
 	// The liveness probe's func value (made once) and its results.

@@ -26,16 +26,20 @@ import (
 // its end and its errors (a short body is io.ErrUnexpectedEOF). The fuzz
 // test holds the two side by side.
 
-// upstreamResponse is a response and its body reader in one allocation.
+// upstreamResponse is a response and its body reader in one allocation,
+// with a header map to reuse: an exchange keeps one for its attempts'
+// responses, one after the other.
 type upstreamResponse struct {
-	res  http.Response
-	body upstreamBody
+	res    http.Response
+	body   upstreamBody
+	header http.Header
 }
 
 // readResponseHead parses a plain response head from what br already
 // holds and consumes it; nil (nothing consumed) when ReadResponse must do
-// it. method is the request's.
-func readResponseHead(br *bufio.Reader, req *http.Request) *upstreamResponse {
+// it. method is the request's. into, when not nil, is reused for the
+// response (an earlier response it held must be done with).
+func readResponseHead(br *bufio.Reader, req *http.Request, into *upstreamResponse) *upstreamResponse {
 	buf, _ := br.Peek(br.Buffered())
 	end := bytes.Index(buf, crlfcrlf)
 	if end < 0 {
@@ -94,13 +98,22 @@ func readResponseHead(br *bufio.Reader, req *http.Request) *upstreamResponse {
 	}
 
 	s := string(b)
-	u := &upstreamResponse{}
+	u := into
+	if u == nil {
+		u = &upstreamResponse{}
+	}
+	h := u.header
+	if h == nil {
+		h = make(http.Header, lines)
+	} else {
+		clear(h)
+	}
+	*u = upstreamResponse{header: h}
 	r := &u.res
 	r.Status = s[9 : nl-1]
 	r.StatusCode = code
 	r.Proto, r.ProtoMajor, r.ProtoMinor = s[:8], 1, minor
 	r.Request = req
-	h := make(http.Header, lines)
 	strs := make([]string, lines)
 	for pos := nl + 1; pos < end-2; {
 		e := pos + bytes.IndexByte(b[pos:], '\n')

@@ -79,7 +79,7 @@ func TestReadResponseHead(t *testing.T) {
 	for _, s := range responseSeeds[:15] {
 		br := bufio.NewReader(strings.NewReader(s))
 		br.Peek(1)
-		if readResponseHead(br, &http.Request{Method: "GET"}) == nil {
+		if readResponseHead(br, &http.Request{Method: "GET"}, nil) == nil {
 			t.Errorf("%q: not parsed by the fast path", s)
 		}
 	}
@@ -91,10 +91,18 @@ func checkResponseHead(t *testing.T, data []byte, head bool) {
 	if head {
 		req.Method = http.MethodHead
 	}
+	// The response is read into one that held another before, as an
+	// exchange reuses its own: nothing of the earlier one may show.
+	into := &upstreamResponse{}
+	old := bufio.NewReader(strings.NewReader("HTTP/1.1 404 Not Found\r\nX-Old: 1\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc"))
+	old.Peek(1)
+	if readResponseHead(old, &http.Request{Method: http.MethodGet}, into) == nil {
+		t.Fatal("the earlier response was not parsed")
+	}
 	br := bufio.NewReaderSize(bytes.NewReader(data), 4096)
 	br.Peek(1)
 	before := br.Buffered()
-	u := readResponseHead(br, req)
+	u := readResponseHead(br, req, into)
 	if u == nil {
 		if br.Buffered() != before {
 			t.Fatalf("%q: fast path gave up after consuming input", data)
