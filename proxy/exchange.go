@@ -66,9 +66,11 @@ type exchange struct {
 	// request.
 	k        *clock
 	clockSet bool
-	// upstreamResponse is reused for the attempts' responses, and kept
-	// with the pooled exchange like k.
+	// upstreamResponse is reused for the attempts' responses, and
+	// upstreamHeader for the header of a first attempt without a body
+	// (upstreamRequest); both are kept with the pooled exchange like k.
 	upstreamResponse *upstreamResponse
+	upstreamHeader   http.Header
 
 	// Consistent-hash cookie generated for this request (hash.go): its
 	// value, and the Set-Cookie sent with the upstream response.
@@ -176,7 +178,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// logged (Close waits for that).
 	h.stats.active.Add(-1)
 	abort := x.abort
-	*x = exchange{k: x.k, upstreamResponse: x.upstreamResponse}
+	*x = exchange{k: x.k, upstreamResponse: x.upstreamResponse, upstreamHeader: x.upstreamHeader}
 	exchangePool.Put(x)
 	if abort {
 		// Headers already went out: reset the stream as Envoy does.

@@ -19,8 +19,10 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufferBytes); re
 var valTrailers = []string{"trailers"}
 
 // upstreamParts are the pieces of a first attempt's request made in one
-// allocation: its URL and the backing of two header values.
+// allocation: the request itself (when it keeps the downstream request's
+// context), its URL and the backing of two header values.
 type upstreamParts struct {
+	req  http.Request
 	url  url.URL
 	vals [2]string // X-Forwarded-For, X-Request-Id
 }
@@ -33,11 +35,12 @@ type upstreamParts struct {
 // and shadows copy it; it is never modified once sent.
 func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination) *http.Request {
 	in := x.r
+	parts := new(upstreamParts)
 	var out *http.Request
 	if ctx != in.Context() {
 		out = in.WithContext(ctx)
 	} else {
-		out = new(http.Request)
+		out = &parts.req
 		*out = *in
 	}
 	out.RequestURI = ""
@@ -45,7 +48,6 @@ func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination)
 	// No body: nil lets the transport reuse connections freely.
 	out.Body = x.attemptBody()
 
-	parts := new(upstreamParts)
 	u := &parts.url
 	u.Scheme = "http"
 	rawPath, rawQuery := x.path, x.rawQuery
@@ -81,7 +83,19 @@ func (x *exchange) upstreamRequest(ctx context.Context, r *rule, d *destination)
 	if r.timeoutVal != nil || r.retry != nil && r.retry.perTryVal != nil {
 		hint++
 	}
-	h := make(http.Header, hint)
+	// A request without a body reuses the exchange's map: nothing reads
+	// it once the exchange ends (retries and shadows copy it). A body's
+	// writer may, on its own goroutine: that request gets a map of its own.
+	h := x.upstreamHeader
+	switch {
+	case out.Body != nil:
+		h = make(http.Header, hint)
+	case h == nil:
+		h = make(http.Header, hint)
+		x.upstreamHeader = h
+	default:
+		clear(h)
+	}
 	tokens := connectionTokens(in.Header)
 	for k, vv := range in.Header {
 		if isHopByHop(k) || tokens != nil && contains(tokens, k) {
