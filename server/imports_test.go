@@ -16,8 +16,10 @@ var allowedImports = map[string][]string{
 	"bench": {"loadgen", "proxy", "scenarios", "server/demo"},
 	// bench/tailprobe runs the target, the proxy and fortio in one process.
 	"bench/tailprobe": {"proxy", "scenarios", "server/demo"},
-	"client":          {}, // the standard library only: other modules vendor it without the server's dependencies
-	"cmd/faultline":   {"internal/cli"},
+	// bench/loadgenrate runs loadgen alone, against the bare fortio CLI.
+	"bench/loadgenrate": {"loadgen"},
+	"client":            {}, // the standard library only: other modules vendor it without the server's dependencies
+	"cmd/faultline":     {"internal/cli"},
 	// examples/ci holds only the test of the CI examples.
 	"examples/ci": {},
 	// internal/cli holds the commands, one file each: serve hands over to
