@@ -4,6 +4,11 @@
 // the slowest calls with the garbage collections that ended during them.
 //
 //	GOMAXPROCS=1 taskset -c 0 go run ./bench/tailprobe bench/table.yaml
+//	go run ./bench/tailprobe -trace tail.out bench/table.yaml && go tool trace tail.out
+//
+// With -trace it writes an execution trace of the load: the goroutines of
+// client, proxy and target, the collections and the scheduler, for `go
+// tool trace`.
 //
 // docs/performance.md, "Where the tail comes from", has what it showed.
 package main
@@ -16,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"sync"
@@ -42,12 +48,13 @@ func main() {
 	conns := flag.Int("c", 16, "connections")
 	dur := flag.Duration("t", 10*time.Second, "how long the load lasts")
 	slowest := flag.Int("n", 20, "how many of the slowest calls to list")
+	tracePath := flag.String("trace", "", "write an execution trace of the load to this file")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: tailprobe [flags] TABLE.yaml")
 		os.Exit(2)
 	}
-	if err := probe(flag.Arg(0), *qps, *conns, *dur, *slowest); err != nil {
+	if err := probe(flag.Arg(0), *qps, *conns, *dur, *slowest, *tracePath); err != nil {
 		fmt.Fprintln(os.Stderr, "tailprobe:", err)
 		os.Exit(1)
 	}
@@ -77,7 +84,7 @@ func (c *calls) Report(_ context.Context, _ periodic.ThreadID, _ int64, start ti
 
 func (c *calls) Info() string { return "tailprobe" }
 
-func probe(tablePath string, qps float64, conns int, dur time.Duration, slowest int) error {
+func probe(tablePath string, qps float64, conns int, dur time.Duration, slowest int, tracePath string) error {
 	flog.SetLogLevelQuiet(flog.Error)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -100,14 +107,28 @@ func probe(tablePath string, qps float64, conns int, dur time.Duration, slowest 
 
 	log := &calls{}
 	o := &fhttp.HTTPRunnerOptions{RunnerOptions: periodic.RunnerOptions{QPS: qps, NumThreads: conns, Duration: dur, Uniform: true,
-		Out: os.Stderr, Stop: periodic.NewAborter(), AccessLogger: log, Resolution: 0.00001}}
+		Out: os.Stderr, Stop: periodic.NewAborter(), AccessLogger: log, Resolution: 0.00001, Percentiles: []float64{50, 99, 99.9}}}
 	o.URL = "http://" + px.MeshAddr() + "/status/200"
 	if err := o.AddAndValidateExtraHeader("Host: httpbin:8000"); err != nil {
 		return err
 	}
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	if _, err := fhttp.RunHTTPTest(o); err != nil {
+	if tracePath != "" {
+		f, err := os.Create(tracePath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
+	_, err = fhttp.RunHTTPTest(o)
+	if tracePath != "" {
+		trace.Stop()
+	}
+	if err != nil {
 		return err
 	}
 	var ms runtime.MemStats

@@ -46,6 +46,8 @@ type conn struct {
 	// request pays for no context of its own.
 	ctx        context.Context
 	cancelConn context.CancelFunc
+	// body is the body of the request in the handler, if it has one.
+	body *body
 	// The request and response of the moment, reused: blank is an empty
 	// request with ctx, copied over req to start each plain one.
 	blank  *http.Request
@@ -147,8 +149,13 @@ func (c *conn) serve() {
 		if c.cancelConn != nil {
 			c.cancelConn()
 		}
+		// After a panic the watch, or another goroutine reading the body,
+		// may still use the buffer: both end before it goes back.
 		if c.watchTimer != nil {
-			c.watchTimer.Stop()
+			c.disarmWatch()
+		}
+		if c.body != nil {
+			c.body.stop()
 		}
 		if !hijacked {
 			if c.bw != nil {
@@ -263,11 +270,13 @@ func (c *conn) serveOne() bool {
 		return false
 	}
 	body := c.wrapBody(req)
+	c.body = body
 	c.armWatch(body == nil)
 
 	s.Handler.ServeHTTP(w, req)
 
 	c.disarmWatch()
+	c.body = nil
 	if w.hijacked {
 		return false
 	}

@@ -405,11 +405,7 @@ func (b *body) Close() error {
 // short rest; false when the connection cannot carry another request. A
 // read still blocked in another goroutine is cut short.
 func (b *body) finish() bool {
-	if !b.mu.TryLock() {
-		b.c.rwc.SetReadDeadline(aLongTimeAgo)
-		b.c.rdur = -1
-		b.mu.Lock()
-	}
+	b.lock()
 	defer b.mu.Unlock()
 	b.closed = true
 	switch {
@@ -431,6 +427,23 @@ func (b *body) finish() bool {
 	d, err := b.c.br.Discard(int(b.remaining))
 	b.remaining -= int64(d)
 	return err == nil && b.remaining == 0
+}
+
+// lock takes the body's lock, cutting short a read still blocked in
+// another goroutine.
+func (b *body) lock() {
+	if !b.mu.TryLock() {
+		b.c.rwc.SetReadDeadline(aLongTimeAgo)
+		b.c.rdur = -1
+		b.mu.Lock()
+	}
+}
+
+// stop ends reading at once: later reads fail, and none is under way.
+func (b *body) stop() {
+	b.lock()
+	b.closed = true
+	b.mu.Unlock()
 }
 
 // wrapBody gives the request's body the 100 Continue due, if any; nil

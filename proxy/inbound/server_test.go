@@ -426,3 +426,29 @@ func TestHandlerPanicClosesOnlyItsConnection(t *testing.T) {
 		t.Errorf("the next connection got %q", b)
 	}
 }
+
+// A handler that aborts (http.ErrAbortHandler) while another goroutine
+// still reads its body: the read ends before the connection's buffer is
+// given back (the race detector watches this).
+func TestAbortWhileTheBodyIsRead(t *testing.T) {
+	reading := make(chan struct{})
+	readErr := make(chan error, 1)
+	addr := serve(t, &inbound.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		go func() {
+			close(reading)
+			_, err := io.ReadAll(r.Body)
+			readErr <- err
+		}()
+		<-reading
+		time.Sleep(20 * time.Millisecond) // the reader is blocked on the socket
+		panic(http.ErrAbortHandler)
+	})})
+	c, br := dial(t, addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\npart")
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after the abort: %v, want the connection closed", err)
+	}
+	if err := <-readErr; err == nil {
+		t.Error("the body read to its end although the client sent 4 of 100 bytes")
+	}
+}
