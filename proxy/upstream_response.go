@@ -73,28 +73,9 @@ func readResponseHead(br *bufio.Reader, req *http.Request, into *upstreamRespons
 	}
 
 	// Header lines: check them all before allocating anything.
-	lines := 0
-	for pos := nl + 1; pos < end-2; lines++ {
-		e := pos + bytes.IndexByte(b[pos:], '\n')
-		if e-1 <= pos || b[e-1] != '\r' || b[pos] == ' ' || b[pos] == '\t' {
-			return nil // bare LF, obs-fold
-		}
-		line := b[pos : e-1]
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return nil
-		}
-		for _, c := range line[:colon] {
-			if !httpguts.IsTokenRune(rune(c)) {
-				return nil
-			}
-		}
-		for _, c := range line[colon+1:] {
-			if !httpfield.IsValueByte(c) {
-				return nil
-			}
-		}
-		pos = e + 1
+	lines, ok := httpfield.PlainFields(b, nl+1)
+	if !ok {
+		return nil
 	}
 
 	s := string(b)
@@ -114,27 +95,7 @@ func readResponseHead(br *bufio.Reader, req *http.Request, into *upstreamRespons
 	r.StatusCode = code
 	r.Proto, r.ProtoMajor, r.ProtoMinor = s[:8], 1, minor
 	r.Request = req
-	strs := make([]string, lines)
-	for pos := nl + 1; pos < end-2; {
-		e := pos + bytes.IndexByte(b[pos:], '\n')
-		colon := pos + bytes.IndexByte(b[pos:e], ':')
-		vs, ve := colon+1, e-1
-		for vs < ve && (b[vs] == ' ' || b[vs] == '\t') {
-			vs++
-		}
-		for ve > vs && (b[ve-1] == ' ' || b[ve-1] == '\t') {
-			ve--
-		}
-		key := httpfield.CanonicalKey(s[pos:colon])
-		if vv, ok := h[key]; ok {
-			h[key] = append(vv, s[vs:ve])
-		} else {
-			vv, strs = strs[:1:1], strs[1:]
-			vv[0] = s[vs:ve]
-			h[key] = vv
-		}
-		pos = e + 1
-	}
+	httpfield.ReadFields(h, s, nl+1, lines)
 	if !framePlain(r, h, req) {
 		return nil
 	}

@@ -182,29 +182,9 @@ func (c *conn) parsePlain(b []byte) (req *http.Request, err error, ok bool) {
 	}
 
 	// Header lines: check them all before allocating anything.
-	end := len(b)
-	lines := 0
-	for pos := nl + 1; pos < end-2; lines++ {
-		e := pos + bytes.IndexByte(b[pos:], '\n')
-		if e-1 <= pos || b[e-1] != '\r' || b[pos] == ' ' || b[pos] == '\t' {
-			return nil, nil, false // bare LF, obs-fold
-		}
-		l := b[pos : e-1]
-		colon := bytes.IndexByte(l, ':')
-		if colon <= 0 {
-			return nil, nil, false
-		}
-		for _, ch := range l[:colon] {
-			if !httpguts.IsTokenRune(rune(ch)) {
-				return nil, nil, false
-			}
-		}
-		for _, ch := range l[colon+1:] {
-			if !httpfield.IsValueByte(ch) {
-				return nil, nil, false
-			}
-		}
-		pos = e + 1
+	lines, plain := httpfield.PlainFields(b, nl+1)
+	if !plain {
+		return nil, nil, false
 	}
 	if lines > s.maxHeaders() {
 		return nil, errTooLarge, true
@@ -213,27 +193,7 @@ func (c *conn) parsePlain(b []byte) (req *http.Request, err error, ok bool) {
 	str := string(b)
 	h := c.header
 	clear(h)
-	strs := make([]string, lines)
-	for pos := nl + 1; pos < end-2; {
-		e := pos + bytes.IndexByte(b[pos:], '\n')
-		colon := pos + bytes.IndexByte(b[pos:e], ':')
-		vs, ve := colon+1, e-1
-		for vs < ve && (b[vs] == ' ' || b[vs] == '\t') {
-			vs++
-		}
-		for ve > vs && (b[ve-1] == ' ' || b[ve-1] == '\t') {
-			ve--
-		}
-		key := httpfield.CanonicalKey(str[pos:colon])
-		if vv, ok := h[key]; ok {
-			h[key] = append(vv, str[vs:ve])
-		} else {
-			vv, strs = strs[:1:1], strs[1:]
-			vv[0] = str[vs:ve]
-			h[key] = vv
-		}
-		pos = e + 1
-	}
+	httpfield.ReadFields(h, str, nl+1, lines)
 
 	hosts := h["Host"]
 	if len(hosts) != 1 || !httpguts.ValidHostHeader(hosts[0]) {

@@ -176,12 +176,17 @@ func (w *response) writeFields() {
 		if strings.HasPrefix(k, http.TrailerPrefix) || !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			writeValue(bw, v)
-			bw.WriteString("\r\n")
-		}
+		writeField(bw, k, vv)
+	}
+}
+
+// writeField writes one field line per value.
+func writeField(bw *bufio.Writer, name string, values []string) {
+	for _, v := range values {
+		bw.WriteString(name)
+		bw.WriteString(": ")
+		writeValue(bw, v)
+		bw.WriteString("\r\n")
 	}
 }
 
@@ -335,12 +340,7 @@ func (w *response) writeTrailers() {
 			if !httpguts.ValidHeaderFieldName(k) || !allowedTrailer(k) {
 				continue
 			}
-			for _, v := range h[k] {
-				bw.WriteString(k)
-				bw.WriteString(": ")
-				writeValue(bw, v)
-				bw.WriteString("\r\n")
-			}
+			writeField(bw, k, h[k])
 		}
 	}
 	for k, vv := range h {
@@ -348,12 +348,7 @@ func (w *response) writeTrailers() {
 		if !ok || !httpguts.ValidHeaderFieldName(name) || !allowedTrailer(name) {
 			continue
 		}
-		for _, v := range vv {
-			bw.WriteString(name)
-			bw.WriteString(": ")
-			writeValue(bw, v)
-			bw.WriteString("\r\n")
-		}
+		writeField(bw, name, vv)
 	}
 }
 
