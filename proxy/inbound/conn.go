@@ -32,6 +32,7 @@ type conn struct {
 	s          *Server
 	rwc        net.Conn
 	remoteAddr string
+	born       time.Time
 	tls        *tls.ConnectionState
 	state      atomic.Int32 // http.ConnState
 
@@ -127,7 +128,7 @@ func (w *connWriter) Write(p []byte) (int, error) {
 }
 
 func newConn(s *Server, rwc net.Conn) *conn {
-	c := &conn{s: s, rwc: rwc, remoteAddr: rwc.RemoteAddr().String()}
+	c := &conn{s: s, rwc: rwc, remoteAddr: rwc.RemoteAddr().String(), born: time.Now()}
 	c.lr.c = rwc
 	c.header = make(http.Header)
 	c.res.c = c

@@ -200,12 +200,15 @@ func (s *Server) closed() <-chan struct{} {
 	return s.done
 }
 
-// closeIdle closes the idle connections and reports whether none is left.
+// closeIdle closes the idle connections, and those that have sent
+// nothing for 5 s since they opened (a younger one may be sending its
+// first request: net/http's rule), and reports whether none is left.
 func (s *Server) closeIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if st := c.state.Load(); st == int32(http.StateIdle) || st == int32(http.StateNew) {
+		st := c.state.Load()
+		if st == int32(http.StateIdle) || st == int32(http.StateNew) && time.Since(c.born) > 5*time.Second {
 			c.rwc.Close()
 		}
 	}

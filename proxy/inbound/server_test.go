@@ -373,14 +373,21 @@ func TestShutdownLetsTheRequestInFlightFinish(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{})
 	s := &inbound.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			return // the idle connection's request
+		}
 		close(entered)
 		<-release
 		io.WriteString(w, "finished")
 	})}
 	addr := serve(t, s)
-	idle, idleBr := dial(t, addr) // an idle connection: closed at once
+	// An idle connection (it served a request): closed at once. One that
+	// never sent anything would be given 5 s, as net/http gives it.
+	idle, idleBr := dial(t, addr)
+	io.WriteString(idle, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 	busy, busyBr := dial(t, addr)
-	io.WriteString(busy, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	readResponse(t, idleBr, "GET")
+	io.WriteString(busy, "GET /busy HTTP/1.1\r\nHost: a\r\n\r\n")
 	<-entered
 	done := make(chan error, 1)
 	go func() {
