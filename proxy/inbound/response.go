@@ -27,7 +27,6 @@ type response struct {
 
 	status      int
 	wroteHeader bool // a final status was given
-	headWritten bool // its head is in the write buffer
 	bodyAllowed bool
 	isHead      bool
 	length      int64 // the handler's Content-Length, -1 when none
@@ -127,7 +126,6 @@ func (w *response) writeHead(length int64) {
 		c.headStarted = true
 		c.wmu.Unlock()
 	}
-	w.headWritten = true
 	bw := c.bw
 	h := w.header
 	if _, ok := h["Trailer"]; ok && w.bodyAllowed && w.length < 0 && length < 0 && w.req.ProtoAtLeast(1, 1) {
