@@ -108,6 +108,13 @@ type exchange struct {
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 
+// recycle clears x for its next request, keeping what it reuses (its
+// clock, its upstream response and header map), and pools it.
+func (x *exchange) recycle() {
+	*x = exchange{k: x.k, upstreamResponse: x.upstreamResponse, upstreamHeader: x.upstreamHeader}
+	exchangePool.Put(x)
+}
+
 // countingBody counts request body bytes for %BYTES_RECEIVED%; used only
 // when the access log is on.
 type countingBody struct {
@@ -178,8 +185,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// logged (Close waits for that).
 	h.stats.active.Add(-1)
 	abort := x.abort
-	*x = exchange{k: x.k, upstreamResponse: x.upstreamResponse, upstreamHeader: x.upstreamHeader}
-	exchangePool.Put(x)
+	x.recycle()
 	if abort {
 		// Headers already went out: reset the stream as Envoy does.
 		panic(http.ErrAbortHandler)

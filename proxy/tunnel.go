@@ -171,8 +171,7 @@ func (h *listenerHandler) tunnel(w http.ResponseWriter, r *http.Request) {
 		p.log.write(x)
 	}
 	h.stats.active.Add(-1) // last, as in ServeHTTP
-	*x = exchange{k: x.k, upstreamResponse: x.upstreamResponse, upstreamHeader: x.upstreamHeader}
-	exchangePool.Put(x)
+	x.recycle()
 }
 
 // openTunnel resolves, dials and runs the tunnel of x, or answers why not.

@@ -314,11 +314,7 @@ func (c *conn) refuse(err error) {
 		io.WriteString(c.rwc, "HTTP/1.1 501 Not Implemented"+errorHeaders+"Unsupported transfer encoding")
 		return
 	case errors.As(err, &se):
-		text := http.StatusText(se.code)
-		line = fmt.Sprintf("%d %s: %s", se.code, text, se.text)
-		if se.text == "" {
-			line = fmt.Sprintf("%d %s", se.code, text)
-		}
+		line = fmt.Sprintf("%d %s: %s", se.code, http.StatusText(se.code), se.text)
 	case isNetReadError(err):
 		return
 	default:

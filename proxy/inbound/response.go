@@ -243,7 +243,7 @@ func (w *response) Write(p []byte) (int, error) {
 
 // WriteString is Write without the conversion.
 func (w *response) WriteString(s string) (int, error) {
-	if w.holding && len(w.held)+len(s) <= holdBytes && w.length < 0 {
+	if w.holding && len(w.held)+len(s) <= holdBytes {
 		w.held = append(w.held, s...)
 		w.written += int64(len(s))
 		return len(s), nil
