@@ -225,6 +225,8 @@ type Proxy struct {
 	gatewayAddrs map[string]string
 	handlers     map[string]*listenerHandler
 	closed       bool
+	closeDone    chan struct{} // closed when the first Close has returned
+	closeErr     error         // what the first Close returned, once closeDone is closed
 	stopCtx      func() bool
 	serving      sync.WaitGroup
 }
@@ -238,13 +240,14 @@ type openListener struct {
 
 func newProxy(opts Options) *Proxy {
 	p := &Proxy{
-		opts:     opts,
-		logger:   opts.logger(),
-		seed:     uint64(opts.Seed),
-		reg:      newRegistry(),
-		handlers: map[string]*listenerHandler{},
-		shadows:  newShadows(opts.MaxMirrorsInFlight),
-		tunnels:  newTunnels(),
+		opts:      opts,
+		logger:    opts.logger(),
+		seed:      uint64(opts.Seed),
+		reg:       newRegistry(),
+		handlers:  map[string]*listenerHandler{},
+		shadows:   newShadows(opts.MaxMirrorsInFlight),
+		tunnels:   newTunnels(),
+		closeDone: make(chan struct{}),
 	}
 	if opts.ServiceGraph {
 		p.graph = newGraph(opts.clock())
@@ -554,12 +557,16 @@ func (p *Proxy) Stats() Stats { return p.reg.snapshot() }
 // waits for handlers to
 // return, cancels the shadow requests still in flight and waits for them,
 // closes idle upstream connections and flushes the access log.
-// It is safe to call more than once.
+// It is safe to call more than once, and from several goroutines: every
+// call returns once all of that is done (the end of Start's ctx calls it
+// too, and a caller's own Close must not return before that one has
+// flushed the log).
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil
+		<-p.closeDone
+		return p.closeErr
 	}
 	p.closed = true
 	listeners := slices.Clone(p.listeners)
@@ -608,7 +615,9 @@ func (p *Proxy) Close() error {
 	if p.log != nil {
 		p.log.close()
 	}
-	return errors.Join(errs...)
+	p.closeErr = errors.Join(errs...)
+	close(p.closeDone)
+	return p.closeErr
 }
 
 // waitIdle waits, bounded, for handlers still running (cancelled requests

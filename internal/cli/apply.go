@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/client"
+	"github.com/faultline/faultline/internal/input"
 )
 
 func applyCommand() *cobra.Command {
@@ -22,7 +23,7 @@ func applyCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(files) == 0 {
-				return exitError{ExitInvalid}
+				return exitError{Code: ExitInvalid}
 			}
 			return exit(apply(cmd.Context(), files, newRemoteOptions(cmd, url, output)))
 		},
@@ -45,7 +46,7 @@ func apply(ctx context.Context, files []string, ro remoteOptions) int {
 	}
 	var applied []appliedJSON
 	for _, f := range files {
-		src, err := readSource(f)
+		src, err := input.ReadSource(f)
 		if err != nil {
 			fmt.Fprintln(ro.Stderr, "faultline apply:", err)
 			return ExitInvalid

@@ -16,14 +16,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/internal/proxyrun"
 	"github.com/faultline/faultline/server/demo"
 )
 
 // Default addresses of `faultline demo`.
 const (
-	defaultDemoListen     = "127.0.0.1:18080"  // httpbin
-	defaultBookinfoListen = "127.0.0.1:9080"   // productpage; reviews v1, v2, v3 and ratings on the next four ports
-	defaultDemoProxy      = defaultProxyListen // `faultline proxy`'s mesh listener
+	defaultDemoListen     = "127.0.0.1:18080"      // httpbin
+	defaultBookinfoListen = "127.0.0.1:9080"       // productpage; reviews v1, v2, v3 and ratings on the next four ports
+	defaultDemoProxy      = proxyrun.DefaultListen // `faultline proxy`'s mesh listener
 )
 
 func demoCommand() *cobra.Command {

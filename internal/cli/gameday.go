@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/client"
+	"github.com/faultline/faultline/internal/input"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/engine/gameday"
@@ -59,14 +60,14 @@ func gamedayCommand() *cobra.Command {
 // run, or the game day was stopped).
 func runGameDayFile(ctx context.Context, path string, o runOptions) int {
 	const cmd = "faultline gameday run:"
-	src, err := readSource(path)
+	src, err := input.ReadSource(path)
 	if err != nil {
 		fmt.Fprintln(o.Stderr, cmd, err)
 		return ExitInvalid
 	}
 	gd, err := scenarios.ParseGameDay(src)
 	if err != nil {
-		printInvalid(o.Stderr, err)
+		input.PrintInvalid(o.Stderr, err)
 		return ExitInvalid
 	}
 	for _, w := range gd.Warnings {
@@ -100,7 +101,7 @@ func runGameDayFile(ctx context.Context, path string, o runOptions) int {
 	if err != nil {
 		var invalid *scenarios.InvalidError
 		if errors.As(err, &invalid) {
-			printInvalid(o.Stderr, err)
+			input.PrintInvalid(o.Stderr, err)
 			return ExitInvalid
 		}
 		fmt.Fprintln(o.Stderr, cmd, err)
@@ -294,7 +295,7 @@ func readStepExperiment(gameDayPath, p string) (*scenarios.Document, error) {
 		}
 		p = filepath.Join(dir, p)
 	}
-	src, err := readSource(p)
+	src, err := input.ReadSource(p)
 	if err != nil {
 		return nil, err
 	}

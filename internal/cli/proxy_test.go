@@ -300,7 +300,7 @@ func TestProxyFlagProblemsNameTheFlag(t *testing.T) {
 			root.SetErr(&stderr)
 			err := root.ExecuteContext(t.Context())
 			var e exitError
-			if !errors.As(err, &e) || e.code != ExitInvalid {
+			if !errors.As(err, &e) || e.Code != ExitInvalid {
 				t.Fatalf("got %v, want exit %d; stderr:\n%s", err, ExitInvalid, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), tc.want) {

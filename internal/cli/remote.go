@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/faultline/faultline/client"
+	"github.com/faultline/faultline/internal/input"
 )
 
 // defaultServer is the server the remote commands talk to when neither
@@ -62,7 +63,7 @@ func serverFlags(cmd *cobra.Command, url, output *string) {
 // for standard input); find looks a name up among the stored ones.
 func storedRef(ctx context.Context, c *client.Client, kind, ref string, find func(ctx context.Context, name string) (int64, error), stderr io.Writer) (int64, int) {
 	if ref == "-" || fileExists(ref) {
-		src, err := readSource(ref)
+		src, err := input.ReadSource(ref)
 		if err != nil {
 			fmt.Fprintln(stderr, "faultline:", err)
 			return 0, ExitInvalid

@@ -17,21 +17,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/internal/exitcode"
+	"github.com/faultline/faultline/internal/input"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/safety"
 )
 
-// Exit codes of the commands (docs/architecture.md, Exit codes).
+// Exit codes of the commands (docs/architecture.md, Exit codes), as
+// package exitcode defines them.
 const (
-	// ExitPass: the command did what it was asked; a run's hypothesis
-	// held, or it had none.
-	ExitPass = 0
-	// ExitFail: a run's (or game day's) hypothesis did not hold.
-	ExitFail = 1
-	// ExitInvalid: invalid input, such as a document, a flag or a token.
-	ExitInvalid = 2
-	// ExitRunError: the run could not happen, or was stopped before its end.
-	ExitRunError = 3
+	ExitPass     = exitcode.Pass
+	ExitFail     = exitcode.Fail
+	ExitInvalid  = exitcode.Invalid
+	ExitRunError = exitcode.RunError
 )
 
 // Main runs the command args name (os.Args[1:]) until it ends or ctx
@@ -42,7 +40,7 @@ func Main(ctx context.Context, args []string) int {
 	err := root.ExecuteContext(ctx)
 	var e exitError
 	if errors.As(err, &e) {
-		return e.code
+		return e.Code
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faultline:", err)
@@ -67,17 +65,10 @@ func rootCommand() *cobra.Command {
 }
 
 // exitError carries a process exit code out of a command.
-type exitError struct{ code int }
-
-func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+type exitError = exitcode.Error
 
 // exit is the error a command returns for its exit code: nil for ExitPass.
-func exit(code int) error {
-	if code != ExitPass {
-		return exitError{code}
-	}
-	return nil
-}
+func exit(code int) error { return exitcode.Of(code) }
 
 func logger(verbose bool) *slog.Logger {
 	level := slog.LevelWarn
@@ -127,7 +118,7 @@ func admitFile(command, path string, entries []string, stderr io.Writer) (*scena
 // readDocument reads and parses path, printing problems; a nil document
 // comes with the exit code to return.
 func readDocument(path string, stderr io.Writer) (*scenarios.Document, int) {
-	src, err := readSource(path)
+	src, err := input.ReadSource(path)
 	if err != nil {
 		fmt.Fprintln(stderr, "faultline:", err)
 		return nil, ExitInvalid
@@ -135,7 +126,7 @@ func readDocument(path string, stderr io.Writer) (*scenarios.Document, int) {
 	doc, err := scenarios.Parse(src)
 	var invalid *scenarios.InvalidError
 	if errors.As(err, &invalid) {
-		printInvalid(stderr, err)
+		input.PrintInvalid(stderr, err)
 		return nil, ExitInvalid
 	}
 	if err != nil {
@@ -143,42 +134,6 @@ func readDocument(path string, stderr io.Writer) (*scenarios.Document, int) {
 		return nil, ExitInvalid
 	}
 	return doc, ExitPass
-}
-
-// readSource reads a document from a file, or standard input for "-".
-func readSource(path string) ([]byte, error) {
-	var r io.Reader = os.Stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	src, err := io.ReadAll(io.LimitReader(r, scenarios.MaxSourceBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(src) > scenarios.MaxSourceBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, scenarios.MaxSourceBytes)
-	}
-	return src, nil
-}
-
-// printInvalid lists the problems of an *scenarios.InvalidError, or the error.
-func printInvalid(w io.Writer, err error) {
-	var invalid *scenarios.InvalidError
-	if !errors.As(err, &invalid) {
-		fmt.Fprintln(w, "error:", err)
-		return
-	}
-	for _, p := range invalid.Problems {
-		fmt.Fprintln(w, "error:", p)
-	}
-	for _, p := range invalid.Warnings {
-		fmt.Fprintln(w, "warning:", p)
-	}
 }
 
 // baseDir is the directory relative container build contexts of the

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/client"
+	"github.com/faultline/faultline/internal/input"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/report"
@@ -77,26 +77,8 @@ func runCommand() *cobra.Command {
 	f.BoolVar(&accessLog, "access-log", false, "print the proxy's access log (Istio format) to standard error")
 	f.StringVar(&o.FortioFile, "fortio-json", "", "write fortio's result JSON (loadable by fortio's report viewer) to this file")
 	f.StringVar(&o.CSVFile, "csv", "", "write the latency histogram as CSV to this file")
-	f.StringVar(&o.CredentialsDir, "credentials-dir", "", credentialsDirHelp)
+	f.StringVar(&o.CredentialsDir, "credentials-dir", "", input.CredentialsDirHelp)
 	return cmd
-}
-
-// credentialsDirHelp is the help of --credentials-dir (run, serve, proxy).
-const credentialsDirHelp = "directory of the TLS credentials Gateway servers and DestinationRules name: <credentialName>/tls.crt, tls.key, ca.crt, or file paths inside it; unset, terminating gateways present certificates of the run's own CA"
-
-// credentialsFS opens the credentials directory; "" is none.
-func credentialsFS(dir string) (fs.FS, error) {
-	if dir == "" {
-		return nil, nil
-	}
-	st, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("--credentials-dir: %w", err)
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("--credentials-dir: %s is not a directory", dir)
-	}
-	return os.DirFS(dir), nil
 }
 
 // runOptions are what run and gameday run share: the settings of their
@@ -174,7 +156,7 @@ func runFile(ctx context.Context, path string, o experimentOptions) int {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
 		return ExitInvalid
 	}
-	creds, err := credentialsFS(o.CredentialsDir)
+	creds, err := input.CredentialsFS(o.CredentialsDir)
 	if err != nil {
 		fmt.Fprintln(o.Stderr, "faultline run:", err)
 		return ExitInvalid
@@ -183,7 +165,7 @@ func runFile(ctx context.Context, path string, o experimentOptions) int {
 		OnProgress: o.Progress, AccessLog: o.AccessLog, Logger: o.Logger, BaseDir: baseDir(path), Credentials: creds})
 	var invalid *scenarios.InvalidError
 	if errors.As(err, &invalid) {
-		printInvalid(o.Stderr, err) // as validate reports it (experiment.Check)
+		input.PrintInvalid(o.Stderr, err) // as validate reports it (experiment.Check)
 		return ExitInvalid
 	}
 	if err != nil {
@@ -213,7 +195,7 @@ func dryRunFile(ctx context.Context, path string, o experimentOptions) int {
 	if o.Limits == (safety.Limits{}) {
 		o.Limits = safety.DefaultLimits
 	}
-	creds, err := credentialsFS(o.CredentialsDir)
+	creds, err := input.CredentialsFS(o.CredentialsDir)
 	if err != nil {
 		fmt.Fprintln(o.Stderr, cmd, err)
 		return ExitInvalid

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/internal/input"
 	"github.com/faultline/faultline/server"
 )
 
@@ -49,7 +50,7 @@ func serveCommand() *cobra.Command {
 	f.BoolVar(&noExamples, "no-examples", false, "do not load the example experiments and game day into an empty database")
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", os.Getenv("FAULTLINE_WEBHOOK_SECRET"), "secret that signs game-day webhook deliveries (HMAC-SHA256); unset sends them unsigned")
 	f.StringArrayVar(&cfg.EnvironmentFiles, "environment", nil, "Environment file to create or update (by name) at start-up; repeatable")
-	f.StringVar(&cfg.CredentialsDir, "credentials-dir", "", credentialsDirHelp)
+	f.StringVar(&cfg.CredentialsDir, "credentials-dir", "", input.CredentialsDirHelp)
 	f.StringVar(&cfg.KubeconfigDir, "kubeconfig-dir", envOr("FAULTLINE_KUBECONFIG_DIR", defaultKubeconfigDir()), "directory that mesh environments' kubeconfig files (spec.kubernetes.kubeconfig) must lie in; empty allows in-cluster credentials only")
 	return cmd
 }

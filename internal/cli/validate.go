@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/internal/input"
 	"github.com/faultline/faultline/scenarios"
 	"github.com/faultline/faultline/server/engine/experiment"
 	"github.com/faultline/faultline/server/safety"
@@ -41,7 +42,7 @@ func validateCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.environment, "environment", "", "the Environment file an experiment with spec.environment runs on")
 	f.StringSliceVar(&o.allow, "allow", nil, "widen the target allow-list beyond loopback, as run and serve take it")
-	f.StringVar(&o.credentialsDir, "credentials-dir", "", credentialsDirHelp)
+	f.StringVar(&o.credentialsDir, "credentials-dir", "", input.CredentialsDirHelp)
 	return cmd
 }
 
@@ -59,7 +60,7 @@ func (o validateOptions) checkOptions() (experiment.Options, error) {
 	if err != nil {
 		return experiment.Options{}, fmt.Errorf("--allow: %w", err)
 	}
-	creds, err := credentialsFS(o.credentialsDir)
+	creds, err := input.CredentialsFS(o.credentialsDir)
 	if err != nil {
 		return experiment.Options{}, err
 	}
@@ -70,7 +71,7 @@ func (o validateOptions) checkOptions() (experiment.Options, error) {
 // environment or a game day) and returns 0 when it is valid (warnings
 // allowed) or 2 when it is not.
 func validate(path string, o validateOptions, stdout, stderr io.Writer) int {
-	src, err := readSource(path)
+	src, err := input.ReadSource(path)
 	if err != nil {
 		fmt.Fprintln(stderr, "faultline validate:", err)
 		return ExitInvalid
@@ -94,7 +95,7 @@ func validate(path string, o validateOptions, stdout, stderr io.Writer) int {
 	default:
 		var env *scenarios.Document
 		if o.environment != "" {
-			envSrc, err := readSource(o.environment)
+			envSrc, err := input.ReadSource(o.environment)
 			if err != nil {
 				fmt.Fprintln(stderr, "faultline validate: --environment:", err)
 				return ExitInvalid
