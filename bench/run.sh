@@ -5,8 +5,9 @@
 #   direct           the demo httpbin target itself (reference, no proxy)
 #   nginx-w1         nginx, 1 worker, upstream keep-alive
 #   reverseproxy     bench/reverseproxy.go, a tuned httputil.ReverseProxy
-#   faultline        `faultline proxy bench/table.yaml` (the realistic table)
-#   faultline-plain  `faultline proxy bench/plain.yaml` (one plain route)
+#   faultline        `faultline-proxy bench/table.yaml` (the realistic table;
+#                    faultline-proxy is `faultline proxy` as a binary alone)
+#   faultline-plain  `faultline-proxy bench/plain.yaml` (one plain route)
 #   environment      the realistic table as an environment's baseline inside
 #                    `faultline serve` (its egress, service graph, access log)
 #   faultline-base   with BASE set: the realistic table, proxy built from BASE
@@ -18,9 +19,13 @@
 # wrk (-t2 -c16) and with fortio (`fortio load -qps -1 -c 16`), SECS each,
 # against /status/200 (0 B body, Host: httpbin:8000), and the proxy process's
 # CPU time per 1000 requests (/proc/PID/stat before and after); then the
-# latency of each at 1000 qps uniform over 16 connections for LATSECS (fortio,
-# 10 µs histogram resolution). After the last repetition it reads each proxy's
-# peak resident set (VmHWM in /proc/PID/status).
+# latency of each at 1000 qps uniform over 16 connections (fortio) for LATSECS,
+# in slices of LATSLICE seconds that the configurations take in turns, so that
+# all of them see the same stretch of the machine's own stalls; percentiles
+# are exact, over every request of a configuration's slices (fortio's access
+# log), and the CPU steal of its slices is recorded beside them. After the
+# last repetition it reads each proxy's peak resident set (VmHWM in
+# /proc/PID/status).
 #
 # Output, on standard output in this order:
 #   1. the summary table: one row per configuration, medians over REPS:
@@ -44,7 +49,7 @@
 # unpinned; client, target and proxies share it), PORT (first of nine
 # consecutive loopback ports, 18080), CLIENT (empty: both wrk and fortio;
 # "wrk" or "fortio" restricts the throughput runs to one), LATSECS (15; 0
-# skips the latency pass), BASE (a git ref, see above).
+# skips the latency pass), LATSLICE (3), BASE (a git ref, see above).
 # Installs what it lacks: wrk and nginx from Debian's packages (as root),
 # fortio v1.68.2 with `go install`. Every load is bounded in time and aimed
 # at 127.0.0.1.
@@ -54,6 +59,7 @@ secs="${SECS:-10}"
 pin="${PIN-0}"
 port="${PORT:-18080}"
 latsecs="${LATSECS:-15}"
+latslice="${LATSLICE:-3}"
 case "${CLIENT:-}" in
   "") clients="wrk fortio" ;;
   wrk | fortio) clients="$CLIENT" ;;
@@ -87,6 +93,7 @@ progress() { [ -t 2 ] && printf '\r\033[K%s' "$*" >&2 || true; }
 target=$port nginx_port=$((port + 1)) rp_port=$((port + 2)) fl_port=$((port + 3)) base_port=$((port + 4))
 env_port=$((port + 5)) api_port=$((port + 6)) plain_port=$((port + 7)) delay_port=$((port + 8))
 CGO_ENABLED=0 go build -trimpath -o "$work/faultline" ./cmd/faultline
+CGO_ENABLED=0 go build -trimpath -o "$work/faultline-proxy" ./cmd/faultline-proxy
 CGO_ENABLED=0 go build -trimpath -o "$work/reverseproxy" bench/reverseproxy.go
 CGO_ENABLED=0 go build -trimpath -o "$work/loadgenrate" ./bench/loadgenrate
 sed "s/127.0.0.1:18080/127.0.0.1:$target/" bench/table.yaml >"$work/table.yaml"
@@ -105,10 +112,10 @@ declare -A url pid
 ports=("$target" "$fl_port" "$plain_port" "$rp_port" "$env_port" "$delay_port")
 "${run[@]}" "$work/faultline" demo httpbin --listen "127.0.0.1:$target" --access-log=false >/dev/null &
 url[direct]=http://127.0.0.1:$target/status/200
-"${run[@]}" "$work/faultline" proxy "$work/table.yaml" --listen "127.0.0.1:$fl_port" >/dev/null &
+"${run[@]}" "$work/faultline-proxy" "$work/table.yaml" --listen "127.0.0.1:$fl_port" >/dev/null &
 pid[faultline]=$!
 url[faultline]=http://127.0.0.1:$fl_port/status/200
-"${run[@]}" "$work/faultline" proxy "$work/plain.yaml" --listen "127.0.0.1:$plain_port" >/dev/null &
+"${run[@]}" "$work/faultline-proxy" "$work/plain.yaml" --listen "127.0.0.1:$plain_port" >/dev/null &
 pid[faultline-plain]=$!
 url[faultline-plain]=http://127.0.0.1:$plain_port/status/200
 "${run[@]}" "$work/reverseproxy" -listen "127.0.0.1:$rp_port" -target "http://127.0.0.1:$target" 2>/dev/null &
@@ -118,7 +125,7 @@ url[reverseproxy]=http://127.0.0.1:$rp_port/status/200
   --environment "$work/environment.yaml" >/dev/null 2>&1 &
 pid[environment]=$!
 url[environment]=http://127.0.0.1:$env_port/status/200
-"${run[@]}" "$work/faultline" proxy "$work/delay.yaml" --listen "127.0.0.1:$delay_port" >/dev/null &
+"${run[@]}" "$work/faultline-proxy" "$work/delay.yaml" --listen "127.0.0.1:$delay_port" >/dev/null &
 delay_url=http://127.0.0.1:$delay_port/status/200
 have_base=""
 if [ -n "${BASE:-}" ]; then
@@ -164,6 +171,11 @@ for p in "${ports[@]}"; do
   exit 1
 done
 
+# steal_ticks: clock ticks the hypervisor took from the pinned CPU (from
+# all of them when unpinned or pinned to several) so far.
+steal_cpu=cpu
+[[ "$pin" =~ ^[0-9]+$ ]] && steal_cpu="cpu$pin"
+steal_ticks() { awk -v c="$steal_cpu" '$1 == c {print $9}' /proc/stat; }
 # cpu_ticks PID: user+system clock ticks of a process so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
@@ -215,16 +227,36 @@ for rep in $(seq "$reps"); do
     done
   done
   [ "$latsecs" = 0 ] && continue
+  # The latency pass is cut into slices of LATSLICE seconds, the configs
+  # taking turns slice by slice (each slice starting with the next one), so
+  # that every config sees the same stretch of the machine's own stalls;
+  # each request's latency comes exact from fortio's access log, and a
+  # config's percentiles are over all its slices.
+  slices=$(((latsecs + latslice - 1) / latslice))
+  declare -A steal=()
+  for c in $configs; do mkdir -p "$work/lat/$c"; done
+  for s in $(seq "$slices"); do
+    read -ra order <<<"$configs"
+    shift_by=$(((s - 1) % ${#order[@]}))
+    order=("${order[@]:$shift_by}" "${order[@]:0:$shift_by}")
+    for c in "${order[@]}"; do
+      progress "repetition $rep/$reps: latency at 1000 qps, slice $s/$slices, $c"
+      before=$(steal_ticks)
+      "${run[@]}" fortio load -quiet -qps 1000 -uniform -c 16 -t "${latslice}s" \
+        -H 'Host: httpbin:8000' -access-log-file "$work/lat/$c/$s.log" -json /dev/null "${url[$c]}" >/dev/null 2>&1
+      steal[$c]=$((${steal[$c]:-0} + $(steal_ticks) - before))
+    done
+  done
   for c in $configs; do
-    progress "repetition $rep/$reps: latency at 1000 qps, $c"
-    "${run[@]}" fortio load -quiet -qps 1000 -uniform -c 16 -t "${latsecs}s" -r 0.00001 -p 50,99,99.9 \
-      -H 'Host: httpbin:8000' -json "$work/lat.json" "${url[$c]}" >/dev/null 2>&1
-    lat[$c,$rep]=$(python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-p = {x["Percentile"]: x["Value"] * 1000 for x in d["DurationHistogram"]["Percentiles"]}
-print("%.3f %.3f %.3f" % (p[50], p[99], p[99.9]))' "$work/lat.json")
-    detail "rep $rep  latency at 1000 qps  $c: p50 p99 p99.9 ${lat[$c,$rep]} ms"
+    lat[$c,$rep]=$(cat "$work/lat/$c/"*.log | python3 -c '
+import json, math, sys
+lat = sorted(json.loads(line)["latency"] * 1000 for line in sys.stdin)
+q = lambda p: lat[max(0, math.ceil(len(lat) * p / 100) - 1)]  # nearest rank
+print("%.3f %.3f %.3f %d" % (q(50), q(99), q(99.9), len(lat)))')
+    rm -f "$work/lat/$c/"*.log
+    read -r p50 p99 p999 n <<<"${lat[$c,$rep]}"
+    lat[$c,$rep]="$p50 $p99 $p999"
+    detail "rep $rep  latency at 1000 qps  $c: p50 p99 p99.9 ${lat[$c,$rep]} ms ($n requests in $slices slices of ${latslice}s; CPU steal $(awk -v t="${steal[$c]}" -v hz="$hz" -v s="$((slices * latslice))" 'BEGIN {printf "%.1f", t * 1000 / hz / s}') ms/s)"
   done
 done
 # Peak resident set of each proxy process, after all the load above.
@@ -358,7 +390,7 @@ what=med table
 echo
 pinning="unpinned"
 [ -n "$pin" ] && pinning="client, target and proxies pinned to CPU $pin"
-latency="fortio at 1000 qps uniform, 16 connections, ${latsecs}s, excess over direct in the same repetition (direct: absolute, in brackets)"
+latency="fortio at 1000 qps uniform, 16 connections, ${latsecs}s in slices of ${latslice}s taken in turns, exact percentiles, excess over direct in the same repetition (direct: absolute, in brackets)"
 [ "$latsecs" = 0 ] && latency="skipped (LATSECS=0)"
 echo "Medians of $reps interleaved repetitions; $pinning; throughput: 16 connections, ${secs}s per run;" \
   "ratios: the median of each repetition's ratio; latency: $latency;" \
