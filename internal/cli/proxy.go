@@ -19,16 +19,6 @@ func proxyCommand() *cobra.Command {
 	return proxyrun.Command("proxy FILE", "faultline proxy", startEndpoints)
 }
 
-// proxyOptions configure `faultline proxy`.
-type proxyOptions = proxyrun.Options
-
-// serveProxy runs `faultline proxy` on path until ctx ends and returns
-// its exit code.
-func serveProxy(ctx context.Context, path string, o proxyOptions) int {
-	o.Name, o.Endpoints = "faultline proxy", startEndpoints
-	return proxyrun.Serve(ctx, path, o)
-}
-
 // startEndpoints starts doc's demo targets and containers (proxyrun.Endpoints);
 // stop removes the containers and stops the targets.
 func startEndpoints(ctx context.Context, doc *scenarios.Document, path string, stdout io.Writer) (setMesh func(string), stop func() error, err error) {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/internal/proxyrun"
 	"github.com/faultline/faultline/internal/wait"
 	"github.com/faultline/faultline/proxy"
 	"github.com/faultline/faultline/scenarios"
@@ -54,6 +55,16 @@ func writeFile(t *testing.T, name, src string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// proxyOptions configure `faultline proxy`.
+type proxyOptions = proxyrun.Options
+
+// serveProxy runs `faultline proxy` on path until ctx ends and returns
+// its exit code.
+func serveProxy(ctx context.Context, path string, o proxyOptions) int {
+	o.Name, o.Endpoints = "faultline proxy", startEndpoints
+	return proxyrun.Serve(ctx, path, o)
 }
 
 // runningProxy is `faultline proxy` serving in the background.
