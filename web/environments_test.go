@@ -24,13 +24,20 @@ import (
 // kernel handed out and that was closed again at once.
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	addr, release := reserveAddr(t)
+	release()
+	return addr
+}
+
+// reserveAddr holds a free loopback address until release, so that the
+// servers a test starts meanwhile on port 0 cannot be given it.
+func reserveAddr(t *testing.T) (addr string, release func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return ln.Addr().String(), func() { ln.Close() }
 }
 
 // serveHandler serves h on a loopback port until the test ends.
@@ -280,8 +287,14 @@ func withShop(t *testing.T) *shopStage {
 	e.base, e.stop = testserver.Start(t, server.Config{DB: e.db})
 	e.b = newBrowser(t, e.base)
 
-	e.egress, e.pageListen = freeAddr(t), freeAddr(t)
+	// The two addresses stay taken while Bookinfo's servers start, so
+	// that none of them is given one; the environment listens on them.
+	egress, releaseEgress := reserveAddr(t)
+	pageListen, releasePage := reserveAddr(t)
+	e.egress, e.pageListen = egress, pageListen
 	e.addrs = bookinfoByName(t, e.egress)
+	releaseEgress()
+	releasePage()
 	if code := postYAML(t, e.base+"/api/v1/environments", shopEnvironment(e.egress, e.pageListen, e.addrs), &e.shop); code != http.StatusCreated {
 		t.Fatalf("create the shop environment: %d", code)
 	}
