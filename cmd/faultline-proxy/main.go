@@ -10,8 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,12 +25,5 @@ func main() {
 	cmd.SetArgs(os.Args[1:])
 	err := cmd.ExecuteContext(ctx)
 	stop()
-	var e exitcode.Error
-	switch {
-	case errors.As(err, &e):
-		os.Exit(e.Code)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "faultline-proxy:", err)
-		os.Exit(exitcode.Invalid)
-	}
+	os.Exit(exitcode.FromError(err, os.Stderr, "faultline-proxy"))
 }

@@ -15,24 +15,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/spawn"
 )
 
 // binary is the faultline-proxy binary built once for these tests.
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faultline-proxy")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "faultline-proxy")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		panic("build faultline-proxy: " + err.Error() + "\n" + string(out))
-	}
+	var remove func()
+	binary, remove = spawn.Build("faultline-proxy")
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
@@ -82,9 +76,10 @@ func TestServesRoutesUntilSIGTERM(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	lines := bufio.NewScanner(stdout)
+	listener := regexp.MustCompile(`^listener mesh on http://(\S+)$`)
 	var mesh string
 	for mesh == "" && lines.Scan() {
-		if m := regexp.MustCompile(`^listener mesh on http://(\S+)$`).FindStringSubmatch(lines.Text()); m != nil {
+		if m := listener.FindStringSubmatch(lines.Text()); m != nil {
 			mesh = m[1]
 		}
 	}

@@ -11,26 +11,19 @@ import (
 
 	"github.com/faultline/faultline/internal/kubetest"
 	"github.com/faultline/faultline/internal/pgtest"
+	"github.com/faultline/faultline/internal/spawn"
 )
 
 // binary is the faultline binary built once for these tests.
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faultline-cli")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "faultline")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		panic("build faultline: " + err.Error() + "\n" + string(out))
-	}
+	var remove func()
+	binary, remove = spawn.Build("faultline")
 	// Both shared servers, the Kubernetes cluster and PostgreSQL, stop
 	// once the tests have run.
 	code := pgtest.MainFunc(func() int { return kubetest.Main(m) })
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 

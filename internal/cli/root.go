@@ -37,16 +37,7 @@ const (
 func Main(ctx context.Context, args []string) int {
 	root := rootCommand()
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	var e exitError
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "faultline:", err)
-		return ExitInvalid
-	}
-	return ExitPass
+	return exitcode.FromError(root.ExecuteContext(ctx), os.Stderr, "faultline")
 }
 
 func rootCommand() *cobra.Command {

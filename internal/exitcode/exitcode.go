@@ -3,7 +3,11 @@
 // that carries one out of a command.
 package exitcode
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"io"
+)
 
 // The exit codes.
 const (
@@ -29,4 +33,20 @@ func Of(code int) error {
 		return Error{code}
 	}
 	return nil
+}
+
+// FromError is the exit code a command's error stands for: Pass for nil,
+// the code an Error carries, and Invalid for any other error (a flag or
+// an argument the command line refused), which it prints to stderr after
+// name.
+func FromError(err error, stderr io.Writer, name string) int {
+	var e Error
+	switch {
+	case err == nil:
+		return Pass
+	case errors.As(err, &e):
+		return e.Code
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	return Invalid
 }
